@@ -1,0 +1,141 @@
+//! Tokens: the unit the lexer produces and every later layer consumes.
+//!
+//! A token keeps where it came from (file, line, column, byte span in that
+//! file's text), how it was quoted, and the chain of `import`s that brought
+//! it into the current file, so any error about it can point at its source.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+/// One source file's text, shared by every token lexed from it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The name shown to users (the path as given, or `Caddyfile`).
+    pub name: String,
+    /// The text that was tokenised (after `{$ENV}` substitution).
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            text: text.into(),
+        })
+    }
+}
+
+/// How a token was written in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quote {
+    /// A bare word.
+    #[default]
+    None,
+    /// `"double quoted"`.
+    Double,
+    /// `` `backticks` ``.
+    Backtick,
+    /// `<<MARKER … MARKER`.
+    Heredoc,
+}
+
+/// One step of an import chain: the `import` at `file:line` that pulled the
+/// token in (Caddy prints these as `Caddyfile:3 (import snippet)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportFrame {
+    pub file: String,
+    pub line: usize,
+    /// What was imported: a snippet name or a file pattern.
+    pub target: String,
+}
+
+/// A lexed token with its origin.
+#[derive(Debug, Clone)]
+pub struct Token {
+    /// The token's value with quotes removed and escapes resolved.
+    pub text: String,
+    /// The file it was lexed from.
+    pub file: Arc<SourceFile>,
+    /// 1-based line of the token's first character.
+    pub line: usize,
+    /// 1-based column (in characters) of the token's first character.
+    pub column: usize,
+    /// Byte range of the token (quotes included) in `file.text`.
+    pub span: Range<usize>,
+    pub quote: Quote,
+    /// The marker of a heredoc token (`EOF` for `<<EOF`).
+    pub heredoc_marker: Option<String>,
+    /// Imports that brought this token here, outermost first.
+    pub imports: Arc<[ImportFrame]>,
+    /// The snippet this token was copied from, if any.
+    pub snippet: Option<Arc<str>>,
+}
+
+impl Token {
+    /// A token that did not come from a file (tests, generated tokens).
+    pub fn synthetic(text: impl Into<String>, file: &Arc<SourceFile>, line: usize) -> Self {
+        Self {
+            text: text.into(),
+            file: Arc::clone(file),
+            line,
+            column: 1,
+            span: 0..0,
+            quote: Quote::None,
+            heredoc_marker: None,
+            imports: Arc::from(Vec::new()),
+            snippet: None,
+        }
+    }
+
+    /// The file name of the token.
+    pub fn file_name(&self) -> &str {
+        &self.file.name
+    }
+
+    /// Whether the token was quoted in any way (quotes, backticks, heredoc).
+    pub fn was_quoted(&self) -> bool {
+        self.quote != Quote::None
+    }
+
+    /// How many line breaks the token spans in the source, as Caddy counts
+    /// them: the breaks in its text, plus two for a heredoc's marker lines.
+    pub fn num_line_breaks(&self) -> usize {
+        let breaks = self.text.matches('\n').count();
+        if self.quote == Quote::Heredoc {
+            breaks + 2
+        } else {
+            breaks
+        }
+    }
+
+    /// Whether two tokens come from the same file.
+    pub fn same_file(&self, other: &Token) -> bool {
+        Arc::ptr_eq(&self.file, &other.file) || self.file.name == other.file.name
+    }
+
+    /// The text as written, with its quotes (heredoc markers not included),
+    /// like Caddy's `ValRaw`.
+    pub fn raw(&self) -> String {
+        match self.quote {
+            Quote::Double => format!("\"{}\"", self.text),
+            Quote::Backtick => format!("`{}`", self.text),
+            Quote::None | Quote::Heredoc => self.text.clone(),
+        }
+    }
+
+    /// `file:line`, followed by the import chain when there is one, as in
+    /// Caddy's error messages.
+    pub fn location(&self) -> String {
+        let mut s = format!("{}:{}", self.file.name, self.line);
+        if !self.imports.is_empty() {
+            let chain: Vec<String> = self
+                .imports
+                .iter()
+                .rev()
+                .map(|f| format!("'{}:{} (import {})'", f.file, f.line, f.target))
+                .collect();
+            s.push_str(&format!(" (import chain [{}])", chain.join(",")));
+        }
+        s
+    }
+}
