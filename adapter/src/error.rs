@@ -52,7 +52,8 @@ impl Error {
     /// Points an existing error at `token` without changing its message.
     pub fn attach(&mut self, token: &Token, label: &str) {
         self.source_code = Some(
-            NamedSource::new(token.file.name.clone(), token.file.text.clone()).with_language("caddyfile"),
+            NamedSource::new(token.file.name.clone(), token.file.text.clone())
+                .with_language("caddyfile"),
         );
         let len = token.span.end.saturating_sub(token.span.start).max(1);
         self.span = Some(SourceSpan::new(token.span.start.into(), len));

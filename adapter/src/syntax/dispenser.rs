@@ -33,7 +33,9 @@ impl Dispenser {
         &self.tokens
     }
 
-    /// Moves to the next token; false at the end.
+    /// Moves to the next token; false at the end. (Named after Caddy's
+    /// `Next`; it is a cursor move, not an iterator.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> bool {
         if self.cursor < self.tokens.len() as isize - 1 {
             self.cursor += 1;
@@ -141,7 +143,9 @@ impl Dispenser {
     }
 
     fn current(&self) -> Option<&Token> {
-        usize::try_from(self.cursor).ok().and_then(|c| self.tokens.get(c))
+        usize::try_from(self.cursor)
+            .ok()
+            .and_then(|c| self.tokens.get(c))
     }
 
     /// The current token's text, or "" before the first / after the last.
