@@ -72,11 +72,15 @@ pub fn blocks(src: &str) -> Vec<ServerBlock> {
             }
             body.push(t.clone());
         }
-        out.push(ServerBlock {
+        // the syntax layer may add fields; keep their defaults
+        #[allow(clippy::needless_update)]
+        let block = ServerBlock {
             keys,
             segments: segments(body),
             is_named_route: false,
-        });
+            ..ServerBlock::default()
+        };
+        out.push(block);
     }
     out
 }
