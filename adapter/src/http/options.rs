@@ -133,6 +133,7 @@ pub fn lookup(name: &str) -> Option<OptionFn> {
         "on_demand_tls" => simple::parse_on_demand,
         "metrics" => simple::parse_metrics,
         "servers" => server_options::parse,
+        "default_bind" => parse_default_bind,
         _ => return None,
     })
 }
@@ -230,4 +231,13 @@ pub fn extra_apps(apps: &mut serde_json::Map<String, Value>, env: &super::helper
             apps.insert(app.into(), v.clone());
         }
     }
+}
+
+/// `default_bind <hosts...> { protocols … }`: the bind of sites without
+/// `bind` (folded: several may be given).
+fn parse_default_bind(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    let v = super::directives::bind::parse_bind(d)?;
+    opts.default_bind
+        .push(super::assemble::listeners::bind_from_json(&v));
+    Ok(())
 }

@@ -120,7 +120,17 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
             f.insert("trusted_proxies_unix".into(), true.into());
         }
         "metrics" => {
-            f.insert("metrics".into(), Value::Object(Default::default()));
+            let mut m = serde_json::Map::new();
+            let nesting = d.nesting();
+            while d.next_block(nesting) {
+                match d.val() {
+                    "per_host" => {
+                        m.insert("per_host".into(), true.into());
+                    }
+                    other => return Err(d.err(format!("unrecognized metrics option '{other}'"))),
+                }
+            }
+            f.insert("metrics".into(), Value::Object(m));
         }
         "trace" => {
             f.insert("trace".into(), true.into());
