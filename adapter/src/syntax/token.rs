@@ -49,6 +49,18 @@ pub struct ImportFrame {
     pub target: String,
 }
 
+impl std::fmt::Display for ImportFrame {
+    /// `'Caddyfile:3 (import name)'`, or `'Caddyfile:3 (import)'` for a
+    /// file import, as in Caddy's import chains.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.target.is_empty() {
+            write!(f, "'{}:{} (import)'", self.file, self.line)
+        } else {
+            write!(f, "'{}:{} (import {})'", self.file, self.line, self.target)
+        }
+    }
+}
+
 /// A lexed token with its origin.
 #[derive(Debug, Clone)]
 pub struct Token {
@@ -108,6 +120,21 @@ impl Token {
         }
     }
 
+    /// Whether `next` starts on a later line than this token ends, as Caddy
+    /// decides it: tokens from different files or different import chains
+    /// are never on the same line.
+    pub fn is_next_on_new_line(&self, next: &Token) -> bool {
+        if !self.same_file(next) || !self.same_imports(next) {
+            return true;
+        }
+        self.line + self.num_line_breaks() < next.line
+    }
+
+    /// Whether two tokens were brought in by the same chain of imports.
+    pub fn same_imports(&self, other: &Token) -> bool {
+        Arc::ptr_eq(&self.imports, &other.imports) || *self.imports == *other.imports
+    }
+
     /// Whether two tokens come from the same file.
     pub fn same_file(&self, other: &Token) -> bool {
         Arc::ptr_eq(&self.file, &other.file) || self.file.name == other.file.name
@@ -132,7 +159,7 @@ impl Token {
                 .imports
                 .iter()
                 .rev()
-                .map(|f| format!("'{}:{} (import {})'", f.file, f.line, f.target))
+                .map(ImportFrame::to_string)
                 .collect();
             s.push_str(&format!(" (import chain [{}])", chain.join(",")));
         }
