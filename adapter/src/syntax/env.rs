@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(sub("{$}"), "{$}", "empty name is left alone");
         assert_eq!(sub("{$HOST"), "{$HOST", "unclosed is left alone");
         assert_eq!(sub("{$NESTED}"), "{$HOST}", "values are not rescanned");
-        assert_eq!(sub("\\{$HOST}"), "\\example.com", "no escape for {$");
+        assert_eq!(sub("\\{$HOST}"), "\\example.com", "no escape for {{$");
         assert_eq!(sub("{host} {$HOST}"), "{host} example.com");
         assert!(matches!(
             replace_env_vars("plain", &env),
