@@ -5,8 +5,8 @@
 //! `global` (no keys), `named` (a named route) or `site`, KEYS and each
 //! SEGMENT are bracketed token lists, and a token is its JSON-quoted text,
 //! `:LINE`, a quote mark (`q` double quotes, `b` backticks, `h` heredoc)
-//! and, for a token from another file than the first key's or segment's,
-//! `@FILE` (its base name).
+//! and, for a token brought in by `import`, `@FILE` (the base name of the
+//! file it was read from).
 
 use super::token::{Quote, Token};
 use super::Parsed;
@@ -16,12 +16,6 @@ use std::fmt::Write;
 pub fn dump(parsed: &Parsed) -> String {
     let mut out = String::new();
     for block in &parsed.blocks {
-        let root = block
-            .keys
-            .first()
-            .or_else(|| block.segments.first().and_then(|s| s.first()))
-            .map(|t| t.file.name.clone())
-            .unwrap_or_default();
         let kind = if block.is_named_route {
             "named"
         } else if block.keys.is_empty() {
@@ -31,11 +25,11 @@ pub fn dump(parsed: &Parsed) -> String {
         };
         out.push_str(kind);
         out.push(' ');
-        push_list(&mut out, &block.keys, &root);
+        push_list(&mut out, &block.keys);
         out.push_str(" =>");
         for segment in &block.segments {
             out.push(' ');
-            push_list(&mut out, segment, &root);
+            push_list(&mut out, segment);
         }
         out.push('\n');
     }
@@ -45,18 +39,18 @@ pub fn dump(parsed: &Parsed) -> String {
     out
 }
 
-fn push_list(out: &mut String, tokens: &[Token], root: &str) {
+fn push_list(out: &mut String, tokens: &[Token]) {
     out.push('[');
     for (i, t) in tokens.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        push_token(out, t, root);
+        push_token(out, t);
     }
     out.push(']');
 }
 
-fn push_token(out: &mut String, t: &Token, root: &str) {
+fn push_token(out: &mut String, t: &Token) {
     let text = serde_json::to_string(&t.text).unwrap_or_default();
     let _ = write!(out, "{text}:{}", t.line);
     out.push_str(match t.quote {
@@ -65,7 +59,7 @@ fn push_token(out: &mut String, t: &Token, root: &str) {
         Quote::Backtick => "b",
         Quote::Heredoc => "h",
     });
-    if t.file.name != root {
+    if !t.imports.is_empty() {
         let base = t.file.name.rsplit('/').next().unwrap_or(&t.file.name);
         let _ = write!(out, "@{base}");
     }
