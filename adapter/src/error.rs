@@ -17,8 +17,10 @@ use std::sync::Arc;
 pub struct Error {
     /// The full message, location included (Caddy's format).
     pub message: String,
+    /// The file's text, shared with its tokens (boxed small: errors are
+    /// returned by value everywhere).
     #[source_code]
-    source_code: Option<NamedSource<String>>,
+    source_code: Option<Arc<NamedSource<Arc<SourceFile>>>>,
     #[label("{label}")]
     span: Option<SourceSpan>,
     label: String,
@@ -65,8 +67,9 @@ impl Error {
     }
 
     fn point(&mut self, file: &Arc<SourceFile>, span: Range<usize>, label: &str) {
-        self.source_code =
-            Some(NamedSource::new(file.name.clone(), file.text.clone()).with_language("caddyfile"));
+        self.source_code = Some(Arc::new(
+            NamedSource::new(file.name.clone(), Arc::clone(file)).with_language("caddyfile"),
+        ));
         let len = span.end.saturating_sub(span.start).max(1);
         self.span = Some(SourceSpan::new(span.start.into(), len));
         self.label = label.to_string();

@@ -115,9 +115,9 @@ impl Parser<'_> {
             tokens.extend(self.s.cur().cloned());
         }
         if self.s.block_nesting() > nesting {
-            return Err(self.err("unexpected EOF").with_help(
-                "the block after this import is never closed; add a matching `}`",
-            ));
+            return Err(self
+                .err("unexpected EOF")
+                .with_help("the block after this import is never closed; add a matching `}`"));
         }
         Ok(tokens)
     }
@@ -239,8 +239,11 @@ fn block_mapping(block: &[Token]) -> Result<HashMap<String, Vec<Token>>> {
 /// tokens of one import share one `Arc`.
 #[derive(Default)]
 struct ChainCache {
-    last: Option<(Arc<[ImportFrame]>, Option<Arc<str>>, Arc<[ImportFrame]>)>,
+    last: Option<CachedChain>,
 }
+
+/// An old chain and snippet, and the chain extended with the import.
+type CachedChain = (Arc<[ImportFrame]>, Option<Arc<str>>, Arc<[ImportFrame]>);
 
 impl ChainCache {
     fn extend(&mut self, token: &Token, import: &Token) -> Arc<[ImportFrame]> {

@@ -25,6 +25,19 @@ impl SourceFile {
     }
 }
 
+/// Diagnostics read the file's text straight from the shared file.
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        self.text
+            .read_span(span, context_lines_before, context_lines_after)
+    }
+}
+
 /// How a token was written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quote {

@@ -148,7 +148,9 @@ fn lookup<'a>(
         return None;
     }
     let Ok(n) = index.parse::<usize>() else {
-        warn(format!("Placeholder {{args[{index}]}} has an invalid index"));
+        warn(format!(
+            "Placeholder {{args[{index}]}} has an invalid index"
+        ));
         return None;
     };
     if n >= args.len() {

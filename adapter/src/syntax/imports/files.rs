@@ -78,9 +78,8 @@ impl Parser<'_> {
             require_literal_separator: true,
             require_literal_leading_dot: false,
         };
-        let paths = glob::glob_with(glob_pattern, options).map_err(|e| {
-            self.err(format!("Failed to use import pattern {pattern}: {e}"))
-        })?;
+        let paths = glob::glob_with(glob_pattern, options)
+            .map_err(|e| self.err(format!("Failed to use import pattern {pattern}: {e}")))?;
         Ok(paths
             .filter_map(std::result::Result::ok)
             .map(|p| p.to_string_lossy().into_owned())
@@ -98,8 +97,8 @@ impl Parser<'_> {
         if Path::new(path).is_dir() {
             return Err(self.err(format!("Could not import {path}: is a directory")));
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| self.err(format!("Could not import {path}: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| self.err(format!("Could not import {path}: {e}")))?;
         let input = String::from_utf8_lossy(&bytes);
         if input.trim().is_empty() {
             self.warnings

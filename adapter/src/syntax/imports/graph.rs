@@ -25,9 +25,7 @@ impl ImportGraph {
 
     fn add_edge(&mut self, from: &str, to: &str) -> Result<(), String> {
         if self.reaches(to, from) {
-            return Err(format!(
-                "a cycle of imports exists between {from} and {to}"
-            ));
+            return Err(format!("a cycle of imports exists between {from} and {to}"));
         }
         let targets = self.edges.entry(from.to_string()).or_default();
         if !targets.iter().any(|t| t == to) {
@@ -75,7 +73,8 @@ mod tests {
     #[test]
     fn indirect_cycle_is_found_with_caddys_wording() {
         let mut g = ImportGraph::default();
-        g.add_edges("Caddyfile", &v(&["Caddyfile:import1"])).unwrap();
+        g.add_edges("Caddyfile", &v(&["Caddyfile:import1"]))
+            .unwrap();
         g.add_edges("Caddyfile:import1", &v(&["Caddyfile:import2"]))
             .unwrap();
         let err = g

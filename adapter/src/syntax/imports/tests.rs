@@ -38,7 +38,12 @@ fn segs(p: &Parsed) -> Vec<String> {
     p.blocks[0]
         .segments
         .iter()
-        .map(|s| s.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|s| {
+            s.iter()
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 
@@ -55,16 +60,27 @@ fn snippet_import_records_the_chain() {
 
 #[test]
 fn args_in_all_forms() {
-    let input = "(s) {\n a {args[0]} {args.1}\n b {args[:]}\n c {args[1:]}\n d x{args[0]}y {args[9]}\n}\n\
+    let input =
+        "(s) {\n a {args[0]} {args.1}\n b {args[:]}\n c {args[1:]}\n d x{args[0]}y {args[9]}\n}\n\
                  site {\n import s one two three\n}";
     let p = parse(input).unwrap();
     assert_eq!(
         segs(&p),
-        ["a one two", "b one two three", "c two three", "d xoney {args[9]}"]
+        [
+            "a one two",
+            "b one two three",
+            "c two three",
+            "d xoney {args[9]}"
+        ]
     );
     let warnings: Vec<String> = p.warnings.iter().map(|w| w.message.clone()).collect();
-    assert!(warnings.iter().any(|w| w.contains("{args.1} deprecated")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("{args[9]} index is out of bounds")));
+    assert!(
+        warnings.iter().any(|w| w.contains("{args.1} deprecated")),
+        "{warnings:?}"
+    );
+    assert!(warnings
+        .iter()
+        .any(|w| w.contains("{args[9]} index is out of bounds")));
 }
 
 #[test]
@@ -84,13 +100,19 @@ fn block_and_blocks_placeholders() {
 #[test]
 fn anonymous_import_blocks_are_rejected() {
     let e = parse("(s) {\n {block}\n}\nimport s x {\n {\n  a b\n }\n}").unwrap_err();
-    assert!(e.message.contains("anonymous blocks are not supported"), "{}", e.message);
+    assert!(
+        e.message.contains("anonymous blocks are not supported"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn cycles_are_reported_with_caddys_message() {
-    let e = parse("(import1) {\n\timport import2\n}\n\n(import2) {\n\timport import1\n}\n\nimport import1\n")
-        .unwrap_err();
+    let e = parse(
+        "(import1) {\n\timport import2\n}\n\n(import2) {\n\timport import1\n}\n\nimport import1\n",
+    )
+    .unwrap_err();
     assert_eq!(
         e.message,
         "a cycle of imports exists between Caddyfile:import2 and Caddyfile:import1"
@@ -131,9 +153,16 @@ fn glob_without_match_warns_missing_file_errors() {
         "No files matching import glob pattern: nothing/*.caddy"
     );
     let e = parse_in(&d, "a {\n import nope.caddy\n}").unwrap_err();
-    assert!(e.message.starts_with("File to import not found: nope.caddy, at "), "{}", e.message);
+    assert!(
+        e.message
+            .starts_with("File to import not found: nope.caddy, at "),
+        "{}",
+        e.message
+    );
     let e = parse_in(&d, "import a*/b*").unwrap_err();
-    assert!(e.message.contains("Glob pattern may only contain one wildcard (*)"));
+    assert!(e
+        .message
+        .contains("Glob pattern may only contain one wildcard (*)"));
 }
 
 #[test]
@@ -142,7 +171,11 @@ fn file_cycles_and_lex_errors_in_imports() {
     write(&d, "x.caddy", "import y.caddy");
     write(&d, "y.caddy", "import x.caddy");
     let e = parse_in(&d, "import x.caddy").unwrap_err();
-    assert!(e.message.starts_with("a cycle of imports exists between"), "{}", e.message);
+    assert!(
+        e.message.starts_with("a cycle of imports exists between"),
+        "{}",
+        e.message
+    );
     write(&d, "bad.caddy", "respond <<<END\nEND");
     let e = parse_in(&d, "a {\n import bad.caddy\n}").unwrap_err();
     assert!(e.message.contains("Could not read tokens while importing"));
@@ -152,7 +185,9 @@ fn file_cycles_and_lex_errors_in_imports() {
 #[test]
 fn import_argument_errors() {
     let e = parse("a {\n import\n}").unwrap_err();
-    assert!(e.message.contains("wrong argument count or unexpected line ending after 'import'"));
+    assert!(e
+        .message
+        .contains("wrong argument count or unexpected line ending after 'import'"));
     let e = parse("a {\n import \"\"\n}").unwrap_err();
     assert!(e.message.contains("Import requires a non-empty filepath"));
 }
@@ -160,8 +195,16 @@ fn import_argument_errors() {
 #[test]
 fn snippets_inside_imported_files_keep_placeholders() {
     let d = dir("filesnippet");
-    write(&d, "snips.caddy", "(s) {\n header {\n  {block}\n  X {args[0]}\n }\n}");
-    let p = parse_in(&d, "import snips.caddy outer\na {\n import s inner {\n  Y 1\n }\n}").unwrap();
+    write(
+        &d,
+        "snips.caddy",
+        "(s) {\n header {\n  {block}\n  X {args[0]}\n }\n}",
+    );
+    let p = parse_in(
+        &d,
+        "import snips.caddy outer\na {\n import s inner {\n  Y 1\n }\n}",
+    )
+    .unwrap();
     assert_eq!(segs(&p), ["header { Y 1 X inner }"]);
 }
 
@@ -169,18 +212,29 @@ fn snippets_inside_imported_files_keep_placeholders() {
 fn import_explosion_is_bounded() {
     let mut input = String::from("(s0) {\n a b c d e f g h\n}\n");
     for i in 1..24 {
-        input.push_str(&format!("(s{i}) {{\n import s{p}\n import s{p}\n}}\n", p = i - 1));
+        input.push_str(&format!(
+            "(s{i}) {{\n import s{p}\n import s{p}\n}}\n",
+            p = i - 1
+        ));
     }
     input.push_str("x {\n import s23\n}\n");
     let e = parse(&input).unwrap_err();
-    assert!(e.message.contains("imports expand to more than"), "{}", e.message);
+    assert!(
+        e.message.contains("imports expand to more than"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn imports_at_top_level_bring_whole_sites() {
     let p = parse("(site) {\n {args[0]} {\n  respond {args[1]}\n }\n}\nimport site a.example hi\nimport site b.example yo")
         .unwrap();
-    let got: Vec<_> = p.blocks.iter().map(|b| (b.keys[0].text.clone(), segs_of(b))).collect();
+    let got: Vec<_> = p
+        .blocks
+        .iter()
+        .map(|b| (b.keys[0].text.clone(), segs_of(b)))
+        .collect();
     assert_eq!(
         got,
         [
@@ -193,6 +247,11 @@ fn imports_at_top_level_bring_whole_sites() {
 fn segs_of(b: &crate::syntax::ServerBlock) -> Vec<String> {
     b.segments
         .iter()
-        .map(|s| s.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "))
+        .map(|s| {
+            s.iter()
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }

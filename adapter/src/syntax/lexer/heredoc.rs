@@ -86,7 +86,14 @@ pub(super) fn finalize(
             continue;
         }
         let Some(rest) = text.strip_prefix(padding) else {
-            return Err(mismatch(file, line_span, marker, line + index + 1, text, padding));
+            return Err(mismatch(
+                file,
+                line_span,
+                marker,
+                line + index + 1,
+                text,
+                padding,
+            ));
         };
         out.extend(rest.chars().filter(|&c| c != '\r'));
         out.push('\n');

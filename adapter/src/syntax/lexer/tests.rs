@@ -34,14 +34,21 @@ fn words_split_on_white_space_and_track_lines() {
         lines("host:123 {\n\tdir1 a b\n}\n"),
         ["host:123@1", "{@1", "dir1@2", "a@2", "b@2", "}@3"]
     );
-    assert_eq!(texts("a\u{a0}b\u{2003}c"), ["a", "b", "c"], "unicode spaces");
+    assert_eq!(
+        texts("a\u{a0}b\u{2003}c"),
+        ["a", "b", "c"],
+        "unicode spaces"
+    );
     assert!(lex("  \n\t\n").is_empty());
 }
 
 #[test]
 fn columns_and_spans_point_at_the_source() {
     let toks = lex("ab  cd\n  \"e f\"");
-    assert_eq!((toks[1].line, toks[1].column, toks[1].span.clone()), (1, 5, 4..6));
+    assert_eq!(
+        (toks[1].line, toks[1].column, toks[1].span.clone()),
+        (1, 5, 4..6)
+    );
     assert_eq!((toks[2].line, toks[2].column), (2, 3));
     assert_eq!(&toks[2].file.text[toks[2].span.clone()], "\"e f\"");
 }
@@ -52,17 +59,31 @@ fn double_quotes_span_lines_and_escape_only_quotes() {
     let got: Vec<_> = toks.iter().map(|t| (t.text.as_str(), t.line)).collect();
     assert_eq!(
         got,
-        [("a", 1), ("b c", 1), ("x\"y", 1), ("multi\nline", 1), ("next", 2)]
+        [
+            ("a", 1),
+            ("b c", 1),
+            ("x\"y", 1),
+            ("multi\nline", 1),
+            ("next", 2)
+        ]
     );
     assert_eq!(toks[1].quote, Quote::Double);
-    assert_eq!(texts(r#""a\nb" "c\\d""#), [r"a\nb", r"c\\d"], "other escapes kept");
+    assert_eq!(
+        texts(r#""a\nb" "c\\d""#),
+        [r"a\nb", r"c\\d"],
+        "other escapes kept"
+    );
     assert_eq!(texts("\"\""), [""], "empty quoted token exists");
 }
 
 #[test]
 fn quotes_inside_words_are_literal() {
     assert_eq!(texts(r#"a"b"c d"e f"#), [r#"a"b"c"#, r#"d"e"#, "f"]);
-    assert_eq!(texts(r#""ab"cd"#), ["ab", "cd"], "a closing quote ends the token");
+    assert_eq!(
+        texts(r#""ab"cd"#),
+        ["ab", "cd"],
+        "a closing quote ends the token"
+    );
 }
 
 #[test]
@@ -121,7 +142,11 @@ fn heredoc_strips_closing_marker_indentation() {
     assert_eq!(toks[1].text, "Hello\n  World\n");
     assert_eq!(toks[1].quote, Quote::Heredoc);
     assert_eq!(toks[1].heredoc_marker.as_deref(), Some("EOF"));
-    assert_eq!((toks[2].text.as_str(), toks[2].line), ("200", 5), "token after marker");
+    assert_eq!(
+        (toks[2].text.as_str(), toks[2].line),
+        ("200", 5),
+        "token after marker"
+    );
     assert_eq!(toks[3].line, 6);
     assert_eq!(toks[1].num_line_breaks(), 4);
 }
@@ -132,7 +157,11 @@ fn heredoc_edge_cases() {
     assert_eq!(texts("a <<END\r\n  x\r\n  END"), ["a", "x"], "CRLF");
     assert_eq!(texts("<< x"), ["<<", "x"], "<< then a space is a word");
     assert_eq!(texts("a <<EOF"), ["a", "<<EOF"], "no line break: a word");
-    assert_eq!(texts("a <<EOF\n"), ["a"], "empty unterminated heredoc: nothing");
+    assert_eq!(
+        texts("a <<EOF\n"),
+        ["a"],
+        "empty unterminated heredoc: nothing"
+    );
     assert_eq!(texts("\"<<EOF\""), ["<<EOF"]);
 }
 
@@ -191,7 +220,17 @@ fn pest_errors_name_rules_in_plain_words() {
 
 #[test]
 fn arbitrary_text_always_lexes() {
-    for input in ["\\", "\\ ", "\"\\", "<<", "<<<", "`", "# \\", "\\#x\ny", "\\\"a\"b\""] {
+    for input in [
+        "\\",
+        "\\ ",
+        "\"\\",
+        "<<",
+        "<<<",
+        "`",
+        "# \\",
+        "\\#x\ny",
+        "\\\"a\"b\"",
+    ] {
         tokenize(SourceFile::new("Caddyfile", input)).expect(input);
     }
     assert_eq!(texts("\\\"a\"b\""), ["\\a", "b\""]);

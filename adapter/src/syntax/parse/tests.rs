@@ -24,7 +24,12 @@ fn shape(input: &str) -> Vec<String> {
             let segs: Vec<String> = b
                 .segments
                 .iter()
-                .map(|s| s.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" "))
+                .map(|s| {
+                    s.iter()
+                        .map(|t| t.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
                 .collect();
             format!("{} => {}", b.key_values().join(","), segs.join(" | "))
         })
@@ -71,14 +76,20 @@ fn addresses_split_by_spaces_commas_and_lines() {
 
 #[test]
 fn single_site_needs_no_braces() {
-    assert_eq!(shape("localhost\nrespond hi\nlog"), ["localhost => respond hi | log"]);
+    assert_eq!(
+        shape("localhost\nrespond hi\nlog"),
+        ["localhost => respond hi | log"]
+    );
     assert!(!parse("localhost\nrespond hi").blocks[0].has_braces);
     assert_eq!(shape("localhost"), ["localhost => "], "addresses only");
 }
 
 #[test]
 fn snippets_are_stored_not_returned() {
-    assert_eq!(shape("(snip) {\n respond hi\n}\na {\n import snip\n}"), ["a => respond hi"]);
+    assert_eq!(
+        shape("(snip) {\n respond hi\n}\na {\n import snip\n}"),
+        ["a => respond hi"]
+    );
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn named_routes_keep_their_block() {
 
 #[test]
 fn env_vars_expand_to_several_tokens_and_blocks() {
-    assert_eq!(shape("{$HOSTS} {\n respond {$MISSING:ok}\n}"), ["a.example,b.example => respond ok"]);
+    assert_eq!(
+        shape("{$HOSTS} {\n respond {$MISSING:ok}\n}"),
+        ["a.example,b.example => respond ok"]
+    );
     assert_eq!(shape("{$SITE}"), ["env.example => respond hi"]);
 }
 
@@ -113,15 +127,23 @@ fn quoted_braces_are_arguments() {
 #[test]
 fn brace_errors_use_caddys_wording_with_help() {
     let e = err("a {\n respond hi }\n}");
-    assert!(e.message.starts_with("Unexpected '}' because no matching opening brace, at Caddyfile:2"));
+    assert!(e
+        .message
+        .starts_with("Unexpected '}' because no matching opening brace, at Caddyfile:2"));
     assert!(e.help_text().is_some());
 
     let e = err("a {\n route {\n  respond hi\n");
     assert_eq!(e.message, "unexpected EOF, at Caddyfile:3");
-    assert!(e.help_text().unwrap().contains("Caddyfile:2"), "{:?}", e.help_text());
+    assert!(
+        e.help_text().unwrap().contains("Caddyfile:2"),
+        "{:?}",
+        e.help_text()
+    );
 
     let e = err("a {\n respond hi\n");
-    assert!(e.message.contains("syntax error: unexpected token 'hi', expecting '}'"));
+    assert!(e
+        .message
+        .contains("syntax error: unexpected token 'hi', expecting '}'"));
     assert!(e.help_text().unwrap().contains("Caddyfile:1"));
 }
 
@@ -130,10 +152,12 @@ fn brace_placement_errors() {
     assert!(err("a {\n dir { x }\n}")
         .message
         .contains("Unexpected next token after '{' on same line"));
-    assert!(err("a {\n dir\n {\n x\n }\n}")
+    assert!(err("a {\n dir\n {\n x\n }\n}").message.contains(
+        "Unexpected '{' on a new line; did you mean to place the '{' on the previous line?"
+    ));
+    assert!(err("a {\n dir {}\n}")
         .message
-        .contains("Unexpected '{' on a new line; did you mean to place the '{' on the previous line?"));
-    assert!(err("a {\n dir {}\n}").message.contains("Unexpected '{}' at end of line"));
+        .contains("Unexpected '{}' at end of line"));
     assert_eq!(shape("a {\n dir {} x\n}"), ["a => dir {} x"]);
 }
 
