@@ -2,6 +2,7 @@
 //! dispenser and the formatter. Nothing here knows a directive name.
 
 pub mod dispenser;
+pub mod format;
 pub mod token;
 
 pub use dispenser::Dispenser;
