@@ -11,7 +11,11 @@
 //! Caddy's quirks are reproduced on purpose (the output must be
 //! byte-identical to `caddy fmt`): backtick segments get no special
 //! treatment, a `\r` inside a comment is kept, and nesting is capped at ten
-//! levels. The output is a fixed point: `format(&format(x)) == format(x)`.
+//! levels. One deliberate difference from current Caddy: its heredoc
+//! detection also drops the space in `a < b` (giving `a <b`, which changes
+//! the tokens); here only the character right after a word-initial `<` is
+//! looked at, so `a < b` stays as it is, as in Caddy 2.6.2. The output is a
+//! fixed point: `format(&format(x)) == format(x)`.
 //!
 //! [`diff`] renders the line diff that `caddy fmt --diff` prints.
 
@@ -19,8 +23,31 @@ mod diff;
 
 pub use diff::diff;
 
+/// How many times [`format`] re-runs Caddy's single pass at most, looking
+/// for a fixed point.
+const MAX_PASSES: usize = 8;
+
 /// Formats a Caddyfile the way `caddy fmt` does.
+///
+/// Caddy's single pass is not idempotent on some malformed inputs (a
+/// placeholder glued to a block's `{`, stray braces): there the pass is
+/// repeated until the text stops changing, so `bellhop fmt` is idempotent.
+/// On every well-formed Caddyfile one pass is already a fixed point and the
+/// output is exactly Caddy's.
 pub fn format(input: &str) -> String {
+    let mut current = format_once(input);
+    for _ in 1..MAX_PASSES {
+        let next = format_once(&current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+/// One pass of Caddy's formatter.
+fn format_once(input: &str) -> String {
     let mut f = Formatter {
         space: true,
         beginning_of_line: true,
@@ -76,6 +103,9 @@ struct Formatter {
     /// A sliding window over the heredoc body, to spot the closing marker.
     closing_marker: Vec<char>,
     nesting: usize,
+    /// Whether the previous character was a `<` that started a word (the
+    /// next character decides whether it opens a heredoc).
+    lt_word_start: bool,
 }
 
 impl Formatter {
@@ -97,11 +127,12 @@ impl Formatter {
 
     /// Consumes one character of the (already trimmed) input.
     fn feed(&mut self, ch: char) {
-        if self.heredoc_start(ch) || self.heredoc_marker_char(ch) || self.heredoc_body(ch) {
+        let after_lt = std::mem::take(&mut self.lt_word_start);
+        if self.heredoc_start(ch, after_lt)
+            || self.heredoc_marker_char(ch)
+            || self.heredoc_body(ch)
+        {
             return;
-        }
-        if self.last == '<' && self.space {
-            self.space = false;
         }
         if self.literal(ch) {
             return;
@@ -126,9 +157,9 @@ impl Formatter {
     }
 
     /// The second `<` of a `<<` that starts a word opens a heredoc.
-    fn heredoc_start(&mut self, ch: char) -> bool {
+    fn heredoc_start(&mut self, ch: char, after_lt: bool) -> bool {
         let blocked = self.heredoc != Heredoc::Closed || self.heredoc_escaped;
-        if self.quoted || blocked || !self.space || self.last != '<' || ch != '<' {
+        if self.quoted || blocked || !after_lt || ch != '<' {
             return false;
         }
         self.write(ch);
@@ -272,7 +303,7 @@ impl Formatter {
             self.open_brace_written = true;
         }
         if space_prior && ch == '<' {
-            self.space = true;
+            self.lt_word_start = true;
         }
         self.write(ch);
         self.beginning_of_line = false;
@@ -307,4 +338,36 @@ fn is_heredoc_marker(marker: &[char]) -> bool {
         && marker
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format;
+
+    #[test]
+    fn a_lone_less_than_keeps_its_spaces() {
+        assert_eq!(format("a {\n  b < c\n}"), "a {\n\tb < c\n}\n");
+    }
+
+    #[test]
+    fn heredoc_bodies_are_kept_verbatim() {
+        let input = "a {\n  respond <<EOF\n    x   y\n  EOF 200\n}\n";
+        let want = "a {\n\trespond <<EOF\n    x   y\n  EOF 200\n}\n";
+        assert_eq!(format(input), want);
+    }
+
+    #[test]
+    fn malformed_input_reaches_a_fixed_point() {
+        // One pass of Caddy's formatter gives "{a}\n\n{\n\tb"; the next
+        // pass would join the brace, so the fixed point is returned.
+        let once = format("{a}{\nb");
+        assert_eq!(once, "{a} {\n\tb\n");
+        assert_eq!(format(&once), once);
+    }
+
+    #[test]
+    fn empty_input_is_one_newline() {
+        assert_eq!(format(""), "\n");
+        assert_eq!(format(" \r\n\t"), "\n");
+    }
 }

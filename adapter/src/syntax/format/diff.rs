@@ -64,7 +64,9 @@ fn diff_lines<'a>(left: &[&'a str], right: &[&'a str]) -> Vec<Line<'a>> {
 }
 
 /// Aligns the differing middle parts with a longest-common-subsequence
-/// table over suffixes, walking forwards.
+/// table over suffixes, walking forwards and preferring, at each step, to
+/// drop a line of the original, then to add one of the result, and only
+/// then to keep a common line (this is the tie-break of Caddy's diff).
 fn middle<'a>(left: &[&'a str], right: &[&'a str], out: &mut Vec<Line<'a>>) {
     let (n, m) = (left.len(), right.len());
     if n.saturating_mul(m) > MAX_TABLE_CELLS {
@@ -86,15 +88,16 @@ fn middle<'a>(left: &[&'a str], right: &[&'a str], out: &mut Vec<Line<'a>>) {
     }
     let (mut i, mut j) = (0, 0);
     while i < n || j < m {
-        if i < n && j < m && left[i] == right[j] {
-            out.push(Line::Common(left[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[(i + 1) * width + j] >= lcs[i * width + j + 1]) {
+        let here = lcs[i * width + j];
+        if i < n && lcs[(i + 1) * width + j] == here {
             out.push(Line::Removed(left[i]));
             i += 1;
-        } else {
+        } else if j < m && lcs[i * width + j + 1] == here {
             out.push(Line::Added(right[j]));
+            j += 1;
+        } else {
+            out.push(Line::Common(left[i]));
+            i += 1;
             j += 1;
         }
     }
@@ -116,6 +119,14 @@ mod tests {
     }
 
     #[test]
+    fn ties_drop_before_adding_before_keeping() {
+        // Checked against `caddy fmt --diff`: the blank lines of the result
+        // pair with the later blank lines of the original.
+        let got = diff("a\n\nb\n\nc", "d\n\ne\n\nf\n");
+        assert_eq!(got, "- a\n+ d\n+ \n+ e\n  \n- b\n+ f\n  \n- c\n");
+    }
+
+    #[test]
     fn insertions_and_deletions_keep_the_common_lines() {
         let got = diff("x\n\n\ny\nz", "x\n\ny\nw\nz");
         assert_eq!(got, "  x\n  \n- \n  y\n+ w\n  z\n");
@@ -124,5 +135,7 @@ mod tests {
     #[test]
     fn empty_inputs() {
         assert_eq!(diff("", ""), "  \n");
+        assert_eq!(diff("", "\n"), "  \n+ \n");
+        assert_eq!(diff("a\n\n\n", "a\n"), "  a\n  \n- \n- \n");
     }
 }
