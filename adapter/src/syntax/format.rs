@@ -128,9 +128,7 @@ impl Formatter {
     /// Consumes one character of the (already trimmed) input.
     fn feed(&mut self, ch: char) {
         let after_lt = std::mem::take(&mut self.lt_word_start);
-        if self.heredoc_start(ch, after_lt)
-            || self.heredoc_marker_char(ch)
-            || self.heredoc_body(ch)
+        if self.heredoc_start(ch, after_lt) || self.heredoc_marker_char(ch) || self.heredoc_body(ch)
         {
             return;
         }

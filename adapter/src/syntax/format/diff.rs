@@ -41,11 +41,7 @@ pub fn diff(original: &str, formatted: &str) -> String {
 
 /// Aligns two sequences of lines.
 fn diff_lines<'a>(left: &[&'a str], right: &[&'a str]) -> Vec<Line<'a>> {
-    let head = left
-        .iter()
-        .zip(right)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let head = left.iter().zip(right).take_while(|(a, b)| a == b).count();
     let mut tail = 0;
     while left.len() > head + tail
         && right.len() > head + tail
