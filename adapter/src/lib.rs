@@ -16,6 +16,7 @@
 //! output is plain JSON.
 
 pub mod error;
+pub mod json;
 pub mod syntax;
 
 pub use error::{Error, Result, Warning};
