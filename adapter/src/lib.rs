@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod golden;
+pub mod json;
 pub mod syntax;
 
 pub use error::{Error, Result, Warning};
