@@ -108,9 +108,9 @@ pub fn check(case: &Case, result: Result<(Value, String), String>) -> Outcome {
                 Outcome::Fail(format!("error {msg:?} does not contain {fragment:?}"))
             }
         }
-        (Expected::Error(fragment), Ok(_)) => {
-            Outcome::Fail(format!("expected an error containing {fragment:?}, got a config"))
-        }
+        (Expected::Error(fragment), Ok(_)) => Outcome::Fail(format!(
+            "expected an error containing {fragment:?}, got a config"
+        )),
         (Expected::Json(_), Err(msg)) => Outcome::Fail(format!("adapt failed: {msg}")),
         (Expected::Json(text), Ok((value, pretty))) => {
             let want: Value = match serde_json::from_str(text) {
@@ -173,7 +173,11 @@ fn short(v: &Value) -> String {
 
 /// Rewrites a case file's expectation (for `UPDATE_EXPECT=1`).
 pub fn rewrite_expectation(case: &Case, expectation: &str) -> Result<(), String> {
-    let text = format!("{}{SEPARATOR}\n{}\n", case.caddyfile, expectation.trim_end());
+    let text = format!(
+        "{}{SEPARATOR}\n{}\n",
+        case.caddyfile,
+        expectation.trim_end()
+    );
     fs::write(&case.path, text).map_err(|e| format!("{}: {e}", case.path.display()))
 }
 

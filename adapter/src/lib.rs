@@ -55,12 +55,16 @@ fn formatting_warning(filename: &str, text: &str) -> Option<Warning> {
         .lines()
         .zip(formatted.lines())
         .position(|(a, b)| a != b)
-        .map_or_else(|| text.lines().count().min(formatted.lines().count()) + 1, |i| i + 1);
+        .map_or_else(
+            || text.lines().count().min(formatted.lines().count()) + 1,
+            |i| i + 1,
+        );
     Some(Warning {
         file: filename.to_string(),
         line,
         directive: None,
-        message: "Caddyfile input is not formatted; run 'bellhop fmt --overwrite' to fix inconsistencies"
-            .to_string(),
+        message:
+            "Caddyfile input is not formatted; run 'bellhop fmt --overwrite' to fix inconsistencies"
+                .to_string(),
     })
 }

@@ -76,6 +76,7 @@ pub fn blocks(src: &str) -> Vec<ServerBlock> {
             keys,
             segments: segments(body),
             is_named_route: false,
+            has_braces: true,
         });
     }
     out
