@@ -5,9 +5,11 @@
 //! `, at FILE:LINE` and the import chain), plus the source text, a labelled
 //! span and, where a fix is known, a help line.
 
-use crate::syntax::token::Token;
+use crate::syntax::token::{SourceFile, Token};
 use miette::{NamedSource, SourceSpan};
 use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
 
 /// A configuration error, located in the Caddyfile where possible.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -15,8 +17,10 @@ use std::fmt;
 pub struct Error {
     /// The full message, location included (Caddy's format).
     pub message: String,
+    /// The file's text, shared with its tokens (boxed small: errors are
+    /// returned by value everywhere).
     #[source_code]
-    source_code: Option<NamedSource<String>>,
+    source_code: Option<Arc<NamedSource<Arc<SourceFile>>>>,
     #[label("{label}")]
     span: Option<SourceSpan>,
     label: String,
@@ -49,15 +53,31 @@ impl Error {
         err
     }
 
+    /// An error about a byte range of `file` (lexer errors, which have no
+    /// token yet). The message is kept as given.
+    pub fn at_span(
+        file: &Arc<SourceFile>,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: &str,
+    ) -> Self {
+        let mut err = Self::plain(message);
+        err.point(file, span, label);
+        err
+    }
+
+    fn point(&mut self, file: &Arc<SourceFile>, span: Range<usize>, label: &str) {
+        self.source_code = Some(Arc::new(
+            NamedSource::new(file.name.clone(), Arc::clone(file)).with_language("caddyfile"),
+        ));
+        let len = span.end.saturating_sub(span.start).max(1);
+        self.span = Some(SourceSpan::new(span.start.into(), len));
+        self.label = label.to_string();
+    }
+
     /// Points an existing error at `token` without changing its message.
     pub fn attach(&mut self, token: &Token, label: &str) {
-        self.source_code = Some(
-            NamedSource::new(token.file.name.clone(), token.file.text.clone())
-                .with_language("caddyfile"),
-        );
-        let len = token.span.end.saturating_sub(token.span.start).max(1);
-        self.span = Some(SourceSpan::new(token.span.start.into(), len));
-        self.label = label.to_string();
+        self.point(&token.file, token.span.clone(), label);
     }
 
     /// Adds a help line (`did you mean reverse_proxy?`).

@@ -72,13 +72,11 @@ pub fn blocks(src: &str) -> Vec<ServerBlock> {
             }
             body.push(t.clone());
         }
-        // the syntax layer may add fields; keep their defaults
-        #[allow(clippy::needless_update)]
         let block = ServerBlock {
             keys,
             segments: segments(body),
             is_named_route: false,
-            ..ServerBlock::default()
+            has_braces: true,
         };
         out.push(block);
     }

@@ -82,7 +82,7 @@ impl Dispenser {
             return false;
         }
         let (curr, next) = (&self.tokens[c], &self.tokens[c + 1]);
-        if curr.same_file(next) && curr.line + curr.num_line_breaks() == next.line {
+        if !curr.is_next_on_new_line(next) {
             self.cursor += 1;
             return true;
         }
@@ -100,7 +100,7 @@ impl Dispenser {
             return false;
         }
         let (curr, next) = (&self.tokens[c], &self.tokens[c + 1]);
-        if !curr.same_file(next) || curr.line + curr.num_line_breaks() < next.line {
+        if curr.is_next_on_new_line(next) {
             self.cursor += 1;
             return true;
         }
@@ -283,8 +283,7 @@ impl Dispenser {
         if c >= self.tokens.len() {
             return false;
         }
-        let (prev, curr) = (&self.tokens[c - 1], &self.tokens[c]);
-        !prev.same_file(curr) || prev.line + prev.num_line_breaks() < curr.line
+        self.tokens[c - 1].is_next_on_new_line(&self.tokens[c])
     }
 
     /// Whether the token after the current one is on a later line (true
@@ -296,8 +295,7 @@ impl Dispenser {
         if c + 1 >= self.tokens.len() {
             return true;
         }
-        let (curr, next) = (&self.tokens[c], &self.tokens[c + 1]);
-        !curr.same_file(next) || curr.line + curr.num_line_breaks() < next.line
+        self.tokens[c].is_next_on_new_line(&self.tokens[c + 1])
     }
 
     /// "Wrong argument count or unexpected line ending after 'X'".

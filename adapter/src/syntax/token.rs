@@ -25,6 +25,19 @@ impl SourceFile {
     }
 }
 
+/// Diagnostics read the file's text straight from the shared file.
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        self.text
+            .read_span(span, context_lines_before, context_lines_after)
+    }
+}
+
 /// How a token was written in the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quote {
@@ -47,6 +60,18 @@ pub struct ImportFrame {
     pub line: usize,
     /// What was imported: a snippet name or a file pattern.
     pub target: String,
+}
+
+impl std::fmt::Display for ImportFrame {
+    /// `'Caddyfile:3 (import name)'`, or `'Caddyfile:3 (import)'` for a
+    /// file import, as in Caddy's import chains.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.target.is_empty() {
+            write!(f, "'{}:{} (import)'", self.file, self.line)
+        } else {
+            write!(f, "'{}:{} (import {})'", self.file, self.line, self.target)
+        }
+    }
 }
 
 /// A lexed token with its origin.
@@ -108,6 +133,21 @@ impl Token {
         }
     }
 
+    /// Whether `next` starts on a later line than this token ends, as Caddy
+    /// decides it: tokens from different files or different import chains
+    /// are never on the same line.
+    pub fn is_next_on_new_line(&self, next: &Token) -> bool {
+        if !self.same_file(next) || !self.same_imports(next) {
+            return true;
+        }
+        self.line + self.num_line_breaks() < next.line
+    }
+
+    /// Whether two tokens were brought in by the same chain of imports.
+    pub fn same_imports(&self, other: &Token) -> bool {
+        Arc::ptr_eq(&self.imports, &other.imports) || *self.imports == *other.imports
+    }
+
     /// Whether two tokens come from the same file.
     pub fn same_file(&self, other: &Token) -> bool {
         Arc::ptr_eq(&self.file, &other.file) || self.file.name == other.file.name
@@ -132,7 +172,7 @@ impl Token {
                 .imports
                 .iter()
                 .rev()
-                .map(|f| format!("'{}:{} (import {})'", f.file, f.line, f.target))
+                .map(ImportFrame::to_string)
                 .collect();
             s.push_str(&format!(" (import chain [{}])", chain.join(",")));
         }
