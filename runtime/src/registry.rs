@@ -78,6 +78,7 @@ impl Registry {
 pub fn register_standard(r: &mut Registry) {
     r.register("http", Module::App);
     r.register("caddy.storage.file_system", Module::Provided);
+    r.register("http.ip_sources.static", Module::Provided);
     crate::http::handlers::register(r);
     crate::http::matchers::register(r);
 }

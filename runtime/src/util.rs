@@ -68,6 +68,22 @@ fn clean_keep_trailing(p: &str) -> String {
     cleaned
 }
 
+/// Joins a request path onto `root` so the result never leaves it:
+/// the path is cleaned as if rooted first (Caddy's `SanitizedPathJoin`).
+/// A trailing slash is kept.
+pub fn sanitized_join(root: &str, req_path: &str) -> String {
+    let root = if root.is_empty() { "." } else { root };
+    let cleaned = go_clean(&format!("/{req_path}"));
+    let mut out = format!("{}{}", root.trim_end_matches('/'), cleaned);
+    if root == "/" {
+        out = cleaned.clone();
+    }
+    if req_path.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
 /// Go's `path.Match`: `*` matches any run of non-`/` characters, `?` one
 /// non-`/` character, `[a-z]`/`[^...]` a class, `\` escapes. A malformed
 /// pattern matches nothing.
@@ -232,6 +248,12 @@ mod tests {
         assert_eq!(go_clean(""), ".");
         assert_eq!(clean_path("/a//b/", true), "/a/b/");
         assert_eq!(clean_path("/a//b/../c", false), "/a//c");
+        assert_eq!(
+            sanitized_join("/srv", "/../../etc/passwd"),
+            "/srv/etc/passwd"
+        );
+        assert_eq!(sanitized_join("/srv/", "a/"), "/srv/a/");
+        assert_eq!(sanitized_join(".", "/x"), "./x");
     }
 
     #[test]

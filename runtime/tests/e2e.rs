@@ -10,6 +10,8 @@ mod config_errors;
 mod handlers_core;
 #[path = "e2e/matchers_basic.rs"]
 mod matchers_basic;
+#[path = "e2e/matchers_more.rs"]
+mod matchers_more;
 #[path = "e2e/routes.rs"]
 mod routes;
 #[path = "e2e/server.rs"]
