@@ -8,6 +8,7 @@ mod adapt;
 mod config_source;
 mod fmt;
 mod input;
+mod logging;
 mod run;
 mod validate;
 
@@ -50,6 +51,11 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    // Diagnostics keep their lines whole (no wrapping), so a message can
+    // be found with grep whatever the terminal's width.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Adapt(args) => adapt::run(args),

@@ -4,7 +4,6 @@
 use crate::config_source::{self, AdapterName};
 use crate::Outcome;
 use anyhow::{Context, Result};
-use std::io::IsTerminal;
 use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
@@ -18,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
-    init_logging();
+    crate::logging::init();
     let path = match args.config {
         Some(p) => p,
         None => {
@@ -78,17 +77,4 @@ async fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         // Give the log line a moment to reach the terminal.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Logs to standard error; `BELLHOP_LOG` (e.g. `debug`) sets the level.
-fn init_logging() {
-    let level = std::env::var("BELLHOP_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
 }
