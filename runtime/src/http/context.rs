@@ -30,6 +30,8 @@ pub struct Cx<'a> {
     pub conn: &'a ConnInfo,
     pub server: &'a Server,
     pub vars: Vec<(Box<str>, String)>,
+    /// Placeholders defined at run time (`map` destinations), by name.
+    pub repl_vars: Vec<(Box<str>, String)>,
     pub regexp: Vec<(String, String)>,
     pub hooks: Vec<&'a dyn Handler>,
     pub groups: Vec<&'a str>,
@@ -63,6 +65,7 @@ impl<'a> Cx<'a> {
             conn,
             server,
             vars: Vec::new(),
+            repl_vars: Vec::new(),
             regexp: Vec::new(),
             hooks: Vec::new(),
             groups: Vec::new(),
