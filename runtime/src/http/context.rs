@@ -10,8 +10,8 @@ use super::{Handler, ReqBody};
 use crate::error::HttpError;
 use http::{Method, Uri};
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// The result of a `file` matcher, for `{http.matchers.file.*}`.
@@ -44,9 +44,9 @@ pub struct Cx<'a> {
     pub start: Instant,
     pub orig_method: Method,
     pub orig_uri: Uri,
-    path: OnceCell<Option<String>>,
-    uuid: OnceCell<String>,
-    client_ip: OnceCell<IpAddr>,
+    path: OnceLock<Option<String>>,
+    uuid: OnceLock<String>,
+    client_ip: OnceLock<IpAddr>,
 }
 
 impl<'a> Cx<'a> {
@@ -74,9 +74,9 @@ impl<'a> Cx<'a> {
             auth_user: None,
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
-            path: OnceCell::new(),
-            uuid: OnceCell::new(),
-            client_ip: OnceCell::new(),
+            path: OnceLock::new(),
+            uuid: OnceLock::new(),
+            client_ip: OnceLock::new(),
         }
     }
 
@@ -99,7 +99,7 @@ impl<'a> Cx<'a> {
     /// Replaces the request URI (rewrite), resetting what depends on it.
     pub fn set_uri(&mut self, uri: Uri) {
         self.parts.uri = uri;
-        self.path = OnceCell::new();
+        self.path = OnceLock::new();
     }
 
     /// The value of a variable set by `vars` or a handler.

@@ -2,6 +2,7 @@
 //! share: empty and status-only responses, and header operations.
 
 mod error;
+mod file_server;
 pub mod header_ops;
 mod headers;
 mod invoke;
@@ -13,6 +14,7 @@ mod static_response;
 mod subroute;
 mod vars;
 
+pub use rewrite::uri::encode_path as rewrite_encode;
 pub use static_response::Abort;
 
 use super::{Body, Response};
@@ -22,6 +24,13 @@ use http::StatusCode;
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
     r.register("http.handlers.error", Module::Handler(error::new));
+    r.register(
+        "http.handlers.file_server",
+        Module::Handler(file_server::new),
+    );
+    r.register("http.precompressed.br", Module::Provided);
+    r.register("http.precompressed.gzip", Module::Provided);
+    r.register("http.precompressed.zstd", Module::Provided);
     r.register("http.handlers.headers", Module::Handler(headers::new));
     r.register("http.handlers.map", Module::Handler(map::new));
     r.register(

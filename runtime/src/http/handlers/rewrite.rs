@@ -10,7 +10,7 @@
 //! - `path_regexp`: regexp `find`→`replace` (`$1`) on the decoded path;
 //! - `query`: `rename`, `set`, `add`, `replace`, `delete` operations.
 
-mod uri;
+pub(crate) mod uri;
 
 use crate::error::{Error, HttpError};
 use crate::http::replacer::Template;
