@@ -10,8 +10,8 @@ use super::{Handler, ReqBody};
 use crate::error::HttpError;
 use http::{Method, Uri};
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 /// The result of a `file` matcher, for `{http.matchers.file.*}`.
@@ -30,6 +30,8 @@ pub struct Cx<'a> {
     pub conn: &'a ConnInfo,
     pub server: &'a Server,
     pub vars: Vec<(Box<str>, String)>,
+    /// Placeholders defined at run time (`map` destinations), by name.
+    pub repl_vars: Vec<(Box<str>, String)>,
     pub regexp: Vec<(String, String)>,
     pub hooks: Vec<&'a dyn Handler>,
     pub groups: Vec<&'a str>,
@@ -42,9 +44,9 @@ pub struct Cx<'a> {
     pub start: Instant,
     pub orig_method: Method,
     pub orig_uri: Uri,
-    path: OnceCell<Option<String>>,
-    uuid: OnceCell<String>,
-    client_ip: OnceCell<IpAddr>,
+    path: OnceLock<Option<String>>,
+    uuid: OnceLock<String>,
+    client_ip: OnceLock<IpAddr>,
 }
 
 impl<'a> Cx<'a> {
@@ -63,6 +65,7 @@ impl<'a> Cx<'a> {
             conn,
             server,
             vars: Vec::new(),
+            repl_vars: Vec::new(),
             regexp: Vec::new(),
             hooks: Vec::new(),
             groups: Vec::new(),
@@ -71,9 +74,9 @@ impl<'a> Cx<'a> {
             auth_user: None,
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
-            path: OnceCell::new(),
-            uuid: OnceCell::new(),
-            client_ip: OnceCell::new(),
+            path: OnceLock::new(),
+            uuid: OnceLock::new(),
+            client_ip: OnceLock::new(),
         }
     }
 
@@ -96,7 +99,7 @@ impl<'a> Cx<'a> {
     /// Replaces the request URI (rewrite), resetting what depends on it.
     pub fn set_uri(&mut self, uri: Uri) {
         self.parts.uri = uri;
-        self.path = OnceCell::new();
+        self.path = OnceLock::new();
     }
 
     /// The value of a variable set by `vars` or a handler.

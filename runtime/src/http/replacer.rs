@@ -111,8 +111,14 @@ impl Template {
                         out.push('}');
                     }
                 }
-                Part::Unknown(raw) if keep_unknown => out.push_str(raw),
-                Part::Unknown(_) => {}
+                Part::Unknown(raw) => {
+                    let name = &raw[1..raw.len() - 1];
+                    match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
+                        Some((_, v)) => out.push_str(v),
+                        None if keep_unknown => out.push_str(raw),
+                        None => {}
+                    }
+                }
             }
         }
         Cow::Owned(out)

@@ -163,6 +163,11 @@ impl Server {
         }
     }
 
+    /// Whether `ip` is one of the server's trusted proxies.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(ip))
+    }
+
     /// Caddy's client IP: the remote IP unless it is a trusted proxy; then
     /// the client IP headers, read left to right (or right to left, in
     /// strict mode, skipping trusted addresses).

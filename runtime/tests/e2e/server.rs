@@ -195,3 +195,58 @@ async fn stop_closes_listeners_and_drains() {
     assert!(TcpStream::connect(s.addr).await.is_err(), "listener closed");
     assert_eq!(s.rt.open_connections(), 0);
 }
+
+#[tokio::test]
+async fn read_timeout_bites_on_a_stalled_body() {
+    // An upstream that waits for the whole body before answering.
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = up.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut sock, _) = up.accept().await.unwrap();
+        let mut sink = Vec::new();
+        let _ = sock.read_to_end(&mut sink).await;
+    });
+    let s = start(config_with(
+        json!({"read_timeout": "300ms", "routes": [{"handle": [
+            {"handler": "reverse_proxy", "upstreams": [{"dial": up_addr.to_string()}]}
+        ]}]}),
+    ));
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nhello")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), c.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn write_timeout_cuts_a_client_that_does_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big"), vec![1u8; 16 << 20]).unwrap();
+    let s = start(config_with(
+        json!({"write_timeout": "300ms", "routes": [{"handle": [
+            {"handler": "file_server", "root": dir.path().display().to_string()}
+        ]}]}),
+    ));
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => got += n,
+        }
+    }
+    assert!(
+        got < 16 << 20,
+        "the stalled response was cut short ({got} bytes)"
+    );
+}
