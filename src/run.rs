@@ -4,7 +4,7 @@
 use crate::config_source::{self, AdapterName};
 use crate::Outcome;
 use anyhow::{Context, Result};
-use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -45,36 +45,49 @@ pub fn run(args: Args) -> Result<Outcome> {
 }
 
 async fn serve(json: Vec<u8>, path: &str) -> Result<Outcome> {
+    // Handlers first: a SIGTERM that arrives once we serve must stop us
+    // gracefully, not kill us.
+    let mut signals = Signals::install()?;
     let runtime = bellhop_runtime::Runtime::new();
     if let Err(e) = runtime.load(&json) {
         eprintln!("bellhop: loading {path}: {e}");
         return Ok(Outcome::ConfigError);
     }
     tracing::info!(config = path, listen = ?runtime.listen_addrs(), "serving");
-    let forced = shutdown_signal().await;
+    signals.stop_requested().await;
     tracing::info!("shutting down gracefully; interrupt again to force");
     tokio::select! {
         _ = runtime.stop() => Ok(Outcome::Ok),
-        _ = forced => {
+        _ = signals.interrupted() => {
             tracing::warn!("forced quit");
             Ok(Outcome::Forced)
         }
     }
 }
 
-/// Waits for SIGINT or SIGTERM; returns a future that resolves on the next
-/// SIGINT (the force-quit signal).
-async fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+/// The signals `run` obeys: SIGINT or SIGTERM stop gracefully; another
+/// SIGINT during the stop forces the exit.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
     }
-    async move {
-        int.recv().await;
-        // Give the log line a moment to reach the terminal.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+
+    async fn stop_requested(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {},
+            _ = self.int.recv() => {},
+        }
+    }
+
+    async fn interrupted(&mut self) {
+        self.int.recv().await;
     }
 }
