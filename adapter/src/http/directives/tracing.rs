@@ -7,7 +7,9 @@
 //! ```
 //!
 //! No arguments besides the matcher; `span` takes exactly one. Any other
-//! subdirective is an argument error, as in Caddy.
+//! subdirective is an argument error, as in Caddy. The `span` field is
+//! always written (`""` when not set), as Caddy's struct has no
+//! `omitempty` on it.
 
 use crate::error::Result;
 use crate::http::helper::Helper;
@@ -32,5 +34,6 @@ pub fn parse(h: &mut Helper) -> Result<Value> {
         }
         span = name;
     }
-    Ok(Obj::handler("tracing").opt("span", span).build())
+    // the span name has no `omitempty`: an empty one is written too
+    Ok(Obj::handler("tracing").set("span", span).build())
 }

@@ -61,15 +61,30 @@ pub fn scalar(tok: &Token) -> std::result::Result<Value, String> {
         }
     }
     if let Some(f) = go_float(text) {
-        return Number::from_f64(f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("json: unsupported value: {text}"));
+        return float_value(f).ok_or_else(|| format!("json: unsupported value: {text}"));
     }
     Ok(match text {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Value::Bool(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Value::Bool(false),
         _ => Value::String(text.to_string()),
     })
+}
+
+/// A float as JSON. Go prints integral floats below 1e21 without a
+/// fraction (`1e3` → `1000`), so those that fit an integer type are kept
+/// as integers (same text, and equal to what a JSON reader makes of it).
+fn float_value(f: f64) -> Option<Value> {
+    if !f.is_finite() {
+        return None;
+    }
+    let integral = f.fract() == 0.0 && !(f == 0.0 && f.is_sign_negative());
+    if integral && f >= 0.0 && f < u64::MAX as f64 {
+        return Some(Value::from(f as u64));
+    }
+    if integral && f < 0.0 && f >= i64::MIN as f64 {
+        return Some(Value::from(f as i64));
+    }
+    Number::from_f64(f).map(Value::Number)
 }
 
 /// Go's `strconv.Atoi` syntax: an optional sign and decimal digits.
@@ -117,7 +132,8 @@ mod tests {
         assert_eq!(val("5"), json!(5));
         assert_eq!(val("-5"), json!(-5));
         assert_eq!(val("2.5"), json!(2.5));
-        assert_eq!(val("1e3"), json!(1000.0));
+        assert_eq!(val("1e3"), json!(1000));
+        assert_eq!(val("-2.0"), json!(-2));
         assert_eq!(val("true"), json!(true));
         assert_eq!(val("F"), json!(false));
         assert_eq!(val("yes"), json!("yes"));
@@ -134,5 +150,9 @@ mod tests {
     #[test]
     fn large_integers_become_floats() {
         assert_eq!(val("99999999999999999999"), json!(1e20));
+        assert_eq!(
+            val("10000000000000000000"),
+            json!(10_000_000_000_000_000_000u64)
+        );
     }
 }
