@@ -107,7 +107,8 @@ fn go_float(s: &str) -> Option<f64> {
     if !(special || decimal) {
         return None;
     }
-    s.parse::<f64>().ok()
+    // out of range (`1e400`) is an error in Go, so the text stays a string
+    s.parse::<f64>().ok().filter(|f| special || f.is_finite())
 }
 
 #[cfg(test)]
@@ -145,6 +146,8 @@ mod tests {
             json!("true")
         );
         assert!(scalar(&tok("NaN", Quote::None)).is_err());
+        assert!(scalar(&tok("-Inf", Quote::None)).is_err());
+        assert_eq!(val("1e400"), json!("1e400"));
     }
 
     #[test]
