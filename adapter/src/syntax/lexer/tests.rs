@@ -209,7 +209,7 @@ fn heredoc_errors_label_the_source() {
 fn pest_errors_name_rules_in_plain_words() {
     let file = SourceFile::new("Caddyfile", "abc");
     let err = CaddyfileGrammar::parse(Rule::dquote, &file.text).unwrap_err();
-    let err = pest_error(&file, err);
+    let err = pest_error(&file, err, 0);
     assert!(
         err.message.contains("expected a \"double-quoted\" string"),
         "{}",
