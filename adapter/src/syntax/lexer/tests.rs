@@ -242,7 +242,15 @@ fn lexing_resumes_after_each_heredoc() {
     let got: Vec<_> = toks.iter().map(|t| (t.text.as_str(), t.line)).collect();
     assert_eq!(
         got,
-        [("a", 1), ("1", 1), ("b", 3), ("2", 3), ("c", 6), ("q", 6), ("d\\e", 6)]
+        [
+            ("a", 1),
+            ("1", 1),
+            ("b", 3),
+            ("2", 3),
+            ("c", 6),
+            ("q", 6),
+            ("d\\e", 6)
+        ]
     );
     assert_eq!(&toks[3].file.text[toks[3].span.clone()], "<<Y\n  2\n  Y");
 }
