@@ -24,28 +24,48 @@ use std::sync::Arc;
 pub(crate) struct CaddyfileGrammar;
 
 /// Lexes one file's text (already `{$ENV}`-substituted) into tokens.
+///
+/// The grammar stops at each heredoc opening; the body is found here (up
+/// to the first occurrence of the marker) and lexing resumes after it.
 pub fn tokenize(file: Arc<SourceFile>) -> Result<Vec<Token>> {
-    let pairs =
-        CaddyfileGrammar::parse(Rule::tokens, &file.text).map_err(|e| pest_error(&file, e))?;
     let mut walker = Walker::new(&file);
-    for top in pairs {
-        for pair in top.into_inner() {
-            walker.visit(pair)?;
+    walker.tokens.reserve(file.text.len() / 8);
+    let (mut rule, mut base) = (Rule::tokens, 0);
+    loop {
+        let pairs = CaddyfileGrammar::parse(rule, &file.text[base..])
+            .map_err(|e| pest_error(&file, e, base))?;
+        walker.base = base;
+        let mut resume_at = None;
+        for top in pairs {
+            for pair in top.into_inner() {
+                if let Some(at) = walker.visit(pair)? {
+                    resume_at = Some(at);
+                }
+            }
+        }
+        match resume_at {
+            Some(at) => (rule, base) = (Rule::resume, at),
+            None => return Ok(walker.tokens),
         }
     }
-    Ok(walker.tokens)
 }
 
 /// Turns a pest error into a diagnostic whose message names rules the
-/// way a user thinks of them ("expected a closing `\"`").
-pub(crate) fn pest_error(file: &Arc<SourceFile>, err: pest::error::Error<Rule>) -> Error {
+/// way a user thinks of them ("expected a closing `\"`"). `base` is where
+/// the parsed text starts in the file.
+pub(crate) fn pest_error(
+    file: &Arc<SourceFile>,
+    err: pest::error::Error<Rule>,
+    base: usize,
+) -> Error {
     let err = err.renamed_rules(friendly_rule_name);
-    let (line, col) = match err.line_col {
-        pest::error::LineColLocation::Pos(p) | pest::error::LineColLocation::Span(p, _) => p,
-    };
-    let start = match err.location {
-        pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
-    };
+    let start = base
+        + match err.location {
+            pest::error::InputLocation::Pos(p) | pest::error::InputLocation::Span((p, _)) => p,
+        };
+    let before = &file.text[..start.min(file.text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     let message = format!(
         "syntax error: {}, at {}:{line}:{col}",
         err.variant.message(),
@@ -60,9 +80,9 @@ fn friendly_rule_name(rule: &Rule) -> String {
         Rule::EOI => "end of file",
         Rule::dquote | Rule::dquote_open => "a \"double-quoted\" string",
         Rule::btick | Rule::btick_open => "a `backtick` string",
-        Rule::heredoc | Rule::heredoc_open | Rule::heredoc_word => "a heredoc (<<MARKER)",
-        Rule::heredoc_marker => "a heredoc marker",
-        Rule::word => "a word",
+        Rule::heredoc_open | Rule::heredoc_word => "a heredoc (<<MARKER)",
+        Rule::heredoc_header => "a heredoc marker",
+        Rule::word | Rule::simple_run | Rule::simple_word => "a word",
         Rule::comment => "a # comment",
         Rule::newline => "a line break",
         Rule::continuation => "a line continuation (\\ at the end of a line)",
@@ -77,6 +97,8 @@ fn friendly_rule_name(rule: &Rule) -> String {
 struct Walker<'a> {
     file: &'a Arc<SourceFile>,
     text: &'a str,
+    /// Where the text pest is parsing starts in the file.
+    base: usize,
     tokens: Vec<Token>,
     no_imports: Arc<[ImportFrame]>,
     /// The logical line of the next token.
@@ -97,6 +119,7 @@ impl<'a> Walker<'a> {
         Self {
             file,
             text: &file.text,
+            base: 0,
             tokens: Vec::new(),
             no_imports: Arc::from(Vec::new()),
             line: 1,
@@ -108,7 +131,8 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn visit(&mut self, pair: Pair<'a, Rule>) -> Result<()> {
+    /// Handles one pair; after a heredoc, says where lexing resumes.
+    fn visit(&mut self, pair: Pair<'_, Rule>) -> Result<Option<usize>> {
         match pair.as_rule() {
             Rule::newline => {
                 if self.escape_newline {
@@ -121,19 +145,26 @@ impl<'a> Walker<'a> {
             }
             Rule::continuation => self.pending += 1,
             Rule::comment => self.escape_newline = pair.as_str().contains('\\'),
-            Rule::escape_lead => self.lead = Some(pair.as_span().start()),
+            Rule::escape_lead => self.lead = Some(self.base + pair.as_span().start()),
+            Rule::simple_run => self.simple_run(&pair),
             Rule::word => self.word(&pair),
             Rule::dquote | Rule::dquote_open => self.dquote(pair),
             Rule::btick | Rule::btick_open => self.btick(pair),
-            Rule::heredoc => self.heredoc(pair)?,
-            Rule::heredoc_open => self.heredoc_open(pair)?,
+            Rule::heredoc_open => return self.heredoc(&pair),
             Rule::heredoc_word => {
                 let text = pair.as_str().replace('\r', "");
-                self.push(text, &pair, Quote::None, None);
+                let span = self.span(&pair);
+                self.push(text, span, Quote::None, None);
             }
             _ => {}
         }
-        Ok(())
+        Ok(None)
+    }
+
+    /// A pair's byte range in the file.
+    fn span(&self, pair: &Pair<'_, Rule>) -> std::ops::Range<usize> {
+        let s = pair.as_span();
+        self.base + s.start()..self.base + s.end()
     }
 
     /// 1-based column of byte `pos`, moving the tracker forward.
@@ -153,16 +184,21 @@ impl<'a> Walker<'a> {
         self.col + 1
     }
 
-    fn push(&mut self, text: String, pair: &Pair<'a, Rule>, quote: Quote, marker: Option<&str>) {
-        let span = pair.as_span();
-        let start = self.lead.take().unwrap_or(span.start());
+    fn push(
+        &mut self,
+        text: String,
+        span: std::ops::Range<usize>,
+        quote: Quote,
+        marker: Option<&str>,
+    ) {
+        let start = self.lead.take().unwrap_or(span.start);
         let column = self.column_at(start);
         self.tokens.push(Token {
             text,
             file: Arc::clone(self.file),
             line: self.line,
             column,
-            span: start..span.end(),
+            span: start..span.end,
             quote,
             heredoc_marker: marker.map(str::to_string),
             imports: Arc::clone(&self.no_imports),
@@ -170,21 +206,39 @@ impl<'a> Walker<'a> {
         });
     }
 
-    fn word(&mut self, pair: &Pair<'a, Rule>) {
-        let (text, escaped) = unescape_word(pair.as_str(), self.lead.is_some());
-        // a word ending in an unpaired `\` escapes the line break after it
-        self.escape_newline = escaped && self.text[pair.as_span().end()..].starts_with('\n');
-        self.push(text, pair, Quote::None, None);
+    /// Plain words separated by spaces and tabs: one token each.
+    fn simple_run(&mut self, pair: &Pair<'_, Rule>) {
+        let start = self.base + pair.as_span().start();
+        let mut offset = start;
+        for piece in pair.as_str().split([' ', '\t']) {
+            if !piece.is_empty() {
+                self.push(
+                    piece.to_string(),
+                    offset..offset + piece.len(),
+                    Quote::None,
+                    None,
+                );
+            }
+            offset += piece.len() + 1;
+        }
     }
 
-    fn dquote(&mut self, pair: Pair<'a, Rule>) {
+    fn word(&mut self, pair: &Pair<'_, Rule>) {
+        let (text, escaped) = unescape_word(pair.as_str(), self.lead.is_some());
+        let span = self.span(pair);
+        // a word ending in an unpaired `\` escapes the line break after it
+        self.escape_newline = escaped && self.text[span.end..].starts_with('\n');
+        self.push(text, span, Quote::None, None);
+    }
+
+    fn dquote(&mut self, pair: Pair<'_, Rule>) {
         let closed = pair.as_rule() == Rule::dquote;
         let body = pair.clone().into_inner().next().map_or("", |p| p.as_str());
         let text = unescape_dquote(body, self.lead.is_some());
         self.quoted(text, pair, closed, Quote::Double);
     }
 
-    fn btick(&mut self, pair: Pair<'a, Rule>) {
+    fn btick(&mut self, pair: Pair<'_, Rule>) {
         let closed = pair.as_rule() == Rule::btick;
         let body = pair.clone().into_inner().next().map_or("", |p| p.as_str());
         self.quoted(body.to_string(), pair, closed, Quote::Backtick);
@@ -192,12 +246,13 @@ impl<'a> Walker<'a> {
 
     /// A quoted token; an unclosed quote at the end of input is a plain
     /// token if it has any text (Caddy's behaviour).
-    fn quoted(&mut self, text: String, pair: Pair<'a, Rule>, closed: bool, quote: Quote) {
+    fn quoted(&mut self, text: String, pair: Pair<'_, Rule>, closed: bool, quote: Quote) {
         let breaks = pair.as_str().matches('\n').count();
+        let span = self.span(&pair);
         if closed {
-            self.push(text, &pair, quote, None);
+            self.push(text, span, quote, None);
         } else if !text.is_empty() {
-            self.push(text, &pair, Quote::None, None);
+            self.push(text, span, Quote::None, None);
         } else {
             self.lead = None;
         }
@@ -208,42 +263,41 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn heredoc(&mut self, pair: Pair<'a, Rule>) -> Result<()> {
-        let mut inner = pair.clone().into_inner();
-        let marker = inner.next().map_or("", |p| p.as_str());
-        let body = inner.next().map_or("", |p| p.as_str());
-        let span = pair.as_span();
-        heredoc::check_marker(self.file, span.start()..span.end(), marker, self.line)?;
-        let text = heredoc::finalize(self.file, &pair, body, marker, self.line)?;
-        self.push(text, &pair, Quote::Heredoc, Some(marker));
-        self.line += self.pending + pair.as_str().matches('\n').count();
-        self.pending = 0;
-        Ok(())
-    }
-
-    fn heredoc_open(&mut self, pair: Pair<'a, Rule>) -> Result<()> {
-        let mut inner = pair.clone().into_inner();
-        let header = inner.next().map_or("", |p| p.as_str());
-        let rest = inner.next().map_or("", |p| p.as_str());
+    /// A heredoc opening: checks the marker, finds the body (up to the
+    /// marker's first occurrence), makes the token and says where lexing
+    /// resumes. `None` when the input ends right after the opening line.
+    fn heredoc(&mut self, pair: &Pair<'_, Rule>) -> Result<Option<usize>> {
+        let header = pair.clone().into_inner().next().map_or("", |p| p.as_str());
         let marker = header.replace('\r', "");
-        let span = pair.as_span();
-        heredoc::check_marker(self.file, span.start()..span.end(), &marker, self.line)?;
-        if rest.is_empty() {
-            // nothing after the opening line: Caddy yields no token
-            return Ok(());
-        }
-        let line = self.line + self.pending + 1 + rest.matches('\n').count();
-        Err(Error::at_span(
-            self.file,
-            span.start()..span.start() + 2 + header.len(),
-            format!(
-                "incomplete heredoc <<{marker} on line #{line}, expected ending marker {marker}"
-            ),
-            "this heredoc is never closed",
-        )
-        .with_help(format!(
-            "end the heredoc with a line containing only {marker}"
-        )))
+        let open = self.span(pair);
+        heredoc::check_marker(self.file, open.clone(), &marker, self.line)?;
+        let body_start = open.end;
+        let rest = &self.text[body_start..];
+        let Some(found) = rest.find(marker.as_str()) else {
+            if rest.is_empty() {
+                // nothing after the opening line: Caddy yields no token
+                return Ok(None);
+            }
+            let line = self.line + self.pending + 1 + rest.matches('\n').count();
+            return Err(Error::at_span(
+                self.file,
+                open.start..open.end - 1,
+                format!(
+                    "incomplete heredoc <<{marker} on line #{line}, expected ending marker {marker}"
+                ),
+                "this heredoc is never closed",
+            )
+            .with_help(format!(
+                "end the heredoc with a line containing only {marker}"
+            )));
+        };
+        let body = &rest[..found];
+        let text = heredoc::finalize(self.file, body_start, body, &marker, self.line)?;
+        let end = body_start + found + marker.len();
+        self.push(text, open.start..end, Quote::Heredoc, Some(&marker));
+        self.line += self.pending + 1 + body.matches('\n').count();
+        self.pending = 0;
+        Ok(Some(end))
     }
 }
 

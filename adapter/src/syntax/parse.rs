@@ -240,9 +240,11 @@ impl<'e> Parser<'e> {
         Ok(())
     }
 
-    /// One segment: the directive's line and the block it opens.
+    /// One segment: the directive's line and the block it opens. Every
+    /// token read here but `import` statements (spliced away) belongs to
+    /// the segment, so the segment is moved out of the stream at the end.
     fn directive(&mut self) -> Result<()> {
-        let mut segment: Vec<Token> = self.s.cur().cloned().into_iter().collect();
+        let start = self.s.mark();
         while self.s.next() {
             let quoted = self.s.cur().is_some_and(Token::was_quoted);
             match Kind::of(self.s.val()) {
@@ -266,18 +268,15 @@ impl<'e> Parser<'e> {
                         .err("Unexpected '}' because no matching opening brace")
                         .with_help("put a block's closing `}` on its own line, or remove it"));
                 }
-                Kind::Import if self.s.is_new_line() => {
-                    self.do_import(1)?;
-                    continue;
-                }
+                Kind::Import if self.s.is_new_line() => self.do_import(1)?,
                 _ => {}
             }
-            segment.extend(self.s.cur().cloned());
         }
-        self.block.segments.push(segment);
         if self.nesting > 0 {
             return Err(self.eof_err());
         }
+        let segment = self.s.take_from(start);
+        self.block.segments.push(segment);
         Ok(())
     }
 

@@ -16,6 +16,9 @@ use std::path::{Component, Path, PathBuf};
 /// Most files the imports of one parse may read.
 pub const MAX_IMPORTED_FILES: usize = 10_000;
 
+/// Largest file an import may read (guards against `import /dev/zero`).
+pub const MAX_IMPORTED_FILE_BYTES: u64 = 64 << 20;
+
 impl Parser<'_> {
     /// The tokens of every file matching `pattern`, and the matches (the
     /// import graph's nodes).
@@ -98,7 +101,7 @@ impl Parser<'_> {
             return Err(self.err(format!("Could not import {path}: is a directory")));
         }
         let bytes =
-            std::fs::read(path).map_err(|e| self.err(format!("Could not import {path}: {e}")))?;
+            read_limited(path).map_err(|e| self.err(format!("Could not import {path}: {e}")))?;
         let input = String::from_utf8_lossy(&bytes);
         if input.trim().is_empty() {
             self.warnings
@@ -115,6 +118,22 @@ impl Parser<'_> {
             wrap(inner, outer.message)
         })
     }
+}
+
+/// Reads a file of at most [`MAX_IMPORTED_FILE_BYTES`].
+fn read_limited(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_IMPORTED_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_IMPORTED_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "file is larger than {} MiB",
+            MAX_IMPORTED_FILE_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Keeps `inner`'s place in the imported file but gives it `message`.

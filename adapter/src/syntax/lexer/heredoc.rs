@@ -1,15 +1,13 @@
 //! Heredocs: checking the opening marker and stripping the closing
 //! marker's indentation from every line, with Caddy's error wording.
 //!
-//! The grammar has already found the body: everything between the line
-//! break after `<<MARKER` and the first later occurrence of `MARKER`. The
+//! The body is everything between the line break after `<<MARKER` and
+//! the first later occurrence of `MARKER` (anywhere, as in Caddy). The
 //! text before that occurrence on its line is the padding every body line
 //! must start with; blank lines may omit it.
 
-use super::Rule;
 use crate::error::{Error, Result};
 use crate::syntax::token::SourceFile;
-use pest::iterators::Pair;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -65,7 +63,7 @@ pub(super) fn check_marker(
 /// the line of the `<<MARKER` token.
 pub(super) fn finalize(
     file: &Arc<SourceFile>,
-    pair: &Pair<'_, Rule>,
+    body_start: usize,
     body: &str,
     marker: &str,
     line: usize,
@@ -75,7 +73,6 @@ pub(super) fn finalize(
         return Ok(String::new());
     };
     let padding = &body[last_newline + 1..];
-    let body_start = pair.as_span().end() - marker.len() - body.len();
     let mut out = String::with_capacity(body.len());
     let mut offset = body_start;
     for (index, text) in body[..last_newline].split('\n').enumerate() {

@@ -209,7 +209,7 @@ fn heredoc_errors_label_the_source() {
 fn pest_errors_name_rules_in_plain_words() {
     let file = SourceFile::new("Caddyfile", "abc");
     let err = CaddyfileGrammar::parse(Rule::dquote, &file.text).unwrap_err();
-    let err = pest_error(&file, err);
+    let err = pest_error(&file, err, 0);
     assert!(
         err.message.contains("expected a \"double-quoted\" string"),
         "{}",
@@ -234,4 +234,34 @@ fn arbitrary_text_always_lexes() {
         tokenize(SourceFile::new("Caddyfile", input)).expect(input);
     }
     assert_eq!(texts("\\\"a\"b\""), ["\\a", "b\""]);
+}
+
+#[test]
+fn lexing_resumes_after_each_heredoc() {
+    let toks = lex("a <<X\n1\nX b <<Y\n  2\n  Y\nc \"q\" d\\e");
+    let got: Vec<_> = toks.iter().map(|t| (t.text.as_str(), t.line)).collect();
+    assert_eq!(
+        got,
+        [
+            ("a", 1),
+            ("1", 1),
+            ("b", 3),
+            ("2", 3),
+            ("c", 6),
+            ("q", 6),
+            ("d\\e", 6)
+        ]
+    );
+    assert_eq!(&toks[3].file.text[toks[3].span.clone()], "<<Y\n  2\n  Y");
+}
+
+#[test]
+fn plain_runs_and_special_words_mix() {
+    assert_eq!(
+        texts("x a\\b \"c\" <p> #d\ne\tf  g"),
+        ["x", "a\\b", "c", "<p>", "e", "f", "g"]
+    );
+    let toks = lex("ab\tcd  ef");
+    let cols: Vec<_> = toks.iter().map(|t| (t.column, t.span.clone())).collect();
+    assert_eq!(cols, [(1, 0..2), (4, 3..5), (8, 7..9)]);
 }

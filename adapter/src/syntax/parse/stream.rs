@@ -22,7 +22,7 @@ impl Stream {
     pub(crate) fn new(mut tokens: Vec<Token>) -> Self {
         tokens.reverse();
         Self {
-            done: Vec::with_capacity(tokens.len()),
+            done: Vec::with_capacity(1024),
             rest: tokens,
             block_nesting: 0,
         }
@@ -150,6 +150,15 @@ impl Stream {
         self.done.truncate(mark);
         self.rest.reserve(tokens.len());
         self.rest.extend(tokens.into_iter().rev());
+    }
+
+    /// Moves the tokens from `mark` on out of the stream (a finished
+    /// segment), keeping a copy of the last as the current token so line
+    /// logic and errors still see it.
+    pub(crate) fn take_from(&mut self, mark: usize) -> Vec<Token> {
+        let taken: Vec<Token> = self.done.drain(mark.min(self.done.len())..).collect();
+        self.done.extend(taken.last().cloned());
+        taken
     }
 
     /// The last token of the input, for errors at the end.
