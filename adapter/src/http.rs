@@ -50,6 +50,7 @@
 pub mod address;
 pub mod assemble;
 pub mod directives;
+pub mod duration;
 pub mod gosort;
 pub mod helper;
 pub mod matchers;
