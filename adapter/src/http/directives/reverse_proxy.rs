@@ -120,8 +120,16 @@ impl Proxy {
         let wrap = |m: String| d.err(format!("parsing upstream '{up}': {m}"));
         let pa = upstreams::parse_address(up).map_err(wrap)?;
         match pa.scheme.as_str() {
-            "wss" => return Err(wrap("the scheme wss:// is only supported in browsers; use https:// instead".into())),
-            "ws" => return Err(wrap("the scheme ws:// is only supported in browsers; use http:// instead".into())),
+            "wss" => {
+                return Err(wrap(
+                    "the scheme wss:// is only supported in browsers; use https:// instead".into(),
+                ))
+            }
+            "ws" => {
+                return Err(wrap(
+                    "the scheme ws:// is only supported in browsers; use http:// instead".into(),
+                ))
+            }
             "https" | "http" | "h2c" | "" => {}
             s => return Err(wrap(format!("unsupported URL scheme {s}://"))),
         }
@@ -129,8 +137,7 @@ impl Proxy {
             return Err(wrap(format!("for now, all proxy upstreams must use the same scheme (transport protocol); expecting '{}://' but got '{}://'", self.scheme, pa.scheme)));
         }
         self.scheme = pa.scheme.clone();
-        self.upstreams
-            .extend(upstreams::dials(&pa).map_err(wrap)?);
+        self.upstreams.extend(upstreams::dials(&pa).map_err(wrap)?);
         Ok(())
     }
 
@@ -326,11 +333,17 @@ impl Proxy {
         let headers = (self.header_up.is_some() || self.header_down.is_some()).then(|| {
             Obj::new()
                 .some("request", self.header_up.as_ref().map(HeaderOps::to_json))
-                .some("response", self.header_down.as_ref().map(HeaderOps::to_json))
+                .some(
+                    "response",
+                    self.header_down.as_ref().map(HeaderOps::to_json),
+                )
                 .build()
         });
-        let handle_response: Vec<Value> =
-            self.handle_response.iter().map(ResponseHandler::to_json).collect();
+        let handle_response: Vec<Value> = self
+            .handle_response
+            .iter()
+            .map(ResponseHandler::to_json)
+            .collect();
         let mut o = Obj::handler("reverse_proxy")
             .some("transport", self.transport_raw.clone())
             .some("load_balancing", self.lb.clone())

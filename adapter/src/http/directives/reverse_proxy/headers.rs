@@ -30,7 +30,12 @@ pub struct HeaderOps {
 
 impl HeaderOps {
     /// Applies one Caddyfile header operation.
-    pub fn apply(&mut self, field: &str, value: &str, replacement: Option<&str>) -> Result<(), String> {
+    pub fn apply(
+        &mut self,
+        field: &str,
+        value: &str,
+        replacement: Option<&str>,
+    ) -> Result<(), String> {
         if let Some(f) = field.strip_prefix('+') {
             push(&mut self.add, canonical_header_key(f), value, false);
         } else if let Some(f) = field.strip_prefix('-') {

@@ -31,13 +31,20 @@ use crate::syntax::Dispenser;
 use serde_json::{Map, Value};
 
 /// Handles a load-balancing subdirective; false if `key` is none.
-pub fn lb_option(d: &mut Dispenser, lb: &mut Option<Map<String, Value>>, key: &str) -> Result<bool> {
+pub fn lb_option(
+    d: &mut Dispenser,
+    lb: &mut Option<Map<String, Value>>,
+    key: &str,
+) -> Result<bool> {
     match key {
         "lb_policy" => {
             if !d.next_arg() {
                 return Err(d.arg_err());
             }
-            if lb.as_ref().is_some_and(|m| m.contains_key("selection_policy")) {
+            if lb
+                .as_ref()
+                .is_some_and(|m| m.contains_key("selection_policy"))
+            {
                 return Err(d.err("load balancing selection policy already specified"));
             }
             let policy = parse_policy(d)?;
@@ -192,7 +199,10 @@ pub fn health_option(
         return active_option(d, active, key);
     }
     let (k, v): (&str, Value) = match key {
-        "max_fails" => ("max_fails", int_arg(d, "invalid maximum fail count")?.into()),
+        "max_fails" => (
+            "max_fails",
+            int_arg(d, "invalid maximum fail count")?.into(),
+        ),
         "fail_duration" => ("fail_duration", duration_arg(d, "duration")?.into()),
         "unhealthy_request_count" => (
             "unhealthy_request_count",
@@ -223,7 +233,11 @@ pub fn health_option(
     Ok(true)
 }
 
-fn active_option(d: &mut Dispenser, active: &mut Option<Map<String, Value>>, key: &str) -> Result<bool> {
+fn active_option(
+    d: &mut Dispenser,
+    active: &mut Option<Map<String, Value>>,
+    key: &str,
+) -> Result<bool> {
     let (k, v): (&str, Value) = match key {
         "health_uri" => ("uri", one_arg(d)?.into()),
         "health_path" => ("path", one_arg(d)?.into()),

@@ -127,9 +127,9 @@ pub fn parse_replace_status(d: &mut Dispenser, defs: &ResponseMatchers) -> Resul
     }
     let nesting = d.nesting();
     if d.next_block(nesting) {
-        return Err(d.err(
-            "cannot define routes for 'replace_status', use 'handle_response' instead.",
-        ));
+        return Err(
+            d.err("cannot define routes for 'replace_status', use 'handle_response' instead.")
+        );
     }
     Ok(rh)
 }

@@ -104,7 +104,10 @@ fn simple_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Re
             if addrs.is_empty() {
                 return Err(d.err("must specify at least one resolver address"));
             }
-            t.insert("resolver".into(), Obj::new().set("addresses", strings(&addrs)).build());
+            t.insert(
+                "resolver".into(),
+                Obj::new().set("addresses", strings(&addrs)).build(),
+            );
         }
         "versions" => {
             let v = d.remaining_args();
@@ -132,13 +135,12 @@ fn timeout(d: &mut Dispenser, which: &str) -> Result<i64> {
 }
 
 fn tls_obj(t: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    let v = t
-        .entry("tls")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let v = t.entry("tls").or_insert_with(|| Value::Object(Map::new()));
     if !v.is_object() {
         *v = Value::Object(Map::new());
     }
-    v.as_object_mut().unwrap_or_else(|| unreachable!("just made an object"))
+    v.as_object_mut()
+        .unwrap_or_else(|| unreachable!("just made an object"))
 }
 
 fn tls_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Result<bool> {
@@ -193,7 +195,9 @@ fn tls_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Resul
             let pool = trust_pool(d)?;
             let tls = tls_obj(t);
             if tls.contains_key("root_ca_pem_files") {
-                return Err(d.err("cannot specify both 'tls_trust_pool' and 'tls_trusted_ca_certs'"));
+                return Err(
+                    d.err("cannot specify both 'tls_trust_pool' and 'tls_trusted_ca_certs'")
+                );
             }
             if tls.contains_key("ca") {
                 return Err(d.err("cannot specify \"tls_trust_pool\" twice in caddyfile"));

@@ -265,7 +265,11 @@ fn parse_srv(d: &mut Dispenser) -> Result<Value> {
         return Err(d.arg_err());
     }
     let mut o = Obj::module("source", "srv");
-    let (mut service, mut proto, mut name) = (String::new(), String::new(), args.first().cloned().unwrap_or_default());
+    let (mut service, mut proto, mut name) = (
+        String::new(),
+        String::new(),
+        args.first().cloned().unwrap_or_default(),
+    );
     while d.next_block(0) {
         let key = d.val().to_string();
         match key.as_str() {
@@ -289,7 +293,10 @@ fn parse_srv(d: &mut Dispenser) -> Result<Value> {
             }
         }
     }
-    Ok(o.opt("service", service).opt("proto", proto).opt("name", name).build())
+    Ok(o.opt("service", service)
+        .opt("proto", proto)
+        .opt("name", name)
+        .build())
 }
 
 fn parse_a(d: &mut Dispenser) -> Result<Value> {
