@@ -37,6 +37,7 @@
 //! explicit transport is kept, an empty HTTP transport omitted.
 //! [`Proxy`] is also the base of `php_fastcgi` and `forward_auth`.
 
+mod dynamic;
 mod fastcgi;
 mod headers;
 mod lb;
@@ -161,7 +162,7 @@ impl Proxy {
                 if self.dynamic.is_some() {
                     return Err(d.err("dynamic upstreams already specified"));
                 }
-                self.dynamic = Some(upstreams::parse_dynamic(d)?);
+                self.dynamic = Some(dynamic::parse_dynamic(d)?);
             }
             "trusted_proxies" => {
                 while d.next_arg() {

@@ -117,9 +117,9 @@ pub fn parse_policy(d: &mut Dispenser) -> Result<Value> {
         "cookie" => {
             let args = sub.remaining_args();
             let o = match args.as_slice() {
-                [_] => o,
-                [_, n] => o.opt("name", n.as_str()),
-                [_, n, s] => o.opt("name", n.as_str()).opt("secret", s.as_str()),
+                [] => o,
+                [n] => o.opt("name", n.as_str()),
+                [n, s] => o.opt("name", n.as_str()).opt("secret", s.as_str()),
                 _ => return Err(sub.arg_err()),
             };
             fallback_block(&mut sub, o, true)?

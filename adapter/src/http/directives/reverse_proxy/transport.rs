@@ -180,6 +180,34 @@ fn tls_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Resul
             let tls = tls_obj(t);
             put(tls, "handshake_timeout", v);
         }
+        "tls_trusted_ca_certs" | "tls_trust_pool" => ca_option(d, t, key)?,
+        "tls_server_name" => {
+            let v = one_arg(d)?;
+            put(tls_obj(t), "server_name", v);
+        }
+        "tls_renegotiation" => {
+            tls_obj(t);
+            let v = one_arg(d)?;
+            if !matches!(v.as_str(), "never" | "once" | "freely") {
+                return Err(d.arg_err());
+            }
+            tls_obj(t).insert("renegotiation".into(), v.into());
+        }
+        "tls_except_ports" => {
+            let ports = d.remaining_args();
+            if ports.is_empty() {
+                return Err(d.arg_err());
+            }
+            tls_obj(t).insert("except_ports".into(), strings(&ports));
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// `tls_trusted_ca_certs` and `tls_trust_pool` (exclusive of each other).
+fn ca_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Result<()> {
+    match key {
         "tls_trusted_ca_certs" => {
             let args = d.remaining_args();
             if args.is_empty() {
@@ -204,28 +232,9 @@ fn tls_option(d: &mut Dispenser, t: &mut Map<String, Value>, key: &str) -> Resul
             }
             tls.insert("ca".into(), pool);
         }
-        "tls_server_name" => {
-            let v = one_arg(d)?;
-            put(tls_obj(t), "server_name", v);
-        }
-        "tls_renegotiation" => {
-            tls_obj(t);
-            let v = one_arg(d)?;
-            if !matches!(v.as_str(), "never" | "once" | "freely") {
-                return Err(d.arg_err());
-            }
-            tls_obj(t).insert("renegotiation".into(), v.into());
-        }
-        "tls_except_ports" => {
-            let ports = d.remaining_args();
-            if ports.is_empty() {
-                return Err(d.arg_err());
-            }
-            tls_obj(t).insert("except_ports".into(), strings(&ports));
-        }
-        _ => return Ok(false),
+        _ => {}
     }
-    Ok(true)
+    Ok(())
 }
 
 /// `tls_trust_pool file [<pem_files...>] { pem_file … }` or
