@@ -12,6 +12,9 @@ pub struct Args {
     /// Indent the JSON as `caddy adapt --pretty` does (tabs).
     #[arg(long, short = 'p')]
     pretty: bool,
+    /// Also provision the result in the runtime (no socket is bound).
+    #[arg(long)]
+    validate: bool,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -32,6 +35,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     } else {
         bellhop_adapter::json::to_go_string(&adapted.config)
     };
+    if args.validate {
+        let compact = bellhop_adapter::json::to_go_string(&adapted.config);
+        if let Err(e) = bellhop_runtime::validate(compact.as_bytes()) {
+            eprintln!("bellhop: {name}: invalid config: {e}");
+            return Ok(Outcome::ConfigError);
+        }
+    }
     println!("{json}");
     Ok(Outcome::Ok)
 }

@@ -1,11 +1,16 @@
 //! The `bellhop` command line: a thin shell over the adapter and the runtime.
 //!
-//! One file per subcommand. Exit codes: 0 ok, 1 config error (the
-//! diagnostic on stderr), 2 usage error (clap's own exit code for usage).
+//! One file per subcommand. Exit codes: 0 ok, 1 config or start-up error
+//! (the diagnostic on stderr), 2 usage error (clap's own code for usage)
+//! or a forced quit (a second interrupt during a graceful stop).
 
 mod adapt;
+mod config_source;
 mod fmt;
 mod input;
+mod logging;
+mod run;
+mod validate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +29,12 @@ enum Command {
     Adapt(adapt::Args),
     /// Format a Caddyfile as `caddy fmt` does.
     Fmt(fmt::Args),
+    /// Serve a config in the foreground until interrupted.
+    Run(run::Args),
+    /// Adapt and provision a config without serving it.
+    Validate(validate::Args),
+    /// List the module IDs this build implements.
+    ListModules,
     /// Print bellhop's version.
     Version,
 }
@@ -35,13 +46,28 @@ pub enum Outcome {
     ConfigError,
     /// A usage error (already reported): exit 2.
     UsageError,
+    /// A forced quit during a graceful stop: exit 2.
+    Forced,
 }
 
 fn main() -> ExitCode {
+    // Diagnostics keep their lines whole (no wrapping), so a message can
+    // be found with grep whatever the terminal's width.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Adapt(args) => adapt::run(args),
         Command::Fmt(args) => fmt::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::ListModules => {
+            for id in bellhop_runtime::module_ids() {
+                println!("{id}");
+            }
+            Ok(Outcome::Ok)
+        }
         Command::Version => {
             println!("bellhop {}", env!("CARGO_PKG_VERSION"));
             Ok(Outcome::Ok)
@@ -50,7 +76,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::ConfigError) => ExitCode::from(1),
-        Ok(Outcome::UsageError) => ExitCode::from(2),
+        Ok(Outcome::UsageError | Outcome::Forced) => ExitCode::from(2),
         Err(e) => {
             eprintln!("bellhop: {e:#}");
             ExitCode::from(1)

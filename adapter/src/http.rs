@@ -76,7 +76,7 @@ use address::Address;
 use helper::{Env, State};
 use serde_json::Value;
 use shorthands::ShorthandReplacer;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// Adapts parsed server blocks (global options block first, if any) to
@@ -95,7 +95,8 @@ pub fn adapt(blocks: Vec<ServerBlock>, warnings_in: Vec<Warning>) -> Result<(Val
     };
     let replacer = ShorthandReplacer::new();
     let (named, blocks): (Vec<_>, Vec<_>) = blocks.into_iter().partition(|b| b.is_named_route);
-    let named_routes = named_routes(named, &env, &replacer)?;
+    let (named_routes, invokes) = named_routes(named, &env, &replacer)?;
+    state.named_route_invokes = invokes;
     let mut sites = Vec::with_capacity(blocks.len());
     for b in blocks {
         let mut site = site::parse_site(b, &env, &mut state, &replacer)?;
@@ -143,14 +144,19 @@ fn parse_keys(site: &site::Site) -> Result<Vec<Address>> {
         .collect()
 }
 
+/// The named routes by name, and for each the names its `invoke`s refer to.
+type NamedRoutes = (BTreeMap<String, Value>, BTreeMap<String, BTreeSet<String>>);
+
 /// Parses `&(name) { … }` blocks into routes (a single unmatched route's
-/// handlers, or a subroute), keyed by name.
+/// handlers, or a subroute), keyed by name, noting which named routes
+/// each one invokes.
 fn named_routes(
     blocks: Vec<ServerBlock>,
     env: &Env,
     replacer: &ShorthandReplacer,
-) -> Result<BTreeMap<String, Value>> {
+) -> Result<NamedRoutes> {
     let mut out = BTreeMap::new();
+    let mut invokes = BTreeMap::new();
     let mut state = State::default();
     for mut b in blocks {
         if b.segments.is_empty() {
@@ -180,9 +186,10 @@ fn named_routes(
             },
             _ => value::Route::with_handler(None, value::subroute_handler(&routes, None)),
         };
+        invokes.insert(name.clone(), std::mem::take(&mut state.invoked));
         out.insert(name, route.to_json());
     }
-    Ok(out)
+    Ok((out, invokes))
 }
 
 /// The named route's tokens as one `NAME { … }` segment (the braces are

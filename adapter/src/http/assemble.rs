@@ -185,13 +185,14 @@ pub fn build(
         let srv = server::build(i, p, &sites, env, named_routes, state)?;
         servers.push((format!("srv{i}"), srv));
     }
-    let servers = super::options::servers::apply(servers, &env.options)?;
+    let mut servers = super::options::servers::apply(servers, &env.options)?;
+    let metrics = hoist_metrics(&mut servers, env);
     let site_order: Vec<usize> = pairings
         .iter()
         .flat_map(|p| p.sites.iter().map(|r| r.site))
         .collect();
     let mut apps = Map::new();
-    let http = http_app(&servers, env);
+    let http = http_app(&servers, metrics, env);
     let tls = tls_app::build(&pairings, &sites, env, state)?;
     let mut cfg = Map::new();
     super::options::top_level(&mut cfg, &mut apps, env);
@@ -215,7 +216,26 @@ pub fn build(
     Ok(order_keys(cfg, &["admin", "logging", "storage", "apps"]))
 }
 
-fn http_app(servers: &[(String, Value)], env: &Env) -> Option<Value> {
+/// Per-server `metrics` move to the HTTP app (`per_host` if any asked).
+fn hoist_metrics(servers: &mut [(String, Value)], env: &Env) -> Option<Value> {
+    let mut metrics = env.options.get("metrics").cloned();
+    for (_, srv) in servers.iter_mut() {
+        let Some(m) = srv.as_object_mut().and_then(|o| o.remove("metrics")) else {
+            continue;
+        };
+        let per_host = |v: &Option<Value>| {
+            v.as_ref()
+                .and_then(|v| v.get("per_host"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let ph = per_host(&metrics) || per_host(&Some(m));
+        metrics = Some(Obj::new().opt("per_host", ph).build());
+    }
+    metrics
+}
+
+fn http_app(servers: &[(String, Value)], metrics: Option<Value>, env: &Env) -> Option<Value> {
     if servers.is_empty() {
         return None;
     }
@@ -244,7 +264,7 @@ fn http_app(servers: &[(String, Value)], env: &Env) -> Option<Value> {
                 "shutdown_delay",
                 o.get("shutdown_delay").cloned().unwrap_or(Value::Null),
             )
-            .opt("metrics", o.get("metrics").cloned().unwrap_or(Value::Null))
+            .some("metrics", metrics)
             .set("servers", Value::Object(map))
             .build(),
     )

@@ -11,7 +11,7 @@ use super::Options;
 use crate::error::{Error, Result, Warning};
 use crate::syntax::{Dispenser, Token};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
@@ -30,6 +30,9 @@ pub struct State {
     pub group_counter: usize,
     /// Named routes that `invoke` referred to in the current directive.
     pub invoked: BTreeSet<String>,
+    /// For each named route, the named routes its own `invoke`s refer to
+    /// (so a site invoking it pulls those in too).
+    pub named_route_invokes: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The directive parser's view: a dispenser plus context. Derefs to the

@@ -2,10 +2,13 @@
 //! a function in the closed table [`lookup`] (one file per option or small
 //! group under `options/`) that records its result in [`Options`].
 
+pub mod acme;
 mod auto_https;
 mod order;
 mod ports;
+mod server_options;
 pub mod servers;
+mod simple;
 
 use super::order::default_order;
 use super::registry::Directives;
@@ -110,6 +113,27 @@ pub fn lookup(name: &str) -> Option<OptionFn> {
         "http_port" | "https_port" => ports::parse,
         "order" => order::parse,
         "auto_https" => auto_https::parse,
+        "email" | "acme_ca" | "acme_ca_root" => acme::parse_string,
+        "acme_eab" => acme::parse_eab,
+        "acme_dns" | "dns" => acme::parse_dns,
+        "tls_resolvers" => acme::parse_resolvers,
+        "preferred_chains" => acme::parse_preferred_chains,
+        "cert_lifetime" | "grace_period" | "shutdown_delay" | "renew_interval"
+        | "ocsp_interval" => simple::parse_duration_opt,
+        "debug" => simple::parse_debug,
+        "local_certs" | "skip_install_trust" => simple::parse_flag,
+        "default_sni" | "fallback_sni" | "key_type" | "persist_config" | "storage_check" => {
+            simple::parse_string
+        }
+        "storage_clean_interval" => simple::parse_clean_interval,
+        "ocsp_stapling" => simple::parse_ocsp,
+        "renewal_window_ratio" => simple::parse_ratio,
+        "admin" => simple::parse_admin,
+        "storage" => simple::parse_storage,
+        "on_demand_tls" => simple::parse_on_demand,
+        "metrics" => simple::parse_metrics,
+        "servers" => server_options::parse,
+        "default_bind" => parse_default_bind,
         _ => return None,
     })
 }
@@ -147,6 +171,11 @@ pub fn evaluate(
         })?;
     }
     finish_servers(&mut opts)?;
+    if opts.get("acme_dns") == Some(&Value::Null) && !opts.has("dns") {
+        return Err(Error::plain(
+            "acme_dns specified without DNS provider config, but no provider specified with 'dns' global option",
+        ));
+    }
     Ok((opts, blocks))
 }
 
@@ -202,4 +231,13 @@ pub fn extra_apps(apps: &mut serde_json::Map<String, Value>, env: &super::helper
             apps.insert(app.into(), v.clone());
         }
     }
+}
+
+/// `default_bind <hosts...> { protocols … }`: the bind of sites without
+/// `bind` (folded: several may be given).
+fn parse_default_bind(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    let v = super::directives::bind::parse_bind(d)?;
+    opts.default_bind
+        .push(super::assemble::listeners::bind_from_json(&v));
+    Ok(())
 }

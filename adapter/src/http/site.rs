@@ -34,18 +34,6 @@ impl Site {
     }
 }
 
-/// Whether the block's keys were followed by `{` in the source.
-pub fn has_braces(block: &ServerBlock) -> bool {
-    let Some(last) = block.keys.last() else {
-        return true;
-    };
-    let text = &last.file.text;
-    if last.span.end == 0 || last.span.end > text.len() {
-        return true;
-    }
-    text[last.span.end..].trim_start().starts_with('{')
-}
-
 /// Runs every directive of a site block (Caddy's per-block loop in
 /// `Setup`).
 pub fn parse_site(
@@ -62,7 +50,7 @@ pub fn parse_site(
             "server block without any key is global configuration, and if used, it must be first",
         ));
     }
-    let braces = has_braces(&block);
+    let braces = block.has_braces;
     let mut defs = MatcherDefs::new();
     for seg in &block.segments {
         if seg

@@ -72,12 +72,13 @@ pub fn blocks(src: &str) -> Vec<ServerBlock> {
             }
             body.push(t.clone());
         }
-        out.push(ServerBlock {
+        let block = ServerBlock {
             keys,
             segments: segments(body),
             is_named_route: false,
             has_braces: true,
-        });
+        };
+        out.push(block);
     }
     out
 }

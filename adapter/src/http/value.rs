@@ -29,8 +29,11 @@ pub mod class {
     pub const TLS_CERT_ISSUER: &str = "tls.cert_issuer";
     /// A certificate manager (JSON object with "via").
     pub const TLS_CERT_MANAGER: &str = "tls.cert_manager";
-    /// A certificate loader: (module name, JSON).
-    pub const TLS_CERTIFICATE_LOADER: &str = "tls.certificate_loader";
+    /// A certificate loader: JSON `{"<loader module>": <config>}`; array
+    /// configs of one module (`load_files`, …) are concatenated.
+    pub const TLS_CERT_LOADER: &str = "tls.cert_loader";
+    /// Reuse private keys on renewal (any value).
+    pub const TLS_REUSE_PRIVATE_KEYS: &str = "tls.reuse_private_keys";
     /// The key type for the site's certificates (string).
     pub const TLS_KEY_TYPE: &str = "tls.key_type";
     /// On-demand TLS for the site (bool).

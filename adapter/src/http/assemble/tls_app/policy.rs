@@ -1,0 +1,284 @@
+//! TLS automation policies (`caddytls.AutomationPolicy`): the base policy
+//! from global options, naming rules (public vs internal names, wildcard
+//! matching as certmagic does it) and the consolidation of equal policies.
+
+use crate::http::gosort::stable_sort;
+use crate::http::options::Options;
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+
+/// One automation policy under construction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Policy {
+    pub subjects: Vec<String>,
+    pub issuers: Vec<Value>,
+    pub managers: Vec<Value>,
+    pub must_staple: bool,
+    pub renewal_window_ratio: Option<Value>,
+    pub key_type: String,
+    pub storage: Option<Value>,
+    pub on_demand: bool,
+    pub reuse_private_keys: bool,
+    pub disable_ocsp_stapling: bool,
+    pub ocsp_overrides: Option<Value>,
+}
+
+impl Policy {
+    /// The policy as JSON in Go field order (issuers key-sorted, as
+    /// module objects).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Value| {
+            if !crate::http::obj::is_empty(&v) {
+                m.insert(k.into(), v);
+            }
+        };
+        put("subjects", crate::http::obj::strings(&self.subjects));
+        let iss = self
+            .issuers
+            .iter()
+            .map(crate::http::value::module_json)
+            .collect();
+        put("issuers", Value::Array(iss));
+        let mgr = self
+            .managers
+            .iter()
+            .map(crate::http::value::module_json)
+            .collect();
+        put("get_certificate", Value::Array(mgr));
+        put("must_staple", self.must_staple.into());
+        put(
+            "renewal_window_ratio",
+            self.renewal_window_ratio.clone().unwrap_or(Value::Null),
+        );
+        put("key_type", self.key_type.clone().into());
+        put("storage", self.storage.clone().unwrap_or(Value::Null));
+        put("on_demand", self.on_demand.into());
+        put("reuse_private_keys", self.reuse_private_keys.into());
+        put("disable_ocsp_stapling", self.disable_ocsp_stapling.into());
+        put(
+            "ocsp_overrides",
+            self.ocsp_overrides.clone().unwrap_or(Value::Null),
+        );
+        Value::Object(m)
+    }
+
+    /// Everything but the subjects is unset.
+    fn is_empty_besides_subjects(&self) -> bool {
+        let other = Policy {
+            subjects: self.subjects.clone(),
+            ..Policy::default()
+        };
+        *self == other
+    }
+
+    fn same_settings(&self, o: &Policy) -> bool {
+        self.issuers == o.issuers
+            && self.managers == o.managers
+            && self.storage == o.storage
+            && self.must_staple == o.must_staple
+            && self.key_type == o.key_type
+            && self.on_demand == o.on_demand
+            && self.reuse_private_keys == o.reuse_private_keys
+            && self.renewal_window_ratio == o.renewal_window_ratio
+    }
+}
+
+/// The policy the global options imply (`cert_issuer`, `local_certs`,
+/// `key_type`, `ocsp_stapling`); `None` when none is set, unless `always`.
+pub fn base_policy(opts: &Options, always: bool) -> Result<Option<Policy>, String> {
+    let issuers = opts.get("cert_issuer");
+    let local = opts.has("local_certs");
+    let key_type = opts.get("key_type");
+    let ocsp = opts.get("ocsp_stapling");
+    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() {
+        return Ok(always.then(Policy::default));
+    }
+    let mut ap = Policy::default();
+    if let Some(k) = key_type.and_then(Value::as_str) {
+        ap.key_type = k.to_string();
+    }
+    if issuers.is_some() && local {
+        return Err("global options are ambiguous: local_certs is confusing when combined with cert_issuer, because local_certs is also a specific kind of issuer".into());
+    }
+    if let Some(Value::Array(iss)) = issuers {
+        ap.issuers = iss.clone();
+    } else if local {
+        ap.issuers = vec![internal_issuer()];
+    }
+    if let Some(o) = ocsp {
+        ap.disable_ocsp_stapling = o
+            .get("disable_stapling")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        ap.ocsp_overrides = o.get("responder_overrides").cloned();
+    }
+    Ok(Some(ap))
+}
+
+/// `{"module": "internal"}`.
+pub fn internal_issuer() -> Value {
+    serde_json::json!({"module": "internal"})
+}
+
+/// certmagic's `SubjectIsIP`.
+pub fn subject_is_ip(s: &str) -> bool {
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .is_ok()
+}
+
+/// certmagic's `SubjectIsInternal`.
+pub fn subject_is_internal(s: &str) -> bool {
+    let s = s.trim_end_matches('.').to_ascii_lowercase();
+    let host = crate::http::address::split_host_port(&s).map_or(s.clone(), |(h, _)| h);
+    host == "localhost"
+        || [".localhost", ".local", ".internal", ".home.arpa"]
+            .iter()
+            .any(|suf| host.ends_with(suf))
+        || is_internal_ip(&host)
+}
+
+fn is_internal_ip(s: &str) -> bool {
+    match s
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+/// certmagic's `SubjectQualifiesForCert`.
+pub fn subject_qualifies_for_cert(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && !s.contains("..")
+        && !s.contains(' ')
+        && (!s.contains('*')
+            || s.starts_with("*.") && !s[2..].contains('*')
+            || s.matches("*.").count() > 1)
+}
+
+/// Caddy's lenient public-name check (multi-level wildcards are fine
+/// with on-demand).
+pub fn qualifies_for_public(ap_on_demand: bool, s: &str) -> bool {
+    !subject_is_ip(s) && !subject_is_internal(s) && (s.matches("*.").count() < 2 || ap_on_demand)
+}
+
+/// certmagic's `SubjectQualifiesForPublicCert`.
+pub fn qualifies_for_public_cert(s: &str) -> bool {
+    subject_qualifies_for_cert(s) && qualifies_for_public(false, s)
+}
+
+fn all_public(ap: &Policy) -> bool {
+    !ap.subjects.iter().any(|s| {
+        !qualifies_for_public(ap.on_demand, s) || s.to_ascii_lowercase().ends_with(".ts.net")
+    })
+}
+
+/// Whether all names of the policy are public (for global ACME defaults).
+pub fn has_all_public_names(ap: &Policy) -> bool {
+    all_public(ap)
+}
+
+/// certmagic's `MatchWildcard`.
+pub fn match_wildcard(subject: &str, wildcard: &str) -> bool {
+    if subject == wildcard {
+        return true;
+    }
+    if !wildcard.contains('*') {
+        return false;
+    }
+    let s: Vec<&str> = subject.split('.').collect();
+    let w: Vec<&str> = wildcard.split('.').collect();
+    s.len() == w.len() && s.iter().zip(&w).all(|(a, b)| *b == "*" || a == b)
+}
+
+fn is_subset(a: &Policy, b: &Policy) -> bool {
+    if b.subjects.is_empty() {
+        return true;
+    }
+    if a.subjects.is_empty() {
+        return false;
+    }
+    a.subjects
+        .iter()
+        .all(|x| b.subjects.iter().any(|y| match_wildcard(x, y)))
+}
+
+fn shadows(i: usize, aps: &[Policy]) -> Option<usize> {
+    (i + 1..aps.len()).find(|&j| is_subset(&aps[i], &aps[j]))
+}
+
+/// Caddy's `consolidateAutomationPolicies`.
+pub fn consolidate(mut aps: Vec<Policy>) -> Vec<Policy> {
+    stable_sort(&mut aps, |i, j| {
+        if is_subset(i, j) {
+            return true;
+        }
+        if is_subset(j, i) {
+            return false;
+        }
+        i.subjects.len() > j.subjects.len()
+    });
+    let orig = aps.len();
+    let mut empty = 0;
+    let mut i = 0;
+    while i < aps.len() {
+        if aps[i].is_empty_besides_subjects() {
+            empty += 1;
+            if !all_public(&aps[i]) {
+                aps.remove(i);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if empty == orig {
+        return Vec::new();
+    }
+    merge_duplicates(aps)
+}
+
+fn merge_duplicates(mut aps: Vec<Policy>) -> Vec<Policy> {
+    let mut i = 0;
+    'outer: while i < aps.len() {
+        let mut j = i + 1;
+        while j < aps.len() {
+            if aps[i] == aps[j] {
+                aps.remove(j);
+                continue 'outer;
+            }
+            if aps[i].same_settings(&aps[j]) {
+                if !aps[i].subjects.is_empty() && aps[j].subjects.is_empty() {
+                    if shadows(i, &aps).is_some_and(|s| s >= j) {
+                        aps.remove(i);
+                        continue 'outer;
+                    }
+                } else {
+                    let extra: Vec<String> = aps[j]
+                        .subjects
+                        .iter()
+                        .filter(|s| !aps[i].subjects.contains(s))
+                        .cloned()
+                        .collect();
+                    aps[i].subjects.extend(extra);
+                    aps.remove(j);
+                    continue;
+                }
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    aps
+}

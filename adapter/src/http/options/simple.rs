@@ -1,0 +1,195 @@
+//! Small global options:
+//!
+//! ```text
+//! debug
+//! grace_period <duration>      shutdown_delay <duration>
+//! renew_interval <duration>    ocsp_interval <duration>
+//! storage_clean_interval <duration>|off
+//! storage_check off            persist_config off
+//! default_sni <name>           fallback_sni <name>
+//! local_certs                  skip_install_trust
+//! key_type ed25519|p256|p384|rsa2048|rsa4096
+//! ocsp_stapling off
+//! renewal_window_ratio <ratio>
+//! admin off | [<addr>] { origins … enforce_origin }
+//! storage <module> { … }
+//! ```
+
+use super::Options;
+use crate::error::Result;
+use crate::http::duration::parse_duration;
+use crate::http::obj::{strings, Obj};
+use crate::http::registry::Directives;
+use crate::syntax::Dispenser;
+use serde_json::Value;
+
+/// Options without arguments, stored as `true`.
+pub fn parse_flag(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let name = d.val().to_string();
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    opts.values.insert(name, true.into());
+    Ok(())
+}
+
+/// `debug`: sets the default logger level to DEBUG.
+pub fn parse_debug(d: &mut Dispenser, opts: &mut Options, r: &Directives) -> Result<()> {
+    parse_flag(d, opts, r)
+}
+
+/// Options with one string argument.
+pub fn parse_string(d: &mut Dispenser, opts: &mut Options, r: &Directives) -> Result<()> {
+    super::acme::parse_string(d, opts, r)
+}
+
+/// `storage_clean_interval <d>|off`.
+pub fn parse_clean_interval(d: &mut Dispenser, opts: &mut Options, r: &Directives) -> Result<()> {
+    let mut probe = d.clone();
+    probe.next();
+    if probe.next_arg() && probe.val() == "off" {
+        opts.values
+            .insert("storage_clean_interval".into(), false.into());
+        return Ok(());
+    }
+    super::acme::parse_duration_opt(d, opts, r)
+}
+
+/// `ocsp_stapling off`.
+pub fn parse_ocsp(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    match d.next_arg_value().as_deref() {
+        Some("off") => {}
+        _ => return Err(d.err("invalid argument")),
+    }
+    opts.values.insert(
+        "ocsp_stapling".into(),
+        Obj::new().set("disable_stapling", true).build(),
+    );
+    Ok(())
+}
+
+/// `renewal_window_ratio <ratio>`: a number in (0, 1).
+pub fn parse_ratio(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+    let r: f64 = v.parse().map_err(|_| {
+        d.err(format!(
+            "parsing renewal_window_ratio: invalid number '{v}'"
+        ))
+    })?;
+    if r <= 0.0 || r >= 1.0 {
+        return Err(d.err("renewal_window_ratio must be between 0 and 1 (exclusive)"));
+    }
+    opts.values.insert(
+        "renewal_window_ratio".into(),
+        serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number),
+    );
+    Ok(())
+}
+
+/// `admin off` or `admin [<addr>] { origins …  enforce_origin }`.
+pub fn parse_admin(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let mut admin = Obj::new();
+    if let Some(addr) = d.next_arg_value() {
+        if addr == "off" {
+            admin.put("disabled", true);
+        } else {
+            admin.put("listen", addr);
+        }
+        if d.next_arg() {
+            return Err(d.arg_err());
+        }
+    }
+    let mut origins = Vec::new();
+    while d.next_block(0) {
+        match d.val() {
+            "enforce_origin" => admin.put("enforce_origin", true),
+            "origins" => origins.extend(d.remaining_args()),
+            other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
+        }
+    }
+    admin.put_opt("origins", strings(&origins));
+    opts.values.insert("admin".into(), admin.build());
+    Ok(())
+}
+
+/// `storage <module> { <key> <value> … }`: written through with the block's
+/// keys and values.
+pub fn parse_storage(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let module = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+    let mut o = Obj::module("module", &module);
+    while d.next_block(0) {
+        let key = d.val().to_string();
+        let vals = d.remaining_args();
+        match vals.as_slice() {
+            [one] => o.put(&key, one.as_str()),
+            _ => o.put(&key, strings(&vals)),
+        }
+    }
+    opts.values.insert("storage".into(), o.build());
+    Ok(())
+}
+
+/// Single-duration options.
+pub fn parse_duration_opt(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let name = d.val().to_string();
+    let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+    let ns = parse_duration(&v).map_err(|e| d.err(e))?;
+    opts.values.insert(name, ns.into());
+    Ok(())
+}
+
+/// `on_demand_tls { ask <url>  permission <module>  interval <d>  burst <n> }`.
+pub fn parse_on_demand(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    let mut o = Obj::new();
+    while d.next_block(0) {
+        match d.val() {
+            "ask" => {
+                let url = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+                o.put(
+                    "permission",
+                    Obj::new()
+                        .set("endpoint", url)
+                        .set("module", "http")
+                        .build(),
+                );
+            }
+            "permission" => {
+                let m = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+                o.put("permission", Obj::module("module", &m).build());
+            }
+            "interval" | "burst" => {
+                return Err(d.err(format!(
+                    "the on_demand_tls '{}' option is no longer supported",
+                    d.val()
+                )))
+            }
+            other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
+        }
+    }
+    opts.values.insert("on_demand_tls".into(), o.build());
+    Ok(())
+}
+
+/// `metrics { per_host }`.
+pub fn parse_metrics(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    d.next();
+    let mut o = Obj::new();
+    while d.next_block(0) {
+        match d.val() {
+            "per_host" => o.put("per_host", true),
+            other => return Err(d.err(format!("unrecognized metrics option '{other}'"))),
+        }
+    }
+    opts.values.insert("metrics".into(), o.build());
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The typed model of Caddy's JSON config.
+//!
+//! Decoding is strict: every struct rejects unknown fields, and errors carry
+//! the JSON path of the offending value (`serde_path_to_error`). Fields that
+//! hold modules (handlers, matchers, log writers, …) stay raw JSON here; the
+//! [`crate::registry`] decodes them by their module ID when the config is
+//! provisioned, so an unknown module is reported with its ID and path.
+//!
+//! Layout: this file holds the document root and shared value types;
+//! `config/http.rs` the `http` app; `config/logging.rs` the `logging` and
+//! `admin` sections.
+
+mod http;
+mod logging;
+
+pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
+pub use logging::{AdminConfig, LogConfig, LoggingConfig};
+
+use crate::error::Error;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// The root of a Caddy JSON config document.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub admin: Option<AdminConfig>,
+    pub logging: Option<LoggingConfig>,
+    /// A `caddy.storage` module (`{"module": "file_system", ...}`).
+    pub storage: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub apps: Apps,
+}
+
+/// The `apps` object: the `http` app is typed; any other app is kept raw so
+/// the registry can name it when the runtime does not implement it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Apps {
+    pub http: Option<HttpApp>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl Config {
+    /// Decodes a config from JSON bytes; errors name the JSON path.
+    pub fn from_json(json: &[u8]) -> Result<Config, Error> {
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Config::default());
+        }
+        let de = &mut serde_json::Deserializer::from_slice(json);
+        serde_path_to_error::deserialize(de).map_err(|e| path_error("", e))
+    }
+}
+
+/// Decodes `value` as `T`, naming `base` plus the inner path on error.
+pub fn decode<'de, T: Deserialize<'de>>(value: &'de Value, base: &str) -> Result<T, Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| path_error(base, e))
+}
+
+fn path_error<E: std::fmt::Display>(base: &str, e: serde_path_to_error::Error<E>) -> Error {
+    let inner = e.path().to_string();
+    let path = join_path(base, if inner == "." { "" } else { &inner });
+    let message = e.into_inner().to_string();
+    // serde_json appends " at line L column C" for byte input; keep it, it
+    // helps with hand-written JSON.
+    Error::Config {
+        path: if path.is_empty() {
+            "(root)".into()
+        } else {
+            path
+        },
+        message,
+    }
+}
+
+/// Joins two JSON path fragments (`a.b` + `c[0]` = `a.b.c[0]`).
+pub fn join_path(base: &str, inner: &str) -> String {
+    match (base.is_empty(), inner.is_empty()) {
+        (true, _) => inner.to_string(),
+        (_, true) => base.to_string(),
+        _ if inner.starts_with('[') => format!("{base}{inner}"),
+        _ => format!("{base}.{inner}"),
+    }
+}
+
+/// A duration in Caddy's JSON: an integer of nanoseconds or a string such
+/// as `"1m30s"` or `"2d"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaddyDuration(pub Duration);
+
+impl<'de> Deserialize<'de> for CaddyDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Nanos(i64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Nanos(n) if n >= 0 => Ok(CaddyDuration(Duration::from_nanos(n as u64))),
+            Raw::Nanos(n) => Err(serde::de::Error::custom(format!("negative duration: {n}"))),
+            Raw::Text(s) => crate::util::parse_duration(&s)
+                .map(CaddyDuration)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A JSON value that may be a single string or a list of strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StringList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(StringList(match Raw::deserialize(d)? {
+            Raw::One(s) => vec![s],
+            Raw::Many(v) => v,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_names_its_path() {
+        let json = br#"{"apps":{"http":{"servers":{"srv0":{"listen":[":80"],"lisen":1}}}}}"#;
+        let err = Config::from_json(json).unwrap_err().to_string();
+        assert!(
+            err.starts_with("apps.http.servers.srv0.lisen: unknown field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_accept_nanos_and_text() {
+        let d: CaddyDuration = serde_json::from_str("1500000000").unwrap();
+        assert_eq!(d.0, Duration::from_millis(1500));
+        let d: CaddyDuration = serde_json::from_str("\"2m\"").unwrap();
+        assert_eq!(d.0, Duration::from_secs(120));
+    }
+}

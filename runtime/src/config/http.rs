@@ -1,0 +1,120 @@
+//! The `http` app of the config model: servers, routes, error routes,
+//! automatic HTTPS settings and server access-log settings.
+
+use super::{CaddyDuration, StringList};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// `apps.http`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpApp {
+    pub http_port: Option<u16>,
+    pub https_port: Option<u16>,
+    pub grace_period: Option<CaddyDuration>,
+    pub shutdown_delay: Option<CaddyDuration>,
+    #[serde(default)]
+    pub servers: BTreeMap<String, ServerConfig>,
+    pub metrics: Option<Map<String, Value>>,
+}
+
+/// `apps.http.servers.NAME`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default)]
+    pub listen: Vec<String>,
+    #[serde(default)]
+    pub listener_wrappers: Vec<Map<String, Value>>,
+    pub read_timeout: Option<CaddyDuration>,
+    pub read_header_timeout: Option<CaddyDuration>,
+    pub write_timeout: Option<CaddyDuration>,
+    pub idle_timeout: Option<CaddyDuration>,
+    pub keepalive_interval: Option<CaddyDuration>,
+    pub keepalive_idle: Option<CaddyDuration>,
+    pub keepalive_count: Option<u32>,
+    pub max_header_bytes: Option<usize>,
+    #[serde(default)]
+    pub enable_full_duplex: bool,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    pub errors: Option<ErrorsConfig>,
+    #[serde(default)]
+    pub named_routes: BTreeMap<String, RouteConfig>,
+    #[serde(default)]
+    pub tls_connection_policies: Vec<Map<String, Value>>,
+    pub automatic_https: Option<AutoHttpsConfig>,
+    pub strict_sni_host: Option<bool>,
+    /// A `http.ip_sources` module (`{"source": "static", "ranges": [...]}`).
+    pub trusted_proxies: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub client_ip_headers: Vec<String>,
+    #[serde(default)]
+    pub trusted_proxies_strict: i64,
+    #[serde(default)]
+    pub trusted_proxies_unix: bool,
+    pub logs: Option<ServerLogs>,
+    pub protocols: Option<Vec<String>>,
+    pub listen_protocols: Option<Vec<Vec<String>>>,
+    pub metrics: Option<Map<String, Value>>,
+}
+
+/// One route: matcher sets (OR of ANDs), a handler chain, grouping and
+/// termination.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub group: Option<String>,
+    #[serde(default, rename = "match")]
+    pub matchers: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub handle: Vec<Map<String, Value>>,
+    #[serde(default)]
+    pub terminal: bool,
+}
+
+/// `errors`: routes run when the primary chain fails.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsConfig {
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// `automatic_https`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoHttpsConfig {
+    #[serde(default)]
+    pub disable: bool,
+    #[serde(default)]
+    pub disable_redirects: bool,
+    #[serde(default)]
+    pub disable_certificates: bool,
+    #[serde(default)]
+    pub skip: Vec<String>,
+    #[serde(default)]
+    pub skip_certificates: Vec<String>,
+    #[serde(default)]
+    pub ignore_loaded_certificates: bool,
+    #[serde(default)]
+    pub prefer_wildcard: bool,
+}
+
+/// A server's `logs`: enables access logs and routes them to loggers.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerLogs {
+    pub default_logger_name: Option<String>,
+    #[serde(default)]
+    pub logger_names: BTreeMap<String, StringList>,
+    #[serde(default)]
+    pub skip_hosts: Vec<String>,
+    #[serde(default)]
+    pub skip_unmapped_hosts: bool,
+    #[serde(default)]
+    pub should_log_credentials: bool,
+    #[serde(default)]
+    pub trace: bool,
+}

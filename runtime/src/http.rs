@@ -1,0 +1,97 @@
+//! The HTTP app: servers, routes, matchers, handlers and the replacer.
+//!
+//! Code map:
+//! - `server`: a provisioned server and its connection loop (hyper 1.x, h1
+//!   and h2c), `conn`: the timeout-enforcing IO wrapper and per-connection
+//!   state.
+//! - `routes`: Caddy's route semantics, run by a small interpreter with an
+//!   explicit stack (subroutes and named routes push frames, no recursion,
+//!   no boxing for synchronous handlers).
+//! - `context`: [`Cx`], the state of one request (vars, captures, caches).
+//! - `replacer`: placeholders parsed once at provision time into templates.
+//! - `handlers/`, `matchers/`: one file per module.
+
+pub mod body;
+pub mod conn;
+pub mod context;
+pub mod handlers;
+pub mod matchers;
+pub mod replacer;
+pub mod routes;
+pub mod serve;
+pub mod server;
+
+pub use body::{Body, ReqBody};
+pub use context::Cx;
+
+use crate::error::HttpError;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A response as handlers produce it.
+pub type Response = http::Response<Body>;
+
+/// A boxed future borrowed for `'a`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a handler decided, synchronously.
+pub enum Step {
+    /// Go on with the next handler.
+    Next,
+    /// The response is ready.
+    Respond(Response),
+    /// The request failed; error routes take over.
+    Fail(HttpError),
+    /// Run [`Handler::handle_async`] and use its outcome.
+    Async,
+    /// Run the routes of [`Handler::routes`], then go on (subroute, invoke).
+    Routes,
+    /// Go on, and pass the eventual response through
+    /// [`Handler::on_response`] (headers, encode).
+    Wrap,
+}
+
+/// What an asynchronous handler decided.
+pub enum Flow {
+    Next,
+    Respond(Response),
+}
+
+/// An HTTP handler module (`http.handlers.*`).
+///
+/// Most handlers answer synchronously from [`Handler::handle`]; only those
+/// that do I/O (files, upstreams, bodies) return [`Step::Async`] and pay for
+/// a boxed future.
+pub trait Handler: Send + Sync {
+    /// Handles the request or passes it on.
+    fn handle(&self, cx: &mut Cx<'_>) -> Step;
+
+    /// The asynchronous part, called after `handle` returned [`Step::Async`].
+    fn handle_async<'s>(&'s self, _cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
+        Box::pin(async { Err(HttpError::internal("handler has no asynchronous part")) })
+    }
+
+    /// The routes to run after `handle` returned [`Step::Routes`].
+    fn routes(&self) -> Option<&routes::RouteList> {
+        None
+    }
+
+    /// Error routes of a subroute, run when its routes fail.
+    fn error_routes(&self) -> Option<&routes::RouteList> {
+        None
+    }
+
+    /// Rewrites the response, after `handle` returned [`Step::Wrap`].
+    fn on_response(&self, _cx: &Cx<'_>, response: Response) -> Response {
+        response
+    }
+
+    /// Releases what the handler holds when its config is unloaded.
+    fn cleanup(&self) {}
+}
+
+/// A request matcher module (`http.matchers.*`).
+pub trait Matcher: Send + Sync {
+    /// Whether the request matches; an error aborts the request.
+    fn matches(&self, cx: &mut Cx<'_>) -> Result<bool, HttpError>;
+}

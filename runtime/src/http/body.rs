@@ -1,0 +1,193 @@
+//! Request and response bodies.
+//!
+//! [`Body`] is the response body: empty, one buffer, or a boxed stream
+//! (files, upstream responses, compressed output). Only streams allocate.
+//! [`ReqBody`] is the request body as handlers see it: hyper's incoming
+//! stream (or a buffer after it has been read), with the optional size cap
+//! of `request_body` (`max_size`, which answers 413) and the deadline of the
+//! server's `read_timeout`.
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+
+/// A boxed error for body streams.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body.
+pub enum Body {
+    Empty,
+    Full(Option<Bytes>),
+    Stream(UnsyncBoxBody<Bytes, BoxError>),
+}
+
+impl Body {
+    /// A body of one buffer.
+    pub fn from_bytes(b: impl Into<Bytes>) -> Self {
+        let b = b.into();
+        if b.is_empty() {
+            Body::Empty
+        } else {
+            Body::Full(Some(b))
+        }
+    }
+
+    /// A body from any stream.
+    pub fn stream<B>(b: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        use http_body_util::BodyExt;
+        Body::Stream(b.map_err(Into::into).boxed_unsync())
+    }
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Body::Empty => Poll::Ready(None),
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Stream(s) => Pin::new(s).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Empty => true,
+            Body::Full(b) => b.is_none(),
+            Body::Stream(s) => s.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Empty => SizeHint::with_exact(0),
+            Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Stream(s) => s.size_hint(),
+        }
+    }
+}
+
+/// Why reading a request body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More than `request_body.max_size` bytes.
+    #[error("request body too large")]
+    TooLarge,
+    /// The client took longer than `read_timeout`.
+    #[error("timed out reading request body")]
+    Timeout,
+    /// The connection failed.
+    #[error("reading request body: {0}")]
+    Io(#[from] hyper::Error),
+}
+
+enum ReqInner {
+    Incoming(hyper::body::Incoming),
+    Full(Option<Bytes>),
+}
+
+/// A request body with an optional size cap and read deadline.
+pub struct ReqBody {
+    inner: ReqInner,
+    limit: Option<u64>,
+    seen: u64,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl ReqBody {
+    /// Wraps hyper's incoming body; `read_timeout` bounds the whole read.
+    pub fn incoming(body: hyper::body::Incoming, read_timeout: Option<Duration>) -> Self {
+        let deadline = read_timeout
+            .filter(|_| !http_body::Body::is_end_stream(&body))
+            .map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t)));
+        ReqBody {
+            inner: ReqInner::Incoming(body),
+            limit: None,
+            seen: 0,
+            deadline,
+        }
+    }
+
+    /// A body of one buffer.
+    pub fn full(b: Bytes) -> Self {
+        ReqBody {
+            inner: ReqInner::Full(Some(b)),
+            limit: None,
+            seen: 0,
+            deadline: None,
+        }
+    }
+
+    /// Caps the body at `max` bytes (the smaller cap wins).
+    pub fn limit(&mut self, max: u64) {
+        self.limit = Some(self.limit.map_or(max, |l| l.min(max)));
+    }
+
+    /// The cap set by `request_body`, if any.
+    pub fn max_size(&self) -> Option<u64> {
+        self.limit
+    }
+}
+
+impl http_body::Body for ReqBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let polled = match &mut this.inner {
+            ReqInner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            ReqInner::Incoming(b) => match Pin::new(b).poll_frame(cx) {
+                Poll::Ready(r) => Poll::Ready(r.map(|r| r.map_err(BodyError::Io))),
+                Poll::Pending => {
+                    if let Some(d) = &mut this.deadline {
+                        if d.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Some(Err(BodyError::Timeout)));
+                        }
+                    }
+                    Poll::Pending
+                }
+            },
+        };
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                this.seen += data.len() as u64;
+                if this.limit.is_some_and(|l| this.seen > l) {
+                    return Poll::Ready(Some(Err(BodyError::TooLarge)));
+                }
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            ReqInner::Incoming(b) => b.is_end_stream(),
+            ReqInner::Full(b) => b.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            ReqInner::Incoming(b) => b.size_hint(),
+            ReqInner::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+use std::future::Future;

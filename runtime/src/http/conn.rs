@@ -1,0 +1,219 @@
+//! One client connection: what handlers may know about it ([`ConnInfo`]),
+//! its request accounting for idle timeouts ([`ConnState`]), and
+//! [`TimedIo`], the socket wrapper that enforces `write_timeout`.
+//!
+//! hyper closes neither idle keep-alive connections nor stalled writers by
+//! itself; the server's connection loop watches [`ConnState`] for the first
+//! and `TimedIo` fails a write that stalls longer than `write_timeout`.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::time::{Instant, Sleep};
+
+/// Facts about the connection a request came on.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The peer; `None` on a unix socket.
+    pub remote: Option<SocketAddr>,
+    /// Our end; `None` on a unix socket.
+    pub local: Option<SocketAddr>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+impl ConnInfo {
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The peer's IP (unspecified for unix sockets).
+    pub fn remote_ip(&self) -> IpAddr {
+        self.remote
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| canonical_ip(a.ip()))
+    }
+
+    /// The peer's port (0 for unix sockets).
+    pub fn remote_port(&self) -> u16 {
+        self.remote.map_or(0, |a| a.port())
+    }
+
+    /// Our port (0 for unix sockets).
+    pub fn local_port(&self) -> u16 {
+        self.local.map_or(0, |a| a.port())
+    }
+
+    /// Writes `host:port` of the peer (`@` for unix sockets, as Go does).
+    pub fn write_remote(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        match self.remote {
+            Some(a) => {
+                let _ = write!(out, "{}", SocketAddr::new(canonical_ip(a.ip()), a.port()));
+            }
+            None => out.push('@'),
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as plain IPv4, as Go reports them.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Request accounting of one connection.
+#[derive(Debug)]
+pub struct ConnState {
+    born: Instant,
+    active: AtomicUsize,
+    /// Milliseconds after `born` when the connection last became idle.
+    idle_since_ms: AtomicU64,
+    /// Woken whenever the connection becomes idle.
+    pub idle: Notify,
+}
+
+impl ConnState {
+    /// A new, idle connection.
+    pub fn new() -> Arc<Self> {
+        Arc::new(ConnState {
+            born: Instant::now(),
+            active: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            idle: Notify::new(),
+        })
+    }
+
+    /// Marks a request as started; the guard marks it finished when the
+    /// response body is done or dropped.
+    pub fn begin(self: &Arc<Self>) -> ActiveGuard {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        ActiveGuard(self.clone())
+    }
+
+    /// When the connection became idle, or `None` while requests run.
+    pub fn idle_since(&self) -> Option<Instant> {
+        if self.active.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let ms = self.idle_since_ms.load(Ordering::Acquire);
+        Some(self.born + Duration::from_millis(ms))
+    }
+}
+
+/// Held while a request (and its response body) is in flight.
+#[derive(Debug)]
+pub struct ActiveGuard(Arc<ConnState>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let s = &self.0;
+        let ms = s.born.elapsed().as_millis() as u64;
+        s.idle_since_ms.store(ms, Ordering::Release);
+        if s.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            s.idle.notify_one();
+        }
+    }
+}
+
+/// A socket whose writes fail when they stall longer than `write_timeout`.
+pub struct TimedIo<T> {
+    io: T,
+    write_timeout: Option<Duration>,
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> TimedIo<T> {
+    /// Wraps `io`.
+    pub fn new(io: T, write_timeout: Option<Duration>) -> Self {
+        TimedIo {
+            io,
+            write_timeout,
+            stall: None,
+        }
+    }
+
+    /// Tracks a pending write: arms the stall timer, fails once it fires.
+    fn check_stall<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        let Some(limit) = self.write_timeout else {
+            return polled;
+        };
+        if polled.is_ready() {
+            self.stall = None;
+            return polled;
+        }
+        let sleep = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write timeout",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.check_stall(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.check_stall(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        this.check_stall(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,239 @@
+//! `http.handlers.file_server`: serves files from `root` (default
+//! `{http.vars.root}`, else the working directory).
+//!
+//! The request path is joined onto the root so it can never leave it,
+//! whatever the encoding of `..` (the path is decoded, then cleaned as if
+//! rooted). Directories serve their first `index_names` file (default
+//! `index.html`, `index.txt`) or, with `browse`, a listing in HTML or JSON
+//! (`Accept: application/json`). Canonical URIs: a directory is
+//! redirected to its path with a trailing slash, a file to its path
+//! without one (308). `hide` patterns (globs, whole paths or file names)
+//! answer 404. Files get `Content-Type` from their extension, `ETag` and
+//! `Last-Modified`, `304` for `If-None-Match`/`If-Modified-Since`, single
+//! `Range`s (`206`/`416`), and precompressed siblings (`.zst`, `.br`,
+//! `.gz`) when the client accepts them. `pass_thru` hands a missing file to
+//! the next handler; `status_code` overrides the status.
+
+mod browse;
+mod send;
+
+use crate::error::{Error, HttpError};
+use crate::http::replacer::Template;
+use crate::http::{BoxFuture, Cx, Flow, Handler, Step};
+use crate::registry::Provision;
+use crate::util::{glob_match, sanitized_join};
+use http::header::{HeaderValue, ALLOW, LOCATION};
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    root: Option<String>,
+    #[serde(default)]
+    hide: Vec<String>,
+    index_names: Option<Vec<String>>,
+    browse: Option<Map<String, Value>>,
+    canonical_uris: Option<bool>,
+    status_code: Option<Value>,
+    #[serde(default)]
+    pass_thru: bool,
+    precompressed: Option<Map<String, Value>>,
+    precompressed_order: Option<Vec<String>>,
+    fs: Option<String>,
+    etag_file_extensions: Option<Vec<String>>,
+}
+
+struct FileServer {
+    root: Template,
+    hide: Vec<String>,
+    index: Vec<String>,
+    browse: bool,
+    canonical: bool,
+    status: Option<Template>,
+    pass_thru: bool,
+    /// (encoding, file suffix), in preference order.
+    precompressed: Vec<(&'static str, &'static str)>,
+}
+
+pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode(v, path)?;
+    if let Some(fs) = c.fs.as_deref().filter(|f| !f.is_empty()) {
+        p.require(&format!("caddy.fs.{fs}"), &format!("{path}.fs"))?;
+    }
+    if c.etag_file_extensions.is_some() {
+        return Err(Error::config(
+            format!("{path}.etag_file_extensions"),
+            "not implemented by bellhop yet",
+        ));
+    }
+    if let Some(b) = &c.browse {
+        if let Some(k) = b
+            .keys()
+            .find(|k| !matches!(k.as_str(), "reveal_symlinks" | "sort" | "file_limit"))
+        {
+            return Err(Error::config(
+                format!("{path}.browse.{k}"),
+                "not implemented by bellhop yet",
+            ));
+        }
+    }
+    let mut precompressed = Vec::new();
+    if let Some(pc) = &c.precompressed {
+        let order = c.precompressed_order.clone().unwrap_or_else(|| {
+            ["br", "zstd", "gzip"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
+        for name in pc.keys() {
+            p.require(
+                &format!("http.precompressed.{name}"),
+                &format!("{path}.precompressed.{name}"),
+            )?;
+        }
+        for name in order.iter().filter(|n| pc.contains_key(*n)) {
+            precompressed.push(match name.as_str() {
+                "br" => ("br", ".br"),
+                "zstd" => ("zstd", ".zst"),
+                _ => ("gzip", ".gz"),
+            });
+        }
+    }
+    let status = match c.status_code {
+        None => None,
+        Some(Value::Number(n)) => Some(Template::parse(&n.to_string())),
+        Some(Value::String(s)) => Some(Template::parse(&s)),
+        Some(_) => {
+            return Err(Error::config(
+                format!("{path}.status_code"),
+                "must be a number or string",
+            ))
+        }
+    };
+    Ok(Box::new(FileServer {
+        root: Template::parse(c.root.as_deref().unwrap_or("{http.vars.root}")),
+        hide: c.hide,
+        index: c
+            .index_names
+            .unwrap_or_else(|| vec!["index.html".into(), "index.txt".into()]),
+        browse: c.browse.is_some(),
+        canonical: c.canonical_uris.unwrap_or(true),
+        status,
+        pass_thru: c.pass_thru,
+        precompressed,
+    }))
+}
+
+fn redirect(cx: &Cx<'_>, path: &str) -> Flow {
+    let mut target = crate::http::handlers::rewrite_encode(path);
+    if let Some(q) = cx.parts.uri.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let mut r = super::status_response(StatusCode::PERMANENT_REDIRECT);
+    if let Ok(v) = HeaderValue::from_str(&target) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    Flow::Respond(r)
+}
+
+impl FileServer {
+    fn hidden(&self, file: &str) -> bool {
+        self.hide.iter().any(|h| {
+            if h.contains('/') {
+                glob_match(h, file) || file.starts_with(&format!("{}/", h.trim_end_matches('/')))
+            } else {
+                file.split('/').any(|seg| glob_match(h, seg))
+            }
+        })
+    }
+
+    fn not_found(&self) -> Result<Flow, HttpError> {
+        if self.pass_thru {
+            return Ok(Flow::Next);
+        }
+        Err(HttpError::downstream(
+            StatusCode::NOT_FOUND,
+            "file not found",
+        ))
+    }
+
+    async fn serve(&self, cx: &mut Cx<'_>) -> Result<Flow, HttpError> {
+        let root = self.root.render(cx);
+        let root = if root.is_empty() {
+            ".".to_string()
+        } else {
+            root.into_owned()
+        };
+        let req_path = cx.path().to_string();
+        let joined = sanitized_join(&root, &req_path);
+        let mut file = match joined.trim_end_matches('/') {
+            "" => "/".to_string(),
+            t => t.to_string(),
+        };
+        let Ok(mut meta) = tokio::fs::metadata(&file).await else {
+            return self.not_found();
+        };
+        if self.hidden(&file) {
+            return self.not_found();
+        }
+        if meta.is_dir() {
+            if self.canonical && !req_path.ends_with('/') {
+                return Ok(redirect(cx, &format!("{req_path}/")));
+            }
+            let mut found = None;
+            for name in &self.index {
+                let candidate = format!("{}/{name}", file.trim_end_matches('/'));
+                if let Ok(m) = tokio::fs::metadata(&candidate).await {
+                    if m.is_file() && !self.hidden(&candidate) {
+                        found = Some((candidate, m));
+                        break;
+                    }
+                }
+            }
+            match found {
+                Some((f, m)) => (file, meta) = (f, m),
+                None if self.browse => {
+                    return browse::listing(cx, &file, &req_path, |f| self.hidden(f)).await;
+                }
+                None => return self.not_found(),
+            }
+        } else if self.canonical && req_path.ends_with('/') && req_path != "/" {
+            return Ok(redirect(cx, req_path.trim_end_matches('/')));
+        }
+        if cx.parts.method != Method::GET && cx.parts.method != Method::HEAD {
+            let mut r = super::status_response(StatusCode::METHOD_NOT_ALLOWED);
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Ok(Flow::Respond(r));
+        }
+        let status = match &self.status {
+            Some(t) => {
+                let s = t.render(cx);
+                Some(
+                    s.trim()
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|n| StatusCode::from_u16(n).ok())
+                        .ok_or_else(|| HttpError::internal(format!("invalid status {s:?}")))?,
+                )
+            }
+            None => None,
+        };
+        send::file(cx, &file, meta, &self.precompressed, status)
+            .await
+            .map(Flow::Respond)
+    }
+}
+
+impl Handler for FileServer {
+    fn handle(&self, _cx: &mut Cx<'_>) -> Step {
+        Step::Async
+    }
+
+    fn handle_async<'s>(&'s self, cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
+        Box::pin(self.serve(cx))
+    }
+}

@@ -1,0 +1,265 @@
+//! Sending one file: precompressed siblings, validators (`ETag`,
+//! `Last-Modified`) and `304`, single ranges, content types, and a body
+//! that reads small files at once and streams large ones.
+
+use crate::error::HttpError;
+use crate::http::{Body, Cx, Response};
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::StatusCode;
+use std::fs::Metadata;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::UNIX_EPOCH;
+use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
+
+/// Files up to this size are read in one go.
+const SMALL: u64 = 64 * 1024;
+
+fn accepts(cx: &Cx<'_>, enc: &str) -> bool {
+    cx.parts
+        .headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            let mut parts = e.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case(enc) && !q_zero
+        })
+}
+
+/// Caddy's ETag: modification time and size in base 36.
+fn etag(meta: &Metadata) -> String {
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{}{}\"", base36(nanos), base36(u128::from(meta.len())))
+}
+
+fn base36(mut n: u128) -> String {
+    const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(D[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Builds the response for `path` (already checked to be a file).
+pub async fn file(
+    cx: &Cx<'_>,
+    path: &str,
+    meta: Metadata,
+    precompressed: &[(&'static str, &'static str)],
+    status: Option<StatusCode>,
+) -> Result<Response, HttpError> {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(super::browse::mime(path)),
+    );
+    let (mut send_path, mut send_meta) = (path.to_string(), meta);
+    if !precompressed.is_empty() {
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        for (enc, suffix) in precompressed {
+            if !accepts(cx, enc) {
+                continue;
+            }
+            let candidate = format!("{path}{suffix}");
+            if let Ok(m) = tokio::fs::metadata(&candidate).await {
+                if m.is_file() {
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+                    (send_path, send_meta) = (candidate, m);
+                    break;
+                }
+            }
+        }
+    }
+    let tag = etag(&send_meta);
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&tag).map_err(|e| HttpError::internal(e.to_string()))?,
+    );
+    if let Ok(m) = send_meta.modified() {
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+    }
+    if status.is_none() && not_modified(cx, &tag, &send_meta) {
+        let mut r = super::super::status_response(StatusCode::NOT_MODIFIED);
+        for name in [header::ETAG, header::LAST_MODIFIED, header::VARY] {
+            if let Some(v) = headers.get(&name) {
+                r.headers_mut().insert(name, v.clone());
+            }
+        }
+        return Ok(r);
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let size = send_meta.len();
+    let (code, start, len) = match (status, range(cx, size, &tag)) {
+        (None, Some(Ok((s, e)))) => {
+            let v = format!("bytes {s}-{e}/{size}");
+            headers.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&v).map_err(|e| HttpError::internal(e.to_string()))?,
+            );
+            (StatusCode::PARTIAL_CONTENT, s, e - s + 1)
+        }
+        (None, Some(Err(()))) => {
+            let mut r = super::super::status_response(StatusCode::RANGE_NOT_SATISFIABLE);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+        (s, _) => (s.unwrap_or(StatusCode::OK), 0, size),
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let body = if cx.parts.method == http::Method::HEAD {
+        Body::Empty
+    } else {
+        open_body(&send_path, start, len).await?
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = code;
+    *r.headers_mut() = headers;
+    Ok(r)
+}
+
+fn not_modified(cx: &Cx<'_>, tag: &str, meta: &Metadata) -> bool {
+    let h = &cx.parts.headers;
+    if let Some(inm) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        return inm.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == tag
+        });
+    }
+    let since = h
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    match (since, meta.modified()) {
+        (Some(since), Ok(m)) => {
+            let secs =
+                |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            secs(m) <= secs(since)
+        }
+        _ => false,
+    }
+}
+
+/// A single byte range: `Some(Ok((first, last)))`, `Some(Err(()))` when
+/// unsatisfiable, `None` to send everything (no, bad, multiple, or stale
+/// `If-Range` ranges).
+fn range(cx: &Cx<'_>, size: u64, tag: &str) -> Option<Result<(u64, u64), ()>> {
+    let h = &cx.parts.headers;
+    let spec = h
+        .get(header::RANGE)?
+        .to_str()
+        .ok()?
+        .strip_prefix("bytes=")?;
+    if let Some(ir) = h.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        if ir != tag {
+            return None;
+        }
+    }
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.trim().split_once('-')?;
+    let r = if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        if n == 0 {
+            return Some(Err(()));
+        }
+        (size.saturating_sub(n), size.checked_sub(1)?)
+    } else {
+        let first: u64 = a.parse().ok()?;
+        let last = if b.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            b.parse::<u64>().ok()?.min(size.saturating_sub(1))
+        };
+        if first >= size || last < first {
+            return Some(Err(()));
+        }
+        (first, last)
+    };
+    Some(Ok(r))
+}
+
+async fn open_body(path: &str, start: u64, len: u64) -> Result<Body, HttpError> {
+    let io = |e: std::io::Error| HttpError::internal(format!("reading {path}: {e}"));
+    if len <= SMALL {
+        let mut f = tokio::fs::File::open(path).await.map_err(io)?;
+        f.seek(std::io::SeekFrom::Start(start)).await.map_err(io)?;
+        let mut buf = vec![0u8; len as usize];
+        tokio::io::AsyncReadExt::read_exact(&mut f, &mut buf)
+            .await
+            .map_err(io)?;
+        return Ok(Body::from_bytes(buf));
+    }
+    let mut f = tokio::fs::File::open(path).await.map_err(io)?;
+    f.seek(std::io::SeekFrom::Start(start)).await.map_err(io)?;
+    Ok(Body::stream(FileBody {
+        file: f,
+        remaining: len,
+        buf: BytesMut::new(),
+    }))
+}
+
+/// Streams `remaining` bytes of a file in 64 KiB chunks.
+struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: BytesMut,
+}
+
+impl http_body::Body for FileBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        let this = self.get_mut();
+        if this.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = this.remaining.min(SMALL) as usize;
+        this.buf.resize(want, 0);
+        let mut rb = ReadBuf::new(&mut this.buf[..want]);
+        match Pin::new(&mut this.file).poll_read(cx, &mut rb) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    return Poll::Ready(Some(Err(std::io::ErrorKind::UnexpectedEof.into())));
+                }
+                this.remaining -= n as u64;
+                let chunk = this.buf.split_to(n).freeze();
+                Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}

@@ -1,0 +1,333 @@
+//! The expression parser: a tokenizer and a precedence-climbing parser
+//! that provisions matcher calls as it meets them.
+
+use super::Val;
+use crate::http::replacer::Template;
+use crate::http::Matcher;
+use crate::registry::Provision;
+use regex::Regex;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+pub enum Expr {
+    Lit(Val),
+    Placeholder(Template),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(Op, Box<Expr>, Box<Expr>),
+    Method(Box<Expr>, String, Box<Expr>),
+    Regex(Box<Expr>, Regex),
+    Matcher(Box<dyn Matcher>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Ident(String),
+    Str(String),
+    Num(f64),
+    Ph(String),
+    Punct(&'static str),
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c == b'\'' || c == b'"' {
+            let mut v = String::new();
+            i += 1;
+            while i < b.len() && b[i] != c {
+                if b[i] == b'\\' && i + 1 < b.len() {
+                    i += 1;
+                }
+                let ch = s[i..].chars().next().unwrap_or('?');
+                v.push(ch);
+                i += ch.len_utf8();
+            }
+            if i >= b.len() {
+                return Err("unterminated string".into());
+            }
+            i += 1;
+            out.push(Tok::Str(v));
+        } else if c == b'{' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
+            let end = s[i..].find('}').ok_or("unterminated placeholder")? + i;
+            out.push(Tok::Ph(s[i..=end].to_string()));
+            i = end + 1;
+        } else if c.is_ascii_digit() {
+            let end = s[i..]
+                .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
+                .map_or(b.len(), |e| e + i);
+            out.push(Tok::Num(s[i..end].parse().map_err(|_| "bad number")?));
+            i = end;
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            let end = s[i..]
+                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                .map_or(b.len(), |e| e + i);
+            out.push(Tok::Ident(s[i..end].to_string()));
+            i = end;
+        } else {
+            let two = s.get(i..i + 2).unwrap_or("");
+            let p = ["==", "!=", "<=", ">=", "&&", "||"]
+                .into_iter()
+                .find(|p| *p == two);
+            let p = match p {
+                Some(p) => p,
+                None => ["(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<", ">"]
+                    .into_iter()
+                    .find(|p| p.as_bytes()[0] == c)
+                    .ok_or_else(|| format!("unexpected character {:?}", c as char))?,
+            };
+            i += p.len();
+            out.push(Tok::Punct(p));
+        }
+    }
+    Ok(out)
+}
+
+struct Parser<'a, 'r> {
+    toks: Vec<Tok>,
+    pos: usize,
+    name: &'a str,
+    p: &'a mut Provision<'r>,
+    path: &'a str,
+}
+
+/// Parses `src`; matcher calls are provisioned with `p`.
+pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result<Expr, String> {
+    let toks = tokenize(src)?;
+    let mut ps = Parser {
+        toks,
+        pos: 0,
+        name,
+        p,
+        path,
+    };
+    let e = ps.or()?;
+    if ps.pos != ps.toks.len() {
+        return Err(format!("unexpected {:?}", ps.toks[ps.pos]));
+    }
+    Ok(e)
+}
+
+impl Parser<'_, '_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos)
+    }
+
+    fn eat(&mut self, p: &str) -> bool {
+        if self.peek() == Some(&Tok::Punct(leak(p))) {
+            self.pos += 1;
+            return true;
+        }
+        false
+    }
+
+    fn expect(&mut self, p: &str) -> Result<(), String> {
+        if self.eat(p) {
+            Ok(())
+        } else {
+            Err(format!("expected `{p}`"))
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut e = self.and()?;
+        while self.eat("||") {
+            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+        }
+        Ok(e)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        while self.eat("&&") {
+            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+        }
+        Ok(e)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.eat("!") {
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        let left = self.postfix()?;
+        let op = match self.peek() {
+            Some(Tok::Punct("==")) => Op::Eq,
+            Some(Tok::Punct("!=")) => Op::Ne,
+            Some(Tok::Punct("<")) => Op::Lt,
+            Some(Tok::Punct("<=")) => Op::Le,
+            Some(Tok::Punct(">")) => Op::Gt,
+            Some(Tok::Punct(">=")) => Op::Ge,
+            _ => return Ok(left),
+        };
+        self.pos += 1;
+        let right = self.postfix()?;
+        Ok(Expr::Cmp(op, Box::new(left), Box::new(right)))
+    }
+
+    fn postfix(&mut self) -> Result<Expr, String> {
+        let mut e = self.primary()?;
+        while self.eat(".") {
+            let Some(Tok::Ident(m)) = self.peek().cloned() else {
+                return Err("expected a method name".into());
+            };
+            self.pos += 1;
+            self.expect("(")?;
+            let arg = self.or()?;
+            self.expect(")")?;
+            e = match (m.as_str(), arg) {
+                ("matches", Expr::Lit(Val::Str(re))) => {
+                    Expr::Regex(Box::new(e), Regex::new(&re).map_err(|e| e.to_string())?)
+                }
+                ("startsWith" | "endsWith" | "contains", arg) => {
+                    Expr::Method(Box::new(e), m, Box::new(arg))
+                }
+                _ => return Err(format!("unsupported method {m}")),
+            };
+        }
+        Ok(e)
+    }
+
+    fn primary(&mut self) -> Result<Expr, String> {
+        let tok = self.peek().cloned().ok_or("unexpected end of expression")?;
+        self.pos += 1;
+        Ok(match tok {
+            Tok::Str(s) => Expr::Lit(Val::Str(s)),
+            Tok::Num(n) => Expr::Lit(Val::Num(n)),
+            Tok::Ph(ph) => Expr::Placeholder(Template::parse(&ph)),
+            Tok::Ident(i) if i == "true" || i == "false" => Expr::Lit(Val::Bool(i == "true")),
+            Tok::Ident(f) => {
+                self.expect("(")?;
+                let mut args = Vec::new();
+                while !self.eat(")") {
+                    args.push(self.literal()?);
+                    if !self.eat(",") {
+                        self.expect(")")?;
+                        break;
+                    }
+                }
+                Expr::Matcher(self.matcher(&f, args)?)
+            }
+            Tok::Punct("(") => {
+                let e = self.or()?;
+                self.expect(")")?;
+                e
+            }
+            other => return Err(format!("unexpected {other:?}")),
+        })
+    }
+
+    /// A literal argument of a matcher call, as JSON.
+    fn literal(&mut self) -> Result<Value, String> {
+        let tok = self.peek().cloned().ok_or("unexpected end of expression")?;
+        self.pos += 1;
+        match tok {
+            Tok::Str(s) | Tok::Ph(s) => Ok(Value::String(s)),
+            Tok::Num(n) => Ok(json!(n)),
+            Tok::Punct("[") => {
+                let mut items = Vec::new();
+                while !self.eat("]") {
+                    items.push(self.literal()?);
+                    if !self.eat(",") {
+                        self.expect("]")?;
+                        break;
+                    }
+                }
+                Ok(Value::Array(items))
+            }
+            Tok::Punct("{") => {
+                let mut m = Map::new();
+                while !self.eat("}") {
+                    let Value::String(k) = self.literal()? else {
+                        return Err("map keys must be strings".into());
+                    };
+                    self.expect(":")?;
+                    m.insert(k, self.literal()?);
+                    if !self.eat(",") {
+                        self.expect("}")?;
+                        break;
+                    }
+                }
+                Ok(Value::Object(m))
+            }
+            other => Err(format!("unexpected {other:?} in matcher arguments")),
+        }
+    }
+
+    fn matcher(&mut self, f: &str, args: Vec<Value>) -> Result<Box<dyn Matcher>, String> {
+        let strings = |args: &[Value]| -> Vec<Value> {
+            args.iter()
+                .flat_map(|a| match a {
+                    Value::Array(v) => v.clone(),
+                    other => vec![other.clone()],
+                })
+                .collect()
+        };
+        let lists = |m: &Value| -> Value {
+            let Value::Object(o) = m else {
+                return m.clone();
+            };
+            Value::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), if v.is_array() { v.clone() } else { json!([v]) }))
+                    .collect(),
+            )
+        };
+        let one = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+        let value = match (f, args.len()) {
+            ("path" | "host" | "method", _) => Value::Array(strings(&args)),
+            ("remote_ip" | "client_ip", _) => json!({"ranges": strings(&args)}),
+            ("protocol", 1) => one(0),
+            ("header" | "query" | "vars", 1) => lists(&one(0)),
+            ("path_regexp", 1) => json!({"name": self.name, "pattern": one(0)}),
+            ("path_regexp", 2) => json!({"name": one(0), "pattern": one(1)}),
+            ("header_regexp", 2) => {
+                json!({ as_key(&one(0)): {"name": self.name, "pattern": one(1)} })
+            }
+            ("header_regexp", 3) => json!({ as_key(&one(1)): {"name": one(0), "pattern": one(2)} }),
+            ("vars_regexp", 2) => {
+                json!({ as_key(&one(0)): {"name": self.name, "pattern": one(1)} })
+            }
+            ("vars_regexp", 3) => json!({ as_key(&one(1)): {"name": one(0), "pattern": one(2)} }),
+            ("file", 1) if args[0].is_object() => one(0),
+            ("file", _) => json!({"try_files": strings(&args)}),
+            _ => {
+                return Err(format!(
+                    "unsupported function {f}() with {} arguments",
+                    args.len()
+                ))
+            }
+        };
+        self.p
+            .matcher(f, &value, &format!("{}.{f}", self.path))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn as_key(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn leak(p: &str) -> &'static str {
+    [
+        "==", "!=", "<=", ">=", "&&", "||", "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<",
+        ">",
+    ]
+    .into_iter()
+    .find(|x| *x == p)
+    .unwrap_or("")
+}

@@ -1,0 +1,164 @@
+//! `http.matchers.path`: Caddy's path patterns, matched case-insensitively
+//! against the cleaned, percent-decoded request path.
+//!
+//! - `*` alone matches everything;
+//! - `*foo*` (exactly two stars, at the ends) is a substring match,
+//!   `*.php` a suffix match, `/api/*` a prefix match (one star only);
+//! - anything else is a glob (Go's `path.Match`), which without wildcards is
+//!   an exact match;
+//! - a pattern with `//` keeps the request's doubled slashes when cleaning;
+//! - a pattern with `%` compares the escaped path where the pattern has
+//!   escapes (`%2F` matches only `%2F`, not `/`), `%*` being an escaped-space
+//!   wildcard.
+
+use crate::error::{Error, HttpError};
+use crate::http::replacer::Template;
+use crate::http::{Cx, Matcher};
+use crate::registry::Provision;
+use crate::util::{clean_path, glob_match};
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use std::borrow::Cow;
+
+struct MatchPath(Vec<Template>);
+
+pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Matcher>, Error> {
+    let pats = super::string_list(v, p, path)?;
+    Ok(Box::new(MatchPath(
+        pats.iter()
+            .map(|s| Template::parse(&s.to_lowercase()))
+            .collect(),
+    )))
+}
+
+impl Matcher for MatchPath {
+    fn matches(&self, cx: &mut Cx<'_>) -> Result<bool, HttpError> {
+        let path = cx.path();
+        let lower: Cow<'_, str> =
+            if path.bytes().any(|b| b.is_ascii_uppercase()) || !path.is_ascii() {
+                Cow::Owned(path.to_lowercase())
+            } else {
+                Cow::Borrowed(path)
+            };
+        for t in &self.0 {
+            let pat = t.render(cx);
+            if match_pattern(&pat, &lower, cx.parts.uri.path()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Matches one (lowercase) pattern against the decoded lowercase path;
+/// `raw` is the escaped path for patterns with `%`.
+pub fn match_pattern(pat: &str, lower: &str, raw: &str) -> bool {
+    if pat == "*" {
+        return true;
+    }
+    let merge = !pat.contains("//");
+    if pat.contains('%') {
+        let escaped = clean_path(raw, merge);
+        return match_escaped(&escaped, pat);
+    }
+    let p = clean_path(lower, merge);
+    let stars = pat.matches('*').count();
+    if stars == 2 && pat.len() >= 2 && pat.starts_with('*') && pat.ends_with('*') {
+        return p.contains(&pat[1..pat.len() - 1]);
+    }
+    if stars == 1 {
+        if let Some(suffix) = pat.strip_prefix('*') {
+            return p.ends_with(suffix);
+        }
+        if let Some(prefix) = pat.strip_suffix('*') {
+            return p.starts_with(prefix);
+        }
+    }
+    glob_match(pat, &p)
+}
+
+/// Builds the comparison string by walking the pattern and the escaped path
+/// in lockstep: decoded where the pattern is plain, escaped where it has an
+/// escape, then globs it (`%*` counting as `*`).
+fn match_escaped(escaped: &str, pat: &str) -> bool {
+    let (p, e) = (pat.as_bytes(), escaped.as_bytes());
+    let mut sb = String::new();
+    let (mut ip, mut ie) = (0, 0);
+    while ip < p.len() && ie < e.len() {
+        let mut path_ch = (e[ie] as char).to_string();
+        let mut escaped_ch = String::new();
+        if e[ie] == b'%' && ie + 3 <= e.len() {
+            escaped_ch = escaped[ie..ie + 3].to_lowercase();
+            path_ch = percent_decode_str(&escaped_ch)
+                .decode_utf8_lossy()
+                .into_owned();
+            ie += 2;
+        }
+        let mut normalize = true;
+        let mut wildcard = p[ip] == b'*';
+        if p[ip] == b'%' {
+            if ip + 3 <= p.len() && p[ip + 1] != b'*' {
+                sb.push_str(&escaped_ch);
+                ie += 1;
+                ip += 3;
+                continue;
+            }
+            ip += 1;
+            normalize = false;
+            wildcard = true;
+        }
+        if wildcard {
+            let remaining = &escaped[ie..];
+            let until = match p.get(ip + 1) {
+                Some(&next) => match remaining.bytes().position(|b| b == next) {
+                    Some(u) => u,
+                    None => return false,
+                },
+                None => remaining.len(),
+            };
+            if until > 0 {
+                let next = &remaining[..until];
+                if normalize {
+                    sb.push_str(&percent_decode_str(next).decode_utf8_lossy());
+                } else {
+                    sb.push_str(next);
+                }
+                ie += until;
+            }
+        } else {
+            sb.push_str(&path_ch);
+            ie += 1;
+        }
+        ip += 1;
+    }
+    glob_match(&pat.replace("%*", "*"), &sb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::match_pattern;
+
+    fn m(pat: &str, path: &str) -> bool {
+        match_pattern(pat, &path.to_lowercase(), path)
+    }
+
+    #[test]
+    fn caddy_path_rules() {
+        assert!(m("/foo", "/foo"));
+        assert!(!m("/foo", "/foo/"));
+        assert!(m("/foo/*", "/foo/bar/baz"));
+        assert!(m("*.php", "/a/b.php"));
+        assert!(m("*bar*", "/foo/bar/baz"));
+        assert!(m("/foo/*/baz", "/foo/x/baz"));
+        assert!(!m("/foo/*/baz", "/foo/x/y/baz"));
+        assert!(m("/foo", "/bar/../foo"));
+        assert!(m("/foo/*", "//foo//x"));
+        assert!(!m("/foo//*", "/foo/x"));
+    }
+
+    #[test]
+    fn escaped_patterns_compare_escapes() {
+        assert!(match_pattern("/a%2fb", "/a/b", "/a%2Fb"));
+        assert!(!match_pattern("/a%2fb", "/a/b", "/a/b"));
+    }
+}

@@ -1,0 +1,340 @@
+//! Serving sockets: the accept loop of a pooled socket and the driver of
+//! one connection (hyper-util's auto builder: HTTP/1.1, and HTTP/2 with
+//! prior knowledge when the server allows `h2c`).
+//!
+//! Each request looks up the config that is current when it arrives, so a
+//! keep-alive connection moves to a new config after a reload while a
+//! request in flight finishes on its own. The driver enforces what hyper
+//! does not: the idle timeout between keep-alive requests, and a graceful
+//! close (bounded by the grace period) when the socket leaves the config.
+
+use super::body::{Body, BoxError};
+use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
+use super::handlers::status_response;
+use super::server::{Abort, ConnSettings};
+use crate::app::Shared;
+use crate::listeners::{Listener, Socket};
+use bytes::Bytes;
+use http::StatusCode;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Starts the accept loop of `socket` unless one runs already.
+pub fn spawn_accept(socket: Arc<Socket>, shared: Arc<Shared>) {
+    if socket
+        .serving
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
+    tokio::spawn(accept_loop(socket, shared));
+}
+
+async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
+    let mut stop = socket.stop.clone();
+    while !*stop.borrow_and_update() {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            a = accept(&socket.listener) => a,
+        };
+        match accepted {
+            Ok((Stream::Tcp(s), info)) => {
+                let _ = s.set_nodelay(true);
+                tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
+            }
+            Ok((Stream::Unix(s), info)) => {
+                tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
+            }
+            Err(e) => {
+                tracing::error!(listener = %socket.key, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::debug!(listener = %socket.key, "listener closed");
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
+    match l {
+        Listener::Tcp(t) => {
+            let (s, remote) = t.accept().await?;
+            let local = s.local_addr().ok();
+            Ok((
+                Stream::Tcp(s),
+                ConnInfo {
+                    remote: Some(remote),
+                    local,
+                    tls: false,
+                },
+            ))
+        }
+        Listener::Unix(u) => {
+            let (s, _) = u.accept().await?;
+            Ok((
+                Stream::Unix(s),
+                ConnInfo {
+                    remote: None,
+                    local: None,
+                    tls: false,
+                },
+            ))
+        }
+    }
+}
+
+/// A served connection that can be asked to finish gracefully.
+trait Graceful: Future {
+    fn shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, E> Graceful for auto::UpgradeableConnection<'_, I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+fn h1_builder(s: &ConnSettings) -> hyper::server::conn::http1::Builder {
+    let mut b = hyper::server::conn::http1::Builder::new();
+    b.timer(TokioTimer::new())
+        .header_read_timeout(s.read_header_timeout)
+        .max_buf_size(s.max_header_bytes.max(8192) + 1024)
+        .keep_alive(true);
+    b
+}
+
+fn h2_builder(s: &ConnSettings) -> hyper::server::conn::http2::Builder<TokioExecutor> {
+    let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    b.timer(TokioTimer::new())
+        .max_header_list_size(s.max_header_bytes as u32)
+        .keep_alive_interval(s.keepalive_interval);
+    b
+}
+
+async fn serve_conn<I>(io: I, info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(settings) = shared
+        .current()
+        .and_then(|i| i.server_for(socket.id).map(|s| s.settings))
+    else {
+        return;
+    };
+    let counter = shared.clone();
+    let _counted = counter.conns.enter();
+    let state = ConnState::new();
+    let info = Arc::new(info);
+    let svc_state = state.clone();
+    let socket_id = socket.id;
+    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let guard = svc_state.begin();
+        let (shared, info) = (shared.clone(), info.clone());
+        async move { handle(shared, socket_id, info, req, guard).await }
+    });
+    let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
+    match (settings.h1, settings.h2c) {
+        (_, false) => {
+            let conn = h1_builder(&settings)
+                .serve_connection(io, svc)
+                .with_upgrades();
+            drive(conn, &state, &settings, &socket).await;
+        }
+        (false, true) => {
+            let conn = h2_builder(&settings).serve_connection(io, svc);
+            drive(conn, &state, &settings, &socket).await;
+        }
+        (true, true) => {
+            let mut b = auto::Builder::new(TokioExecutor::new());
+            b.http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(settings.read_header_timeout)
+                .max_buf_size(settings.max_header_bytes.max(8192) + 1024)
+                .keep_alive(true);
+            b.http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(settings.max_header_bytes as u32)
+                .keep_alive_interval(settings.keepalive_interval);
+            let conn = b.serve_connection_with_upgrades(io, svc);
+            drive(conn, &state, &settings, &socket).await;
+        }
+    }
+}
+
+/// Runs a connection until it ends, closing it gracefully when it has been
+/// idle too long or its socket leaves the config.
+async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings, socket: &Socket) {
+    let mut conn = pin!(conn);
+    let mut stop = socket.stop.clone();
+    let mut closing = false;
+    let grace = tokio::time::sleep(Duration::from_secs(86_400 * 365));
+    let mut grace = pin!(grace);
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            _ = idle_elapsed(state, settings.idle_timeout), if !closing => {
+                closing = true;
+                conn.as_mut().shutdown();
+            }
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().shutdown();
+                let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
+                if ms != u64::MAX {
+                    grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(ms));
+                }
+            }
+            _ = grace.as_mut() => break,
+        }
+    }
+}
+
+/// Resolves once the connection has been idle for `limit`.
+async fn idle_elapsed(state: &ConnState, limit: Duration) {
+    loop {
+        match state.idle_since() {
+            None => state.idle.notified().await,
+            Some(since) => {
+                let deadline = tokio::time::Instant::from_std(since.into_std()) + limit;
+                if tokio::time::Instant::now() >= deadline {
+                    return;
+                }
+                tokio::time::sleep_until(deadline).await;
+            }
+        }
+    }
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    socket_id: u64,
+    info: Arc<ConnInfo>,
+    req: http::Request<Incoming>,
+    guard: ActiveGuard,
+) -> Result<http::Response<ServedBody>, Abort> {
+    let Some(instance) = shared.current() else {
+        return Ok(respond(
+            status_response(StatusCode::SERVICE_UNAVAILABLE),
+            guard,
+        ));
+    };
+    let Some(server) = instance.server_for(socket_id) else {
+        return Ok(respond(
+            status_response(StatusCode::SERVICE_UNAVAILABLE),
+            guard,
+        ));
+    };
+    let (parts, body) = req.into_parts();
+    let cx = server.context(parts, body, &info);
+    let response = match catch_panic(server.serve(cx)).await {
+        Ok(r) => r?,
+        Err(msg) => {
+            tracing::error!(server = %server.name, panic = %msg, "handler panicked");
+            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    };
+    Ok(respond(response, guard))
+}
+
+fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody> {
+    r.map(|inner| ServedBody {
+        inner,
+        _guard: guard,
+    })
+}
+
+/// Polls `fut`, turning a panic into `Err(message)`.
+async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(panic_message(&p))),
+        }
+    })
+    .await
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// A response body that keeps its request counted as active until done.
+pub struct ServedBody {
+    inner: Body,
+    _guard: ActiveGuard,
+}
+
+impl http_body::Body for ServedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}

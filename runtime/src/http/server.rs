@@ -1,0 +1,354 @@
+//! A provisioned HTTP server: its routes, error routes, limits and
+//! client-IP settings, and how it answers one request (Caddy's
+//! `Server.ServeHTTP`): run the routes; on error, restore the original
+//! request, expose `{http.error.*}` and run the error routes; merge pending
+//! response headers and apply the wrapping handlers' hooks; turn a panic
+//! into a logged 500.
+
+use super::conn::ConnInfo;
+use super::handlers::status_response;
+use super::routes::{self, RouteList, SharedRoutes};
+use super::{Body, Cx, ReqBody, Response};
+use crate::config::ServerConfig;
+use crate::error::{Error, Fault, HttpError};
+use crate::listeners::{address, ListenAddr};
+use crate::registry::Provision;
+use crate::util::IpNet;
+use http::header::{HeaderName, HeaderValue, SERVER};
+use http::StatusCode;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Caddy's default idle timeout.
+const DEFAULT_IDLE: Duration = Duration::from_secs(300);
+/// Caddy's default read-header timeout.
+const DEFAULT_READ_HEADER: Duration = Duration::from_secs(60);
+/// Default cap on request header bytes.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Per-connection settings of a server.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnSettings {
+    pub read_header_timeout: Duration,
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
+    pub idle_timeout: Duration,
+    pub keepalive_interval: Option<Duration>,
+    pub max_header_bytes: usize,
+    pub h1: bool,
+    pub h2c: bool,
+}
+
+/// A provisioned server.
+pub struct Server {
+    pub name: String,
+    pub listen: Vec<ListenAddr>,
+    pub settings: ConnSettings,
+    routes: RouteList,
+    errors: Option<RouteList>,
+    _named: Vec<SharedRoutes>,
+    trusted: Vec<IpNet>,
+    client_ip_headers: Vec<HeaderName>,
+    trusted_strict: bool,
+    pub logs: Option<crate::config::ServerLogs>,
+}
+
+impl Server {
+    /// Provisions `srv` named `name` at `path`.
+    pub fn provision(
+        name: &str,
+        srv: &ServerConfig,
+        p: &mut Provision<'_>,
+        path: &str,
+    ) -> Result<Self, Error> {
+        let mut listen = Vec::new();
+        for (i, a) in srv.listen.iter().enumerate() {
+            let parsed =
+                address::parse(a).map_err(|e| Error::config(format!("{path}.listen[{i}]"), e))?;
+            listen.extend(parsed);
+        }
+        if !srv.tls_connection_policies.is_empty() {
+            return Err(Error::config(
+                format!("{path}.tls_connection_policies"),
+                "TLS is not implemented by bellhop yet",
+            ));
+        }
+        for (i, w) in srv.listener_wrappers.iter().enumerate() {
+            let wp = format!("{path}.listener_wrappers[{i}]");
+            p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
+        }
+        p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
+        let named = srv
+            .named_routes
+            .keys()
+            .filter_map(|n| p.named_route(n))
+            .collect();
+        let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
+        let errors = match &srv.errors {
+            Some(e) if !e.routes.is_empty() => Some(RouteList::provision(
+                &e.routes,
+                p,
+                &format!("{path}.errors.routes"),
+            )?),
+            _ => None,
+        };
+        let (trusted, trusted_strict) = trusted_proxies(srv, p, path)?;
+        let client_ip_headers = if srv.client_ip_headers.is_empty() {
+            vec![HeaderName::from_static("x-forwarded-for")]
+        } else {
+            srv.client_ip_headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    HeaderName::from_bytes(h.as_bytes())
+                        .map_err(|e| Error::config(format!("{path}.client_ip_headers[{i}]"), e))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Server {
+            name: name.to_string(),
+            listen,
+            settings: settings(srv, path)?,
+            routes,
+            errors,
+            _named: named,
+            trusted,
+            client_ip_headers,
+            trusted_strict,
+            logs: srv.logs.clone(),
+        })
+    }
+
+    /// Answers one request. `Err` means: drop the connection unanswered.
+    pub async fn serve<'a>(&'a self, mut cx: Cx<'a>) -> Result<Response, Abort> {
+        if cx.parts.method.as_str().len() > 32 {
+            return Ok(status_response(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        if header_bytes(&cx.parts) > self.settings.max_header_bytes {
+            return Ok(status_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
+        }
+        let response = match routes::run(&self.routes, &mut cx).await {
+            Ok(Some(r)) => r,
+            Ok(None) => Response::new(Body::Empty),
+            Err(e) => self.handle_error(&mut cx, e).await,
+        };
+        if response
+            .extensions()
+            .get::<super::handlers::Abort>()
+            .is_some()
+        {
+            return Err(Abort);
+        }
+        Ok(finish(&mut cx, response))
+    }
+
+    async fn handle_error<'a>(&'a self, cx: &mut Cx<'a>, e: HttpError) -> Response {
+        log_error(&e, cx);
+        cx.hooks.clear();
+        cx.parts.method = cx.orig_method.clone();
+        let orig = cx.orig_uri.clone();
+        cx.set_uri(orig);
+        let status = e.status;
+        cx.error = Some(e);
+        let Some(errors) = &self.errors else {
+            return status_response(status);
+        };
+        match routes::run(errors, cx).await {
+            Ok(Some(r)) => r,
+            Ok(None) => status_response(cx.error.as_ref().map_or(status, |e| e.status)),
+            Err(e2) => {
+                tracing::error!(server = %self.name, error = %e2, first_error = %status, "error handling handler error");
+                status_response(status)
+            }
+        }
+    }
+
+    /// Whether `ip` is one of the server's trusted proxies.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(ip))
+    }
+
+    /// Caddy's client IP: the remote IP unless it is a trusted proxy; then
+    /// the client IP headers, read left to right (or right to left, in
+    /// strict mode, skipping trusted addresses).
+    pub fn client_ip(&self, conn: &ConnInfo, headers: &http::HeaderMap) -> IpAddr {
+        let remote = conn.remote_ip();
+        if self.trusted.is_empty() || !self.trusted.iter().any(|n| n.contains(remote)) {
+            return remote;
+        }
+        for name in &self.client_ip_headers {
+            let mut ips: Vec<IpAddr> = headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|s| parse_ip(s.trim()))
+                .collect();
+            if ips.is_empty() {
+                continue;
+            }
+            if self.trusted_strict {
+                ips.reverse();
+                if let Some(ip) = ips
+                    .iter()
+                    .find(|ip| !self.trusted.iter().any(|n| n.contains(**ip)))
+                {
+                    return *ip;
+                }
+                return *ips.last().unwrap_or(&remote);
+            }
+            return ips[0];
+        }
+        remote
+    }
+}
+
+/// The request must be dropped without an answer (`abort`, or a panic on
+/// HTTP/2 where a 500 cannot be sent any more).
+#[derive(Debug)]
+pub struct Abort;
+
+impl std::fmt::Display for Abort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request aborted")
+    }
+}
+
+impl std::error::Error for Abort {}
+
+fn finish(cx: &mut Cx<'_>, mut response: Response) -> Response {
+    if !cx.resp_headers.is_empty() {
+        let pending = std::mem::take(&mut cx.resp_headers);
+        let h = response.headers_mut();
+        for name in pending.keys() {
+            if !h.contains_key(name) {
+                for v in pending.get_all(name) {
+                    h.append(name.clone(), v.clone());
+                }
+            }
+        }
+    }
+    response
+        .headers_mut()
+        .entry(SERVER)
+        .or_insert(HeaderValue::from_static("bellhop"));
+    routes::apply_hooks(cx, response)
+}
+
+fn log_error(e: &HttpError, cx: &Cx<'_>) {
+    let uri = &cx.parts.uri;
+    match e.fault {
+        Fault::Downstream => {
+            tracing::debug!(status = e.status.as_u16(), %uri, error = %e.message, "request failed (client)")
+        }
+        Fault::Upstream => {
+            tracing::warn!(status = e.status.as_u16(), %uri, error = %e.message, "request failed (upstream)")
+        }
+        Fault::Server => {
+            tracing::error!(status = e.status.as_u16(), %uri, error = %e.message, id = %e.id, "request failed")
+        }
+    }
+}
+
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    s.parse()
+        .ok()
+        .or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// Bytes of the request head as sent: request line and header lines.
+fn header_bytes(parts: &http::request::Parts) -> usize {
+    let line = parts.method.as_str().len()
+        + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + 12;
+    parts
+        .headers
+        .iter()
+        .fold(line, |n, (k, v)| n + k.as_str().len() + v.len() + 4)
+}
+
+fn trusted_proxies(
+    srv: &ServerConfig,
+    p: &Provision<'_>,
+    path: &str,
+) -> Result<(Vec<IpNet>, bool), Error> {
+    let Some(tp) = &srv.trusted_proxies else {
+        return Ok((Vec::new(), false));
+    };
+    let tpath = format!("{path}.trusted_proxies");
+    p.module_name(tp, "source", "http.ip_sources", &tpath)?;
+    let mut nets = Vec::new();
+    if let Some(ranges) = tp.get("ranges") {
+        let ranges: Vec<String> = p.decode(ranges, &format!("{tpath}.ranges"))?;
+        for (i, r) in ranges.iter().enumerate() {
+            nets.push(
+                r.parse()
+                    .map_err(|e: String| Error::config(format!("{tpath}.ranges[{i}]"), e))?,
+            );
+        }
+    }
+    if let Some(k) = tp.keys().find(|k| *k != "source" && *k != "ranges") {
+        return Err(Error::config(format!("{tpath}.{k}"), "unknown field"));
+    }
+    Ok((nets, srv.trusted_proxies_strict > 0))
+}
+
+fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
+    let protocols = srv
+        .protocols
+        .clone()
+        .unwrap_or_else(|| vec!["h1".into(), "h2".into(), "h3".into()]);
+    for (i, p) in protocols.iter().enumerate() {
+        if !matches!(p.as_str(), "h1" | "h2" | "h2c" | "h3") {
+            return Err(Error::config(
+                format!("{path}.protocols[{i}]"),
+                format!("unknown protocol {p:?}"),
+            ));
+        }
+    }
+    let has = |p: &str| protocols.iter().any(|x| x == p);
+    let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
+    Ok(ConnSettings {
+        read_header_timeout: d(srv.read_header_timeout).unwrap_or(DEFAULT_READ_HEADER),
+        read_timeout: d(srv.read_timeout),
+        write_timeout: d(srv.write_timeout),
+        idle_timeout: d(srv.idle_timeout).unwrap_or(DEFAULT_IDLE),
+        keepalive_interval: d(srv.keepalive_interval),
+        max_header_bytes: srv
+            .max_header_bytes
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_MAX_HEADER_BYTES),
+        h1: has("h1"),
+        h2c: has("h2c"),
+    })
+}
+
+impl Server {
+    /// Whether the server has no routes at all.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Calls `cleanup` on every handler.
+    pub fn cleanup(&self) {
+        self.routes.for_each_handler(&mut |h| h.cleanup());
+        if let Some(e) = &self.errors {
+            e.for_each_handler(&mut |h| h.cleanup());
+        }
+    }
+
+    /// Builds the request context on a connection.
+    pub fn context<'a>(
+        &'a self,
+        parts: http::request::Parts,
+        body: hyper::body::Incoming,
+        conn: &'a ConnInfo,
+    ) -> Cx<'a> {
+        Cx::new(
+            parts,
+            ReqBody::incoming(body, self.settings.read_timeout),
+            conn,
+            self,
+        )
+    }
+}

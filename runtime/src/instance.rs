@@ -1,0 +1,125 @@
+//! A provisioned config: immutable once built. Provisioning decodes and
+//! builds every module, and (unless only validating) obtains every listener
+//! from the pool, before anything is swapped in; a failure leaves nothing
+//! behind, since leases release themselves when dropped.
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::http::server::Server;
+use crate::listeners::{Lease, Pool};
+use crate::registry::{Module, Provision, Registry};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A provisioned, immutable config.
+pub struct Instance {
+    pub servers: Vec<Server>,
+    /// Socket ID → index into `servers`.
+    by_socket: Vec<(u64, usize)>,
+    leases: Mutex<Vec<Lease>>,
+    /// `apps.http.grace_period` (`None`: wait for connections forever).
+    pub grace_period: Option<Duration>,
+}
+
+impl Instance {
+    /// Provisions `config`; with a `pool`, obtains its listeners too.
+    pub fn provision(
+        config: &Config,
+        registry: &Registry,
+        pool: Option<&Pool>,
+    ) -> Result<Instance, Error> {
+        let p = &mut Provision::new(registry);
+        check_modules(config, p)?;
+        let mut servers = Vec::new();
+        let mut grace_period = None;
+        if let Some(app) = &config.apps.http {
+            grace_period = app.grace_period.map(|d| d.0).filter(|d| !d.is_zero());
+            for (name, srv) in &app.servers {
+                let path = format!("apps.http.servers.{name}");
+                servers.push(Server::provision(name, srv, p, &path)?);
+            }
+        }
+        let mut leases = Vec::new();
+        let mut by_socket: Vec<(u64, usize)> = Vec::new();
+        if let Some(pool) = pool {
+            for (i, s) in servers.iter().enumerate() {
+                for addr in &s.listen {
+                    let lease = pool.obtain(addr)?;
+                    if let Some((_, other)) =
+                        by_socket.iter().find(|(id, _)| *id == lease.socket.id)
+                    {
+                        if *other != i {
+                            return Err(Error::Listen {
+                                address: addr.key(),
+                                message: format!(
+                                    "used by both servers {} and {}",
+                                    servers[*other].name, s.name
+                                ),
+                            });
+                        }
+                        continue;
+                    }
+                    by_socket.push((lease.socket.id, i));
+                    leases.push(lease);
+                }
+            }
+        }
+        Ok(Instance {
+            servers,
+            by_socket,
+            leases: Mutex::new(leases),
+            grace_period,
+        })
+    }
+
+    /// The server that serves the socket with this ID.
+    pub fn server_for(&self, socket_id: u64) -> Option<&Server> {
+        self.by_socket
+            .iter()
+            .find(|(id, _)| *id == socket_id)
+            .map(|(_, i)| &self.servers[*i])
+    }
+
+    /// The sockets this config listens on.
+    pub fn sockets(&self) -> Vec<std::sync::Arc<crate::listeners::Socket>> {
+        self.leases
+            .lock()
+            .map(|l| l.iter().map(|l| l.socket.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Gives up this config's listeners: sockets no other config holds stop
+    /// accepting and their connections drain within `grace`.
+    pub fn release_listeners(&self, grace: Option<Duration>) {
+        let leases = std::mem::take(&mut *self.leases.lock().unwrap_or_else(|e| e.into_inner()));
+        let ms = grace.map_or(u64::MAX, |g| g.as_millis() as u64);
+        for l in &leases {
+            l.socket
+                .grace_ms
+                .store(ms, std::sync::atomic::Ordering::Release);
+        }
+        drop(leases);
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            s.cleanup();
+        }
+    }
+}
+
+/// Rejects apps, storage modules and logging sinks bellhop lacks.
+fn check_modules(config: &Config, p: &mut Provision<'_>) -> Result<(), Error> {
+    for name in config.apps.other.keys() {
+        match p.require(name, &format!("apps.{name}"))? {
+            Module::App => {}
+            _ => return Err(Error::config(format!("apps.{name}"), "not an app module")),
+        }
+    }
+    if let Some(storage) = &config.storage {
+        p.module_name(storage, "module", "caddy.storage", "storage")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! Module registry: Caddy's module IDs mapped to constructors.
+//!
+//! Registration is explicit ([`register_standard`]), never global magic.
+//! The lifecycle of a module follows Caddy's: *load* (its JSON is decoded,
+//! strictly, by the constructor), *provision/validate* (the constructor
+//! compiles what it needs and rejects bad values, naming the JSON path),
+//! *use* (serving requests through an immutable instance), *cleanup*
+//! ([`crate::http::Handler::cleanup`] when the config is unloaded).
+//!
+//! Namespaces whose members bellhop implements as a closed set (encoders,
+//! log writers, password hashes) are registered as [`Module::Provided`]; the
+//! owning module asks [`Provision::require`] so that an unknown member is
+//! reported by its full ID, like every other module.
+
+use crate::config::{decode, RouteConfig};
+use crate::error::Error;
+use crate::http::routes::{RouteList, SharedRoutes};
+use crate::http::{Handler, Matcher};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Builds a handler from its JSON (without the `handler` key) at a path.
+pub type HandlerCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Handler>, Error>;
+
+/// Builds a matcher from its JSON value at a path.
+pub type MatcherCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Matcher>, Error>;
+
+/// What a module ID stands for.
+#[derive(Clone, Copy)]
+pub enum Module {
+    /// A top-level app (`http`).
+    App,
+    /// `http.handlers.*`.
+    Handler(HandlerCtor),
+    /// `http.matchers.*`.
+    Matcher(MatcherCtor),
+    /// A member of a closed set decoded by its owner module.
+    Provided,
+}
+
+/// Module IDs and their constructors.
+#[derive(Clone, Default)]
+pub struct Registry {
+    modules: BTreeMap<&'static str, Module>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A registry with every module bellhop implements.
+    pub fn standard() -> Self {
+        let mut r = Self::new();
+        register_standard(&mut r);
+        r
+    }
+
+    /// Registers `id`, replacing an earlier registration.
+    pub fn register(&mut self, id: &'static str, module: Module) {
+        self.modules.insert(id, module);
+    }
+
+    /// The registered IDs, sorted.
+    pub fn ids(&self) -> Vec<&'static str> {
+        self.modules.keys().copied().collect()
+    }
+
+    /// The module registered as `id`.
+    pub fn get(&self, id: &str) -> Option<Module> {
+        self.modules.get(id).copied()
+    }
+}
+
+/// Registers every standard module of bellhop.
+pub fn register_standard(r: &mut Registry) {
+    r.register("http", Module::App);
+    r.register("caddy.storage.file_system", Module::Provided);
+    r.register("http.ip_sources.static", Module::Provided);
+    crate::http::handlers::register(r);
+    crate::http::matchers::register(r);
+}
+
+/// The state of provisioning one config: the registry, and what modules
+/// of the server being provisioned may refer to (named routes).
+pub struct Provision<'r> {
+    pub registry: &'r Registry,
+    named: BTreeMap<String, SharedRoutes>,
+}
+
+impl<'r> Provision<'r> {
+    /// Starts provisioning with `registry`.
+    pub fn new(registry: &'r Registry) -> Self {
+        Provision {
+            registry,
+            named: BTreeMap::new(),
+        }
+    }
+
+    /// Fails unless `id` is registered; `path` names where it was asked for.
+    pub fn require(&self, id: &str, path: &str) -> Result<Module, Error> {
+        self.registry.get(id).ok_or_else(|| Error::UnknownModule {
+            path: path.to_string(),
+            id: id.to_string(),
+        })
+    }
+
+    /// The module name under `key` of a module object (`"handler"`,
+    /// `"output"`, …), checked against the registry as `namespace.name`.
+    pub fn module_name<'v>(
+        &self,
+        obj: &'v Map<String, Value>,
+        key: &str,
+        namespace: &str,
+        path: &str,
+    ) -> Result<(&'v str, Module), Error> {
+        let key_path = format!("{path}.{key}");
+        let name = match obj.get(key) {
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(Error::config(key_path, "module name must be a string")),
+            None => {
+                return Err(Error::config(
+                    path,
+                    format!("module name missing: expected `{key}`"),
+                ))
+            }
+        };
+        let module = self.require(&format!("{namespace}.{name}"), &key_path)?;
+        Ok((name, module))
+    }
+
+    /// Provisions one handler object (`{"handler": "...", ...}`).
+    pub fn handler(
+        &mut self,
+        obj: &Map<String, Value>,
+        path: &str,
+    ) -> Result<Box<dyn Handler>, Error> {
+        let (_, module) = self.module_name(obj, "handler", "http.handlers", path)?;
+        let Module::Handler(ctor) = module else {
+            return Err(Error::config(path, "not a handler module"));
+        };
+        let mut rest = obj.clone();
+        rest.remove("handler");
+        ctor(&Value::Object(rest), self, path)
+    }
+
+    /// Provisions one matcher of a matcher set.
+    pub fn matcher(
+        &mut self,
+        name: &str,
+        value: &Value,
+        path: &str,
+    ) -> Result<Box<dyn Matcher>, Error> {
+        let id = format!("http.matchers.{name}");
+        match self.require(&id, path)? {
+            Module::Matcher(ctor) => ctor(value, self, path),
+            _ => Err(Error::config(path, "not a matcher module")),
+        }
+    }
+
+    /// Decodes a module's config struct strictly, naming `path` on error.
+    pub fn decode<'v, T: serde::Deserialize<'v>>(
+        &self,
+        value: &'v Value,
+        path: &str,
+    ) -> Result<T, Error> {
+        decode(value, path)
+    }
+
+    /// Provisions a server's `named_routes` so `invoke` can find them.
+    pub fn provision_named(
+        &mut self,
+        named: &BTreeMap<String, RouteConfig>,
+        path: &str,
+    ) -> Result<(), Error> {
+        self.named.clear();
+        for (name, rc) in named {
+            let list =
+                RouteList::provision(std::slice::from_ref(rc), self, &format!("{path}.{name}"))?;
+            self.named.insert(name.clone(), Arc::new(list));
+        }
+        Ok(())
+    }
+
+    /// A named route of the server being provisioned.
+    pub fn named_route(&self, name: &str) -> Option<SharedRoutes> {
+        self.named.get(name).cloned()
+    }
+}

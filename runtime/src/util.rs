@@ -1,0 +1,275 @@
+//! Small helpers shared across the runtime: Go-compatible path cleaning and
+//! glob matching (Caddy's path rules are defined in terms of Go's `path`
+//! package), Caddy's duration syntax, and a cheap non-cryptographic PRNG.
+
+pub mod ipnet;
+
+pub use ipnet::IpNet;
+
+use std::cell::Cell;
+use std::time::Duration;
+
+/// Lexically cleans a slash-separated path as Go's `path.Clean` does:
+/// merges slashes, removes `.` segments, resolves `..` without leaving the
+/// root. An empty path becomes `.`.
+pub fn go_clean(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|s| *s != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }
+}
+
+/// Caddy's `CleanPath`: Go's clean that keeps a trailing slash; when
+/// `merge_slashes` is false, runs of slashes are preserved.
+pub fn clean_path(p: &str, merge_slashes: bool) -> String {
+    if merge_slashes {
+        return clean_keep_trailing(p);
+    }
+    // Expand empty segments with a marker that cannot occur in a path,
+    // clean, then drop the markers again.
+    const MARK: char = '\u{fffe}';
+    let mut expanded = String::with_capacity(p.len() + 4);
+    let mut prev_slash = false;
+    for c in p.chars() {
+        if c == '/' && prev_slash {
+            expanded.push(MARK);
+        }
+        prev_slash = c == '/';
+        expanded.push(c);
+    }
+    clean_keep_trailing(&expanded).replace(MARK, "")
+}
+
+fn clean_keep_trailing(p: &str) -> String {
+    let mut cleaned = go_clean(p);
+    if cleaned != "/" && p.ends_with('/') {
+        cleaned.push('/');
+    }
+    cleaned
+}
+
+/// Joins a request path onto `root` so the result never leaves it:
+/// the path is cleaned as if rooted first (Caddy's `SanitizedPathJoin`).
+/// A trailing slash is kept.
+pub fn sanitized_join(root: &str, req_path: &str) -> String {
+    let root = if root.is_empty() { "." } else { root };
+    let cleaned = go_clean(&format!("/{req_path}"));
+    let mut out = format!("{}{}", root.trim_end_matches('/'), cleaned);
+    if root == "/" {
+        out = cleaned.clone();
+    }
+    if req_path.ends_with('/') && !out.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
+/// Go's `path.Match`: `*` matches any run of non-`/` characters, `?` one
+/// non-`/` character, `[a-z]`/`[^...]` a class, `\` escapes. A malformed
+/// pattern matches nothing.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    glob_at(pattern.as_bytes(), name.as_bytes())
+}
+
+fn glob_at(p: &[u8], n: &[u8]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some(b'*') => {
+            let rest = &p[1..];
+            for i in 0..=n.len() {
+                if glob_at(rest, &n[i..]) {
+                    return true;
+                }
+                if i < n.len() && n[i] == b'/' {
+                    break;
+                }
+            }
+            false
+        }
+        Some(b'?') => match n.first() {
+            Some(c) if *c != b'/' => glob_at(&p[1..], &n[utf8_len(*c).min(n.len())..]),
+            _ => false,
+        },
+        Some(b'[') => match (n.first(), class_end(p)) {
+            (Some(&c), Some(end)) if c != b'/' => {
+                class_matches(&p[1..end], c) && glob_at(&p[end + 1..], &n[1..])
+            }
+            _ => false,
+        },
+        Some(b'\\') if p.len() > 1 => n.first() == Some(&p[1]) && glob_at(&p[2..], &n[1..]),
+        Some(&c) => n.first() == Some(&c) && glob_at(&p[1..], &n[1..]),
+    }
+}
+
+fn utf8_len(first: u8) -> usize {
+    match first {
+        0xf0..=0xff => 4,
+        0xe0..=0xef => 3,
+        0xc0..=0xdf => 2,
+        _ => 1,
+    }
+}
+
+fn class_end(p: &[u8]) -> Option<usize> {
+    let mut i = 1;
+    if p.get(i) == Some(&b'^') {
+        i += 1;
+    }
+    if p.get(i) == Some(&b']') {
+        i += 1;
+    }
+    while i < p.len() {
+        match p[i] {
+            b'\\' => i += 2,
+            b']' => return Some(i),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn class_matches(class: &[u8], c: u8) -> bool {
+    let (negated, class) = match class.first() {
+        Some(b'^') => (true, &class[1..]),
+        _ => (false, class),
+    };
+    let mut i = 0;
+    let mut hit = false;
+    while i < class.len() {
+        let mut lo = class[i];
+        if lo == b'\\' && i + 1 < class.len() {
+            i += 1;
+            lo = class[i];
+        }
+        let mut hi = lo;
+        if class.get(i + 1) == Some(&b'-') && i + 2 < class.len() {
+            hi = class[i + 2];
+            i += 2;
+        }
+        hit |= lo <= c && c <= hi;
+        i += 1;
+    }
+    hit != negated
+}
+
+/// Parses Caddy's duration syntax: Go's `time.ParseDuration` units plus
+/// `d` for days (`"1m30s"`, `"1.5h"`, `"2d"`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?}");
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if s.is_empty() || s.starts_with('-') {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "d" => 86400e9,
+            _ => return Err(bad()),
+        };
+        total += value * nanos_per;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_nanos(total as u64))
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish() | 1
+}
+
+/// A fast, non-cryptographic random number (xorshift64*), per thread.
+pub fn random_u64() -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleans_like_go() {
+        assert_eq!(go_clean("/a/../../b//c/./"), "/b/c");
+        assert_eq!(go_clean(""), ".");
+        assert_eq!(clean_path("/a//b/", true), "/a/b/");
+        assert_eq!(clean_path("/a//b/../c", false), "/a//c");
+        assert_eq!(
+            sanitized_join("/srv", "/../../etc/passwd"),
+            "/srv/etc/passwd"
+        );
+        assert_eq!(sanitized_join("/srv/", "a/"), "/srv/a/");
+        assert_eq!(sanitized_join(".", "/x"), "./x");
+    }
+
+    #[test]
+    fn globs_like_go() {
+        assert!(glob_match("/foo/*.txt", "/foo/a.txt"));
+        assert!(!glob_match("/foo/*.txt", "/foo/x/a.txt"));
+        assert!(glob_match("/f?o/[a-c]", "/fxo/b"));
+        assert!(!glob_match("/[^a]", "/a"));
+        assert!(glob_match("/exact", "/exact"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("5x").is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! End-to-end tests of bellhop-runtime: one binary, real sockets on
+//! 127.0.0.1 port 0, real HTTP/1.1 and HTTP/2 (h2c) clients.
+
+#[path = "e2e/support.rs"]
+mod support;
+
+#[path = "e2e/config_errors.rs"]
+mod config_errors;
+#[path = "e2e/file_server.rs"]
+mod file_server;
+#[path = "e2e/handlers_core.rs"]
+mod handlers_core;
+#[path = "e2e/handlers_more.rs"]
+mod handlers_more;
+#[path = "e2e/matchers_basic.rs"]
+mod matchers_basic;
+#[path = "e2e/matchers_more.rs"]
+mod matchers_more;
+#[path = "e2e/proxy.rs"]
+mod proxy;
+#[path = "e2e/routes.rs"]
+mod routes;
+#[path = "e2e/server.rs"]
+mod server;

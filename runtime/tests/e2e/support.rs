@@ -1,0 +1,124 @@
+//! Test support: start a runtime on 127.0.0.1:0 from JSON, and a small
+//! hyper client for HTTP/1.1 and h2c requests.
+
+#![allow(dead_code)]
+
+use bellhop_runtime::Runtime;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+/// A running runtime and the address of its first listener.
+pub struct TestServer {
+    pub rt: Runtime,
+    pub addr: SocketAddr,
+}
+
+/// Wraps routes into a one-server config listening on 127.0.0.1:0.
+pub fn config_with(server: Value) -> Value {
+    let mut server = server;
+    if server.get("listen").is_none() {
+        server["listen"] = json!(["127.0.0.1:0"]);
+    }
+    json!({"apps": {"http": {"servers": {"srv0": server}}}})
+}
+
+/// Starts a runtime serving `routes` (a JSON array) on one server.
+pub fn start_routes(routes: Value) -> TestServer {
+    start(config_with(json!({ "routes": routes })))
+}
+
+/// Starts a runtime serving a full config.
+pub fn start(config: Value) -> TestServer {
+    let rt = Runtime::new();
+    rt.load(config.to_string().as_bytes())
+        .expect("config loads");
+    let addr = rt.listen_addrs()[0];
+    TestServer { rt, addr }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+    pub version: http::Version,
+}
+
+impl Resp {
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Which protocol to speak.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Proto {
+    H1,
+    H2c,
+}
+
+/// Sends a request built by `build` over `proto`.
+pub async fn send_req(proto: Proto, req: http::Request<Full<Bytes>>) -> Result<Resp, String> {
+    let mut b = Client::builder(TokioExecutor::new());
+    if proto == Proto::H2c {
+        b.http2_only(true);
+    }
+    let client = b.build_http::<Full<Bytes>>();
+    let resp = client.request(req).await.map_err(|e| format!("{e:?}"))?;
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Resp {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        version: parts.version,
+    })
+}
+
+/// Builds a request to `addr`.
+pub fn req(method: &str, addr: SocketAddr, path: &str) -> http::request::Builder {
+    http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+}
+
+/// GET `path` over HTTP/1.1.
+pub async fn get(addr: SocketAddr, path: &str) -> Resp {
+    send(Proto::H1, "GET", addr, path, &[], "").await
+}
+
+/// Sends a request with headers and a body; panics on transport errors.
+pub async fn send(
+    proto: Proto,
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Resp {
+    let mut b = req(method, addr, path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let r = b.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+    send_req(proto, r).await.expect("request succeeds")
+}
+
+/// GET with headers over HTTP/1.1.
+pub async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
+    send(Proto::H1, "GET", addr, path, headers, "").await
+}
+
+/// A static_response handler.
+pub fn respond(body: &str) -> Value {
+    json!({"handler": "static_response", "body": body})
+}

@@ -1,0 +1,207 @@
+//! End-to-end tests of the `bellhop` binary: exit codes, adapt/fmt I/O,
+//! and `run` serving a real request on a port the kernel picks.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bellhop() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bellhop"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bellhop-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn adapt_prints_caddy_json_and_pretty_matches_golden() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/http/respond_port_only.caddyfiletest");
+    let text = std::fs::read_to_string(case).unwrap();
+    let (caddyfile, expected) = text.split_once("----------\n").unwrap();
+    let dir = temp_dir("adapt");
+    let file = write(&dir, "Caddyfile", caddyfile);
+    let out = bellhop()
+        .args(["adapt", "--pretty", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+
+    let out = bellhop()
+        .args(["adapt", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let compact = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        compact.starts_with("{\"apps\":{\"http\":{\"servers\":{\"srv0\":{\"listen\":[\":8080\"]"),
+        "{compact}"
+    );
+}
+
+#[test]
+fn adapt_reads_stdin_and_warns_about_formatting_on_stderr() {
+    let mut child = bellhop()
+        .args(["adapt", "--config", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b":8080 {\nrespond   hi\n}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"static_response\""));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Caddyfile:2: Caddyfile input is not formatted"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_error_exits_1_with_span_and_help() {
+    let dir = temp_dir("err");
+    let file = write(
+        &dir,
+        "Caddyfile",
+        "example.com {\n\treverse_proxi localhost:3001\n}\n",
+    );
+    let out = bellhop()
+        .args(["adapt", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unrecognized directive: reverse_proxi"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Caddyfile:2:2"),
+        "span location missing: {err}"
+    );
+    assert!(err.contains("did you mean reverse_proxy?"), "{err}");
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = bellhop()
+        .args(["adapt", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bellhop().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fmt_overwrite_and_diff() {
+    let dir = temp_dir("fmt");
+    let file = write(&dir, "Caddyfile", "a.example {\nrespond   hi\n}\n");
+    let out = bellhop()
+        .args(["fmt", "--diff"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "  a.example {\n- respond   hi\n+ \trespond hi\n  }\n  \n"
+    );
+    let out = bellhop()
+        .args(["fmt", "--overwrite"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "a.example {\n\trespond hi\n}\n"
+    );
+}
+
+/// Reads `run`'s log until the "serving" line and returns the first
+/// listen address in it.
+fn wait_for_listen_addr(stderr: impl Read) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listen=[").nth(1) {
+            return rest.split([',', ']']).next().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "no serving line");
+    }
+    panic!("bellhop run exited before serving");
+}
+
+#[test]
+fn run_serves_json_config_and_stops_on_sigterm() {
+    let dir = temp_dir("run");
+    let config = r#"{"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],
+        "routes":[{"handle":[{"handler":"static_response","body":"hello {http.request.uri.path}"}]}]}}}}}"#;
+    let file = write(&dir, "config.json", config);
+    let mut child = bellhop()
+        .args(["run", "--config"])
+        .arg(&file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = wait_for_listen_addr(child.stderr.take().unwrap());
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.write_all(b"GET /there HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.ends_with("hello /there"), "{resp}");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn run_with_bad_config_exits_1_naming_the_json_path() {
+    let dir = temp_dir("runbad");
+    let config = r#"{"apps":{"http":{"servers":{"s":{"listen":["127.0.0.1:0"],
+        "routes":[{"handle":[{"handler":"static_response","statu_code":200}]}]}}}}}"#;
+    let file = write(&dir, "config.json", config);
+    let out = bellhop()
+        .args(["run", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("statu_code"), "{err}");
+    assert!(
+        err.contains("apps.http.servers.s.routes[0].handle[0]"),
+        "{err}"
+    );
+}
