@@ -3,6 +3,9 @@
 //! their parse functions.
 
 pub(crate) mod bind;
+mod copy_response;
+mod copy_response_headers;
+mod forward_auth;
 mod handle;
 mod handle_errors;
 mod handle_path;
@@ -11,6 +14,7 @@ mod log_append;
 mod log_name;
 mod log_skip;
 mod metrics;
+mod php_fastcgi;
 mod redir;
 mod request_body;
 mod respond;
@@ -29,6 +33,9 @@ use super::registry::Directives;
 /// Registers every standard directive (Caddy's distribution) in `reg`.
 pub fn register_standard(reg: &mut Directives) {
     reg.register("bind", bind::parse);
+    reg.register_handler("copy_response", copy_response::parse);
+    reg.register_handler("copy_response_headers", copy_response_headers::parse);
+    reg.register("forward_auth", forward_auth::parse);
     reg.register_handler("handle", handle::parse);
     reg.register("handle_errors", handle_errors::parse);
     reg.register("handle_path", handle_path::parse);
@@ -37,6 +44,7 @@ pub fn register_standard(reg: &mut Directives) {
     reg.register_handler("log_name", log_name::parse);
     reg.register_handler("log_skip", log_skip::parse);
     reg.register_handler("metrics", metrics::parse);
+    reg.register("php_fastcgi", php_fastcgi::parse);
     reg.register_handler("redir", redir::parse);
     reg.register_handler("request_body", request_body::parse);
     reg.register_handler("respond", respond::parse);
