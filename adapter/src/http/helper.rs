@@ -30,6 +30,9 @@ pub struct State {
     pub group_counter: usize,
     /// Named routes that `invoke` referred to in the current directive.
     pub invoked: BTreeSet<String>,
+    /// The files the current block's tokens came from, sorted (Caddy's
+    /// `Helper.Caddyfiles`; `file_server` hides them).
+    pub caddyfiles: Vec<String>,
 }
 
 /// The directive parser's view: a dispenser plus context. Derefs to the
@@ -109,6 +112,11 @@ impl<'a> Helper<'a> {
             },
         };
         self.state.warnings.push(w);
+    }
+
+    /// The config files the enclosing block was read from, sorted.
+    pub fn caddyfiles(&self) -> &[String] {
+        &self.state.caddyfiles
     }
 
     /// The next `groupN` name.

@@ -34,6 +34,16 @@ impl Site {
     }
 }
 
+/// The sorted, distinct files the segments' tokens came from.
+pub fn block_files(segments: &[Vec<Token>]) -> Vec<String> {
+    let files: std::collections::BTreeSet<&str> = segments
+        .iter()
+        .flatten()
+        .map(|t| t.file.name.as_str())
+        .collect();
+    files.into_iter().map(str::to_string).collect()
+}
+
 /// Whether the block's keys were followed by `{` in the source.
 pub fn has_braces(block: &ServerBlock) -> bool {
     let Some(last) = block.keys.last() else {
@@ -63,6 +73,7 @@ pub fn parse_site(
         ));
     }
     let braces = has_braces(&block);
+    state.caddyfiles = block_files(&block.segments);
     let mut defs = MatcherDefs::new();
     for seg in &block.segments {
         if seg
