@@ -63,13 +63,23 @@ pub fn scalar_value(tok: &Token) -> Value {
     if let Ok(n) = atoi(text) {
         return Value::from(n);
     }
-    if let Some(n) = parse_float(text).and_then(Number::from_f64) {
-        return Value::Number(n);
+    if let Some(f) = parse_float(text) {
+        return float_value(f);
     }
     if let Some(b) = parse_bool(text) {
         return Value::Bool(b);
     }
     Value::String(text.to_string())
+}
+
+/// A float64 as Go's JSON encoder writes it and a JSON reader reads it
+/// back: integral values below 1e21 are written without a fraction, so
+/// they are integers.
+fn float_value(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e18 {
+        return Value::from(f as i64);
+    }
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 /// Caddy's `WeakString` in JSON: a number when the text is one, else the
@@ -136,7 +146,7 @@ mod tests {
 
     #[test]
     fn scalar_values() {
-        let toks = tokens("3 2.5 true \"5\" t foo");
+        let toks = tokens("3 2.5 true \"5\" t foo 1e3");
         let vals: Vec<Value> = toks.iter().map(scalar_value).collect();
         assert_eq!(
             vals,
@@ -146,7 +156,8 @@ mod tests {
                 json!(true),
                 json!("5"),
                 json!(true),
-                json!("foo")
+                json!("foo"),
+                json!(1000)
             ]
         );
     }
