@@ -62,3 +62,24 @@ pub fn parse(h: &mut Helper) -> Result<Value> {
         .set("providers", Obj::new().set("http_basic", provider))
         .build())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deprecated_name_warns_at_the_directive() {
+        let src = ":80 {\n\tbasicauth {\n\t\tbob hash\n\t}\n}\n";
+        let adapted = crate::adapt("Caddyfile", src).unwrap();
+        let w = adapted
+            .warnings
+            .iter()
+            .find(|w| w.message.contains("'basicauth' directive is deprecated"))
+            .expect("deprecation warning");
+        assert_eq!((w.file.as_str(), w.line), ("Caddyfile", 2));
+        let src = ":80 {\n\tbasic_auth {\n\t\tbob hash\n\t}\n}\n";
+        let adapted = crate::adapt("Caddyfile", src).unwrap();
+        assert!(adapted
+            .warnings
+            .iter()
+            .all(|w| !w.message.contains("deprecated")));
+    }
+}
