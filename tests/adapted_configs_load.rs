@@ -63,7 +63,10 @@ fn adapted_configs_fit_the_runtime_model() {
         .filter(|(n, _)| !known.contains(*n))
         .map(|(n, e)| format!("{n}: {e}"))
         .collect();
-    let fixed: Vec<&String> = known.iter().filter(|n| !failures.contains_key(*n)).collect();
+    let fixed: Vec<&String> = known
+        .iter()
+        .filter(|n| !failures.contains_key(*n))
+        .collect();
     assert!(
         new.is_empty(),
         "{} adapted configs do not fit the runtime model:\n{}",

@@ -51,6 +51,7 @@ pub mod address;
 pub mod assemble;
 pub mod directives;
 pub mod duration;
+pub mod goconv;
 pub mod gosort;
 pub mod helper;
 pub mod matchers;
@@ -58,6 +59,7 @@ pub mod obj;
 pub mod options;
 pub mod order;
 pub mod registry;
+pub mod response_matchers;
 pub mod shorthands;
 pub mod site;
 pub mod subroute;
@@ -176,6 +178,7 @@ fn named_routes(
             .trim_start_matches("&(")
             .trim_end_matches(')')
             .to_string();
+        state.caddyfiles = site::block_files(&b.segments);
         let keys: Rc<[crate::syntax::Token]> = Rc::from(b.keys);
         let mut h = Helper::new(whole, env, &mut state, Rc::default(), keys);
         let routes = subroute::parse_segment_as_routes(&mut h)?;

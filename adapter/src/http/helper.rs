@@ -33,6 +33,9 @@ pub struct State {
     /// For each named route, the named routes its own `invoke`s refer to
     /// (so a site invoking it pulls those in too).
     pub named_route_invokes: BTreeMap<String, BTreeSet<String>>,
+    /// The files the current block's tokens came from, sorted (Caddy's
+    /// `Helper.Caddyfiles`; `file_server` hides them).
+    pub caddyfiles: Vec<String>,
 }
 
 /// The directive parser's view: a dispenser plus context. Derefs to the
@@ -112,6 +115,11 @@ impl<'a> Helper<'a> {
             },
         };
         self.state.warnings.push(w);
+    }
+
+    /// The config files the enclosing block was read from, sorted.
+    pub fn caddyfiles(&self) -> &[String] {
+        &self.state.caddyfiles
     }
 
     /// The next `groupN` name.

@@ -144,6 +144,17 @@ fn replace_simple(text: &str) -> String {
     out
 }
 
+/// The shorthand whose replacement `token` is (braces ignored), as
+/// Caddy's `WasReplacedPlaceholderShorthand` reports it: `map` may not
+/// write to `{http.request.host}`, which a user wrote as `{host}`.
+pub fn was_replaced_shorthand(token: &str) -> Option<&'static str> {
+    let bare = token.trim_matches(['{', '}']);
+    SIMPLE
+        .iter()
+        .find(|(_, to)| to.trim_matches(['{', '}']) == bare)
+        .map(|(from, _)| *from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +171,14 @@ mod tests {
         assert_eq!(r.replace("{query.q}"), "{http.request.uri.query.q}");
         assert_eq!(r.replace("{?query}"), "{http.request.uri.prefixed_query}");
         assert_eq!(r.replace("{unknown}"), "{unknown}");
+    }
+
+    #[test]
+    fn replaced_shorthand_is_reported() {
+        assert_eq!(
+            was_replaced_shorthand("{http.request.host}"),
+            Some("{host}")
+        );
+        assert_eq!(was_replaced_shorthand("{my_var}"), None);
     }
 }

@@ -34,6 +34,16 @@ impl Site {
     }
 }
 
+/// The sorted, distinct files the segments' tokens came from.
+pub fn block_files(segments: &[Vec<Token>]) -> Vec<String> {
+    let files: std::collections::BTreeSet<&str> = segments
+        .iter()
+        .flatten()
+        .map(|t| t.file.name.as_str())
+        .collect();
+    files.into_iter().map(str::to_string).collect()
+}
+
 /// Runs every directive of a site block (Caddy's per-block loop in
 /// `Setup`).
 pub fn parse_site(
@@ -51,6 +61,7 @@ pub fn parse_site(
         ));
     }
     let braces = block.has_braces;
+    state.caddyfiles = block_files(&block.segments);
     let mut defs = MatcherDefs::new();
     for seg in &block.segments {
         if seg
