@@ -55,6 +55,9 @@ pub enum Step {
 pub enum Flow {
     Next,
     Respond(Response),
+    /// Run [`Handler::indexed_routes`] of this index, then go on
+    /// (reverse_proxy's `handle_response`).
+    Routes(usize),
 }
 
 /// An HTTP handler module (`http.handlers.*`).
@@ -73,6 +76,11 @@ pub trait Handler: Send + Sync {
 
     /// The routes to run after `handle` returned [`Step::Routes`].
     fn routes(&self) -> Option<&routes::RouteList> {
+        None
+    }
+
+    /// Routes chosen at run time by [`Flow::Routes`].
+    fn indexed_routes(&self, _index: usize) -> Option<&routes::RouteList> {
         None
     }
 

@@ -42,6 +42,9 @@ pub struct Cx<'a> {
     /// immediate `headers` response operations); merged into the response.
     pub resp_headers: http::HeaderMap,
     pub start: Instant,
+    /// What `reverse_proxy` did, for `{http.reverse_proxy.*}` and its
+    /// `handle_response` routes.
+    pub proxy: Option<Box<crate::http::handlers::reverse_proxy::ProxyInfo>>,
     pub orig_method: Method,
     pub orig_uri: Uri,
     path: OnceLock<Option<String>>,
@@ -74,6 +77,7 @@ impl<'a> Cx<'a> {
             auth_user: None,
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
+            proxy: None,
             path: OnceLock::new(),
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),

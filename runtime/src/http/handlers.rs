@@ -8,12 +8,13 @@ mod headers;
 mod invoke;
 mod map;
 mod request_body;
-mod reverse_proxy;
+pub mod reverse_proxy;
 mod rewrite;
 mod static_response;
 mod subroute;
 mod vars;
 
+pub use rewrite::new as rewrite_handler;
 pub use rewrite::uri::encode_path as rewrite_encode;
 pub use static_response::Abort;
 
@@ -41,18 +42,36 @@ pub fn register(r: &mut Registry) {
         "http.handlers.reverse_proxy",
         Module::Handler(reverse_proxy::new),
     );
-    r.register("http.reverse_proxy.transport.http", Module::Provided);
-    r.register(
-        "http.reverse_proxy.selection_policies.first",
-        Module::Provided,
-    );
-    r.register(
+    for id in [
+        "http.reverse_proxy.transport.http",
+        "http.reverse_proxy.transport.fastcgi",
+        "http.reverse_proxy.upstreams.a",
+        "http.reverse_proxy.upstreams.multi",
+        "http.reverse_proxy.upstreams.srv",
         "http.reverse_proxy.selection_policies.random",
-        Module::Provided,
+        "http.reverse_proxy.selection_policies.random_choose",
+        "http.reverse_proxy.selection_policies.first",
+        "http.reverse_proxy.selection_policies.round_robin",
+        "http.reverse_proxy.selection_policies.weighted_round_robin",
+        "http.reverse_proxy.selection_policies.least_conn",
+        "http.reverse_proxy.selection_policies.ip_hash",
+        "http.reverse_proxy.selection_policies.client_ip_hash",
+        "http.reverse_proxy.selection_policies.uri_hash",
+        "http.reverse_proxy.selection_policies.query",
+        "http.reverse_proxy.selection_policies.header",
+        "http.reverse_proxy.selection_policies.cookie",
+        "tls.ca_pool.source.inline",
+        "tls.ca_pool.source.file",
+    ] {
+        r.register(id, Module::Provided);
+    }
+    r.register(
+        "http.handlers.copy_response",
+        Module::Handler(reverse_proxy::copy_response),
     );
     r.register(
-        "http.reverse_proxy.selection_policies.round_robin",
-        Module::Provided,
+        "http.handlers.copy_response_headers",
+        Module::Handler(reverse_proxy::copy_response_headers),
     );
     r.register("http.handlers.rewrite", Module::Handler(rewrite::new));
     r.register("http.handlers.invoke", Module::Handler(invoke::new));

@@ -13,7 +13,7 @@
 //! ([`Template::render`], Caddy's `ReplaceAll`) or stay as written
 //! ([`Template::render_known`], Caddy's `ReplaceKnown`).
 
-mod clock;
+pub mod clock;
 mod keys;
 
 pub use keys::Key;
@@ -115,6 +115,9 @@ impl Template {
                     let name = &raw[1..raw.len() - 1];
                     match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
                         Some((_, v)) => out.push_str(v),
+                        None if crate::http::handlers::reverse_proxy::placeholder(
+                            cx, name, &mut out,
+                        ) => {}
                         None if keep_unknown => out.push_str(raw),
                         None => {}
                     }

@@ -244,6 +244,12 @@ async fn step<'a>(
             Step::Async => match handler.handle_async(cx).await? {
                 super::Flow::Next => Ok(None),
                 super::Flow::Respond(r) => Ok(Some(Some(r))),
+                super::Flow::Routes(i) => {
+                    if let Some(sub) = handler.indexed_routes(i) {
+                        parents.push(std::mem::replace(frame, Frame::new(sub, None)));
+                    }
+                    Ok(None)
+                }
             },
         }
     }

@@ -16,6 +16,7 @@ async fn proxies_with_forwarded_headers_round_robin() {
     let (a, b) = (upstream("A"), upstream("B"));
     let s = start_routes(json!([{"handle": [{"handler": "reverse_proxy",
         "upstreams": [{"dial": a.addr.to_string()}, {"dial": b.addr.to_string()}],
+        "load_balancing": {"selection_policy": {"policy": "round_robin"}},
         "headers": {"response": {"set": {"X-Via": ["bellhop"]}}}
     }]}]));
     let r1 = get_with(

@@ -1,0 +1,146 @@
+//! Header rules between client and upstream, as Caddy applies them:
+//! hop-by-hop fields (and those the `Connection` field names) are removed
+//! both ways, an upgrade is re-announced, `TE: trailers` survives;
+//! `X-Forwarded-For/Proto/Host` are set, extending the client's values
+//! only when it is a trusted proxy; `Via` names bellhop both ways.
+
+use crate::http::Cx;
+use crate::util::IpNet;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Hop-by-hop fields, never forwarded.
+static HOP: [HeaderName; 10] = [
+    HeaderName::from_static("alt-svc"),
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+static XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+static XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// The protocol a request asks to upgrade to (lowercase), if any.
+pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
+    let conn_upgrade = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    if !conn_upgrade {
+        return None;
+    }
+    h.get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase())
+}
+
+/// Removes the fields `Connection` names, then the hop-by-hop fields.
+pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
+    if h.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for n in listed {
+            h.remove(n);
+        }
+    }
+    let te_trailers = keep_te_trailers
+        && h.get_all(header::TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    for n in HOP.iter() {
+        if h.contains_key(n) {
+            h.remove(n);
+        }
+    }
+    if te_trailers {
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+}
+
+/// Prepares the upstream request's headers (once per request).
+pub fn prepare_request(cx: &Cx<'_>, h: &mut HeaderMap, trusted: &[IpNet]) {
+    let upgrade = upgrade_type(h);
+    strip_hop(h, true);
+    if let Some(u) = upgrade {
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        if let Ok(v) = HeaderValue::from_str(&u) {
+            h.insert(header::UPGRADE, v);
+        }
+    }
+    if !h.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(cx.hostport()) {
+            h.insert(header::HOST, v);
+        }
+    }
+    forwarded(cx, h, trusted);
+    h.append(header::VIA, via(cx.parts.version));
+}
+
+/// `Via` for a message of `version`.
+pub fn via(version: http::Version) -> HeaderValue {
+    HeaderValue::from_static(match version {
+        http::Version::HTTP_10 => "1.0 bellhop",
+        http::Version::HTTP_2 => "2.0 bellhop",
+        http::Version::HTTP_3 => "3.0 bellhop",
+        _ => "1.1 bellhop",
+    })
+}
+
+fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
+    if cx.conn.remote.is_none() {
+        h.remove(&XFF);
+        h.remove(&XFP);
+        h.remove(&XFH);
+        return;
+    }
+    let remote = cx.remote_ip();
+    let trusted = cx.server.is_trusted(remote) || trusted_here.iter().any(|n| n.contains(remote));
+    let mut xff = remote.to_string();
+    if trusted {
+        let prior: Vec<&str> = h
+            .get_all(&XFF)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if !prior.is_empty() && prior.iter().any(|p| !p.is_empty()) {
+            xff = format!("{}, {xff}", prior.join(", "));
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        h.insert(&XFF, v);
+    }
+    let last = |h: &HeaderMap, n: &HeaderName| {
+        h.get_all(n)
+            .iter()
+            .next_back()
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    let proto = match last(h, &XFP) {
+        Some(p) if trusted => p,
+        _ => HeaderValue::from_static(cx.conn.scheme()),
+    };
+    h.insert(&XFP, proto);
+    let host = match last(h, &XFH) {
+        Some(p) if trusted => Some(p),
+        _ => HeaderValue::from_str(cx.hostport()).ok(),
+    };
+    if let Some(v) = host {
+        h.insert(&XFH, v);
+    }
+}

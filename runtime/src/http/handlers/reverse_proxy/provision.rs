@@ -1,0 +1,227 @@
+//! Provisioning `reverse_proxy` from its JSON: every field is decoded and
+//! either implemented or rejected with its JSON path; nothing is ignored.
+
+use super::config::HandlerConfig;
+use super::handle_response::{ResponseHandler, ResponseMatcher};
+use super::health::{self, Passive};
+use super::respond::Shared;
+use super::selection::Policy;
+use super::transport_fastcgi::FastcgiTransport;
+use super::transport_http::{HttpTransport, HttpTransportConfig};
+use super::upstreams::Upstream;
+use super::{dynamic, Retry, ReverseProxy, Transport};
+use crate::error::Error;
+use crate::http::handlers::header_ops::{HeaderOps, HeaderOpsConfig};
+use crate::http::routes::MatcherSets;
+use crate::http::Handler;
+use crate::registry::Provision;
+use crate::util::IpNet;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the handler from its JSON at `path`.
+pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: HandlerConfig = p.decode(v, path)?;
+    if c.circuit_breaker.is_some() {
+        return Err(Error::config(
+            format!("{path}.circuit_breaker"),
+            "circuit breakers: not implemented by bellhop yet",
+        ));
+    }
+    let (transport, default_request_buffers) = transport(&c, p, path)?;
+    let passive_cfg = c.health_checks.as_ref().and_then(|h| h.passive.clone());
+    let max_fails = match &passive_cfg {
+        Some(pc) if pc.max_fails == 0 => 1,
+        Some(pc) => pc.max_fails,
+        None => 0,
+    };
+    let unhealthy_count = passive_cfg
+        .as_ref()
+        .map_or(0, |pc| pc.unhealthy_request_count);
+    let idle_cap = match &transport {
+        Transport::Http(t) => t.idle_cap,
+        Transport::Fastcgi(_) => 1,
+    };
+    let mut upstreams = Vec::new();
+    for (i, u) in c.upstreams.iter().enumerate() {
+        let upath = format!("{path}.upstreams[{i}]");
+        if !u.lookup_srv.is_empty() {
+            return Err(Error::config(
+                format!("{upath}.lookup_srv"),
+                "SRV lookups: not implemented by bellhop yet",
+            ));
+        }
+        let max_req = if u.max_requests == 0 {
+            unhealthy_count
+        } else {
+            u.max_requests
+        };
+        upstreams.extend(Upstream::provision(
+            &u.dial,
+            max_req,
+            max_fails,
+            idle_cap,
+            &format!("{upath}.dial"),
+        )?);
+    }
+    let dynamic = match &c.dynamic_upstreams {
+        Some(d) => Some(dynamic::Source::provision(
+            d,
+            p,
+            &format!("{path}.dynamic_upstreams"),
+        )?),
+        None => None,
+    };
+    if upstreams.is_empty() && dynamic.is_none() {
+        return Err(Error::config(format!("{path}.upstreams"), "no upstreams"));
+    }
+    let lb = c.load_balancing.unwrap_or_default();
+    let lpath = format!("{path}.load_balancing");
+    let policy = match &lb.selection_policy {
+        Some(s) => Policy::provision(s, p, &format!("{lpath}.selection_policy"))?,
+        None => Policy::Random,
+    };
+    let try_duration = lb.try_duration.map(|d| d.0).unwrap_or_default();
+    let mut try_interval = lb.try_interval.map(|d| d.0).unwrap_or_default();
+    if !try_duration.is_zero() && try_interval.is_zero() {
+        try_interval = Duration::from_millis(250);
+    }
+    let matchers = if lb.retry_match.is_empty() {
+        None
+    } else {
+        Some(MatcherSets::provision(
+            &lb.retry_match,
+            p,
+            &format!("{lpath}.retry_match"),
+        )?)
+    };
+    let mut trusted = Vec::new();
+    for (i, t) in c.trusted_proxies.iter().enumerate() {
+        trusted.push(
+            t.parse::<IpNet>()
+                .map_err(|e| Error::config(format!("{path}.trusted_proxies[{i}]"), e))?,
+        );
+    }
+    let headers = c.headers.unwrap_or_default();
+    let request_ops = match &headers.request {
+        Some(r) => HeaderOps::provision(r, &format!("{path}.headers.request"))?,
+        None => HeaderOps::default(),
+    };
+    let (response_ops, response_require) = match headers.response {
+        Some(r) => {
+            if r.deferred {
+                tracing::debug!("reverse_proxy response headers are always applied to the final upstream response");
+            }
+            let ops = HeaderOpsConfig {
+                add: r.add,
+                set: r.set,
+                delete: r.delete,
+                replace: r.replace,
+            };
+            (
+                HeaderOps::provision(&ops, &format!("{path}.headers.response"))?,
+                r.require.as_ref().map(ResponseMatcher::new),
+            )
+        }
+        None => (HeaderOps::default(), None),
+    };
+    let rewrite = match &c.rewrite {
+        Some(r) => Some(crate::http::handlers::rewrite_handler(
+            r,
+            p,
+            &format!("{path}.rewrite"),
+        )?),
+        None => None,
+    };
+    let mut handle_response = Vec::new();
+    for (i, rh) in c.handle_response.iter().enumerate() {
+        handle_response.push(ResponseHandler::provision(
+            rh,
+            p,
+            &format!("{path}.handle_response[{i}]"),
+        )?);
+    }
+    let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
+    let shared = Arc::new(Shared {
+        transport,
+        trusted,
+        request_ops,
+        response_ops,
+        response_require,
+        response_buffers: c.response_buffers,
+        stream_timeout: d(c.stream_timeout),
+        stream_close_delay: d(c.stream_close_delay),
+        stream_buffer: if c.stream_buffer_size > 0 {
+            c.stream_buffer_size as usize
+        } else {
+            32 * 1024
+        },
+        passive: passive_cfg.as_ref().map(Passive::new),
+        max_fails,
+        tunnels: Default::default(),
+    });
+    let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
+        Some(a) if health::enabled(a) => Some(health::start(
+            a,
+            &upstreams,
+            &shared,
+            &format!("{path}.health_checks.active"),
+        )?),
+        _ => None,
+    };
+    let _ = (c.flush_interval, c.verbose_logs);
+    Ok(Box::new(ReverseProxy {
+        upstreams,
+        dynamic,
+        policy,
+        retry: Retry {
+            retries: lb.retries,
+            try_duration,
+            try_interval,
+            matchers,
+        },
+        passive: passive_cfg.as_ref().map(Passive::new),
+        request_buffers: if c.request_buffers != 0 {
+            c.request_buffers
+        } else {
+            default_request_buffers
+        },
+        rewrite,
+        handle_response,
+        shared,
+        checker,
+    }))
+}
+
+fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transport, i64), Error> {
+    let Some(t) = &c.transport else {
+        let t = HttpTransport::provision(
+            &HttpTransportConfig::default(),
+            &format!("{path}.transport"),
+        )?;
+        return Ok((Transport::Http(Arc::new(t)), 0));
+    };
+    let tpath = format!("{path}.transport");
+    let (name, _) = p.module_name(t, "protocol", "http.reverse_proxy.transport", &tpath)?;
+    let mut obj = t.clone();
+    obj.remove("protocol");
+    let v = Value::Object(obj);
+    match name {
+        "http" => {
+            let cfg: HttpTransportConfig = p.decode(&v, &tpath)?;
+            Ok((
+                Transport::Http(Arc::new(HttpTransport::provision(&cfg, &tpath)?)),
+                0,
+            ))
+        }
+        "fastcgi" => Ok((
+            Transport::Fastcgi(FastcgiTransport::provision(&v, p, &tpath)?),
+            4096,
+        )),
+        other => Err(Error::UnknownModule {
+            path: format!("{tpath}.protocol"),
+            id: format!("http.reverse_proxy.transport.{other}"),
+        }),
+    }
+}

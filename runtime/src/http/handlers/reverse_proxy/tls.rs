@@ -1,0 +1,263 @@
+//! TLS to upstreams (the HTTP transport's `tls`): rustls with the `ring`
+//! provider. Trust comes from the system roots, or from `ca`
+//! (`tls.ca_pool.source.inline`/`file`), `root_ca_pool` (base64 DER) and
+//! `root_ca_pem_files`; a client certificate from PEM files;
+//! `insecure_skip_verify` accepts any certificate; `server_name` overrides
+//! SNI and verification; `curves` restricts key exchange groups.
+
+use crate::config::CaddyDuration;
+use crate::error::Error;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// `transport.tls`.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub ca: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub root_ca_pool: Vec<String>,
+    #[serde(default)]
+    pub root_ca_pem_files: Vec<String>,
+    #[serde(default)]
+    pub client_certificate_file: String,
+    #[serde(default)]
+    pub client_certificate_key_file: String,
+    #[serde(default)]
+    pub client_certificate_automate: String,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    pub handshake_timeout: Option<CaddyDuration>,
+    #[serde(default)]
+    pub server_name: String,
+    #[serde(default)]
+    pub renegotiation: String,
+    #[serde(default)]
+    pub except_ports: Vec<String>,
+    #[serde(default)]
+    pub curves: Vec<String>,
+}
+
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// Builds the client config; `alpn` lists the protocols to offer.
+pub fn client_config(t: &TlsConfig, alpn: &[&[u8]], path: &str) -> Result<ClientConfig, Error> {
+    let e = |field: &str, m: String| Error::config(format!("{path}.{field}"), m);
+    if !t.client_certificate_automate.is_empty() {
+        return Err(e(
+            "client_certificate_automate",
+            "not implemented by bellhop yet".into(),
+        ));
+    }
+    if !matches!(t.renegotiation.as_str(), "" | "never") {
+        return Err(e(
+            "renegotiation",
+            format!("{:?}: TLS renegotiation is not supported", t.renegotiation),
+        ));
+    }
+    let mut prov = provider();
+    if !t.curves.is_empty() {
+        let mut groups = Vec::new();
+        for c in &t.curves {
+            let name = match c.as_str() {
+                "x25519" => rustls::NamedGroup::X25519,
+                "secp256r1" => rustls::NamedGroup::secp256r1,
+                "secp384r1" => rustls::NamedGroup::secp384r1,
+                other => return Err(e("curves", format!("unsupported curve {other:?}"))),
+            };
+            groups.extend(prov.kx_groups.iter().copied().filter(|g| g.name() == name));
+        }
+        prov.kx_groups = groups;
+    }
+    let builder = ClientConfig::builder_with_provider(Arc::new(prov))
+        .with_safe_default_protocol_versions()
+        .map_err(|x| e("curves", x.to_string()))?;
+    let builder = if t.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify))
+    } else {
+        builder.with_root_certificates(roots(t, path)?)
+    };
+    let mut cfg = match (
+        t.client_certificate_file.is_empty(),
+        t.client_certificate_key_file.is_empty(),
+    ) {
+        (true, true) => builder.with_no_client_auth(),
+        (false, false) => {
+            let certs = CertificateDer::pem_file_iter(&t.client_certificate_file)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .map_err(|x| e("client_certificate_file", x.to_string()))?;
+            let key = PrivateKeyDer::from_pem_file(&t.client_certificate_key_file)
+                .map_err(|x| e("client_certificate_key_file", x.to_string()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|x| e("client_certificate_file", x.to_string()))?
+        }
+        (false, true) => {
+            return Err(e(
+                "client_certificate_key_file",
+                "client_certificate_file specified without client_certificate_key_file".into(),
+            ))
+        }
+        (true, false) => {
+            return Err(e(
+                "client_certificate_file",
+                "client_certificate_key_file specified without client_certificate_file".into(),
+            ))
+        }
+    };
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Ok(cfg)
+}
+
+fn roots(t: &TlsConfig, path: &str) -> Result<RootCertStore, Error> {
+    let mut store = RootCertStore::empty();
+    let mut custom = false;
+    let mut add = |der: CertificateDer<'static>, field: &str| {
+        store
+            .add(der)
+            .map_err(|x| Error::config(format!("{path}.{field}"), x))
+    };
+    for (i, b64) in t.root_ca_pool.iter().enumerate() {
+        let der = base64_decode(b64)
+            .ok_or_else(|| Error::config(format!("{path}.root_ca_pool[{i}]"), "invalid base64"))?;
+        add(CertificateDer::from(der), "root_ca_pool")?;
+        custom = true;
+    }
+    let mut pem_files: Vec<String> = t.root_ca_pem_files.clone();
+    if let Some(ca) = &t.ca {
+        let cpath = format!("{path}.ca");
+        match ca.get("provider").and_then(Value::as_str) {
+            Some("inline") => {
+                for c in str_list(ca, "trusted_ca_certs") {
+                    let der = base64_decode(&c)
+                        .ok_or_else(|| Error::config(&cpath, "invalid base64 certificate"))?;
+                    add(CertificateDer::from(der), "ca.trusted_ca_certs")?;
+                }
+            }
+            Some("file") => pem_files.extend(str_list(ca, "pem_files")),
+            Some(other) => {
+                return Err(Error::UnknownModule {
+                    path: format!("{cpath}.provider"),
+                    id: format!("tls.ca_pool.source.{other}"),
+                })
+            }
+            None => {
+                return Err(Error::config(
+                    cpath,
+                    "module name missing: expected `provider`",
+                ))
+            }
+        }
+        custom = true;
+    }
+    for f in &pem_files {
+        let certs = CertificateDer::pem_file_iter(f)
+            .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+            .map_err(|x| Error::config(format!("{path}.root_ca_pem_files"), format!("{f}: {x}")))?;
+        for c in certs {
+            add(c, "root_ca_pem_files")?;
+        }
+        custom = true;
+    }
+    if !custom {
+        for c in rustls_native_certs::load_native_certs().certs {
+            let _ = store.add(c);
+        }
+    }
+    Ok(store)
+}
+
+fn str_list(m: &Map<String, Value>, key: &str) -> Vec<String> {
+    m.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Standard base64 (with padding), as Go's `StdEncoding`.
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// The server name to present: the configured one, else the dial host.
+pub fn server_name(configured: &str, host: &str) -> Result<ServerName<'static>, String> {
+    let name = if configured.is_empty() {
+        host
+    } else {
+        configured
+    };
+    ServerName::try_from(name.to_string()).map_err(|e| format!("server name {name:?}: {e}"))
+}
+
+/// `insecure_skip_verify`: accepts any server certificate.
+#[derive(Debug)]
+struct NoVerify;
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
