@@ -9,6 +9,7 @@ mod handle_path;
 mod respond;
 mod reverse_proxy;
 mod route;
+pub(crate) mod tls;
 
 use super::registry::Directives;
 
@@ -21,4 +22,5 @@ pub fn register_standard(reg: &mut Directives) {
     reg.register_handler("respond", respond::parse);
     reg.register_handler("reverse_proxy", reverse_proxy::parse);
     reg.register_handler("route", route::parse);
+    reg.register("tls", tls::parse);
 }

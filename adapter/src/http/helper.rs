@@ -11,7 +11,7 @@ use super::Options;
 use crate::error::{Error, Result, Warning};
 use crate::syntax::{Dispenser, Token};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
@@ -30,6 +30,11 @@ pub struct State {
     pub group_counter: usize,
     /// Named routes that `invoke` referred to in the current directive.
     pub invoked: BTreeSet<String>,
+    /// `tls <cert> <key>`: certificate file → its tag (`certN`), so each
+    /// file is loaded once (Caddy's `tlsCertTags`).
+    pub tls_cert_tags: HashMap<String, String>,
+    /// Next `logN` name for unnamed `log` directives.
+    pub log_counter: usize,
 }
 
 /// The directive parser's view: a dispenser plus context. Derefs to the
