@@ -22,6 +22,8 @@ pub struct TlsState {
     http_port: String,
     https_port: String,
     wildcard_hosts: Vec<String>,
+    /// Every host of the server's sites, in site order.
+    all_hosts: Vec<String>,
     has_catch_all: bool,
     qualifies: bool,
     will_add_policy: bool,
@@ -41,6 +43,7 @@ impl TlsState {
             http_port: env.options.http_port(),
             https_port: env.options.https_port(),
             wildcard_hosts,
+            all_hosts: Vec::new(),
             has_catch_all: false,
             qualifies: false,
             will_add_policy: srv.auto_https.as_ref().is_none_or(|a| !a.disabled),
@@ -50,6 +53,11 @@ impl TlsState {
     /// Applies one site's TLS settings to the server.
     pub fn site(&mut self, srv: &mut Server, site: &Site, r: &SiteRef, _env: &Env) {
         let mut hosts = hosts_from_keys(site, r);
+        for h in &hosts {
+            if !self.all_hosts.contains(h) {
+                self.all_hosts.push(h.clone());
+            }
+        }
         let forced: BTreeSet<String> = if site.has(class::TLS_FORCE_AUTOMATE) {
             hosts.iter().cloned().collect()
         } else {
@@ -146,6 +154,7 @@ impl TlsState {
 
     /// Adds the catch-all policy if needed and consolidates.
     pub fn finish(&self, srv: &mut Server, index: usize) -> Result<()> {
+        shield_wildcard_client_auth(&mut srv.tls_connection_policies, &self.all_hosts);
         let any_sni = !self.default_sni.is_empty() || !self.fallback_sni.is_empty();
         if self.qualifies
             && !self.has_catch_all
@@ -214,6 +223,70 @@ fn listener_port_range(ln: &str) -> Option<(u32, u32)> {
     Some((lo.parse().ok()?, hi.parse().ok()?))
 }
 
+/// The SNI names of a policy's matcher.
+fn sni_of(cp: &Map<String, Value>) -> Vec<&str> {
+    cp.get("match")
+        .and_then(|m| m.get("sni"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// A host covered only by a wildcard policy that requires client
+/// authentication would inherit it; such hosts get a policy of their own
+/// with the wildcard's other settings, placed before it.
+fn shield_wildcard_client_auth(cps: &mut Vec<Map<String, Value>>, hosts: &[String]) {
+    let mut i = 0;
+    while i < cps.len() {
+        let wildcards: Vec<String> = sni_of(&cps[i])
+            .into_iter()
+            .filter(|s| s.starts_with("*."))
+            .map(String::from)
+            .collect();
+        if wildcards.is_empty() || !cps[i].contains_key("client_authentication") {
+            i += 1;
+            continue;
+        }
+        let covered: BTreeSet<&str> = cps.iter().flat_map(sni_of).collect();
+        let shielded: Vec<String> = hosts
+            .iter()
+            .filter(|h| !h.starts_with("*.") && !covered.contains(h.as_str()))
+            .filter(|h| {
+                wildcards
+                    .iter()
+                    .any(|w| super::tls_app::match_wildcard(h, w))
+            })
+            .cloned()
+            .collect();
+        if shielded.is_empty() {
+            i += 1;
+            continue;
+        }
+        let mut cp = Map::new();
+        cp.insert("match".into(), serde_json::json!({ "sni": shielded }));
+        for (k, v) in &cps[i] {
+            if k != "match" && k != "client_authentication" {
+                cp.insert(k.clone(), v.clone());
+            }
+        }
+        cps.insert(i, cp);
+        i += 2;
+    }
+}
+
+/// Whether two policies match only by SNI and agree on everything else.
+fn sni_mergeable(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    let sni_only = |m: &Map<String, Value>| {
+        m.get("match")
+            .and_then(Value::as_object)
+            .is_some_and(|o| o.len() == 1 && o.contains_key("sni"))
+    };
+    sni_only(a)
+        && sni_only(b)
+        && a.len() == b.len()
+        && a.iter().all(|(k, v)| k == "match" || b.get(k) == Some(v))
+}
+
 /// Sorts catch-all policies last, drops duplicates and merges policies
 /// with equal matchers where their settings do not conflict.
 fn consolidate_policies(
@@ -230,6 +303,21 @@ fn consolidate_policies(
                 continue;
             }
             if cps[i] == cps[j] {
+                cps.remove(j);
+                again = true;
+                break;
+            }
+            if sni_mergeable(&cps[i], &cps[j]) {
+                let extra: Vec<Value> = sni_of(&cps[j])
+                    .into_iter()
+                    .filter(|s| !sni_of(&cps[i]).contains(s))
+                    .map(Value::from)
+                    .collect();
+                if let Some(Value::Array(a)) =
+                    cps[i].get_mut("match").and_then(|m| m.get_mut("sni"))
+                {
+                    a.extend(extra);
+                }
                 cps.remove(j);
                 again = true;
                 break;

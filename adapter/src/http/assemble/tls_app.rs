@@ -14,6 +14,7 @@ use super::autohttps::{hosts_from_keys, listeners_use_other_port};
 use super::listeners::{Pairing, SiteRef};
 use crate::error::{Error, Result};
 use crate::http::obj::strings;
+pub use policy::match_wildcard;
 use policy::Policy;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -373,7 +374,10 @@ fn apply_global_defaults(policies: &mut Vec<Policy>, env: &Env) {
         "preferred_chains",
     ];
     if keys.iter().any(|k| o.has(k)) {
-        if !policies.iter().any(|p| p.subjects.is_empty()) {
+        let relies_on_internal = policies
+            .iter()
+            .any(|p| p.issuers.is_empty() && !policy::has_all_public_names(p));
+        if !relies_on_internal && !policies.iter().any(|p| p.subjects.is_empty()) {
             policies.push(Policy::default());
         }
         for ap in policies.iter_mut() {

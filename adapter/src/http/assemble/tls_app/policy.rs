@@ -91,10 +91,14 @@ pub fn base_policy(opts: &Options, always: bool) -> Result<Option<Policy>, Strin
     let local = opts.has("local_certs");
     let key_type = opts.get("key_type");
     let ocsp = opts.get("ocsp_stapling");
-    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() {
+    let ratio = opts.get("renewal_window_ratio");
+    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() && ratio.is_none() {
         return Ok(always.then(Policy::default));
     }
-    let mut ap = Policy::default();
+    let mut ap = Policy {
+        renewal_window_ratio: ratio.cloned(),
+        ..Policy::default()
+    };
     if let Some(k) = key_type.and_then(Value::as_str) {
         ap.key_type = k.to_string();
     }
@@ -231,12 +235,17 @@ pub fn consolidate(mut aps: Vec<Policy>) -> Vec<Policy> {
         i.subjects.len() > j.subjects.len()
     });
     let orig = aps.len();
+    let has_catch_all = aps
+        .iter()
+        .any(|p| p.subjects.is_empty() && !p.is_empty_besides_subjects());
     let mut empty = 0;
     let mut i = 0;
     while i < aps.len() {
         if aps[i].is_empty_besides_subjects() {
             empty += 1;
-            if !all_public(&aps[i]) {
+            // an empty policy only matters if it keeps its names from a
+            // catch-all policy with other settings
+            if !all_public(&aps[i]) || !has_catch_all {
                 aps.remove(i);
                 continue;
             }
