@@ -6,6 +6,7 @@ pub(crate) mod bind;
 mod handle;
 mod handle_errors;
 mod handle_path;
+pub(crate) mod log;
 mod respond;
 mod reverse_proxy;
 mod route;
@@ -19,6 +20,7 @@ pub fn register_standard(reg: &mut Directives) {
     reg.register_handler("handle", handle::parse);
     reg.register("handle_errors", handle_errors::parse);
     reg.register("handle_path", handle_path::parse);
+    reg.register("log", log::parse);
     reg.register_handler("respond", respond::parse);
     reg.register_handler("reverse_proxy", reverse_proxy::parse);
     reg.register_handler("route", route::parse);
