@@ -2,6 +2,7 @@
 //! [`register_standard`], the explicit table that maps their names to
 //! their parse functions.
 
+mod acme_server;
 pub(crate) mod bind;
 mod handle;
 mod handle_errors;
@@ -16,6 +17,7 @@ use super::registry::Directives;
 
 /// Registers every standard directive (Caddy's distribution) in `reg`.
 pub fn register_standard(reg: &mut Directives) {
+    reg.register("acme_server", acme_server::parse);
     reg.register("bind", bind::parse);
     reg.register_handler("handle", handle::parse);
     reg.register("handle_errors", handle_errors::parse);

@@ -5,6 +5,7 @@
 pub mod acme;
 mod auto_https;
 mod order;
+mod pki;
 mod ports;
 mod server_options;
 pub mod servers;
@@ -135,6 +136,11 @@ pub fn lookup(name: &str) -> Option<OptionFn> {
         "servers" => server_options::parse,
         "default_bind" => parse_default_bind,
         "log" => parse_log,
+        "pki" => pki::parse_pki,
+        "cert_issuer" => pki::parse_cert_issuer,
+        "ech" => pki::parse_ech,
+        "filesystem" => pki::parse_filesystem,
+        "events" => pki::parse_events,
         _ => return None,
     })
 }
