@@ -17,7 +17,7 @@ use crate::http::obj::strings;
 pub use policy::match_wildcard;
 use policy::Policy;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The `tls` app, if anything configures it.
 pub fn build(
@@ -330,8 +330,9 @@ fn automate_loader(
             }
         }
     }
+    let mut in_al: HashSet<String> = al.iter().cloned().collect();
     for n in forced {
-        if !al.contains(n) {
+        if in_al.insert(n.clone()) {
             al.push(n.clone());
         }
     }
