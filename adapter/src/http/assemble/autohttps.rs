@@ -13,7 +13,7 @@ use super::Server;
 use crate::error::{Error, Result};
 use crate::http::gosort::stable_sort;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 /// What the TLS decisions of one server accumulate over its sites.
 pub struct TlsState {
@@ -21,9 +21,12 @@ pub struct TlsState {
     fallback_sni: String,
     http_port: String,
     https_port: String,
-    wildcard_hosts: Vec<String>,
-    /// Every host of the server's sites, in site order.
+    wildcard_hosts: HashSet<String>,
+    /// Every host of the server's sites, in site order (and as a set).
     all_hosts: Vec<String>,
+    all_hosts_set: HashSet<String>,
+    /// The hosts in the server's `automatic_https.skip` list.
+    skip_set: HashSet<String>,
     has_catch_all: bool,
     qualifies: bool,
     will_add_policy: bool,
@@ -44,6 +47,8 @@ impl TlsState {
             https_port: env.options.https_port(),
             wildcard_hosts,
             all_hosts: Vec::new(),
+            all_hosts_set: HashSet::new(),
+            skip_set: HashSet::new(),
             has_catch_all: false,
             qualifies: false,
             will_add_policy: srv.auto_https.as_ref().is_none_or(|a| !a.disabled),
@@ -54,7 +59,7 @@ impl TlsState {
     pub fn site(&mut self, srv: &mut Server, site: &Site, r: &SiteRef, _env: &Env) {
         let mut hosts = hosts_from_keys(site, r);
         for h in &hosts {
-            if !self.all_hosts.contains(h) {
+            if self.all_hosts_set.insert(h.clone()) {
                 self.all_hosts.push(h.clone());
             }
         }
@@ -121,16 +126,14 @@ impl TlsState {
             && !addr.host.is_empty()
         {
             let ah = srv.auto_https.get_or_insert_with(Default::default);
-            if !ah.skip.contains(&addr.host) {
+            if self.skip_set.insert(addr.host.clone()) {
                 ah.skip.push(addr.host.clone());
             }
         }
         let tls_enabled = has_policies
             || (!addr.host.is_empty()
-                && srv
-                    .auto_https
-                    .as_ref()
-                    .is_some_and(|a| !a.skip.contains(&addr.host)));
+                && srv.auto_https.is_some()
+                && !self.skip_set.contains(&addr.host));
         if addr.scheme == "https"
             || (addr.scheme != "http" && addr.port != self.http_port && tls_enabled)
         {
@@ -142,7 +145,7 @@ impl TlsState {
                     .host
                     .split_once('.')
                     .map_or(addr.host.as_str(), |(_, b)| b);
-                if !addr.host.starts_with("*.") && self.wildcard_hosts.iter().any(|w| w == base) {
+                if !addr.host.starts_with("*.") && self.wildcard_hosts.contains(base) {
                     ah.skip_certs.push(addr.host.clone());
                 }
             }
