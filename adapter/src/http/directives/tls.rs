@@ -28,41 +28,15 @@
 //! ```
 
 mod client_auth;
+mod conn_policy;
 pub(crate) mod issuers;
 
 use super::super::helper::Helper;
 use super::super::value::{class, ConfigValue};
 use crate::error::Result;
 use crate::http::obj::strings;
+use conn_policy::{connection_policy, ConnPolicy, CIPHERS, CURVES, PROTOCOLS};
 use serde_json::{Map, Value};
-
-const PROTOCOLS: &[&str] = &["tls1.2", "tls1.3"];
-const CURVES: &[&str] = &[
-    "x25519",
-    "x25519mlkem768",
-    "secp256r1",
-    "secp384r1",
-    "secp521r1",
-];
-const CIPHERS: &[&str] = &[
-    "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",
-    "TLS_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_RSA_WITH_AES_128_CBC_SHA",
-    "TLS_RSA_WITH_AES_256_CBC_SHA",
-    "TLS_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_RSA_WITH_AES_256_GCM_SHA384",
-];
 
 /// What the directive accumulates before building its values.
 #[derive(Default)]
@@ -84,17 +58,6 @@ struct Tls {
     /// DNS challenge options set without the `dns` subdirective.
     dns_options: Vec<String>,
     dns_provider: bool,
-}
-
-#[derive(Default)]
-struct ConnPolicy {
-    cipher_suites: Vec<String>,
-    curves: Vec<String>,
-    alpn: Vec<String>,
-    protocol_min: String,
-    protocol_max: String,
-    client_auth: Option<Value>,
-    insecure_secrets_log: String,
 }
 
 /// Parses `tls …`.
@@ -380,43 +343,4 @@ fn implicit_or_explicit_issuers(t: &Tls) -> Vec<Value> {
             Value::Object(copy)
         })
         .collect()
-}
-
-/// The connection policy JSON in Go field order.
-fn connection_policy(cp: ConnPolicy, any_tag: &[String]) -> Value {
-    let mut m = Map::new();
-    if !any_tag.is_empty() {
-        m.insert(
-            "certificate_selection".into(),
-            serde_json::json!({ "any_tag": any_tag }),
-        );
-    }
-    let lists = [
-        ("cipher_suites", cp.cipher_suites),
-        ("curves", cp.curves),
-        ("alpn", cp.alpn),
-    ];
-    for (k, v) in lists {
-        if !v.is_empty() {
-            m.insert(k.into(), strings(&v));
-        }
-    }
-    for (k, v) in [
-        ("protocol_min", cp.protocol_min),
-        ("protocol_max", cp.protocol_max),
-    ] {
-        if !v.is_empty() {
-            m.insert(k.into(), v.into());
-        }
-    }
-    if let Some(ca) = cp.client_auth {
-        m.insert("client_authentication".into(), ca);
-    }
-    if !cp.insecure_secrets_log.is_empty() {
-        m.insert(
-            "insecure_secrets_log".into(),
-            cp.insecure_secrets_log.into(),
-        );
-    }
-    Value::Object(m)
 }
