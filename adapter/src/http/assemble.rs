@@ -192,7 +192,7 @@ pub fn build(
         .flat_map(|p| p.sites.iter().map(|r| r.site))
         .collect();
     let mut apps = Map::new();
-    let http = http_app(&servers, metrics, env);
+    let http = http_app(servers, metrics, env);
     let tls = tls_app::build(&pairings, &sites, env, state)?;
     let mut cfg = Map::new();
     super::options::top_level(&mut cfg, &mut apps, env);
@@ -235,16 +235,12 @@ fn hoist_metrics(servers: &mut [(String, Value)], env: &Env) -> Option<Value> {
     metrics
 }
 
-fn http_app(servers: &[(String, Value)], metrics: Option<Value>, env: &Env) -> Option<Value> {
+fn http_app(mut servers: Vec<(String, Value)>, metrics: Option<Value>, env: &Env) -> Option<Value> {
     if servers.is_empty() {
         return None;
     }
-    let mut sorted: Vec<&(String, Value)> = servers.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let map: Map<String, Value> = sorted
-        .into_iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    servers.sort_by(|a, b| a.0.cmp(&b.0));
+    let map: Map<String, Value> = servers.into_iter().collect();
     let o = &env.options;
     Some(
         Obj::new()

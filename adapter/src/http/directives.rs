@@ -3,6 +3,7 @@
 //! their parse functions.
 
 mod abort;
+mod acme_server;
 mod basic_auth;
 pub(crate) mod bind;
 mod copy_response;
@@ -18,6 +19,7 @@ mod handle_path;
 mod header;
 mod intercept;
 mod invoke;
+pub(crate) mod log;
 mod log_append;
 mod log_name;
 mod log_skip;
@@ -35,6 +37,7 @@ mod rewrite;
 mod root;
 mod route;
 mod templates;
+pub(crate) mod tls;
 mod tracing;
 mod try_files;
 mod uri;
@@ -44,11 +47,13 @@ use super::registry::Directives;
 
 /// Registers every standard directive (Caddy's distribution) in `reg`.
 pub fn register_standard(reg: &mut Directives) {
+    reg.register("acme_server", acme_server::parse);
     reg.register("bind", bind::parse);
     reg.register("forward_auth", forward_auth::parse);
     reg.register("handle_errors", handle_errors::parse);
     reg.register("handle_path", handle_path::parse);
     reg.register("header", header::parse);
+    reg.register("log", log::parse);
     reg.register("php_fastcgi", php_fastcgi::parse);
     reg.register("request_header", request_header::parse);
     reg.register_handler("abort", abort::parse);
@@ -77,10 +82,11 @@ pub fn register_standard(reg: &mut Directives) {
     reg.register("rewrite", rewrite::parse);
     reg.register("root", root::parse);
     reg.register_handler("route", route::parse);
+    reg.register("tls", tls::parse);
+    reg.register("try_files", try_files::parse);
     reg.register_handler("skip_log", log_skip::parse);
     reg.register_handler("templates", templates::parse);
     reg.register_handler("tracing", tracing::parse);
-    reg.register("try_files", try_files::parse);
     reg.register_handler("uri", uri::parse);
     reg.register_handler("vars", vars::parse);
 }

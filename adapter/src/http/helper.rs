@@ -11,7 +11,7 @@ use super::Options;
 use crate::error::{Error, Result, Warning};
 use crate::syntax::{Dispenser, Token};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
@@ -36,6 +36,11 @@ pub struct State {
     /// The files the current block's tokens came from, sorted (Caddy's
     /// `Helper.Caddyfiles`; `file_server` hides them).
     pub caddyfiles: Vec<String>,
+    /// `tls <cert> <key>`: certificate file → its tag (`certN`), so each
+    /// file is loaded once (Caddy's `tlsCertTags`).
+    pub tls_cert_tags: HashMap<String, String>,
+    /// Next `logN` name for unnamed `log` directives.
+    pub log_counter: usize,
 }
 
 /// The directive parser's view: a dispenser plus context. Derefs to the

@@ -5,6 +5,7 @@
 pub mod acme;
 mod auto_https;
 mod order;
+mod pki;
 mod ports;
 mod server_options;
 pub mod servers;
@@ -134,6 +135,12 @@ pub fn lookup(name: &str) -> Option<OptionFn> {
         "metrics" => simple::parse_metrics,
         "servers" => server_options::parse,
         "default_bind" => parse_default_bind,
+        "log" => parse_log,
+        "pki" => pki::parse_pki,
+        "cert_issuer" => pki::parse_cert_issuer,
+        "ech" => pki::parse_ech,
+        "filesystem" => pki::parse_filesystem,
+        "events" => pki::parse_events,
         _ => return None,
     })
 }
@@ -239,5 +246,15 @@ fn parse_default_bind(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> 
     let v = super::directives::bind::parse_bind(d)?;
     opts.default_bind
         .push(super::assemble::listeners::bind_from_json(&v));
+    Ok(())
+}
+
+/// `log [<name>] { … }`: a named logger (folded: several may be given,
+/// each name once).
+fn parse_log(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
+    let mut names: std::collections::HashSet<String> =
+        opts.logs.iter().map(|l| l.name.clone()).collect();
+    let log = super::directives::log::parse_log(d, Some(&mut names), &mut 0)?;
+    opts.logs.push(log);
     Ok(())
 }

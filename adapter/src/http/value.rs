@@ -44,6 +44,8 @@ pub mod class {
     pub const TLS_INSECURE_SECRETS_LOG: &str = "tls.insecure_secrets_log";
     /// The renewal window ratio (number).
     pub const TLS_RENEWAL_WINDOW_RATIO: &str = "tls.renewal_window_ratio";
+    /// A CA the PKI app must have (its ID, a string), from `acme_server`.
+    pub const PKI_CA: &str = "pki.ca";
     /// `tls` with no settings besides disabling (`tls off` is gone in v2,
     /// kept for completeness of the pile).
     pub const TLS_OFF: &str = "tls.off";

@@ -11,9 +11,11 @@ use super::super::value::class;
 use super::listeners::{Pairing, SiteRef};
 use super::Server;
 use crate::error::{Error, Result};
-use crate::http::gosort::stable_sort;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+
+mod conn_policies;
+use conn_policies::{consolidate_policies, shield_wildcard_client_auth};
 
 /// What the TLS decisions of one server accumulate over its sites.
 pub struct TlsState {
@@ -21,7 +23,12 @@ pub struct TlsState {
     fallback_sni: String,
     http_port: String,
     https_port: String,
-    wildcard_hosts: Vec<String>,
+    wildcard_hosts: HashSet<String>,
+    /// Every host of the server's sites, in site order (and as a set).
+    all_hosts: Vec<String>,
+    all_hosts_set: HashSet<String>,
+    /// The hosts in the server's `automatic_https.skip` list.
+    skip_set: HashSet<String>,
     has_catch_all: bool,
     qualifies: bool,
     will_add_policy: bool,
@@ -41,6 +48,9 @@ impl TlsState {
             http_port: env.options.http_port(),
             https_port: env.options.https_port(),
             wildcard_hosts,
+            all_hosts: Vec::new(),
+            all_hosts_set: HashSet::new(),
+            skip_set: HashSet::new(),
             has_catch_all: false,
             qualifies: false,
             will_add_policy: srv.auto_https.as_ref().is_none_or(|a| !a.disabled),
@@ -50,6 +60,11 @@ impl TlsState {
     /// Applies one site's TLS settings to the server.
     pub fn site(&mut self, srv: &mut Server, site: &Site, r: &SiteRef, _env: &Env) {
         let mut hosts = hosts_from_keys(site, r);
+        for h in &hosts {
+            if self.all_hosts_set.insert(h.clone()) {
+                self.all_hosts.push(h.clone());
+            }
+        }
         let forced: BTreeSet<String> = if site.has(class::TLS_FORCE_AUTOMATE) {
             hosts.iter().cloned().collect()
         } else {
@@ -113,16 +128,14 @@ impl TlsState {
             && !addr.host.is_empty()
         {
             let ah = srv.auto_https.get_or_insert_with(Default::default);
-            if !ah.skip.contains(&addr.host) {
+            if self.skip_set.insert(addr.host.clone()) {
                 ah.skip.push(addr.host.clone());
             }
         }
         let tls_enabled = has_policies
             || (!addr.host.is_empty()
-                && srv
-                    .auto_https
-                    .as_ref()
-                    .is_some_and(|a| !a.skip.contains(&addr.host)));
+                && srv.auto_https.is_some()
+                && !self.skip_set.contains(&addr.host));
         if addr.scheme == "https"
             || (addr.scheme != "http" && addr.port != self.http_port && tls_enabled)
         {
@@ -134,7 +147,7 @@ impl TlsState {
                     .host
                     .split_once('.')
                     .map_or(addr.host.as_str(), |(_, b)| b);
-                if !addr.host.starts_with("*.") && self.wildcard_hosts.iter().any(|w| w == base) {
+                if !addr.host.starts_with("*.") && self.wildcard_hosts.contains(base) {
                     ah.skip_certs.push(addr.host.clone());
                 }
             }
@@ -146,6 +159,7 @@ impl TlsState {
 
     /// Adds the catch-all policy if needed and consolidates.
     pub fn finish(&self, srv: &mut Server, index: usize) -> Result<()> {
+        shield_wildcard_client_auth(&mut srv.tls_connection_policies, &self.all_hosts);
         let any_sni = !self.default_sni.is_empty() || !self.fallback_sni.is_empty();
         if self.qualifies
             && !self.has_catch_all
@@ -212,72 +226,6 @@ fn listener_port_range(ln: &str) -> Option<(u32, u32)> {
     let port = rest.rsplit_once(':')?.1;
     let (lo, hi) = port.split_once('-').unwrap_or((port, port));
     Some((lo.parse().ok()?, hi.parse().ok()?))
-}
-
-/// Sorts catch-all policies last, drops duplicates and merges policies
-/// with equal matchers where their settings do not conflict.
-fn consolidate_policies(
-    mut cps: Vec<Map<String, Value>>,
-) -> Result<Vec<Map<String, Value>>, String> {
-    stable_sort(&mut cps, |i, j| {
-        !j.contains_key("match") && i.contains_key("match")
-    });
-    let mut i = 0;
-    while i < cps.len() {
-        let mut again = false;
-        for j in 0..cps.len() {
-            if j == i {
-                continue;
-            }
-            if cps[i] == cps[j] {
-                cps.remove(j);
-                again = true;
-                break;
-            }
-            if cps[i].get("match") == cps[j].get("match") {
-                let other = cps[j].clone();
-                merge_policy(&mut cps[i], other)?;
-                cps.remove(j);
-                again = true;
-                break;
-            }
-        }
-        if !again {
-            i += 1;
-        }
-    }
-    Ok(cps)
-}
-
-fn merge_policy(a: &mut Map<String, Value>, b: Map<String, Value>) -> Result<(), String> {
-    const CONFLICTS: &[(&str, &str)] = &[
-        ("alpn", "ALPN"),
-        ("cipher_suites", "cipher suites"),
-        ("curves", "curves"),
-        ("default_sni", "default SNI"),
-        ("protocol_min", "min protocol"),
-        ("protocol_max", "max protocol"),
-    ];
-    for (k, what) in CONFLICTS {
-        if let (Some(x), Some(y)) = (a.get(*k), b.get(*k)) {
-            if x != y {
-                return Err(format!(
-                    "two policies with same match criteria have conflicting {what}: {x} vs. {y}"
-                ));
-            }
-        }
-    }
-    if !a.contains_key("client_authentication") && b.contains_key("client_authentication") {
-        return Err(format!(
-            "two policies with same match criteria have conflicting client auth configuration: {:?} vs. {:?}",
-            a.get("client_authentication"),
-            b.get("client_authentication")
-        ));
-    }
-    for (k, v) in b {
-        a.entry(k).or_insert(v);
-    }
-    Ok(())
 }
 
 /// A server cannot serve HTTP and HTTPS at once (Caddy's

@@ -5,7 +5,10 @@
 //! ACME defaults filled into ACME issuers, and consolidation. Also the PKI
 //! app.
 
+mod pki;
 mod policy;
+
+pub use pki::pki_app;
 
 use super::super::helper::{Env, State};
 use super::super::site::Site;
@@ -14,9 +17,10 @@ use super::autohttps::{hosts_from_keys, listeners_use_other_port};
 use super::listeners::{Pairing, SiteRef};
 use crate::error::{Error, Result};
 use crate::http::obj::strings;
+pub use policy::match_wildcard;
 use policy::Policy;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// The `tls` app, if anything configures it.
 pub fn build(
@@ -329,8 +333,9 @@ fn automate_loader(
             }
         }
     }
+    let mut in_al: HashSet<String> = al.iter().cloned().collect();
     for n in forced {
-        if !al.contains(n) {
+        if in_al.insert(n.clone()) {
             al.push(n.clone());
         }
     }
@@ -373,7 +378,10 @@ fn apply_global_defaults(policies: &mut Vec<Policy>, env: &Env) {
         "preferred_chains",
     ];
     if keys.iter().any(|k| o.has(k)) {
-        if !policies.iter().any(|p| p.subjects.is_empty()) {
+        let relies_on_internal = policies
+            .iter()
+            .any(|p| p.issuers.is_empty() && !policy::has_all_public_names(p));
+        if !relies_on_internal && !policies.iter().any(|p| p.subjects.is_empty()) {
             policies.push(Policy::default());
         }
         for ap in policies.iter_mut() {
@@ -465,9 +473,4 @@ fn app_flags(app: &mut Map<String, Value>, env: &Env) {
     if o.get("storage_clean_interval") == Some(&Value::Bool(false)) {
         app.insert("disable_storage_clean".into(), true.into());
     }
-}
-
-/// The `pki` app, if anything configures it.
-pub fn pki_app(_pairings: &[Pairing], _sites: &[Site], env: &Env) -> Option<Value> {
-    env.options.get("pki").cloned()
 }

@@ -6,15 +6,16 @@
 //! }
 //! ```
 //!
-//! Codes are three digits, or `4xx`-style ranges; they become one CEL
-//! `expression` matcher on every route of the block. The routes go to the
+//! The block becomes one route whose handler is the block's subroute (as
+//! Caddy 2.11 writes it). Codes are three digits, or `4xx`-style ranges;
+//! they become that route's CEL `expression` matcher. The route goes to the
 //! server's `errors` routes (class `error_route`).
 
 use crate::error::Result;
 use crate::http::helper::Helper;
 use crate::http::matchers;
 use crate::http::subroute::parse_segment_as_routes;
-use crate::http::value::{class, ConfigValue, MatcherSet, Payload};
+use crate::http::value::{class, subroute_handler, ConfigValue, MatcherSet, Payload, Route};
 
 pub fn parse(h: &mut Helper) -> Result<Vec<ConfigValue>> {
     h.next();
@@ -30,20 +31,21 @@ pub fn parse(h: &mut Helper) -> Result<Vec<ConfigValue>> {
         h.prev();
         e
     };
-    let mut routes = parse_segment_as_routes(h)?;
-    if !expression.is_empty() {
+    // Caddy 2.11 wraps the block in one route whose handler is the block's
+    // subroute; status codes become that route's expression matcher.
+    let routes = parse_segment_as_routes(h)?;
+    let matcher = (!expression.is_empty()).then(|| {
         let mut set = MatcherSet::new();
         set.insert(
             "expression".into(),
             matchers::expression_json(&expression, ""),
         );
-        for r in &mut routes {
-            r.matchers = vec![set.clone()];
-        }
-    }
+        set
+    });
+    let route = Route::with_handler(matcher, subroute_handler(&routes, None));
     Ok(vec![ConfigValue::new(
         class::ERROR_ROUTE,
-        Payload::Routes(routes),
+        Payload::Routes(vec![route]),
     )])
 }
 

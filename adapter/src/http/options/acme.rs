@@ -179,6 +179,15 @@ pub fn fill_in_defaults(issuer: &mut Value, o: &Options) {
             dns.insert("provider".into(), p.clone());
         }
         challenges(iss).insert("dns".into(), Value::Object(dns));
+    } else if let Some(p) = o.get("acme_dns").filter(|v| !v.is_null()) {
+        // a DNS challenge configured without a provider takes the global one
+        if let Some(dns) = iss
+            .get_mut("challenges")
+            .and_then(|c| c.get_mut("dns"))
+            .and_then(Value::as_object_mut)
+        {
+            dns.entry("provider").or_insert_with(|| p.clone());
+        }
     }
     if let Some(r) = o.get("tls_resolvers") {
         if let Some(dns) = iss

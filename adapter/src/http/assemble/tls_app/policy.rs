@@ -5,6 +5,7 @@
 use crate::http::gosort::stable_sort;
 use crate::http::options::Options;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 /// One automation policy under construction.
@@ -91,10 +92,14 @@ pub fn base_policy(opts: &Options, always: bool) -> Result<Option<Policy>, Strin
     let local = opts.has("local_certs");
     let key_type = opts.get("key_type");
     let ocsp = opts.get("ocsp_stapling");
-    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() {
+    let ratio = opts.get("renewal_window_ratio");
+    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() && ratio.is_none() {
         return Ok(always.then(Policy::default));
     }
-    let mut ap = Policy::default();
+    let mut ap = Policy {
+        renewal_window_ratio: ratio.cloned(),
+        ..Policy::default()
+    };
     if let Some(k) = key_type.and_then(Value::as_str) {
         ap.key_type = k.to_string();
     }
@@ -215,10 +220,6 @@ fn is_subset(a: &Policy, b: &Policy) -> bool {
         .all(|x| b.subjects.iter().any(|y| match_wildcard(x, y)))
 }
 
-fn shadows(i: usize, aps: &[Policy]) -> Option<usize> {
-    (i + 1..aps.len()).find(|&j| is_subset(&aps[i], &aps[j]))
-}
-
 /// Caddy's `consolidateAutomationPolicies`.
 pub fn consolidate(mut aps: Vec<Policy>) -> Vec<Policy> {
     stable_sort(&mut aps, |i, j| {
@@ -231,54 +232,66 @@ pub fn consolidate(mut aps: Vec<Policy>) -> Vec<Policy> {
         i.subjects.len() > j.subjects.len()
     });
     let orig = aps.len();
+    let has_catch_all = aps
+        .iter()
+        .any(|p| p.subjects.is_empty() && !p.is_empty_besides_subjects());
     let mut empty = 0;
-    let mut i = 0;
-    while i < aps.len() {
-        if aps[i].is_empty_besides_subjects() {
-            empty += 1;
-            if !all_public(&aps[i]) {
-                aps.remove(i);
-                continue;
-            }
+    // an empty policy only matters if it keeps its names from a catch-all
+    // policy with other settings
+    aps.retain(|p| {
+        if !p.is_empty_besides_subjects() {
+            return true;
         }
-        i += 1;
-    }
+        empty += 1;
+        all_public(p) && has_catch_all
+    });
     if empty == orig {
         return Vec::new();
     }
     merge_duplicates(aps)
 }
 
-fn merge_duplicates(mut aps: Vec<Policy>) -> Vec<Policy> {
-    let mut i = 0;
-    'outer: while i < aps.len() {
-        let mut j = i + 1;
-        while j < aps.len() {
-            if aps[i] == aps[j] {
-                aps.remove(j);
-                continue 'outer;
+/// The first policy after `i` whose names cover policy `i`'s.
+fn shadows(i: usize, aps: &[Option<Policy>]) -> Option<usize> {
+    let a = aps[i].as_ref()?;
+    (i + 1..aps.len()).find(|&j| aps[j].as_ref().is_some_and(|b| is_subset(a, b)))
+}
+
+/// Drops duplicate policies and merges those with equal settings (Caddy's
+/// merge loop); removed policies leave `None` slots, so removal is O(1),
+/// and each merge target keeps a set of its subjects.
+fn merge_duplicates(aps: Vec<Policy>) -> Vec<Policy> {
+    let mut slots: Vec<Option<Policy>> = aps.into_iter().map(Some).collect();
+    let n = slots.len();
+    for i in 0..n {
+        let mut seen: Option<HashSet<String>> = None;
+        for j in i + 1..n {
+            let (Some(a), Some(b)) = (slots[i].as_ref(), slots[j].as_ref()) else {
+                continue;
+            };
+            if a == b {
+                slots[j] = None;
+                continue;
             }
-            if aps[i].same_settings(&aps[j]) {
-                if !aps[i].subjects.is_empty() && aps[j].subjects.is_empty() {
-                    if shadows(i, &aps).is_some_and(|s| s >= j) {
-                        aps.remove(i);
-                        continue 'outer;
-                    }
-                } else {
-                    let extra: Vec<String> = aps[j]
-                        .subjects
-                        .iter()
-                        .filter(|s| !aps[i].subjects.contains(s))
-                        .cloned()
-                        .collect();
-                    aps[i].subjects.extend(extra);
-                    aps.remove(j);
-                    continue;
+            if !a.same_settings(b) {
+                continue;
+            }
+            if !a.subjects.is_empty() && b.subjects.is_empty() {
+                if shadows(i, &slots).is_some_and(|s| s >= j) {
+                    slots[i] = None;
+                    break;
+                }
+                continue;
+            }
+            let Some(b) = slots[j].take() else { continue };
+            let Some(a) = slots[i].as_mut() else { break };
+            let set = seen.get_or_insert_with(|| a.subjects.iter().cloned().collect());
+            for subject in b.subjects {
+                if set.insert(subject.clone()) {
+                    a.subjects.push(subject);
                 }
             }
-            j += 1;
         }
-        i += 1;
     }
-    aps
+    slots.into_iter().flatten().collect()
 }
