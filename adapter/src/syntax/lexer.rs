@@ -78,7 +78,9 @@ pub(crate) fn pest_error(
 fn friendly_rule_name(rule: &Rule) -> String {
     let name = match rule {
         Rule::EOI => "end of file",
-        Rule::dquote | Rule::dquote_open => "a \"double-quoted\" string",
+        Rule::dquote | Rule::dquote_open | Rule::edquote | Rule::edquote_open => {
+            "a \"double-quoted\" string"
+        }
         Rule::btick | Rule::btick_open => "a `backtick` string",
         Rule::heredoc_open | Rule::heredoc_word => "a heredoc (<<MARKER)",
         Rule::heredoc_header => "a heredoc marker",
@@ -148,7 +150,9 @@ impl<'a> Walker<'a> {
             Rule::escape_lead => self.lead = Some(self.base + pair.as_span().start()),
             Rule::simple_run => self.simple_run(&pair),
             Rule::word => self.word(&pair),
-            Rule::dquote | Rule::dquote_open => self.dquote(pair),
+            Rule::dquote | Rule::dquote_open | Rule::edquote | Rule::edquote_open => {
+                self.dquote(pair)
+            }
             Rule::btick | Rule::btick_open => self.btick(pair),
             Rule::heredoc_open => return self.heredoc(&pair),
             Rule::heredoc_word => {
@@ -232,7 +236,7 @@ impl<'a> Walker<'a> {
     }
 
     fn dquote(&mut self, pair: Pair<'_, Rule>) {
-        let closed = pair.as_rule() == Rule::dquote;
+        let closed = matches!(pair.as_rule(), Rule::dquote | Rule::edquote);
         let body = pair.clone().into_inner().next().map_or("", |p| p.as_str());
         let text = unescape_dquote(body, self.lead.is_some());
         self.quoted(text, pair, closed, Quote::Double);
