@@ -8,6 +8,8 @@ mod support;
 mod config_errors;
 #[path = "e2e/file_server.rs"]
 mod file_server;
+#[path = "e2e/go_regexp.rs"]
+mod go_regexp;
 #[path = "e2e/handlers_core.rs"]
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
