@@ -44,8 +44,10 @@ pub enum Step {
     Fail(HttpError),
     /// Run [`Handler::handle_async`] and use its outcome.
     Async,
-    /// Run the routes of [`Handler::routes`], then go on (subroute, invoke).
+    /// Run the routes of [`Handler::routes`], then go on (subroute).
     Routes,
+    /// Run the server's named route of this index, then go on (invoke).
+    Invoke(usize),
     /// Go on, and pass the eventual response through
     /// [`Handler::on_response`] (headers, encode).
     Wrap,

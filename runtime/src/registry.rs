@@ -14,11 +14,10 @@
 
 use crate::config::{decode, RouteConfig};
 use crate::error::Error;
-use crate::http::routes::{RouteList, SharedRoutes};
+use crate::http::routes::RouteList;
 use crate::http::{Handler, Matcher};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Builds a handler from its JSON (without the `handler` key) at a path.
 pub type HandlerCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Handler>, Error>;
@@ -84,10 +83,11 @@ pub fn register_standard(r: &mut Registry) {
 }
 
 /// The state of provisioning one config: the registry, and what modules
-/// of the server being provisioned may refer to (named routes).
+/// of the server being provisioned may refer to (its named routes, by
+/// name, as indexes into the server's list).
 pub struct Provision<'r> {
     pub registry: &'r Registry,
-    named: BTreeMap<String, SharedRoutes>,
+    named: BTreeMap<String, usize>,
 }
 
 impl<'r> Provision<'r> {
@@ -169,23 +169,27 @@ impl<'r> Provision<'r> {
         decode(value, path)
     }
 
-    /// Provisions a server's `named_routes` so `invoke` can find them.
+    /// Provisions a server's `named_routes` in two phases: every name is
+    /// declared first, so routes may invoke each other (even recursively;
+    /// the depth is bounded when serving), then each is provisioned. The
+    /// result is indexed as [`Provision::named_route`] answers.
     pub fn provision_named(
         &mut self,
         named: &BTreeMap<String, RouteConfig>,
         path: &str,
-    ) -> Result<(), Error> {
-        self.named.clear();
+    ) -> Result<Vec<RouteList>, Error> {
+        self.named = named.keys().cloned().zip(0..).collect();
+        let mut lists = Vec::with_capacity(named.len());
         for (name, rc) in named {
             let list =
                 RouteList::provision(std::slice::from_ref(rc), self, &format!("{path}.{name}"))?;
-            self.named.insert(name.clone(), Arc::new(list));
+            lists.push(list);
         }
-        Ok(())
+        Ok(lists)
     }
 
-    /// A named route of the server being provisioned.
-    pub fn named_route(&self, name: &str) -> Option<SharedRoutes> {
-        self.named.get(name).cloned()
+    /// The index of a named route of the server being provisioned.
+    pub fn named_route(&self, name: &str) -> Option<usize> {
+        self.named.get(name).copied()
     }
 }

@@ -20,6 +20,8 @@ mod handlers_more;
 mod matchers_basic;
 #[path = "e2e/matchers_more.rs"]
 mod matchers_more;
+#[path = "e2e/named_routes.rs"]
+mod named_routes;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/routes.rs"]
