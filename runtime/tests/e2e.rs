@@ -24,6 +24,8 @@ mod matchers_more;
 mod named_routes;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/request_body.rs"]
+mod request_body;
 #[path = "e2e/routes.rs"]
 mod routes;
 #[path = "e2e/server.rs"]
