@@ -12,6 +12,7 @@ mod reverse_proxy;
 mod rewrite;
 mod static_response;
 mod subroute;
+mod tracing;
 mod vars;
 
 pub use rewrite::uri::encode_path as rewrite_encode;
@@ -61,6 +62,7 @@ pub fn register(r: &mut Registry) {
         Module::Handler(static_response::new),
     );
     r.register("http.handlers.subroute", Module::Handler(subroute::new));
+    r.register("http.handlers.tracing", Module::Handler(tracing::new));
     r.register("http.handlers.vars", Module::Handler(vars::new));
 }
 
