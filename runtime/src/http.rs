@@ -10,12 +10,14 @@
 //! - `context`: [`Cx`], the state of one request (vars, captures, caches).
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
+//! - `metrics`: per-handler counters, when the config collects metrics.
 
 pub mod body;
 pub mod conn;
 pub mod context;
 pub mod handlers;
 pub mod matchers;
+pub mod metrics;
 pub mod replacer;
 pub mod routes;
 pub mod serve;

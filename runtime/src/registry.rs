@@ -14,10 +14,12 @@
 
 use crate::config::{decode, RouteConfig};
 use crate::error::Error;
+use crate::http::metrics::{Instrumented, Metrics};
 use crate::http::routes::RouteList;
 use crate::http::{Handler, Matcher};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Builds a handler from its JSON (without the `handler` key) at a path.
 pub type HandlerCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Handler>, Error>;
@@ -88,6 +90,10 @@ pub fn register_standard(r: &mut Registry) {
 pub struct Provision<'r> {
     pub registry: &'r Registry,
     named: BTreeMap<String, usize>,
+    /// The name of the server being provisioned.
+    pub server: String,
+    /// Set when the config collects metrics: handlers are instrumented.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl<'r> Provision<'r> {
@@ -96,6 +102,8 @@ impl<'r> Provision<'r> {
         Provision {
             registry,
             named: BTreeMap::new(),
+            server: String::new(),
+            metrics: None,
         }
     }
 
@@ -137,13 +145,17 @@ impl<'r> Provision<'r> {
         obj: &Map<String, Value>,
         path: &str,
     ) -> Result<Box<dyn Handler>, Error> {
-        let (_, module) = self.module_name(obj, "handler", "http.handlers", path)?;
+        let (name, module) = self.module_name(obj, "handler", "http.handlers", path)?;
         let Module::Handler(ctor) = module else {
             return Err(Error::config(path, "not a handler module"));
         };
         let mut rest = obj.clone();
         rest.remove("handler");
-        ctor(&Value::Object(rest), self, path)
+        let handler = ctor(&Value::Object(rest), self, path)?;
+        Ok(match &self.metrics {
+            Some(m) => Instrumented::wrap(handler, m.series(&self.server, name)),
+            None => handler,
+        })
     }
 
     /// Provisions one matcher of a matcher set.

@@ -22,6 +22,8 @@ mod matchers_basic;
 mod matchers_more;
 #[path = "e2e/named_routes.rs"]
 mod named_routes;
+#[path = "e2e/observability.rs"]
+mod observability;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/request_body.rs"]

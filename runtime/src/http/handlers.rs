@@ -7,6 +7,7 @@ pub mod header_ops;
 mod headers;
 mod invoke;
 mod map;
+mod metrics;
 mod request_body;
 mod reverse_proxy;
 mod rewrite;
@@ -34,6 +35,7 @@ pub fn register(r: &mut Registry) {
     r.register("http.precompressed.zstd", Module::Provided);
     r.register("http.handlers.headers", Module::Handler(headers::new));
     r.register("http.handlers.map", Module::Handler(map::new));
+    r.register("http.handlers.metrics", Module::Handler(metrics::new));
     r.register(
         "http.handlers.request_body",
         Module::Handler(request_body::new),

@@ -77,6 +77,7 @@ impl Server {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
         }
+        p.server = name.to_string();
         let named = p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
         let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
         let errors = match &srv.errors {
