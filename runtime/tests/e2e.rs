@@ -32,3 +32,5 @@ mod request_body;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/url_pattern.rs"]
+mod url_pattern;

@@ -10,7 +10,8 @@
 //! `lowerAscii`, `upperAscii`, `trim`, maps `{'X': 'y'}` as matcher
 //! arguments, and the matcher functions `path()`, `host()`, `method()`, `header()`,
 //! `query()`, `protocol()`, `remote_ip()`, `client_ip()`, `path_regexp()`,
-//! `header_regexp()`, `vars()`, `vars_regexp()` and `file()`, each
+//! `header_regexp()`, `vars()`, `vars_regexp()`, `url_pattern()` and
+//! `file()`, each
 //! provisioned once as the matcher module of the same name. Anything else
 //! is a config error naming the expression's JSON path.
 

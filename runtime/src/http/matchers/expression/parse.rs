@@ -368,6 +368,8 @@ impl Parser<'_, '_> {
                 json!({ as_key(&one(0)): {"name": self.name, "pattern": one(1)} })
             }
             ("vars_regexp", 3) => json!({ as_key(&one(1)): {"name": one(0), "pattern": one(2)} }),
+            ("url_pattern", 1) => json!({"pattern": one(0)}),
+            ("url_pattern", 2) => json!({"pattern": one(0), "base_url": one(1)}),
             ("file", 1) if args[0].is_object() => one(0),
             ("file", _) => json!({"try_files": strings(&args)}),
             _ => {
