@@ -1,6 +1,6 @@
 //! Every config the adapter produces — from our golden cases in
-//! `testdata/http/` and from Caddy's in `../shared/conformance/` (when
-//! present) — must fit the runtime's typed model. Modules the runtime does
+//! `testdata/http/` and from Caddy's in `shared/conformance/` next to the
+//! checkout or above it (when present) — must fit the runtime's typed model. Modules the runtime does
 //! not implement yet are reported by ID and listed. Any other failure (an
 //! unknown field, a feature not implemented, a malformed value) must be a
 //! known gap listed in `testdata/runtime_gaps.txt`; a new one fails the
@@ -14,10 +14,14 @@ use std::path::{Path, PathBuf};
 fn dirs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut dirs = vec![root.join("testdata/http")];
-    let conformance = root.join("../shared/conformance/caddyfile_adapt");
-    if conformance.is_dir() {
-        dirs.push(conformance);
-    }
+    // `../shared` from the main checkout; the nearest `shared/` above a
+    // git worktree (`/work/wt/x` → `/work/shared`).
+    let conformance = root
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join("shared/conformance/caddyfile_adapt"))
+        .find(|d| d.is_dir());
+    dirs.extend(conformance);
     dirs
 }
 

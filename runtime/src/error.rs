@@ -119,9 +119,10 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// A 9-character ID like Caddy's error IDs, from a cheap per-thread PRNG.
+/// A 9-character ID like Caddy's error IDs (lower case and digits, without
+/// the easily confused `l` and `o`), from a cheap per-thread PRNG.
 fn error_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz0123456789";
     let mut n = crate::util::random_u64();
     (0..9)
         .map(|_| {

@@ -10,12 +10,14 @@
 //! - `context`: [`Cx`], the state of one request (vars, captures, caches).
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
+//! - `metrics`: per-handler counters, when the config collects metrics.
 
 pub mod body;
 pub mod conn;
 pub mod context;
 pub mod handlers;
 pub mod matchers;
+pub mod metrics;
 pub mod replacer;
 pub mod routes;
 pub mod serve;
@@ -44,8 +46,10 @@ pub enum Step {
     Fail(HttpError),
     /// Run [`Handler::handle_async`] and use its outcome.
     Async,
-    /// Run the routes of [`Handler::routes`], then go on (subroute, invoke).
+    /// Run the routes of [`Handler::routes`], then go on (subroute).
     Routes,
+    /// Run the server's named route of this index, then go on (invoke).
+    Invoke(usize),
     /// Go on, and pass the eventual response through
     /// [`Handler::on_response`] (headers, encode).
     Wrap,

@@ -4,7 +4,9 @@
 //! behind, since leases release themselves when dropped.
 
 use crate::config::Config;
+use crate::config::HttpApp;
 use crate::error::Error;
+use crate::http::metrics::mentions_handler;
 use crate::http::server::Server;
 use crate::listeners::{Lease, Pool};
 use crate::registry::{Module, Provision, Registry};
@@ -30,6 +32,9 @@ impl Instance {
     ) -> Result<Instance, Error> {
         let p = &mut Provision::new(registry);
         check_modules(config, p)?;
+        if config.apps.http.as_ref().is_some_and(wants_metrics) {
+            p.metrics = Some(Default::default());
+        }
         let mut servers = Vec::new();
         let mut grace_period = None;
         if let Some(app) = &config.apps.http {
@@ -108,6 +113,20 @@ impl Drop for Instance {
             s.cleanup();
         }
     }
+}
+
+/// Whether the HTTP app collects metrics: `apps.http.metrics` is set, or
+/// a `metrics` handler would have nothing to serve otherwise.
+fn wants_metrics(app: &HttpApp) -> bool {
+    app.metrics.is_some()
+        || app.servers.values().any(|s| {
+            s.routes
+                .iter()
+                .chain(s.errors.iter().flat_map(|e| e.routes.iter()))
+                .chain(s.named_routes.values())
+                .flat_map(|r| r.handle.iter())
+                .any(|h| mentions_handler(&serde_json::Value::Object(h.clone()), "metrics"))
+        })
 }
 
 /// Rejects apps, storage modules and logging sinks bellhop lacks.

@@ -14,7 +14,8 @@
 
 use crate::config::{decode, RouteConfig};
 use crate::error::Error;
-use crate::http::routes::{RouteList, SharedRoutes};
+use crate::http::metrics::{Instrumented, Metrics};
+use crate::http::routes::RouteList;
 use crate::http::{Handler, Matcher};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -84,10 +85,15 @@ pub fn register_standard(r: &mut Registry) {
 }
 
 /// The state of provisioning one config: the registry, and what modules
-/// of the server being provisioned may refer to (named routes).
+/// of the server being provisioned may refer to (its named routes, by
+/// name, as indexes into the server's list).
 pub struct Provision<'r> {
     pub registry: &'r Registry,
-    named: BTreeMap<String, SharedRoutes>,
+    named: BTreeMap<String, usize>,
+    /// The name of the server being provisioned.
+    pub server: String,
+    /// Set when the config collects metrics: handlers are instrumented.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl<'r> Provision<'r> {
@@ -96,6 +102,8 @@ impl<'r> Provision<'r> {
         Provision {
             registry,
             named: BTreeMap::new(),
+            server: String::new(),
+            metrics: None,
         }
     }
 
@@ -137,13 +145,17 @@ impl<'r> Provision<'r> {
         obj: &Map<String, Value>,
         path: &str,
     ) -> Result<Box<dyn Handler>, Error> {
-        let (_, module) = self.module_name(obj, "handler", "http.handlers", path)?;
+        let (name, module) = self.module_name(obj, "handler", "http.handlers", path)?;
         let Module::Handler(ctor) = module else {
             return Err(Error::config(path, "not a handler module"));
         };
         let mut rest = obj.clone();
         rest.remove("handler");
-        ctor(&Value::Object(rest), self, path)
+        let handler = ctor(&Value::Object(rest), self, path)?;
+        Ok(match &self.metrics {
+            Some(m) => Instrumented::wrap(handler, m.series(&self.server, name)),
+            None => handler,
+        })
     }
 
     /// Provisions one matcher of a matcher set.
@@ -169,23 +181,27 @@ impl<'r> Provision<'r> {
         decode(value, path)
     }
 
-    /// Provisions a server's `named_routes` so `invoke` can find them.
+    /// Provisions a server's `named_routes` in two phases: every name is
+    /// declared first, so routes may invoke each other (even recursively;
+    /// the depth is bounded when serving), then each is provisioned. The
+    /// result is indexed as [`Provision::named_route`] answers.
     pub fn provision_named(
         &mut self,
         named: &BTreeMap<String, RouteConfig>,
         path: &str,
-    ) -> Result<(), Error> {
-        self.named.clear();
+    ) -> Result<Vec<RouteList>, Error> {
+        self.named = named.keys().cloned().zip(0..).collect();
+        let mut lists = Vec::with_capacity(named.len());
         for (name, rc) in named {
             let list =
                 RouteList::provision(std::slice::from_ref(rc), self, &format!("{path}.{name}"))?;
-            self.named.insert(name.clone(), Arc::new(list));
+            lists.push(list);
         }
-        Ok(())
+        Ok(lists)
     }
 
-    /// A named route of the server being provisioned.
-    pub fn named_route(&self, name: &str) -> Option<SharedRoutes> {
-        self.named.get(name).cloned()
+    /// The index of a named route of the server being provisioned.
+    pub fn named_route(&self, name: &str) -> Option<usize> {
+        self.named.get(name).copied()
     }
 }

@@ -2,6 +2,7 @@
 //! glob matching (Caddy's path rules are defined in terms of Go's `path`
 //! package), Caddy's duration syntax, and a cheap non-cryptographic PRNG.
 
+pub mod goregex;
 pub mod ipnet;
 
 pub use ipnet::IpNet;

@@ -6,8 +6,12 @@ mod support;
 
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/expressions.rs"]
+mod expressions;
 #[path = "e2e/file_server.rs"]
 mod file_server;
+#[path = "e2e/go_regexp.rs"]
+mod go_regexp;
 #[path = "e2e/handlers_core.rs"]
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
@@ -16,11 +20,19 @@ mod handlers_more;
 mod matchers_basic;
 #[path = "e2e/matchers_more.rs"]
 mod matchers_more;
+#[path = "e2e/named_routes.rs"]
+mod named_routes;
+#[path = "e2e/observability.rs"]
+mod observability;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
+#[path = "e2e/request_body.rs"]
+mod request_body;
 #[path = "e2e/routes.rs"]
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/url_pattern.rs"]
+mod url_pattern;

@@ -135,6 +135,14 @@ impl ReqBody {
         self.limit = Some(self.limit.map_or(max, |l| l.min(max)));
     }
 
+    /// Restarts the read deadline: the rest of the body must arrive within
+    /// `t` from now (`request_body`'s `read_timeout`).
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        if !http_body::Body::is_end_stream(self) {
+            self.deadline = Some(Box::pin(tokio::time::sleep_until(Instant::now() + t)));
+        }
+    }
+
     /// The cap set by `request_body`, if any.
     pub fn max_size(&self) -> Option<u64> {
         self.limit

@@ -7,11 +7,13 @@ pub mod header_ops;
 mod headers;
 mod invoke;
 mod map;
+mod metrics;
 mod request_body;
 pub mod reverse_proxy;
 mod rewrite;
 mod static_response;
 mod subroute;
+mod tracing;
 mod vars;
 
 pub use rewrite::new as rewrite_handler;
@@ -34,6 +36,7 @@ pub fn register(r: &mut Registry) {
     r.register("http.precompressed.zstd", Module::Provided);
     r.register("http.handlers.headers", Module::Handler(headers::new));
     r.register("http.handlers.map", Module::Handler(map::new));
+    r.register("http.handlers.metrics", Module::Handler(metrics::new));
     r.register(
         "http.handlers.request_body",
         Module::Handler(request_body::new),
@@ -80,6 +83,7 @@ pub fn register(r: &mut Registry) {
         Module::Handler(static_response::new),
     );
     r.register("http.handlers.subroute", Module::Handler(subroute::new));
+    r.register("http.handlers.tracing", Module::Handler(tracing::new));
     r.register("http.handlers.vars", Module::Handler(vars::new));
 }
 

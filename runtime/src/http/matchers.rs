@@ -8,6 +8,7 @@ mod method;
 mod path;
 pub mod regexp;
 mod simple;
+mod url_pattern;
 
 use crate::registry::{Module, Registry};
 
@@ -40,6 +41,10 @@ pub fn register(r: &mut Registry) {
     r.register(
         "http.matchers.remote_ip",
         Module::Matcher(simple::new_remote_ip),
+    );
+    r.register(
+        "http.matchers.url_pattern",
+        Module::Matcher(url_pattern::new),
     );
     r.register("http.matchers.vars", Module::Matcher(simple::new_vars));
     r.register(

@@ -86,6 +86,14 @@ impl Template {
         }
     }
 
+    /// The placeholder, when the template is exactly one known placeholder.
+    pub fn single_key(&self) -> Option<&Key> {
+        match self.parts.as_slice() {
+            [Part::Key(k)] => Some(k),
+            _ => None,
+        }
+    }
+
     /// Renders, with unknown placeholders as empty strings.
     pub fn render<'s>(&'s self, cx: &Cx<'_>) -> Cow<'s, str> {
         self.render_mode(cx, false)

@@ -17,7 +17,10 @@ use super::{Cx, Handler, Matcher, Response, Step};
 use crate::config::RouteConfig;
 use crate::error::{Error, HttpError};
 use crate::registry::Provision;
-use std::sync::Arc;
+
+/// How deep named routes may invoke each other (Caddy has no bound and
+/// overflows its stack); deeper answers 500.
+pub const MAX_INVOKE_DEPTH: u16 = 64;
 
 /// Matchers of a route: OR of ANDs.
 #[derive(Default)]
@@ -76,9 +79,6 @@ pub struct Route {
 /// A provisioned list of routes.
 #[derive(Default)]
 pub struct RouteList(Vec<Route>);
-
-/// A list shared between a server's `named_routes` and `invoke` handlers.
-pub type SharedRoutes = Arc<RouteList>;
 
 impl RouteList {
     /// Provisions the routes at `path` (e.g. `apps.http.servers.a.routes`).
@@ -139,16 +139,19 @@ struct Frame<'a> {
     in_route: bool,
     /// Error routes of the subroute that pushed this frame.
     errors: Option<&'a RouteList>,
+    /// How many named-route invocations enclose this frame.
+    invokes: u16,
 }
 
 impl<'a> Frame<'a> {
-    fn new(list: &'a RouteList, errors: Option<&'a RouteList>) -> Self {
+    fn new(list: &'a RouteList, errors: Option<&'a RouteList>, invokes: u16) -> Self {
         Frame {
             routes: &list.0,
             route: 0,
             handler: 0,
             in_route: false,
             errors,
+            invokes,
         }
     }
 }
@@ -159,7 +162,7 @@ impl<'a> Frame<'a> {
 /// An error inside a subroute that has error routes is handled there, as
 /// Caddy's subroute does: `cx.error` is set and its error routes run.
 pub async fn run<'a>(list: &'a RouteList, cx: &mut Cx<'a>) -> Result<Option<Response>, HttpError> {
-    let mut frame = Frame::new(list, None);
+    let mut frame = Frame::new(list, None, 0);
     let mut parents: Vec<Frame<'a>> = Vec::new();
     loop {
         match step(&mut frame, &mut parents, cx).await {
@@ -171,7 +174,7 @@ pub async fn run<'a>(list: &'a RouteList, cx: &mut Cx<'a>) -> Result<Option<Resp
                 };
                 cx.error = Some(e);
                 parents.clear();
-                frame = Frame::new(errors, None);
+                frame = Frame::new(errors, None, 0);
             }
         }
     }
@@ -236,9 +239,23 @@ async fn step<'a>(
             }
             Step::Routes => {
                 if let Some(sub) = handler.routes() {
-                    let next = Frame::new(sub, handler.error_routes());
+                    let next = Frame::new(sub, handler.error_routes(), frame.invokes);
                     parents.push(std::mem::replace(frame, next));
                 }
+                Ok(None)
+            }
+            Step::Invoke(index) => {
+                let server = cx.server;
+                let Some(named) = server.named_route(index) else {
+                    return Err(HttpError::internal("invoked named route does not exist"));
+                };
+                if frame.invokes >= MAX_INVOKE_DEPTH {
+                    return Err(HttpError::internal(format!(
+                        "named routes invoke each other more than {MAX_INVOKE_DEPTH} levels deep"
+                    )));
+                }
+                let next = Frame::new(named, None, frame.invokes + 1);
+                parents.push(std::mem::replace(frame, next));
                 Ok(None)
             }
             Step::Async => match handler.handle_async(cx).await? {
@@ -246,7 +263,10 @@ async fn step<'a>(
                 super::Flow::Respond(r) => Ok(Some(Some(r))),
                 super::Flow::Routes(i) => {
                     if let Some(sub) = handler.indexed_routes(i) {
-                        parents.push(std::mem::replace(frame, Frame::new(sub, None)));
+                        parents.push(std::mem::replace(
+                            frame,
+                            Frame::new(sub, None, frame.invokes),
+                        ));
                     }
                     Ok(None)
                 }

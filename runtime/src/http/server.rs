@@ -7,7 +7,7 @@
 
 use super::conn::ConnInfo;
 use super::handlers::status_response;
-use super::routes::{self, RouteList, SharedRoutes};
+use super::routes::{self, RouteList};
 use super::{Body, Cx, ReqBody, Response};
 use crate::config::ServerConfig;
 use crate::error::{Error, Fault, HttpError};
@@ -46,7 +46,7 @@ pub struct Server {
     pub settings: ConnSettings,
     routes: RouteList,
     errors: Option<RouteList>,
-    _named: Vec<SharedRoutes>,
+    named: Vec<RouteList>,
     trusted: Vec<IpNet>,
     client_ip_headers: Vec<HeaderName>,
     trusted_strict: bool,
@@ -77,12 +77,8 @@ impl Server {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
         }
-        p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
-        let named = srv
-            .named_routes
-            .keys()
-            .filter_map(|n| p.named_route(n))
-            .collect();
+        p.server = name.to_string();
+        let named = p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
         let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
         let errors = match &srv.errors {
             Some(e) if !e.routes.is_empty() => Some(RouteList::provision(
@@ -111,7 +107,7 @@ impl Server {
             settings: settings(srv, path)?,
             routes,
             errors,
-            _named: named,
+            named,
             trusted,
             client_ip_headers,
             trusted_strict,
@@ -335,6 +331,14 @@ impl Server {
         if let Some(e) = &self.errors {
             e.for_each_handler(&mut |h| h.cleanup());
         }
+        for n in &self.named {
+            n.for_each_handler(&mut |h| h.cleanup());
+        }
+    }
+
+    /// The named route `invoke` refers to by index.
+    pub fn named_route(&self, index: usize) -> Option<&RouteList> {
+        self.named.get(index)
     }
 
     /// Builds the request context on a connection.

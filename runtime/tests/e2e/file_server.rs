@@ -163,3 +163,29 @@ async fn pass_thru_and_status() {
     assert_eq!(get(s.addr, "/missing").await.body, "fell through");
     assert_eq!(get(s.addr, "/docs/a.txt").await.status, 203);
 }
+
+#[tokio::test]
+async fn etags_from_sidecar_files() {
+    let dir = site();
+    let p = dir.path();
+    std::fs::write(p.join("docs/a.txt.sha256"), "\"abc123\"\n").unwrap();
+    std::fs::write(p.join("docs/a.txt.gz.b3sum"), "\"gz-tag\"\n").unwrap();
+    std::fs::write(p.join("index.html.b3sum"), "\"b3\"").unwrap();
+    std::fs::write(p.join("index.html.sha256"), "\"sha\"").unwrap();
+    let s = server(&dir, json!({"etag_file_extensions": [".b3sum", ".sha256"]}));
+    let r = get(s.addr, "/docs/a.txt").await;
+    assert_eq!((r.status, r.header("etag")), (200, "\"abc123\""));
+    // The first extension listed wins.
+    assert_eq!(get(s.addr, "/").await.header("etag"), "\"b3\"");
+    // A precompressed sibling takes the ETag of its own sidecar.
+    let gz = get_with(s.addr, "/docs/a.txt", &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.header("etag"), "\"gz-tag\"");
+    // No sidecar: Caddy's own ETag (modification time and size).
+    let big = get(s.addr, "/big.bin").await;
+    assert!(big.header("etag").len() > 4 && big.header("etag") != "\"abc123\"");
+    // Conditional requests compare against the sidecar's ETag.
+    let r = get_with(s.addr, "/docs/a.txt", &[("If-None-Match", "\"abc123\"")]).await;
+    assert_eq!((r.status, r.header("etag")), (304, "\"abc123\""));
+    let r = get_with(s.addr, "/docs/a.txt", &[("If-None-Match", "\"other\"")]).await;
+    assert_eq!(r.status, 200);
+}

@@ -89,3 +89,38 @@ async fn request_body_max_size_bites_with_413() {
     let big = send(Proto::H1, "POST", s.addr, "/", &[], "this body is too long").await;
     assert_eq!(big.status, 413);
 }
+
+#[tokio::test]
+async fn error_placeholders_as_caddy_fills_them() {
+    let s = start(config_with(json!({
+        "routes": [
+            {"match": [{"path": ["/json"]}], "handle": [
+                {"handler": "error", "error": "{\"reason\": \"{http.request.uri.query.r}\"}", "status_code": "{http.request.uri.query.s}"}]},
+            {"handle": [{"handler": "error", "status_code": "not-a-number"}]}
+        ],
+        "errors": {"routes": [{"handle": [{"handler": "static_response",
+            "body": "{http.error.status_code} {http.error.status_text}|{http.error.message}|{http.error.id}"}]}]}
+    })));
+    // Unknown placeholders in the message stay as written.
+    let r = get(s.addr, "/json?r=full&s=429").await;
+    let parts: Vec<&str> = r.body.split('|').collect();
+    assert_eq!(r.status, 429);
+    assert_eq!(parts[0], "429 Too Many Requests");
+    assert_eq!(parts[1], "{\"reason\": \"full\"}");
+    let id = parts[2];
+    assert!(
+        id.len() == 9
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b.is_ascii_lowercase() && b != b'l' && b != b'o')),
+        "{id}"
+    );
+    // A status that is not a number is itself an error: 500.
+    let r = get(s.addr, "/other").await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.body.starts_with("500 Internal Server Error|"),
+        "{}",
+        r.body
+    );
+}

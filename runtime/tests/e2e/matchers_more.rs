@@ -158,7 +158,7 @@ async fn expression_matcher_cel_forms() {
         {"match": [{"expression": "path('/p/*') || host('example.com')"}], "handle": [respond("fn")]},
         {"match": [{"expression": {"expr": "header({'X-K': 'v'}) && query({'q': ['1', '2']})", "name": "m"}}], "handle": [respond("maps")]},
         {"match": [{"expression": "{http.request.uri.path}.startsWith('/s') && !method('DELETE')"}], "handle": [respond("method")]},
-        {"match": [{"expression": "path_regexp('^/re/(\\\\d+)') && {http.request.uri.query.n} > 5"}], "handle": [respond("re {http.regexp.1}")]},
+        {"match": [{"expression": "path_regexp('^/re/(\\\\d+)') && int({http.request.uri.query.n}) > 5"}], "handle": [respond("re {http.regexp.1}")]},
         {"match": [{"expression": "remote_ip('127.0.0.0/8') && {http.request.uri.path} == '/ip'"}], "handle": [respond("ip")]},
         {"handle": [respond("none")]}
     ]));

@@ -63,7 +63,8 @@ impl Handler for ErrorHandler {
                 }
             }
         };
-        let message = self.message.render(cx).into_owned();
+        // Unknown placeholders stay as written, as Caddy's ReplaceKnown.
+        let message = self.message.render_known(cx).into_owned();
         Step::Fail(HttpError::new(status, message).with_trace("error handler"))
     }
 }

@@ -11,7 +11,9 @@
 //! answer 404. Files get `Content-Type` from their extension, `ETag` and
 //! `Last-Modified`, `304` for `If-None-Match`/`If-Modified-Since`, single
 //! `Range`s (`206`/`416`), and precompressed siblings (`.zst`, `.br`,
-//! `.gz`) when the client accepts them. `pass_thru` hands a missing file to
+//! `.gz`) when the client accepts them. With `etag_file_extensions`, the
+//! `ETag` is the content of the first sidecar file found with one of those
+//! suffixes (`app.js.sha256`), newlines removed. `pass_thru` hands a missing file to
 //! the next handler; `status_code` overrides the status.
 
 mod browse;
@@ -55,18 +57,14 @@ struct FileServer {
     pass_thru: bool,
     /// (encoding, file suffix), in preference order.
     precompressed: Vec<(&'static str, &'static str)>,
+    /// Suffixes of sidecar files holding a file's ETag (`.sha256`).
+    etag_exts: Vec<String>,
 }
 
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
     let c: Config = p.decode(v, path)?;
     if let Some(fs) = c.fs.as_deref().filter(|f| !f.is_empty()) {
         p.require(&format!("caddy.fs.{fs}"), &format!("{path}.fs"))?;
-    }
-    if c.etag_file_extensions.is_some() {
-        return Err(Error::config(
-            format!("{path}.etag_file_extensions"),
-            "not implemented by bellhop yet",
-        ));
     }
     if let Some(b) = &c.browse {
         if let Some(k) = b
@@ -123,6 +121,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         status,
         pass_thru: c.pass_thru,
         precompressed,
+        etag_exts: c.etag_file_extensions.unwrap_or_default(),
     }))
 }
 
@@ -222,7 +221,11 @@ impl FileServer {
             }
             None => None,
         };
-        send::file(cx, &file, meta, &self.precompressed, status)
+        let sidecars = send::Sidecars {
+            precompressed: &self.precompressed,
+            etag_exts: &self.etag_exts,
+        };
+        send::file(cx, &file, meta, sidecars, status)
             .await
             .map(Flow::Respond)
     }

@@ -4,14 +4,19 @@
 //! Order: a `delete` of `*` clears first, then add, set, the other deletes
 //! (`*` prefix/suffix/substring patterns, case-insensitive), then replace
 //! (substring or regexp, `$1` expansions), per field or for every field.
+//! A `search_regexp` uses Go's syntax; one with placeholders is expanded
+//! and compiled per request, as Caddy 2.11 does.
 
 use crate::error::Error;
 use crate::http::replacer::Template;
 use crate::http::Cx;
+use crate::util::goregex;
+use arc_swap::ArcSwapOption;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The JSON shape of header operations.
 #[derive(Debug, Default, Deserialize)]
@@ -40,8 +45,78 @@ pub struct ReplacementConfig {
 
 struct Replacement {
     search: Template,
-    regexp: Option<Regex>,
+    regexp: Option<SearchRegexp>,
     replace: Template,
+}
+
+/// A `search_regexp`: compiled once, or, when it holds placeholders,
+/// compiled per request after expanding them (Caddy 2.11), keeping the
+/// last compiled pattern to reuse while the expansion stays the same.
+enum SearchRegexp {
+    Static(Regex),
+    Dynamic {
+        pattern: Template,
+        last: ArcSwapOption<(String, Regex)>,
+    },
+}
+
+impl SearchRegexp {
+    fn provision(re: &str, path: &str) -> Result<Self, Error> {
+        if has_placeholder(re) {
+            return Ok(SearchRegexp::Dynamic {
+                pattern: Template::parse(re),
+                last: ArcSwapOption::empty(),
+            });
+        }
+        goregex::compile(re)
+            .map(SearchRegexp::Static)
+            .map_err(|e| Error::config(path, e))
+    }
+
+    /// The regexp for this request; `None` when the expanded pattern does
+    /// not compile (the replacement is skipped).
+    fn get(&self, cx: &Cx<'_>) -> Option<RegexRef<'_>> {
+        match self {
+            SearchRegexp::Static(re) => Some(RegexRef::Borrowed(re)),
+            SearchRegexp::Dynamic { pattern, last } => {
+                let src = pattern.render_known(cx);
+                if let Some(cached) = last.load_full().filter(|c| c.0 == src) {
+                    return Some(RegexRef::Shared(cached));
+                }
+                let re = goregex::compile(&src)
+                    .map_err(|e| tracing::warn!("header replacement: {e}"))
+                    .ok()?;
+                let entry = Arc::new((src.into_owned(), re));
+                last.store(Some(entry.clone()));
+                Some(RegexRef::Shared(entry))
+            }
+        }
+    }
+}
+
+enum RegexRef<'a> {
+    Borrowed(&'a Regex),
+    Shared(Arc<(String, Regex)>),
+}
+
+impl RegexRef<'_> {
+    fn re(&self) -> &Regex {
+        match self {
+            RegexRef::Borrowed(r) => r,
+            RegexRef::Shared(e) => &e.1,
+        }
+    }
+}
+
+/// Whether `s` holds a placeholder (`{` and a letter, up to a `}`), as
+/// opposed to a regexp repetition such as `{2,3}`.
+fn has_placeholder(s: &str) -> bool {
+    s.match_indices('{').any(|(i, _)| {
+        let rest = &s[i + 1..];
+        rest.starts_with(|c: char| c.is_ascii_alphabetic())
+            && rest.find('}').is_some_and(|end| !rest[..end].contains('{'))
+            && (i == 0 || !s[..i].ends_with('\\'))
+    })
 }
 
 /// Provisioned header operations.
@@ -72,9 +147,10 @@ impl HeaderOps {
             let mut out = Vec::new();
             for (i, r) in reps.iter().enumerate() {
                 let regexp = match &r.search_regexp {
-                    Some(re) if !re.is_empty() => Some(Regex::new(re).map_err(|e| {
-                        Error::config(format!("{path}.replace.{field}[{i}].search_regexp"), e)
-                    })?),
+                    Some(re) if !re.is_empty() => Some(SearchRegexp::provision(
+                        re,
+                        &format!("{path}.replace.{field}[{i}].search_regexp"),
+                    )?),
                     _ => None,
                 };
                 out.push(Replacement {
@@ -151,6 +227,13 @@ impl Replacement {
     fn apply(&self, cx: &Cx<'_>, h: &mut HeaderMap, field: &str) {
         let search = self.search.render_known(cx);
         let replace = self.replace.render_known(cx);
+        let regexp = match &self.regexp {
+            Some(r) => match r.get(cx) {
+                Some(re) => Some(re),
+                None => return,
+            },
+            None => None,
+        };
         let names: Vec<HeaderName> = if field == "*" {
             h.keys().cloned().collect()
         } else {
@@ -164,8 +247,8 @@ impl Replacement {
             h.remove(&name);
             for v in old {
                 let s = String::from_utf8_lossy(v.as_bytes());
-                let new = match &self.regexp {
-                    Some(re) => re.replace_all(&s, replace.as_ref()).into_owned(),
+                let new = match &regexp {
+                    Some(re) => re.re().replace_all(&s, replace.as_ref()).into_owned(),
                     None => s.replace(search.as_ref(), &replace),
                 };
                 if let Ok(v) = HeaderValue::from_str(&new) {

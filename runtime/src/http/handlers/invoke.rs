@@ -1,8 +1,11 @@
 //! `http.handlers.invoke`: runs one of the server's `named_routes`, then
 //! goes on. Caddyfile: `invoke <name>` with `&(name) { ... }` blocks.
+//!
+//! The handler holds the route's index in its server, not the route, so
+//! named routes may invoke each other; the interpreter looks the route up
+//! and bounds the nesting (see `routes::MAX_INVOKE_DEPTH`).
 
 use crate::error::Error;
-use crate::http::routes::{RouteList, SharedRoutes};
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
@@ -15,7 +18,7 @@ struct Config {
 }
 
 struct Invoke {
-    route: SharedRoutes,
+    route: usize,
 }
 
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
@@ -34,10 +37,6 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
 
 impl Handler for Invoke {
     fn handle(&self, _cx: &mut Cx<'_>) -> Step {
-        Step::Routes
-    }
-
-    fn routes(&self) -> Option<&RouteList> {
-        Some(&self.route)
+        Step::Invoke(self.route)
     }
 }

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
+use crate::util::goregex;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,7 +64,8 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         let mpath = format!("{path}.mappings[{i}]");
         let input = match (&m.input, &m.input_regexp) {
             (_, Some(re)) if !re.is_empty() => Input::Regexp(
-                Regex::new(re).map_err(|e| Error::config(format!("{mpath}.input_regexp"), e))?,
+                goregex::compile(re)
+                    .map_err(|e| Error::config(format!("{mpath}.input_regexp"), e))?,
             ),
             (Some(s), _) => Input::Exact(s.clone()),
             _ => Input::Exact(String::new()),

@@ -1,66 +1,140 @@
-//! `http.handlers.request_body`: caps the request body at `max_size` bytes.
-//! A declared `Content-Length` over the cap answers 413 at once; a body
-//! that grows past it fails whoever reads it (reverse_proxy answers 413).
-//! Caddyfile: `request_body { max_size <size> }`.
+//! `http.handlers.request_body`: manipulates the request body.
+//!
+//! - `max_size` caps the body: a declared `Content-Length` over the cap
+//!   answers 413 at once; a body that grows past it fails whoever reads it
+//!   (reverse_proxy answers 413).
+//! - `set` replaces the body with a string (placeholders expanded, unknown
+//!   ones empty) and sets `Content-Length` to its length.
+//! - `read_timeout`: the rest of the body must arrive within this time from
+//!   when the handler runs (Go's `SetReadDeadline`); a later read fails.
+//! - `write_timeout`: the response must be written within this time from
+//!   the start of the request (Go's `SetWriteDeadline`); the response body
+//!   is cut off, and the connection closed, when the deadline passes.
+//!
+//! Caddyfile: `request_body { max_size <size>; set <body>; read_timeout
+//! <duration>; write_timeout <duration> }`.
 
+use crate::config::CaddyDuration;
 use crate::error::{Error, HttpError};
-use crate::http::{Cx, Handler, Step};
+use crate::http::body::BoxError;
+use crate::http::replacer::Template;
+use crate::http::{Body, Cx, Handler, ReqBody, Response, Step};
 use crate::registry::Provision;
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::StatusCode;
+use http_body::Frame;
 use serde::Deserialize;
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
     max_size: u64,
-    read_timeout: Option<crate::config::CaddyDuration>,
-    write_timeout: Option<crate::config::CaddyDuration>,
+    read_timeout: Option<CaddyDuration>,
+    write_timeout: Option<CaddyDuration>,
     set: Option<String>,
 }
 
 struct RequestBody {
     max_size: u64,
+    set: Option<Template>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
     let c: Config = p.decode(v, path)?;
-    for (field, set) in [
-        ("read_timeout", c.read_timeout.is_some()),
-        ("write_timeout", c.write_timeout.is_some()),
-        ("set", c.set.is_some()),
-    ] {
-        if set {
-            return Err(Error::config(
-                format!("{path}.{field}"),
-                "not implemented by bellhop yet",
-            ));
-        }
-    }
+    let positive = |d: Option<CaddyDuration>| d.map(|d| d.0).filter(|d| !d.is_zero());
     Ok(Box::new(RequestBody {
         max_size: c.max_size,
+        set: c.set.filter(|s| !s.is_empty()).map(|s| Template::parse(&s)),
+        read_timeout: positive(c.read_timeout),
+        write_timeout: positive(c.write_timeout),
     }))
+}
+
+impl RequestBody {
+    /// Replaces the body with the expanded `set` string.
+    fn replace_body(&self, set: &Template, cx: &mut Cx<'_>) {
+        let body = Bytes::from(set.render(cx).into_owned());
+        let headers = &mut cx.parts.headers;
+        headers.remove(TRANSFER_ENCODING);
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        cx.body = ReqBody::full(body);
+    }
 }
 
 impl Handler for RequestBody {
     fn handle(&self, cx: &mut Cx<'_>) -> Step {
-        if self.max_size == 0 {
-            return Step::Next;
+        if let Some(set) = &self.set {
+            self.replace_body(set, cx);
         }
-        let declared = cx
-            .parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_size) {
-            return Step::Fail(HttpError::downstream(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large",
-            ));
+        if let Some(t) = self.read_timeout {
+            cx.body.set_read_timeout(t);
         }
-        cx.body.limit(self.max_size);
+        if self.max_size > 0 {
+            let declared = cx
+                .parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > self.max_size) {
+                return Step::Fail(HttpError::downstream(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request body too large",
+                ));
+            }
+            cx.body.limit(self.max_size);
+        }
+        if self.write_timeout.is_some() {
+            return Step::Wrap;
+        }
         Step::Next
+    }
+
+    fn on_response(&self, cx: &Cx<'_>, response: Response) -> Response {
+        let Some(t) = self.write_timeout else {
+            return response;
+        };
+        let deadline = Instant::from_std(cx.start) + t;
+        response.map(|body| {
+            Body::stream(Deadline {
+                body,
+                sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            })
+        })
+    }
+}
+
+/// A response body that fails once its deadline has passed.
+struct Deadline {
+    body: Body,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl http_body::Body for Deadline {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err("write timeout (request_body)".into())));
+        }
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.body)
     }
 }

@@ -16,6 +16,7 @@ use crate::error::{Error, HttpError};
 use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
+use crate::util::goregex;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
@@ -59,7 +60,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
     let c: Config = p.decode(v, path)?;
     let mut regexps = Vec::new();
     for (i, r) in c.path_regexp.iter().enumerate() {
-        let re = Regex::new(&r.find)
+        let re = goregex::compile(&r.find)
             .map_err(|e| Error::config(format!("{path}.path_regexp[{i}].find"), e))?;
         regexps.push((re, r.replace.clone()));
     }

@@ -9,6 +9,7 @@ use crate::http::replacer::Template;
 use crate::http::{Cx, Matcher};
 use crate::registry::Provision;
 use crate::util::clean_path;
+use crate::util::goregex;
 use http::header::HeaderName;
 use regex::Regex;
 use serde::Deserialize;
@@ -37,7 +38,7 @@ impl MatchRegexp {
 
     /// Compiles `pattern`; `path` names errors.
     pub fn new(name: String, pattern: &str, path: &str) -> Result<Self, Error> {
-        let re = Regex::new(pattern).map_err(|e| Error::config(path, e))?;
+        let re = goregex::compile(pattern).map_err(|e| Error::config(path, e))?;
         Ok(MatchRegexp { name, re })
     }
 

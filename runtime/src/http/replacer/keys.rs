@@ -22,6 +22,9 @@ pub enum Key {
     Remote,
     RemoteHost,
     RemotePort,
+    Local,
+    LocalHost,
+    LocalPort,
     ClientIp,
     Uri,
     Path,
@@ -120,6 +123,9 @@ impl Key {
             "http.request.remote" => Key::Remote,
             "http.request.remote.host" => Key::RemoteHost,
             "http.request.remote.port" => Key::RemotePort,
+            "http.request.local" => Key::Local,
+            "http.request.local.host" => Key::LocalHost,
+            "http.request.local.port" => Key::LocalPort,
             "http.request.client_ip" | "http.vars.client_ip" => Key::ClientIp,
             "http.request.uri" => Key::Uri,
             "http.request.uri.path" => Key::Path,
@@ -178,6 +184,18 @@ impl Key {
             Key::RemotePort => {
                 let _ = write!(out, "{}", cx.conn.remote_port());
             }
+            Key::Local | Key::LocalHost => match cx.conn.local {
+                Some(a) if matches!(self, Key::Local) => {
+                    let _ = write!(out, "{a}");
+                }
+                Some(a) => {
+                    let _ = write!(out, "{}", crate::http::conn::canonical_ip(a.ip()));
+                }
+                None => {}
+            },
+            Key::LocalPort => {
+                let _ = write!(out, "{}", cx.conn.local_port());
+            }
             Key::ClientIp => {
                 let _ = write!(out, "{}", cx.client_ip());
             }
@@ -232,6 +250,20 @@ impl Key {
             Key::Time(f) => clock::write_now(*f, out),
         }
         true
+    }
+
+    /// Whether Caddy's replacer gives this placeholder as a number (the
+    /// status of an error, ports, the duration in milliseconds), which
+    /// matters where values keep their type (CEL expressions).
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            Key::Error(ErrorField::StatusCode)
+                | Key::Port
+                | Key::RemotePort
+                | Key::LocalPort
+                | Key::DurationMs
+        )
     }
 
     /// Writes the placeholder's name, for keys unknown at render time.

@@ -55,14 +55,45 @@ fn base36(mut n: u128) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The ETag from the first sidecar `path + ext` that exists (Caddy's
+/// `etag_file_extensions`), newlines removed; `None` when there is none.
+async fn sidecar_etag(path: &str, exts: &[String]) -> Result<Option<String>, HttpError> {
+    for ext in exts {
+        let sidecar = format!("{path}{ext}");
+        match tokio::fs::read(&sidecar).await {
+            Ok(bytes) => {
+                let tag: String = String::from_utf8_lossy(&bytes).replace('\n', "");
+                return Ok(Some(tag));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(HttpError::internal(format!(
+                    "cannot read etag from file {sidecar}: {e}"
+                )))
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Files next to the one served that change the response.
+#[derive(Clone, Copy)]
+pub struct Sidecars<'a> {
+    /// (encoding, file suffix), in preference order.
+    pub precompressed: &'a [(&'static str, &'static str)],
+    /// Suffixes of files holding the ETag.
+    pub etag_exts: &'a [String],
+}
+
 /// Builds the response for `path` (already checked to be a file).
 pub async fn file(
     cx: &Cx<'_>,
     path: &str,
     meta: Metadata,
-    precompressed: &[(&'static str, &'static str)],
+    sidecars: Sidecars<'_>,
     status: Option<StatusCode>,
 ) -> Result<Response, HttpError> {
+    let precompressed = sidecars.precompressed;
     let mut headers = http::HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -85,7 +116,10 @@ pub async fn file(
             }
         }
     }
-    let tag = etag(&send_meta);
+    let tag = match sidecar_etag(&send_path, sidecars.etag_exts).await? {
+        Some(t) if !t.is_empty() => t,
+        _ => etag(&send_meta),
+    };
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&tag).map_err(|e| HttpError::internal(e.to_string()))?,

@@ -4,6 +4,7 @@
 use crate::error::{Error, HttpError};
 use crate::http::replacer::{form_decode, Template};
 use crate::http::Cx;
+use crate::util::goregex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use regex::Regex;
 use serde::Deserialize;
@@ -110,7 +111,7 @@ impl QueryOps {
                 None
             } else {
                 Some(
-                    Regex::new(&r.search_regexp)
+                    goregex::compile(&r.search_regexp)
                         .map_err(|e| Error::config(format!("{path}.replace[{i}]"), e))?,
                 )
             };

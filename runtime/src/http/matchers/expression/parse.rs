@@ -16,19 +16,39 @@ pub enum Op {
     Le,
     Gt,
     Ge,
+    In,
 }
 
 pub enum Expr {
     Lit(Val),
-    Placeholder(Template),
+    List(Vec<Expr>),
+    /// A placeholder, parsed, and as written (to tell an unknown one).
+    Placeholder(Template, Box<str>),
     Not(Box<Expr>),
+    Neg(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Cmp(Op, Box<Expr>, Box<Expr>),
-    Method(Box<Expr>, String, Box<Expr>),
+    /// A global function or a method (receiver first) on values.
+    Call(Box<str>, Vec<Expr>),
     Regex(Box<Expr>, Regex),
     Matcher(Box<dyn Matcher>),
 }
+
+/// Functions on values, callable globally (`size(x)`) or as methods
+/// (`x.size()`); any other global call is a matcher function.
+const VALUE_FUNCS: &[&str] = &[
+    "int",
+    "double",
+    "string",
+    "size",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "startsWith",
+    "endsWith",
+    "contains",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -86,10 +106,12 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
                 .find(|p| *p == two);
             let p = match p {
                 Some(p) => p,
-                None => ["(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<", ">"]
-                    .into_iter()
-                    .find(|p| p.as_bytes()[0] == c)
-                    .ok_or_else(|| format!("unexpected character {:?}", c as char))?,
+                None => [
+                    "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<", ">", "-",
+                ]
+                .into_iter()
+                .find(|p| p.as_bytes()[0] == c)
+                .ok_or_else(|| format!("unexpected character {:?}", c as char))?,
             };
             i += p.len();
             out.push(Tok::Punct(p));
@@ -119,6 +141,14 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
     let e = ps.or()?;
     if ps.pos != ps.toks.len() {
         return Err(format!("unexpected {:?}", ps.toks[ps.pos]));
+    }
+    let non_bool = matches!(
+        &e,
+        Expr::Lit(Val::Num(_) | Val::Str(_) | Val::Null) | Expr::List(_) | Expr::Neg(_)
+    ) || matches!(&e, Expr::Call(f, _)
+        if !matches!(&**f, "startsWith" | "endsWith" | "contains"));
+    if non_bool {
+        return Err("a request matcher expression must give a bool".into());
     }
     Ok(e)
 }
@@ -153,30 +183,45 @@ impl Parser<'_, '_> {
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
+        let mut e = self.relation()?;
         while self.eat("&&") {
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            e = Expr::And(Box::new(e), Box::new(self.relation()?));
         }
         Ok(e)
+    }
+
+    /// `a == b`, `a < b`, `a in [..]`, …: one precedence level, left to
+    /// right, as CEL's grammar has it.
+    fn relation(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Some(Tok::Punct("==")) => Op::Eq,
+                Some(Tok::Punct("!=")) => Op::Ne,
+                Some(Tok::Punct("<")) => Op::Lt,
+                Some(Tok::Punct("<=")) => Op::Le,
+                Some(Tok::Punct(">")) => Op::Gt,
+                Some(Tok::Punct(">=")) => Op::Ge,
+                Some(Tok::Ident(i)) if i == "in" => Op::In,
+                _ => return Ok(e),
+            };
+            self.pos += 1;
+            let right = self.unary()?;
+            e = Expr::Cmp(op, Box::new(e), Box::new(right));
+        }
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
         if self.eat("!") {
             return Ok(Expr::Not(Box::new(self.unary()?)));
         }
-        let left = self.postfix()?;
-        let op = match self.peek() {
-            Some(Tok::Punct("==")) => Op::Eq,
-            Some(Tok::Punct("!=")) => Op::Ne,
-            Some(Tok::Punct("<")) => Op::Lt,
-            Some(Tok::Punct("<=")) => Op::Le,
-            Some(Tok::Punct(">")) => Op::Gt,
-            Some(Tok::Punct(">=")) => Op::Ge,
-            _ => return Ok(left),
-        };
-        self.pos += 1;
-        let right = self.postfix()?;
-        Ok(Expr::Cmp(op, Box::new(left), Box::new(right)))
+        if self.eat("-") {
+            return Ok(match self.unary()? {
+                Expr::Lit(Val::Num(n)) => Expr::Lit(Val::Num(-n)),
+                e => Expr::Neg(Box::new(e)),
+            });
+        }
+        self.postfix()
     }
 
     fn postfix(&mut self) -> Result<Expr, String> {
@@ -187,19 +232,33 @@ impl Parser<'_, '_> {
             };
             self.pos += 1;
             self.expect("(")?;
-            let arg = self.or()?;
-            self.expect(")")?;
-            e = match (m.as_str(), arg) {
-                ("matches", Expr::Lit(Val::Str(re))) => {
-                    Expr::Regex(Box::new(e), Regex::new(&re).map_err(|e| e.to_string())?)
+            let mut args = self.args(")")?;
+            e = match (m.as_str(), args.as_slice()) {
+                ("matches", [Expr::Lit(Val::Str(re))]) => {
+                    Expr::Regex(Box::new(e), crate::util::goregex::compile(re)?)
                 }
-                ("startsWith" | "endsWith" | "contains", arg) => {
-                    Expr::Method(Box::new(e), m, Box::new(arg))
+                ("matches", _) => return Err("matches() takes a string literal".into()),
+                (m, _) if VALUE_FUNCS.contains(&m) => {
+                    args.insert(0, e);
+                    Expr::Call(m.into(), args)
                 }
                 _ => return Err(format!("unsupported method {m}")),
             };
         }
         Ok(e)
+    }
+
+    /// Expressions separated by commas, up to the `close` token.
+    fn args(&mut self, close: &str) -> Result<Vec<Expr>, String> {
+        let mut items = Vec::new();
+        while !self.eat(close) {
+            items.push(self.or()?);
+            if !self.eat(",") {
+                self.expect(close)?;
+                break;
+            }
+        }
+        Ok(items)
     }
 
     fn primary(&mut self) -> Result<Expr, String> {
@@ -208,8 +267,13 @@ impl Parser<'_, '_> {
         Ok(match tok {
             Tok::Str(s) => Expr::Lit(Val::Str(s)),
             Tok::Num(n) => Expr::Lit(Val::Num(n)),
-            Tok::Ph(ph) => Expr::Placeholder(Template::parse(&ph)),
+            Tok::Ph(ph) => Expr::Placeholder(Template::parse(&ph), ph.into()),
             Tok::Ident(i) if i == "true" || i == "false" => Expr::Lit(Val::Bool(i == "true")),
+            Tok::Ident(i) if i == "null" => Expr::Lit(Val::Null),
+            Tok::Ident(f) if VALUE_FUNCS.contains(&f.as_str()) => {
+                self.expect("(")?;
+                Expr::Call(f.into(), self.args(")")?)
+            }
             Tok::Ident(f) => {
                 self.expect("(")?;
                 let mut args = Vec::new();
@@ -227,6 +291,7 @@ impl Parser<'_, '_> {
                 self.expect(")")?;
                 e
             }
+            Tok::Punct("[") => Expr::List(self.args("]")?),
             other => return Err(format!("unexpected {other:?}")),
         })
     }
@@ -303,6 +368,8 @@ impl Parser<'_, '_> {
                 json!({ as_key(&one(0)): {"name": self.name, "pattern": one(1)} })
             }
             ("vars_regexp", 3) => json!({ as_key(&one(1)): {"name": one(0), "pattern": one(2)} }),
+            ("url_pattern", 1) => json!({"pattern": one(0)}),
+            ("url_pattern", 2) => json!({"pattern": one(0), "base_url": one(1)}),
             ("file", 1) if args[0].is_object() => one(0),
             ("file", _) => json!({"try_files": strings(&args)}),
             _ => {
@@ -325,7 +392,7 @@ fn as_key(v: &Value) -> String {
 fn leak(p: &str) -> &'static str {
     [
         "==", "!=", "<=", ">=", "&&", "||", "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<",
-        ">",
+        ">", "-",
     ]
     .into_iter()
     .find(|x| *x == p)

@@ -1,0 +1,250 @@
+//! Evaluation of a parsed expression with CEL's typing rules.
+//!
+//! Placeholders keep the type Caddy's replacer gives them: numbers for
+//! `{http.error.status_code}` and the ports, `null` for a placeholder
+//! without a value (an unset variable, no error being handled), strings
+//! otherwise. Equality (`==`, `!=`, `in`) across types is false, as CEL's
+//! heterogeneous equality; ordering across types (`'7' > 5`) and other
+//! misuses are evaluation errors, which fail the request as Caddy's
+//! matcher errors do. `&&` and `||` absorb an error when the other side
+//! decides the result.
+
+use super::parse::{Expr, Op};
+use crate::error::HttpError;
+use crate::http::replacer::Key;
+use crate::http::Cx;
+use std::cmp::Ordering;
+
+/// A value during evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    List(Vec<Val>),
+}
+
+type Res = Result<Val, String>;
+
+impl Val {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Val::Null => "null_type",
+            Val::Bool(_) => "bool",
+            Val::Num(_) => "number",
+            Val::Str(_) => "string",
+            Val::List(_) => "list",
+        }
+    }
+
+    /// CEL equality: values of different types are unequal.
+    fn cel_eq(&self, other: &Val) -> bool {
+        match (self, other) {
+            (Val::List(a), Val::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.cel_eq(y))
+            }
+            _ => self == other,
+        }
+    }
+
+    fn bool(self, what: &str) -> Result<bool, String> {
+        match self {
+            Val::Bool(b) => Ok(b),
+            other => Err(format!("no such overload: {what}({})", other.type_name())),
+        }
+    }
+
+    fn str(self, what: &str) -> Result<String, String> {
+        match self {
+            Val::Str(s) => Ok(s),
+            other => Err(format!("no such overload: {what} on {}", other.type_name())),
+        }
+    }
+}
+
+/// Evaluates `e`; an error is an evaluation error of the expression.
+pub fn eval(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, HttpError> {
+    value(e, cx).map_err(|e| match e {
+        Fail::Http(h) => h,
+        Fail::Eval(msg) => HttpError::internal(format!("evaluating expression: {msg}")),
+    })
+}
+
+enum Fail {
+    Eval(String),
+    Http(HttpError),
+}
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail::Eval(s)
+    }
+}
+
+fn value(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, Fail> {
+    Ok(match e {
+        Expr::Lit(v) => v.clone(),
+        Expr::List(items) => Val::List(
+            items
+                .iter()
+                .map(|x| value(x, cx))
+                .collect::<Result<_, _>>()?,
+        ),
+        Expr::Placeholder(t, raw) => placeholder(t, raw, cx),
+        Expr::Not(x) => Val::Bool(!value(x, cx)?.bool("!_")?),
+        Expr::Neg(x) => match value(x, cx)? {
+            Val::Num(n) => Val::Num(-n),
+            other => Err(format!("no such overload: -{}", other.type_name()))?,
+        },
+        Expr::And(a, b) => logic(a, b, false, cx)?,
+        Expr::Or(a, b) => logic(a, b, true, cx)?,
+        Expr::Matcher(m) => Val::Bool(m.matches(cx).map_err(Fail::Http)?),
+        Expr::Cmp(op, a, b) => {
+            let (a, b) = (value(a, cx)?, value(b, cx)?);
+            Val::Bool(compare(*op, &a, &b)?)
+        }
+        Expr::Call(name, args) => {
+            let args = args
+                .iter()
+                .map(|x| value(x, cx))
+                .collect::<Result<Vec<_>, _>>()?;
+            call(name, args)?
+        }
+        Expr::Regex(recv, re) => Val::Bool(re.is_match(&value(recv, cx)?.str("matches")?)),
+    })
+}
+
+/// `a && b` (`or` false) or `a || b` (`or` true), with CEL's
+/// commutative handling of errors.
+fn logic(a: &Expr, b: &Expr, or: bool, cx: &mut Cx<'_>) -> Result<Val, Fail> {
+    let what = if or { "_||_" } else { "_&&_" };
+    let left = value(a, cx).and_then(|v| Ok(v.bool(what)?));
+    match left {
+        Ok(l) if l == or => Ok(Val::Bool(or)),
+        Ok(_) => Ok(Val::Bool(value(b, cx)?.bool(what)?)),
+        Err(e) => match value(b, cx).and_then(|v| Ok(v.bool(what)?)) {
+            Ok(r) if r == or => Ok(Val::Bool(or)),
+            _ => Err(e),
+        },
+    }
+}
+
+fn placeholder(t: &crate::http::replacer::Template, raw: &str, cx: &Cx<'_>) -> Val {
+    if let Some(key) = t.single_key() {
+        if let Key::Var(name) = key {
+            return cx.var(name).map_or(Val::Null, |v| Val::Str(v.to_string()));
+        }
+        let mut out = String::new();
+        if !key.render(cx, &mut out) {
+            return Val::Null;
+        }
+        if key.is_numeric() {
+            if let Ok(n) = out.parse() {
+                return Val::Num(n);
+            }
+        }
+        return Val::Str(out);
+    }
+    let s = t.render_known(cx);
+    if s == raw {
+        return Val::Null;
+    }
+    Val::Str(s.into_owned())
+}
+
+fn compare(op: Op, a: &Val, b: &Val) -> Result<bool, String> {
+    let ord = |a: &Val, b: &Val| -> Result<Ordering, String> {
+        let o = match (a, b) {
+            (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+            (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
+            (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+            _ => None,
+        };
+        o.ok_or_else(|| format!("no such overload: {} {op} {}", a.type_name(), b.type_name()))
+    };
+    Ok(match op {
+        Op::Eq => a.cel_eq(b),
+        Op::Ne => !a.cel_eq(b),
+        Op::Lt => ord(a, b)?.is_lt(),
+        Op::Le => ord(a, b)?.is_le(),
+        Op::Gt => ord(a, b)?.is_gt(),
+        Op::Ge => ord(a, b)?.is_ge(),
+        Op::In => match b {
+            Val::List(items) => items.iter().any(|x| a.cel_eq(x)),
+            other => Err(format!("no such overload: _in_ on {}", other.type_name()))?,
+        },
+    })
+}
+
+/// The global functions and string methods (the receiver comes first).
+fn call(name: &str, mut args: Vec<Val>) -> Res {
+    if args.is_empty() {
+        return Err(format!("no such overload: {name}()"));
+    }
+    let arg = |args: &mut Vec<Val>, i: usize| std::mem::replace(&mut args[i], Val::Null);
+    let first = arg(&mut args, 0);
+    Ok(match (name, args.len()) {
+        ("int", 1) => Val::Num(to_number(first, name)?.trunc()),
+        ("double", 1) => Val::Num(to_number(first, name)?),
+        ("string", 1) => Val::Str(to_text(first)),
+        ("size", 1) => match first {
+            Val::Str(s) => Val::Num(s.chars().count() as f64),
+            Val::List(l) => Val::Num(l.len() as f64),
+            other => Err(format!("no such overload: size({})", other.type_name()))?,
+        },
+        ("lowerAscii", 1) => Val::Str(first.str(name)?.to_ascii_lowercase()),
+        ("upperAscii", 1) => Val::Str(first.str(name)?.to_ascii_uppercase()),
+        ("trim", 1) => Val::Str(first.str(name)?.trim().to_string()),
+        ("startsWith" | "endsWith" | "contains", 2) => {
+            let (s, x) = (first.str(name)?, arg(&mut args, 1).str(name)?);
+            Val::Bool(match name {
+                "startsWith" => s.starts_with(&x),
+                "endsWith" => s.ends_with(&x),
+                _ => s.contains(&x),
+            })
+        }
+        _ => Err(format!(
+            "no such overload: {name} with {} arguments",
+            args.len()
+        ))?,
+    })
+}
+
+fn to_number(v: Val, name: &str) -> Result<f64, String> {
+    match v {
+        Val::Num(n) => Ok(n),
+        Val::Str(s) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{name}({s:?}): not a number")),
+        other => Err(format!("no such overload: {name}({})", other.type_name())),
+    }
+}
+
+fn to_text(v: Val) -> String {
+    match v {
+        Val::Null => "null".into(),
+        Val::Bool(b) => b.to_string(),
+        Val::Num(n) => n.to_string(),
+        Val::Str(s) => s,
+        Val::List(items) => {
+            let parts: Vec<String> = items.into_iter().map(to_text).collect();
+            format!("[{}]", parts.join(", "))
+        }
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::In => "in",
+        })
+    }
+}
