@@ -3,6 +3,8 @@
 
 #[path = "e2e/support.rs"]
 mod support;
+#[path = "e2e/tls_support.rs"]
+mod tls_support;
 
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
@@ -22,3 +24,5 @@ mod proxy;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/tls.rs"]
+mod tls;
