@@ -116,6 +116,18 @@ impl TlsBuilder {
             Some(v) => decode(v, "apps.pki")?,
             None => PkiAppConfig::default(),
         };
+        for (field, value) in [
+            ("dns", &app.dns),
+            ("resolvers", &app.resolvers),
+            ("ech", &app.ech),
+        ] {
+            if value.is_some() {
+                return Err(Error::config(
+                    format!("apps.tls.{field}"),
+                    "DNS providers, resolvers and ECH are not supported by bellhop",
+                ));
+            }
+        }
         let storage = Storage::from_config(config.storage.as_ref(), "storage")?;
         let mut loaded = Vec::new();
         let mut managed = Vec::new();
@@ -244,4 +256,15 @@ impl Drop for TlsApp {
             t.abort();
         }
     }
+}
+
+/// The root certificate of the internal CA `ca` in `storage` (created if
+/// missing): its path and PEM, for `bellhop trust`.
+pub fn root_certificate(
+    storage: &Storage,
+    ca: &str,
+) -> Result<(std::path::PathBuf, String), Error> {
+    let at = format!("apps.pki.certificate_authorities.{ca}");
+    let ca = pki::Ca::load_or_create(ca, &CaConfig::default(), storage, &at)?;
+    Ok((ca.root_path(), ca.root.pem.clone()))
 }

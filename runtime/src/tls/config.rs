@@ -24,6 +24,10 @@ pub struct TlsAppConfig {
     pub disable_storage_check: bool,
     #[serde(default)]
     pub disable_storage_clean: bool,
+    /// DNS provider and resolvers (DNS-01): rejected at provisioning.
+    pub dns: Option<Value>,
+    pub resolvers: Option<Value>,
+    pub ech: Option<Value>,
 }
 
 /// `apps.tls.certificates`: certificate loaders.
