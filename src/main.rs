@@ -10,6 +10,7 @@ mod fmt;
 mod input;
 mod logging;
 mod run;
+mod trust;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Run(run::Args),
     /// Adapt and provision a config without serving it.
     Validate(validate::Args),
+    /// Print (or install) the internal CA's root certificate.
+    Trust(trust::Args),
     /// List the module IDs this build implements.
     ListModules,
     /// Print bellhop's version.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args),
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Trust(args) => trust::run(args),
         Command::ListModules => {
             for id in bellhop_runtime::module_ids() {
                 println!("{id}");

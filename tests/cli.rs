@@ -205,3 +205,77 @@ fn run_with_bad_config_exits_1_naming_the_json_path() {
         "{err}"
     );
 }
+
+#[test]
+fn trust_prints_the_root_path_and_pem_and_keeps_it() {
+    let dir = temp_dir("trust");
+    let run = || {
+        let out = bellhop()
+            .args(["trust", "--storage"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run();
+    let (path, pem) = first.split_once('\n').unwrap();
+    assert!(path.ends_with("pki/authorities/local/root.crt"), "{path}");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert_eq!(std::fs::read_to_string(path).unwrap(), pem);
+    assert_eq!(run(), first, "the root is created once, then reused");
+}
+
+#[test]
+fn run_logs_http_only_servers_and_managed_names() {
+    let dir = temp_dir("autohttps-log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        r#"{{"storage":{{"module":"file_system","root":"{}"}},
+        "apps":{{"http":{{"http_port":{port},"servers":{{
+          "plain":{{"listen":["127.0.0.1:{port}"],"routes":[{{"match":[{{"host":["a.localhost"]}}],"handle":[]}}]}},
+          "secure":{{"listen":["127.0.0.1:0"],"routes":[{{"match":[{{"host":["localhost","127.0.0.1"]}}],"handle":[]}}]}}
+        }}}}}}}}"#,
+        dir.join("storage").display()
+    );
+    let file = write(&dir, "config.json", &config);
+    let mut child = bellhop()
+        .args(["run", "--config"])
+        .arg(&file)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.contains("listen=[") && Instant::now() < deadline {
+        match lines.next() {
+            Some(l) => log.push_str(&(l.unwrap() + "\n")),
+            None => break,
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let line = |needle: &str| log.lines().find(|l| l.contains(needle)).map(str::to_string);
+    let http_only = line("server is listening only on the HTTP port").expect(&log);
+    assert!(http_only.contains("plain"), "{http_only}");
+    for name in ["localhost", "127.0.0.1"] {
+        let managed = log
+            .lines()
+            .find(|l| l.contains("managing certificate") && l.contains(&format!("name={name} ")))
+            .unwrap_or_else(|| panic!("{name} managed: {log}"));
+        assert!(managed.contains("internal"), "{managed}");
+    }
+    assert!(!log.contains("name=a.localhost"), "{log}");
+}

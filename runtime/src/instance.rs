@@ -21,6 +21,8 @@ pub struct Instance {
     leases: Mutex<Vec<Lease>>,
     /// `apps.http.grace_period` (`None`: wait for connections forever).
     pub grace_period: Option<Duration>,
+    /// The `tls` app: certificates and their management.
+    pub tls: Option<crate::tls::TlsApp>,
 }
 
 impl Instance {
@@ -37,12 +39,30 @@ impl Instance {
         }
         let mut servers = Vec::new();
         let mut grace_period = None;
+        let mut tls = crate::tls::TlsBuilder::provision(config)?;
+        let planned = match &config.apps.http {
+            Some(app) => crate::http::autohttps::plan(app, &mut tls)?,
+            None => Vec::new(),
+        };
+        let tls = tls.finish()?;
         if let Some(app) = &config.apps.http {
             grace_period = app.grace_period.map(|d| d.0).filter(|d| !d.is_zero());
-            for (name, srv) in &app.servers {
-                let path = format!("apps.http.servers.{name}");
-                servers.push(Server::provision(name, srv, p, &path)?);
+        }
+        for planned in &planned {
+            let path = format!("apps.http.servers.{}", planned.name);
+            let mut server = Server::provision(&planned.name, &planned.config, p, &path)?;
+            if let Some(policies) = &planned.tls {
+                server.tls = Some(std::sync::Arc::new(
+                    crate::tls::policy::ServerTls::provision(
+                        policies,
+                        &tls.state,
+                        &server.settings.alpn(),
+                        planned.config.strict_sni_host,
+                        &format!("{path}.tls_connection_policies"),
+                    )?,
+                ));
             }
+            servers.push(server);
         }
         let mut leases = Vec::new();
         let mut by_socket: Vec<(u64, usize)> = Vec::new();
@@ -69,7 +89,11 @@ impl Instance {
                 }
             }
         }
+        if pool.is_some() {
+            tls.start();
+        }
         Ok(Instance {
+            tls: Some(tls),
             servers,
             by_socket,
             leases: Mutex::new(leases),

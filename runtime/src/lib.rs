@@ -11,6 +11,8 @@
 //!   that swaps instances atomically and drains on stop.
 //! - `listeners`: listen-address syntax and the reference-counted socket pool.
 //! - `http`: servers, routes, matchers, handlers, placeholders.
+//! - `tls`: the `tls` and `pki` apps (certificates, issuers, storage,
+//!   connection policies, the TLS accept path).
 //! - `error`: [`Error`] (config/listen) and `HttpError` (per request, with
 //!   who is at fault).
 //!
@@ -30,6 +32,7 @@ pub mod http;
 pub mod instance;
 pub mod listeners;
 pub mod registry;
+pub mod tls;
 pub mod util;
 
 pub use app::{validate, Runtime};

@@ -78,6 +78,10 @@ impl Registry {
 /// Registers every standard module of bellhop.
 pub fn register_standard(r: &mut Registry) {
     r.register("http", Module::App);
+    r.register("tls", Module::App);
+    r.register("pki", Module::App);
+    r.register("tls.issuance.acme", Module::Provided);
+    r.register("tls.issuance.internal", Module::Provided);
     r.register("caddy.storage.file_system", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);
     crate::http::handlers::register(r);

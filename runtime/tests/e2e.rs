@@ -3,6 +3,8 @@
 
 #[path = "e2e/support.rs"]
 mod support;
+#[path = "e2e/tls_support.rs"]
+mod tls_support;
 
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
@@ -34,5 +36,7 @@ mod request_body;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/tls.rs"]
+mod tls;
 #[path = "e2e/url_pattern.rs"]
 mod url_pattern;

@@ -20,7 +20,7 @@ pub struct HttpApp {
 }
 
 /// `apps.http.servers.NAME`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     #[serde(default)]
@@ -75,7 +75,7 @@ pub struct RouteConfig {
 }
 
 /// `errors`: routes run when the primary chain fails.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorsConfig {
     #[serde(default)]
@@ -83,7 +83,7 @@ pub struct ErrorsConfig {
 }
 
 /// `automatic_https`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AutoHttpsConfig {
     #[serde(default)]

@@ -27,6 +27,10 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// The TLS server name the client sent.
+    pub tls_sni: Option<Arc<str>>,
+    /// Whether TLS negotiated `h2` by ALPN.
+    pub alpn_h2: bool,
 }
 
 impl ConnInfo {

@@ -48,7 +48,8 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
         match accepted {
             Ok((Stream::Tcp(s), info)) => {
                 let _ = s.set_nodelay(true);
-                tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
+                let (socket, shared) = (socket.clone(), shared.clone());
+                tokio::spawn(crate::tls::accept::serve_tcp(s, info, socket, shared));
             }
             Ok((Stream::Unix(s), info)) => {
                 tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
@@ -78,6 +79,8 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     remote: Some(remote),
                     local,
                     tls: false,
+                    tls_sni: None,
+                    alpn_h2: false,
                 },
             ))
         }
@@ -89,6 +92,8 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     remote: None,
                     local: None,
                     tls: false,
+                    tls_sni: None,
+                    alpn_h2: false,
                 },
             ))
         }
@@ -161,16 +166,21 @@ fn h2_builder(s: &ConnSettings) -> hyper::server::conn::http2::Builder<TokioExec
     b
 }
 
-async fn serve_conn<I>(io: I, info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>)
+/// Serves HTTP on an accepted (and, for TLS, handshaken) connection.
+pub(crate) async fn serve_conn<I>(io: I, info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Some(settings) = shared
+    let Some(mut settings) = shared
         .current()
         .and_then(|i| i.server_for(socket.id).map(|s| s.settings))
     else {
         return;
     };
+    if info.tls {
+        // ALPN decided the protocol.
+        (settings.h1, settings.h2c) = (!info.alpn_h2, info.alpn_h2);
+    }
     let counter = shared.clone();
     let _counted = counter.conns.enter();
     let state = ConnState::new();
@@ -275,6 +285,9 @@ async fn handle(
         ));
     };
     let (parts, body) = req.into_parts();
+    if let Some(r) = crate::tls::accept::pre_route(server.tls.as_deref(), &info, &parts) {
+        return Ok(respond(r, guard));
+    }
     let cx = server.context(parts, body, &info);
     let response = match catch_panic(server.serve(cx)).await {
         Ok(r) => r?,

@@ -37,6 +37,9 @@ pub struct ConnSettings {
     pub max_header_bytes: usize,
     pub h1: bool,
     pub h2c: bool,
+    /// HTTP/2 over TLS and HTTP/3 (QUIC) are enabled.
+    pub h2: bool,
+    pub h3: bool,
 }
 
 /// A provisioned server.
@@ -51,6 +54,9 @@ pub struct Server {
     client_ip_headers: Vec<HeaderName>,
     trusted_strict: bool,
     pub logs: Option<crate::config::ServerLogs>,
+    /// Connection policies, when the server speaks TLS (set by the
+    /// instance once the `tls` app is provisioned).
+    pub tls: Option<std::sync::Arc<crate::tls::policy::ServerTls>>,
 }
 
 impl Server {
@@ -66,12 +72,6 @@ impl Server {
             let parsed =
                 address::parse(a).map_err(|e| Error::config(format!("{path}.listen[{i}]"), e))?;
             listen.extend(parsed);
-        }
-        if !srv.tls_connection_policies.is_empty() {
-            return Err(Error::config(
-                format!("{path}.tls_connection_policies"),
-                "TLS is not implemented by bellhop yet",
-            ));
         }
         for (i, w) in srv.listener_wrappers.iter().enumerate() {
             let wp = format!("{path}.listener_wrappers[{i}]");
@@ -112,6 +112,7 @@ impl Server {
             client_ip_headers,
             trusted_strict,
             logs: srv.logs.clone(),
+            tls: None,
         })
     }
 
@@ -316,7 +317,23 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
             .unwrap_or(DEFAULT_MAX_HEADER_BYTES),
         h1: has("h1"),
         h2c: has("h2c"),
+        h2: has("h2"),
+        h3: has("h3"),
     })
+}
+
+impl ConnSettings {
+    /// The ALPN protocols a TLS connection may negotiate, preferred first.
+    pub fn alpn(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.h2 {
+            v.push("h2");
+        }
+        if self.h1 {
+            v.push("http/1.1");
+        }
+        v
+    }
 }
 
 impl Server {

@@ -45,8 +45,11 @@ async fn unknown_modules_are_named_with_their_id_and_path() {
         ),
         "{e}"
     );
-    let e = load_err(json!({"apps": {"pki": {}}}));
-    assert_eq!(e, "apps.pki: module not implemented by bellhop: pki");
+    let e = load_err(json!({"apps": {"nope_app": {}}}));
+    assert_eq!(
+        e,
+        "apps.nope_app: module not implemented by bellhop: nope_app"
+    );
 }
 
 #[tokio::test]

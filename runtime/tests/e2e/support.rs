@@ -23,6 +23,11 @@ pub fn config_with(server: Value) -> Value {
     if server.get("listen").is_none() {
         server["listen"] = json!(["127.0.0.1:0"]);
     }
+    // A random port is not the HTTP port: Caddy would apply automatic
+    // HTTPS to host matchers there. These tests are about plain HTTP.
+    if server.get("automatic_https").is_none() {
+        server["automatic_https"] = json!({"disable": true});
+    }
     json!({"apps": {"http": {"servers": {"srv0": server}}}})
 }
 

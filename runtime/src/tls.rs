@@ -1,0 +1,270 @@
+//! The `tls` and `pki` apps: certificates (loaded and managed), issuers,
+//! storage, connection policies, and the TLS accept path.
+//!
+//! Code map:
+//! - `config`: the strict serde model of both apps and of connection
+//!   policies; `der`: the few X.509 facts read from certificates.
+//! - `cache`: certificates indexed by name for the handshake (lock-free
+//!   reads); `load`: `load_files`, `load_folders`, `load_pem`.
+//! - `storage`: the `file_system` storage and its locks.
+//! - `pki`: the internal CA; `issuer`: issuers and automation policies;
+//!   `acme` (+ `acme/`): the ACME issuer; `challenge`: live ACME answers;
+//!   `automate`: obtaining, storing and renewing managed certificates.
+//! - `policy`, `suites`, `client_auth`: connection policies → rustls
+//!   configs; `accept`: the handshake and request-time TLS checks.
+//!
+//! Lifecycle: [`TlsBuilder`] decodes the apps and loads certificates;
+//! automatic HTTPS adds names and policies to it; [`TlsBuilder::finish`]
+//! freezes it into a shared [`TlsState`]; [`TlsApp`] runs management for a
+//! live config and stops it when the config is unloaded.
+
+pub mod accept;
+pub mod acme;
+pub mod automate;
+pub mod cache;
+pub mod challenge;
+pub mod client_auth;
+pub mod config;
+pub mod der;
+pub mod issuer;
+pub mod load;
+pub mod pki;
+pub mod policy;
+pub mod storage;
+pub mod suites;
+
+use crate::config::{decode, Config};
+use crate::error::Error;
+use cache::{Cert, CertCache};
+use config::{CaConfig, PkiAppConfig, TlsAppConfig};
+use issuer::{AutoPolicy, Issuer};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use storage::Storage;
+
+/// certmagic's default interval between renewal checks.
+const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(600);
+
+/// What the TLS side of a config shares with its handshakes and tasks.
+pub struct TlsState {
+    pub cache: CertCache,
+    pub storage: Storage,
+    pub ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
+    pub policies: Vec<AutoPolicy>,
+    /// The fallback policy for names no policy covers (ACME).
+    pub default_policy: AutoPolicy,
+    pub renew_interval: Duration,
+    pki: BTreeMap<String, CaConfig>,
+    cas: Mutex<BTreeMap<String, pki::Ca>>,
+}
+
+impl std::fmt::Debug for TlsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsState").finish_non_exhaustive()
+    }
+}
+
+impl TlsState {
+    /// Runs `f` with the CA `id`, loading or creating it first.
+    pub fn with_ca<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&pki::Ca) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut cas = self.cas.lock().unwrap_or_else(|e| e.into_inner());
+        if !cas.contains_key(id) {
+            let cfg = self.pki.get(id).cloned().unwrap_or_default();
+            let at = format!("apps.pki.certificate_authorities.{id}");
+            let ca =
+                pki::Ca::load_or_create(id, &cfg, &self.storage, &at).map_err(|e| e.to_string())?;
+            cas.insert(id.to_string(), ca);
+        }
+        let ca = cas.get_mut(id).ok_or("CA vanished")?;
+        ca.maintain().map_err(|e| e.to_string())?;
+        f(ca)
+    }
+
+    /// The automation policy for `name`.
+    pub fn policy_for(&self, name: &str) -> &AutoPolicy {
+        self.policies
+            .iter()
+            .find(|p| p.covers(name) && !p.issuers.is_empty())
+            .unwrap_or(&self.default_policy)
+    }
+}
+
+/// The `tls`/`pki` apps while a config is being provisioned.
+pub struct TlsBuilder {
+    pub app: TlsAppConfig,
+    pub pki: PkiAppConfig,
+    pub storage: Storage,
+    pub loaded: Vec<Cert>,
+    pub policies: Vec<AutoPolicy>,
+    /// Names to manage: the `automate` loader plus automatic HTTPS.
+    pub managed: Vec<String>,
+}
+
+impl TlsBuilder {
+    /// Decodes the apps and runs the certificate loaders.
+    pub fn provision(config: &Config) -> Result<TlsBuilder, Error> {
+        let app: TlsAppConfig = match config.apps.other.get("tls") {
+            Some(v) => decode(v, "apps.tls")?,
+            None => TlsAppConfig::default(),
+        };
+        let pki: PkiAppConfig = match config.apps.other.get("pki") {
+            Some(v) => decode(v, "apps.pki")?,
+            None => PkiAppConfig::default(),
+        };
+        for (field, value) in [
+            ("dns", &app.dns),
+            ("resolvers", &app.resolvers),
+            ("ech", &app.ech),
+        ] {
+            if value.is_some() {
+                return Err(Error::config(
+                    format!("apps.tls.{field}"),
+                    "DNS providers, resolvers and ECH are not supported by bellhop",
+                ));
+            }
+        }
+        let storage = Storage::from_config(config.storage.as_ref(), "storage")?;
+        let mut loaded = Vec::new();
+        let mut managed = Vec::new();
+        if let Some(c) = &app.certificates {
+            loaded = load::load_all(c, "apps.tls.certificates")?;
+            managed.extend(c.automate.iter().map(|n| n.to_lowercase()));
+        }
+        let mut policies = Vec::new();
+        if let Some(a) = &app.automation {
+            if a.on_demand.is_some() {
+                return Err(Error::config(
+                    "apps.tls.automation.on_demand",
+                    "on-demand TLS is not supported by bellhop yet",
+                ));
+            }
+            for (i, p) in a.policies.iter().enumerate() {
+                let at = format!("apps.tls.automation.policies[{i}]");
+                let compiled = AutoPolicy::provision(p, &at)?;
+                if compiled.on_demand {
+                    return Err(Error::config(
+                        format!("{at}.on_demand"),
+                        "on-demand TLS is not supported by bellhop yet",
+                    ));
+                }
+                policies.push(compiled);
+            }
+        }
+        Ok(TlsBuilder {
+            app,
+            pki,
+            storage,
+            loaded,
+            policies,
+            managed,
+        })
+    }
+
+    /// Whether a loaded certificate covers `name`.
+    pub fn has_loaded(&self, name: &str) -> bool {
+        self.loaded
+            .iter()
+            .any(|c| c.names.iter().any(|n| policy::name_matches(n, name)))
+    }
+
+    /// Whether an explicit policy lists `name` among its subjects.
+    pub fn has_policy_for(&self, name: &str) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.subjects.iter().any(|s| s == name))
+    }
+
+    /// The user's catch-all policy issuers, if any (automatic HTTPS
+    /// inherits them for public names).
+    pub fn catch_all_issuers(&self) -> Option<Vec<Arc<Issuer>>> {
+        self.policies
+            .iter()
+            .find(|p| p.subjects.is_empty() && !p.issuers.is_empty())
+            .map(|p| p.issuers.clone())
+    }
+
+    /// Freezes the builder into the shared state.
+    pub fn finish(self) -> Result<TlsApp, Error> {
+        let tickets = self.app.session_tickets.clone().unwrap_or_default();
+        let ticketer = if tickets.disabled {
+            None
+        } else {
+            Some(
+                rustls::crypto::ring::Ticketer::new()
+                    .map_err(|e| Error::config("apps.tls.session_tickets", e.to_string()))?,
+            )
+        };
+        let renew_interval = self
+            .app
+            .automation
+            .as_ref()
+            .and_then(|a| a.renew_interval)
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_RENEW_INTERVAL);
+        let default_policy = AutoPolicy::with_issuer(Vec::new(), acme::default_issuer());
+        let state = TlsState {
+            cache: CertCache::default(),
+            storage: self.storage,
+            ticketer,
+            policies: self.policies,
+            default_policy,
+            renew_interval,
+            pki: self.pki.certificate_authorities,
+            cas: Mutex::new(BTreeMap::new()),
+        };
+        for c in self.loaded {
+            state.cache.insert(Arc::new(c));
+        }
+        let mut managed = self.managed;
+        managed.sort();
+        managed.dedup();
+        Ok(TlsApp {
+            state: Arc::new(state),
+            managed,
+            task: Mutex::new(None),
+        })
+    }
+}
+
+/// The TLS side of a provisioned config.
+pub struct TlsApp {
+    pub state: Arc<TlsState>,
+    pub managed: Vec<String>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl TlsApp {
+    /// Starts managing certificates: names the internal CA can sign are
+    /// ready when this returns; the rest are obtained in the background,
+    /// and everything is renewed until the config is unloaded.
+    pub fn start(&self) {
+        let pending = automate::manage_now(&self.state, &self.managed);
+        let handle = tokio::spawn(automate::maintain(self.state.clone(), pending));
+        *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.abort_handle());
+    }
+}
+
+impl Drop for TlsApp {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+/// The root certificate of the internal CA `ca` in `storage` (created if
+/// missing): its path and PEM, for `bellhop trust`.
+pub fn root_certificate(
+    storage: &Storage,
+    ca: &str,
+) -> Result<(std::path::PathBuf, String), Error> {
+    let at = format!("apps.pki.certificate_authorities.{ca}");
+    let ca = pki::Ca::load_or_create(ca, &CaConfig::default(), storage, &at)?;
+    Ok((ca.root_path(), ca.root.pem.clone()))
+}

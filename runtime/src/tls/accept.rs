@@ -1,0 +1,137 @@
+//! The TLS accept path: a TCP connection on a server with connection
+//! policies is handshaken here (ClientHello read first, policy chosen by
+//! SNI and addresses, TLS-ALPN-01 validations answered), then served like
+//! any other connection with the negotiated ALPN deciding h1 or h2.
+//!
+//! Also the request-time checks TLS brings: `strict_sni_host` (421 when
+//! the Host differs from the SNI) and HTTP-01 challenge answers.
+
+use super::challenge;
+use super::policy::ServerTls;
+use crate::app::Shared;
+use crate::http::conn::ConnInfo;
+use crate::listeners::Socket;
+use http::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+/// How long a client may take to finish the handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one accepted TCP connection, with TLS when its server has it.
+pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>) {
+    let tls = shared
+        .current()
+        .and_then(|i| i.server_for(socket.id).and_then(|srv| srv.tls.clone()));
+    let Some(tls) = tls else {
+        crate::http::serve::serve_conn(s, info, socket, shared).await;
+        return;
+    };
+    let remote = info.remote;
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&tls, s, &info)).await {
+        Ok(Ok((stream, sni, h2))) => {
+            info.tls = true;
+            info.tls_sni = sni;
+            info.alpn_h2 = h2;
+            crate::http::serve::serve_conn(stream, info, socket, shared).await;
+        }
+        Ok(Err(e)) => tracing::debug!(remote = ?remote, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(remote = ?remote, "TLS handshake timed out"),
+    }
+}
+
+type Handshaken = (TlsStream<TcpStream>, Option<Arc<str>>, bool);
+
+async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::Result<Handshaken> {
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
+    let start = acceptor.await?;
+    let hello = start.client_hello();
+    let sni: Option<Arc<str>> = hello.server_name().map(Arc::from);
+    let alpn_only_acme = hello
+        .alpn()
+        .is_some_and(|mut a| a.next() == Some(challenge::ACME_TLS_ALPN) && a.next().is_none());
+    if alpn_only_acme {
+        let cert = sni.as_deref().and_then(challenge::tls_alpn_cert);
+        let Some(cert) = cert else {
+            return Err(other("acme-tls/1 ClientHello without a live challenge"));
+        };
+        tracing::info!(name = ?sni, "answering a TLS-ALPN-01 challenge");
+        let stream = start.into_stream(challenge::tls_alpn_config(cert)).await?;
+        return Ok((stream, sni, false));
+    }
+    let local = info.local.map(|a| a.ip());
+    let remote = info.remote.map(|a| a.ip());
+    let Some(policy) = tls.select(sni.as_deref(), remote, local) else {
+        return Err(other("no TLS connection policy matches the ClientHello"));
+    };
+    if policy.drop {
+        return Err(other("connection policy drops the connection"));
+    }
+    let config = if sni.is_none() {
+        policy.config_without_sni(local)
+    } else {
+        policy.config.clone()
+    };
+    let stream = start.into_stream(config).await?;
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    Ok((stream, sni, h2))
+}
+
+fn other(msg: &str) -> std::io::Error {
+    std::io::Error::other(msg.to_string())
+}
+
+/// Answers what TLS settles before the routes run: an ACME HTTP-01
+/// challenge, or 421 when `strict_sni_host` finds Host and SNI differ.
+pub fn pre_route(
+    tls: Option<&ServerTls>,
+    info: &ConnInfo,
+    parts: &http::request::Parts,
+) -> Option<crate::http::Response> {
+    let path = parts.uri.path();
+    if path.starts_with(challenge::HTTP01_PREFIX) {
+        if let Some(answer) = challenge::http01_answer(path) {
+            tracing::info!(path, "answering an HTTP-01 challenge");
+            let mut r = crate::http::Response::new(crate::http::Body::from_bytes(answer));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain"),
+            );
+            return Some(r);
+        }
+    }
+    let tls = tls?;
+    if !tls.strict_sni_host || !info.tls {
+        return None;
+    }
+    let host = parts
+        .uri
+        .host()
+        .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())
+        .unwrap_or("");
+    let host = strip_port(host);
+    let sni = info.tls_sni.as_deref().unwrap_or("");
+    if host.eq_ignore_ascii_case(sni) {
+        return None;
+    }
+    tracing::debug!(
+        host,
+        sni,
+        "strict_sni_host: Host differs from the TLS server name"
+    );
+    Some(crate::http::handlers::status_response(
+        StatusCode::MISDIRECTED_REQUEST,
+    ))
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}

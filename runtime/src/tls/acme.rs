@@ -1,0 +1,282 @@
+//! The `acme` issuer (instant-acme, with ring): one account per CA
+//! directory and email, kept in storage; orders validated by HTTP-01 or
+//! TLS-ALPN-01, answered by bellhop's own listeners through
+//! [`super::challenge`]; external account binding; a custom trusted root
+//! for test CAs; polling with backoff.
+//!
+//! Defaults follow Caddy: Let's Encrypt's production directory, both
+//! challenge types enabled (HTTP-01 tried first). ZeroSSL-specific
+//! settings are rejected with a clear error by the issuer module.
+
+use super::challenge;
+use super::config::AcmeIssuerConfig;
+use super::storage::{safe_key, Storage};
+use crate::error::Error;
+use instant_acme::{
+    Account, AccountCredentials, AuthorizationStatus, ChallengeType, ExternalAccountKey,
+    Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Let's Encrypt's production directory (Caddy's default `ca`).
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// A provisioned ACME issuer.
+pub struct AcmeIssuer {
+    pub ca: String,
+    pub test_ca: Option<String>,
+    pub email: Option<String>,
+    eab: Option<(String, Vec<u8>)>,
+    trusted_root: Option<String>,
+    http01: bool,
+    tls_alpn01: bool,
+    timeout: Duration,
+    account: tokio::sync::Mutex<Option<Arc<Account>>>,
+}
+
+/// The issuer used when no policy names one.
+pub fn default_issuer() -> super::issuer::Issuer {
+    super::issuer::Issuer::Acme(Arc::new(AcmeIssuer::from_config(
+        AcmeIssuerConfig::default(),
+    )))
+}
+
+impl AcmeIssuer {
+    /// Decodes the issuer's JSON at `at`.
+    pub fn provision(value: &serde_json::Value, at: &str) -> Result<Self, Error> {
+        let c: AcmeIssuerConfig = crate::config::decode(value, at)?;
+        if c.account_key.is_some() {
+            return Err(Error::config(
+                format!("{at}.account_key"),
+                "a fixed account key is not supported; bellhop creates and stores the account",
+            ));
+        }
+        if c.challenges.as_ref().is_some_and(|ch| ch.dns.is_some()) {
+            return Err(Error::config(
+                format!("{at}.challenges.dns"),
+                "the DNS-01 challenge is not supported by bellhop",
+            ));
+        }
+        if c.trusted_roots_pem_files.len() > 1 {
+            return Err(Error::config(
+                format!("{at}.trusted_roots_pem_files"),
+                "only one trusted root file is supported",
+            ));
+        }
+        if let Some(eab) = &c.external_account {
+            decode_mac(&eab.mac_key).ok_or_else(|| {
+                Error::config(
+                    format!("{at}.external_account.mac_key"),
+                    "not valid base64url",
+                )
+            })?;
+        }
+        Ok(Self::from_config(c))
+    }
+
+    fn from_config(c: AcmeIssuerConfig) -> Self {
+        let ch = c.challenges.unwrap_or_default();
+        AcmeIssuer {
+            ca: c
+                .ca
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| LETS_ENCRYPT.into()),
+            test_ca: c.test_ca.filter(|s| !s.is_empty()),
+            email: c.email.filter(|s| !s.is_empty()),
+            eab: c
+                .external_account
+                .and_then(|e| decode_mac(&e.mac_key).map(|k| (e.key_id, k))),
+            trusted_root: c.trusted_roots_pem_files.into_iter().next(),
+            http01: !ch.http.is_some_and(|h| h.disabled),
+            tls_alpn01: !ch.tls_alpn.is_some_and(|h| h.disabled),
+            timeout: c
+                .acme_timeout
+                .map(|d| d.0)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(Duration::from_secs(90)),
+            account: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The directory under `certificates/` (host and path of the CA).
+    pub fn storage_key(&self) -> String {
+        directory_key(&self.ca)
+    }
+
+    fn account_key(&self, ca: &str) -> String {
+        let who = self.email.as_deref().unwrap_or("default");
+        format!(
+            "acme/{}/users/{}/account.json",
+            directory_key(ca),
+            safe_key(who)
+        )
+    }
+
+    async fn account(&self, storage: &Storage, ca: &str) -> Result<Arc<Account>, String> {
+        let mut slot = self.account.lock().await;
+        if let Some(a) = slot.as_ref().filter(|_| ca == self.ca) {
+            return Ok(a.clone());
+        }
+        let builder = || match &self.trusted_root {
+            Some(root) => Account::builder_with_root(root),
+            None => Account::builder(),
+        };
+        let key = self.account_key(ca);
+        let stored = storage.read(&key).map_err(|e| e.to_string())?;
+        let creds = stored.and_then(|b| serde_json::from_slice::<AccountCredentials>(&b).ok());
+        let account = match creds {
+            Some(creds) => builder()
+                .map_err(es)?
+                .from_credentials(creds)
+                .await
+                .map_err(es)?,
+            None => {
+                let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
+                let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+                let new = NewAccount {
+                    contact: &contacts,
+                    terms_of_service_agreed: true,
+                    only_return_existing: false,
+                };
+                let eab = self
+                    .eab
+                    .as_ref()
+                    .map(|(id, k)| ExternalAccountKey::new(id.clone(), k));
+                let (account, creds) = builder()
+                    .map_err(es)?
+                    .create(&new, ca.to_string(), eab.as_ref())
+                    .await
+                    .map_err(es)?;
+                let json = serde_json::to_vec(&creds).map_err(es)?;
+                storage.write(&key, &json, true).map_err(es)?;
+                tracing::info!(ca, email = ?self.email, "registered an ACME account");
+                account
+            }
+        };
+        let account = Arc::new(account);
+        if ca == self.ca {
+            *slot = Some(account.clone());
+        }
+        Ok(account)
+    }
+
+    /// Obtains a certificate for `names` from the CA, falling back to the
+    /// `test_ca` when the production CA fails (Caddy's staging fallback).
+    pub async fn obtain(
+        &self,
+        storage: &Storage,
+        names: &[String],
+    ) -> Result<(String, String), String> {
+        match self.obtain_from(storage, &self.ca, names).await {
+            Ok(r) => Ok(r),
+            Err(e) => match &self.test_ca {
+                Some(test) => {
+                    tracing::warn!(error = %e, test_ca = %test, "trying the test CA");
+                    self.obtain_from(storage, test, names).await
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn obtain_from(
+        &self,
+        storage: &Storage,
+        ca: &str,
+        names: &[String],
+    ) -> Result<(String, String), String> {
+        let account = self.account(storage, ca).await?;
+        let ids: Vec<Identifier> = names
+            .iter()
+            .map(|n| match n.parse() {
+                Ok(ip) => Identifier::Ip(ip),
+                Err(_) => Identifier::Dns(n.clone()),
+            })
+            .collect();
+        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(es)?;
+        let mut published = Vec::new();
+        let mut authzs = order.authorizations();
+        while let Some(a) = authzs.next().await {
+            let mut a = a.map_err(es)?;
+            match a.status {
+                AuthorizationStatus::Pending => {}
+                AuthorizationStatus::Valid => continue,
+                s => return Err(format!("authorization is {s:?}")),
+            }
+            let name = match &a.identifier().identifier {
+                Identifier::Dns(d) => d.clone(),
+                Identifier::Ip(ip) => ip.to_string(),
+                other => return Err(format!("unsupported identifier {other:?}")),
+            };
+            let kind = self.pick(
+                &a.challenges
+                    .iter()
+                    .map(|c| c.r#type.clone())
+                    .collect::<Vec<_>>(),
+            )?;
+            let mut ch = a.challenge(kind.clone()).ok_or("challenge vanished")?;
+            let key_auth = ch.key_authorization();
+            published.push(match kind {
+                ChallengeType::Http01 => challenge::publish_http01(&ch.token, key_auth.as_str()),
+                _ => challenge::publish_tls_alpn(
+                    &name,
+                    alpn_cert(&name, key_auth.digest().as_ref())?,
+                ),
+            });
+            tracing::info!(name, challenge = ?kind, "solving ACME challenge");
+            ch.set_ready().await.map_err(es)?;
+        }
+        let retry = RetryPolicy::new().timeout(self.timeout);
+        let status = order.poll_ready(&retry).await.map_err(es)?;
+        if status != OrderStatus::Ready {
+            return Err(format!("order ended {status:?}"));
+        }
+        drop(published);
+        let key = rcgen::KeyPair::generate().map_err(es)?;
+        let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let csr = params.serialize_request(&key).map_err(es)?;
+        order.finalize_csr(csr.der()).await.map_err(es)?;
+        let chain = order.poll_certificate(&retry).await.map_err(es)?;
+        Ok((chain, key.serialize_pem()))
+    }
+
+    fn pick(&self, offered: &[ChallengeType]) -> Result<ChallengeType, String> {
+        if self.http01 && offered.contains(&ChallengeType::Http01) {
+            return Ok(ChallengeType::Http01);
+        }
+        if self.tls_alpn01 && offered.contains(&ChallengeType::TlsAlpn01) {
+            return Ok(ChallengeType::TlsAlpn01);
+        }
+        Err(format!("no enabled challenge among {offered:?}"))
+    }
+}
+
+/// The self-signed TLS-ALPN-01 certificate for `name` (RFC 8737).
+fn alpn_cert(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+    let key = rcgen::KeyPair::generate().map_err(es)?;
+    let mut p = rcgen::CertificateParams::new(vec![name.to_string()]).map_err(es)?;
+    p.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
+    let cert = p.self_signed(&key).map_err(es)?;
+    let der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let c = super::cache::Cert::new(vec![cert.der().clone()], der, Vec::new())?;
+    Ok(c.key)
+}
+
+fn es(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+fn decode_mac(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .ok()
+}
+
+/// A directory URL as a storage key: `host[-path]`, made safe.
+fn directory_key(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    safe_key(&rest.trim_end_matches('/').replace(['/', ':'], "-"))
+}

@@ -1,0 +1,205 @@
+//! Managing certificates: load a stored certificate or obtain one, store
+//! it, put it in the cache, and renew it in its renewal window.
+//!
+//! Obtaining takes a storage lock per name, then looks in storage again,
+//! so two processes sharing storage never obtain the same certificate
+//! twice. Failures are retried with exponential backoff. Certificates the
+//! internal CA signs are issued synchronously at start-up, so a config's
+//! first handshake already finds them.
+
+use super::cache::Cert;
+use super::issuer::{AutoPolicy, Issuer};
+use super::storage::safe_key;
+use super::TlsState;
+use std::sync::Arc;
+use std::time::Duration;
+
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+const MAX_RETRY: Duration = Duration::from_secs(600);
+
+/// Storage key of a managed certificate's file with extension `ext`.
+pub fn cert_key(issuer: &Issuer, name: &str, ext: &str) -> String {
+    let n = safe_key(name);
+    format!("certificates/{}/{n}/{n}.{ext}", safe_key(&issuer.key()))
+}
+
+/// Loads the stored certificate of `name` from `issuer`, if any.
+fn load_stored(state: &TlsState, issuer: &Issuer, name: &str) -> Option<Cert> {
+    let chain = state
+        .storage
+        .read_string(&cert_key(issuer, name, "crt"))
+        .ok()??;
+    let key = state
+        .storage
+        .read_string(&cert_key(issuer, name, "key"))
+        .ok()??;
+    match Cert::from_pem(&chain, &key, Vec::new()) {
+        Ok(mut c) => {
+            c.managed_by = Some(issuer.key());
+            Some(c)
+        }
+        Err(e) => {
+            tracing::warn!(name, error = %e, "ignoring a malformed stored certificate");
+            None
+        }
+    }
+}
+
+fn store(
+    state: &TlsState,
+    issuer: &Issuer,
+    name: &str,
+    chain: &str,
+    key: &str,
+) -> Result<(), String> {
+    let meta = serde_json::json!({"sans": [name], "issuer": issuer.key()});
+    let s = &state.storage;
+    s.write(&cert_key(issuer, name, "key"), key.as_bytes(), true)
+        .and_then(|_| s.write(&cert_key(issuer, name, "crt"), chain.as_bytes(), false))
+        .and_then(|_| {
+            s.write(
+                &cert_key(issuer, name, "json"),
+                meta.to_string().as_bytes(),
+                false,
+            )
+        })
+        .map_err(|e| format!("storing the certificate of {name}: {e}"))
+}
+
+/// A stored, still-fresh certificate for `name` under `policy`.
+fn fresh_stored(state: &TlsState, policy: &AutoPolicy, name: &str) -> Option<Cert> {
+    policy
+        .issuers
+        .iter()
+        .filter_map(|i| load_stored(state, i, name))
+        .find(|c| !c.needs_renewal(policy.renewal_ratio))
+}
+
+/// Loads or issues synchronously what can be; returns the names left to
+/// obtain in the background.
+pub fn manage_now(state: &Arc<TlsState>, names: &[String]) -> Vec<String> {
+    let mut pending = Vec::new();
+    for name in names {
+        let policy = state.policy_for(name);
+        let kinds: Vec<&str> = policy.issuers.iter().map(|i| i.kind()).collect();
+        tracing::info!(name = %name, issuers = ?kinds, "managing certificate");
+        if let Some(c) = fresh_stored(state, policy, name) {
+            tracing::debug!(name = %name, "using the stored certificate");
+            state.cache.insert(Arc::new(c));
+            continue;
+        }
+        match policy.issuers.first().map(|i| i.as_ref()) {
+            Some(Issuer::Internal(internal)) => {
+                let issuer = &policy.issuers[0];
+                match internal.issue(state, std::slice::from_ref(name)) {
+                    Ok((chain, key)) => {
+                        if let Err(e) = install(state, issuer, name, &chain, &key) {
+                            tracing::error!(name = %name, error = %e, "installing an internal certificate");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(name = %name, error = %e, "internal CA could not issue");
+                        pending.push(name.clone());
+                    }
+                }
+            }
+            _ => pending.push(name.clone()),
+        }
+    }
+    pending
+}
+
+fn install(
+    state: &TlsState,
+    issuer: &Issuer,
+    name: &str,
+    chain: &str,
+    key: &str,
+) -> Result<(), String> {
+    store(state, issuer, name, chain, key)?;
+    let mut c = Cert::from_pem(chain, key, Vec::new())?;
+    c.managed_by = Some(issuer.key());
+    tracing::info!(
+        name,
+        issuer = issuer.kind(),
+        not_after = c.facts.not_after,
+        "certificate obtained"
+    );
+    state.cache.insert(Arc::new(c));
+    Ok(())
+}
+
+/// Obtains (or renews, with `force`) the certificate of `name`, trying
+/// the policy's issuers in order.
+pub async fn obtain(state: &TlsState, name: &str, force: bool) -> Result<(), String> {
+    let policy = state.policy_for(name);
+    let _lock = state
+        .storage
+        .lock(&format!("issue_cert_{name}"))
+        .await
+        .map_err(|e| format!("taking the storage lock: {e}"))?;
+    if !force {
+        if let Some(c) = fresh_stored(state, policy, name) {
+            tracing::info!(name, "certificate obtained by another process; using it");
+            state.cache.insert(Arc::new(c));
+            return Ok(());
+        }
+    }
+    let mut errors = Vec::new();
+    for issuer in &policy.issuers {
+        match issuer
+            .issue(state, std::slice::from_ref(&name.to_string()))
+            .await
+        {
+            Ok((chain, key)) => return install(state, issuer, name, &chain, &key),
+            Err(e) => {
+                tracing::warn!(name, issuer = issuer.kind(), error = %e, "could not obtain certificate");
+                errors.push(format!("{}: {e}", issuer.kind()));
+            }
+        }
+    }
+    Err(errors.join("; "))
+}
+
+/// Obtains `name`, retrying with exponential backoff until it succeeds.
+async fn obtain_with_retries(state: &TlsState, name: &str, force: bool) {
+    let mut wait = FIRST_RETRY;
+    loop {
+        match obtain(state, name, force).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(name, error = %e, retry_in = ?wait, "obtaining certificate failed");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MAX_RETRY);
+            }
+        }
+    }
+}
+
+/// The background task of a live config: obtain what is pending, then
+/// check for renewals every `renew_interval`.
+pub async fn maintain(state: Arc<TlsState>, pending: Vec<String>) {
+    for name in &pending {
+        obtain_with_retries(&state, name, false).await;
+    }
+    loop {
+        tokio::time::sleep(state.renew_interval).await;
+        renew_due(&state).await;
+    }
+}
+
+/// Renews every managed certificate in its renewal window.
+pub async fn renew_due(state: &TlsState) {
+    for cert in state.cache.all() {
+        if cert.managed_by.is_none() {
+            continue;
+        }
+        for name in &cert.names {
+            let policy = state.policy_for(name);
+            if cert.needs_renewal(policy.renewal_ratio) {
+                tracing::info!(name = %name, "renewing certificate");
+                obtain_with_retries(state, name, true).await;
+            }
+        }
+    }
+}

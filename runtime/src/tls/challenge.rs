@@ -1,0 +1,93 @@
+//! ACME challenge answers, shared by every listener of the process (as
+//! certmagic's are): HTTP-01 key authorizations by token, served on
+//! `/.well-known/acme-challenge/<token>`, and TLS-ALPN-01 certificates by
+//! name, served to ClientHellos offering only `acme-tls/1`.
+
+use rustls::sign::CertifiedKey;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
+/// The HTTP-01 path prefix.
+pub const HTTP01_PREFIX: &str = "/.well-known/acme-challenge/";
+/// The TLS-ALPN-01 protocol ID.
+pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
+
+static HTTP01: LazyLock<RwLock<HashMap<String, String>>> = LazyLock::new(Default::default);
+static TLS_ALPN: LazyLock<RwLock<HashMap<String, Arc<CertifiedKey>>>> =
+    LazyLock::new(Default::default);
+
+/// Publishes an HTTP-01 answer until the guard drops.
+pub fn publish_http01(token: &str, key_authorization: &str) -> Published {
+    if let Ok(mut m) = HTTP01.write() {
+        m.insert(token.to_string(), key_authorization.to_string());
+    }
+    Published::Http(token.to_string())
+}
+
+/// Publishes a TLS-ALPN-01 certificate for `name` until the guard drops.
+pub fn publish_tls_alpn(name: &str, cert: Arc<CertifiedKey>) -> Published {
+    if let Ok(mut m) = TLS_ALPN.write() {
+        m.insert(name.to_ascii_lowercase(), cert);
+    }
+    Published::TlsAlpn(name.to_ascii_lowercase())
+}
+
+/// Removes a published answer when dropped.
+#[derive(Debug)]
+pub enum Published {
+    Http(String),
+    TlsAlpn(String),
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        match self {
+            Published::Http(t) => {
+                if let Ok(mut m) = HTTP01.write() {
+                    m.remove(t);
+                }
+            }
+            Published::TlsAlpn(n) => {
+                if let Ok(mut m) = TLS_ALPN.write() {
+                    m.remove(n);
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP-01 answer for a request path, if it asks for a live token.
+pub fn http01_answer(path: &str) -> Option<String> {
+    let token = path.strip_prefix(HTTP01_PREFIX)?;
+    HTTP01.read().ok()?.get(token).cloned()
+}
+
+/// The TLS-ALPN-01 certificate for `name`, if a challenge is live.
+pub fn tls_alpn_cert(name: &str) -> Option<Arc<CertifiedKey>> {
+    TLS_ALPN
+        .read()
+        .ok()?
+        .get(&name.to_ascii_lowercase())
+        .cloned()
+}
+
+/// A rustls config answering a TLS-ALPN-01 validation with `cert`.
+pub fn tls_alpn_config(cert: Arc<CertifiedKey>) -> Arc<rustls::ServerConfig> {
+    let mut c = rustls::ServerConfig::builder_with_provider(super::policy::ring())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("ring supports TLS 1.2 and 1.3")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(Fixed(cert)));
+    c.alpn_protocols = vec![ACME_TLS_ALPN.to_vec()];
+    Arc::new(c)
+}
+
+/// Always the same certificate.
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for Fixed {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}

@@ -1,0 +1,178 @@
+//! Issuers (`tls.issuance.*`) and automation policies: which issuer
+//! manages which names, and the `internal` issuer that signs leaves with
+//! the `pki` app's CA.
+
+use super::acme::AcmeIssuer;
+use super::config::{AutomationPolicy, InternalIssuerConfig};
+use super::pki::DEFAULT_CA;
+use super::policy::name_matches;
+use super::TlsState;
+use crate::error::Error;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// certmagic's default renewal window: the last third of the lifetime.
+pub const DEFAULT_RENEWAL_RATIO: f64 = 1.0 / 3.0;
+const DEFAULT_INTERNAL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// A certificate issuer.
+pub enum Issuer {
+    Internal(InternalIssuer),
+    Acme(Arc<AcmeIssuer>),
+}
+
+/// The `internal` issuer: leaves from a `pki` CA.
+pub struct InternalIssuer {
+    pub ca: String,
+    pub lifetime: Duration,
+    pub sign_with_root: bool,
+}
+
+impl Issuer {
+    /// Decodes one issuer module object.
+    pub fn provision(obj: &Map<String, Value>, at: &str) -> Result<Issuer, Error> {
+        let value = Value::Object(obj.clone());
+        match obj.get("module").and_then(Value::as_str) {
+            Some("internal") => {
+                let c: InternalIssuerConfig = crate::config::decode(&value, at)?;
+                Ok(Issuer::Internal(InternalIssuer {
+                    ca: c
+                        .ca
+                        .filter(|c| !c.is_empty())
+                        .unwrap_or_else(|| DEFAULT_CA.into()),
+                    lifetime: c
+                        .lifetime
+                        .map(|d| d.0)
+                        .filter(|d| !d.is_zero())
+                        .unwrap_or(DEFAULT_INTERNAL_LIFETIME),
+                    sign_with_root: c.sign_with_root,
+                }))
+            }
+            Some("acme") => Ok(Issuer::Acme(Arc::new(AcmeIssuer::provision(&value, at)?))),
+            Some("zerossl") => Err(Error::config(
+                format!("{at}.module"),
+                "the zerossl issuer is not supported by bellhop; use acme",
+            )),
+            Some(other) => Err(Error::UnknownModule {
+                path: format!("{at}.module"),
+                id: format!("tls.issuance.{other}"),
+            }),
+            None => Err(Error::config(at, "module name missing: expected `module`")),
+        }
+    }
+
+    /// The issuer's storage key (its directory under `certificates/`).
+    pub fn key(&self) -> String {
+        match self {
+            Issuer::Internal(i) => i.ca.clone(),
+            Issuer::Acme(a) => a.storage_key(),
+        }
+    }
+
+    /// A short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Issuer::Internal(_) => "internal",
+            Issuer::Acme(_) => "acme",
+        }
+    }
+
+    /// Obtains a certificate for `names`: (PEM chain, PEM key).
+    pub async fn issue(
+        &self,
+        state: &TlsState,
+        names: &[String],
+    ) -> Result<(String, String), String> {
+        match self {
+            Issuer::Internal(i) => i.issue(state, names),
+            Issuer::Acme(a) => a.obtain(&state.storage, names).await,
+        }
+    }
+}
+
+impl InternalIssuer {
+    /// Signs a leaf synchronously.
+    pub fn issue(&self, state: &TlsState, names: &[String]) -> Result<(String, String), String> {
+        state.with_ca(&self.ca, |ca| {
+            ca.issue(names, self.lifetime, self.sign_with_root)
+        })
+    }
+}
+
+/// A compiled automation policy.
+pub struct AutoPolicy {
+    pub subjects: Vec<String>,
+    pub issuers: Vec<Arc<Issuer>>,
+    pub renewal_ratio: f64,
+    pub on_demand: bool,
+}
+
+impl AutoPolicy {
+    /// Compiles one `automation.policies` entry.
+    pub fn provision(p: &AutomationPolicy, at: &str) -> Result<AutoPolicy, Error> {
+        if p.storage.is_some() {
+            return Err(Error::config(
+                format!("{at}.storage"),
+                "per-policy storage is not supported; set the top-level storage",
+            ));
+        }
+        if let Some(k) = p
+            .key_type
+            .as_deref()
+            .filter(|k| !k.is_empty() && *k != "p256")
+        {
+            return Err(Error::config(
+                format!("{at}.key_type"),
+                format!("key type {k:?} is not supported (bellhop uses p256)"),
+            ));
+        }
+        let ratio = p.renewal_window_ratio.unwrap_or(DEFAULT_RENEWAL_RATIO);
+        if !(0.0..1.0).contains(&ratio) {
+            return Err(Error::config(
+                format!("{at}.renewal_window_ratio"),
+                "must be between 0 and 1",
+            ));
+        }
+        let issuers = p
+            .issuers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Issuer::provision(o, &format!("{at}.issuers[{i}]")).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AutoPolicy {
+            subjects: p.subjects.iter().map(|s| s.to_lowercase()).collect(),
+            issuers,
+            renewal_ratio: if ratio == 0.0 {
+                DEFAULT_RENEWAL_RATIO
+            } else {
+                ratio
+            },
+            on_demand: p.on_demand,
+        })
+    }
+
+    /// Whether the policy covers `name` (no subjects: every name).
+    pub fn covers(&self, name: &str) -> bool {
+        self.subjects.is_empty() || self.subjects.iter().any(|s| name_matches(s, name))
+    }
+
+    /// A policy for `subjects` with one issuer.
+    pub fn with_issuer(subjects: Vec<String>, issuer: Issuer) -> AutoPolicy {
+        AutoPolicy {
+            subjects,
+            issuers: vec![Arc::new(issuer)],
+            renewal_ratio: DEFAULT_RENEWAL_RATIO,
+            on_demand: false,
+        }
+    }
+}
+
+/// The default internal issuer (CA `local`).
+pub fn default_internal() -> Issuer {
+    Issuer::Internal(InternalIssuer {
+        ca: DEFAULT_CA.into(),
+        lifetime: DEFAULT_INTERNAL_LIFETIME,
+        sign_with_root: false,
+    })
+}

@@ -1,0 +1,326 @@
+//! The `pki` app's certificate authorities: a root and an intermediate made
+//! with rcgen, persisted in storage, and leaf certificates signed by the
+//! intermediate (the `internal` issuer's back end).
+//!
+//! Defaults follow Caddy: the CA `local`, a root valid ten years, an
+//! intermediate valid seven days and renewed when a third of its life
+//! remains, leaf certificates valid twelve hours.
+
+use super::config::CaConfig;
+use super::der::{self, CertFacts};
+use super::storage::{safe_key, Storage};
+use crate::error::Error;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+use std::time::Duration;
+
+/// The default CA's ID.
+pub const DEFAULT_CA: &str = "local";
+const DEFAULT_NAME: &str = "Bellhop Local Authority";
+const ROOT_LIFETIME: Duration = Duration::from_secs(3650 * 86_400);
+const DEFAULT_INTERMEDIATE_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
+
+/// A CA certificate with its key.
+pub struct CaCert {
+    pub pem: String,
+    pub key: KeyPair,
+    pub facts: CertFacts,
+}
+
+/// A certificate authority of the `pki` app.
+pub struct Ca {
+    pub id: String,
+    pub name: String,
+    pub root: CaCert,
+    pub intermediate: CaCert,
+    intermediate_cn: String,
+    intermediate_lifetime: Duration,
+    storage: Storage,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ca").field("id", &self.id).finish()
+    }
+}
+
+fn ca_params(cn: &str, lifetime: Duration, path_len: Option<u8>) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    p.distinguished_name = dn;
+    p.is_ca = match path_len {
+        Some(n) => IsCa::Ca(BasicConstraints::Constrained(n)),
+        None => IsCa::Ca(BasicConstraints::Unconstrained),
+    };
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::minutes(1);
+    p.not_after = now + lifetime;
+    p
+}
+
+/// An issuer rebuilt from a stored CA certificate (same subject, same key).
+fn issuer_of(c: &CaCert) -> Issuer<'static, &KeyPair> {
+    let cn = c.facts.common_name.clone().unwrap_or_default();
+    Issuer::new(ca_params(&cn, Duration::ZERO, None), &c.key)
+}
+
+fn err(at: &str, e: impl std::fmt::Display) -> Error {
+    Error::config(at, e.to_string())
+}
+
+impl Ca {
+    /// Storage key prefix of this CA.
+    fn prefix(&self) -> String {
+        format!("pki/authorities/{}", safe_key(&self.id))
+    }
+
+    /// Loads the CA `id` from storage, creating (or renewing) its root and
+    /// intermediate as needed.
+    pub fn load_or_create(
+        id: &str,
+        cfg: &CaConfig,
+        storage: &Storage,
+        at: &str,
+    ) -> Result<Ca, Error> {
+        if cfg.root.is_some() || cfg.intermediate.is_some() {
+            return Err(Error::config(
+                at,
+                "CA key pairs from files (root/intermediate) are not supported; bellhop keeps its CA in storage",
+            ));
+        }
+        let name = cfg.name.clone().unwrap_or_else(|| DEFAULT_NAME.into());
+        let year = time::OffsetDateTime::now_utc().year();
+        let root_cn = cfg
+            .root_common_name
+            .clone()
+            .unwrap_or_else(|| format!("{name} - {year} ECC Root"));
+        let intermediate_cn = cfg
+            .intermediate_common_name
+            .clone()
+            .unwrap_or_else(|| format!("{name} - ECC Intermediate"));
+        let intermediate_lifetime = cfg
+            .intermediate_lifetime
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_INTERMEDIATE_LIFETIME);
+        let prefix = format!("pki/authorities/{}", safe_key(id));
+        let root = match load_pair(storage, &prefix, "root", at)? {
+            Some(r) => r,
+            None => {
+                let key = KeyPair::generate().map_err(|e| err(at, e))?;
+                let cert = ca_params(&root_cn, ROOT_LIFETIME, None)
+                    .self_signed(&key)
+                    .map_err(|e| err(at, e))?;
+                let c = store_pair(storage, &prefix, "root", cert.pem(), key, at)?;
+                tracing::info!(ca = id, root = %storage.path(&format!("{prefix}/root.crt")).display(), "created a new root certificate for the internal CA");
+                c
+            }
+        };
+        let intermediate = match load_pair(storage, &prefix, "intermediate", at)? {
+            Some(i) if !in_renewal_window(&i.facts) => i,
+            _ => new_intermediate(
+                storage,
+                &prefix,
+                &intermediate_cn,
+                intermediate_lifetime,
+                &root,
+                at,
+            )?,
+        };
+        Ok(Ca {
+            id: id.to_string(),
+            name,
+            root,
+            intermediate,
+            intermediate_cn,
+            intermediate_lifetime,
+            storage: storage.clone(),
+        })
+    }
+
+    /// Renews the intermediate if it is in its renewal window.
+    pub fn maintain(&mut self) -> Result<(), Error> {
+        if in_renewal_window(&self.intermediate.facts) {
+            let at = format!("pki CA {}", self.id);
+            let (cn, life) = (&self.intermediate_cn, self.intermediate_lifetime);
+            self.intermediate =
+                new_intermediate(&self.storage, &self.prefix(), cn, life, &self.root, &at)?;
+            tracing::info!(ca = %self.id, "renewed the intermediate certificate");
+        }
+        Ok(())
+    }
+
+    /// The storage path of the root certificate.
+    pub fn root_path(&self) -> std::path::PathBuf {
+        self.storage.path(&format!("{}/root.crt", self.prefix()))
+    }
+
+    /// Issues a leaf for `names` valid for `lifetime` (capped by the
+    /// signer's own expiry): returns the PEM chain and the PEM key.
+    pub fn issue(
+        &self,
+        names: &[String],
+        lifetime: Duration,
+        sign_with_root: bool,
+    ) -> Result<(String, String), String> {
+        let signer = if sign_with_root {
+            &self.root
+        } else {
+            &self.intermediate
+        };
+        let mut p = CertificateParams::new(names.to_vec()).map_err(|e| e.to_string())?;
+        if let Some(first) = names.first() {
+            p.distinguished_name = DistinguishedName::new();
+            p.distinguished_name
+                .push(DnType::CommonName, first.as_str());
+        }
+        let now = time::OffsetDateTime::now_utc();
+        p.not_before = now - time::Duration::minutes(1);
+        let cap = time::OffsetDateTime::from_unix_timestamp(signer.facts.not_after)
+            .map_err(|e| e.to_string())?;
+        p.not_after = (now + lifetime).min(cap);
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        p.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        p.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().map_err(|e| e.to_string())?;
+        let cert = p
+            .signed_by(&key, &issuer_of(signer))
+            .map_err(|e| e.to_string())?;
+        let mut chain = cert.pem();
+        if !sign_with_root {
+            chain.push_str(&self.intermediate.pem);
+        }
+        Ok((chain, key.serialize_pem()))
+    }
+}
+
+fn new_intermediate(
+    storage: &Storage,
+    prefix: &str,
+    cn: &str,
+    lifetime: Duration,
+    root: &CaCert,
+    at: &str,
+) -> Result<CaCert, Error> {
+    let key = KeyPair::generate().map_err(|e| err(at, e))?;
+    let cert = ca_params(cn, lifetime, Some(0))
+        .signed_by(&key, &issuer_of(root))
+        .map_err(|e| err(at, e))?;
+    store_pair(storage, prefix, "intermediate", cert.pem(), key, at)
+}
+
+/// Whether less than a third of a certificate's lifetime remains.
+fn in_renewal_window(f: &CertFacts) -> bool {
+    let life = (f.not_after - f.not_before).max(1);
+    f.not_after - der::now() < life / 3
+}
+
+fn load_pair(
+    storage: &Storage,
+    prefix: &str,
+    which: &str,
+    at: &str,
+) -> Result<Option<CaCert>, Error> {
+    let crt = storage.read_string(&format!("{prefix}/{which}.crt"));
+    let key = storage.read_string(&format!("{prefix}/{which}.key"));
+    let (Some(crt), Some(key)) = (crt.map_err(|e| err(at, e))?, key.map_err(|e| err(at, e))?)
+    else {
+        return Ok(None);
+    };
+    let chain = super::load::parse_certs(crt.as_bytes())
+        .map_err(|e| err(at, format!("stored {which}: {e}")))?;
+    let facts = der::parse(&chain[0])
+        .ok_or_else(|| err(at, format!("stored {which} certificate is malformed")))?;
+    let key = KeyPair::from_pem(&key).map_err(|e| err(at, format!("stored {which} key: {e}")))?;
+    if facts.not_after <= der::now() {
+        return Ok(None);
+    }
+    Ok(Some(CaCert {
+        pem: crt,
+        key,
+        facts,
+    }))
+}
+
+fn store_pair(
+    storage: &Storage,
+    prefix: &str,
+    which: &str,
+    pem: String,
+    key: KeyPair,
+    at: &str,
+) -> Result<CaCert, Error> {
+    storage
+        .write(
+            &format!("{prefix}/{which}.key"),
+            key.serialize_pem().as_bytes(),
+            true,
+        )
+        .and_then(|_| storage.write(&format!("{prefix}/{which}.crt"), pem.as_bytes(), false))
+        .map_err(|e| err(at, format!("storing the CA {which}: {e}")))?;
+    let chain = super::load::parse_certs(pem.as_bytes()).map_err(|e| err(at, e))?;
+    let facts =
+        der::parse(&chain[0]).ok_or_else(|| err(at, "generated certificate is malformed"))?;
+    Ok(CaCert { pem, key, facts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ca_persists_and_issues_verifiable_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new(dir.path());
+        let ca = Ca::load_or_create("local", &CaConfig::default(), &storage, "apps.pki").unwrap();
+        let again =
+            Ca::load_or_create("local", &CaConfig::default(), &storage, "apps.pki").unwrap();
+        assert_eq!(ca.root.pem, again.root.pem, "root is reused from storage");
+        assert_eq!(ca.intermediate.pem, again.intermediate.pem);
+        let (chain, key) = ca
+            .issue(
+                &["localhost".into(), "127.0.0.1".into()],
+                Duration::from_secs(3600),
+                false,
+            )
+            .unwrap();
+        let (certs, _) = super::super::load::parse_pem_pair(&chain, &key).unwrap();
+        assert_eq!(certs.len(), 2);
+        let f = der::parse(&certs[0]).unwrap();
+        assert_eq!(f.dns_names, vec!["localhost"]);
+        assert!(f.not_after - der::now() <= 3600);
+        // The chain verifies against the root with webpki.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add_parsable_certificates(
+            super::super::load::parse_certs(ca.root.pem.as_bytes()).unwrap(),
+        );
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            std::sync::Arc::new(roots),
+            std::sync::Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .unwrap();
+        use rustls::client::danger::ServerCertVerifier;
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        verifier
+            .verify_server_cert(
+                &certs[0],
+                &certs[1..],
+                &name,
+                &[],
+                rustls_pki_types::UnixTime::now(),
+            )
+            .unwrap();
+    }
+}

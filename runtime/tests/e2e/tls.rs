@@ -1,0 +1,268 @@
+//! TLS end to end: certificates from PEM, SNI choosing between sites,
+//! `curl --cacert`, mTLS accepted and refused, TLS 1.1 refused, the
+//! internal CA with automatic HTTPS (redirect, trusted root in storage).
+
+use crate::support::*;
+use crate::tls_support::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+fn tls_config(storage: &std::path::Path, policies: Value, certs: Value) -> Value {
+    json!({
+        "storage": {"module": "file_system", "root": storage.display().to_string()},
+        "apps": {
+            "tls": {"certificates": {"load_pem": certs}},
+            "http": {"servers": {"srv0": {
+                "listen": ["127.0.0.1:0"],
+                "tls_connection_policies": policies,
+                "routes": [{"handle": [{"handler": "static_response", "body": "hello {http.request.scheme}"}]}]
+            }}}
+        }
+    })
+}
+
+fn two_sites(ca: &TestCa) -> Value {
+    let (a, ak) = ca.leaf(&["a.test"]);
+    let (b, bk) = ca.leaf(&["b.test"]);
+    json!([{"certificate": a, "key": ak, "tags": ["a"]}, {"certificate": b, "key": bk}])
+}
+
+#[tokio::test]
+async fn sni_selects_the_certificate_and_the_client_verifies_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Test CA");
+    let s = start(tls_config(dir.path(), json!([{}]), two_sites(&ca)));
+    let client = client(&[&ca.pem], None, &[b"http/1.1"]);
+    let a = get_tls(client.clone(), s.addr, "a.test", "/")
+        .await
+        .unwrap();
+    assert_eq!((a.status, a.body.as_str()), (200, "hello https"));
+    assert_eq!(dns_names(&a.peer), vec!["a.test"]);
+    let b = get_tls(client.clone(), s.addr, "b.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(dns_names(&b.peer), vec!["b.test"]);
+    // A client trusting another CA refuses the server.
+    let other = TestCa::new("Other");
+    let e = get_tls(client_for(&other), s.addr, "a.test", "/")
+        .await
+        .unwrap_err();
+    assert!(
+        e.contains("UnknownIssuer") || e.contains("invalid peer certificate"),
+        "{e}"
+    );
+}
+
+fn client_for(ca: &TestCa) -> std::sync::Arc<rustls::ClientConfig> {
+    client(&[&ca.pem], None, &[b"http/1.1"])
+}
+
+#[tokio::test]
+async fn alpn_offers_h2_then_http11_and_policies_select_by_sni() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Test CA");
+    let policies = json!([
+        {"match": {"sni": ["a.test"]}, "alpn": ["http/1.1"], "certificate_selection": {"any_tag": ["a"]}},
+        {"match": {"sni": ["b.test"]}}
+    ]);
+    let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
+    let c = client(&[&ca.pem], None, &[b"h2", b"http/1.1"]);
+    let a = get_tls(c.clone(), s.addr, "a.test", "/").await.unwrap();
+    assert_eq!(a.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    let c1 = client(&[&ca.pem], None, &[b"http/1.1"]);
+    let b = get_tls(c1, s.addr, "b.test", "/").await.unwrap();
+    assert_eq!(b.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    // No policy matches c.test: the handshake fails.
+    let e = get_tls(c, s.addr, "c.test", "/").await.unwrap_err();
+    assert!(!e.is_empty());
+}
+
+#[tokio::test]
+async fn curl_with_cacert_gets_the_page_over_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Test CA");
+    let s = start(tls_config(dir.path(), json!([{}]), two_sites(&ca)));
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let port = s.addr.port();
+    let url = format!("https://b.test:{port}/");
+    let resolve = format!("b.test:{port}:127.0.0.1");
+    // curl blocks: run it off the test's runtime thread.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-sS", "--http2", "-w", " %{http_version}", "--cacert"])
+            .arg(&ca_file)
+            .arg("--resolve")
+            .arg(resolve)
+            .arg(url)
+            .output()
+            .expect("curl runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "hello https 2");
+}
+
+#[tokio::test]
+async fn mtls_accepts_a_trusted_client_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Server CA");
+    let client_ca = TestCa::new("Client CA");
+    let ca_file = dir.path().join("clients.pem");
+    std::fs::write(&ca_file, &client_ca.pem).unwrap();
+    let policies = json!([{"client_authentication": {
+        "trusted_ca_certs_pem_files": [ca_file.display().to_string()],
+        "mode": "require_and_verify"
+    }}]);
+    let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
+    let (cc, ck) = client_ca.leaf(&["client.test"]);
+    let good = client(&[&ca.pem], Some((&cc, &ck)), &[b"http/1.1"]);
+    let r = get_tls(good, s.addr, "a.test", "/").await.unwrap();
+    assert_eq!(r.status, 200);
+    let none = client(&[&ca.pem], None, &[b"http/1.1"]);
+    assert!(
+        get_tls(none, s.addr, "a.test", "/").await.is_err(),
+        "no client cert"
+    );
+    let rogue = TestCa::new("Rogue");
+    let (rc, rk) = rogue.leaf(&["client.test"]);
+    let bad = client(&[&ca.pem], Some((&rc, &rk)), &[b"http/1.1"]);
+    assert!(
+        get_tls(bad, s.addr, "a.test", "/").await.is_err(),
+        "untrusted client cert"
+    );
+    // client auth makes strict_sni_host the default: Host must equal SNI.
+    let good = client(&[&ca.pem], Some((&cc, &ck)), &[b"http/1.1"]);
+    let r = get_with_host(good, s.addr, "a.test", "b.test").await;
+    assert_eq!(r, 421);
+}
+
+async fn get_with_host(
+    c: std::sync::Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    sni: &str,
+    host: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let sn = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(c)
+        .connect(sn, tcp)
+        .await
+        .unwrap();
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw).await;
+    String::from_utf8_lossy(&raw)[9..12].parse().unwrap()
+}
+
+/// A ClientHello offering only TLS 1.1 (no supported_versions extension).
+fn tls11_client_hello() -> Vec<u8> {
+    let mut body = vec![0x03, 0x02];
+    body.extend([7u8; 32]);
+    body.push(0); // session id
+    body.extend([0x00, 0x06, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x13]); // suites
+    body.extend([0x01, 0x00]); // null compression
+    let sni = b"a.test";
+    let mut ext = vec![0x00, 0x00];
+    let list_len = sni.len() + 3;
+    ext.extend(((list_len + 2) as u16).to_be_bytes());
+    ext.extend((list_len as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend((sni.len() as u16).to_be_bytes());
+    ext.extend(sni);
+    body.extend((ext.len() as u16).to_be_bytes());
+    body.extend(ext);
+    let mut hs = vec![0x01, 0, (body.len() >> 8) as u8, body.len() as u8];
+    hs.extend(body);
+    let mut rec = vec![0x16, 0x03, 0x01, (hs.len() >> 8) as u8, hs.len() as u8];
+    rec.extend(hs);
+    rec
+}
+
+#[tokio::test]
+async fn tls_1_1_clients_are_refused_with_a_protocol_version_alert() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Test CA");
+    let s = start(tls_config(dir.path(), json!([{}]), two_sites(&ca)));
+    let mut tcp = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    tcp.write_all(&tls11_client_hello()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    assert_eq!(buf.first(), Some(&0x15), "an alert record: {buf:?}");
+    assert_eq!(buf.get(5), Some(&2), "a fatal alert: {buf:?}");
+    assert!(
+        matches!(buf.get(6), Some(70 | 40)),
+        "version or handshake failure: {buf:?}"
+    );
+    // And the server still serves TLS 1.2+.
+    let ok = get_tls(client_for(&ca), s.addr, "a.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    // Asking for TLS 1.1 in the config is an error naming the field.
+    let rt = bellhop_runtime::Runtime::new();
+    let e = rt
+        .load(
+            tls_config(dir.path(), json!([{"protocol_min": "tls1.1"}]), json!([]))
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tls_connection_policies[0].protocol_min"), "{e}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn automatic_https_uses_the_internal_ca_and_redirects_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = free_port();
+    let https_port = free_port();
+    let config = json!({
+        "storage": {"module": "file_system", "root": dir.path().display().to_string()},
+        "apps": {"http": {"http_port": http_port, "servers": {"srv0": {
+            "listen": [format!("127.0.0.1:{https_port}")],
+            "routes": [{"match": [{"host": ["localhost"]}],
+                        "handle": [{"handler": "static_response", "body": "secure {http.request.scheme}"}]}]
+        }}}}
+    });
+    let s = start(config);
+    let root = std::fs::read_to_string(dir.path().join("pki/authorities/local/root.crt"))
+        .expect("the internal CA's root is in storage");
+    let key = dir
+        .path()
+        .join("certificates/local/localhost/localhost.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let c = client(&[&root], None, &[b"http/1.1"]);
+    let r = get_tls(c, s.addr, "localhost", "/").await.unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "secure https"));
+    // The redirect server on the HTTP port.
+    let redirect: SocketAddr = format!("127.0.0.1:{http_port}").parse().unwrap();
+    let resp = get_with(redirect, "/a?b=1", &[("Host", "localhost")]).await;
+    assert_eq!(resp.status, 308);
+    assert_eq!(
+        resp.headers.get("location").unwrap(),
+        &format!("https://localhost:{}/a?b=1", s.addr.port())
+    );
+}
