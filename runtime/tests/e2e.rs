@@ -6,6 +6,8 @@ mod support;
 
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/encode.rs"]
+mod encode;
 #[path = "e2e/file_server.rs"]
 mod file_server;
 #[path = "e2e/handlers_core.rs"]

@@ -1,6 +1,7 @@
 //! HTTP handler modules (`http.handlers.*`), one file each, and what they
 //! share: empty and status-only responses, and header operations.
 
+mod encode;
 mod error;
 mod file_server;
 pub mod header_ops;
@@ -8,6 +9,7 @@ mod headers;
 mod invoke;
 mod map;
 mod request_body;
+pub mod response_matcher;
 mod reverse_proxy;
 mod rewrite;
 mod static_response;
@@ -23,6 +25,9 @@ use http::StatusCode;
 
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
+    r.register("http.handlers.encode", Module::Handler(encode::new));
+    r.register("http.encoders.gzip", Module::Provided);
+    r.register("http.encoders.zstd", Module::Provided);
     r.register("http.handlers.error", Module::Handler(error::new));
     r.register(
         "http.handlers.file_server",
