@@ -4,6 +4,8 @@
 #[path = "e2e/support.rs"]
 mod support;
 
+#[path = "e2e/auth.rs"]
+mod auth;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
 #[path = "e2e/encode.rs"]

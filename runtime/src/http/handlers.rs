@@ -1,6 +1,7 @@
 //! HTTP handler modules (`http.handlers.*`), one file each, and what they
 //! share: empty and status-only responses, and header operations.
 
+mod authentication;
 mod encode;
 mod error;
 mod file_server;
@@ -25,6 +26,13 @@ use http::StatusCode;
 
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
+    r.register(
+        "http.handlers.authentication",
+        Module::Handler(authentication::new),
+    );
+    r.register("http.authentication.providers.http_basic", Module::Provided);
+    r.register("http.authentication.hashes.bcrypt", Module::Provided);
+    r.register("http.authentication.hashes.argon2id", Module::Provided);
     r.register("http.handlers.encode", Module::Handler(encode::new));
     r.register("http.encoders.gzip", Module::Provided);
     r.register("http.encoders.zstd", Module::Provided);
