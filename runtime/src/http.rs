@@ -11,6 +11,7 @@
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
 
+pub mod access_log;
 pub mod body;
 pub mod conn;
 pub mod context;

@@ -30,6 +30,8 @@ impl Instance {
     ) -> Result<Instance, Error> {
         let p = &mut Provision::new(registry);
         check_modules(config, p)?;
+        let logging = crate::logging::Logging::provision(config.logging.as_ref(), p)?;
+        p.logging = Some(std::sync::Arc::new(logging));
         let mut servers = Vec::new();
         let mut grace_period = None;
         if let Some(app) = &config.apps.http {

@@ -79,6 +79,16 @@ pub fn register_standard(r: &mut Registry) {
     r.register("http", Module::App);
     r.register("caddy.storage.file_system", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);
+    for id in [
+        "caddy.logging.writers.stdout",
+        "caddy.logging.writers.stderr",
+        "caddy.logging.writers.discard",
+        "caddy.logging.writers.file",
+        "caddy.logging.encoders.json",
+        "caddy.logging.encoders.console",
+    ] {
+        r.register(id, Module::Provided);
+    }
     crate::http::handlers::register(r);
     crate::http::matchers::register(r);
 }
@@ -87,6 +97,8 @@ pub fn register_standard(r: &mut Registry) {
 /// of the server being provisioned may refer to (named routes).
 pub struct Provision<'r> {
     pub registry: &'r Registry,
+    /// The config's loggers, for servers' access logs.
+    pub logging: Option<Arc<crate::logging::Logging>>,
     named: BTreeMap<String, SharedRoutes>,
 }
 
@@ -95,6 +107,7 @@ impl<'r> Provision<'r> {
     pub fn new(registry: &'r Registry) -> Self {
         Provision {
             registry,
+            logging: None,
             named: BTreeMap::new(),
         }
     }

@@ -16,6 +16,8 @@ mod file_server;
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
 mod handlers_more;
+#[path = "e2e/logging.rs"]
+mod logging;
 #[path = "e2e/matchers_basic.rs"]
 mod matchers_basic;
 #[path = "e2e/matchers_more.rs"]

@@ -8,6 +8,7 @@ mod file_server;
 pub mod header_ops;
 mod headers;
 mod invoke;
+mod log_append;
 mod map;
 mod request_body;
 pub mod response_matcher;
@@ -69,6 +70,7 @@ pub fn register(r: &mut Registry) {
     );
     r.register("http.handlers.rewrite", Module::Handler(rewrite::new));
     r.register("http.handlers.invoke", Module::Handler(invoke::new));
+    r.register("http.handlers.log_append", Module::Handler(log_append::new));
     r.register(
         "http.handlers.static_response",
         Module::Handler(static_response::new),

@@ -13,7 +13,7 @@
 //! ([`Template::render`], Caddy's `ReplaceAll`) or stay as written
 //! ([`Template::render_known`], Caddy's `ReplaceKnown`).
 
-mod clock;
+pub mod clock;
 mod keys;
 
 pub use keys::Key;

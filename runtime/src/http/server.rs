@@ -50,7 +50,7 @@ pub struct Server {
     trusted: Vec<IpNet>,
     client_ip_headers: Vec<HeaderName>,
     trusted_strict: bool,
-    pub logs: Option<crate::config::ServerLogs>,
+    access_log: Option<super::access_log::AccessLog>,
 }
 
 impl Server {
@@ -115,7 +115,12 @@ impl Server {
             trusted,
             client_ip_headers,
             trusted_strict,
-            logs: srv.logs.clone(),
+            access_log: match (&srv.logs, &p.logging) {
+                (Some(l), Some(logging)) => {
+                    Some(super::access_log::AccessLog::provision(l, logging.clone()))
+                }
+                _ => None,
+            },
         })
     }
 
@@ -139,7 +144,11 @@ impl Server {
         {
             return Err(Abort);
         }
-        Ok(finish(&mut cx, response))
+        let response = finish(&mut cx, response);
+        Ok(match &self.access_log {
+            Some(log) => log.wrap(&cx, response),
+            None => response,
+        })
     }
 
     async fn handle_error<'a>(&'a self, cx: &mut Cx<'a>, e: HttpError) -> Response {
