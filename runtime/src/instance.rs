@@ -116,12 +116,51 @@ impl Drop for Instance {
 fn check_modules(config: &Config, p: &mut Provision<'_>) -> Result<(), Error> {
     for name in config.apps.other.keys() {
         match p.require(name, &format!("apps.{name}"))? {
+            Module::App if name == "pki" => check_pki(&config.apps.other[name])?,
             Module::App => {}
             _ => return Err(Error::config(format!("apps.{name}"), "not an app module")),
         }
     }
     if let Some(storage) = &config.storage {
         p.module_name(storage, "module", "caddy.storage", "storage")?;
+    }
+    Ok(())
+}
+
+/// `apps.pki.certificate_authorities.NAME`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct CaConfig {
+    name: Option<String>,
+    root_common_name: Option<String>,
+    intermediate_common_name: Option<String>,
+    intermediate_lifetime: Option<crate::config::CaddyDuration>,
+    install_trust: Option<bool>,
+    root: Option<serde_json::Map<String, serde_json::Value>>,
+    intermediate: Option<serde_json::Map<String, serde_json::Value>>,
+    storage: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `apps.pki`: certificate authorities serve only `tls internal`, which
+/// bellhop does not offer yet, so a CA config is accepted as long as it
+/// asks for nothing that would happen at load time (installing a root into
+/// the system trust store, which Caddy does by default).
+fn check_pki(v: &serde_json::Value) -> Result<(), Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Pki {
+        #[serde(default)]
+        certificate_authorities: std::collections::BTreeMap<String, CaConfig>,
+    }
+    let pki: Pki = crate::config::decode(v, "apps.pki")?;
+    for (name, ca) in &pki.certificate_authorities {
+        if ca.install_trust != Some(false) {
+            return Err(Error::config(
+                format!("apps.pki.certificate_authorities.{name}.install_trust"),
+                "installing a root certificate into the system trust store is not implemented by bellhop; set install_trust to false (skip_install_trust)",
+            ));
+        }
     }
     Ok(())
 }

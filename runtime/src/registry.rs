@@ -77,6 +77,7 @@ impl Registry {
 /// Registers every standard module of bellhop.
 pub fn register_standard(r: &mut Registry) {
     r.register("http", Module::App);
+    r.register("pki", Module::App);
     r.register("caddy.storage.file_system", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);
     for id in [

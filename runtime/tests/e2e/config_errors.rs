@@ -45,8 +45,8 @@ async fn unknown_modules_are_named_with_their_id_and_path() {
         ),
         "{e}"
     );
-    let e = load_err(json!({"apps": {"pki": {}}}));
-    assert_eq!(e, "apps.pki: module not implemented by bellhop: pki");
+    let e = load_err(json!({"apps": {"layer4": {}}}));
+    assert_eq!(e, "apps.layer4: module not implemented by bellhop: layer4");
 }
 
 #[tokio::test]
@@ -108,4 +108,19 @@ async fn failed_reload_keeps_the_old_config_serving() {
     }));
     assert!(s.rt.load(bad.to_string().as_bytes()).is_err());
     assert_eq!(get(s.addr, "/").await.body, "old");
+}
+
+#[tokio::test]
+async fn pki_app_accepted_only_without_trust_installation() {
+    let mut cfg = config_with(json!({"routes": []}));
+    cfg["apps"]["pki"] = json!({"certificate_authorities": {"local": {"install_trust": false}}});
+    bellhop_runtime::validate(cfg.to_string().as_bytes()).expect("skip_install_trust loads");
+    cfg["apps"]["pki"] = json!({"certificate_authorities": {"local": {}}});
+    let e = bellhop_runtime::validate(cfg.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("apps.pki.certificate_authorities.local.install_trust"),
+        "{e}"
+    );
 }
