@@ -4,7 +4,7 @@
 
 use crate::error::HttpError;
 use crate::http::{Body, Cx, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 use std::fs::Metadata;
@@ -240,18 +240,18 @@ impl http_body::Body for FileBody {
             return Poll::Ready(None);
         }
         let want = this.remaining.min(CHUNK) as usize;
-        let mut buf = BytesMut::zeroed(want);
-        let mut filled = 0;
-        while filled < want {
-            match this.file.read(&mut buf[filled..]) {
-                Ok(0) => return Poll::Ready(Some(Err(std::io::ErrorKind::UnexpectedEof.into()))),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Some(Err(e))),
+        // read_to_end fills spare capacity without zeroing it first.
+        let mut buf = Vec::with_capacity(want);
+        match (&mut this.file).take(want as u64).read_to_end(&mut buf) {
+            Ok(n) if n < want => {
+                return Poll::Ready(Some(Err(std::io::ErrorKind::UnexpectedEof.into())))
             }
+            Ok(_) => {}
+            Err(e) => return Poll::Ready(Some(Err(e))),
         }
+        let filled = buf.len();
         this.remaining -= filled as u64;
-        Poll::Ready(Some(Ok(http_body::Frame::data(buf.freeze()))))
+        Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(buf)))))
     }
 
     fn is_end_stream(&self) -> bool {
