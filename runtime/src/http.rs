@@ -12,6 +12,7 @@
 //! - `handlers/`, `matchers/`: one file per module.
 //! - `metrics`: per-handler counters, when the config collects metrics.
 
+pub mod access_log;
 pub mod autohttps;
 pub mod body;
 pub mod conn;

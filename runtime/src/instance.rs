@@ -37,6 +37,8 @@ impl Instance {
         if config.apps.http.as_ref().is_some_and(wants_metrics) {
             p.metrics = Some(Default::default());
         }
+        let logging = crate::logging::Logging::provision(config.logging.as_ref(), p)?;
+        p.logging = Some(std::sync::Arc::new(logging));
         let mut servers = Vec::new();
         let mut grace_period = None;
         let mut tls = crate::tls::TlsBuilder::provision(config)?;

@@ -10,9 +10,10 @@
 //! - `instance`: a provisioned, immutable config; `app`: the [`Runtime`]
 //!   that swaps instances atomically and drains on stop.
 //! - `listeners`: listen-address syntax and the reference-counted socket pool.
-//! - `http`: servers, routes, matchers, handlers, placeholders.
+//! - `http`: servers, routes, matchers, handlers, placeholders, access logs.
 //! - `tls`: the `tls` and `pki` apps (certificates, issuers, storage,
 //!   connection policies, the TLS accept path).
+//! - `logging`: the `logging` app (loggers, writers, encoders).
 //! - `error`: [`Error`] (config/listen) and `HttpError` (per request, with
 //!   who is at fault).
 //!
@@ -31,6 +32,7 @@ pub mod error;
 pub mod http;
 pub mod instance;
 pub mod listeners;
+pub mod logging;
 pub mod registry;
 pub mod tls;
 pub mod util;

@@ -84,6 +84,16 @@ pub fn register_standard(r: &mut Registry) {
     r.register("tls.issuance.internal", Module::Provided);
     r.register("caddy.storage.file_system", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);
+    for id in [
+        "caddy.logging.writers.stdout",
+        "caddy.logging.writers.stderr",
+        "caddy.logging.writers.discard",
+        "caddy.logging.writers.file",
+        "caddy.logging.encoders.json",
+        "caddy.logging.encoders.console",
+    ] {
+        r.register(id, Module::Provided);
+    }
     crate::http::handlers::register(r);
     crate::http::matchers::register(r);
 }
@@ -98,6 +108,8 @@ pub struct Provision<'r> {
     pub server: String,
     /// Set when the config collects metrics: handlers are instrumented.
     pub metrics: Option<Arc<Metrics>>,
+    /// The config's loggers, for servers' access logs.
+    pub logging: Option<Arc<crate::logging::Logging>>,
 }
 
 impl<'r> Provision<'r> {
@@ -105,6 +117,7 @@ impl<'r> Provision<'r> {
     pub fn new(registry: &'r Registry) -> Self {
         Provision {
             registry,
+            logging: None,
             named: BTreeMap::new(),
             server: String::new(),
             metrics: None,

@@ -6,8 +6,12 @@ mod support;
 #[path = "e2e/tls_support.rs"]
 mod tls_support;
 
+#[path = "e2e/auth.rs"]
+mod auth;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/encode.rs"]
+mod encode;
 #[path = "e2e/expressions.rs"]
 mod expressions;
 #[path = "e2e/file_server.rs"]
@@ -18,6 +22,8 @@ mod go_regexp;
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
 mod handlers_more;
+#[path = "e2e/logging.rs"]
+mod logging;
 #[path = "e2e/matchers_basic.rs"]
 mod matchers_basic;
 #[path = "e2e/matchers_more.rs"]

@@ -143,6 +143,11 @@ impl ReqBody {
         }
     }
 
+    /// Bytes read from the client so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.seen
+    }
+
     /// The cap set by `request_body`, if any.
     pub fn max_size(&self) -> Option<u64> {
         self.limit

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 /// Facts about the connection a request came on.
@@ -86,8 +85,6 @@ pub struct ConnState {
     active: AtomicUsize,
     /// Milliseconds after `born` when the connection last became idle.
     idle_since_ms: AtomicU64,
-    /// Woken whenever the connection becomes idle.
-    pub idle: Notify,
 }
 
 impl ConnState {
@@ -97,7 +94,6 @@ impl ConnState {
             born: Instant::now(),
             active: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
-            idle: Notify::new(),
         })
     }
 
@@ -127,9 +123,7 @@ impl Drop for ActiveGuard {
         let s = &self.0;
         let ms = s.born.elapsed().as_millis() as u64;
         s.idle_since_ms.store(ms, Ordering::Release);
-        if s.active.fetch_sub(1, Ordering::AcqRel) == 1 {
-            s.idle.notify_one();
-        }
+        s.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

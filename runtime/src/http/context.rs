@@ -38,6 +38,8 @@ pub struct Cx<'a> {
     pub error: Option<HttpError>,
     pub file_match: Option<FileMatch>,
     pub auth_user: Option<String>,
+    /// Extra access-log fields (`log_append`).
+    pub log_fields: Vec<(Box<str>, String)>,
     /// Response headers set by handlers before a response exists (Caddy's
     /// immediate `headers` response operations); merged into the response.
     pub resp_headers: http::HeaderMap,
@@ -75,6 +77,7 @@ impl<'a> Cx<'a> {
             error: None,
             file_match: None,
             auth_user: None,
+            log_fields: Vec::new(),
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
             proxy: None,

@@ -1,14 +1,18 @@
 //! HTTP handler modules (`http.handlers.*`), one file each, and what they
 //! share: empty and status-only responses, and header operations.
 
+mod authentication;
+mod encode;
 mod error;
 mod file_server;
 pub mod header_ops;
 mod headers;
 mod invoke;
+mod log_append;
 mod map;
 mod metrics;
 mod request_body;
+pub mod response_matcher;
 pub mod reverse_proxy;
 mod rewrite;
 mod static_response;
@@ -26,6 +30,16 @@ use http::StatusCode;
 
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
+    r.register(
+        "http.handlers.authentication",
+        Module::Handler(authentication::new),
+    );
+    r.register("http.authentication.providers.http_basic", Module::Provided);
+    r.register("http.authentication.hashes.bcrypt", Module::Provided);
+    r.register("http.authentication.hashes.argon2id", Module::Provided);
+    r.register("http.handlers.encode", Module::Handler(encode::new));
+    r.register("http.encoders.gzip", Module::Provided);
+    r.register("http.encoders.zstd", Module::Provided);
     r.register("http.handlers.error", Module::Handler(error::new));
     r.register(
         "http.handlers.file_server",
@@ -78,6 +92,7 @@ pub fn register(r: &mut Registry) {
     );
     r.register("http.handlers.rewrite", Module::Handler(rewrite::new));
     r.register("http.handlers.invoke", Module::Handler(invoke::new));
+    r.register("http.handlers.log_append", Module::Handler(log_append::new));
     r.register(
         "http.handlers.static_response",
         Module::Handler(static_response::new),

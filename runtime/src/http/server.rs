@@ -57,6 +57,7 @@ pub struct Server {
     /// Connection policies, when the server speaks TLS (set by the
     /// instance once the `tls` app is provisioned).
     pub tls: Option<std::sync::Arc<crate::tls::policy::ServerTls>>,
+    access_log: Option<super::access_log::AccessLog>,
 }
 
 impl Server {
@@ -113,6 +114,12 @@ impl Server {
             trusted_strict,
             logs: srv.logs.clone(),
             tls: None,
+            access_log: match (&srv.logs, &p.logging) {
+                (Some(l), Some(logging)) => {
+                    Some(super::access_log::AccessLog::provision(l, logging.clone()))
+                }
+                _ => None,
+            },
         })
     }
 
@@ -136,7 +143,11 @@ impl Server {
         {
             return Err(Abort);
         }
-        Ok(finish(&mut cx, response))
+        let response = finish(&mut cx, response);
+        Ok(match &self.access_log {
+            Some(log) => log.wrap(&cx, response),
+            None => response,
+        })
     }
 
     async fn handle_error<'a>(&'a self, cx: &mut Cx<'a>, e: HttpError) -> Response {

@@ -96,6 +96,15 @@ impl Ca {
                 "CA key pairs from files (root/intermediate) are not supported; bellhop keeps its CA in storage",
             ));
         }
+        if cfg.install_trust != Some(false) {
+            // Caddy installs the root into the system store here (and only
+            // warns when it cannot); bellhop leaves that to an explicit
+            // command, and says so.
+            tracing::warn!(
+                ca = id,
+                "not installing this CA's root into the system trust store; run `bellhop trust --install` to do so, or set install_trust false (skip_install_trust) to silence this"
+            );
+        }
         let name = cfg.name.clone().unwrap_or_else(|| DEFAULT_NAME.into());
         let year = time::OffsetDateTime::now_utc().year();
         let root_cn = cfg

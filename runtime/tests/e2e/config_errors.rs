@@ -112,3 +112,23 @@ async fn failed_reload_keeps_the_old_config_serving() {
     assert!(s.rt.load(bad.to_string().as_bytes()).is_err());
     assert_eq!(get(s.addr, "/").await.body, "old");
 }
+
+#[tokio::test]
+async fn pki_app_loads_with_or_without_trust_installation() {
+    // Installing the root into the system store is left to `bellhop
+    // trust --install` (a warning says so); the config loads either way,
+    // and unknown CA fields are still refused.
+    let mut cfg = config_with(json!({"routes": []}));
+    cfg["apps"]["pki"] = json!({"certificate_authorities": {"local": {"install_trust": false}}});
+    bellhop_runtime::validate(cfg.to_string().as_bytes()).expect("skip_install_trust loads");
+    cfg["apps"]["pki"] = json!({"certificate_authorities": {"local": {}}});
+    bellhop_runtime::validate(cfg.to_string().as_bytes()).expect("default install_trust loads");
+    cfg["apps"]["pki"] = json!({"certificate_authorities": {"local": {"instal_trust": true}}});
+    let e = bellhop_runtime::validate(cfg.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("apps.pki.certificate_authorities.local.instal_trust"),
+        "{e}"
+    );
+}

@@ -51,6 +51,8 @@ pub struct Resp {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: String,
+    /// The body as received (still encoded, if it was).
+    pub raw: Bytes,
     pub version: http::Version,
 }
 
@@ -85,6 +87,7 @@ pub async fn send_req(proto: Proto, req: http::Request<Full<Bytes>>) -> Result<R
         status: parts.status.as_u16(),
         headers: parts.headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        raw: body,
         version: parts.version,
     })
 }

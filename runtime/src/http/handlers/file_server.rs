@@ -172,7 +172,7 @@ impl FileServer {
             "" => "/".to_string(),
             t => t.to_string(),
         };
-        let Ok(mut meta) = tokio::fs::metadata(&file).await else {
+        let Ok(mut meta) = std::fs::metadata(&file) else {
             return self.not_found();
         };
         if self.hidden(&file) {
@@ -185,7 +185,7 @@ impl FileServer {
             let mut found = None;
             for name in &self.index {
                 let candidate = format!("{}/{name}", file.trim_end_matches('/'));
-                if let Ok(m) = tokio::fs::metadata(&candidate).await {
+                if let Ok(m) = std::fs::metadata(&candidate) {
                     if m.is_file() && !self.hidden(&candidate) {
                         found = Some((candidate, m));
                         break;

@@ -8,8 +8,8 @@
 //! Caddyfile: `header` and `request_header`.
 
 use super::header_ops::{HeaderOps, HeaderOpsConfig, ReplacementConfig};
+use super::response_matcher::{ResponseMatcher, ResponseMatcherConfig};
 use crate::error::Error;
-use crate::http::matchers::header::HeaderCriteria;
 use crate::http::{Cx, Handler, Response, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
@@ -36,42 +36,15 @@ struct RespConfig {
     delete: Vec<String>,
     #[serde(default)]
     replace: BTreeMap<String, Vec<ReplacementConfig>>,
-    require: Option<RequireConfig>,
+    require: Option<ResponseMatcherConfig>,
     #[serde(default)]
     deferred: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RequireConfig {
-    #[serde(default)]
-    status_code: Vec<u16>,
-    #[serde(default)]
-    headers: BTreeMap<String, Option<Vec<String>>>,
-}
-
-/// Conditions on a response (Caddy's `ResponseMatcher`).
-pub struct Require {
-    status: Vec<u16>,
-    headers: HeaderCriteria,
-}
-
-impl Require {
-    fn matches(&self, cx: &Cx<'_>, r: &Response) -> bool {
-        let code = r.status().as_u16();
-        let status_ok = self.status.is_empty()
-            || self
-                .status
-                .iter()
-                .any(|&c| c == code || (c < 100 && code / 100 == c));
-        status_ok && self.headers.matches(cx, r.headers(), "")
-    }
 }
 
 struct Headers {
     request: HeaderOps,
     response: HeaderOps,
-    require: Option<Require>,
+    require: Option<ResponseMatcher>,
     deferred: bool,
 }
 
@@ -89,10 +62,13 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
                 delete: r.delete,
                 replace: r.replace,
             };
-            let require = r.require.map(|q| Require {
-                status: q.status_code,
-                headers: HeaderCriteria::new(&q.headers),
-            });
+            let require = match &r.require {
+                Some(q) => Some(ResponseMatcher::provision(
+                    q,
+                    &format!("{path}.response.require"),
+                )?),
+                None => None,
+            };
             (
                 HeaderOps::provision(&ops, &format!("{path}.response"))?,
                 require,
@@ -132,7 +108,7 @@ impl Handler for Headers {
         if self
             .require
             .as_ref()
-            .is_none_or(|r| r.matches(cx, &response))
+            .is_none_or(|r| r.matches(cx, response.status().as_u16(), response.headers()))
         {
             self.response.apply(cx, response.headers_mut());
         }

@@ -1,0 +1,201 @@
+//! Access logs through the `logging` app: file writers, JSON and console
+//! encoders, logger names, include/exclude, levels, skips and log_append.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+/// Waits until `path` holds at least `n` lines, and returns them.
+async fn lines(path: &Path, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let got: Vec<String> = text.lines().map(str::to_string).collect();
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{} never got {n} lines", path.display());
+}
+
+fn file_log(path: &Path, extra: Value) -> Value {
+    let mut l = json!({"writer": {"output": "file", "filename": path.display().to_string()}});
+    for (k, v) in extra.as_object().unwrap() {
+        l[k] = v.clone();
+    }
+    l
+}
+
+fn start_logged(logs: Value, server_logs: Value, routes: Value) -> TestServer {
+    let mut cfg = config_with(json!({"logs": server_logs, "routes": routes}));
+    cfg["logging"] = json!({"logs": logs});
+    start(cfg)
+}
+
+#[tokio::test]
+async fn file_writer_gets_caddys_access_log_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let main = dir.path().join("logs/main.log");
+    let s = start_logged(
+        json!({
+            "main": file_log(&main, json!({"include": ["http.log.access.main"]})),
+            "default": {"writer": {"output": "discard"}}
+        }),
+        json!({"logger_names": {"a.test": ["main"]}}),
+        json!([{"handle": [
+            {"handler": "log_append", "key": "tenant", "value": "{http.request.header.X-Tenant}"},
+            {"handler": "static_response", "status_code": 201, "body": "hello",
+             "headers": {"X-Resp": ["r1"], "Set-Cookie": ["k=v"]}}
+        ]}]),
+    );
+    let r = send(
+        Proto::H1,
+        "POST",
+        s.addr,
+        "/p?q=1",
+        &[
+            ("Host", "a.test"),
+            ("Authorization", "Basic eDp4"),
+            ("Cookie", "c=1"),
+            ("X-Tenant", "acme"),
+        ],
+        "body!",
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let got = lines(&main, 1).await;
+    let e: Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(e["level"], "info");
+    assert_eq!(e["logger"], "http.log.access.main");
+    assert_eq!(e["msg"], "handled request");
+    assert!(e["ts"].as_f64().unwrap() > 1.6e9);
+    let rq = &e["request"];
+    assert_eq!(rq["remote_ip"], "127.0.0.1");
+    assert!(rq["remote_port"].as_str().unwrap().parse::<u16>().is_ok());
+    assert_eq!(rq["client_ip"], "127.0.0.1");
+    assert_eq!(
+        (rq["proto"].as_str(), rq["method"].as_str()),
+        (Some("HTTP/1.1"), Some("POST"))
+    );
+    assert_eq!(
+        (rq["host"].as_str(), rq["uri"].as_str()),
+        (Some("a.test"), Some("/p?q=1"))
+    );
+    assert_eq!(rq["headers"]["Authorization"], json!(["REDACTED"]));
+    assert_eq!(rq["headers"]["Cookie"], json!(["REDACTED"]));
+    assert_eq!(rq["headers"]["X-Tenant"], json!(["acme"]));
+    assert!(rq["headers"].get("Host").is_none());
+    assert_eq!(e["user_id"], "");
+    assert!(e["duration"].as_f64().unwrap() >= 0.0);
+    assert_eq!(
+        (e["size"].as_u64(), e["status"].as_u64()),
+        (Some(5), Some(201))
+    );
+    assert_eq!(e["resp_headers"]["X-Resp"], json!(["r1"]));
+    assert_eq!(e["resp_headers"]["Set-Cookie"], json!(["REDACTED"]));
+    assert_eq!(e["tenant"], "acme");
+}
+
+#[tokio::test]
+async fn include_exclude_levels_and_default_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, errs, rest) = (
+        dir.path().join("a.log"),
+        dir.path().join("b.log"),
+        dir.path().join("errors.log"),
+        dir.path().join("rest.log"),
+    );
+    let s = start_logged(
+        json!({
+            "a": file_log(&a, json!({"include": ["http.log.access.a"]})),
+            "b": file_log(&b, json!({"include": ["http.log.access"], "exclude": ["http.log.access.a"]})),
+            "errs": file_log(&errs, json!({"level": "ERROR", "include": ["http.log.access"]})),
+            "default": file_log(&rest, json!({"exclude": ["http.log.access"]}))
+        }),
+        json!({"logger_names": {"*.a.test": ["a"]}, "default_logger_name": "other"}),
+        json!([
+            {"match": [{"path": ["/missing"]}], "handle": [{"handler": "static_response", "status_code": 404}]},
+            {"handle": [respond("ok")]}
+        ]),
+    );
+    get_with(s.addr, "/1", &[("Host", "x.a.test")]).await;
+    get_with(s.addr, "/2", &[("Host", "elsewhere.test")]).await;
+    get_with(s.addr, "/missing", &[("Host", "elsewhere.test")]).await;
+    let b_lines = lines(&b, 2).await;
+    let a_lines = lines(&a, 1).await;
+    let err_lines = lines(&errs, 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let field = |l: &str, f: &str| serde_json::from_str::<Value>(l).unwrap()[f].clone();
+    assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 1);
+    assert_eq!(field(&a_lines[0], "logger"), "http.log.access.a");
+    assert_eq!(
+        std::fs::read_to_string(&b).unwrap().lines().count(),
+        2,
+        "a is excluded from b"
+    );
+    assert_eq!(field(&b_lines[0], "logger"), "http.log.access.other");
+    assert_eq!(std::fs::read_to_string(&errs).unwrap().lines().count(), 1);
+    assert_eq!(
+        (
+            field(&err_lines[0], "level"),
+            field(&err_lines[0], "status")
+        ),
+        (json!("error"), json!(404))
+    );
+    assert_eq!(std::fs::read_to_string(&rest).unwrap_or_default(), "");
+}
+
+#[tokio::test]
+async fn skips_credentials_and_console_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.log");
+    let s = start_logged(
+        json!({"c": file_log(&path, json!({"encoder": {"format": "console"}})),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({"skip_hosts": ["quiet.test"], "should_log_credentials": true}),
+        json!([
+            {"match": [{"path": ["/health"]}], "handle": [{"handler": "vars", "log_skip": true}]},
+            {"handle": [respond("ok")]}
+        ]),
+    );
+    get_with(s.addr, "/x", &[("Host", "quiet.test")]).await;
+    get_with(s.addr, "/health", &[]).await;
+    get_with(s.addr, "/logged", &[("Authorization", "Bearer t")]).await;
+    let got = lines(&path, 1).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    let cols: Vec<&str> = got[0].split('\t').collect();
+    assert_eq!(&cols[1..4], ["INFO", "http.log.access", "handled request"]);
+    assert_eq!(cols[0].len(), "2006/01/02 15:04:05.000".len());
+    let fields: Value = serde_json::from_str(cols[4]).unwrap();
+    assert_eq!(fields["request"]["uri"], "/logged");
+    assert_eq!(
+        fields["request"]["headers"]["Authorization"],
+        json!(["Bearer t"])
+    );
+}
+
+#[tokio::test]
+async fn bad_logging_configs_name_their_path() {
+    let bad = |logging: Value| {
+        let mut cfg = config_with(json!({"routes": []}));
+        cfg["logging"] = logging;
+        bellhop_runtime::validate(cfg.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = bad(json!({"logs": {"x": {"writer": {"output": "net", "address": "localhost:1"}}}}));
+    assert!(
+        e.contains("caddy.logging.writers.net") && e.contains("logging.logs.x.writer"),
+        "{e}"
+    );
+    let e = bad(json!({"logs": {"x": {"encoder": {"format": "filter"}}}}));
+    assert!(e.contains("caddy.logging.encoders.filter"), "{e}");
+    let e = bad(json!({"logs": {"x": {"level": "LOUD"}}}));
+    assert!(e.contains("logging.logs.x.level"), "{e}");
+    let e = bad(
+        json!({"logs": {"x": {"writer": {"output": "file", "filename": "/tmp/x.log", "roll_sise_mb": 1}}}}),
+    );
+    assert!(e.contains("logging.logs.x.writer.roll_sise_mb"), "{e}");
+}
