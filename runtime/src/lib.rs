@@ -11,6 +11,7 @@
 //!   that swaps instances atomically and drains on stop.
 //! - `listeners`: listen-address syntax and the reference-counted socket pool.
 //! - `http`: servers, routes, matchers, handlers, placeholders.
+//! - `admin`: the admin API (config endpoints, atomic changes, autosave).
 //! - `error`: [`Error`] (config/listen) and `HttpError` (per request, with
 //!   who is at fault).
 //!
@@ -23,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod error;
