@@ -13,7 +13,7 @@
 //! - `server`: the admin listener and its hyper connections.
 //! - `routes`: the endpoints; `origin`: Host/Origin/Sec-Fetch defences.
 //! - `metrics`: Prometheus text; `persist`: autosave location and writes.
-//! - `upstreams`, `pki`: hooks other parts of the runtime fill.
+//! - `hooks`: upstream and CA registries other parts of the runtime fill.
 //! - `client`: a small admin client (CLI and tests).
 //!
 //! The runtime never sees Caddyfile text: adapters (`text/caddyfile`) are
@@ -21,14 +21,15 @@
 
 mod change;
 pub mod client;
+pub mod hooks;
 mod metrics;
 mod origin;
 pub mod persist;
-pub mod pki;
 mod routes;
 mod server;
 mod traverse;
-pub mod upstreams;
+
+pub use hooks::{upstreams_status, UpstreamStatus};
 
 use crate::app::{ConnCount, Runtime};
 use arc_swap::ArcSwap;

@@ -9,7 +9,7 @@
 
 use super::change::{self, Edit};
 use super::origin::{loggable_headers, Checks};
-use super::{pki, traverse, upstreams, ApiError, ConfigAdapter, Inner};
+use super::{hooks, traverse, ApiError, ConfigAdapter, Inner};
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH};
 use http::{Method, StatusCode};
@@ -86,7 +86,7 @@ async fn route(
         }
         "/reverse_proxy/upstreams" => {
             only(parts, Method::GET, async {
-                let list = serde_json::to_vec(&upstreams::upstreams_status()).unwrap_or_default();
+                let list = serde_json::to_vec(&hooks::upstreams_status()).unwrap_or_default();
                 Ok(body_response("application/json", list))
             })
             .await
@@ -307,7 +307,7 @@ fn pki_ca(path: &str) -> Result<Resp, ApiError> {
     if id.is_empty() || id.contains('/') {
         return Err(ApiError::bad_request("request path is missing the CA ID"));
     }
-    let Some(ca) = pki::lookup(id) else {
+    let Some(ca) = hooks::lookup_ca(id) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!(

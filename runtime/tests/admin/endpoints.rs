@@ -247,7 +247,7 @@ async fn other_endpoints() {
     let r = t.req("GET", "/reverse_proxy/upstreams", &[], "").await;
     assert_eq!(r.status, 200);
     assert!(body_json(&r).is_array());
-    let held = bellhop_runtime::admin::upstreams::register("backend.test:9000");
+    let held = bellhop_runtime::admin::hooks::register("backend.test:9000");
     held.fails
         .fetch_add(3, std::sync::atomic::Ordering::Relaxed);
     let listed = body_json(&t.req("GET", "/reverse_proxy/upstreams", &[], "").await);

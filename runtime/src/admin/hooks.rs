@@ -1,15 +1,21 @@
-//! The upstream registry behind `GET /reverse_proxy/upstreams`.
+//! Hooks other parts of the runtime fill for the admin API.
 //!
-//! Upstream state outlives any one config: a reverse proxy calls
-//! [`register`] for each upstream address when it is provisioned and keeps
-//! the returned counters; a later config naming the same address gets the
-//! same counters, so requests in flight and failure counts carry over a
-//! reload. An entry disappears when no config holds it any more.
+//! Upstreams (`GET /reverse_proxy/upstreams`): upstream state outlives any
+//! one config. A reverse proxy calls [`register`] for each upstream
+//! address when it is provisioned and keeps the returned counters; a later
+//! config naming the same address gets the same counters, so requests in
+//! flight and failure counts carry over a reload. An entry disappears when
+//! no config holds it any more.
+//!
+//! Certificate authorities (`GET /pki/ca/<id>`, `/pki/ca/<id>/certificates`)
+//! belong to the TLS/PKI part of the runtime; it publishes them with
+//! [`set_ca_source`]. Until one is set (or when the ID is unknown) the
+//! endpoints answer 404 with a clear error.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 /// The live counters of one upstream address.
 #[derive(Debug, Default)]
@@ -55,6 +61,38 @@ pub fn upstreams_status() -> Vec<UpstreamStatus> {
             })
         })
         .collect()
+}
+
+/// A certificate authority as the admin API reports it (Caddy's fields).
+#[derive(Debug, Clone, Serialize)]
+pub struct CaInfo {
+    pub id: String,
+    pub name: String,
+    pub root_common_name: String,
+    pub intermediate_common_name: String,
+    /// PEM.
+    pub root_certificate: String,
+    /// PEM.
+    pub intermediate_certificate: String,
+}
+
+/// Whatever knows the configured CAs.
+pub trait CaSource: Send + Sync {
+    /// The CA with this ID, if configured.
+    fn ca(&self, id: &str) -> Option<CaInfo>;
+}
+
+static CA_SOURCE: RwLock<Option<Arc<dyn CaSource>>> = RwLock::new(None);
+
+/// Publishes (or, with `None`, withdraws) the CA source.
+pub fn set_ca_source(source: Option<Arc<dyn CaSource>>) {
+    *CA_SOURCE.write().unwrap_or_else(|e| e.into_inner()) = source;
+}
+
+/// The CA with this ID, from the published source.
+pub fn lookup_ca(id: &str) -> Option<CaInfo> {
+    let source = CA_SOURCE.read().unwrap_or_else(|e| e.into_inner()).clone();
+    source?.ca(id)
 }
 
 #[cfg(test)]
