@@ -15,7 +15,7 @@ pid=""
 reloader=""
 cleanup() {
 	[ -n "$reloader" ] && kill "$reloader" 2>/dev/null || true
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -40,12 +40,12 @@ cargo build --release -q --bin bellhop
 bin="$target/release/bellhop"
 "$bin" adapt --config "$dir/Caddyfile.a" > "$dir/a.json" 2>/dev/null
 "$bin" adapt --config "$dir/Caddyfile.b" > "$dir/b.json" 2>/dev/null
-BELLHOP_ADMIN=$admin XDG_CONFIG_HOME=$dir/xdg BELLHOP_LOG=warn \
+BELLHOP_ADMIN=$admin XDG_CONFIG_HOME=$dir/xdg BELLHOP_LOG=info \
 	"$bin" run --config "$dir/a.json" 2> "$dir/run.log" &
 pid=$!
 for _ in $(seq 100); do curl -fs "http://$admin/config/admin" >/dev/null 2>&1 && break; sleep 0.1; done
 load() {
-	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST \
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H 'Expect:' \
 		-H 'Content-Type: application/json' --data-binary "@$dir/$1.json" "http://$admin/load"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -59,6 +59,7 @@ ms=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/loads.txt" | median)
 max=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/loads.txt" | sort -n | tail -1)
 size=$(wc -c < "$dir/a.json")
 echo "POST /load, $sites sites ($size bytes of JSON): median ${ms} ms, max ${max} ms over $loads reloads"
+grep -o 'decode_ms=[0-9.]* provision_ms=[0-9.]*' "$dir/run.log" | tail -3 | sed 's/^/  in the server: /' || true
 curl -fs -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/" >/dev/null
 rps() { awk '/Requests\/sec/ {print $2}'; }
 bench() { wrk -t2 -c50 -d"${secs}s" -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/"; }

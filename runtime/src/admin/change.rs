@@ -93,7 +93,7 @@ impl Inner {
             return Ok(false);
         }
         let mut index = HashMap::new();
-        traverse::index_ids(&root, "/config", &mut index)?;
+        traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
         let started = Instant::now();
         let persist = match self.apply(&json) {
             Ok(p) => p,
@@ -115,6 +115,7 @@ impl Inner {
     /// Decodes and runs `json`, replacing the admin server when its
     /// address changes. Returns whether the config may be autosaved.
     fn apply(self: &Arc<Self>, json: &[u8]) -> Result<bool, ApiError> {
+        let t0 = Instant::now();
         let config = if json == b"null" {
             Config::default()
         } else {
@@ -139,9 +140,16 @@ impl Inner {
         };
         // Everything the new config needs is bound; a failure from here on
         // drops `fresh` (closing it) and leaves the old config running.
+        let t1 = Instant::now();
         self.runtime
             .load_config(&config)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        tracing::info!(
+            decode_ms = ms(t1 - t0),
+            provision_ms = ms(t1.elapsed()),
+            "config loaded"
+        );
         if keep {
             if let Some(s) = slot.as_ref() {
                 s.set_checks(admin);

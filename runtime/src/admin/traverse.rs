@@ -234,8 +234,13 @@ fn unrecognized(method: &Method) -> ApiError {
 }
 
 /// Maps each `"@id"` in `v` (a string or number) to the path of the
-/// object that holds it.
-pub fn index_ids(v: &Value, path: &str, out: &mut HashMap<String, String>) -> Result<(), ApiError> {
+/// object that holds it. `path` is a scratch buffer holding `v`'s path.
+pub fn index_ids(
+    v: &Value,
+    path: &mut String,
+    out: &mut HashMap<String, String>,
+) -> Result<(), ApiError> {
+    let len = path.len();
     match v {
         Value::Object(m) => {
             for (k, child) in m {
@@ -249,15 +254,23 @@ pub fn index_ids(v: &Value, path: &str, out: &mut HashMap<String, String>) -> Re
                             )))
                         }
                     };
-                    out.insert(id, path.to_string());
-                } else {
-                    index_ids(child, &format!("{path}/{k}"), out)?;
+                    out.insert(id, path.clone());
+                } else if matches!(child, Value::Object(_) | Value::Array(_)) {
+                    path.push('/');
+                    path.push_str(k);
+                    index_ids(child, path, out)?;
+                    path.truncate(len);
                 }
             }
         }
         Value::Array(a) => {
             for (i, child) in a.iter().enumerate() {
-                index_ids(child, &format!("{path}/{i}"), out)?;
+                if matches!(child, Value::Object(_) | Value::Array(_)) {
+                    use std::fmt::Write as _;
+                    let _ = write!(path, "/{i}");
+                    index_ids(child, path, out)?;
+                    path.truncate(len);
+                }
             }
         }
         _ => {}
@@ -311,10 +324,10 @@ mod tests {
         let root =
             json!({"apps": {"http": {"servers": {"s": {"routes": [{"@id": "r1"}, {"@id": 7}]}}}}});
         let mut idx = HashMap::new();
-        index_ids(&root, "/config", &mut idx).unwrap();
+        index_ids(&root, &mut "/config".to_string(), &mut idx).unwrap();
         assert_eq!(idx["r1"], "/config/apps/http/servers/s/routes/0");
         assert_eq!(idx["7"], "/config/apps/http/servers/s/routes/1");
         let bad = json!({"@id": true});
-        assert!(index_ids(&bad, "/config", &mut idx).is_err());
+        assert!(index_ids(&bad, &mut "/config".to_string(), &mut idx).is_err());
     }
 }

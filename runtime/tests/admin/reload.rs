@@ -88,7 +88,7 @@ async fn reloads_under_load_drop_nothing_and_keep_the_socket() {
 async fn request_in_flight_finishes_on_its_config() {
     let slow = json!({"apps": {"http": {"servers": {"srv0": {
         "listen": ["127.0.0.1:0"],
-        "routes": [{"handle": [{"handler": "sleepy", "ms": 600, "body": "old config"}]}]
+        "routes": [{"handle": [{"handler": "sleepy", "ms": 2000, "body": "old config"}]}]
     }}}}});
     let t = start(slow).await;
     let addr = t.site();
@@ -98,7 +98,7 @@ async fn request_in_flight_finishes_on_its_config() {
     let fresh = site_on(&format!("127.0.0.1:{}", addr.port()), "new config");
     assert_eq!(t.load(&fresh).await.status, 200);
     assert!(
-        started.elapsed() < Duration::from_millis(400),
+        started.elapsed() < Duration::from_millis(1500),
         "the reload does not wait for requests"
     );
     assert_eq!(get(addr, "/").await, (200, "new config".into()));
