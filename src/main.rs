@@ -8,8 +8,12 @@ mod adapt;
 mod config_source;
 mod fmt;
 mod input;
+mod live;
 mod logging;
+mod reload;
 mod run;
+mod start;
+mod stop;
 mod trust;
 mod validate;
 
@@ -32,6 +36,12 @@ enum Command {
     Fmt(fmt::Args),
     /// Serve a config in the foreground until interrupted.
     Run(run::Args),
+    /// Start bellhop in the background; returns once the config loaded.
+    Start(start::Args),
+    /// Stop a running bellhop through its admin API.
+    Stop(stop::Args),
+    /// Load a config file into a running bellhop through its admin API.
+    Reload(reload::Args),
     /// Adapt and provision a config without serving it.
     Validate(validate::Args),
     /// Print (or install) the internal CA's root certificate.
@@ -64,6 +74,9 @@ fn main() -> ExitCode {
         Command::Adapt(args) => adapt::run(args),
         Command::Fmt(args) => fmt::run(args),
         Command::Run(args) => run::run(args),
+        Command::Start(args) => start::run(args),
+        Command::Stop(args) => stop::run(args),
+        Command::Reload(args) => reload::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Trust(args) => trust::run(args),
         Command::ListModules => {

@@ -1,7 +1,11 @@
 //! `bellhop run`: load a config and serve it in the foreground until
-//! SIGINT or SIGTERM; a second SIGINT forces the exit (code 2).
+//! SIGINT, SIGTERM or `POST /stop`; a second SIGINT forces the exit
+//! (code 2). The admin API serves alongside; SIGUSR1 (and, with
+//! `--watch`, a change of the file) reloads the config file; `--resume`
+//! starts from the last autosaved config.
 
 use crate::config_source::{self, AdapterName};
+use crate::live;
 use crate::Outcome;
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -14,55 +18,107 @@ pub struct Args {
     /// The config adapter (inferred from the file name when omitted).
     #[arg(long, short = 'a', value_enum)]
     adapter: Option<AdapterName>,
+    /// Start from the last autosaved config, when there is one.
+    #[arg(long)]
+    resume: bool,
+    /// Reload the config file whenever it changes.
+    #[arg(long)]
+    watch: bool,
+    /// Report the outcome of loading to `bellhop start` at this address.
+    #[arg(long, hide = true)]
+    pingback: Option<String>,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
     crate::logging::init();
-    let path = match args.config {
-        Some(p) => p,
-        None => {
+    let secret = match &args.pingback {
+        Some(_) => Some(live::read_secret().context("reading the start secret")?),
+        None => None,
+    };
+    let report = |outcome: Result<(), String>| {
+        if let (Some(addr), Some(secret)) = (&args.pingback, &secret) {
+            live::ping_back(addr, secret, outcome);
+        }
+    };
+    let resumed = if args.resume { live::resume() } else { None };
+    let path = match (&args.config, &resumed) {
+        (Some(p), _) => p.clone(),
+        (None, Some((p, _))) => p.display().to_string(),
+        (None, None) => {
             match config_source::default_config()? {
                 Some(p) => p,
                 None => {
                     eprintln!("bellhop run: no config file given and no ./Caddyfile here; use --config FILE");
+                    report(Err("no config file given".into()));
                     return Ok(Outcome::UsageError);
                 }
             }
         }
     };
-    let json = match config_source::load(&path, args.adapter) {
-        Ok(j) => j,
-        Err(e) => {
-            e.report();
-            return Ok(Outcome::ConfigError);
+    // Watch from before the file is read, so no change goes unseen.
+    let watcher = args.watch.then(|| live::Watcher::new(&path));
+    let json = match resumed {
+        Some((p, json)) => {
+            tracing::info!(file = %p.display(), "resuming from the autosaved config");
+            json
         }
+        None => match config_source::load(&path, args.adapter) {
+            Ok(j) => j,
+            Err(e) => {
+                report(Err(format!("{path}: invalid config (see the log)")));
+                e.report();
+                return Ok(Outcome::ConfigError);
+            }
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(serve(json, &path))
+    rt.block_on(serve(json, &path, &args, watcher, report))
 }
 
-async fn serve(json: Vec<u8>, path: &str) -> Result<Outcome> {
+async fn serve(
+    json: Vec<u8>,
+    path: &str,
+    args: &Args,
+    mut watcher: Option<live::Watcher>,
+    report: impl Fn(Result<(), String>),
+) -> Result<Outcome> {
     // Handlers first: a SIGTERM that arrives once we serve must stop us
     // gracefully, not kill us.
     let mut signals = Signals::install()?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
     let runtime = bellhop_runtime::Runtime::new();
-    if let Err(e) = runtime.load(&json) {
+    let admin = live::admin(runtime.clone());
+    if let Err(e) = admin.load(json, true).await {
         eprintln!("bellhop: loading {path}: {e}");
+        report(Err(format!("loading {path}: {e}")));
         return Ok(Outcome::ConfigError);
     }
-    tracing::info!(config = path, listen = ?runtime.listen_addrs(), "serving");
-    signals.stop_requested().await;
-    tracing::info!("shutting down gracefully; interrupt again to force");
-    tokio::select! {
-        _ = runtime.stop() => Ok(Outcome::Ok),
-        _ = signals.interrupted() => {
-            tracing::warn!("forced quit");
-            Ok(Outcome::Forced)
+    report(Ok(()));
+    tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving");
+    let file = path;
+    loop {
+        tokio::select! {
+            _ = signals.stop_requested() => break,
+            _ = admin.stop_requested() => break,
+            _ = usr1.recv() => live::reload_file(&admin, file, args.adapter, "SIGUSR1").await,
+            _ = async { match watcher.as_mut() { Some(w) => w.changed().await, None => live::never().await } } => {
+                live::reload_file(&admin, file, args.adapter, "file changed").await
+            }
         }
     }
+    tracing::info!("shutting down gracefully; interrupt again to force");
+    let outcome = tokio::select! {
+        _ = runtime.stop() => Outcome::Ok,
+        _ = signals.interrupted() => {
+            tracing::warn!("forced quit");
+            Outcome::Forced
+        }
+    };
+    admin.shutdown().await;
+    Ok(outcome)
 }
 
 /// The signals `run` obeys: SIGINT or SIGTERM stop gracefully; another

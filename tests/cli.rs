@@ -8,7 +8,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bellhop() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bellhop"))
+    // Admin API on a free port and autosave in a scratch directory, so
+    // that tests running side by side never collide.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
+    c.env("BELLHOP_ADMIN", "127.0.0.1:0").env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("bellhop-cli-xdg"),
+    );
+    c
 }
 
 fn temp_dir(name: &str) -> PathBuf {

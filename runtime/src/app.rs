@@ -123,6 +123,11 @@ impl Runtime {
         Ok(())
     }
 
+    /// The config serving now, if any.
+    pub fn current_instance(&self) -> Option<Arc<Instance>> {
+        self.shared.current()
+    }
+
     /// The addresses the current config listens on (TCP only).
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.shared

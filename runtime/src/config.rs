@@ -48,8 +48,34 @@ impl Config {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Ok(Config::default());
         }
+        if json.windows(5).any(|w| w == b"\"@id\"") {
+            return Self::from_json_with_ids(json);
+        }
         let de = &mut serde_json::Deserializer::from_slice(json);
         serde_path_to_error::deserialize(de).map_err(|e| path_error("", e))
+    }
+
+    /// Decodes a config whose objects may carry `"@id"` tags (the admin
+    /// API's object IDs): they are removed before the strict decoding.
+    fn from_json_with_ids(json: &[u8]) -> Result<Config, Error> {
+        let mut value: Value = serde_json::from_slice(json).map_err(|e| Error::Config {
+            path: "(root)".into(),
+            message: e.to_string(),
+        })?;
+        strip_ids(&mut value);
+        serde_path_to_error::deserialize(&value).map_err(|e| path_error("", e))
+    }
+}
+
+/// Removes every `"@id"` key, at any depth.
+pub fn strip_ids(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.shift_remove("@id");
+            m.values_mut().for_each(strip_ids);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_ids),
+        _ => {}
     }
 }
 
@@ -136,6 +162,19 @@ mod tests {
         let err = Config::from_json(json).unwrap_err().to_string();
         assert!(
             err.starts_with("apps.http.servers.srv0.lisen: unknown field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ids_are_accepted_anywhere_and_stripped() {
+        let json = br#"{"@id":"root","apps":{"http":{"servers":{"srv0":{"@id":"s","listen":[":80"],"routes":[{"@id":7,"handle":[]}]}}}}}"#;
+        let c = Config::from_json(json).unwrap();
+        assert!(c.apps.http.unwrap().servers.contains_key("srv0"));
+        let bad = br#"{"@id":"x","apps":{"http":{"servers":{"s":{"lisen":1}}}}}"#;
+        let err = Config::from_json(bad).unwrap_err().to_string();
+        assert!(
+            err.starts_with("apps.http.servers.s.lisen: unknown field"),
             "{err}"
         );
     }

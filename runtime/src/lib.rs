@@ -14,6 +14,7 @@
 //! - `tls`: the `tls` and `pki` apps (certificates, issuers, storage,
 //!   connection policies, the TLS accept path).
 //! - `logging`: the `logging` app (loggers, writers, encoders).
+//! - `admin`: the admin API (config endpoints, atomic changes, autosave).
 //! - `error`: [`Error`] (config/listen) and `HttpError` (per request, with
 //!   who is at fault).
 //!
@@ -26,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod error;

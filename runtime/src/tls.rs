@@ -268,3 +268,34 @@ pub fn root_certificate(
     let ca = pki::Ca::load_or_create(ca, &CaConfig::default(), storage, &at)?;
     Ok((ca.root_path(), ca.root.pem.clone()))
 }
+
+/// The admin API's view of the CAs (`GET /pki/ca/<id>`): the `pki` app's
+/// authorities, and any CA the internal issuer has put to use.
+impl crate::admin::hooks::CaSource for TlsState {
+    fn ca(&self, id: &str) -> Option<crate::admin::hooks::CaInfo> {
+        let in_use = self
+            .cas
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(id);
+        if !in_use && !self.pki.contains_key(id) {
+            return None;
+        }
+        self.with_ca(id, |ca| {
+            Ok(crate::admin::hooks::CaInfo {
+                id: ca.id.clone(),
+                name: ca.name.clone(),
+                root_common_name: ca.root.facts.common_name.clone().unwrap_or_default(),
+                intermediate_common_name: ca
+                    .intermediate
+                    .facts
+                    .common_name
+                    .clone()
+                    .unwrap_or_default(),
+                root_certificate: ca.root.pem.clone(),
+                intermediate_certificate: ca.intermediate.pem.clone(),
+            })
+        })
+        .ok()
+    }
+}

@@ -1,0 +1,197 @@
+//! The change pipeline, Caddy's `changeConfig`: under one lock, edit a
+//! copy of the raw config, skip it when identical (unless forced), index
+//! its `@id`s, decode and provision it whole (admin listener included),
+//! swap it in, then autosave. On any failure the snapshot, the running
+//! config and every socket stay as they were.
+
+use super::server;
+use super::{lock, traverse, ApiError, Inner};
+use crate::config::Config;
+use crate::listeners::address;
+use http::{Method, StatusCode};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The raw config now running, as the API shows it. Immutable; replaced
+/// whole on each change.
+#[derive(Default)]
+pub struct RawConfig {
+    /// The config document (`Null` when none).
+    pub root: Value,
+    /// `root` encoded, compared to decide whether a change is a no-op.
+    pub json: Vec<u8>,
+    /// `@id` → `/config/…` path.
+    pub index: HashMap<String, String>,
+}
+
+/// What a change does.
+pub enum Edit {
+    /// Replace the whole config (`POST /load`).
+    Replace(Value),
+    /// Edit at a `/config/…` path (`body` is `None` for DELETE).
+    Access {
+        method: Method,
+        path: String,
+        body: Option<Value>,
+    },
+}
+
+/// Decodes a request body as JSON (an empty body is `null`).
+pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("decoding request body: {e}")))
+}
+
+impl Inner {
+    /// Runs [`Inner::change`] off the async workers (provisioning is CPU
+    /// work and binds sockets).
+    pub async fn change_async(
+        self: Arc<Self>,
+        edit: Edit,
+        if_match: Option<String>,
+        force: bool,
+    ) -> Result<bool, ApiError> {
+        tokio::task::spawn_blocking(move || self.change(edit, if_match.as_deref(), force))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    }
+
+    /// Applies `edit`; `Ok(false)` when the result is identical to the
+    /// running config and not forced.
+    pub fn change(
+        self: &Arc<Self>,
+        edit: Edit,
+        if_match: Option<&str>,
+        force: bool,
+    ) -> Result<bool, ApiError> {
+        let _serial = lock(&self.changing);
+        let current = self.raw.load_full();
+        if let Some(tag) = if_match {
+            check_if_match(&current.root, tag)?;
+        }
+        let root = match edit {
+            Edit::Replace(v) => v,
+            Edit::Access { method, path, body } => {
+                let mut doc = Map::new();
+                doc.insert("config".into(), current.root.clone());
+                let mut doc = Value::Object(doc);
+                traverse::write(&mut doc, &method, &path, body)?;
+                doc.as_object_mut()
+                    .and_then(|m| m.shift_remove("config"))
+                    .unwrap_or(Value::Null)
+            }
+        };
+        let json = serde_json::to_vec(&root)
+            .map_err(|e| ApiError::bad_request(format!("encoding new config: {e}")))?;
+        if !force && json == current.json {
+            tracing::info!("config is unchanged");
+            return Ok(false);
+        }
+        let mut index = HashMap::new();
+        traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        let started = Instant::now();
+        let persist = match self.apply(&json) {
+            Ok(p) => p,
+            Err(e) => {
+                self.metrics.reload_failed();
+                tracing::error!(error = %e.message, "config change failed; the running config is unchanged");
+                return Err(e);
+            }
+        };
+        self.metrics.reload_succeeded(started.elapsed());
+        let saved = persist.then(|| json.clone());
+        self.raw.store(Arc::new(RawConfig { root, json, index }));
+        if let (Some(json), Some(path)) = (saved, &self.opts.autosave) {
+            super::persist::save(path, &json);
+        }
+        Ok(true)
+    }
+
+    /// Decodes and runs `json`, replacing the admin server when its
+    /// address changes. Returns whether the config may be autosaved.
+    fn apply(self: &Arc<Self>, json: &[u8]) -> Result<bool, ApiError> {
+        let t0 = Instant::now();
+        let config = if json == b"null" {
+            Config::default()
+        } else {
+            Config::from_json(json)
+                .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?
+        };
+        let admin = config.admin.as_ref();
+        let disabled = admin.is_some_and(|a| a.disabled);
+        let listen = admin
+            .and_then(|a| a.listen.clone())
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| self.opts.default_listen.clone());
+        let persist = admin
+            .and_then(|a| a.config.as_ref())
+            .and_then(|c| c.persist)
+            .unwrap_or(true);
+        let mut slot = lock(&self.server);
+        let keep = !disabled && slot.as_ref().is_some_and(|s| s.listen == listen);
+        let fresh = match (disabled, keep) {
+            (false, false) => Some(bind_admin(&listen)?),
+            _ => None,
+        };
+        // Everything the new config needs is bound; a failure from here on
+        // drops `fresh` (closing it) and leaves the old config running.
+        let t1 = Instant::now();
+        self.runtime
+            .load_config(&config)
+            .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        tracing::info!(
+            decode_ms = ms(t1 - t0),
+            provision_ms = ms(t1.elapsed()),
+            "config loaded"
+        );
+        if keep {
+            if let Some(s) = slot.as_ref() {
+                s.set_checks(admin);
+            }
+        } else {
+            // Dropping the old server stops its listener; its requests
+            // (this one, perhaps) finish first.
+            *slot = fresh.map(|b| b.start(self.clone(), admin));
+        }
+        Ok(persist)
+    }
+}
+
+/// Binds the admin listener for `listen` (exactly one address).
+fn bind_admin(listen: &str) -> Result<server::Bound, ApiError> {
+    let bad = |m: String| ApiError::bad_request(format!("admin endpoint {listen}: {m}"));
+    let mut addrs = address::parse(listen).map_err(|e| bad(e.to_string()))?;
+    if addrs.len() != 1 {
+        return Err(bad("must be exactly one listener address".into()));
+    }
+    let addr = addrs.remove(0);
+    server::bind(listen, addr).map_err(|e| bad(e.to_string()))
+}
+
+/// Checks `If-Match: "<path> <hash>"` against the running config (412).
+fn check_if_match(root: &Value, tag: &str) -> Result<(), ApiError> {
+    let inner = tag
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .ok_or_else(|| ApiError::bad_request("malformed If-Match header; expect quoted string"))?;
+    let parts: Vec<&str> = inner.split_whitespace().collect();
+    let [path, _] = parts[..] else {
+        return Err(ApiError::bad_request(
+            "malformed If-Match header; expect format \"<path> <hash>\"",
+        ));
+    };
+    let body = traverse::read_encoded(root, path)?;
+    if traverse::etag(path, &body) != tag {
+        return Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "If-Match header did not match current config hash",
+        ));
+    }
+    Ok(())
+}

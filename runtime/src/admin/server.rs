@@ -1,0 +1,151 @@
+//! The admin listener and its connections (hyper, HTTP/1.1).
+//!
+//! The admin socket is bound through a listener pool of its own, so it gets
+//! the same address syntax and unix-socket handling as the HTTP servers
+//! (`unix//path` defaults to file mode 0600). Dropping an [`AdminServer`]
+//! releases its lease: the accept loop ends and each connection finishes
+//! its request, then closes.
+
+use super::origin::Checks;
+use super::{routes, Inner};
+use crate::config::AdminConfig;
+use crate::error::Error;
+use crate::listeners::{Lease, ListenAddr, Listener, Network, Pool, Socket};
+use arc_swap::ArcSwap;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A bound admin listener, not serving yet.
+pub struct Bound {
+    listen: String,
+    addr: ListenAddr,
+    lease: Lease,
+}
+
+/// A serving admin server.
+pub struct AdminServer {
+    /// The listen address as configured (compared across reloads).
+    pub listen: String,
+    /// Where it listens: `127.0.0.1:2019` or `unix//path`.
+    pub address: String,
+    addr: ListenAddr,
+    checks: Arc<ArcSwap<Checks>>,
+    _lease: Lease,
+}
+
+/// Binds the admin listener for `addr` (configured as `listen`).
+pub fn bind(listen: &str, mut addr: ListenAddr) -> Result<Bound, Error> {
+    if addr.network == Network::Unix && addr.mode.is_none() {
+        addr.mode = Some(0o600);
+    }
+    let lease = Pool::default().obtain(&addr)?;
+    Ok(Bound {
+        listen: listen.to_string(),
+        addr,
+        lease,
+    })
+}
+
+impl Bound {
+    /// Starts serving with the origin checks of `cfg`.
+    pub fn start(self, inner: Arc<Inner>, cfg: Option<&AdminConfig>) -> AdminServer {
+        let socket = self.lease.socket.clone();
+        let checks = Arc::new(ArcSwap::from_pointee(Checks::new(
+            &self.addr,
+            socket.local,
+            cfg,
+        )));
+        let address = match socket.local {
+            Some(l) => l.to_string(),
+            None => format!("unix/{}", self.addr.host),
+        };
+        tracing::info!(address = %address, "admin endpoint started");
+        tokio::spawn(accept_loop(socket, inner, checks.clone()));
+        AdminServer {
+            listen: self.listen,
+            address,
+            addr: self.addr,
+            checks,
+            _lease: self.lease,
+        }
+    }
+}
+
+impl AdminServer {
+    /// Applies the origin settings of a new config.
+    pub fn set_checks(&self, cfg: Option<&AdminConfig>) {
+        let local = self.address.parse::<SocketAddr>().ok();
+        self.checks
+            .store(Arc::new(Checks::new(&self.addr, local, cfg)));
+    }
+}
+
+async fn accept_loop(socket: Arc<Socket>, inner: Arc<Inner>, checks: Arc<ArcSwap<Checks>>) {
+    let mut stop = socket.stop.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            a = accept(&socket.listener) => a,
+        };
+        let stop = socket.stop.clone();
+        let (inner, checks) = (inner.clone(), checks.clone());
+        match accepted {
+            Ok((Io::Tcp(s), remote)) => {
+                tokio::spawn(serve_conn(s, remote, inner, checks, stop));
+            }
+            Ok((Io::Unix(s), remote)) => {
+                tokio::spawn(serve_conn(s, remote, inner, checks, stop));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "admin endpoint: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::info!(listener = %socket.key, "admin endpoint stopped");
+}
+
+enum Io {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Listener) -> std::io::Result<(Io, Option<SocketAddr>)> {
+    match l {
+        Listener::Tcp(t) => t.accept().await.map(|(s, a)| (Io::Tcp(s), Some(a))),
+        Listener::Unix(u) => u.accept().await.map(|(s, _)| (Io::Unix(s), None)),
+    }
+}
+
+async fn serve_conn<I>(
+    io: I,
+    remote: Option<SocketAddr>,
+    inner: Arc<Inner>,
+    checks: Arc<ArcSwap<Checks>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let counted = inner.clone();
+    let _open = counted.conns.enter();
+    let svc = hyper::service::service_fn(move |req| {
+        let (inner, checks) = (inner.clone(), checks.load_full());
+        async move { Ok::<_, Infallible>(routes::handle(inner, checks, remote, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024)
+        .serve_connection(TokioIo::new(io), svc);
+    let mut conn = pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Reload speed: time from `POST /load` to its answer for a config of SITES
+# sites (two variants alternated, so each load really reloads), then
+# requests/s (wrk) with no reloads against a reload every 100 ms.
+# Usage: tools/bench-reload.sh [SITES] [LOADS] [SECONDS]
+# Uses $CARGO_TARGET_DIR (default target/) for the release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sites=${1:-1000}
+loads=${2:-30}
+secs=${3:-10}
+target=${CARGO_TARGET_DIR:-target}
+dir=$(mktemp -d)
+pid=""
+reloader=""
+cleanup() {
+	[ -n "$reloader" ] && kill "$reloader" 2>/dev/null || true
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+admin="127.0.0.1:$(free_port)"
+for variant in a b; do
+	python3 - "$sites" "$port" "$variant" > "$dir/Caddyfile.$variant" <<'PY'
+import sys
+n, port, v = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(n):
+    print(f"""http://site{i}.example.com:{port} {{
+	header X-Site {i}
+	@api path /api/*
+	respond @api "api {i} {v}"
+	respond "site {i} {v}"
+}}
+""")
+PY
+done
+cargo build --release -q --bin bellhop
+bin="$target/release/bellhop"
+"$bin" adapt --config "$dir/Caddyfile.a" > "$dir/a.json" 2>/dev/null
+"$bin" adapt --config "$dir/Caddyfile.b" > "$dir/b.json" 2>/dev/null
+BELLHOP_ADMIN=$admin XDG_CONFIG_HOME=$dir/xdg BELLHOP_LOG=info \
+	"$bin" run --config "$dir/a.json" 2> "$dir/run.log" &
+pid=$!
+for _ in $(seq 100); do curl -fs "http://$admin/config/admin" >/dev/null 2>&1 && break; sleep 0.1; done
+load() {
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H 'Expect:' \
+		-H 'Content-Type: application/json' --data-binary "@$dir/$1.json" "http://$admin/load"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for i in $(seq "$loads"); do
+	if [ $((i % 2)) = 1 ]; then load b; else load a; fi
+done > "$dir/loads.txt"
+if grep -qv '^200 ' "$dir/loads.txt"; then
+	echo "a load failed:" >&2; grep -v '^200 ' "$dir/loads.txt" >&2; exit 1
+fi
+ms=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/loads.txt" | median)
+max=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/loads.txt" | sort -n | tail -1)
+size=$(wc -c < "$dir/a.json")
+echo "POST /load, $sites sites ($size bytes of JSON): median ${ms} ms, max ${max} ms over $loads reloads"
+grep -o 'decode_ms=[0-9.]* provision_ms=[0-9.]*' "$dir/run.log" | tail -3 | sed 's/^/  in the server: /' || true
+curl -fs -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/" >/dev/null
+rps() { awk '/Requests\/sec/ {print $2}'; }
+bench() { wrk -t2 -c50 -d"${secs}s" -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/"; }
+steady=$(bench | tee "$dir/steady.txt" | rps)
+(
+	i=0
+	while true; do
+		i=$((i + 1))
+		if [ $((i % 2)) = 1 ]; then load b; else load a; fi
+		sleep 0.1
+	done
+) > "$dir/during.txt" &
+reloader=$!
+during=$(bench | tee "$dir/reloading.txt" | rps)
+kill "$reloader"; reloader=""
+n=$(wc -l < "$dir/during.txt")
+bad=$(grep -cv '^200 ' "$dir/during.txt" || true)
+errs=$(grep -h 'Socket errors\|Non-2xx' "$dir/steady.txt" "$dir/reloading.txt" || true)
+echo "wrk -c50 ${secs}s, no reloads:        ${steady} requests/s"
+echo "wrk -c50 ${secs}s, reload every 100ms: ${during} requests/s ($n reloads, $bad failed)"
+awk -v a="$steady" -v b="$during" 'BEGIN {printf "throughput during reloads: %.1f%% of steady state\n", 100 * b / a}'
+[ -z "$errs" ] || echo "wrk reported: $errs"
