@@ -260,8 +260,8 @@ fn http_app(mut servers: Vec<(String, Value)>, metrics: Option<Value>, env: &Env
                 "shutdown_delay",
                 o.get("shutdown_delay").cloned().unwrap_or(Value::Null),
             )
-            .some("metrics", metrics)
             .set("servers", Value::Object(map))
+            .some("metrics", metrics)
             .build(),
     )
 }

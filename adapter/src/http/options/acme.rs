@@ -27,7 +27,7 @@ pub fn parse_string(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Re
     let Some(v) = d.next_arg_value() else {
         return Err(d.arg_err());
     };
-    if d.next_arg() {
+    if d.next() {
         return Err(d.arg_err());
     }
     opts.values.insert(name, v.into());
@@ -53,13 +53,14 @@ pub fn parse_eab(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Resul
 }
 
 /// A DNS provider module written through as Caddy does for providers it
-/// has no special knowledge of: `{"name": …, "argument": …}`.
+/// has no special knowledge of: `{"argument": …, "name": …}` (keys sorted,
+/// as Caddy's `JSONModuleObject` writes a module).
 pub fn provider(name: &str, args: &[String]) -> Value {
-    let mut o = Obj::module("name", name);
+    let mut pairs = vec![("name".to_string(), Value::from(name))];
     if let Some(a) = args.first() {
-        o.put("argument", a.as_str());
+        pairs.push(("argument".into(), a.as_str().into()));
     }
-    o.build()
+    crate::http::obj::sorted_map(pairs)
 }
 
 /// `acme_dns [<provider> …]` and `dns <provider> …`.
