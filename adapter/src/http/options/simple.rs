@@ -70,9 +70,14 @@ pub fn parse_clean_interval(d: &mut Dispenser, opts: &mut Options, r: &Directive
 /// `ocsp_stapling off`.
 pub fn parse_ocsp(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
-    match d.next_arg_value().as_deref() {
-        Some("off") => {}
-        _ => return Err(d.err("invalid argument")),
+    let Some(v) = d.next_arg_value() else {
+        return Err(d.arg_err());
+    };
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    if v != "off" {
+        return Err(d.err(format!("invalid argument '{v}'")));
     }
     opts.values.insert(
         "ocsp_stapling".into(),
@@ -247,10 +252,12 @@ pub fn parse_on_demand(d: &mut Dispenser, opts: &mut Options, _: &Directives) ->
                 while d.next_block(inner) {}
                 o.put("permission", perm.build());
             }
-            "interval" | "burst" => return Err(d.err(format!(
+            "interval" | "burst" => {
+                return Err(d.err(format!(
                 "the on_demand_tls '{}' option is no longer supported, remove it from your config",
                 d.val()
-            ))),
+            )))
+            }
             other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
         }
     }
@@ -268,7 +275,8 @@ pub fn parse_metrics(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> R
     while d.next_block(0) {
         match d.val() {
             "per_host" => o.put("per_host", true),
-            other => return Err(d.err(format!("unrecognized metrics option '{other}'"))),
+            // Caddy's own wording for this option.
+            other => return Err(d.err(format!("unrecognized servers option '{other}'"))),
         }
     }
     opts.values.insert("metrics".into(), o.build());
