@@ -3,6 +3,7 @@
 
 use crate::{input, Outcome};
 use anyhow::Result;
+use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,6 +43,16 @@ pub fn run(args: Args) -> Result<Outcome> {
             return Ok(Outcome::ConfigError);
         }
     }
-    println!("{json}");
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{json}").and_then(|()| out.flush()) {
+        // A closed pipe (`bellhop adapt | head`) is not an error.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    // The process ends next: freeing a large config tree piece by piece
+    // would only cost time.
+    std::mem::forget(adapted);
+    std::mem::forget(json);
     Ok(Outcome::Ok)
 }

@@ -11,7 +11,7 @@ pub mod tls_app;
 
 use super::helper::{Env, State};
 use super::site::Site;
-use super::value::{routes_json, Route};
+use super::value::{routes_into_json, Route};
 use crate::error::Result;
 use crate::http::obj::{strings, Obj};
 use serde_json::{Map, Value};
@@ -92,9 +92,12 @@ const SERVER_FIELDS: &[&str] = &[
 ];
 
 impl Server {
-    /// The server as JSON, in Go field order.
-    pub fn to_json(&self) -> Value {
-        let mut fields = self.options.clone();
+    /// The server as JSON, in Go field order (consuming it, so route
+    /// handlers are moved rather than copied).
+    pub fn into_json(mut self) -> Value {
+        let routes = std::mem::take(&mut self.routes);
+        let errors = self.errors.take();
+        let mut fields = std::mem::take(&mut self.options);
         fn put(fields: &mut Map<String, Value>, k: &str, v: Value) {
             if !crate::http::obj::is_empty(&v) {
                 fields.insert(k.to_string(), v);
@@ -108,11 +111,11 @@ impl Server {
                 Value::Array(self.listener_wrappers.clone()),
             );
         }
-        put(&mut fields, "routes", routes_json(&self.routes));
-        if let Some(errs) = &self.errors {
+        put(&mut fields, "routes", routes_into_json(routes));
+        if let Some(errs) = errors {
             fields.insert(
                 "errors".into(),
-                Obj::new().opt("routes", routes_json(errs)).build(),
+                Obj::new().opt("routes", routes_into_json(errs)).build(),
             );
         }
         let named: Map<String, Value> = self.named_routes.clone().into_iter().collect();
@@ -174,15 +177,16 @@ pub fn specificity(s: &str) -> usize {
 
 /// Builds the whole config.
 pub fn build(
-    sites: Vec<Site>,
+    mut sites: Vec<Site>,
     env: &Env,
     named_routes: &BTreeMap<String, Value>,
     state: &mut State,
 ) -> Result<Value> {
     let mut pairings = listeners::pairings(&sites, &env.options)?;
+    let mut piles = server::RoutePiles::take(&mut sites, &pairings);
     let mut servers: Vec<(String, Server)> = Vec::with_capacity(pairings.len());
     for (i, p) in pairings.iter_mut().enumerate() {
-        let srv = server::build(i, p, &sites, env, named_routes, state)?;
+        let srv = server::build(i, p, &sites, env, named_routes, state, &mut piles)?;
         servers.push((format!("srv{i}"), srv));
     }
     let mut servers = super::options::servers::apply(servers, &env.options)?;
@@ -260,8 +264,8 @@ fn http_app(mut servers: Vec<(String, Value)>, metrics: Option<Value>, env: &Env
                 "shutdown_delay",
                 o.get("shutdown_delay").cloned().unwrap_or(Value::Null),
             )
-            .some("metrics", metrics)
             .set("servers", Value::Object(map))
+            .some("metrics", metrics)
             .build(),
     )
 }

@@ -4,6 +4,7 @@
 
 pub mod acme;
 mod auto_https;
+mod listener_wrappers;
 mod order;
 mod pki;
 mod ports;

@@ -7,7 +7,7 @@
 use super::helper::Helper;
 use super::matchers;
 use super::order::sort_routes;
-use super::value::{consolidate_routes, subroute_handler, ConfigValue, Payload, Route};
+use super::value::{consolidate_routes, subroute_handler_owned, ConfigValue, Payload, Route};
 use crate::error::{Error, Result};
 use crate::syntax::Token;
 use serde_json::Value;
@@ -22,7 +22,7 @@ const MUTUALLY_EXCLUSIVE: &[&str] = &["handle", "rewrite", "root"];
 /// subroute handler JSON built from them.
 pub fn parse_segment_as_subroute(h: &mut Helper) -> Result<Value> {
     let routes = parse_segment_as_routes(h)?;
-    Ok(subroute_handler(&routes, None))
+    Ok(subroute_handler_owned(routes, None))
 }
 
 /// Like [`parse_segment_as_subroute`] but returns the routes.
@@ -136,17 +136,17 @@ pub fn build_subroute(
     }
     let groups = exclusive_groups(h, vals);
     let mut routes = Vec::new();
-    for v in vals.iter() {
-        match &v.value {
-            Payload::Route(r) => {
-                let mut r = r.clone();
+    // The values are the caller's own copies: their routes are moved out.
+    for v in vals.iter_mut() {
+        match std::mem::replace(&mut v.value, Payload::Json(Value::Null)) {
+            Payload::Route(mut r) => {
                 if let Some((_, g)) = groups.iter().find(|(d, _)| *d == v.directive) {
                     r.group = g.clone();
                 }
                 routes.push(r);
             }
-            Payload::Routes(rs) => routes.extend(rs.iter().cloned()),
-            _ => {}
+            Payload::Routes(rs) => routes.extend(rs),
+            other => v.value = other,
         }
     }
     Ok(consolidate_routes(routes))

@@ -150,6 +150,28 @@ impl Route {
         }
         Value::Object(m)
     }
+
+    /// Like [`Route::to_json`], consuming the route: handlers are sorted in
+    /// place rather than copied.
+    pub fn into_json(self) -> Value {
+        let mut m = Map::new();
+        if !self.group.is_empty() {
+            m.insert("group".into(), Value::String(self.group));
+        }
+        if !self.matchers.is_empty() {
+            let sets = self.matchers.iter().map(matcher_set_json).collect();
+            m.insert("match".into(), Value::Array(sets));
+        }
+        if !self.handlers.is_empty() {
+            let mut handlers = self.handlers;
+            handlers.iter_mut().for_each(sort_module);
+            m.insert("handle".into(), Value::Array(handlers));
+        }
+        if self.terminal {
+            m.insert("terminal".into(), Value::Bool(true));
+        }
+        Value::Object(m)
+    }
 }
 
 /// A matcher set as a JSON object (keys sorted, as Go prints maps).
@@ -160,24 +182,51 @@ pub fn matcher_set_json(set: &MatcherSet) -> Value {
 /// A module object as Caddy prints it: round-tripped through a Go map,
 /// so every object inside has its keys sorted.
 pub fn module_json(v: &Value) -> Value {
+    let mut c = v.clone();
+    sort_module(&mut c);
+    c
+}
+
+/// Sorts the keys of every object inside `v`, in place (objects already
+/// in order are left as they are).
+pub fn sort_module(v: &mut Value) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), module_json(&m[k])))
-                    .collect(),
-            )
+            if !m.keys().is_sorted() {
+                m.sort_keys();
+            }
+            m.values_mut().for_each(sort_module);
         }
-        Value::Array(a) => Value::Array(a.iter().map(module_json).collect()),
-        other => other.clone(),
+        Value::Array(a) => a.iter_mut().for_each(sort_module),
+        _ => {}
     }
 }
 
 /// Routes as a JSON array.
 pub fn routes_json(routes: &[Route]) -> Value {
     Value::Array(routes.iter().map(Route::to_json).collect())
+}
+
+/// Routes as a JSON array, consuming them (no copies of the handlers).
+pub fn routes_into_json(routes: Vec<Route>) -> Value {
+    Value::Array(routes.into_iter().map(Route::into_json).collect())
+}
+
+/// Like [`subroute_handler`], consuming the routes.
+pub fn subroute_handler_owned(routes: Vec<Route>, errors: Option<Vec<Route>>) -> Value {
+    let mut m = Map::new();
+    m.insert("handler".into(), Value::String("subroute".into()));
+    if !routes.is_empty() {
+        m.insert("routes".into(), routes_into_json(routes));
+    }
+    if let Some(errs) = errors {
+        let mut e = Map::new();
+        if !errs.is_empty() {
+            e.insert("routes".into(), routes_into_json(errs));
+        }
+        m.insert("errors".into(), Value::Object(e));
+    }
+    Value::Object(m)
 }
 
 /// A `subroute` handler holding `routes` (and optional error routes).

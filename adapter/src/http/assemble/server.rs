@@ -8,7 +8,7 @@
 use super::super::helper::{Env, State};
 use super::super::site::Site;
 use super::super::value::{
-    class, consolidate_routes, subroute_handler, MatcherSet, Payload, Route,
+    class, consolidate_routes, subroute_handler_owned, ConfigValue, MatcherSet, Payload, Route,
 };
 use super::listeners::{Pairing, SiteRef};
 use super::{autohttps, logging, specificity, Server};
@@ -16,6 +16,37 @@ use crate::error::{Error, Result};
 use crate::http::gosort::stable_sort;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashSet};
+
+/// Each site's route values (taken out of the sites' piles), handed to the
+/// pairings that serve the site: a copy while another pairing still needs
+/// them, the values themselves to the last one.
+pub struct RoutePiles {
+    piles: Vec<Vec<ConfigValue>>,
+    uses: Vec<usize>,
+}
+
+impl RoutePiles {
+    pub fn take(sites: &mut [Site], pairings: &[Pairing]) -> Self {
+        let mut uses = vec![0; sites.len()];
+        for r in pairings.iter().flat_map(|p| &p.sites) {
+            uses[r.site] += 1;
+        }
+        let piles = sites
+            .iter_mut()
+            .map(|s| s.pile.remove(class::ROUTE).unwrap_or_default())
+            .collect();
+        Self { piles, uses }
+    }
+
+    fn get(&mut self, site: usize) -> Vec<ConfigValue> {
+        self.uses[site] = self.uses[site].saturating_sub(1);
+        if self.uses[site] == 0 {
+            std::mem::take(&mut self.piles[site])
+        } else {
+            self.piles[site].clone()
+        }
+    }
+}
 
 /// Builds the server for pairing number `index`.
 pub fn build(
@@ -25,6 +56,7 @@ pub fn build(
     env: &Env,
     named_routes: &BTreeMap<String, Value>,
     state: &mut State,
+    piles: &mut RoutePiles,
 ) -> Result<Server> {
     check_ambiguous(p, sites)?;
     let mut srv = Server {
@@ -43,7 +75,7 @@ pub fn build(
         let site = &sites[r.site];
         let matchers = site_matchers(site, r);
         tls.site(&mut srv, site, r, env);
-        let mut vals = site.values(class::ROUTE).to_vec();
+        let mut vals = piles.get(r.site);
         let routes = build_site_routes(&mut vals, env, state)?;
         srv.routes = append_subroute(
             std::mem::take(&mut srv.routes),
@@ -262,7 +294,7 @@ pub fn append_subroute(
         ..Route::default()
     };
     if !routes.is_empty() || errors.is_some() {
-        route.handlers = vec![subroute_handler(&routes, errors.as_deref())];
+        route.handlers = vec![subroute_handler_owned(routes, errors)];
     }
     if !route.matchers.is_empty() || !route.handlers.is_empty() {
         list.push(route);

@@ -12,7 +12,7 @@
 use crate::error::Result;
 use crate::http::helper::Helper;
 use crate::http::subroute::{build_subroute, parse_segment_as_config};
-use crate::http::value::{subroute_handler, Payload};
+use crate::http::value::{subroute_handler_owned, Payload};
 use serde_json::Value;
 
 pub fn parse(h: &mut Helper) -> Result<Value> {
@@ -27,5 +27,5 @@ pub fn parse(h: &mut Helper) -> Result<Value> {
         )));
     }
     let routes = build_subroute(h, &mut vals, false)?;
-    Ok(subroute_handler(&routes, None))
+    Ok(subroute_handler_owned(routes, None))
 }

@@ -27,7 +27,7 @@ pub fn parse_string(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Re
     let Some(v) = d.next_arg_value() else {
         return Err(d.arg_err());
     };
-    if d.next_arg() {
+    if d.next() {
         return Err(d.arg_err());
     }
     opts.values.insert(name, v.into());
@@ -53,13 +53,14 @@ pub fn parse_eab(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Resul
 }
 
 /// A DNS provider module written through as Caddy does for providers it
-/// has no special knowledge of: `{"name": …, "argument": …}`.
+/// has no special knowledge of: `{"argument": …, "name": …}` (keys sorted,
+/// as Caddy's `JSONModuleObject` writes a module).
 pub fn provider(name: &str, args: &[String]) -> Value {
-    let mut o = Obj::module("name", name);
+    let mut pairs = vec![("name".to_string(), Value::from(name))];
     if let Some(a) = args.first() {
-        o.put("argument", a.as_str());
+        pairs.push(("argument".into(), a.as_str().into()));
     }
-    o.build()
+    crate::http::obj::sorted_map(pairs)
 }
 
 /// `acme_dns [<provider> …]` and `dns <provider> …`.
@@ -91,25 +92,46 @@ pub fn parse_resolvers(d: &mut Dispenser, opts: &mut Options, _: &Directives) ->
 /// `preferred_chains smallest | { root_common_name … any_common_name … }`.
 pub fn parse_preferred_chains(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
+    let v = preferred_chains(d)?;
+    opts.values.insert("preferred_chains".into(), v);
+    Ok(())
+}
+
+/// Caddy's `ParseCaddyfilePreferredChainsOptions`, after the name token.
+fn preferred_chains(d: &mut Dispenser) -> Result<Value> {
     let mut o = Obj::new();
-    match d.next_arg_value().as_deref() {
-        Some("smallest") => o.put("smallest", true),
-        Some(_) => return Err(d.arg_err()),
-        None => {
-            while d.next_block(0) {
-                let key = d.val().to_string();
-                let vals = d.remaining_args();
-                match key.as_str() {
-                    "root_common_name" | "any_common_name" if !vals.is_empty() => {
-                        o.put(&key, strings(&vals))
-                    }
-                    _ => return Err(d.err(format!("unrecognized parameter '{key}'"))),
-                }
-            }
+    if let Some(a) = d.next_arg_value() {
+        if a != "smallest" {
+            return Err(d.err(format!("Invalid argument '{a}'")));
+        }
+        o.put("smallest", true);
+        if d.next_arg() {
+            return Err(d.arg_err());
+        }
+        if d.next_block(d.nesting()) {
+            return Err(d.err("No more options are accepted when using the 'smallest' option"));
         }
     }
-    opts.values.insert("preferred_chains".into(), o.build());
-    Ok(())
+    while d.next_block(0) {
+        let key = d.val().to_string();
+        let other = match key.as_str() {
+            "root_common_name" => "any_common_name",
+            "any_common_name" => "root_common_name",
+            _ => return Err(d.err(format!("Received unrecognized parameter '{key}'"))),
+        };
+        let vals = d.remaining_args();
+        if vals.is_empty() {
+            return Err(d.arg_err());
+        }
+        if o.0.contains_key(other) {
+            return Err(d.err(format!("Can't set {key} when {other} is already set")));
+        }
+        o.put(&key, strings(&vals));
+    }
+    if o.is_empty() {
+        return Err(d.err("No options for preferred_chains received"));
+    }
+    Ok(o.build())
 }
 
 /// `cert_lifetime <duration>` (and other single-duration options).

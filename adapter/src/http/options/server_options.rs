@@ -7,6 +7,8 @@
 //!     listener_wrappers { <listener_wrappers...> }
 //!     timeouts { read_body <d>  read_header <d>  write <d>  idle <d> }
 //!     keepalive_interval <d>
+//!     keepalive_idle <d>
+//!     keepalive_count <n>
 //!     max_header_size <size>
 //!     enable_full_duplex
 //!     log_credentials
@@ -44,9 +46,9 @@ pub fn parse(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()
     Ok(())
 }
 
-fn duration(d: &mut Dispenser) -> Result<Value> {
+fn duration(d: &mut Dispenser, what: &str) -> Result<Value> {
     let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
-    let ns = parse_duration(&v).map_err(|e| d.err(format!("parsing duration: {e}")))?;
+    let ns = parse_duration(&v).map_err(|e| d.err(format!("parsing {what} duration: {e}")))?;
     Ok(ns.into())
 }
 
@@ -54,44 +56,52 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
     let key = d.val().to_string();
     let f = &mut so.fields;
     match key.as_str() {
-        "name" => so.name = d.next_arg_value().ok_or_else(|| d.arg_err())?,
-        "timeouts" => {
-            let nesting = d.nesting();
-            while d.next_block(nesting) {
-                let field = match d.val() {
-                    "read_body" => "read_timeout",
-                    "read_header" => "read_header_timeout",
-                    "write" => "write_timeout",
-                    "idle" => "idle_timeout",
-                    other => return Err(d.err(format!("unrecognized timeouts option '{other}'"))),
-                };
-                let v = duration(d)?;
-                f.insert(field.into(), v);
+        "name" => {
+            if so.listener_address.is_empty() {
+                return Err(d.err("cannot set a name for a server without a listener address"));
             }
+            so.name = d.next_arg_value().ok_or_else(|| d.arg_err())?;
         }
-        "keepalive_interval" => {
-            let v = duration(d)?;
-            f.insert("keepalive_interval".into(), v);
+        "timeouts" => timeouts(d, f)?,
+        "keepalive_interval" | "keepalive_idle" => {
+            let v = duration(d, &key.replace('_', " "))?;
+            f.insert(key, v);
+        }
+        "keepalive_count" => {
+            let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+            let n: i64 = v
+                .parse()
+                .map_err(|_| d.err(format!("parsing keepalive count int: invalid syntax '{v}'")))?;
+            f.insert(key, n.into());
         }
         "max_header_size" => {
             let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+            if d.next_arg() {
+                return Err(d.arg_err());
+            }
             let n = parse_size(&v).ok_or_else(|| d.err(format!("parsing max_header_size: {v}")))?;
             f.insert("max_header_bytes".into(), n.into());
         }
-        "enable_full_duplex" => {
-            f.insert("enable_full_duplex".into(), true.into());
-        }
-        "log_credentials" => so.log_credentials = true,
-        "protocols" => {
-            let ps = d.remaining_args();
-            if ps.is_empty() {
-                return Err(d.err("protocols requires one or more arguments"));
+        "enable_full_duplex" | "trusted_proxies_strict" | "log_credentials" | "trace" => {
+            if d.next_arg() {
+                return Err(d.arg_err());
             }
+            match key.as_str() {
+                "log_credentials" => so.log_credentials = true,
+                "trusted_proxies_strict" => _ = f.insert(key, 1.into()),
+                _ => _ = f.insert(key, true.into()),
+            }
+        }
+        "protocols" => {
+            let ps = unique_args(d, "protocol", |p| {
+                matches!(p, "h1" | "h2" | "h2c" | "h3")
+                    .then_some(())
+                    .ok_or_else(|| format!("unknown protocol '{p}': expected h1, h2, h2c, or h3"))
+            })?;
             f.insert("protocols".into(), strings(&ps));
         }
         "strict_sni_host" => {
-            let v = d.next_arg_value();
-            let on = match v.as_deref() {
+            let on = match d.next_arg_value().as_deref() {
                 None | Some("on") => true,
                 Some("insecure_off") => false,
                 Some(o) => {
@@ -107,14 +117,8 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
             f.insert("trusted_proxies".into(), v);
         }
         "client_ip_headers" => {
-            let hs = d.remaining_args();
-            if hs.is_empty() {
-                return Err(d.arg_err());
-            }
+            let hs = unique_args(d, "client IP header", |_| Ok(()))?;
             f.insert("client_ip_headers".into(), strings(&hs));
-        }
-        "trusted_proxies_strict" => {
-            f.insert("trusted_proxies_strict".into(), 1.into());
         }
         "trusted_proxies_unix" => {
             f.insert("trusted_proxies_unix".into(), true.into());
@@ -123,68 +127,93 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
             let mut m = serde_json::Map::new();
             let nesting = d.nesting();
             while d.next_block(nesting) {
-                match d.val() {
-                    "per_host" => {
-                        m.insert("per_host".into(), true.into());
-                    }
-                    other => return Err(d.err(format!("unrecognized metrics option '{other}'"))),
+                if d.val() == "per_host" {
+                    m.insert("per_host".into(), true.into());
                 }
             }
             f.insert("metrics".into(), Value::Object(m));
         }
-        "trace" => {
-            f.insert("trace".into(), true.into());
-        }
         "listener_wrappers" => {
-            let nesting = d.nesting();
-            let mut ws = Vec::new();
-            while d.next_block(nesting) {
-                let name = d.val().to_string();
-                ws.push(crate::http::obj::Obj::module("wrapper", &name).build());
-                let inner = d.nesting();
-                while d.next_block(inner) {}
-            }
-            f.insert("listener_wrappers".into(), Value::Array(ws));
+            let ws = super::listener_wrappers::parse(d)?;
+            f.insert("listener_wrappers".into(), ws);
         }
         other => return Err(d.err(format!("unrecognized servers option '{other}'"))),
     }
     Ok(())
 }
 
-/// `trusted_proxies static <ranges...>` (`private_ranges` expanded).
+/// `timeouts { read_body <d>  read_header <d>  write <d>  idle <d> }`.
+fn timeouts(d: &mut Dispenser, f: &mut serde_json::Map<String, Value>) -> Result<()> {
+    let nesting = d.nesting();
+    while d.next_block(nesting) {
+        let sub = d.val().to_string();
+        let field = match sub.as_str() {
+            "read_body" => "read_timeout",
+            "read_header" => "read_header_timeout",
+            "write" => "write_timeout",
+            "idle" => "idle_timeout",
+            other => return Err(d.err(format!("unrecognized timeouts option '{other}'"))),
+        };
+        let v = duration(d, &format!("{sub} timeout"))?;
+        f.insert(field.into(), v);
+    }
+    Ok(())
+}
+
+/// The line's arguments, each checked and given at most once; no block.
+fn unique_args(
+    d: &mut Dispenser,
+    what: &str,
+    check: impl Fn(&str) -> std::result::Result<(), String>,
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    while d.next_arg() {
+        let v = d.val().to_string();
+        check(&v).map_err(|e| d.err(e))?;
+        if out.contains(&v) {
+            return Err(d.err(format!("{what} {v} specified more than once")));
+        }
+        out.push(v);
+    }
+    if d.next_block(d.nesting()) {
+        return Err(d.arg_err());
+    }
+    Ok(out)
+}
+
+/// `trusted_proxies <module> …`: `static <ranges...>` (`private_ranges`
+/// expanded); another module is written through with its arguments as
+/// ranges. Keys sorted as Caddy's `JSONModuleObject` writes them.
 fn trusted_proxies(d: &mut Dispenser) -> Result<Value> {
-    let module = d
-        .next_arg_value()
-        .ok_or_else(|| d.err("trusted_proxies requires a module"))?;
+    let module = d.next_arg_value().ok_or_else(|| {
+        d.err("trusted_proxies expects an IP range source module name as its first argument")
+    })?;
     let mut ranges = Vec::new();
     for a in d.remaining_args() {
         if a == "private_ranges" {
-            ranges.extend(
-                [
-                    "192.168.0.0/16",
-                    "172.16.0.0/12",
-                    "10.0.0.0/8",
-                    "127.0.0.1/8",
-                    "fd00::/8",
-                    "::1",
-                ]
-                .iter()
-                .map(|s| s.to_string()),
-            );
+            ranges.extend(PRIVATE_RANGES.iter().map(|s| s.to_string()));
         } else {
             ranges.push(a);
         }
     }
     let nesting = d.nesting();
-    while d.next_block(nesting) {
-        if d.val() == "ranges" {
-            ranges.extend(d.remaining_args());
-        }
+    while d.next_block(nesting) {}
+    let mut pairs = vec![("source".to_string(), Value::from(module))];
+    if !ranges.is_empty() {
+        pairs.push(("ranges".into(), strings(&ranges)));
     }
-    Ok(crate::http::obj::Obj::module("source", &module)
-        .opt("ranges", strings(&ranges))
-        .build())
+    Ok(crate::http::obj::sorted_map(pairs))
 }
+
+/// Caddy's `private_ranges` shorthand.
+const PRIVATE_RANGES: &[&str] = &[
+    "192.168.0.0/16",
+    "172.16.0.0/12",
+    "10.0.0.0/8",
+    "127.0.0.1/8",
+    "fd00::/8",
+    "::1",
+];
 
 /// A size like `1MB`, `10KiB` or bytes (go-humanize's ParseBytes).
 pub fn parse_size(s: &str) -> Option<i64> {

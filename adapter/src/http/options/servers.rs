@@ -28,7 +28,7 @@ pub fn apply(servers: Vec<(String, Server)>, opts: &Options) -> Result<Vec<(Stri
             .iter()
             .find(|o| o.listener_address.is_empty() || srv.listen.contains(&o.listener_address));
         let Some(o) = found else {
-            out.push((key, srv.to_json()));
+            out.push((key, srv.into_json()));
             continue;
         };
         apply_one(&mut srv, o);
@@ -37,7 +37,7 @@ pub fn apply(servers: Vec<(String, Server)>, opts: &Options) -> Result<Vec<(Stri
         } else {
             o.name.clone()
         };
-        out.push((name, srv.to_json()));
+        out.push((name, srv.into_json()));
     }
     Ok(out)
 }

@@ -39,9 +39,20 @@ pub fn parse_debug(d: &mut Dispenser, opts: &mut Options, r: &Directives) -> Res
     parse_flag(d, opts, r)
 }
 
-/// Options with one string argument.
+/// Options with one string argument (`storage_check` and
+/// `persist_config` accept only `off`).
 pub fn parse_string(d: &mut Dispenser, opts: &mut Options, r: &Directives) -> Result<()> {
-    super::acme::parse_string(d, opts, r)
+    super::acme::parse_string(d, opts, r)?;
+    let name = d
+        .tokens()
+        .first()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    if matches!(name.as_str(), "storage_check" | "persist_config") && opts.str(&name) != "off" {
+        opts.values.remove(&name);
+        return Err(d.err(format!("{name} must be 'off'")));
+    }
+    Ok(())
 }
 
 /// `storage_clean_interval <d>|off`.
@@ -59,9 +70,14 @@ pub fn parse_clean_interval(d: &mut Dispenser, opts: &mut Options, r: &Directive
 /// `ocsp_stapling off`.
 pub fn parse_ocsp(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
-    match d.next_arg_value().as_deref() {
-        Some("off") => {}
-        _ => return Err(d.err("invalid argument")),
+    let Some(v) = d.next_arg_value() else {
+        return Err(d.arg_err());
+    };
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
+    if v != "off" {
+        return Err(d.err(format!("invalid argument '{v}'")));
     }
     opts.values.insert(
         "ocsp_stapling".into(),
@@ -89,49 +105,94 @@ pub fn parse_ratio(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Res
     Ok(())
 }
 
-/// `admin off` or `admin [<addr>] { origins …  enforce_origin }`.
+/// `admin off` or `admin [<addr>] { origins …  enforce_origin }`; without
+/// an address (and not `off`) the admin endpoint listens on Caddy's
+/// default, `localhost:2019`.
 pub fn parse_admin(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
     let mut admin = Obj::new();
+    let mut listen = None;
     if let Some(addr) = d.next_arg_value() {
         if addr == "off" {
-            admin.put("disabled", true);
-        } else {
-            admin.put("listen", addr);
+            if d.next() {
+                return Err(d.err("No more option is allowed after turning off admin config"));
+            }
+            opts.values
+                .insert("admin".into(), Obj::new().set("disabled", true).build());
+            return Ok(());
         }
+        listen = Some(addr);
         if d.next_arg() {
             return Err(d.arg_err());
         }
     }
+    admin.put("listen", listen.unwrap_or_else(|| "localhost:2019".into()));
+    let mut enforce = false;
     let mut origins = Vec::new();
     while d.next_block(0) {
         match d.val() {
-            "enforce_origin" => admin.put("enforce_origin", true),
-            "origins" => origins.extend(d.remaining_args()),
+            "enforce_origin" => enforce = true,
+            "origins" => origins = d.remaining_args(),
             other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
         }
     }
+    admin.put_opt("enforce_origin", enforce);
     admin.put_opt("origins", strings(&origins));
     opts.values.insert("admin".into(), admin.build());
     Ok(())
 }
 
-/// `storage <module> { <key> <value> … }`: written through with the block's
-/// keys and values.
+/// `storage <module> { … }`: `file_system [<root>] { root <path> }` as
+/// Caddy's file storage parses it; another module is written through
+/// with the block's keys and values.
 pub fn parse_storage(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
     let module = d.next_arg_value().ok_or_else(|| d.arg_err())?;
-    let mut o = Obj::module("module", &module);
+    let v = if module == "file_system" {
+        file_storage(d)?
+    } else {
+        let mut o = Obj::module("module", &module);
+        while d.next_block(0) {
+            let key = d.val().to_string();
+            let vals = d.remaining_args();
+            match vals.as_slice() {
+                [one] => o.put(&key, one.as_str()),
+                _ => o.put(&key, strings(&vals)),
+            }
+        }
+        o.build()
+    };
+    opts.values.insert("storage".into(), v);
+    Ok(())
+}
+
+/// `file_system [<root>] { root <path> }`.
+fn file_storage(d: &mut Dispenser) -> Result<Value> {
+    let mut root = d.next_arg_value().unwrap_or_default();
+    if d.next_arg() {
+        return Err(d.arg_err());
+    }
     while d.next_block(0) {
-        let key = d.val().to_string();
-        let vals = d.remaining_args();
-        match vals.as_slice() {
-            [one] => o.put(&key, one.as_str()),
-            _ => o.put(&key, strings(&vals)),
+        match d.val() {
+            "root" => {
+                let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+                if !root.is_empty() {
+                    return Err(d.err("root already set"));
+                }
+                root = v;
+                if d.next_arg() {
+                    return Err(d.arg_err());
+                }
+            }
+            other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
         }
     }
-    opts.values.insert("storage".into(), o.build());
-    Ok(())
+    if root.is_empty() {
+        return Err(d.err("missing root path (to use default, omit storage config entirely)"));
+    }
+    Ok(Obj::module("module", "file_system")
+        .set("root", root)
+        .build())
 }
 
 /// Single-duration options.
@@ -151,7 +212,18 @@ pub fn parse_on_demand(d: &mut Dispenser, opts: &mut Options, _: &Directives) ->
         return Err(d.arg_err());
     }
     let mut o = Obj::new();
+    let mut any = false;
     while d.next_block(0) {
+        any = true;
+        let key = d.val().to_string();
+        if matches!(key.as_str(), "ask" | "permission") {
+            let mut probe = d.clone();
+            if probe.next_arg() && o.0.contains_key("permission") {
+                return Err(
+                    probe.err("on-demand TLS permission module (or 'ask') already specified")
+                );
+            }
+        }
         match d.val() {
             "ask" => {
                 let url = d.next_arg_value().ok_or_else(|| d.arg_err())?;
@@ -165,16 +237,32 @@ pub fn parse_on_demand(d: &mut Dispenser, opts: &mut Options, _: &Directives) ->
             }
             "permission" => {
                 let m = d.next_arg_value().ok_or_else(|| d.arg_err())?;
-                o.put("permission", Obj::module("module", &m).build());
+                let perm = if m == "http" {
+                    // `permission http <endpoint>`: exactly one argument.
+                    let url = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+                    if d.next_arg() {
+                        return Err(d.arg_err());
+                    }
+                    Obj::new().set("endpoint", url).set("module", "http")
+                } else {
+                    d.remaining_args();
+                    Obj::module("module", &m)
+                };
+                let inner = d.nesting();
+                while d.next_block(inner) {}
+                o.put("permission", perm.build());
             }
             "interval" | "burst" => {
                 return Err(d.err(format!(
-                    "the on_demand_tls '{}' option is no longer supported",
-                    d.val()
-                )))
+                "the on_demand_tls '{}' option is no longer supported, remove it from your config",
+                d.val()
+            )))
             }
             other => return Err(d.err(format!("unrecognized parameter '{other}'"))),
         }
+    }
+    if !any {
+        return Err(d.err("expected at least one config parameter for on_demand_tls"));
     }
     opts.values.insert("on_demand_tls".into(), o.build());
     Ok(())
@@ -187,7 +275,8 @@ pub fn parse_metrics(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> R
     while d.next_block(0) {
         match d.val() {
             "per_host" => o.put("per_host", true),
-            other => return Err(d.err(format!("unrecognized metrics option '{other}'"))),
+            // Caddy's own wording for this option.
+            other => return Err(d.err(format!("unrecognized servers option '{other}'"))),
         }
     }
     opts.values.insert("metrics".into(), o.build());
