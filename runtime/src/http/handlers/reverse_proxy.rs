@@ -10,24 +10,31 @@
 //! and a body is replayed only when it was buffered.
 //!
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
-//! pool, dial addresses), `selection`, `health` (active checks),
-//! `transport_http` + `dial` + `tls` + `pool`, `transport_fastcgi` +
-//! `fastcgi`, `headers`, `respond` (finishing responses: headers,
-//! buffering, streaming, upgrades), `handle_response`, `dynamic`,
-//! `placeholders`, `provision`.
+//! pool, dial addresses), `selection`, `health` (active and passive),
+//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool` +
+//! `gunzip`, `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the
+//! upstream request), `respond` (round trips, finishing responses),
+//! `bodies`, `flush` (`flush_interval`), `upgrade`, `handle_response`,
+//! `dynamic`, `placeholders`, `provision`.
 
+mod bodies;
 mod config;
 mod dial;
 mod dynamic;
 mod fastcgi;
+mod flush;
+mod gunzip;
 mod handle_response;
 mod headers;
 mod health;
+mod http_config;
 mod placeholders;
 mod pool;
+mod prepare;
 mod provision;
 mod respond;
 mod selection;
+mod stream;
 mod tls;
 mod transport_fastcgi;
 mod transport_http;
@@ -89,7 +96,7 @@ enum Attempt {
 impl ReverseProxy {
     async fn proxy(&self, cx: &mut Cx<'_>) -> Result<Flow, HttpError> {
         let start = Instant::now();
-        let mut prepared = respond::prepare(self, cx).await?;
+        let mut prepared = prepare::prepare(self, cx).await?;
         let mut tries = 0u32;
         let mut last: Option<HttpError> = None;
         loop {
@@ -137,6 +144,9 @@ impl ReverseProxy {
                         placeholders::finish(cx, start, tries);
                         return Err(err);
                     }
+                    if self.shared.verbose {
+                        tracing::debug!(error = %err.message, after = ?self.retry.try_interval, "retrying");
+                    }
                     last = Some(err);
                     tries += 1;
                 }
@@ -148,7 +158,7 @@ impl ReverseProxy {
         &self,
         up: &Upstream,
         cx: &mut Cx<'_>,
-        prepared: &mut respond::Prepared,
+        prepared: &mut prepare::Prepared,
         start: Instant,
         tries: u32,
     ) -> Attempt {

@@ -1,6 +1,7 @@
 //! Header rules between client and upstream, as Caddy applies them:
 //! hop-by-hop fields (and those the `Connection` field names) are removed
-//! both ways, an upgrade is re-announced, `TE: trailers` survives;
+//! both ways, an upgrade is re-announced, `TE: trailers` and the
+//! `Trailer` announcement survive;
 //! `X-Forwarded-For/Proto/Host` are set, extending the client's values
 //! only when it is a trusted proxy; `Via` names bellhop both ways.
 
@@ -43,7 +44,10 @@ pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
 }
 
 /// Removes the fields `Connection` names, then the hop-by-hop fields.
+/// The `Trailer` announcement is kept (Go's proxy re-announces the
+/// trailers it forwards; hyper sends only announced trailer fields).
 pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
+    let trailer = h.remove(header::TRAILER);
     if h.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
@@ -69,6 +73,9 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
     }
     if te_trailers {
         h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(t) = trailer {
+        h.insert(header::TRAILER, t);
     }
 }
 

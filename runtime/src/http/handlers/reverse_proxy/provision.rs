@@ -2,6 +2,7 @@
 //! either implemented or rejected with its JSON path; nothing is ignored.
 
 use super::config::HandlerConfig;
+use super::flush::FlushPolicy;
 use super::handle_response::{ResponseHandler, ResponseMatcher};
 use super::health::{self, Passive};
 use super::respond::Shared;
@@ -39,9 +40,9 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
     let unhealthy_count = passive_cfg
         .as_ref()
         .map_or(0, |pc| pc.unhealthy_request_count);
-    let idle_cap = match &transport {
-        Transport::Http(t) => t.idle_cap,
-        Transport::Fastcgi(_) => 1,
+    let limits = match &transport {
+        Transport::Http(t) => t.limits.clone(),
+        Transport::Fastcgi(_) => Default::default(),
     };
     let mut upstreams = Vec::new();
     for (i, u) in c.upstreams.iter().enumerate() {
@@ -61,7 +62,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
             &u.dial,
             max_req,
             max_fails,
-            idle_cap,
+            &limits,
             &format!("{upath}.dial"),
         )?);
     }
@@ -110,9 +111,11 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
     };
     let (response_ops, response_require) = match headers.response {
         Some(r) => {
-            if r.deferred {
-                tracing::debug!("reverse_proxy response headers are always applied to the final upstream response");
-            }
+            // `deferred` is read by Caddy's `headers` handler only; the
+            // proxy applies its response operations to the upstream's
+            // response before writing it whatever `deferred` says
+            // (reverseproxy.go `finalizeResponse`), and so does bellhop.
+            let _parity = r.deferred;
             let ops = HeaderOpsConfig {
                 add: r.add,
                 set: r.set,
@@ -160,6 +163,8 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         passive: passive_cfg.as_ref().map(Passive::new),
         max_fails,
         tunnels: Default::default(),
+        flush: FlushPolicy::new(c.flush_interval),
+        verbose: c.verbose_logs,
     });
     let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
         Some(a) if health::enabled(a) => Some(health::start(
@@ -170,7 +175,6 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         )?),
         _ => None,
     };
-    let _ = (c.flush_interval, c.verbose_logs);
     Ok(Box::new(ReverseProxy {
         upstreams,
         dynamic,
