@@ -20,6 +20,10 @@ mod matchers_more;
 mod proxy;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
+#[path = "e2e/proxy_support.rs"]
+mod proxy_support;
+#[path = "e2e/proxy_transport.rs"]
+mod proxy_transport;
 #[path = "e2e/routes.rs"]
 mod routes;
 #[path = "e2e/server.rs"]

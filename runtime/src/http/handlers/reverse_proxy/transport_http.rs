@@ -98,7 +98,12 @@ impl HttpTransport {
             }
         }
         let tls = self.uses_tls(addr);
-        Ok((self.connect(addr, tls, client, &idle).await?, idle))
+        let sender = self.connect(addr, tls, client, &idle).await?;
+        if let (Sender::H2(s), true) = (&sender, self.keepalive) {
+            // An HTTP/2 connection is shared: later requests find it idle.
+            idle.put(Sender::H2(s.clone()));
+        }
+        Ok((sender, idle))
     }
 
     /// A new connection (for health checks), outside the pool.
