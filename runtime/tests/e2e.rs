@@ -20,6 +20,8 @@ mod matchers_more;
 mod proxy;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
+#[path = "e2e/proxy_policies.rs"]
+mod proxy_policies;
 #[path = "e2e/proxy_stream.rs"]
 mod proxy_stream;
 #[path = "e2e/proxy_support.rs"]

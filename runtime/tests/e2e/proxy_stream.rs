@@ -75,7 +75,12 @@ fn tokio_stream_from(
 ) -> impl futures_util::Stream<Item = Result<http_body::Frame<bytes::Bytes>, std::io::Error>> {
     futures_util::stream::unfold(rx, |mut rx| async move {
         let s = rx.recv().await?;
-        Some((Ok(http_body::Frame::data(bytes::Bytes::from_static(s.as_bytes()))), rx))
+        Some((
+            Ok(http_body::Frame::data(bytes::Bytes::from_static(
+                s.as_bytes(),
+            ))),
+            rx,
+        ))
     })
 }
 
@@ -93,7 +98,11 @@ async fn open(addr: std::net::SocketAddr) -> http::Response<hyper::body::Incomin
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
     client
-        .request(req("GET", addr, "/events").body(Default::default()).unwrap())
+        .request(
+            req("GET", addr, "/events")
+                .body(Default::default())
+                .unwrap(),
+        )
         .await
         .unwrap()
 }
@@ -161,11 +170,19 @@ async fn negative_flush_interval_keeps_the_round_trip_when_the_client_leaves() {
     let (up, mut seen) = patient_backend().await;
     let s = bellhop(proxy(&[up], json!({"flush_interval": -1})));
     give_up_early(s.addr).await;
-    assert_eq!(seen.recv().await, Some(false), "upstream request not cancelled");
+    assert_eq!(
+        seen.recv().await,
+        Some(false),
+        "upstream request not cancelled"
+    );
     let (up, mut seen) = patient_backend().await;
     let s = bellhop(proxy(&[up], json!({})));
     give_up_early(s.addr).await;
-    assert_eq!(seen.recv().await, Some(true), "by default the client's leaving cancels");
+    assert_eq!(
+        seen.recv().await,
+        Some(true),
+        "by default the client's leaving cancels"
+    );
 }
 
 /// A backend that reads the request and then says nothing.
@@ -185,11 +202,17 @@ async fn read_timeout_and_response_header_timeout_are_504() {
         json!({"protocol": "http", "read_timeout": "200ms"}),
         json!({"protocol": "http", "response_header_timeout": "200ms"}),
     ] {
-        let s = bellhop(proxy(&[silent_backend().await], json!({"transport": transport})));
+        let s = bellhop(proxy(
+            &[silent_backend().await],
+            json!({"transport": transport}),
+        ));
         let started = Instant::now();
         assert_eq!(get(s.addr, "/").await.status, 504, "{transport}");
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(200) && took < LIMIT, "{took:?}");
+        assert!(
+            took >= Duration::from_millis(200) && took < LIMIT,
+            "{took:?}"
+        );
     }
 }
 
@@ -206,8 +229,13 @@ async fn a_backend_dying_mid_response_truncates_the_stream() {
     let s = bellhop(proxy(&[up], json!({})));
     let resp = open(s.addr).await;
     assert_eq!(resp.status(), 200);
-    let r = tokio::time::timeout(LIMIT, resp.into_body().collect()).await.unwrap();
-    assert!(r.is_err(), "the client sees the body break, not a short success");
+    let r = tokio::time::timeout(LIMIT, resp.into_body().collect())
+        .await
+        .unwrap();
+    assert!(
+        r.is_err(),
+        "the client sees the body break, not a short success"
+    );
     // The proxy is fine afterwards (the broken connection is not reused).
     let resp = open(s.addr).await;
     assert_eq!(resp.status(), 200);
