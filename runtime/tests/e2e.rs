@@ -18,6 +18,8 @@ mod matchers_basic;
 mod matchers_more;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_health.rs"]
+mod proxy_health;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
 #[path = "e2e/proxy_policies.rs"]
