@@ -18,6 +18,10 @@ mod matchers_basic;
 mod matchers_more;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_fastcgi.rs"]
+mod proxy_fastcgi;
+#[path = "e2e/proxy_headers.rs"]
+mod proxy_headers;
 #[path = "e2e/proxy_health.rs"]
 mod proxy_health;
 #[path = "e2e/proxy_lb.rs"]
