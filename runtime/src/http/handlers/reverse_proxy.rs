@@ -93,6 +93,13 @@ enum Attempt {
     },
 }
 
+impl Retry {
+    /// Whether a request is only ever tried once.
+    pub fn disabled(&self) -> bool {
+        self.retries == 0 && self.try_duration.is_zero()
+    }
+}
+
 impl ReverseProxy {
     async fn proxy(&self, cx: &mut Cx<'_>) -> Result<Flow, HttpError> {
         let start = Instant::now();
@@ -191,7 +198,7 @@ impl ReverseProxy {
         replayable: bool,
     ) -> bool {
         let r = &self.retry;
-        if r.try_duration.is_zero() && r.retries == 0 {
+        if r.disabled() {
             return false;
         }
         if !r.try_duration.is_zero() && start.elapsed() >= r.try_duration {

@@ -238,7 +238,7 @@ async fn check(a: &Active, t: &HttpTransport, addr: &DialAddr) -> Result<(), Str
             port: if a.port != 0 { a.port } else { *port },
         },
         (None, DialAddr::Unix(_)) if a.port != 0 => DialAddr::Tcp {
-            host: "localhost".into(),
+            host: Arc::from("localhost"),
             port: a.port,
         },
         (None, u) => u.clone(),

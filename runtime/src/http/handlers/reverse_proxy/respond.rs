@@ -86,7 +86,12 @@ pub async fn round_trip(
     p: &mut Prepared,
 ) -> Result<Flow, Failure> {
     let _inflight = up.host.begin();
-    let mut headers = p.headers.clone();
+    // Another try needs the prepared headers again; a lone try takes them.
+    let mut headers = if h.retry.disabled() {
+        std::mem::take(&mut p.headers)
+    } else {
+        p.headers.clone()
+    };
     if !h.shared.request_ops.is_empty() {
         h.shared.request_ops.apply(cx, &mut headers);
     }

@@ -227,7 +227,7 @@ impl HttpTransport {
         raw: super::dial::Raw,
     ) -> Result<(UpStream, bool), RtError> {
         let host = match addr {
-            DialAddr::Tcp { host, .. } => host.as_str(),
+            DialAddr::Tcp { host, .. } => &**host,
             DialAddr::Unix(_) => "localhost",
         };
         let name = server_name(&t.server_name, host).map_err(RtError::Other)?;

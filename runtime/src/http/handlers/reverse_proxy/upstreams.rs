@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::http::replacer::Template;
 use crate::http::Cx;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -134,10 +134,11 @@ pub fn upstreams_status() -> Vec<UpstreamStatus> {
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialAddr {
-    /// `host:port` (a name or an IP literal).
-    Tcp { host: String, port: u16 },
+    /// `host:port` (a name or an IP literal); shared, as every request
+    /// to a static upstream clones it.
+    Tcp { host: Arc<str>, port: u16 },
     /// A unix socket path.
-    Unix(PathBuf),
+    Unix(Arc<Path>),
 }
 
 impl DialAddr {
@@ -159,7 +160,7 @@ pub fn parse_dial(s: &str) -> Result<Vec<DialAddr>, String> {
         if path.is_empty() {
             return Err("unix socket path is empty".into());
         }
-        return Ok(vec![DialAddr::Unix(PathBuf::from(path))]);
+        return Ok(vec![DialAddr::Unix(Arc::from(Path::new(path)))]);
     }
     let rest = match s.split_once('/') {
         Some(("tcp" | "tcp4" | "tcp6", rest)) => rest,
