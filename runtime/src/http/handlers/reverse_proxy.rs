@@ -11,19 +11,16 @@
 //!
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
-//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool` +
-//! `gunzip`, `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the
-//! upstream request), `respond` (round trips, finishing responses),
-//! `bodies`, `flush` (`flush_interval`), `upgrade`, `handle_response`,
-//! `dynamic`, `placeholders`, `provision`.
+//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool`,
+//! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
+//! request and its body), `respond` (round trips, finishing responses,
+//! upgrades), `response_body` (`flush_interval`, gzip decoding),
+//! `handle_response`, `dynamic`, `placeholders`, `provision`.
 
-mod bodies;
 mod config;
 mod dial;
 mod dynamic;
 mod fastcgi;
-mod flush;
-mod gunzip;
 mod handle_response;
 mod headers;
 mod health;
@@ -33,12 +30,12 @@ mod pool;
 mod prepare;
 mod provision;
 mod respond;
+mod response_body;
 mod selection;
 mod stream;
 mod tls;
 mod transport_fastcgi;
 mod transport_http;
-mod upgrade;
 mod upstreams;
 
 pub use handle_response::{copy_response, copy_response_headers};

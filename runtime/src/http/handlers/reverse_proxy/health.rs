@@ -8,8 +8,8 @@
 //! since its last change (status 2xx or `expect_status`, body matching
 //! `expect_body`). Verdicts live in the shared host pool.
 
-use super::bodies::UpBody;
 use super::config::{ActiveConfig, PassiveConfig};
+use super::prepare::UpBody;
 use super::respond::Shared;
 use super::transport_http::{HttpTransport, HttpTransportConfig};
 use super::upstreams::{Dial, DialAddr, Host, Upstream};

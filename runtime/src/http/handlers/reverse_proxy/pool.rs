@@ -7,7 +7,7 @@
 //! concurrent requests. Idle connections older than the idle timeout are
 //! dropped when found.
 
-use super::bodies::UpBody;
+use super::prepare::UpBody;
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 use http_body::{Body as _, Frame, SizeHint};

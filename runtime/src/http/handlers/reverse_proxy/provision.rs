@@ -2,10 +2,10 @@
 //! either implemented or rejected with its JSON path; nothing is ignored.
 
 use super::config::HandlerConfig;
-use super::flush::FlushPolicy;
 use super::handle_response::{ResponseHandler, ResponseMatcher};
 use super::health::{self, Passive};
 use super::respond::Shared;
+use super::response_body::FlushPolicy;
 use super::selection::Policy;
 use super::transport_fastcgi::FastcgiTransport;
 use super::transport_http::{HttpTransport, HttpTransportConfig};

@@ -2,24 +2,36 @@
 //! and finishing the upstream response for the client — passive health
 //! strikes, `handle_response` dispatch, hop-by-hop removal (trailers stay
 //! announced), `Via`, response header operations, response buffering,
-//! `flush_interval`, and protocol upgrades (101).
+//! `flush_interval`, and protocol upgrades: when the upstream answers 101
+//! the client gets the 101 too, and once both sides have switched a task
+//! copies bytes both ways until either side closes or `stream_timeout`
+//! elapses; when the config is unloaded, open tunnels are closed — after
+//! `stream_close_delay` when one is set.
 
-use super::bodies::{Chain, ErrBody};
-use super::flush::FlushPolicy;
 use super::handle_response::ResponseMatcher;
 use super::headers::{strip_hop, via};
 use super::health::Passive;
 use super::prepare::{body_error, buffer, Prepared};
+use super::response_body::FlushPolicy;
 use super::transport_http::{HttpTransport, RtError};
 use super::upstreams::{DialAddr, Upstream};
 use super::{ReverseProxy, Transport};
 use crate::error::HttpError;
+use crate::http::body::BoxError;
 use crate::http::handlers::header_ops::HeaderOps;
+use crate::http::Response;
 use crate::http::{Body, Cx, Flow};
 use crate::util::IpNet;
+use bytes::Bytes;
 use http::{StatusCode, Uri};
+use http_body::Frame;
+use hyper_util::rt::TokioIo;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::task::AbortHandle;
 
 /// What responses and `copy_response` need from the handler.
 pub struct Shared {
@@ -36,7 +48,7 @@ pub struct Shared {
     pub passive: Option<Passive>,
     /// Passive health: failures that make a host unavailable.
     pub max_fails: usize,
-    pub tunnels: super::upgrade::Tunnels,
+    pub tunnels: Tunnels,
     /// `flush_interval`.
     pub flush: FlushPolicy,
     /// `verbose_logs`: debug logs of retries and response streaming.
@@ -144,7 +156,7 @@ async fn send_detached(
     t: &Arc<HttpTransport>,
     conn: (super::pool::Sender, super::pool::IdleConns),
     addr: &DialAddr,
-    req: http::Request<super::bodies::UpBody>,
+    req: http::Request<super::prepare::UpBody>,
 ) -> Result<http::Response<Body>, RtError> {
     let (t, addr) = (t.clone(), addr.clone());
     tokio::spawn(async move { t.send(conn, &addr, req).await })
@@ -196,7 +208,7 @@ impl Shared {
         mut resp: http::Response<Body>,
     ) -> crate::http::Response {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return super::upgrade::tunnel(self, cx, resp);
+            return tunnel(self, cx, resp);
         }
         let version = resp.version();
         let h = resp.headers_mut();
@@ -231,5 +243,100 @@ impl Shared {
         }
         *resp.version_mut() = http::Version::HTTP_11;
         resp.map(|b| policy.apply(b, self.verbose))
+    }
+}
+
+/// The open tunnels of one handler.
+#[derive(Default)]
+pub struct Tunnels(Mutex<Vec<AbortHandle>>);
+
+impl Tunnels {
+    fn add(&self, h: AbortHandle) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|h| !h.is_finished());
+        v.push(h);
+    }
+
+    /// Closes every tunnel, after `delay` when given.
+    pub fn close_all(&self, delay: Option<Duration>) {
+        let handles = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if handles.is_empty() {
+            return;
+        }
+        let close = move || handles.iter().for_each(AbortHandle::abort);
+        match (delay, tokio::runtime::Handle::try_current()) {
+            (Some(d), Ok(rt)) => {
+                rt.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    close();
+                });
+            }
+            _ => close(),
+        }
+    }
+}
+
+/// Answers 101 to the client and tunnels the two upgraded connections.
+pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
+    let mut tmp = http::Request::new(());
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    let client_up = hyper::upgrade::on(&mut tmp);
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    let upstream_up = hyper::upgrade::on(&mut resp);
+    let (timeout, size) = (shared.stream_timeout, shared.stream_buffer);
+    let task = tokio::spawn(async move {
+        let (Ok(c), Ok(u)) = (client_up.await, upstream_up.await) else {
+            return;
+        };
+        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
+        let copy = tokio::io::copy_bidirectional_with_sizes(&mut c, &mut u, size, size);
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, copy).await;
+            }
+            None => {
+                let _ = copy.await;
+            }
+        }
+    });
+    shared.tunnels.add(task.abort_handle());
+    let (parts, _) = resp.into_parts();
+    http::Response::from_parts(parts, Body::Empty)
+}
+
+/// A body that fails at once (an upstream body that broke while
+/// buffering).
+pub struct ErrBody(pub Option<BoxError>);
+
+impl http_body::Body for ErrBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.0.take().map(Err))
+    }
+}
+
+/// A buffered head followed by the rest of a response body.
+pub struct Chain {
+    pub head: Option<Bytes>,
+    pub rest: Body,
+}
+
+impl http_body::Body for Chain {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(h) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(h))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
     }
 }

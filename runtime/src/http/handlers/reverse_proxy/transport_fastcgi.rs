@@ -4,12 +4,12 @@
 //! and streams the CGI response back. Request headers become `HTTP_*`
 //! variables, except a `Proxy` header (httpoxy) and names containing `_`.
 
-use super::bodies::UpBody;
 use super::config::SignedDuration;
 use super::dial::{dial, DialOpts};
 use super::fastcgi::{
     head_end, parse_head, read_record, request_head, write_stdin, END_REQUEST, STDERR, STDOUT,
 };
+use super::prepare::UpBody;
 use super::upstreams::DialAddr;
 use crate::config::CaddyDuration;
 use crate::error::{Error, HttpError};

@@ -6,9 +6,9 @@
 //! wait in each upstream's lock-free queue. The JSON model and its
 //! provisioning are in `http_config`.
 
-use super::bodies::UpBody;
 use super::dial::{dial, DialError, DialOpts};
 use super::pool::{IdleConns, PoolLimits, PooledBody, Sender};
+use super::prepare::UpBody;
 use super::stream::UpStream;
 use super::tls::server_name;
 use super::upstreams::{Dial, DialAddr, Upstream};
@@ -135,7 +135,7 @@ impl HttpTransport {
             }
             self.expect_continue(&mut req);
         }
-        let gzip = self.compression && super::gunzip::request_gzip(&mut req);
+        let gzip = self.compression && super::response_body::request_gzip(&mut req);
         let sent = sender.send(req);
         let resp = match self.header_timeout {
             Some(t) => tokio::time::timeout(t, sent)
@@ -149,7 +149,7 @@ impl HttpTransport {
         };
         let resp = resp.map(|b| Body::stream(PooledBody::new(b, ret)));
         Ok(if gzip {
-            super::gunzip::decode_response(resp)
+            super::response_body::decode_response(resp)
         } else {
             resp
         })
