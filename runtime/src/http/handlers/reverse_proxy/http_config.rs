@@ -120,11 +120,21 @@ impl HttpTransport {
                 ))
             }
         };
-        let ka = c.keep_alive.clone().unwrap_or_default();
+        // As Caddy: without a `keep_alive` object the defaults are 30s
+        // probes, 2m idle timeout and 32 idle connections per host; with
+        // one, unset fields take Go's defaults (15s probes, no idle
+        // timeout, 2 idle connections per host).
+        let ka_given = c.keep_alive.is_some();
+        let ka = c.keep_alive.clone().unwrap_or(KeepAliveConfig {
+            probe_interval: Some(CaddyDuration(Duration::from_secs(30))),
+            idle_timeout: Some(CaddyDuration(Duration::from_secs(120))),
+            max_idle_conns_per_host: 32,
+            ..Default::default()
+        });
         let opts = DialOpts {
             timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
             local: local_address(&c.local_address, path)?,
-            keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(30))),
+            keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(15))),
             proxy_protocol,
             read_timeout: d(c.read_timeout),
             write_timeout: d(c.write_timeout),
@@ -144,9 +154,10 @@ impl HttpTransport {
             // As Caddy: a connection that announced one client with the
             // PROXY protocol cannot carry another client's requests.
             keepalive: ka.enabled.unwrap_or(true) && proxy_protocol == 0,
-            idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::from_secs(120)),
+            idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::MAX),
             limits: PoolLimits {
                 idle_per_host: match ka.max_idle_conns_per_host {
+                    0 if ka_given => 2,
                     0 => 32,
                     n => n,
                 },
