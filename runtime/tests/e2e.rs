@@ -34,8 +34,22 @@ mod named_routes;
 mod observability;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_fastcgi.rs"]
+mod proxy_fastcgi;
+#[path = "e2e/proxy_headers.rs"]
+mod proxy_headers;
+#[path = "e2e/proxy_health.rs"]
+mod proxy_health;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
+#[path = "e2e/proxy_policies.rs"]
+mod proxy_policies;
+#[path = "e2e/proxy_stream.rs"]
+mod proxy_stream;
+#[path = "e2e/proxy_support.rs"]
+mod proxy_support;
+#[path = "e2e/proxy_transport.rs"]
+mod proxy_transport;
 #[path = "e2e/request_body.rs"]
 mod request_body;
 #[path = "e2e/routes.rs"]

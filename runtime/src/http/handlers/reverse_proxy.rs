@@ -10,11 +10,12 @@
 //! and a body is replayed only when it was buffered.
 //!
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
-//! pool, dial addresses), `selection`, `health` (active checks),
-//! `transport_http` + `dial` + `tls` + `pool`, `transport_fastcgi` +
-//! `fastcgi`, `headers`, `respond` (finishing responses: headers,
-//! buffering, streaming, upgrades), `handle_response`, `dynamic`,
-//! `placeholders`, `provision`.
+//! pool, dial addresses), `selection`, `health` (active and passive),
+//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool`,
+//! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
+//! request and its body), `respond` (round trips, finishing responses,
+//! upgrades), `response_body` (`flush_interval`, gzip decoding),
+//! `handle_response`, `dynamic`, `placeholders`, `provision`.
 
 mod config;
 mod dial;
@@ -23,15 +24,18 @@ mod fastcgi;
 mod handle_response;
 mod headers;
 mod health;
+mod http_config;
 mod placeholders;
 mod pool;
+mod prepare;
 mod provision;
 mod respond;
+mod response_body;
 mod selection;
+mod stream;
 mod tls;
 mod transport_fastcgi;
 mod transport_http;
-mod upgrade;
 mod upstreams;
 
 pub use handle_response::{copy_response, copy_response_headers};
@@ -86,10 +90,17 @@ enum Attempt {
     },
 }
 
+impl Retry {
+    /// Whether a request is only ever tried once.
+    pub fn disabled(&self) -> bool {
+        self.retries == 0 && self.try_duration.is_zero()
+    }
+}
+
 impl ReverseProxy {
     async fn proxy(&self, cx: &mut Cx<'_>) -> Result<Flow, HttpError> {
         let start = Instant::now();
-        let mut prepared = respond::prepare(self, cx).await?;
+        let mut prepared = prepare::prepare(self, cx).await?;
         let mut tries = 0u32;
         let mut last: Option<HttpError> = None;
         loop {
@@ -137,6 +148,9 @@ impl ReverseProxy {
                         placeholders::finish(cx, start, tries);
                         return Err(err);
                     }
+                    if self.shared.verbose {
+                        tracing::debug!(error = %err.message, after = ?self.retry.try_interval, "retrying");
+                    }
                     last = Some(err);
                     tries += 1;
                 }
@@ -148,7 +162,7 @@ impl ReverseProxy {
         &self,
         up: &Upstream,
         cx: &mut Cx<'_>,
-        prepared: &mut respond::Prepared,
+        prepared: &mut prepare::Prepared,
         start: Instant,
         tries: u32,
     ) -> Attempt {
@@ -181,7 +195,7 @@ impl ReverseProxy {
         replayable: bool,
     ) -> bool {
         let r = &self.retry;
-        if r.try_duration.is_zero() && r.retries == 0 {
+        if r.disabled() {
             return false;
         }
         if !r.try_duration.is_zero() && start.elapsed() >= r.try_duration {

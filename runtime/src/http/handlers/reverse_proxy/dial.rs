@@ -1,9 +1,11 @@
-//! Dialing an upstream: TCP (with `local_address`, TCP keep-alive probes
-//! and the dial timeout) or a unix socket, then the PROXY protocol header
-//! (v1 or v2) when configured, then TLS. [`UpStream`] is the resulting
-//! byte stream, with the transport's read and write timeouts.
+//! Dialing an upstream: TCP (with `local_address`, TCP keep-alive probes,
+//! the dial timeout and Go's "happy eyeballs" fast fallback between the
+//! address families a name resolves to, `dial_fallback_delay`) or a unix
+//! socket, then the PROXY protocol header (v1 or v2) when configured.
+//! TLS and the read/write timeouts are layered on by [`super::stream`].
 
 use super::upstreams::DialAddr;
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
@@ -11,10 +13,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
-use tokio::time::Sleep;
+
+/// Go's default fast-fallback delay (`net.Dialer.FallbackDelay` zero).
+pub const DEFAULT_FALLBACK: Duration = Duration::from_millis(300);
 
 /// How to open sockets.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DialOpts {
     pub timeout: Duration,
     pub local: Option<IpAddr>,
@@ -22,6 +26,37 @@ pub struct DialOpts {
     pub proxy_protocol: u8,
     pub read_timeout: Option<Duration>,
     pub write_timeout: Option<Duration>,
+    /// Happy eyeballs: when to start the other address family; `None`
+    /// dials the addresses one after another (a negative
+    /// `dial_fallback_delay`).
+    pub fallback: Option<Duration>,
+    /// Bytes buffered before writing to the socket (`write_buffer_size`;
+    /// 0 leaves buffering to hyper).
+    pub write_buffer: usize,
+}
+
+impl Default for DialOpts {
+    fn default() -> Self {
+        DialOpts {
+            timeout: Duration::from_secs(3),
+            local: None,
+            keepalive_probe: None,
+            proxy_protocol: 0,
+            read_timeout: None,
+            write_timeout: None,
+            fallback: Some(DEFAULT_FALLBACK),
+            write_buffer: 0,
+        }
+    }
+}
+
+/// Maps Caddy's `dial_fallback_delay` (0 = default, negative = off).
+pub fn fallback_delay(d: Option<super::config::SignedDuration>) -> Option<Duration> {
+    match d {
+        Some(d) if d.negative => None,
+        Some(d) if !d.abs.is_zero() => Some(d.abs),
+        _ => Some(DEFAULT_FALLBACK),
+    }
 }
 
 /// An error while dialing (always safe to retry).
@@ -66,29 +101,102 @@ pub async fn dial(addr: &DialAddr, o: &DialOpts, client: SocketAddr) -> Result<R
 }
 
 async fn tcp(host: &str, port: u16, o: &DialOpts) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
-    for sa in tokio::net::lookup_host((host, port)).await? {
-        let sock = if sa.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        if let Some(ip) = o.local {
-            sock.bind(SocketAddr::new(ip, 0))?;
-        }
-        match sock.connect(sa).await {
-            Ok(s) => {
-                s.set_nodelay(true)?;
-                if let Some(p) = o.keepalive_probe {
-                    let ka = socket2::TcpKeepalive::new().with_time(p).with_interval(p);
-                    socket2::SockRef::from(&s).set_tcp_keepalive(&ka)?;
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::net::lookup_host((host, port)).await?.collect(),
+    };
+    let s = happy_eyeballs(addrs, o.fallback, |sa| connect_one(sa, o)).await?;
+    s.set_nodelay(true)?;
+    if let Some(p) = o.keepalive_probe {
+        let ka = socket2::TcpKeepalive::new().with_time(p).with_interval(p);
+        socket2::SockRef::from(&s).set_tcp_keepalive(&ka)?;
+    }
+    Ok(s)
+}
+
+async fn connect_one(sa: SocketAddr, o: &DialOpts) -> io::Result<TcpStream> {
+    let sock = if sa.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = o.local {
+        sock.bind(SocketAddr::new(ip, 0))?;
+    }
+    sock.connect(sa).await
+}
+
+/// Dials `addrs` as Go's dialer does (RFC 6555): the addresses of the
+/// first address's family one after another, and — `fallback` after the
+/// start, or as soon as those all failed — the other family's in a
+/// parallel race; the first connection wins. Without `fallback`, every
+/// address is tried in order.
+pub async fn happy_eyeballs<T, F, Fut>(
+    addrs: Vec<SocketAddr>,
+    fallback: Option<Duration>,
+    connect: F,
+) -> io::Result<T>
+where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    let Some(first) = addrs.first() else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "no addresses"));
+    };
+    let v4 = first.is_ipv4();
+    let (primary, secondary): (Vec<_>, Vec<_>) = match fallback {
+        Some(_) => addrs.into_iter().partition(|a| a.is_ipv4() == v4),
+        None => (addrs, Vec::new()),
+    };
+    let serial = |list: Vec<SocketAddr>| {
+        let connect = &connect;
+        async move {
+            let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+            for sa in list {
+                match connect(sa).await {
+                    Ok(s) => return Ok(s),
+                    Err(e) => last = e,
                 }
-                return Ok(s);
             }
-            Err(e) => last = e,
+            Err(last)
+        }
+    };
+    if secondary.is_empty() {
+        return serial(primary).await;
+    }
+    let delay = fallback.unwrap_or(DEFAULT_FALLBACK);
+    let primary = serial(primary);
+    tokio::pin!(primary);
+    let first_err = tokio::select! {
+        r = &mut primary => match r {
+            Ok(s) => return Ok(s),
+            Err(e) => Some(e),
+        },
+        _ = tokio::time::sleep(delay) => None,
+    };
+    let secondary = serial(secondary);
+    match first_err {
+        Some(e) => secondary.await.map_err(|e2| {
+            if e2.kind() == io::ErrorKind::NotFound {
+                e
+            } else {
+                e2
+            }
+        }),
+        None => {
+            tokio::pin!(secondary);
+            tokio::select! {
+                r = &mut primary => match r {
+                    Ok(s) => Ok(s),
+                    Err(_) => secondary.await,
+                },
+                r = &mut secondary => match r {
+                    Ok(s) => Ok(s),
+                    Err(_) => primary.await,
+                },
+            }
         }
     }
-    Err(last)
 }
 
 /// The PROXY protocol header announcing `client` (destination unknown:
@@ -122,82 +230,6 @@ pub fn proxy_header(version: u8, client: SocketAddr) -> Vec<u8> {
     h
 }
 
-/// A connection to an upstream, maybe TLS, with read/write timeouts.
-pub struct UpStream {
-    inner: Inner,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
-    read_timer: Option<Pin<Box<Sleep>>>,
-    write_timer: Option<Pin<Box<Sleep>>>,
-}
-
-enum Inner {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    Tls(Box<tokio_rustls::client::TlsStream<Raw>>),
-}
-
-impl UpStream {
-    /// A plain stream.
-    pub fn plain(raw: Raw, o: &DialOpts) -> Self {
-        Self::new(
-            match raw {
-                Raw::Tcp(s) => Inner::Tcp(s),
-                Raw::Unix(s) => Inner::Unix(s),
-            },
-            o,
-        )
-    }
-
-    /// A TLS stream.
-    pub fn tls(s: tokio_rustls::client::TlsStream<Raw>, o: &DialOpts) -> Self {
-        Self::new(Inner::Tls(Box::new(s)), o)
-    }
-
-    fn new(inner: Inner, o: &DialOpts) -> Self {
-        UpStream {
-            inner,
-            read_timeout: o.read_timeout,
-            write_timeout: o.write_timeout,
-            read_timer: None,
-            write_timer: None,
-        }
-    }
-}
-
-fn timed<T>(
-    timer: &mut Option<Pin<Box<Sleep>>>,
-    limit: Option<Duration>,
-    cx: &mut Context<'_>,
-    polled: Poll<io::Result<T>>,
-) -> Poll<io::Result<T>> {
-    let Some(limit) = limit else { return polled };
-    if polled.is_ready() {
-        *timer = None;
-        return polled;
-    }
-    let t = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-    match t.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "upstream i/o timeout",
-        ))),
-        Poll::Pending => Poll::Pending,
-    }
-}
-
-use std::future::Future;
-
-macro_rules! each {
-    ($s:expr, $v:ident => $e:expr) => {
-        match $s {
-            Inner::Tcp($v) => $e,
-            Inner::Unix($v) => $e,
-            Inner::Tls($v) => $e,
-        }
-    };
-}
-
 macro_rules! raw_each {
     ($s:expr, $v:ident => $e:expr) => {
         match $s {
@@ -205,35 +237,6 @@ macro_rules! raw_each {
             Raw::Unix($v) => $e,
         }
     };
-}
-
-impl AsyncRead for UpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let polled = each!(&mut this.inner, s => Pin::new(s).poll_read(cx, buf));
-        timed(&mut this.read_timer, this.read_timeout, cx, polled)
-    }
-}
-
-impl AsyncWrite for UpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = each!(&mut this.inner, s => Pin::new(s).poll_write(cx, b));
-        timed(&mut this.write_timer, this.write_timeout, cx, polled)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        each!(&mut this.inner, s => Pin::new(s).poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(&mut self.get_mut().inner, s => Pin::new(s).poll_shutdown(cx))
-    }
 }
 
 impl AsyncRead for Raw {
@@ -257,5 +260,61 @@ impl AsyncWrite for Raw {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         raw_each!(self.get_mut(), s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// A connect that hangs for the IPv6 address and succeeds for IPv4.
+    async fn v6_hangs(sa: SocketAddr) -> io::Result<SocketAddr> {
+        if sa.is_ipv6() {
+            std::future::pending::<()>().await;
+        }
+        Ok(sa)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fallback_family_wins_after_the_delay() {
+        let start = tokio::time::Instant::now();
+        let addrs = vec![a("[::1]:80"), a("127.0.0.1:80")];
+        let got = happy_eyeballs(addrs, Some(Duration::from_millis(50)), v6_hangs)
+            .await
+            .unwrap();
+        assert_eq!(got, a("127.0.0.1:80"));
+        assert_eq!(start.elapsed(), Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_fallback_addresses_are_tried_in_order() {
+        let addrs = vec![a("[::1]:80"), a("127.0.0.1:80")];
+        let r = tokio::time::timeout(
+            Duration::from_secs(5),
+            happy_eyeballs(addrs, None, v6_hangs),
+        )
+        .await;
+        assert!(r.is_err(), "serial dialing waits on the first address");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_primary_starts_the_fallback_at_once() {
+        let start = tokio::time::Instant::now();
+        let addrs = vec![a("[::1]:80"), a("127.0.0.1:80")];
+        let got = happy_eyeballs(addrs, Some(Duration::from_secs(10)), |sa| async move {
+            if sa.is_ipv6() {
+                Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+            } else {
+                Ok(sa)
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, a("127.0.0.1:80"));
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }

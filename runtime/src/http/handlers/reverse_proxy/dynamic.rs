@@ -57,6 +57,8 @@ pub enum Source {
         refresh: Duration,
         v4: bool,
         v6: bool,
+        /// Bound on one lookup (`dial_timeout`).
+        timeout: Option<Duration>,
     },
     Multi(Vec<Source>),
 }
@@ -79,7 +81,12 @@ impl Source {
                         "not implemented by bellhop yet",
                     ));
                 }
-                let _ = (c.dial_timeout, c.dial_fallback_delay);
+                // Caddy gives `dial_timeout` and `dial_fallback_delay` to
+                // the dialer of a custom `resolver`; with the system
+                // resolver bellhop bounds each lookup by `dial_timeout`,
+                // and a fallback delay has no second address family to
+                // race (Caddy ignores both without `resolver` too).
+                let _parity = c.dial_fallback_delay;
                 let (v4, v6) = match c.versions {
                     Some(Versions {
                         ipv4: None,
@@ -98,6 +105,7 @@ impl Source {
                         .unwrap_or(Duration::from_secs(60)),
                     v4,
                     v6,
+                    timeout: c.dial_timeout.map(|d| d.0).filter(|d| !d.is_zero()),
                 })
             }
             "multi" => {
@@ -127,7 +135,7 @@ impl Source {
         let mut out = Vec::new();
         for d in dials {
             out.extend(
-                Upstream::provision(&d, 0, max_fails, 1, "dynamic_upstreams")
+                Upstream::provision(&d, 0, max_fails, &Default::default(), "dynamic_upstreams")
                     .map_err(|e| e.to_string())?,
             );
         }
@@ -150,9 +158,16 @@ impl Source {
                     refresh,
                     v4,
                     v6,
+                    timeout,
                 } => {
                     let (name, port) = (name.render(cx).into_owned(), port.render(cx).into_owned());
-                    out.extend(lookup_a(&name, &port, *refresh, *v4, *v6).await?);
+                    let lookup = lookup_a(&name, &port, *refresh, (*v4, *v6));
+                    out.extend(match timeout {
+                        Some(t) => tokio::time::timeout(*t, lookup)
+                            .await
+                            .map_err(|_| format!("looking up {name}: timed out"))??,
+                        None => lookup.await?,
+                    });
                 }
                 Source::Multi(srcs) => {
                     for (i, s) in srcs.iter().enumerate() {
@@ -178,8 +193,7 @@ async fn lookup_a(
     name: &str,
     port: &str,
     refresh: Duration,
-    v4: bool,
-    v6: bool,
+    (v4, v6): (bool, bool),
 ) -> Result<Vec<String>, String> {
     let key = format!("{name}:{port}:{v4}{v6}");
     if let Some((at, v)) = cache().lock().unwrap_or_else(|e| e.into_inner()).get(&key) {

@@ -1,6 +1,7 @@
 //! Header rules between client and upstream, as Caddy applies them:
 //! hop-by-hop fields (and those the `Connection` field names) are removed
-//! both ways, an upgrade is re-announced, `TE: trailers` survives;
+//! both ways, an upgrade is re-announced, `TE: trailers` and the
+//! `Trailer` announcement survive;
 //! `X-Forwarded-For/Proto/Host` are set, extending the client's values
 //! only when it is a trusted proxy; `Via` names bellhop both ways.
 
@@ -43,7 +44,14 @@ pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
 }
 
 /// Removes the fields `Connection` names, then the hop-by-hop fields.
+/// The `Trailer` announcement is kept (Go's proxy re-announces the
+/// trailers it forwards; hyper sends only announced trailer fields).
 pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
+    // Most messages carry none of them: one pass over the names decides.
+    if !h.keys().any(|k| HOP.contains(k)) {
+        return;
+    }
+    let trailer = h.remove(header::TRAILER);
     if h.contains_key(header::CONNECTION) {
         let listed: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
@@ -69,6 +77,9 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
     }
     if te_trailers {
         h.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
+    if let Some(t) = trailer {
+        h.insert(header::TRAILER, t);
     }
 }
 
@@ -110,18 +121,20 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     }
     let remote = cx.remote_ip();
     let trusted = cx.server.is_trusted(remote) || trusted_here.iter().any(|n| n.contains(remote));
-    let mut xff = remote.to_string();
-    if trusted {
-        let prior: Vec<&str> = h
+    let prior: Vec<&str> = match trusted {
+        true => h
             .get_all(&XFF)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .collect();
-        if !prior.is_empty() && prior.iter().any(|p| !p.is_empty()) {
-            xff = format!("{}, {xff}", prior.join(", "));
-        }
-    }
-    if let Ok(v) = HeaderValue::from_str(&xff) {
+            .collect(),
+        false => Vec::new(),
+    };
+    let xff = if prior.iter().any(|p| !p.is_empty()) {
+        HeaderValue::from_str(&format!("{}, {remote}", prior.join(", "))).ok()
+    } else {
+        ip_value(remote)
+    };
+    if let Some(v) = xff {
         h.insert(&XFF, v);
     }
     let last = |h: &HeaderMap, n: &HeaderName| {
@@ -138,9 +151,20 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     h.insert(&XFP, proto);
     let host = match last(h, &XFH) {
         Some(p) if trusted => Some(p),
-        _ => HeaderValue::from_str(cx.hostport()).ok(),
+        // The Host field (set above when the request had none) is the
+        // request's host: share its bytes.
+        _ => h.get(header::HOST).cloned(),
     };
     if let Some(v) = host {
         h.insert(&XFH, v);
     }
+}
+
+/// An IP address as a header value, formatted without a temporary String.
+fn ip_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
+    let mut buf = [0u8; 48];
+    let mut w = &mut buf[..];
+    std::io::Write::write_fmt(&mut w, format_args!("{ip}")).ok()?;
+    let n = 48 - w.len();
+    HeaderValue::from_bytes(&buf[..n]).ok()
 }

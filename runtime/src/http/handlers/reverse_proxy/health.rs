@@ -1,13 +1,16 @@
 //! Health checks. Passive: failed round trips, bad statuses and slow
 //! answers are remembered per host for `fail_duration`; a host with
 //! `max_fails` remembered failures is unavailable. Active: a background
-//! task requests `uri` (or `path`) of every static upstream each
-//! `interval` and marks hosts down after `fails` consecutive failures and
-//! up after `passes` consecutive passes (status 2xx or `expect_status`,
-//! body matching `expect_body`). Verdicts live in the shared host pool.
+//! task requests `uri` (or `path`) of every upstream each `interval`
+//! (upstreams whose address needs request placeholders are skipped, as
+//! Caddy skips them) and, as Caddy counts, marks a healthy host down once
+//! `fails` checks failed and a down host up once `passes` checks passed
+//! since its last change (status 2xx or `expect_status`, body matching
+//! `expect_body`). Verdicts live in the shared host pool.
 
 use super::config::{ActiveConfig, PassiveConfig};
-use super::respond::{Shared, UpBody};
+use super::prepare::UpBody;
+use super::respond::Shared;
 use super::transport_http::{HttpTransport, HttpTransportConfig};
 use super::upstreams::{Dial, DialAddr, Host, Upstream};
 use super::Transport;
@@ -111,11 +114,19 @@ pub fn start(
         .map(|d| d.0)
         .filter(|d| !d.is_zero())
         .unwrap_or(Duration::from_secs(30));
+    // Caddy checks each upstream at its dial address rendered with the
+    // global placeholders only, and skips (logging an error) one whose
+    // address needs request placeholders. Global placeholders are
+    // rendered when bellhop provisions an upstream, so the addresses
+    // still holding placeholders are exactly those Caddy skips.
     let targets: Vec<(Arc<Host>, DialAddr)> = upstreams
         .iter()
         .filter_map(|u| match &u.dial {
             Dial::Static(a) => Some((u.host.clone(), a.clone())),
-            Dial::Template(_) => None,
+            Dial::Template(_) => {
+                tracing::error!(address = %u.key, "invalid use of placeholders in dial address for active health checks");
+                None
+            }
         })
         .collect();
     let t: Arc<HttpTransport> = match &shared.transport {
@@ -227,7 +238,7 @@ async fn check(a: &Active, t: &HttpTransport, addr: &DialAddr) -> Result<(), Str
             port: if a.port != 0 { a.port } else { *port },
         },
         (None, DialAddr::Unix(_)) if a.port != 0 => DialAddr::Tcp {
-            host: "localhost".into(),
+            host: Arc::from("localhost"),
             port: a.port,
         },
         (None, u) => u.clone(),
@@ -265,7 +276,7 @@ async fn request(
     t: &HttpTransport,
     target: &DialAddr,
     uri: &str,
-) -> Result<http::Response<super::pool::PooledBody>, String> {
+) -> Result<http::Response<crate::http::Body>, String> {
     let client = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let conn = t
         .connect_fresh(target, client)
@@ -289,7 +300,7 @@ async fn request(
     t.send(conn, target, req).await.map_err(|e| e.to_string())
 }
 
-async fn verdict(a: &Active, resp: http::Response<super::pool::PooledBody>) -> Result<(), String> {
+async fn verdict(a: &Active, resp: http::Response<crate::http::Body>) -> Result<(), String> {
     let code = resp.status().as_u16();
     let ok = if a.expect_status > 0 {
         code == a.expect_status || (a.expect_status < 100 && code / 100 == a.expect_status)

@@ -1,20 +1,24 @@
 //! Keep-alive connections to upstreams, without locks: each upstream owns
-//! a bounded lock-free queue of idle senders. An HTTP/1.1 connection is
+//! a bounded lock-free queue of idle senders (`max_idle_conns_per_host`),
+//! all of a transport's queues share an atomic budget (`max_idle_conns`),
+//! and a semaphore per host bounds its connections (`max_conns_per_host`). An HTTP/1.1 connection is
 //! taken out for one exchange and put back when its response body ends;
 //! an HTTP/2 connection stays in the queue and is shared (cloned) by
 //! concurrent requests. Idle connections older than the idle timeout are
 //! dropped when found.
 
-use super::respond::UpBody;
+use super::prepare::UpBody;
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
 use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// A request sender on one connection.
 pub enum Sender {
@@ -53,29 +57,107 @@ struct Idle {
     since: Instant,
 }
 
-/// Idle connections of one upstream address.
+/// The transport-wide cap on idle connections (`max_idle_conns`).
+#[derive(Debug, Default)]
+pub struct IdleBudget {
+    cap: usize,
+    used: AtomicUsize,
+}
+
+impl IdleBudget {
+    /// A budget of `cap` idle connections over all hosts.
+    pub fn new(cap: usize) -> Self {
+        IdleBudget {
+            cap,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.cap).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self) {
+        self.used.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How a transport pools connections.
+#[derive(Clone, Default)]
+pub struct PoolLimits {
+    /// Idle connections kept per host (`max_idle_conns_per_host`).
+    pub idle_per_host: usize,
+    /// Idle connections kept over all hosts (`max_idle_conns`).
+    pub idle_total: Option<Arc<IdleBudget>>,
+    /// Connections per host, idle or busy (`max_conns_per_host`).
+    pub conns_per_host: usize,
+}
+
+struct HostPool {
+    idle: ArrayQueue<Idle>,
+    budget: Option<Arc<IdleBudget>>,
+    conns: Option<Arc<Semaphore>>,
+}
+
+/// The connection pool of one upstream address.
 #[derive(Clone)]
-pub struct IdleConns(Arc<ArrayQueue<Idle>>);
+pub struct IdleConns(Arc<HostPool>);
 
 impl IdleConns {
-    /// A queue holding at most `cap` idle connections.
-    pub fn new(cap: usize) -> Self {
-        IdleConns(Arc::new(ArrayQueue::new(cap.max(1))))
+    /// A pool for one address under `limits`.
+    pub fn new(limits: &PoolLimits) -> Self {
+        IdleConns(Arc::new(HostPool {
+            idle: ArrayQueue::new(limits.idle_per_host.max(1)),
+            budget: limits.idle_total.clone(),
+            conns: (limits.conns_per_host > 0)
+                .then(|| Arc::new(Semaphore::new(limits.conns_per_host))),
+        }))
+    }
+
+    /// Waits for room for one more connection (`max_conns_per_host`);
+    /// the permit lives as long as the connection.
+    pub async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        match &self.0.conns {
+            Some(s) => s.clone().acquire_owned().await.ok(),
+            None => None,
+        }
+    }
+
+    fn pop(&self) -> Option<Idle> {
+        let idle = self.0.idle.pop()?;
+        if let Some(b) = &self.0.budget {
+            b.give_back();
+        }
+        Some(idle)
+    }
+
+    fn push(&self, sender: Sender, since: Instant) {
+        if let Some(b) = &self.0.budget {
+            if !b.take() {
+                return;
+            }
+        }
+        if self.0.idle.push(Idle { sender, since }).is_err() {
+            if let Some(b) = &self.0.budget {
+                b.give_back();
+            }
+        }
     }
 
     /// A live connection, if one is idle (HTTP/2 ones are shared).
     pub fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
-        while let Some(idle) = self.0.pop() {
+        while let Some(idle) = self.pop() {
             if idle.sender.is_closed() || idle.since.elapsed() > idle_timeout {
                 continue;
             }
             return Some(match idle.sender {
                 Sender::H2(s) => {
                     let clone = s.clone();
-                    let _ = self.0.push(Idle {
-                        sender: Sender::H2(s),
-                        since: Instant::now(),
-                    });
+                    self.push(Sender::H2(s), Instant::now());
                     Sender::H2(clone)
                 }
                 h1 => h1,
@@ -84,14 +166,11 @@ impl IdleConns {
         None
     }
 
-    /// Keeps a connection for later requests (dropped when the queue is
-    /// full).
+    /// Keeps a connection for later requests (dropped, and so closed,
+    /// when the host's or the transport's idle cap is reached).
     pub fn put(&self, sender: Sender) {
         if !sender.is_closed() {
-            let _ = self.0.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
+            self.push(sender, Instant::now());
         }
     }
 }

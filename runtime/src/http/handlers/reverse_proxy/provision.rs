@@ -5,6 +5,7 @@ use super::config::HandlerConfig;
 use super::handle_response::{ResponseHandler, ResponseMatcher};
 use super::health::{self, Passive};
 use super::respond::Shared;
+use super::response_body::FlushPolicy;
 use super::selection::Policy;
 use super::transport_fastcgi::FastcgiTransport;
 use super::transport_http::{HttpTransport, HttpTransportConfig};
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 /// Builds the handler from its JSON at `path`.
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: HandlerConfig = p.decode(v, path)?;
+    let mut c: HandlerConfig = p.decode(v, path)?;
     if c.circuit_breaker.is_some() {
         return Err(Error::config(
             format!("{path}.circuit_breaker"),
@@ -39,32 +40,11 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
     let unhealthy_count = passive_cfg
         .as_ref()
         .map_or(0, |pc| pc.unhealthy_request_count);
-    let idle_cap = match &transport {
-        Transport::Http(t) => t.idle_cap,
-        Transport::Fastcgi(_) => 1,
+    let limits = match &transport {
+        Transport::Http(t) => t.limits.clone(),
+        Transport::Fastcgi(_) => Default::default(),
     };
-    let mut upstreams = Vec::new();
-    for (i, u) in c.upstreams.iter().enumerate() {
-        let upath = format!("{path}.upstreams[{i}]");
-        if !u.lookup_srv.is_empty() {
-            return Err(Error::config(
-                format!("{upath}.lookup_srv"),
-                "SRV lookups: not implemented by bellhop yet",
-            ));
-        }
-        let max_req = if u.max_requests == 0 {
-            unhealthy_count
-        } else {
-            u.max_requests
-        };
-        upstreams.extend(Upstream::provision(
-            &u.dial,
-            max_req,
-            max_fails,
-            idle_cap,
-            &format!("{upath}.dial"),
-        )?);
-    }
+    let upstreams = static_upstreams(&c, max_fails, unhealthy_count, &limits, path)?;
     let dynamic = match &c.dynamic_upstreams {
         Some(d) => Some(dynamic::Source::provision(
             d,
@@ -76,56 +56,9 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
     if upstreams.is_empty() && dynamic.is_none() {
         return Err(Error::config(format!("{path}.upstreams"), "no upstreams"));
     }
-    let lb = c.load_balancing.unwrap_or_default();
-    let lpath = format!("{path}.load_balancing");
-    let policy = match &lb.selection_policy {
-        Some(s) => Policy::provision(s, p, &format!("{lpath}.selection_policy"))?,
-        None => Policy::Random,
-    };
-    let try_duration = lb.try_duration.map(|d| d.0).unwrap_or_default();
-    let mut try_interval = lb.try_interval.map(|d| d.0).unwrap_or_default();
-    if !try_duration.is_zero() && try_interval.is_zero() {
-        try_interval = Duration::from_millis(250);
-    }
-    let matchers = if lb.retry_match.is_empty() {
-        None
-    } else {
-        Some(MatcherSets::provision(
-            &lb.retry_match,
-            p,
-            &format!("{lpath}.retry_match"),
-        )?)
-    };
-    let mut trusted = Vec::new();
-    for (i, t) in c.trusted_proxies.iter().enumerate() {
-        trusted.push(
-            t.parse::<IpNet>()
-                .map_err(|e| Error::config(format!("{path}.trusted_proxies[{i}]"), e))?,
-        );
-    }
-    let headers = c.headers.unwrap_or_default();
-    let request_ops = match &headers.request {
-        Some(r) => HeaderOps::provision(r, &format!("{path}.headers.request"))?,
-        None => HeaderOps::default(),
-    };
-    let (response_ops, response_require) = match headers.response {
-        Some(r) => {
-            if r.deferred {
-                tracing::debug!("reverse_proxy response headers are always applied to the final upstream response");
-            }
-            let ops = HeaderOpsConfig {
-                add: r.add,
-                set: r.set,
-                delete: r.delete,
-                replace: r.replace,
-            };
-            (
-                HeaderOps::provision(&ops, &format!("{path}.headers.response"))?,
-                r.require.as_ref().map(ResponseMatcher::new),
-            )
-        }
-        None => (HeaderOps::default(), None),
-    };
+    let (policy, retry) = load_balancing(c.load_balancing.take(), p, path)?;
+    let trusted = trusted_proxies(&c.trusted_proxies, path)?;
+    let (request_ops, response_ops, response_require) = header_ops(c.headers.take(), path)?;
     let rewrite = match &c.rewrite {
         Some(r) => Some(crate::http::handlers::rewrite_handler(
             r,
@@ -134,14 +67,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         )?),
         None => None,
     };
-    let mut handle_response = Vec::new();
-    for (i, rh) in c.handle_response.iter().enumerate() {
-        handle_response.push(ResponseHandler::provision(
-            rh,
-            p,
-            &format!("{path}.handle_response[{i}]"),
-        )?);
-    }
+    let handle_response = response_handlers(&c, p, path)?;
     let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
     let shared = Arc::new(Shared {
         transport,
@@ -160,6 +86,8 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         passive: passive_cfg.as_ref().map(Passive::new),
         max_fails,
         tunnels: Default::default(),
+        flush: FlushPolicy::new(c.flush_interval),
+        verbose: c.verbose_logs,
     });
     let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
         Some(a) if health::enabled(a) => Some(health::start(
@@ -170,17 +98,11 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         )?),
         _ => None,
     };
-    let _ = (c.flush_interval, c.verbose_logs);
     Ok(Box::new(ReverseProxy {
         upstreams,
         dynamic,
         policy,
-        retry: Retry {
-            retries: lb.retries,
-            try_duration,
-            try_interval,
-            matchers,
-        },
+        retry,
         passive: passive_cfg.as_ref().map(Passive::new),
         request_buffers: if c.request_buffers != 0 {
             c.request_buffers
@@ -224,4 +146,136 @@ fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transp
             id: format!("http.reverse_proxy.transport.{other}"),
         }),
     }
+}
+
+fn static_upstreams(
+    c: &HandlerConfig,
+    max_fails: usize,
+    unhealthy_count: usize,
+    limits: &super::pool::PoolLimits,
+    path: &str,
+) -> Result<Vec<Upstream>, Error> {
+    let mut upstreams = Vec::new();
+    for (i, u) in c.upstreams.iter().enumerate() {
+        let upath = format!("{path}.upstreams[{i}]");
+        if !u.lookup_srv.is_empty() {
+            return Err(Error::config(
+                format!("{upath}.lookup_srv"),
+                "SRV lookups: not implemented by bellhop yet",
+            ));
+        }
+        let max_req = if u.max_requests == 0 {
+            unhealthy_count
+        } else {
+            u.max_requests
+        };
+        upstreams.extend(Upstream::provision(
+            &u.dial,
+            max_req,
+            max_fails,
+            limits,
+            &format!("{upath}.dial"),
+        )?);
+    }
+    Ok(upstreams)
+}
+
+type HeaderRules = (HeaderOps, HeaderOps, Option<ResponseMatcher>);
+
+/// `headers`: the request operations, the response operations and their
+/// `require` condition.
+fn header_ops(
+    headers: Option<super::config::HeadersConfig>,
+    path: &str,
+) -> Result<HeaderRules, Error> {
+    let headers = headers.unwrap_or_default();
+    let request_ops = match &headers.request {
+        Some(r) => HeaderOps::provision(r, &format!("{path}.headers.request"))?,
+        None => HeaderOps::default(),
+    };
+    let (response_ops, response_require) = match headers.response {
+        Some(r) => {
+            // `deferred` is read by Caddy's `headers` handler only; the
+            // proxy applies its response operations to the upstream's
+            // response before writing it whatever `deferred` says
+            // (reverseproxy.go `finalizeResponse`), and so does bellhop.
+            let _parity = r.deferred;
+            let ops = HeaderOpsConfig {
+                add: r.add,
+                set: r.set,
+                delete: r.delete,
+                replace: r.replace,
+            };
+            (
+                HeaderOps::provision(&ops, &format!("{path}.headers.response"))?,
+                r.require.as_ref().map(ResponseMatcher::new),
+            )
+        }
+        None => (HeaderOps::default(), None),
+    };
+    Ok((request_ops, response_ops, response_require))
+}
+
+/// `load_balancing`: the selection policy and the retry settings.
+fn load_balancing(
+    lb: Option<super::config::LoadBalancing>,
+    p: &mut Provision<'_>,
+    path: &str,
+) -> Result<(Policy, Retry), Error> {
+    let lb = lb.unwrap_or_default();
+    let lpath = format!("{path}.load_balancing");
+    let policy = match &lb.selection_policy {
+        Some(s) => Policy::provision(s, p, &format!("{lpath}.selection_policy"))?,
+        None => Policy::Random,
+    };
+    let try_duration = lb.try_duration.map(|d| d.0).unwrap_or_default();
+    let mut try_interval = lb.try_interval.map(|d| d.0).unwrap_or_default();
+    if !try_duration.is_zero() && try_interval.is_zero() {
+        try_interval = Duration::from_millis(250);
+    }
+    let matchers = if lb.retry_match.is_empty() {
+        None
+    } else {
+        Some(MatcherSets::provision(
+            &lb.retry_match,
+            p,
+            &format!("{lpath}.retry_match"),
+        )?)
+    };
+    Ok((
+        policy,
+        Retry {
+            retries: lb.retries,
+            try_duration,
+            try_interval,
+            matchers,
+        },
+    ))
+}
+
+fn trusted_proxies(list: &[String], path: &str) -> Result<Vec<IpNet>, Error> {
+    let mut trusted = Vec::new();
+    for (i, t) in list.iter().enumerate() {
+        trusted.push(
+            t.parse::<IpNet>()
+                .map_err(|e| Error::config(format!("{path}.trusted_proxies[{i}]"), e))?,
+        );
+    }
+    Ok(trusted)
+}
+
+fn response_handlers(
+    c: &HandlerConfig,
+    p: &mut Provision<'_>,
+    path: &str,
+) -> Result<Vec<ResponseHandler>, Error> {
+    let mut handle_response = Vec::new();
+    for (i, rh) in c.handle_response.iter().enumerate() {
+        handle_response.push(ResponseHandler::provision(
+            rh,
+            p,
+            &format!("{path}.handle_response[{i}]"),
+        )?);
+    }
+    Ok(handle_response)
 }

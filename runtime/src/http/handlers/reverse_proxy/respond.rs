@@ -1,27 +1,37 @@
-//! One proxied exchange: preparing the upstream request (once), sending it
-//! on a connection, and finishing the upstream response for the client —
-//! passive health strikes, `handle_response` dispatch, hop-by-hop removal,
-//! `Via`, response header operations, response buffering, and protocol
-//! upgrades (101).
+//! One proxied exchange: sending the prepared request on a connection,
+//! and finishing the upstream response for the client — passive health
+//! strikes, `handle_response` dispatch, hop-by-hop removal (trailers stay
+//! announced), `Via`, response header operations, response buffering,
+//! `flush_interval`, and protocol upgrades: when the upstream answers 101
+//! the client gets the 101 too, and once both sides have switched a task
+//! copies bytes both ways until either side closes or `stream_timeout`
+//! elapses; when the config is unloaded, open tunnels are closed — after
+//! `stream_close_delay` when one is set.
 
 use super::handle_response::ResponseMatcher;
-use super::headers::{prepare_request, strip_hop, via};
+use super::headers::{strip_hop, via};
 use super::health::Passive;
-use super::transport_http::RtError;
+use super::prepare::{body_error, buffer, Prepared};
+use super::response_body::FlushPolicy;
+use super::transport_http::{HttpTransport, RtError};
 use super::upstreams::{DialAddr, Upstream};
 use super::{ReverseProxy, Transport};
 use crate::error::HttpError;
+use crate::http::body::BoxError;
 use crate::http::handlers::header_ops::HeaderOps;
-use crate::http::{Body, Cx, Flow, ReqBody};
+use crate::http::Response;
+use crate::http::{Body, Cx, Flow};
 use crate::util::IpNet;
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode, Uri};
-use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt;
+use bytes::Bytes;
+use http::{StatusCode, Uri};
+use http_body::Frame;
+use hyper_util::rt::TokioIo;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::task::AbortHandle;
 
 /// What responses and `copy_response` need from the handler.
 pub struct Shared {
@@ -38,200 +48,11 @@ pub struct Shared {
     pub passive: Option<Passive>,
     /// Passive health: failures that make a host unavailable.
     pub max_fails: usize,
-    pub tunnels: super::upgrade::Tunnels,
-}
-
-/// The body sent upstream: a buffered head, then the rest of the stream.
-pub struct UpBody {
-    head: Option<Bytes>,
-    rest: Option<ReqBody>,
-}
-
-impl UpBody {
-    /// An empty body.
-    pub fn empty() -> Self {
-        UpBody {
-            head: None,
-            rest: None,
-        }
-    }
-
-    /// A body of one buffer.
-    pub fn full(b: Bytes) -> Self {
-        UpBody {
-            head: Some(b).filter(|b| !b.is_empty()),
-            rest: None,
-        }
-    }
-}
-
-impl http_body::Body for UpBody {
-    type Data = Bytes;
-    type Error = crate::http::body::BodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if let Some(h) = self.head.take() {
-            return Poll::Ready(Some(Ok(Frame::data(h))));
-        }
-        match &mut self.rest {
-            Some(r) => Pin::new(r).poll_frame(cx),
-            None => Poll::Ready(None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.head.is_none() && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let head = self.head.as_ref().map_or(0, |h| h.len() as u64);
-        match &self.rest {
-            None => SizeHint::with_exact(head),
-            Some(r) => {
-                let h = r.size_hint();
-                let mut s = SizeHint::new();
-                s.set_lower(h.lower() + head);
-                if let Some(u) = h.upper() {
-                    s.set_upper(u + head);
-                }
-                s
-            }
-        }
-    }
-}
-
-/// The request as it goes upstream, prepared once for all tries.
-pub struct Prepared {
-    pub method: Method,
-    pub uri: Uri,
-    pub headers: HeaderMap,
-    /// The whole body in memory (replayable).
-    buffered: Option<Bytes>,
-    /// The unbuffered rest; taken by the first try that sends it.
-    stream: Option<UpBody>,
-    had_stream: bool,
-}
-
-impl Prepared {
-    /// Whether the body can be sent again.
-    pub fn replayable(&self) -> bool {
-        !self.had_stream || self.stream.is_some()
-    }
-
-    fn body(&mut self) -> UpBody {
-        if let Some(b) = &self.buffered {
-            return UpBody {
-                head: Some(b.clone()).filter(|b| !b.is_empty()),
-                rest: None,
-            };
-        }
-        self.stream.take().unwrap_or_else(UpBody::empty)
-    }
-}
-
-/// Prepares the upstream request from the client's.
-pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, HttpError> {
-    let (mut method, mut uri) = (cx.parts.method.clone(), cx.parts.uri.clone());
-    let mut drop_body = false;
-    if let Some(rw) = &h.rewrite {
-        let (m0, u0) = (cx.parts.method.clone(), cx.parts.uri.clone());
-        if let crate::http::Step::Fail(e) = rw.handle(cx) {
-            return Err(e);
-        }
-        (method, uri) = (cx.parts.method.clone(), cx.parts.uri.clone());
-        drop_body =
-            (method != m0 || uri != u0) && (method == Method::GET || method == Method::HEAD);
-        cx.parts.method = m0;
-        cx.set_uri(u0);
-    }
-    let mut headers = cx.parts.headers.clone();
-    prepare_request(cx, &mut headers, &h.shared.trusted);
-    let body = std::mem::replace(&mut cx.body, ReqBody::full(Bytes::new()));
-    let empty = drop_body || http_body::Body::is_end_stream(&body);
-    let mut p = Prepared {
-        method,
-        uri,
-        headers,
-        buffered: None,
-        stream: None,
-        had_stream: false,
-    };
-    if empty {
-        if drop_body {
-            p.headers.remove(http::header::CONTENT_LENGTH);
-        }
-        p.buffered = Some(Bytes::new());
-        return Ok(p);
-    }
-    if h.request_buffers != 0 {
-        let (head, rest) = buffer(body, h.request_buffers).await.map_err(body_error)?;
-        match rest {
-            None => {
-                if h.request_buffers < 0 {
-                    p.headers
-                        .insert(http::header::CONTENT_LENGTH, head.len().into());
-                }
-                p.buffered = Some(head);
-            }
-            Some(r) => {
-                p.stream = Some(UpBody {
-                    head: Some(head),
-                    rest: Some(r),
-                });
-                p.had_stream = true;
-            }
-        }
-    } else {
-        p.stream = Some(UpBody {
-            head: None,
-            rest: Some(body),
-        });
-        p.had_stream = true;
-    }
-    Ok(p)
-}
-
-/// Reads up to `limit` bytes (all when negative); the rest, if any,
-/// stays a stream.
-async fn buffer<B>(mut body: B, limit: i64) -> Result<(Bytes, Option<B>), B::Error>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-{
-    let mut buf = BytesMut::new();
-    while limit < 0 || (buf.len() as i64) < limit {
-        match body.frame().await {
-            None => return Ok((buf.freeze(), None)),
-            Some(f) => {
-                if let Ok(d) = f?.into_data() {
-                    buf.extend_from_slice(&d);
-                }
-            }
-        }
-    }
-    if http_body::Body::is_end_stream(&body) {
-        return Ok((buf.freeze(), None));
-    }
-    Ok((buf.freeze(), Some(body)))
-}
-
-fn body_error(e: crate::http::body::BodyError) -> HttpError {
-    use crate::http::body::BodyError;
-    match e {
-        BodyError::TooLarge => {
-            HttpError::downstream(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-        }
-        BodyError::Timeout => HttpError::downstream(
-            StatusCode::REQUEST_TIMEOUT,
-            "timed out reading request body",
-        ),
-        BodyError::Io(e) => HttpError::downstream(
-            StatusCode::BAD_REQUEST,
-            format!("reading request body: {e}"),
-        ),
-    }
+    pub tunnels: Tunnels,
+    /// `flush_interval`.
+    pub flush: FlushPolicy,
+    /// `verbose_logs`: debug logs of retries and response streaming.
+    pub verbose: bool,
 }
 
 /// Why an attempt failed, and whether it failed before the request left.
@@ -277,7 +98,12 @@ pub async fn round_trip(
     p: &mut Prepared,
 ) -> Result<Flow, Failure> {
     let _inflight = up.host.begin();
-    let mut headers = p.headers.clone();
+    // Another try needs the prepared headers again; a lone try takes them.
+    let mut headers = if h.retry.disabled() {
+        std::mem::take(&mut p.headers)
+    } else {
+        p.headers.clone()
+    };
     if !h.shared.request_ops.is_empty() {
         h.shared.request_ops.apply(cx, &mut headers);
     }
@@ -293,11 +119,15 @@ pub async fn round_trip(
             *req.method_mut() = p.method.clone();
             *req.uri_mut() = origin_form(&p.uri);
             *req.headers_mut() = headers;
-            let r = t.send(conn, addr, req).await.map_err(|e| Failure {
+            let sent = if h.shared.flush == FlushPolicy::Immediate {
+                send_detached(t, conn, addr, req).await
+            } else {
+                t.send(conn, addr, req).await
+            };
+            sent.map_err(|e| Failure {
                 error: classify(&e),
                 before_send: false,
-            })?;
-            r.map(Body::stream)
+            })?
         }
         Transport::Fastcgi(f) => {
             let body = p.body();
@@ -317,6 +147,21 @@ pub async fn round_trip(
         passive.strike(&up.host, resp.status(), latency);
     }
     Ok(finish(h, cx, resp).await)
+}
+
+/// A round trip that goes on when the client goes away (a negative
+/// `flush_interval`, Caddy's `ignoreClientGoneContext`): it runs in its
+/// own task, which the handler only waits for.
+async fn send_detached(
+    t: &Arc<HttpTransport>,
+    conn: (super::pool::Sender, super::pool::IdleConns),
+    addr: &DialAddr,
+    req: http::Request<super::prepare::UpBody>,
+) -> Result<http::Response<Body>, RtError> {
+    let (t, addr) = (t.clone(), addr.clone());
+    tokio::spawn(async move { t.send(conn, &addr, req).await })
+        .await
+        .map_err(|e| RtError::Other(format!("upstream round trip: {e}")))?
 }
 
 fn origin_form(uri: &Uri) -> Uri {
@@ -363,7 +208,7 @@ impl Shared {
         mut resp: http::Response<Body>,
     ) -> crate::http::Response {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return super::upgrade::tunnel(self, cx, resp);
+            return tunnel(self, cx, resp);
         }
         let version = resp.version();
         let h = resp.headers_mut();
@@ -377,11 +222,15 @@ impl Shared {
         {
             self.response_ops.apply(cx, resp.headers_mut());
         }
+        let policy = self.flush.for_response(
+            resp.headers(),
+            http_body::Body::size_hint(resp.body()).exact(),
+        );
         if self.response_buffers != 0 {
             let (parts, body) = resp.into_parts();
             let body = match buffer(body, self.response_buffers).await {
                 Ok((head, None)) => Body::from_bytes(head),
-                Ok((head, Some(rest))) => Body::stream(UpChain {
+                Ok((head, Some(rest))) => Body::stream(Chain {
                     head: Some(head),
                     rest,
                 }),
@@ -389,18 +238,79 @@ impl Shared {
             };
             resp = http::Response::from_parts(parts, body);
         }
+        if self.verbose {
+            tracing::debug!(status = resp.status().as_u16(), flush = ?policy, "wrote upstream response header");
+        }
         *resp.version_mut() = http::Version::HTTP_11;
-        resp
+        resp.map(|b| policy.apply(b, self.verbose))
     }
+}
+
+/// The open tunnels of one handler.
+#[derive(Default)]
+pub struct Tunnels(Mutex<Vec<AbortHandle>>);
+
+impl Tunnels {
+    fn add(&self, h: AbortHandle) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|h| !h.is_finished());
+        v.push(h);
+    }
+
+    /// Closes every tunnel, after `delay` when given.
+    pub fn close_all(&self, delay: Option<Duration>) {
+        let handles = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if handles.is_empty() {
+            return;
+        }
+        let close = move || handles.iter().for_each(AbortHandle::abort);
+        match (delay, tokio::runtime::Handle::try_current()) {
+            (Some(d), Ok(rt)) => {
+                rt.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    close();
+                });
+            }
+            _ => close(),
+        }
+    }
+}
+
+/// Answers 101 to the client and tunnels the two upgraded connections.
+pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
+    let mut tmp = http::Request::new(());
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    let client_up = hyper::upgrade::on(&mut tmp);
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    let upstream_up = hyper::upgrade::on(&mut resp);
+    let (timeout, size) = (shared.stream_timeout, shared.stream_buffer);
+    let task = tokio::spawn(async move {
+        let (Ok(c), Ok(u)) = (client_up.await, upstream_up.await) else {
+            return;
+        };
+        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
+        let copy = tokio::io::copy_bidirectional_with_sizes(&mut c, &mut u, size, size);
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, copy).await;
+            }
+            None => {
+                let _ = copy.await;
+            }
+        }
+    });
+    shared.tunnels.add(task.abort_handle());
+    let (parts, _) = resp.into_parts();
+    http::Response::from_parts(parts, Body::Empty)
 }
 
 /// A body that fails at once (an upstream body that broke while
 /// buffering).
-struct ErrBody(Option<crate::http::body::BoxError>);
+pub struct ErrBody(pub Option<BoxError>);
 
 impl http_body::Body for ErrBody {
     type Data = Bytes;
-    type Error = crate::http::body::BoxError;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -411,14 +321,14 @@ impl http_body::Body for ErrBody {
 }
 
 /// A buffered head followed by the rest of a response body.
-struct UpChain {
-    head: Option<Bytes>,
-    rest: Body,
+pub struct Chain {
+    pub head: Option<Bytes>,
+    pub rest: Body,
 }
 
-impl http_body::Body for UpChain {
+impl http_body::Body for Chain {
     type Data = Bytes;
-    type Error = crate::http::body::BoxError;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,

@@ -9,7 +9,7 @@ use super::dial::{dial, DialOpts};
 use super::fastcgi::{
     head_end, parse_head, read_record, request_head, write_stdin, END_REQUEST, STDERR, STDOUT,
 };
-use super::respond::UpBody;
+use super::prepare::UpBody;
 use super::upstreams::DialAddr;
 use crate::config::CaddyDuration;
 use crate::error::{Error, HttpError};
@@ -39,7 +39,6 @@ struct Config {
     write_timeout: Option<CaddyDuration>,
     #[serde(default)]
     capture_stderr: bool,
-    #[allow(dead_code)]
     dial_fallback_delay: Option<SignedDuration>,
 }
 
@@ -95,6 +94,7 @@ impl FastcgiTransport {
                 timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
                 read_timeout: d(c.read_timeout),
                 write_timeout: d(c.write_timeout),
+                fallback: super::dial::fallback_delay(c.dial_fallback_delay),
                 ..Default::default()
             },
             capture_stderr: c.capture_stderr,
@@ -273,7 +273,7 @@ impl FastcgiTransport {
         let raw = dial(addr, &self.opts, client)
             .await
             .map_err(|e| fail(true, HttpError::upstream(e.to_string())))?;
-        let mut io = super::dial::UpStream::plain(raw, &self.opts);
+        let mut io = super::stream::UpStream::plain(raw, &self.opts);
         let io_err = |e: std::io::Error| {
             let status = if e.kind() == std::io::ErrorKind::TimedOut {
                 StatusCode::GATEWAY_TIMEOUT
@@ -306,7 +306,7 @@ impl FastcgiTransport {
 
     async fn read_response(
         &self,
-        mut io: super::dial::UpStream,
+        mut io: super::stream::UpStream,
     ) -> Result<http::Response<Body>, Result<std::io::Error, String>> {
         let mut head = Vec::new();
         let (status, headers, rest) = loop {

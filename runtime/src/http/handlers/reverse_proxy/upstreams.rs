@@ -8,12 +8,12 @@
 //! address drops its state). [`upstreams_status`] reads the pool for the
 //! admin API's `/reverse_proxy/upstreams`.
 
-use super::pool::IdleConns;
+use super::pool::{IdleConns, PoolLimits};
 use crate::error::Error;
 use crate::http::replacer::Template;
 use crate::http::Cx;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -23,8 +23,9 @@ pub struct Host {
     num_requests: AtomicI64,
     fails: AtomicI64,
     unhealthy: AtomicBool,
-    passes_in_row: AtomicU32,
-    fails_in_row: AtomicU32,
+    /// Active checks passed and failed since the last verdict change.
+    health_passes: AtomicU32,
+    health_fails: AtomicU32,
 }
 
 impl Host {
@@ -49,22 +50,25 @@ impl Host {
     }
 
     /// Records an active check result; returns the new verdict when the
-    /// thresholds (`passes`, `fails`) changed it.
+    /// thresholds (`passes`, `fails`) changed it. As Caddy's, the counts
+    /// run from the last change of verdict, which resets both.
     pub fn record_check(&self, ok: bool, passes: u32, fails: u32) -> Option<bool> {
-        if ok {
-            self.fails_in_row.store(0, Ordering::Relaxed);
-            let n = self.passes_in_row.fetch_add(1, Ordering::Relaxed) + 1;
-            if n >= passes && self.unhealthy.swap(false, Ordering::Relaxed) {
-                return Some(true);
-            }
+        let (count, limit) = if ok {
+            (&self.health_passes, passes)
         } else {
-            self.passes_in_row.store(0, Ordering::Relaxed);
-            let n = self.fails_in_row.fetch_add(1, Ordering::Relaxed) + 1;
-            if n >= fails && !self.unhealthy.swap(true, Ordering::Relaxed) {
-                return Some(false);
-            }
+            (&self.health_fails, fails)
+        };
+        let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < limit {
+            return None;
         }
-        None
+        let was_unhealthy = self.unhealthy.swap(!ok, Ordering::Relaxed);
+        if was_unhealthy != ok {
+            return None;
+        }
+        self.health_passes.store(0, Ordering::Relaxed);
+        self.health_fails.store(0, Ordering::Relaxed);
+        Some(ok)
     }
 
     /// Counts a request in flight until the guard drops.
@@ -130,10 +134,11 @@ pub fn upstreams_status() -> Vec<UpstreamStatus> {
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialAddr {
-    /// `host:port` (a name or an IP literal).
-    Tcp { host: String, port: u16 },
+    /// `host:port` (a name or an IP literal); shared, as every request
+    /// to a static upstream clones it.
+    Tcp { host: Arc<str>, port: u16 },
     /// A unix socket path.
-    Unix(PathBuf),
+    Unix(Arc<Path>),
 }
 
 impl DialAddr {
@@ -155,7 +160,7 @@ pub fn parse_dial(s: &str) -> Result<Vec<DialAddr>, String> {
         if path.is_empty() {
             return Err("unix socket path is empty".into());
         }
-        return Ok(vec![DialAddr::Unix(PathBuf::from(path))]);
+        return Ok(vec![DialAddr::Unix(Arc::from(Path::new(path)))]);
     }
     let rest = match s.split_once('/') {
         Some(("tcp" | "tcp4" | "tcp6", rest)) => rest,
@@ -225,21 +230,24 @@ impl Upstream {
         dial: &str,
         max_requests: usize,
         max_fails: usize,
-        idle_cap: usize,
+        limits: &PoolLimits,
         path: &str,
     ) -> Result<Vec<Upstream>, Error> {
-        if dial.contains('{') {
+        let template = Template::parse(dial);
+        // Global placeholders (`{env.*}`) are known now: such an address
+        // is as static as a literal one.
+        let Some(literal) = template.as_literal() else {
             return Ok(vec![Upstream {
                 key: dial.to_string(),
-                dial: Dial::Template(Template::parse(dial)),
+                dial: Dial::Template(template),
                 host: host_for(dial),
                 max_requests,
                 max_fails,
-                idle: IdleConns::new(idle_cap),
+                idle: IdleConns::new(limits),
                 own_pool: false,
             }]);
-        }
-        let addrs = parse_dial(dial).map_err(|e| Error::config(path, e))?;
+        };
+        let addrs = parse_dial(literal).map_err(|e| Error::config(path, e))?;
         let many = addrs.len() > 1;
         Ok(addrs
             .into_iter()
@@ -251,7 +259,7 @@ impl Upstream {
                     dial: Dial::Static(a),
                     max_requests,
                     max_fails,
-                    idle: IdleConns::new(idle_cap),
+                    idle: IdleConns::new(limits),
                     own_pool: true,
                 }
             })

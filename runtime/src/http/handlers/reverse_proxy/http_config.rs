@@ -1,0 +1,214 @@
+//! The JSON of `http.reverse_proxy.transport.http` and its provisioning:
+//! every field is either turned into a setting of [`HttpTransport`] or
+//! rejected with its JSON path (`resolver`, `forward_proxy_url`,
+//! `network_proxy`, HTTP/3 to upstreams).
+
+use super::config::SignedDuration;
+use super::dial::{fallback_delay, DialOpts};
+use super::pool::{IdleBudget, PoolLimits};
+use super::tls::{client_config, TlsConfig};
+use super::transport_http::{HttpTransport, Tls};
+use crate::config::CaddyDuration;
+use crate::error::Error;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The JSON of the HTTP transport.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTransportConfig {
+    pub resolver: Option<Value>,
+    pub tls: Option<TlsConfig>,
+    pub keep_alive: Option<KeepAliveConfig>,
+    pub compression: Option<bool>,
+    #[serde(default)]
+    pub max_conns_per_host: usize,
+    #[serde(default)]
+    pub proxy_protocol: String,
+    #[serde(default)]
+    pub forward_proxy_url: String,
+    pub network_proxy: Option<Map<String, Value>>,
+    pub dial_timeout: Option<CaddyDuration>,
+    pub dial_fallback_delay: Option<SignedDuration>,
+    pub response_header_timeout: Option<CaddyDuration>,
+    pub expect_continue_timeout: Option<CaddyDuration>,
+    #[serde(default)]
+    pub max_response_header_size: i64,
+    #[serde(default)]
+    pub write_buffer_size: usize,
+    #[serde(default)]
+    pub read_buffer_size: usize,
+    pub read_timeout: Option<CaddyDuration>,
+    pub write_timeout: Option<CaddyDuration>,
+    #[serde(default)]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub local_address: String,
+}
+
+/// `keep_alive`.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct KeepAliveConfig {
+    pub enabled: Option<bool>,
+    pub probe_interval: Option<CaddyDuration>,
+    #[serde(default)]
+    pub max_idle_conns: usize,
+    #[serde(default)]
+    pub max_idle_conns_per_host: usize,
+    pub idle_timeout: Option<CaddyDuration>,
+}
+
+fn d(o: Option<CaddyDuration>) -> Option<Duration> {
+    o.map(|d| d.0).filter(|d| !d.is_zero())
+}
+
+/// Which protocols `versions` allows: (HTTP/1.1, HTTP/2 over TLS, h2c).
+fn versions(c: &HttpTransportConfig, path: &str) -> Result<(bool, bool, bool), Error> {
+    let versions: Vec<&str> = if c.versions.is_empty() {
+        vec!["1.1", "2"]
+    } else {
+        c.versions.iter().map(String::as_str).collect()
+    };
+    for (i, v) in versions.iter().enumerate() {
+        match *v {
+            "1.1" | "2" | "h2c" => {}
+            "3" => {
+                return Err(Error::config(
+                    format!("{path}.versions[{i}]"),
+                    "HTTP/3 to upstreams: not implemented by bellhop yet",
+                ))
+            }
+            other => {
+                return Err(Error::config(
+                    format!("{path}.versions[{i}]"),
+                    format!("unsupported HTTP version: {other}, supported version: 1.1, 2, h2c, 3"),
+                ))
+            }
+        }
+    }
+    let has = |v: &str| versions.contains(&v);
+    Ok((has("1.1") || !has("h2c"), has("2"), has("h2c")))
+}
+
+impl HttpTransport {
+    /// Provisions the transport's JSON at `path`.
+    pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
+        let not_yet =
+            |f: &str| Error::config(format!("{path}.{f}"), "not implemented by bellhop yet");
+        if c.resolver.is_some() {
+            return Err(not_yet("resolver"));
+        }
+        if !c.forward_proxy_url.is_empty() {
+            return Err(not_yet("forward_proxy_url"));
+        }
+        if c.network_proxy.is_some() {
+            return Err(not_yet("network_proxy"));
+        }
+        let (h1, h2, h2c) = versions(c, path)?;
+        let proxy_protocol = match c.proxy_protocol.as_str() {
+            "" => 0,
+            "v1" => 1,
+            "v2" => 2,
+            other => {
+                return Err(Error::config(
+                    format!("{path}.proxy_protocol"),
+                    format!("unexpected proxy protocol version {other:?}"),
+                ))
+            }
+        };
+        // As Caddy: without a `keep_alive` object the defaults are 30s
+        // probes, 2m idle timeout and 32 idle connections per host; with
+        // one, unset fields take Go's defaults (15s probes, no idle
+        // timeout, 2 idle connections per host).
+        let ka_given = c.keep_alive.is_some();
+        let ka = c.keep_alive.clone().unwrap_or(KeepAliveConfig {
+            probe_interval: Some(CaddyDuration(Duration::from_secs(30))),
+            idle_timeout: Some(CaddyDuration(Duration::from_secs(120))),
+            max_idle_conns_per_host: 32,
+            ..Default::default()
+        });
+        let opts = DialOpts {
+            timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
+            local: local_address(&c.local_address, path)?,
+            keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(15))),
+            proxy_protocol,
+            read_timeout: d(c.read_timeout),
+            write_timeout: d(c.write_timeout),
+            fallback: fallback_delay(c.dial_fallback_delay),
+            write_buffer: c.write_buffer_size,
+        };
+        let tls = match &c.tls {
+            Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
+            None => None,
+        };
+        Ok(HttpTransport {
+            opts,
+            tls,
+            h1,
+            h2,
+            h2c,
+            // As Caddy: a connection that announced one client with the
+            // PROXY protocol cannot carry another client's requests.
+            keepalive: ka.enabled.unwrap_or(true) && proxy_protocol == 0,
+            idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::MAX),
+            limits: PoolLimits {
+                idle_per_host: match ka.max_idle_conns_per_host {
+                    0 if ka_given => 2,
+                    0 => 32,
+                    n => n,
+                },
+                idle_total: (ka.max_idle_conns > 0)
+                    .then(|| Arc::new(IdleBudget::new(ka.max_idle_conns))),
+                conns_per_host: c.max_conns_per_host,
+            },
+            header_timeout: d(c.response_header_timeout),
+            expect_timeout: d(c.expect_continue_timeout),
+            compression: c.compression.unwrap_or(true),
+            max_header: (c.max_response_header_size > 0)
+                .then_some(c.max_response_header_size as usize),
+            read_buf: (c.read_buffer_size > 0).then_some(c.read_buffer_size),
+            dynamic: Mutex::new(Default::default()),
+        })
+    }
+}
+
+fn provision_tls(t: &TlsConfig, path: &str) -> Result<Tls, Error> {
+    let mut except = Vec::new();
+    for (i, p) in t.except_ports.iter().enumerate() {
+        except.push(p.parse().map_err(|_| {
+            Error::config(
+                format!("{path}.except_ports[{i}]"),
+                format!("invalid port {p:?}"),
+            )
+        })?);
+    }
+    Ok(Tls {
+        h1: Arc::new(client_config(t, &[b"http/1.1"], path)?),
+        both: Arc::new(client_config(t, &[b"h2", b"http/1.1"], path)?),
+        server_name: t.server_name.clone(),
+        except_ports: except,
+        handshake_timeout: t.handshake_timeout.map(|d| d.0).filter(|d| !d.is_zero()),
+    })
+}
+
+fn local_address(s: &str, path: &str) -> Result<Option<std::net::IpAddr>, Error> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let err = |m: String| Error::config(format!("{path}.local_address"), m);
+    let rest = s.strip_prefix("tcp/").unwrap_or(s);
+    if rest.contains('/') {
+        return Err(err(format!("{s:?}: local_address must be a TCP address")));
+    }
+    let host = match rest.parse::<SocketAddr>() {
+        Ok(sa) => return Ok(Some(sa.ip())),
+        Err(_) => rest.trim_start_matches('[').trim_end_matches(']'),
+    };
+    host.parse()
+        .map(Some)
+        .map_err(|_| err(format!("{s:?}: not an IP address")))
+}

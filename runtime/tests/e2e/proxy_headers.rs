@@ -1,0 +1,126 @@
+//! reverse_proxy header rules against a backend that echoes what it
+//! received: `X-Forwarded-*` with and without `trusted_proxies`,
+//! `header_up`/`header_down` operations with placeholders, `Via` both
+//! ways, hop-by-hop removal and the upstream's `Server` header.
+
+use crate::proxy_support::*;
+use crate::support::*;
+use serde_json::json;
+
+/// Echoes the request headers (one `name: value` per line), sending back
+/// the response headers the test asks for.
+async fn echo() -> Backend {
+    backend(|r| async move {
+        let mut lines: Vec<String> = r
+            .headers()
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+            .collect();
+        lines.sort();
+        http::Response::builder()
+            .header("x-internal", "secret")
+            .header("x-version", "v1.2")
+            .header("server", "upstream-srv")
+            .header("keep-alive", "timeout=5")
+            .body(text(lines.join("\n")))
+            .unwrap()
+    })
+    .await
+}
+
+fn line<'a>(body: &'a str, name: &str) -> &'a str {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .unwrap_or("")
+}
+
+const SPOOF: [(&str, &str); 4] = [
+    ("Host", "site.test"),
+    ("X-Forwarded-For", "6.6.6.6"),
+    ("X-Forwarded-Proto", "https"),
+    ("X-Forwarded-Host", "evil.test"),
+];
+
+#[tokio::test]
+async fn forwarded_headers_are_replaced_for_untrusted_clients() {
+    let b = echo().await;
+    let s = bellhop(proxy(&[b.addr], json!({})));
+    let r = get_with(s.addr, "/", &SPOOF).await;
+    assert_eq!(line(&r.body, "x-forwarded-for"), "127.0.0.1", "{}", r.body);
+    assert_eq!(line(&r.body, "x-forwarded-proto"), "http");
+    assert_eq!(line(&r.body, "x-forwarded-host"), "site.test");
+    assert_eq!(line(&r.body, "host"), "site.test", "Host passes through");
+}
+
+#[tokio::test]
+async fn trusted_proxies_extend_the_forwarded_chain() {
+    let b = echo().await;
+    let s = bellhop(proxy(
+        &[b.addr],
+        json!({"trusted_proxies": ["127.0.0.0/8"]}),
+    ));
+    let r = get_with(s.addr, "/", &SPOOF).await;
+    assert_eq!(line(&r.body, "x-forwarded-for"), "6.6.6.6, 127.0.0.1");
+    assert_eq!(line(&r.body, "x-forwarded-proto"), "https");
+    assert_eq!(line(&r.body, "x-forwarded-host"), "evil.test");
+    let other = bellhop(proxy(&[b.addr], json!({"trusted_proxies": ["10.0.0.1"]})));
+    let r = get_with(other.addr, "/", &SPOOF).await;
+    assert_eq!(line(&r.body, "x-forwarded-for"), "127.0.0.1");
+}
+
+#[tokio::test]
+async fn header_up_and_down_with_placeholders() {
+    let b = echo().await;
+    let s = bellhop(proxy(
+        &[b.addr],
+        json!({"headers": {
+            "request": {
+                "set": {"X-Path": ["{http.request.uri.path}"], "Host": ["backend.internal"]},
+                "add": {"X-Tag": ["one", "two"]},
+                "delete": ["X-Secret"],
+                "replace": {"User-Agent": [{"search_regexp": "^curl", "replace": "client"}]}},
+            "response": {
+                "set": {"X-Upstream": ["{http.reverse_proxy.upstream.hostport}"]},
+                "delete": ["X-Internal"],
+                "replace": {"X-Version": [{"search": "v1", "replace": "version-1"}]}}}}),
+    ));
+    let r = get_with(
+        s.addr,
+        "/some/path",
+        &[("X-Secret", "pw"), ("User-Agent", "curl/8")],
+    )
+    .await;
+    assert_eq!(line(&r.body, "x-path"), "/some/path", "{}", r.body);
+    assert_eq!(line(&r.body, "host"), "backend.internal");
+    assert_eq!(line(&r.body, "x-secret"), "");
+    assert_eq!(line(&r.body, "user-agent"), "client/8");
+    assert_eq!(r.body.matches("x-tag: ").count(), 2);
+    assert_eq!(r.header("x-upstream"), b.addr.to_string());
+    assert_eq!(r.header("x-internal"), "");
+    assert_eq!(r.header("x-version"), "version-1.2");
+}
+
+#[tokio::test]
+async fn via_both_ways_hop_headers_dropped_and_upstream_server_kept() {
+    let b = echo().await;
+    let s = bellhop(proxy(&[b.addr], json!({})));
+    let r = get_with(
+        s.addr,
+        "/",
+        &[("Connection", "keep-alive, X-Hop"), ("X-Hop", "1")],
+    )
+    .await;
+    assert_eq!(line(&r.body, "via"), "1.1 bellhop");
+    assert_eq!(
+        line(&r.body, "x-hop"),
+        "",
+        "named by Connection: not forwarded"
+    );
+    assert_eq!(r.header("via"), "1.1 bellhop");
+    assert_eq!(r.header("keep-alive"), "");
+    assert_eq!(r.header("server"), "upstream-srv");
+    let h2c = start(config_with(json!({"protocols": ["h1", "h2c"],
+        "routes": [{"handle": [proxy(&[b.addr], json!({}))]}]})));
+    let r = send(Proto::H2c, "GET", h2c.addr, "/", &[], "").await;
+    assert_eq!(line(&r.body, "via"), "2.0 bellhop", "{}", r.body);
+}
