@@ -23,6 +23,7 @@ for i in range(n):
 """)
 PY
 cargo build --release -q --bin bellhop
+bin=${CARGO_TARGET_DIR:-target}/release/bellhop
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_cmd() {
 	for _ in $(seq "$runs"); do
@@ -33,7 +34,7 @@ time_cmd() {
 		echo $(( (t1 - t0) / 1000000 ))
 	done | median
 }
-ours=$(time_cmd target/release/bellhop adapt --config "$dir/Caddyfile")
+ours=$(time_cmd "$bin" adapt --config "$dir/Caddyfile")
 echo "bellhop adapt, $sites sites: ${ours} ms (median of $runs)"
 if command -v caddy >/dev/null; then
 	theirs=$(time_cmd caddy adapt --config "$dir/Caddyfile" --adapter caddyfile)

@@ -110,6 +110,42 @@ fn quote(s: &str) -> String {
     out
 }
 
+/// go-humanize's `ParseBytes` (which Caddy uses for sizes): a number
+/// (commas ignored) and an optional SI (`kb`, `mb`, …) or IEC (`kib`,
+/// `mib`, …) unit, case-insensitive, with Go's error wording.
+pub fn parse_bytes_f64(s: &str) -> Result<f64, String> {
+    let end = s
+        .find(|c: char| !(c.is_numeric() || c == '.' || c == ','))
+        .unwrap_or(s.len());
+    let num = s[..end].replace(',', "");
+    let f: f64 = num
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
+    let unit = s[end..].trim().to_lowercase();
+    let power = match unit.as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "ki" | "kib" => 1,
+        "m" | "mb" | "mi" | "mib" => 2,
+        "g" | "gb" | "gi" | "gib" => 3,
+        "t" | "tb" | "ti" | "tib" => 4,
+        "p" | "pb" | "pi" | "pib" => 5,
+        "e" | "eb" | "ei" | "eib" => 6,
+        _ => return Err(format!("unhandled size name: {unit}")),
+    };
+    let base: f64 = if unit.contains('i') { 1024.0 } else { 1000.0 };
+    Ok(f * base.powi(power))
+}
+
+/// [`parse_bytes_f64`] truncated to a whole number of bytes, as
+/// go-humanize returns it.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let v = parse_bytes_f64(s)?;
+    if v >= u64::MAX as f64 {
+        return Err(format!("too large: {s}"));
+    }
+    Ok(v as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

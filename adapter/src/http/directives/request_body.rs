@@ -14,6 +14,7 @@
 //! as nanoseconds. Each subdirective takes exactly one argument.
 
 use crate::error::Result;
+use crate::http::goconv::parse_bytes;
 use crate::http::helper::Helper;
 use crate::http::obj::Obj;
 use serde_json::Value;
@@ -61,42 +62,6 @@ fn one_arg(h: &mut Helper) -> Result<String> {
         Ok([a]) => Ok(a),
         Err(_) => Err(h.arg_err()),
     }
-}
-
-/// go-humanize's `ParseBytes`: a number (commas ignored) and an optional
-/// SI or IEC unit, case-insensitive; the result is truncated to an integer.
-pub fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
-    let end = s
-        .find(|c: char| !(c.is_numeric() || c == '.' || c == ','))
-        .unwrap_or(s.len());
-    let num: String = s[..end].chars().filter(|&c| c != ',').collect();
-    let f: f64 = num
-        .parse()
-        .ok()
-        .filter(|_| !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
-        .ok_or_else(|| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
-    let unit = s[end..].trim().to_lowercase();
-    let mult: f64 = match unit.as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "ki" | "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mi" | "mib" => 1024f64.powi(2),
-        "g" | "gb" => 1e9,
-        "gi" | "gib" => 1024f64.powi(3),
-        "t" | "tb" => 1e12,
-        "ti" | "tib" => 1024f64.powi(4),
-        "p" | "pb" => 1e15,
-        "pi" | "pib" => 1024f64.powi(5),
-        "e" | "eb" => 1e18,
-        "ei" | "eib" => 1024f64.powi(6),
-        _ => return Err(format!("unhandled size name: {unit}")),
-    };
-    let total = f * mult;
-    if total >= u64::MAX as f64 {
-        return Err(format!("too large: {s}"));
-    }
-    Ok(total as u64)
 }
 
 /// Go's `time.ParseDuration`: a signed sequence of decimal numbers with

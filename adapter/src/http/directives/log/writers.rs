@@ -16,6 +16,7 @@
 use crate::error::Result;
 use crate::http::directives::tls::issuers::generic_module;
 use crate::http::duration::parse_duration;
+use crate::http::goconv::parse_bytes_f64 as parse_bytes;
 use crate::http::obj::strings;
 use crate::syntax::Dispenser;
 use serde_json::{Map, Value};
@@ -158,39 +159,6 @@ fn comma_args(d: &mut Dispenser) -> Vec<String> {
         .collect()
 }
 
-/// go-humanize's `ParseBytes`: a number and an optional SI (`kb`, `mb`,
-/// …) or IEC (`kib`, `mib`, …) unit.
-pub fn parse_bytes(s: &str) -> Result<f64, String> {
-    let s = s.replace(',', "");
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let num: f64 = s[..split].parse().map_err(|_| {
-        format!(
-            "strconv.ParseFloat: parsing {:?}: invalid syntax",
-            &s[..split]
-        )
-    })?;
-    let unit = s[split..].trim().to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let (prefix, iec) = match unit.strip_suffix('i') {
-        Some(p) => (p, true),
-        None => (unit, false),
-    };
-    let power = match prefix {
-        "" if !iec => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        "e" => 6,
-        _ => return Err(format!("unhandled size name: {}", &s[split..])),
-    };
-    let base: f64 = if iec { 1024.0 } else { 1000.0 };
-    Ok(num * base.powi(power))
-}
-
 fn net(d: &mut Dispenser) -> Result<Value> {
     let mut m = Map::new();
     m.insert("output".into(), "net".into());
@@ -219,7 +187,7 @@ fn net(d: &mut Dispenser) -> Result<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_bytes;
+    use crate::http::goconv::parse_bytes_f64 as parse_bytes;
 
     #[test]
     fn sizes_as_go_humanize_reads_them() {

@@ -4,50 +4,8 @@
 
 use crate::error::Result;
 use crate::http::duration::parse_duration;
+pub use crate::http::goconv::{atoi, parse_bytes};
 use crate::syntax::Dispenser;
-
-/// Go's `strconv.Atoi`, with its error text.
-pub fn atoi(s: &str) -> std::result::Result<i64, String> {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {s:?}: invalid syntax"));
-    }
-    s.parse::<i64>()
-        .map_err(|_| format!("strconv.Atoi: parsing {s:?}: value out of range"))
-}
-
-/// go-humanize's `ParseBytes`: `4KB`, `10 MiB`, `1.5g`, `512`.
-pub fn parse_bytes(s: &str) -> std::result::Result<u64, String> {
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
-        .unwrap_or(s.len());
-    let num = s[..end].replace(',', "");
-    let f: f64 = num
-        .parse()
-        .map_err(|_| format!("strconv.ParseFloat: parsing {num:?}: invalid syntax"))?;
-    let unit = s[end..].trim().to_ascii_lowercase();
-    let mult: f64 = match unit.as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "ki" | "kib" => 1024.0,
-        "m" | "mb" => 1e6,
-        "mi" | "mib" => 1024f64.powi(2),
-        "g" | "gb" => 1e9,
-        "gi" | "gib" => 1024f64.powi(3),
-        "t" | "tb" => 1e12,
-        "ti" | "tib" => 1024f64.powi(4),
-        "p" | "pb" => 1e15,
-        "pi" | "pib" => 1024f64.powi(5),
-        "e" | "eb" => 1e18,
-        "ei" | "eib" => 1024f64.powi(6),
-        _ => return Err(format!("unhandled size name: {unit}")),
-    };
-    let v = f * mult;
-    if v >= u64::MAX as f64 {
-        return Err(format!("too large: {s}"));
-    }
-    Ok(v as u64)
-}
 
 /// The next argument, or Caddy's argument-count error.
 pub fn one_arg(d: &mut Dispenser) -> Result<String> {
