@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg_bin in caddy:caddy curl:curl; do
+for pkg_bin in caddy:caddy curl:curl pebble:pebble; do
 	pkg=${pkg_bin%%:*}
 	bin=${pkg_bin##*:}
 	command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")

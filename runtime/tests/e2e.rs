@@ -6,6 +6,8 @@ mod support;
 #[path = "e2e/tls_support.rs"]
 mod tls_support;
 
+#[path = "e2e/acme_pebble.rs"]
+mod acme_pebble;
 #[path = "e2e/auth.rs"]
 mod auth;
 #[path = "e2e/config_errors.rs"]

@@ -260,8 +260,13 @@ fn alpn_cert(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey
     p.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];
     let cert = p.self_signed(&key).map_err(es)?;
     let der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let c = super::cache::Cert::new(vec![cert.der().clone()], der, Vec::new())?;
-    Ok(c.key)
+    // Not through `Cert::new`: its key check parses the certificate with
+    // webpki, which refuses the critical acmeIdentifier extension.
+    let signing = rustls::crypto::ring::sign::any_supported_type(&der).map_err(es)?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(
+        vec![cert.der().clone()],
+        signing,
+    )))
 }
 
 fn es(e: impl std::fmt::Display) -> String {

@@ -1,0 +1,253 @@
+//! ACME against a real ACME server: Debian's `pebble`, started by the
+//! test on loopback with its own config (challenge ports pointed at
+//! bellhop's listeners, `PEBBLE_VA_NOSLEEP=1`, `-dnsserver` pointed at a
+//! tiny UDP DNS responder answering A 127.0.0.1 for every name). A
+//! certificate is obtained through HTTP-01 and through TLS-ALPN-01,
+//! stored, and served to a client trusting pebble's issuing root.
+//!
+//! Without pebble the tests fail, saying how to install it.
+
+use crate::support::*;
+use crate::tls_support::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn pebble_bin() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("pebble"))
+            .find(|f| f.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("pebble (the ACME test server) is not installed: run `apt-get install -y pebble`")
+    })
+}
+
+/// A UDP DNS responder answering A 127.0.0.1 for every name (and no
+/// records for other types). Runs until the process ends.
+fn start_dns() -> SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            if let Some(reply) = dns_reply(&buf[..n]) {
+                let _ = sock.send_to(&reply, peer);
+            }
+        }
+    });
+    addr
+}
+
+fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
+    // The question: labels up to the root label, then type and class.
+    let mut i = 12;
+    while *q.get(i)? != 0 {
+        i += 1 + *q.get(i)? as usize;
+    }
+    let end = i + 5;
+    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
+    let answers = u16::from(qtype == 1);
+    let mut r = q[..2].to_vec();
+    r.extend([0x81, 0x80, 0, 1]);
+    r.extend(answers.to_be_bytes());
+    r.extend([0, 0, 0, 0]);
+    r.extend(q.get(12..end)?);
+    if answers == 1 {
+        r.extend([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
+    }
+    Some(r)
+}
+
+/// A running pebble, killed on drop.
+struct Pebble {
+    child: Child,
+    directory: String,
+    management: SocketAddr,
+    /// The CA (PEM file) of pebble's own HTTPS listeners.
+    api_ca_file: PathBuf,
+    api_ca: TestCa,
+}
+
+impl Drop for Pebble {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
+    let bin = pebble_bin();
+    let api_ca = TestCa::new("pebble API CA");
+    let (cert, key) = api_ca.leaf(&["localhost", "127.0.0.1"]);
+    let api_ca_file = dir.join("api-ca.pem");
+    std::fs::write(&api_ca_file, &api_ca.pem).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert).unwrap();
+    std::fs::write(dir.join("key.pem"), key).unwrap();
+    let (api, mgmt) = (free_port(), free_port());
+    let config = json!({"pebble": {
+        "listenAddress": format!("127.0.0.1:{api}"),
+        "managementListenAddress": format!("127.0.0.1:{mgmt}"),
+        "certificate": dir.join("cert.pem"),
+        "privateKey": dir.join("key.pem"),
+        "httpPort": http_port,
+        "tlsPort": tls_port,
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": false
+    }});
+    let config_file = dir.join("pebble-config.json");
+    std::fs::write(&config_file, config.to_string()).unwrap();
+    let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
+    let child = Command::new(bin)
+        .arg("-config")
+        .arg(&config_file)
+        .arg("-dnsserver")
+        .arg(start_dns().to_string())
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("pebble starts");
+    let pebble = Pebble {
+        child,
+        directory: format!("https://127.0.0.1:{api}/dir"),
+        management: format!("127.0.0.1:{mgmt}").parse().unwrap(),
+        api_ca_file,
+        api_ca,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for port in [api, mgmt] {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "pebble did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    pebble
+}
+
+fn bellhop_config(
+    storage: &Path,
+    pebble: &Pebble,
+    name: &str,
+    ports: (u16, u16),
+    issuer: Value,
+) -> Value {
+    let mut issuer = issuer;
+    issuer["module"] = json!("acme");
+    issuer["ca"] = json!(pebble.directory);
+    issuer["trusted_roots_pem_files"] = json!([pebble.api_ca_file.display().to_string()]);
+    let server = |port: u16, tls: bool| {
+        let mut s = json!({
+            "listen": [format!("127.0.0.1:{port}")],
+            "automatic_https": {"disable": true},
+            "routes": [{"handle": [{"handler": "static_response", "body": "hello {http.request.scheme}"}]}]
+        });
+        if tls {
+            s["tls_connection_policies"] = json!([{}]);
+        }
+        s
+    };
+    json!({
+        "storage": {"module": "file_system", "root": storage.display().to_string()},
+        "apps": {
+            "tls": {
+                "certificates": {"automate": [name]},
+                "automation": {"policies": [{"subjects": [name], "issuers": [issuer]}]}
+            },
+            "http": {"servers": {"http": server(ports.0, false), "https": server(ports.1, true)}}
+        }
+    })
+}
+
+/// The stored certificate file named `file`, waiting up to `limit`.
+fn wait_for_file(root: &Path, file: &str, limit: Duration) -> Option<PathBuf> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(p) = find_file(root, file) {
+            return Some(p);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn find_file(dir: &Path, file: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, file) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|n| n == file) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Obtains a certificate for `name` from a fresh pebble with `issuer`'s
+/// settings and checks it is stored and served.
+async fn obtain_and_serve(name: &str, issuer: Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let ports = (free_port(), free_port());
+    let pebble = start_pebble(dir.path(), ports.0, ports.1);
+    let s = start(bellhop_config(&storage, &pebble, name, ports, issuer));
+    let log = || std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
+    let crt = tokio::task::block_in_place(|| {
+        wait_for_file(&storage, &format!("{name}.crt"), Duration::from_secs(40))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no certificate for {name} in storage; pebble said:\n{}",
+            log()
+        )
+    });
+    assert!(crt.with_extension("key").is_file(), "the key is stored too");
+    // pebble's issuing root, from its management API.
+    let api = client(&[&pebble.api_ca.pem], None, &[b"http/1.1"]);
+    let root = get_tls(api, pebble.management, "localhost", "/roots/0")
+        .await
+        .expect("pebble's management API answers");
+    assert_eq!(root.status, 200, "{}", root.body);
+    let https: SocketAddr = format!("127.0.0.1:{}", ports.1).parse().unwrap();
+    let c = client(&[&root.body], None, &[b"http/1.1"]);
+    let r = get_tls(c, https, name, "/")
+        .await
+        .unwrap_or_else(|e| panic!("bellhop serves the ACME certificate: {e}"));
+    assert_eq!((r.status, r.body.as_str()), (200, "hello https"));
+    assert_eq!(dns_names(&r.peer), vec![name.to_string()]);
+    drop(s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_issues_a_certificate_through_http01() {
+    obtain_and_serve(
+        "http01.bellhop.test",
+        json!({"challenges": {"tls-alpn": {"disabled": true}}}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_issues_a_certificate_through_tls_alpn01() {
+    obtain_and_serve(
+        "alpn.bellhop.test",
+        json!({"challenges": {"http": {"disabled": true}}}),
+    )
+    .await;
+}
