@@ -3,7 +3,8 @@
 //! bellhop's listeners, `PEBBLE_VA_NOSLEEP=1`, `-dnsserver` pointed at a
 //! tiny UDP DNS responder answering A 127.0.0.1 for every name). A
 //! certificate is obtained through HTTP-01 and through TLS-ALPN-01,
-//! stored, and served to a client trusting pebble's issuing root.
+//! stored, served to a client trusting pebble's issuing root, and reused
+//! by a restarted runtime without a new order.
 //!
 //! Without pebble the tests fail, saying how to install it.
 
@@ -200,13 +201,19 @@ fn find_file(dir: &Path, file: &str) -> Option<PathBuf> {
 }
 
 /// Obtains a certificate for `name` from a fresh pebble with `issuer`'s
-/// settings and checks it is stored and served.
+/// settings, checks it is stored and served, and reused on restart.
 async fn obtain_and_serve(name: &str, issuer: Value) {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let ports = (free_port(), free_port());
     let pebble = start_pebble(dir.path(), ports.0, ports.1);
-    let s = start(bellhop_config(&storage, &pebble, name, ports, issuer));
+    let s = start(bellhop_config(
+        &storage,
+        &pebble,
+        name,
+        ports,
+        issuer.clone(),
+    ));
     let log = || std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
     let crt = tokio::task::block_in_place(|| {
         wait_for_file(&storage, &format!("{name}.crt"), Duration::from_secs(40))
@@ -231,7 +238,22 @@ async fn obtain_and_serve(name: &str, issuer: Value) {
         .unwrap_or_else(|e| panic!("bellhop serves the ACME certificate: {e}"));
     assert_eq!((r.status, r.body.as_str()), (200, "hello https"));
     assert_eq!(dns_names(&r.peer), vec![name.to_string()]);
+    // A restart on the same storage reuses the certificate: no new order.
+    let orders = log().matches("POST /order-plz").count();
+    s.rt.stop().await;
     drop(s);
+    let again = start(bellhop_config(&storage, &pebble, name, ports, issuer));
+    let c = client(&[&root.body], None, &[b"http/1.1"]);
+    let r2 = get_tls(c, https, name, "/")
+        .await
+        .unwrap_or_else(|e| panic!("the restarted bellhop serves the stored certificate: {e}"));
+    assert_eq!(r2.peer, r.peer, "the stored certificate is served again");
+    assert_eq!(
+        log().matches("POST /order-plz").count(),
+        orders,
+        "no new order"
+    );
+    again.rt.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
