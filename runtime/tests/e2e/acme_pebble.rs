@@ -71,9 +71,10 @@ fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
     Some(r)
 }
 
-/// A running pebble, killed on drop.
+/// A pebble, prepared then started; killed on drop.
 struct Pebble {
-    child: Child,
+    child: Option<Child>,
+    api: u16,
     directory: String,
     management: SocketAddr,
     /// The CA (PEM file) of pebble's own HTTPS listeners.
@@ -83,13 +84,16 @@ struct Pebble {
 
 impl Drop for Pebble {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
-    let bin = pebble_bin();
+/// Picks pebble's ports and writes its API certificate, so that bellhop's
+/// config can name the directory before pebble runs.
+fn prepare_pebble(dir: &Path) -> Pebble {
     let api_ca = TestCa::new("pebble API CA");
     let (cert, key) = api_ca.leaf(&["localhost", "127.0.0.1"]);
     let api_ca_file = dir.join("api-ca.pem");
@@ -97,6 +101,20 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
     std::fs::write(dir.join("cert.pem"), cert).unwrap();
     std::fs::write(dir.join("key.pem"), key).unwrap();
     let (api, mgmt) = (free_port(), free_port());
+    Pebble {
+        child: None,
+        api,
+        directory: format!("https://127.0.0.1:{api}/dir"),
+        management: format!("127.0.0.1:{mgmt}").parse().unwrap(),
+        api_ca_file,
+        api_ca,
+    }
+}
+
+/// Starts pebble validating challenges on bellhop's ports.
+fn start_pebble(pebble: &mut Pebble, dir: &Path, http_port: u16, tls_port: u16) {
+    let bin = pebble_bin();
+    let (api, mgmt) = (pebble.api, pebble.management.port());
     let config = json!({"pebble": {
         "listenAddress": format!("127.0.0.1:{api}"),
         "managementListenAddress": format!("127.0.0.1:{mgmt}"),
@@ -121,13 +139,7 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
         .stderr(log)
         .spawn()
         .expect("pebble starts");
-    let pebble = Pebble {
-        child,
-        directory: format!("https://127.0.0.1:{api}/dir"),
-        management: format!("127.0.0.1:{mgmt}").parse().unwrap(),
-        api_ca_file,
-        api_ca,
-    };
+    pebble.child = Some(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     for port in [api, mgmt] {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -135,7 +147,6 @@ fn start_pebble(dir: &Path, http_port: u16, tls_port: u16) -> Pebble {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    pebble
 }
 
 fn bellhop_config(
@@ -205,15 +216,20 @@ fn find_file(dir: &Path, file: &str) -> Option<PathBuf> {
 async fn obtain_and_serve(name: &str, issuer: Value) {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
-    let ports = (free_port(), free_port());
-    let pebble = start_pebble(dir.path(), ports.0, ports.1);
+    let mut pebble = prepare_pebble(dir.path());
+    // bellhop binds its ports first (no race for free ports), then pebble
+    // starts validating on them; the first order attempt fails and is
+    // retried.
     let s = start(bellhop_config(
         &storage,
         &pebble,
         name,
-        ports,
+        (0, 0),
         issuer.clone(),
     ));
+    let port = |server: &str| s.rt.server_addrs(server)[0].port();
+    let ports = (port("http"), port("https"));
+    start_pebble(&mut pebble, dir.path(), ports.0, ports.1);
     let log = || std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
     let crt = tokio::task::block_in_place(|| {
         wait_for_file(&storage, &format!("{name}.crt"), Duration::from_secs(40))
@@ -242,7 +258,9 @@ async fn obtain_and_serve(name: &str, issuer: Value) {
     let orders = log().matches("POST /order-plz").count();
     s.rt.stop().await;
     drop(s);
-    let again = start(bellhop_config(&storage, &pebble, name, ports, issuer));
+    // (On new ports: the stored certificate needs no validation.)
+    let again = start(bellhop_config(&storage, &pebble, name, (0, 0), issuer));
+    let https = again.rt.server_addrs("https")[0];
     let c = client(&[&root.body], None, &[b"http/1.1"]);
     let r2 = get_tls(c, https, name, "/")
         .await
