@@ -105,6 +105,17 @@ fn encoder_config(d: &mut Dispenser, m: &mut Map<String, Value>) -> Result<()> {
 }
 
 fn filter(d: &mut Dispenser, m: &mut Map<String, Value>) -> Result<()> {
+    wrapped_fields(d, m, field_filter)
+}
+
+/// The block shared by the `filter` and `append` encoders: `wrap <encoder>`,
+/// a `fields { … }` block, or field lines directly; each field line is
+/// parsed by `field` into the encoder's `fields` map.
+fn wrapped_fields(
+    d: &mut Dispenser,
+    m: &mut Map<String, Value>,
+    field: fn(&mut Dispenser, &mut Map<String, Value>) -> Result<()>,
+) -> Result<()> {
     if d.next_arg() {
         return Err(d.arg_err());
     }
@@ -115,10 +126,10 @@ fn filter(d: &mut Dispenser, m: &mut Map<String, Value>) -> Result<()> {
             "fields" => {
                 let nesting = d.nesting();
                 while d.next_block(nesting) {
-                    field_filter(d, &mut fields)?;
+                    field(d, &mut fields)?;
                 }
             }
-            _ => field_filter(d, &mut fields)?,
+            _ => field(d, &mut fields)?,
         }
     }
     if !fields.is_empty() {
@@ -244,26 +255,7 @@ fn actions(d: &mut Dispenser, filter: &str, m: &mut Map<String, Value>) -> Resul
 }
 
 fn append(d: &mut Dispenser, m: &mut Map<String, Value>) -> Result<()> {
-    if d.next_arg() {
-        return Err(d.arg_err());
-    }
-    let mut fields = Map::new();
-    while d.next_block(0) {
-        match d.val() {
-            "wrap" => wrap(d, m)?,
-            "fields" => {
-                let nesting = d.nesting();
-                while d.next_block(nesting) {
-                    append_field(d, &mut fields)?;
-                }
-            }
-            _ => append_field(d, &mut fields)?,
-        }
-    }
-    if !fields.is_empty() {
-        m.insert("fields".into(), Value::Object(fields));
-    }
-    Ok(())
+    wrapped_fields(d, m, append_field)
 }
 
 /// `<field> <value>`: numbers and booleans keep their JSON type.
