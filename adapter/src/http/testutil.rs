@@ -91,3 +91,13 @@ fn segments(body: Vec<Token>) -> Vec<Vec<Token>> {
     }
     out
 }
+
+/// The whole pipeline (real lexer and parser) on `src`: the config JSON.
+pub fn adapt(src: &str) -> crate::error::Result<serde_json::Value> {
+    crate::adapt("Caddyfile", src).map(|a| a.config)
+}
+
+/// The routes of server `srv0` after adapting `src` (which must adapt).
+pub fn routes(src: &str) -> serde_json::Value {
+    adapt(src).unwrap()["apps"]["http"]["servers"]["srv0"]["routes"].clone()
+}

@@ -46,11 +46,8 @@ fn record(state: &mut State, name: &str) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
-
-    fn adapt(src: &str) -> crate::error::Result<Value> {
-        crate::adapt("Caddyfile", src).map(|a| a.config)
-    }
+    use crate::http::testutil::adapt;
+    use serde_json::json;
 
     #[test]
     fn nested_named_routes_are_pulled_in() {

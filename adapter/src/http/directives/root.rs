@@ -29,15 +29,8 @@ pub fn parse(h: &mut Helper) -> Result<Vec<ConfigValue>> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
-
-    fn adapt(src: &str) -> crate::error::Result<Value> {
-        crate::adapt("Caddyfile", src).map(|a| a.config)
-    }
-
-    fn routes(src: &str) -> Value {
-        adapt(src).unwrap()["apps"]["http"]["servers"]["srv0"]["routes"].clone()
-    }
+    use crate::http::testutil::{adapt, routes};
+    use serde_json::json;
 
     #[test]
     fn one_root_has_no_group() {

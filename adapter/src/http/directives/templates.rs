@@ -84,11 +84,8 @@ fn parse_extensions(h: &mut Helper) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use crate::http::testutil::adapt;
     use serde_json::{json, Value};
-
-    fn adapt(src: &str) -> crate::error::Result<Value> {
-        crate::adapt("Caddyfile", src).map(|a| a.config)
-    }
 
     fn handler(src: &str) -> Value {
         adapt(src).unwrap()["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0].clone()

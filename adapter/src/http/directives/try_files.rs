@@ -103,15 +103,8 @@ fn route(h: &Helper, try_files: &[String], query: &str, policy: &str) -> Vec<Con
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
-
-    fn adapt(src: &str) -> crate::error::Result<Value> {
-        crate::adapt("Caddyfile", src).map(|a| a.config)
-    }
-
-    fn routes(src: &str) -> Value {
-        adapt(src).unwrap()["apps"]["http"]["servers"]["srv0"]["routes"].clone()
-    }
+    use crate::http::testutil::{adapt, routes};
+    use serde_json::json;
 
     #[test]
     fn plain_files_make_one_ungrouped_route() {

@@ -164,11 +164,8 @@ fn apply_query_op(h: &Helper, ops: &mut QueryOps, args: &[String]) -> Result<()>
 
 #[cfg(test)]
 mod tests {
+    use crate::http::testutil::adapt;
     use serde_json::{json, Value};
-
-    fn adapt(src: &str) -> crate::error::Result<Value> {
-        crate::adapt("Caddyfile", src).map(|a| a.config)
-    }
 
     fn handler(line: &str) -> Value {
         let v = adapt(&format!(":80 {{\n{line}\n}}")).unwrap();
