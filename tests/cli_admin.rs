@@ -142,13 +142,18 @@ fn run(s: &Scratch, args: &[&str], config: &Path) -> Served {
     Served(child)
 }
 
-fn stop(s: &Scratch, child: &mut Served) {
-    let out = s.bellhop().arg("stop").output().unwrap();
+/// Runs a bellhop command and asserts it succeeded, showing its stderr.
+fn succeed(cmd: &mut std::process::Command) {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn stop(s: &Scratch, child: &mut Served) {
+    succeed(s.bellhop().arg("stop"));
     assert_eq!(child.0.wait().unwrap().code(), Some(0));
 }
 
@@ -181,17 +186,7 @@ fn start_reload_stop_through_the_admin_socket() {
         "loaded when start returns"
     );
     s.write("config.json", &site(port, "two"));
-    let out = s
-        .bellhop()
-        .args(["reload", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(s.bellhop().args(["reload", "--config"]).arg(&cfg));
     assert_eq!(get(port).as_deref(), Some("two"));
     let forced = s
         .bellhop()
@@ -217,12 +212,7 @@ fn start_reload_stop_through_the_admin_socket() {
         "{err}"
     );
     assert_eq!(get(port).as_deref(), Some("two"));
-    let out = s.bellhop().arg("stop").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(s.bellhop().arg("stop"));
     let deadline = Instant::now() + Duration::from_secs(10);
     while get(port).is_some() {
         assert!(Instant::now() < deadline, "still serving after stop");
@@ -280,17 +270,7 @@ fn resume_starts_from_the_autosaved_config() {
     let cfg = s.write("config.json", &site(port, "from file"));
     let mut child = run(&s, &[], &cfg);
     let changed = s.write("changed.json", &site(port, "changed live"));
-    let out = s
-        .bellhop()
-        .args(["reload", "--config"])
-        .arg(&changed)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(s.bellhop().args(["reload", "--config"]).arg(&changed));
     stop(&s, &mut child);
     let saved = std::fs::read_to_string(s.dir.join("xdg/bellhop/autosave.json")).unwrap();
     assert!(saved.contains("changed live"), "{saved}");
