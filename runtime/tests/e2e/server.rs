@@ -226,7 +226,9 @@ async fn read_timeout_bites_on_a_stalled_body() {
 #[tokio::test]
 async fn write_timeout_cuts_a_client_that_does_not_read() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("big"), vec![1u8; 16 << 20]).unwrap();
+    // Sparse: 16 MiB of zeros that take no disk space.
+    let big = std::fs::File::create(dir.path().join("big")).unwrap();
+    big.set_len(16 << 20).unwrap();
     let s = start(config_with(
         json!({"write_timeout": "300ms", "routes": [{"handle": [
             {"handler": "file_server", "root": dir.path().display().to_string()}
