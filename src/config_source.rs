@@ -2,7 +2,7 @@
 //! (or standard input) read through the right adapter, giving JSON bytes.
 //!
 //! The adapter is inferred from the file name as Caddy does: a base name
-//! starting with `Caddyfile`, or ending in `.caddyfile`, is a Caddyfile;
+//! starting with `Caddyfile`, or ending in `.caddyfile` (ignoring case), is a Caddyfile;
 //! anything else is JSON.
 
 use crate::input;
@@ -43,9 +43,10 @@ impl LoadError {
 pub fn infer_adapter(path: &str) -> AdapterName {
     let base = Path::new(path)
         .file_name()
-        .map(|b| b.to_string_lossy().into_owned())
+        .map(|b| b.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    if path == "-" || base.starts_with("Caddyfile") || base.ends_with(".caddyfile") {
+    // Case-insensitive, as Caddy compares the lowercased base name.
+    if path == "-" || base.starts_with("caddyfile") || base.ends_with(".caddyfile") {
         AdapterName::Caddyfile
     } else {
         AdapterName::Json
@@ -93,6 +94,8 @@ mod tests {
         assert_eq!(infer_adapter("Caddyfile"), AdapterName::Caddyfile);
         assert_eq!(infer_adapter("/etc/Caddyfile.prod"), AdapterName::Caddyfile);
         assert_eq!(infer_adapter("site.caddyfile"), AdapterName::Caddyfile);
+        assert_eq!(infer_adapter("site.Caddyfile"), AdapterName::Caddyfile);
+        assert_eq!(infer_adapter("caddyfile.dev"), AdapterName::Caddyfile);
         assert_eq!(infer_adapter("caddy.json"), AdapterName::Json);
         assert_eq!(infer_adapter("-"), AdapterName::Caddyfile);
     }
