@@ -116,8 +116,12 @@ async fn serve(
     }
     report(Ok(()));
     match &workers {
-        Some(w) => tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving"),
-        None => tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving"),
+        Some(w) => {
+            tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving")
+        }
+        None => {
+            tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving")
+        }
     }
     let file = path;
     loop {

@@ -58,7 +58,8 @@ pub fn probe(addr: &ListenAddr) -> Result<(), String> {
         format!("listen {}: {e}{hint}", addr.key())
     };
     let sa = resolve(addr).map_err(fail)?;
-    let sock = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
+    let sock =
+        Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
     sock.set_reuse_address(true).map_err(fail)?;
     if sa.is_ipv6() {
         sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())
@@ -110,7 +111,8 @@ mod tests {
         // A SO_REUSEPORT listener does not let the probe in either.
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         s.set_reuse_port(true).unwrap();
-        s.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into()).unwrap();
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+            .unwrap();
         s.listen(16).unwrap();
         assert!(probe(&addr(port)).is_err());
     }

@@ -34,11 +34,22 @@ pub enum ToWorker {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum FromWorker {
     /// Ready for commands.
-    Hello { pid: u32 },
-    Prepared { seq: u64 },
-    Failed { seq: u64, error: String },
-    Committed { seq: u64 },
-    Aborted { seq: u64 },
+    Hello {
+        pid: u32,
+    },
+    Prepared {
+        seq: u64,
+    },
+    Failed {
+        seq: u64,
+        error: String,
+    },
+    Committed {
+        seq: u64,
+    },
+    Aborted {
+        seq: u64,
+    },
 }
 
 /// One end of the channel.

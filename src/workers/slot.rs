@@ -1,9 +1,10 @@
 //! One worker slot: spawns `bellhop worker` (its own process group, so a
 //! terminal's Ctrl-C reaches the supervisor alone, which forwards the
 //! stop), waits for its `hello`, loads the committed config into it, and
-//! registers it; when it dies, logs its exit status and spawns another
-//! after a backoff that doubles on each quick failure (100 ms up to 30 s,
-//! back to 100 ms once a worker stayed up for 10 s).
+//! registers it; when it dies, logs its exit status and spawns another:
+//! at once the first time, then after a backoff that doubles on each
+//! further quick failure (100 ms up to 30 s), back to at once when a
+//! worker stayed up for 10 s.
 //!
 //! Each worker gets `BELLHOP_WORKER_ID` (its slot, 0-based, the same
 //! across restarts) in its environment, so a config can tell the workers
@@ -19,7 +20,8 @@ use tokio::process::Child;
 
 /// How long a new worker may take to say `hello`.
 const HELLO_LIMIT: Duration = Duration::from_secs(10);
-/// The first restart delay; doubled on each quick failure.
+/// The delay after the second quick failure in a row; doubled on each
+/// further one.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// A worker that lived this long resets the backoff.
@@ -56,11 +58,18 @@ pub async fn run(shared: Arc<Shared>, slot: usize) {
         if started.elapsed() >= STABLE {
             failures = 0;
         }
-        let delay = BACKOFF_MIN
-            .saturating_mul(1 << failures.min(16))
-            .min(BACKOFF_MAX);
+        let delay = match failures {
+            0 => Duration::ZERO,
+            n => BACKOFF_MIN
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(BACKOFF_MAX),
+        };
         failures = failures.saturating_add(1);
-        tracing::info!(worker = slot, delay_ms = delay.as_millis() as u64, "restarting the worker");
+        tracing::info!(
+            worker = slot,
+            delay_ms = delay.as_millis() as u64,
+            "restarting the worker"
+        );
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = async { drop(stopping.wait_for(|s| *s).await) } => break,

@@ -95,7 +95,8 @@ impl Supervisor {
     /// Spawns `count` workers and waits (up to 30 s) until all are ready
     /// for a config; an error names what went wrong.
     pub async fn start(count: usize) -> Result<Arc<Self>, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("finding bellhop's own path: {e}"))?;
+        let exe =
+            std::env::current_exe().map_err(|e| format!("finding bellhop's own path: {e}"))?;
         let shared = Arc::new(Shared {
             exe,
             state: Mutex::new(State {
@@ -118,7 +119,9 @@ impl Supervisor {
         let ready = tokio::time::timeout(Duration::from_secs(30), live.wait_for(|n| *n == count));
         if !matches!(ready.await, Ok(Ok(_))) {
             sup.kill().await;
-            return Err(format!("the {count} workers did not all start within 30 s (see the log)"));
+            return Err(format!(
+                "the {count} workers did not all start within 30 s (see the log)"
+            ));
         }
         Ok(sup)
     }
@@ -131,7 +134,10 @@ impl Supervisor {
     /// The workers' process IDs, by slot (0 while restarting).
     pub async fn pids(&self) -> Vec<u32> {
         let st = self.shared.state.lock().await;
-        st.workers.iter().map(|w| w.as_ref().map_or(0, |c| c.pid)).collect()
+        st.workers
+            .iter()
+            .map(|w| w.as_ref().map_or(0, |c| c.pid))
+            .collect()
     }
 
     /// Loads `json` on every worker, all or nothing.
@@ -234,7 +240,10 @@ async fn prepare_all(workers: &mut [Option<Conn>], seq: u64, json: &Arc<str>) ->
             match w.chan.send(&msg).await {
                 Ok(()) => sent[i] = true,
                 Err(e) => {
-                    failure.get_or_insert(format!("loading config: worker {i} (pid {}): control channel: {e}", w.pid));
+                    failure.get_or_insert(format!(
+                        "loading config: worker {i} (pid {}): control channel: {e}",
+                        w.pid
+                    ));
                 }
             }
         }
