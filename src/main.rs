@@ -16,6 +16,7 @@ mod start;
 mod stop;
 mod trust;
 mod validate;
+mod workers;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -46,6 +47,9 @@ enum Command {
     Validate(validate::Args),
     /// Print (or install) the internal CA's root certificate.
     Trust(trust::Args),
+    /// One worker process of `run --workers N` (started by the supervisor).
+    #[command(hide = true)]
+    Worker,
     /// List the module IDs this build implements.
     ListModules,
     /// Print bellhop's version.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Reload(args) => reload::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Trust(args) => trust::run(args),
+        Command::Worker => workers::worker::run(),
         Command::ListModules => {
             for id in bellhop_runtime::module_ids() {
                 println!("{id}");

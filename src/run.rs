@@ -2,10 +2,12 @@
 //! SIGINT, SIGTERM or `POST /stop`; a second SIGINT forces the exit
 //! (code 2). The admin API serves alongside; SIGUSR1 (and, with
 //! `--watch`, a change of the file) reloads the config file; `--resume`
-//! starts from the last autosaved config.
+//! starts from the last autosaved config. `--workers N` serves with N
+//! worker processes under a supervisor (see `workers`).
 
 use crate::config_source::{self, AdapterName};
 use crate::live;
+use crate::workers::{Supervisor, WorkerCount};
 use crate::Outcome;
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -24,6 +26,11 @@ pub struct Args {
     /// Reload the config file whenever it changes.
     #[arg(long)]
     watch: bool,
+    /// Worker processes to serve with: a number, or `auto` (one per
+    /// core). With more than one, this process supervises them and serves
+    /// the admin API; they share the ports through SO_REUSEPORT.
+    #[arg(long, default_value = "1", value_name = "N|auto")]
+    workers: WorkerCount,
     /// Report the outcome of loading to `bellhop start` at this address.
     #[arg(long, hide = true)]
     pingback: Option<String>,
@@ -90,14 +97,32 @@ async fn serve(
     let mut signals = Signals::install()?;
     let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
     let runtime = bellhop_runtime::Runtime::new();
-    let admin = live::admin(runtime.clone());
+    let workers = match start_workers(args.workers).await {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("bellhop: {e}");
+            report(Err(e));
+            return Ok(Outcome::ConfigError);
+        }
+    };
+    let admin = live::admin(runtime.clone(), workers.as_ref().map(|w| w.loader()));
     if let Err(e) = admin.load(json, true).await {
         eprintln!("bellhop: loading {path}: {e}");
         report(Err(format!("loading {path}: {e}")));
+        if let Some(w) = &workers {
+            w.stop().await;
+        }
         return Ok(Outcome::ConfigError);
     }
     report(Ok(()));
-    tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving");
+    match &workers {
+        Some(w) => {
+            tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving")
+        }
+        None => {
+            tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving")
+        }
+    }
     let file = path;
     loop {
         tokio::select! {
@@ -110,15 +135,34 @@ async fn serve(
         }
     }
     tracing::info!("shutting down gracefully; interrupt again to force");
+    let stopped = async {
+        runtime.stop().await;
+        if let Some(w) = &workers {
+            w.stop().await;
+        }
+    };
     let outcome = tokio::select! {
-        _ = runtime.stop() => Outcome::Ok,
+        _ = stopped => Outcome::Ok,
         _ = signals.interrupted() => {
             tracing::warn!("forced quit");
+            if let Some(w) = &workers {
+                w.kill().await;
+            }
             Outcome::Forced
         }
     };
     admin.shutdown().await;
     Ok(outcome)
+}
+
+/// The workers' supervisor, for `--workers` above 1.
+async fn start_workers(count: WorkerCount) -> Result<Option<std::sync::Arc<Supervisor>>, String> {
+    if count.0 <= 1 {
+        return Ok(None);
+    }
+    let w = Supervisor::start(count.0).await?;
+    tracing::info!(workers = count.0, pids = ?w.pids().await, "workers started");
+    Ok(Some(w))
 }
 
 /// The signals `run` obeys: SIGINT or SIGTERM stop gracefully; another

@@ -32,6 +32,9 @@ pub struct Args {
     /// Start from the last autosaved config, when there is one.
     #[arg(long)]
     resume: bool,
+    /// Worker processes (see `bellhop run --workers`).
+    #[arg(long, value_name = "N|auto")]
+    workers: Option<crate::workers::WorkerCount>,
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -56,6 +59,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     }
     if args.resume {
         cmd.arg("--resume");
+    }
+    if let Some(w) = args.workers {
+        cmd.arg("--workers").arg(w.0.to_string());
     }
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -56,6 +56,17 @@ pub trait ConfigAdapter: Send + Sync {
     }
 }
 
+/// Runs a config in place of the admin's own [`Runtime`]: `bellhop run
+/// --workers N` installs one that passes each change to its worker
+/// processes (all switch, or none does). The admin API still decodes the
+/// config, serves itself and keeps the raw JSON.
+pub trait ConfigLoader: Send + Sync {
+    /// Runs `json` (decoded as `config`), or says why not, leaving the
+    /// running config in place. Called under the change lock, on a
+    /// blocking thread within the Tokio runtime: it may block.
+    fn load(&self, json: &[u8], config: &crate::config::Config) -> Result<(), String>;
+}
+
 /// How the admin API is set up, beyond what the config says.
 pub struct AdminOptions {
     /// The listen address when the config has no `admin.listen`.
@@ -66,6 +77,8 @@ pub struct AdminOptions {
     pub max_body: usize,
     /// Adapters by media type (`text/caddyfile`), lower case.
     pub adapters: Vec<(String, Arc<dyn ConfigAdapter>)>,
+    /// Runs configs instead of the runtime (`None`: the runtime does).
+    pub loader: Option<Arc<dyn ConfigLoader>>,
 }
 
 impl Default for AdminOptions {
@@ -75,6 +88,7 @@ impl Default for AdminOptions {
             autosave: None,
             max_body: DEFAULT_MAX_BODY,
             adapters: Vec::new(),
+            loader: None,
         }
     }
 }
@@ -97,6 +111,12 @@ impl AdminOptions {
     pub fn with_adapter(mut self, media_type: &str, adapter: Arc<dyn ConfigAdapter>) -> Self {
         self.adapters
             .push((media_type.to_ascii_lowercase(), adapter));
+        self
+    }
+
+    /// Runs configs with `loader` instead of the runtime.
+    pub fn with_loader(mut self, loader: Arc<dyn ConfigLoader>) -> Self {
+        self.loader = Some(loader);
         self
     }
 }

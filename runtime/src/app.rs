@@ -66,6 +66,10 @@ impl Shared {
     }
 }
 
+/// A provisioned config with its listeners bound, not yet serving
+/// ([`Runtime::prepare`]). Dropping it aborts the load.
+pub struct Prepared(Arc<Instance>);
+
 /// A bellhop runtime: load configs, serve them, stop gracefully.
 #[derive(Clone)]
 pub struct Runtime {
@@ -105,13 +109,31 @@ impl Runtime {
 
     /// Like [`Runtime::load`], from a decoded config.
     pub fn load_config(&self, config: &Config) -> Result<(), Error> {
+        let prepared = self.prepare(config)?;
+        self.commit(prepared);
+        Ok(())
+    }
+
+    /// The first half of [`Runtime::load_config`]: provisions `config`
+    /// whole and binds its listeners, without serving it. Dropping the
+    /// result aborts (its new sockets close; shared ones stay); passing it
+    /// to [`Runtime::commit`] swaps it in. Lets a caller load one config
+    /// into several runtimes all-or-nothing.
+    pub fn prepare(&self, config: &Config) -> Result<Prepared, Error> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::Other(
                 "Runtime::load must run within a Tokio runtime".into(),
             ));
         }
         let s = &self.shared;
-        let new = Arc::new(Instance::provision(config, &s.registry, Some(&s.pool))?);
+        let instance = Instance::provision(config, &s.registry, Some(&s.pool))?;
+        Ok(Prepared(Arc::new(instance)))
+    }
+
+    /// Swaps in a config from [`Runtime::prepare`] and drains the old one.
+    pub fn commit(&self, prepared: Prepared) {
+        let s = &self.shared;
+        let new = prepared.0;
         let sockets = new.sockets();
         let old = s.current.swap(Some(new));
         for socket in sockets {
@@ -120,7 +142,12 @@ impl Runtime {
         if let Some(old) = old {
             old.release_listeners(old.grace_period);
         }
-        Ok(())
+    }
+
+    /// Opts the listener pool in to `SO_REUSEPORT` (see
+    /// [`Pool::set_reuse_port`]): for the worker processes of one supervisor.
+    pub fn set_reuse_port(&self, on: bool) {
+        self.shared.pool.set_reuse_port(on);
     }
 
     /// The config serving now, if any.

@@ -7,8 +7,11 @@
 //! last lease goes, the socket's stop signal fires: its accept loop ends,
 //! the socket closes, and its connections drain.
 //!
-//! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), never
-//! `SO_REUSEPORT`; `:port` listens dual-stack where IPv6 is available.
+//! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), and
+//! `SO_REUSEPORT` only when the pool opts in ([`Pool::set_reuse_port`]:
+//! the worker processes of one `bellhop run --workers N` supervisor, which
+//! checked first that nobody else owns the ports); `:port` listens
+//! dual-stack where IPv6 is available.
 
 pub mod address;
 
@@ -54,6 +57,8 @@ struct Entry {
 struct PoolInner {
     sockets: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
+    /// Set `SO_REUSEPORT` on TCP sockets bound from now on.
+    reuse_port: AtomicBool,
 }
 
 /// The pool of listening sockets.
@@ -100,7 +105,8 @@ impl Pool {
                 });
             }
         }
-        let (listener, local) = bind(addr).map_err(|e| Error::Listen {
+        let reuse_port = self.0.reuse_port.load(Ordering::Relaxed);
+        let (listener, local) = bind(addr, reuse_port).map_err(|e| Error::Listen {
             address: key.clone(),
             message: e.to_string(),
         })?;
@@ -139,6 +145,14 @@ impl Pool {
         })
     }
 
+    /// Opts in to (or out of) `SO_REUSEPORT` for the TCP sockets bound
+    /// from now on, so several processes can each have their own accept
+    /// queue on one port. Only for processes that belong together (the
+    /// workers of one supervisor): never a default.
+    pub fn set_reuse_port(&self, on: bool) {
+        self.0.reuse_port.store(on, Ordering::Relaxed);
+    }
+
     /// How many sockets are open.
     pub fn len(&self) -> usize {
         self.0.sockets.lock().map(|m| m.len()).unwrap_or(0)
@@ -150,13 +164,16 @@ impl Pool {
     }
 }
 
-fn bind(addr: &ListenAddr) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+fn bind(addr: &ListenAddr, reuse_port: bool) -> std::io::Result<(Listener, Option<SocketAddr>)> {
     if addr.network == Network::Unix {
         return bind_unix(addr).map(|l| (Listener::Unix(l), None));
     }
     let sa = resolve(addr)?;
     let sock = RawSocket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     if sa.is_ipv6() {
         sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())?;
     }

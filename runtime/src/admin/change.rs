@@ -141,9 +141,13 @@ impl Inner {
         // Everything the new config needs is bound; a failure from here on
         // drops `fresh` (closing it) and leaves the old config running.
         let t1 = Instant::now();
-        self.runtime
-            .load_config(&config)
-            .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
+        match &self.opts.loader {
+            Some(loader) => loader.load(json, &config).map_err(ApiError::bad_request)?,
+            None => self
+                .runtime
+                .load_config(&config)
+                .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?,
+        }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         tracing::info!(
             decode_ms = ms(t1 - t0),

@@ -1,0 +1,208 @@
+//! `bellhop run --workers N`, end to end with real processes: four
+//! workers sharing one port through SO_REUSEPORT under load while one is
+//! killed (few failures, back within a second, connections spread), and
+//! reloads through the admin API that switch every worker or none.
+//!
+//! A SO_REUSEPORT group cannot be formed on port 0 across processes, so
+//! each test picks a free port (bind 127.0.0.1:0, close) and starts again
+//! on another if that port was taken meanwhile.
+
+#[path = "workers/support.rs"]
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// How many requests the kill test makes at least: each client has one
+/// connection open at a time, so a kill can fail at most one request per
+/// client (the dead worker's in-flight and queued connections); judging
+/// "fewer than 0.1%" needs well over 1000 requests per client.
+const LOAD_REQUESTS: usize = 6000;
+const LOAD_CLIENTS: usize = 4;
+
+#[test]
+fn four_workers_survive_kill_9_under_load_and_share_connections() {
+    let s = Scratch::new("kill");
+    let mut sup = start(&s, 4, "hello", &[]);
+    let port = sup.port;
+    let (stop, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let began = Instant::now();
+    let clients = load(
+        port,
+        LOAD_CLIENTS,
+        Duration::from_millis(1),
+        stop.clone(),
+        done.clone(),
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let (victim, slot) = slots(&sup)
+        .into_iter()
+        .find(|(_, id)| id == "1")
+        .expect("worker 1");
+    let killed = Instant::now();
+    kill("-KILL", victim);
+    // Back: a new process holds slot 1 and answers as worker 1.
+    let back = loop {
+        let new = slots(&sup)
+            .into_iter()
+            .any(|(pid, id)| id == slot && pid != victim);
+        if new && get(port).is_ok_and(|a| a.worker == slot) {
+            break killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "worker 1 not back:\n{}",
+            s.log()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    while done.load(Ordering::Relaxed) < LOAD_REQUESTS && began.elapsed() < Duration::from_secs(12)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = Tally::default();
+    for c in clients {
+        let t = c.join().unwrap();
+        total.ok += t.ok;
+        total.failed.extend(t.failed);
+        for (w, n) in t.by_worker {
+            *total.by_worker.entry(w).or_default() += n;
+        }
+    }
+    let all = total.ok + total.failed.len();
+    eprintln!(
+        "{all} requests in {:?}, {} failed {:?}, back after {back:?}, by worker {:?}",
+        began.elapsed(),
+        total.failed.len(),
+        total.failed,
+        total.by_worker
+    );
+    assert!(
+        all >= LOAD_REQUESTS / 2,
+        "too little load to judge: {all} requests"
+    );
+    assert!(
+        total.failed.len() * 1000 < all,
+        "failures: {:?}",
+        total.failed
+    );
+    assert!(back < Duration::from_secs(1), "worker back after {back:?}");
+    assert_eq!(total.by_worker.len(), 4, "{:?}", total.by_worker);
+    for (w, n) in &total.by_worker {
+        assert!(
+            n * 100 >= total.ok * 15,
+            "worker {w} got {n} of {}",
+            total.ok
+        );
+    }
+    let log = s.log();
+    assert!(
+        log.contains("worker exited unexpectedly") && log.contains("SIGKILL"),
+        "{log}"
+    );
+    // A graceful stop takes every worker down with the supervisor.
+    let workers = slots(&sup);
+    sup.signal("-TERM");
+    assert!(sup.wait(Duration::from_secs(10)).success(), "{}", s.log());
+    for (pid, _) in workers {
+        let gone = !std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists();
+        assert!(gone, "worker {pid} left running");
+    }
+}
+
+/// Runs `bellhop reload` against the supervisor's admin API: success,
+/// and the command's error output.
+fn reload(s: &Scratch, file: &str, text: &str) -> (bool, String) {
+    let cfg = s.write(file, text);
+    let out = Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args(["reload", "--address", &s.admin(), "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asks until every one of `workers` workers answered (at most 400
+/// requests); panics on a body other than `want` or a non-200.
+fn all_answer(port: u16, workers: usize, want: &str) {
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..400 {
+        let a = get(port).unwrap();
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (200, want),
+            "worker {}",
+            a.worker
+        );
+        seen.insert(a.worker);
+        if seen.len() == workers {
+            return;
+        }
+    }
+    panic!("only workers {seen:?} answered");
+}
+
+#[test]
+fn reloads_switch_every_worker_or_none() {
+    let s = Scratch::new("reload");
+    // The supervisor's own BELLHOP_WORKER_ID (each worker gets its slot):
+    // used below to make a config that only worker 0 rejects.
+    let mut sup = start(&s, 4, "one", &[("BELLHOP_WORKER_ID", "5")]);
+    let port = sup.port;
+    all_answer(port, 4, "one");
+
+    let (ok, err) = reload(&s, "v2.json", &config(port, "two", "200"));
+    assert!(ok, "{err}\n{}", s.log());
+    all_answer(port, 4, "two");
+
+    // Rejected by the supervisor's own check: nothing reaches the workers.
+    let bad = config(port, "three", "200").replace("static_response", "no_such_handler");
+    let (ok, err) = reload(&s, "bad.json", &bad);
+    assert!(
+        !ok && err.contains("HTTP 400") && err.contains("no_such_handler"),
+        "{err}"
+    );
+    all_answer(port, 4, "two");
+
+    // Status "{env.BELLHOP_WORKER_ID}00": 500 in the supervisor, 100..300
+    // in workers 1..3, and "000" (invalid) in worker 0 alone. Workers 1..3
+    // provision it fine, yet none may switch.
+    let (ok, err) = reload(
+        &s,
+        "v3.json",
+        &config(port, "three", "{env.BELLHOP_WORKER_ID}00"),
+    );
+    assert!(!ok && err.contains("HTTP 400"), "{err}");
+    assert!(
+        err.contains("invalid status code") && err.contains("worker 0"),
+        "{err}"
+    );
+    all_answer(port, 4, "two");
+
+    // Workers never outlive their supervisor, however it dies.
+    let workers = slots(&sup);
+    assert_eq!(workers.len(), 4);
+    sup.signal("-KILL");
+    sup.wait(Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (pid, _) in workers {
+        while std::path::Path::new(&format!("/proc/{pid}/cmdline")).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "worker {pid} outlived its supervisor"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
