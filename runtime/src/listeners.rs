@@ -61,6 +61,9 @@ struct PoolInner {
     next_id: AtomicU64,
 }
 
+/// Binds a socket for an address: the socket and where it is bound.
+type BindFn = fn(&ListenAddr) -> std::io::Result<(Listener, Option<SocketAddr>)>;
+
 /// The pool of listening sockets.
 #[derive(Clone, Default)]
 pub struct Pool(Arc<PoolInner>);
@@ -109,12 +112,7 @@ impl Pool {
         self.obtain_with(addr, key, bind_udp)
     }
 
-    fn obtain_with(
-        &self,
-        addr: &ListenAddr,
-        key: String,
-        bind: fn(&ListenAddr) -> std::io::Result<(Listener, Option<SocketAddr>)>,
-    ) -> Result<Lease, Error> {
+    fn obtain_with(&self, addr: &ListenAddr, key: String, bind: BindFn) -> Result<Lease, Error> {
         let mut map = self.0.sockets.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0 asks for a fresh port every time: never shared.
         if addr.port != 0 || addr.network == Network::Unix {

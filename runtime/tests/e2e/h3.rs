@@ -237,6 +237,34 @@ async fn max_header_bytes_applies_to_h3() {
     assert_eq!(c.request("GET", "/", &[], b"").await.unwrap().body, "fine");
 }
 
+#[tokio::test]
+async fn stop_closes_h3_connections_with_no_error_and_frees_the_port() {
+    let (rt, addr, ca, _dir) = start_h3(json!([{"handle": [respond("fine")]}]), json!({}));
+    let mut c = h3_connect(addr, &ca).await.unwrap();
+    assert_eq!(c.request("GET", "/", &[], b"").await.unwrap().body, "fine");
+    let grace = std::time::Duration::from_millis(300);
+    tokio::time::timeout(LIMIT, rt.stop_with_grace(Some(grace)))
+        .await
+        .expect("stop returns within the grace period");
+    assert_eq!(rt.open_connections(), 0);
+    let reason = tokio::time::timeout(LIMIT, c.conn.closed()).await.unwrap();
+    match reason {
+        quinn::ConnectionError::ApplicationClosed(a) => {
+            assert_eq!(a.error_code, quinn::VarInt::from_u32(0x100), "H3_NO_ERROR")
+        }
+        other => panic!("closed by {other:?}"),
+    }
+    // The endpoint lets go of the UDP port once its connections are gone.
+    let deadline = std::time::Instant::now() + LIMIT;
+    while std::net::UdpSocket::bind(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "UDP {addr} still bound"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 struct Boom;
 
 impl Handler for Boom {

@@ -38,6 +38,7 @@ pub fn h3_config(storage: &std::path::Path, ca: &TestCa, routes: Value, extra: V
 /// An HTTP/3 connection.
 pub struct H3Client {
     send: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+    pub conn: quinn::Connection,
     _endpoint: quinn::Endpoint,
     driver: tokio::task::JoinHandle<()>,
 }
@@ -71,7 +72,7 @@ pub async fn h3_connect(addr: SocketAddr, ca: &TestCa) -> Result<H3Client, Strin
         .await
         .map_err(|_| "QUIC handshake timed out".to_string())?
         .map_err(|e| e.to_string())?;
-    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn))
+    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone()))
         .await
         .map_err(|e| e.to_string())?;
     let driver = tokio::spawn(async move {
@@ -79,6 +80,7 @@ pub async fn h3_connect(addr: SocketAddr, ca: &TestCa) -> Result<H3Client, Strin
     });
     Ok(H3Client {
         send,
+        conn,
         _endpoint: endpoint,
         driver,
     })

@@ -77,10 +77,8 @@ pub(super) async fn serve(
         alpn_h2: false,
     });
     match catch_panic(drive(&conn, info, &socket, &shared, &settings)).await {
-        Ok(Ok(finished)) => {
-            if finished {
-                let _ = tokio::time::timeout(CLOSE_LINGER, conn.closed()).await;
-            }
+        Ok(Ok(linger_until)) => {
+            let _ = tokio::time::timeout_at(linger_until, conn.closed()).await;
             conn.close(H3_NO_ERROR.into(), b"");
         }
         Ok(Err(e)) if e.is_h3_no_error() => conn.close(H3_NO_ERROR.into(), b""),
@@ -100,15 +98,17 @@ fn server_name(conn: &quinn::Connection) -> Option<Arc<str>> {
     data.server_name.map(Arc::from)
 }
 
-/// Runs the h3 session until it ends: `Ok(true)` when its requests are
-/// done after a GOAWAY, `Ok(false)` when the grace period is over.
+/// Runs the h3 session until it ends: its requests are done after a
+/// GOAWAY, or the grace period is over. `Ok` holds how long to wait for
+/// the client to close before closing it ourselves (no longer than the
+/// grace period).
 async fn drive(
     conn: &quinn::Connection,
     info: Arc<ConnInfo>,
     socket: &Socket,
     shared: &Arc<Shared>,
     settings: &ConnSettings,
-) -> Result<bool, h3::error::ConnectionError> {
+) -> Result<tokio::time::Instant, h3::error::ConnectionError> {
     let mut h3c = h3::server::builder()
         .max_field_section_size(settings.max_header_bytes as u64)
         .build::<_, Bytes>(h3_quinn::Connection::new(conn.clone()))
@@ -116,7 +116,8 @@ async fn drive(
     let state = ConnState::new();
     let mut stop = socket.stop.clone();
     let mut closing = false;
-    let mut grace = pin!(tokio::time::sleep(Duration::from_secs(86_400 * 365)));
+    let never = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
+    let mut grace = pin!(tokio::time::sleep_until(never));
     loop {
         tokio::select! {
             accepted = h3c.accept() => match accepted? {
@@ -131,7 +132,7 @@ async fn drive(
                         *settings,
                     ));
                 }
-                None => return Ok(true),
+                None => return Ok(grace.deadline().min(tokio::time::Instant::now() + CLOSE_LINGER)),
             },
             _ = idle_elapsed(&state, settings.idle_timeout), if !closing => {
                 closing = true;
@@ -145,7 +146,7 @@ async fn drive(
                 }
                 h3c.shutdown(0).await?;
             }
-            _ = grace.as_mut() => return Ok(false),
+            _ = grace.as_mut() => return Ok(tokio::time::Instant::now()),
         }
     }
 }
