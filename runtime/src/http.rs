@@ -10,6 +10,7 @@
 //! - `context`: [`Cx`], the state of one request (vars, captures, caches).
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
+//! - `h3`: HTTP/3 (quinn + h3) on the UDP socket beside a TLS listener.
 //! - `metrics`: per-handler counters, when the config collects metrics.
 
 pub mod access_log;
@@ -17,6 +18,7 @@ pub mod autohttps;
 pub mod body;
 pub mod conn;
 pub mod context;
+pub mod h3;
 pub mod handlers;
 pub mod matchers;
 pub mod metrics;

@@ -64,6 +64,7 @@ impl Instance {
                     )?,
                 ));
             }
+            crate::http::h3::provision(&mut server);
             servers.push(server);
         }
         let mut leases = Vec::new();
@@ -87,7 +88,12 @@ impl Instance {
                         continue;
                     }
                     by_socket.push((lease.socket.id, i));
+                    let udp = crate::http::h3::lease(pool, s, addr, &lease)?;
                     leases.push(lease);
+                    if let Some(udp) = udp {
+                        by_socket.push((udp.socket.id, i));
+                        leases.push(udp);
+                    }
                 }
             }
         }

@@ -11,7 +11,9 @@
 //! `SO_REUSEPORT` only when the pool opts in ([`Pool::set_reuse_port`]:
 //! the worker processes of one `bellhop run --workers N` supervisor, which
 //! checked first that nobody else owns the ports); `:port` listens
-//! dual-stack where IPv6 is available.
+//! dual-stack where IPv6 is available. UDP sockets (HTTP/3) are pooled the
+//! same way under `udp/host:port` keys, made by [`Pool::obtain_udp`] (no
+//! `SO_REUSEADDR`, as Go; `SO_REUSEPORT` under the same opt-in).
 
 pub mod address;
 
@@ -29,6 +31,9 @@ use tokio::sync::watch;
 pub enum Listener {
     Tcp(tokio::net::TcpListener),
     Unix(tokio::net::UnixListener),
+    /// A bound UDP socket (QUIC), kept as a std socket so the endpoint
+    /// can be rebuilt from a duplicate of it.
+    Udp(std::net::UdpSocket),
 }
 
 /// A pooled socket.
@@ -57,9 +62,13 @@ struct Entry {
 struct PoolInner {
     sockets: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
-    /// Set `SO_REUSEPORT` on TCP sockets bound from now on.
+    /// Set `SO_REUSEPORT` on TCP and UDP sockets bound from now on.
     reuse_port: AtomicBool,
 }
+
+/// Binds a socket for an address: the socket and where it is bound.
+/// The flag asks for `SO_REUSEPORT` (see [`Pool::set_reuse_port`]).
+type BindFn = fn(&ListenAddr, bool) -> std::io::Result<(Listener, Option<SocketAddr>)>;
 
 /// The pool of listening sockets.
 #[derive(Clone, Default)]
@@ -93,7 +102,23 @@ impl Pool {
     /// A lease on the socket for `addr`, binding it if nobody holds it.
     /// Must be called within a Tokio runtime.
     pub fn obtain(&self, addr: &ListenAddr) -> Result<Lease, Error> {
-        let key = addr.key();
+        self.obtain_with(addr, addr.key(), bind)
+    }
+
+    /// A lease on the UDP socket for `addr`'s host and port (HTTP/3),
+    /// binding it if nobody holds it. `addr` must name a fixed port.
+    pub fn obtain_udp(&self, addr: &ListenAddr) -> Result<Lease, Error> {
+        let key = udp_key(addr);
+        if addr.port == 0 {
+            return Err(Error::Listen {
+                address: key,
+                message: "a UDP socket needs the port of its TCP listener".into(),
+            });
+        }
+        self.obtain_with(addr, key, bind_udp)
+    }
+
+    fn obtain_with(&self, addr: &ListenAddr, key: String, bind: BindFn) -> Result<Lease, Error> {
         let mut map = self.0.sockets.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0 asks for a fresh port every time: never shared.
         if addr.port != 0 || addr.network == Network::Unix {
@@ -145,7 +170,7 @@ impl Pool {
         })
     }
 
-    /// Opts in to (or out of) `SO_REUSEPORT` for the TCP sockets bound
+    /// Opts in to (or out of) `SO_REUSEPORT` for the sockets bound
     /// from now on, so several processes can each have their own accept
     /// queue on one port. Only for processes that belong together (the
     /// workers of one supervisor): never a default.
@@ -186,6 +211,37 @@ fn bind(addr: &ListenAddr, reuse_port: bool) -> std::io::Result<(Listener, Optio
         Listener::Tcp(tokio::net::TcpListener::from_std(std_listener)?),
         local,
     ))
+}
+
+/// The pool key of the UDP socket beside a TCP address.
+fn udp_key(addr: &ListenAddr) -> String {
+    let tcp = addr.key();
+    match tcp.split_once('/') {
+        Some((net, rest)) => format!("{}/{rest}", net.replacen("tcp", "udp", 1)),
+        None => format!("udp/{tcp}"),
+    }
+}
+
+fn bind_udp(addr: &ListenAddr, reuse_port: bool) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+    if addr.network == Network::Unix {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "HTTP/3 cannot listen on a unix socket",
+        ));
+    }
+    let sa = resolve(addr)?;
+    let sock = RawSocket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    if sa.is_ipv6() {
+        sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&sa.into())?;
+    let udp: std::net::UdpSocket = sock.into();
+    let local = udp.local_addr().ok();
+    Ok((Listener::Udp(udp), local))
 }
 
 fn resolve(addr: &ListenAddr) -> std::io::Result<SocketAddr> {

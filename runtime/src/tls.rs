@@ -30,6 +30,7 @@ pub mod issuer;
 pub mod load;
 pub mod pki;
 pub mod policy;
+pub mod quic;
 pub mod storage;
 pub mod suites;
 

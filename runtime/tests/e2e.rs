@@ -1,6 +1,8 @@
 //! End-to-end tests of bellhop-runtime: one binary, real sockets on
 //! 127.0.0.1 port 0, real HTTP/1.1 and HTTP/2 (h2c) clients.
 
+#[path = "e2e/h3_support.rs"]
+mod h3_support;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tls_support.rs"]
@@ -20,6 +22,8 @@ mod expressions;
 mod file_server;
 #[path = "e2e/go_regexp.rs"]
 mod go_regexp;
+#[path = "e2e/h3.rs"]
+mod h3;
 #[path = "e2e/handlers_core.rs"]
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]

@@ -119,6 +119,9 @@ async fn accept(l: &Listener) -> std::io::Result<(Io, Option<SocketAddr>)> {
     match l {
         Listener::Tcp(t) => t.accept().await.map(|(s, a)| (Io::Tcp(s), Some(a))),
         Listener::Unix(u) => u.accept().await.map(|(s, _)| (Io::Unix(s), None)),
+        Listener::Udp(_) => Err(std::io::Error::other(
+            "the admin API does not listen on UDP",
+        )),
     }
 }
 

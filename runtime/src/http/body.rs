@@ -88,13 +88,16 @@ pub enum BodyError {
     /// The client took longer than `read_timeout`.
     #[error("timed out reading request body")]
     Timeout,
-    /// The connection failed.
+    /// The connection (or the HTTP/3 stream) failed.
     #[error("reading request body: {0}")]
-    Io(#[from] hyper::Error),
+    Io(#[source] BoxError),
 }
 
 enum ReqInner {
     Incoming(hyper::body::Incoming),
+    /// Another transport's body (HTTP/3). The mutex only makes it `Sync`
+    /// (as handlers need): polling goes through `get_mut`, never locks.
+    Stream(std::sync::Mutex<UnsyncBoxBody<Bytes, BoxError>>),
     Full(Option<Bytes>),
 }
 
@@ -114,6 +117,26 @@ impl ReqBody {
             .map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t)));
         ReqBody {
             inner: ReqInner::Incoming(body),
+            limit: None,
+            seen: 0,
+            deadline,
+        }
+    }
+
+    /// Wraps another transport's body stream (HTTP/3); `read_timeout`
+    /// bounds the whole read.
+    pub fn stream<B>(body: B, read_timeout: Option<Duration>) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        use http_body_util::BodyExt;
+        let body = body.map_err(Into::into).boxed_unsync();
+        let deadline = read_timeout
+            .filter(|_| !http_body::Body::is_end_stream(&body))
+            .map(|t| Box::pin(tokio::time::sleep_until(Instant::now() + t)));
+        ReqBody {
+            inner: ReqInner::Stream(std::sync::Mutex::new(body)),
             limit: None,
             seen: 0,
             deadline,
@@ -165,18 +188,20 @@ impl http_body::Body for ReqBody {
         let this = self.get_mut();
         let polled = match &mut this.inner {
             ReqInner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqInner::Incoming(b) => match Pin::new(b).poll_frame(cx) {
-                Poll::Ready(r) => Poll::Ready(r.map(|r| r.map_err(BodyError::Io))),
-                Poll::Pending => {
-                    if let Some(d) = &mut this.deadline {
-                        if d.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Some(Err(BodyError::Timeout)));
-                        }
-                    }
-                    Poll::Pending
-                }
-            },
+            ReqInner::Incoming(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|r| r.map(|r| r.map_err(|e| BodyError::Io(e.into())))),
+            ReqInner::Stream(b) => Pin::new(b.get_mut().unwrap_or_else(|e| e.into_inner()))
+                .poll_frame(cx)
+                .map(|r| r.map(|r| r.map_err(BodyError::Io))),
         };
+        if polled.is_pending() {
+            if let Some(d) = &mut this.deadline {
+                if d.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(BodyError::Timeout)));
+                }
+            }
+        }
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
                 this.seen += data.len() as u64;
@@ -191,6 +216,7 @@ impl http_body::Body for ReqBody {
     fn is_end_stream(&self) -> bool {
         match &self.inner {
             ReqInner::Incoming(b) => b.is_end_stream(),
+            ReqInner::Stream(b) => b.lock().unwrap_or_else(|e| e.into_inner()).is_end_stream(),
             ReqInner::Full(b) => b.is_none(),
         }
     }
@@ -198,6 +224,7 @@ impl http_body::Body for ReqBody {
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
             ReqInner::Incoming(b) => b.size_hint(),
+            ReqInner::Stream(b) => b.lock().unwrap_or_else(|e| e.into_inner()).size_hint(),
             ReqInner::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
         }
     }

@@ -8,7 +8,7 @@
 //! does not: the idle timeout between keep-alive requests, and a graceful
 //! close (bounded by the grace period) when the socket leaves the config.
 
-use super::body::{Body, BoxError};
+use super::body::{Body, BoxError, ReqBody};
 use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
 use super::handlers::status_response;
 use super::server::{Abort, ConnSettings};
@@ -33,6 +33,10 @@ pub fn spawn_accept(socket: Arc<Socket>, shared: Arc<Shared>) {
         .serving
         .swap(true, std::sync::atomic::Ordering::AcqRel)
     {
+        return;
+    }
+    if matches!(socket.listener, Listener::Udp(_)) {
+        super::h3::spawn_endpoint(socket, shared);
         return;
     }
     tokio::spawn(accept_loop(socket, shared));
@@ -97,6 +101,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                 },
             ))
         }
+        Listener::Udp(_) => Err(std::io::Error::other("UDP sockets are served by HTTP/3")),
     }
 }
 
@@ -187,10 +192,11 @@ where
     let info = Arc::new(info);
     let svc_state = state.clone();
     let socket_id = socket.id;
+    let alt_svc = super::h3::alt_svc(&shared, socket_id, &info);
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let guard = svc_state.begin();
-        let (shared, info) = (shared.clone(), info.clone());
-        async move { handle(shared, socket_id, info, req, guard).await }
+        let (shared, info, alt_svc) = (shared.clone(), info.clone(), alt_svc.clone());
+        async move { handle(shared, socket_id, info, req, guard, alt_svc).await }
     });
     let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
     match (settings.h1, settings.h2c) {
@@ -252,7 +258,7 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings,
 /// Resolves once the connection has been idle for `limit`. It polls by
 /// timer instead of being woken as requests end, so serving a request costs
 /// no extra wake-up or timer registration.
-async fn idle_elapsed(state: &ConnState, limit: Duration) {
+pub(crate) async fn idle_elapsed(state: &ConnState, limit: Duration) {
     let mut deadline = tokio::time::Instant::now() + limit;
     loop {
         tokio::time::sleep_until(deadline).await;
@@ -275,32 +281,50 @@ async fn handle(
     info: Arc<ConnInfo>,
     req: http::Request<Incoming>,
     guard: ActiveGuard,
+    alt_svc: Option<http::HeaderValue>,
 ) -> Result<http::Response<ServedBody>, Abort> {
+    let (parts, body) = req.into_parts();
+    let mut r = route(&shared, socket_id, &info, parts, |t| {
+        ReqBody::incoming(body, t)
+    })
+    .await?;
+    if let Some(v) = alt_svc {
+        let h = r.headers_mut();
+        if !h.contains_key(http::header::ALT_SVC) {
+            h.insert(http::header::ALT_SVC, v);
+        }
+    }
+    Ok(respond(r, guard))
+}
+
+/// Runs one request through the config current now: TLS pre-route checks,
+/// then the socket's server with panics turned into 500s. `body` makes the
+/// request body from the server's `read_timeout`. HTTP/1.1, HTTP/2 and
+/// HTTP/3 all enter here.
+pub(crate) async fn route(
+    shared: &Shared,
+    socket_id: u64,
+    info: &ConnInfo,
+    parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+) -> Result<super::Response, Abort> {
     let Some(instance) = shared.current() else {
-        return Ok(respond(
-            status_response(StatusCode::SERVICE_UNAVAILABLE),
-            guard,
-        ));
+        return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
     let Some(server) = instance.server_for(socket_id) else {
-        return Ok(respond(
-            status_response(StatusCode::SERVICE_UNAVAILABLE),
-            guard,
-        ));
+        return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
-    let (parts, body) = req.into_parts();
-    if let Some(r) = crate::tls::accept::pre_route(server.tls.as_deref(), &info, &parts) {
-        return Ok(respond(r, guard));
+    if let Some(r) = crate::tls::accept::pre_route(server.tls.as_deref(), info, &parts) {
+        return Ok(r);
     }
-    let cx = server.context(parts, body, &info);
-    let response = match catch_panic(server.serve(cx)).await {
-        Ok(r) => r?,
+    let cx = super::Cx::new(parts, body(server.settings.read_timeout), info, server);
+    match catch_panic(server.serve(cx)).await {
+        Ok(r) => r,
         Err(msg) => {
             tracing::error!(server = %server.name, panic = %msg, "handler panicked");
-            status_response(StatusCode::INTERNAL_SERVER_ERROR)
+            Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
         }
-    };
-    Ok(respond(response, guard))
+    }
 }
 
 fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody> {
@@ -311,7 +335,7 @@ fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody>
 }
 
 /// Polls `fut`, turning a panic into `Err(message)`.
-async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
     let mut fut = pin!(fut);
     std::future::poll_fn(move |cx| {
         match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {

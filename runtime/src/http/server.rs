@@ -57,6 +57,9 @@ pub struct Server {
     /// Connection policies, when the server speaks TLS (set by the
     /// instance once the `tls` app is provisioned).
     pub tls: Option<std::sync::Arc<crate::tls::policy::ServerTls>>,
+    /// The QUIC config, when the server serves HTTP/3 (set by the
+    /// instance with `tls`; see `tls::quic`).
+    pub quic: Option<std::sync::Arc<quinn::ServerConfig>>,
     access_log: Option<super::access_log::AccessLog>,
 }
 
@@ -114,6 +117,7 @@ impl Server {
             trusted_strict,
             logs: srv.logs.clone(),
             tls: None,
+            quic: None,
             access_log: match (&srv.logs, &p.logging) {
                 (Some(l), Some(logging)) => {
                     Some(super::access_log::AccessLog::provision(l, logging.clone()))

@@ -182,6 +182,22 @@ impl ConnPolicy {
             && self.local_ip.as_ref().is_none_or(|m| m.matches(local))
     }
 
+    /// Whether the policy's `sni` matcher accepts `sni`. QUIC selects
+    /// policies by SNI only (see `tls::quic`), so IP matchers fail here.
+    pub(crate) fn matches_sni(&self, sni: Option<&str>) -> bool {
+        self.matches(sni, None, None)
+    }
+
+    /// Whether the policy matches on remote or local IPs.
+    pub(crate) fn has_ip_matchers(&self) -> bool {
+        self.remote_ip.is_some() || self.local_ip.is_some()
+    }
+
+    /// Whether the policy authenticates clients.
+    pub(crate) fn has_client_auth(&self) -> bool {
+        self.client_auth
+    }
+
     /// The config for a ClientHello without SNI: certificates for the
     /// connection's local IP are preferred, as certmagic does.
     pub fn config_without_sni(&self, local: Option<IpAddr>) -> Arc<ServerConfig> {

@@ -1,0 +1,178 @@
+//! HTTP/3: a QUIC endpoint (quinn + h3) on the UDP socket beside each TCP
+//! listener of a TLS server whose `protocols` include `h3` (Caddy's default).
+//!
+//! - The UDP socket comes from the listener pool under `udp/host:port`, so a
+//!   reload that keeps the address keeps the socket and its endpoint.
+//! - The endpoint runs supervised: its accept task failing (or panicking)
+//!   is logged, the endpoint closed and rebuilt from a duplicate of the
+//!   pooled socket. Each connection (`h3/conn.rs`) and each request
+//!   (`h3/request.rs`) runs in its own task; requests go through the same
+//!   [`super::serve::route`] as HTTP/1.1 and HTTP/2.
+//! - quinn drops datagrams it cannot parse and Initials shorter than 1200
+//!   bytes without keeping state; when many handshakes are in flight, new
+//!   clients must prove their address first (a Retry).
+//! - HTTP/1.1 and HTTP/2 responses of such servers advertise
+//!   `Alt-Svc: h3=":PORT"; ma=2592000`, as Caddy does.
+
+mod conn;
+mod request;
+
+use super::conn::ConnInfo;
+use super::server::Server;
+use crate::app::Shared;
+use crate::error::Error;
+use crate::listeners::{Lease, ListenAddr, Listener, Network, Pool, Socket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Handshakes in flight above which new clients get a Retry first.
+const RETRY_ABOVE: usize = 256;
+
+/// Builds the server's QUIC config when it serves HTTP/3; logs why not
+/// where its TLS settings rule it out.
+pub fn provision(server: &mut Server) {
+    let Some(tls) = &server.tls else { return };
+    if !server.settings.h3 {
+        return;
+    }
+    match crate::tls::quic::server_config(tls, &server.settings) {
+        Ok(c) => server.quic = Some(Arc::new(c)),
+        Err(why) => {
+            tracing::warn!(server = %server.name, reason = %why, "HTTP/3 disabled for this server")
+        }
+    }
+}
+
+/// The UDP lease beside `tcp` (a lease on `addr`) when `server` serves
+/// HTTP/3 there.
+pub fn lease(
+    pool: &Pool,
+    server: &Server,
+    addr: &ListenAddr,
+    tcp: &Lease,
+) -> Result<Option<Lease>, Error> {
+    let (Some(_), Some(local)) = (&server.quic, tcp.socket.local) else {
+        return Ok(None);
+    };
+    if addr.network == Network::Unix {
+        return Ok(None);
+    }
+    let udp = ListenAddr {
+        port: local.port(),
+        ..addr.clone()
+    };
+    pool.obtain_udp(&udp).map(Some)
+}
+
+/// The `Alt-Svc` value for responses on a connection of this socket, when
+/// its server serves HTTP/3.
+pub fn alt_svc(shared: &Shared, socket_id: u64, info: &ConnInfo) -> Option<http::HeaderValue> {
+    if !info.tls {
+        return None;
+    }
+    let instance = shared.current()?;
+    instance.server_for(socket_id)?.quic.as_ref()?;
+    let v = format!("h3=\":{}\"; ma=2592000", info.local_port());
+    http::HeaderValue::from_str(&v).ok()
+}
+
+/// Starts the supervised endpoint of a pooled UDP socket.
+pub fn spawn_endpoint(socket: Arc<Socket>, shared: Arc<Shared>) {
+    tokio::spawn(supervise(socket, shared));
+}
+
+async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(100);
+    while !*socket.stop.borrow() {
+        let endpoint = match build_endpoint(&socket, &shared) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(listener = %socket.key, error = %e, "HTTP/3 endpoint could not start");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        tracing::debug!(listener = %socket.key, "HTTP/3 endpoint serving");
+        let task = tokio::spawn(accept_loop(
+            endpoint.clone(),
+            socket.clone(),
+            shared.clone(),
+        ));
+        let why = match task.await {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) => e,
+            Err(e) => format!("the accept task failed: {e}"),
+        };
+        tracing::error!(listener = %socket.key, error = %why, "HTTP/3 endpoint failed; restarting it");
+        endpoint.close(quinn::VarInt::from_u32(0x102), b"endpoint restart");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+    tracing::debug!(listener = %socket.key, "HTTP/3 endpoint closed");
+}
+
+fn build_endpoint(socket: &Socket, shared: &Shared) -> std::io::Result<quinn::Endpoint> {
+    let Listener::Udp(udp) = &socket.listener else {
+        return Err(std::io::Error::other("not a UDP socket"));
+    };
+    let udp = udp.try_clone()?;
+    let config = shared
+        .current()
+        .and_then(|i| i.server_for(socket.id).and_then(|s| s.quic.clone()))
+        .map(|c| (*c).clone());
+    quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        config,
+        udp,
+        Arc::new(quinn::TokioRuntime),
+    )
+}
+
+/// Accepts connections until the socket leaves the config, then refuses
+/// new ones and waits for the open ones to finish. `Err` when the endpoint
+/// closed unexpectedly.
+async fn accept_loop(
+    endpoint: quinn::Endpoint,
+    socket: Arc<Socket>,
+    shared: Arc<Shared>,
+) -> Result<(), String> {
+    let mut stop = socket.stop.clone();
+    let handshakes = Arc::new(AtomicUsize::new(0));
+    while !*stop.borrow_and_update() {
+        let incoming = tokio::select! {
+            _ = stop.changed() => break,
+            i = endpoint.accept() => i,
+        };
+        let Some(incoming) = incoming else {
+            return Err("the endpoint closed".into());
+        };
+        let busy = handshakes.load(Ordering::Acquire) >= RETRY_ABOVE;
+        if busy && !incoming.remote_address_validated() && incoming.may_retry() {
+            let _ = incoming.retry();
+            continue;
+        }
+        let guard = Handshake::new(&handshakes);
+        tokio::spawn(conn::serve(incoming, socket.clone(), shared.clone(), guard));
+    }
+    endpoint.set_server_config(None);
+    endpoint.wait_idle().await;
+    Ok(())
+}
+
+/// Counts a connection as handshaking until dropped.
+struct Handshake(Arc<AtomicUsize>);
+
+impl Handshake {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Handshake(count.clone())
+    }
+}
+
+impl Drop for Handshake {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
