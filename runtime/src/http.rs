@@ -102,6 +102,23 @@ pub trait Handler: Send + Sync {
         response
     }
 
+    /// Whether the hook is [`Handler::on_response_async`] rather than
+    /// [`Handler::on_response`] (it buffers the response, and may fail).
+    fn wraps_async(&self) -> bool {
+        false
+    }
+
+    /// Rewrites the response asynchronously, after `handle` returned
+    /// [`Step::Wrap`], when [`Handler::wraps_async`] says so (templates).
+    /// An error fails the request: the server's error routes take over.
+    fn on_response_async<'s>(
+        &'s self,
+        _cx: &'s mut Cx<'_>,
+        response: Response,
+    ) -> BoxFuture<'s, Result<Response, HttpError>> {
+        Box::pin(async move { Ok(response) })
+    }
+
     /// Releases what the handler holds when its config is unloaded.
     fn cleanup(&self) {}
 }

@@ -62,6 +62,8 @@ mod request_body;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/templates.rs"]
+mod templates;
 #[path = "e2e/tls.rs"]
 mod tls;
 #[path = "e2e/url_pattern.rs"]

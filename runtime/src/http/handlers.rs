@@ -17,6 +17,7 @@ pub mod reverse_proxy;
 mod rewrite;
 mod static_response;
 mod subroute;
+mod templates;
 mod tracing;
 mod vars;
 
@@ -98,6 +99,7 @@ pub fn register(r: &mut Registry) {
         Module::Handler(static_response::new),
     );
     r.register("http.handlers.subroute", Module::Handler(subroute::new));
+    r.register("http.handlers.templates", Module::Handler(templates::new));
     r.register("http.handlers.tracing", Module::Handler(tracing::new));
     r.register("http.handlers.vars", Module::Handler(vars::new));
 }

@@ -298,3 +298,24 @@ pub fn apply_hooks(cx: &mut Cx<'_>, mut response: Response) -> Response {
     }
     response
 }
+
+/// Applies the hooks from the innermost up to the outermost asynchronous
+/// one (templates), which may fail; the hooks outside it stay for
+/// [`apply_hooks`]. Without asynchronous hooks, nothing happens.
+pub async fn apply_async_hooks<'a>(
+    cx: &mut Cx<'a>,
+    mut response: Response,
+) -> Result<Response, HttpError> {
+    let Some(outermost) = cx.hooks.iter().position(|h| h.wraps_async()) else {
+        return Ok(response);
+    };
+    let inner = cx.hooks.split_off(outermost);
+    for h in inner.iter().rev() {
+        response = if h.wraps_async() {
+            h.on_response_async(cx, response).await?
+        } else {
+            h.on_response(cx, response)
+        };
+    }
+    Ok(response)
+}

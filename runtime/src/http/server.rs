@@ -135,9 +135,15 @@ impl Server {
         if header_bytes(&cx.parts) > self.settings.max_header_bytes {
             return Ok(status_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
-        let response = match routes::run(&self.routes, &mut cx).await {
-            Ok(Some(r)) => r,
-            Ok(None) => Response::new(Body::Empty),
+        let routed = match routes::run(&self.routes, &mut cx).await {
+            Ok(r) => {
+                let r = r.unwrap_or_else(|| Response::new(Body::Empty));
+                routes::apply_async_hooks(&mut cx, r).await
+            }
+            Err(e) => Err(e),
+        };
+        let response = match routed {
+            Ok(r) => r,
             Err(e) => self.handle_error(&mut cx, e).await,
         };
         if response
