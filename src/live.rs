@@ -7,7 +7,8 @@
 //! atomic as `POST /load`: on failure the running config stays.
 
 use crate::config_source::{self, AdapterName};
-use bellhop_runtime::admin::{persist, Admin, AdminOptions, ConfigAdapter};
+use crate::notify::Notifier;
+use bellhop_runtime::admin::{persist, Admin, AdminOptions, ChangeEvent, ConfigAdapter};
 use bellhop_runtime::Runtime;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,9 +47,15 @@ fn adapter_error(e: &bellhop_adapter::Error) -> String {
     }
 }
 
-/// The admin API of `runtime`, configured from the environment.
-pub fn admin(runtime: Runtime) -> Admin {
-    let opts = AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
+/// The admin API of `runtime`, configured from the environment; config
+/// changes are reported to the service manager through `notifier`.
+pub fn admin(runtime: Runtime, notifier: Arc<Notifier>) -> Admin {
+    let mut opts =
+        AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
+    opts.on_change = Some(Arc::new(move |event| match event {
+        ChangeEvent::Applying => notifier.reloading(),
+        ChangeEvent::Applied { .. } => notifier.reloaded(),
+    }));
     Admin::new(runtime, opts)
 }
 

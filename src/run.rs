@@ -2,10 +2,12 @@
 //! SIGINT, SIGTERM or `POST /stop`; a second SIGINT forces the exit
 //! (code 2). The admin API serves alongside; SIGUSR1 (and, with
 //! `--watch`, a change of the file) reloads the config file; `--resume`
-//! starts from the last autosaved config.
+//! starts from the last autosaved config. With `NOTIFY_SOCKET` set, the
+//! service manager hears READY/RELOADING/STOPPING (see `notify`).
 
 use crate::config_source::{self, AdapterName};
 use crate::live;
+use crate::notify::Notifier;
 use crate::Outcome;
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -30,6 +32,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    // Before anything opens a descriptor: which sockets we inherited
+    // (`fd/N` listen addresses, systemd's socket activation).
+    bellhop_runtime::listeners::inherited::record();
     crate::logging::init();
     let secret = match &args.pingback {
         Some(_) => Some(live::read_secret().context("reading the start secret")?),
@@ -90,13 +95,15 @@ async fn serve(
     let mut signals = Signals::install()?;
     let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
     let runtime = bellhop_runtime::Runtime::new();
-    let admin = live::admin(runtime.clone());
+    let notifier = std::sync::Arc::new(Notifier::from_env());
+    let admin = live::admin(runtime.clone(), notifier.clone());
     if let Err(e) = admin.load(json, true).await {
         eprintln!("bellhop: loading {path}: {e}");
         report(Err(format!("loading {path}: {e}")));
         return Ok(Outcome::ConfigError);
     }
     report(Ok(()));
+    notifier.ready();
     tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving");
     let file = path;
     loop {
@@ -109,6 +116,7 @@ async fn serve(
             }
         }
     }
+    notifier.stopping();
     tracing::info!("shutting down gracefully; interrupt again to force");
     let outcome = tokio::select! {
         _ = runtime.stop() => Outcome::Ok,

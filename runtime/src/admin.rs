@@ -66,6 +66,20 @@ pub struct AdminOptions {
     pub max_body: usize,
     /// Adapters by media type (`text/caddyfile`), lower case.
     pub adapters: Vec<(String, Arc<dyn ConfigAdapter>)>,
+    /// Told when a config change starts to apply and when it is done (a
+    /// service manager's `RELOADING=1` / `READY=1`); not told about
+    /// changes skipped as unchanged.
+    pub on_change: Option<Arc<dyn Fn(ChangeEvent) + Send + Sync>>,
+}
+
+/// A step of a config change, for [`AdminOptions::on_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A new config is about to be provisioned.
+    Applying,
+    /// The change is over: it is serving (`ok`), or it failed and the old
+    /// config serves on.
+    Applied { ok: bool },
 }
 
 impl Default for AdminOptions {
@@ -75,6 +89,7 @@ impl Default for AdminOptions {
             autosave: None,
             max_body: DEFAULT_MAX_BODY,
             adapters: Vec::new(),
+            on_change: None,
         }
     }
 }

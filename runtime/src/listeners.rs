@@ -7,10 +7,18 @@
 //! last lease goes, the socket's stop signal fires: its accept loop ends,
 //! the socket closes, and its connections drain.
 //!
-//! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), never
-//! `SO_REUSEPORT`; `:port` listens dual-stack where IPv6 is available.
+//! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), and
+//! `SO_REUSEPORT` only when the pool was made with
+//! [`BindOptions::reuse_port`] (processes that belong together: the
+//! workers of one supervisor, an upgrade hand-off), never by default, so
+//! a bind never joins another process's port group silently. A bind that
+//! finds the address taken names its owner (see [`owner`]). `:port`
+//! listens dual-stack where IPv6 is available. `fd/N` and friends use
+//! inherited sockets instead of binding (see [`inherited`]).
 
 pub mod address;
+pub mod inherited;
+pub mod owner;
 
 pub use address::{ListenAddr, Network};
 
@@ -54,6 +62,20 @@ struct Entry {
 struct PoolInner {
     sockets: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
+    options: BindOptions,
+}
+
+/// How a pool binds its sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// Set `SO_REUSEPORT` on TCP (and UDP) sockets, so processes that
+    /// belong together (workers of one supervisor, the two sides of an
+    /// upgrade) each bind the same address with their own accept queue.
+    /// Off by default: then a taken address is an error naming its owner.
+    /// With it on, a foreign process that also set `SO_REUSEPORT` (and
+    /// runs as the same user) can share the port, so turn it on only
+    /// for sockets whose other holders you started.
+    pub reuse_port: bool,
 }
 
 /// The pool of listening sockets.
@@ -85,13 +107,27 @@ impl Drop for Lease {
 }
 
 impl Pool {
+    /// A pool that binds with `options` (`Pool::default()` binds with
+    /// the defaults: no `SO_REUSEPORT`).
+    pub fn with_options(options: BindOptions) -> Pool {
+        Pool(Arc::new(PoolInner {
+            options,
+            ..Default::default()
+        }))
+    }
+
+    /// How this pool binds.
+    pub fn options(&self) -> BindOptions {
+        self.0.options
+    }
+
     /// A lease on the socket for `addr`, binding it if nobody holds it.
     /// Must be called within a Tokio runtime.
     pub fn obtain(&self, addr: &ListenAddr) -> Result<Lease, Error> {
         let key = addr.key();
         let mut map = self.0.sockets.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0 asks for a fresh port every time: never shared.
-        if addr.port != 0 || addr.network == Network::Unix {
+        if addr.port != 0 || addr.network == Network::Unix || addr.network.is_inherited() {
             if let Some(entry) = map.get_mut(&key) {
                 entry.leases += 1;
                 return Ok(Lease {
@@ -100,10 +136,7 @@ impl Pool {
                 });
             }
         }
-        let (listener, local) = bind(addr).map_err(|e| Error::Listen {
-            address: key.clone(),
-            message: e.to_string(),
-        })?;
+        let (listener, local) = bind(addr, &self.0.options)?;
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         // A port-0 socket is pooled under the port it got, so a later
         // config naming that port shares it.
@@ -150,13 +183,68 @@ impl Pool {
     }
 }
 
-fn bind(addr: &ListenAddr) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+fn bind(addr: &ListenAddr, opts: &BindOptions) -> Result<(Listener, Option<SocketAddr>), Error> {
+    let io_err = |e: std::io::Error| Error::Listen {
+        address: addr.key(),
+        message: e.to_string(),
+    };
     if addr.network == Network::Unix {
-        return bind_unix(addr).map(|l| (Listener::Unix(l), None));
+        return bind_unix(addr).map(|l| (Listener::Unix(l), None)).map_err(io_err);
     }
-    let sa = resolve(addr)?;
+    if addr.network.is_inherited() {
+        return inherited::stream(addr).map_err(io_err);
+    }
+    let sa = resolve(addr).map_err(io_err)?;
+    bind_tcp(addr, sa, opts).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => in_use(owner::Proto::Tcp, sa),
+        _ => io_err(e),
+    })
+}
+
+/// The error for an address that is taken: `listen tcp 127.0.0.1:8443:
+/// address already in use by pid 4242 (caddy run …); stop it or pick
+/// another port`.
+fn in_use(proto: owner::Proto, sa: SocketAddr) -> Error {
+    Error::Listen {
+        address: format!("{} {sa}", proto.name()),
+        message: owner::in_use_message(proto, sa),
+    }
+}
+
+/// Binds a UDP socket (for HTTP/3) on `sa` with `opts`, non-blocking; a
+/// taken address is an error naming its owner, as for TCP.
+pub fn bind_udp(sa: SocketAddr, opts: &BindOptions) -> Result<std::net::UdpSocket, Error> {
+    let bind = || -> std::io::Result<std::net::UdpSocket> {
+        let sock = RawSocket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+        if opts.reuse_port {
+            sock.set_reuse_port(true)?;
+        }
+        if sa.is_ipv6() {
+            sock.set_only_v6(!sa.ip().is_unspecified())?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&sa.into())?;
+        Ok(sock.into())
+    };
+    bind().map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => in_use(owner::Proto::Udp, sa),
+        _ => Error::Listen {
+            address: format!("udp {sa}"),
+            message: e.to_string(),
+        },
+    })
+}
+
+fn bind_tcp(
+    addr: &ListenAddr,
+    sa: SocketAddr,
+    opts: &BindOptions,
+) -> std::io::Result<(Listener, Option<SocketAddr>)> {
     let sock = RawSocket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
+    if opts.reuse_port {
+        sock.set_reuse_port(true)?;
+    }
     if sa.is_ipv6() {
         sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())?;
     }
