@@ -182,11 +182,24 @@ pub fn pid_of_inode(proc: &Path, inode: u64) -> Option<u32> {
     })
 }
 
-/// `/proc/PID/cmdline` with its NUL separators turned into spaces.
+/// Longest command line shown, in characters.
+const CMDLINE_MAX: usize = 200;
+
+/// `/proc/PID/cmdline` on one line: NUL separators and other control
+/// characters become spaces; a long one is cut with `…`.
 pub fn cmdline(proc: &Path, pid: u32) -> String {
     let raw = std::fs::read(proc.join(pid.to_string()).join("cmdline")).unwrap_or_default();
     let text = String::from_utf8_lossy(&raw);
-    text.trim_end_matches('\0').replace('\0', " ")
+    let text = text.trim_end_matches('\0');
+    let mut out: String = text
+        .chars()
+        .take(CMDLINE_MAX)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().count() > CMDLINE_MAX {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

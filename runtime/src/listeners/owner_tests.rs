@@ -93,10 +93,16 @@ fn message_names_the_owner_or_says_it_is_hidden() {
 }
 
 #[test]
-fn cmdline_turns_nuls_into_spaces() {
+fn cmdline_is_one_short_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("77")).unwrap();
     std::fs::write(dir.path().join("77/cmdline"), b"caddy\0run\0--config\0x\0").unwrap();
     assert_eq!(cmdline(dir.path(), 77), "caddy run --config x");
     assert_eq!(cmdline(dir.path(), 78), "");
+    std::fs::create_dir_all(dir.path().join("79")).unwrap();
+    let long = format!("python3\0-c\0a\nb{}\0", "x".repeat(300));
+    std::fs::write(dir.path().join("79/cmdline"), long).unwrap();
+    let shown = cmdline(dir.path(), 79);
+    assert!(shown.starts_with("python3 -c a b xx") && shown.ends_with('…'), "{shown}");
+    assert_eq!(shown.chars().count(), CMDLINE_MAX + 1);
 }
