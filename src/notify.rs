@@ -47,10 +47,7 @@ impl Notifier {
     /// A config change begins (after the first): `RELOADING=1`.
     pub fn reloading(&self) {
         if self.ready.load(Ordering::Acquire) {
-            self.send(&format!(
-                "RELOADING=1\nMONOTONIC_USEC={}",
-                monotonic_usec()
-            ));
+            self.send(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         }
     }
 

@@ -35,7 +35,11 @@ fn adapted_configs_fit_the_runtime_model() {
     // when it is bound (as whether a port is free is), so these need not
     // be open here. This is the only test of this binary: no other thread
     // reads the environment meanwhile.
-    for (name, fd) in [("CADDY_HTTP_FD", "3"), ("CADDY_HTTPS_FD", "4"), ("CADDY_HTTP3_FD", "5")] {
+    for (name, fd) in [
+        ("CADDY_HTTP_FD", "3"),
+        ("CADDY_HTTPS_FD", "4"),
+        ("CADDY_HTTP3_FD", "5"),
+    ] {
         std::env::set_var(name, fd);
     }
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();

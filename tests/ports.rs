@@ -66,7 +66,11 @@ impl Drop for Proc {
 impl Proc {
     fn signal(&self, sig: &str) {
         let pid = self.0.id().to_string();
-        assert!(Command::new("kill").args([sig, &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
     }
 
     /// Waits for the exit code (panics after 10 s).
@@ -111,7 +115,9 @@ fn get(addr: SocketAddr) -> String {
         .unwrap();
     let mut resp = String::new();
     c.read_to_string(&mut resp).unwrap();
-    resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(resp)
+    resp.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or(resp)
 }
 
 /// A foreign process (python3) holding a TCP port: (child, port).
@@ -152,14 +158,24 @@ fn start_up_on_a_port_held_by_another_process_exits_1_naming_it() {
         err.contains("python3 -c import socket,time; s=socket.socket();"),
         "{err}"
     );
-    assert!(err.contains("time.sleep(30)); stop it or pick another port"), "{err}");
+    assert!(
+        err.contains("time.sleep(30)); stop it or pick another port"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_second_bellhop_on_the_same_port_exits_1_naming_the_first() {
     let s = Scratch::new("second");
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = s.write("c.json", &json_site(&[format!("127.0.0.1:{port}")], "first"));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = s.write(
+        "c.json",
+        &json_site(&[format!("127.0.0.1:{port}")], "first"),
+    );
     let first = serve(s.bellhop("a").args(["run", "--config"]).arg(&config));
     let out = s
         .bellhop("b")
@@ -183,8 +199,15 @@ fn a_second_bellhop_on_the_same_port_exits_1_naming_the_first() {
 fn a_reload_onto_a_taken_port_is_a_400_and_the_old_config_serves_on() {
     let s = Scratch::new("reload");
     let (python, taken) = foreign_listener();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let old = s.write("old.json", &json_site(&[format!("127.0.0.1:{port}")], "old"));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let old = s.write(
+        "old.json",
+        &json_site(&[format!("127.0.0.1:{port}")], "old"),
+    );
     let _served = serve(s.bellhop("a").args(["run", "--config"]).arg(&old));
     let listen = [format!("127.0.0.1:{port}"), format!("127.0.0.1:{taken}")];
     let new = s.write("new.json", &json_site(&listen, "new"));
@@ -258,7 +281,12 @@ fn systemd_socket_activation_by_name_and_a_bad_descriptor() {
     assert_eq!(served.exit_code(), Some(0));
     // Nothing inherited on descriptor 7: start-up fails, naming it.
     let bad = s.write("bad.json", &json_site(&["fd/7".into()], "x"));
-    let out = s.bellhop("b").args(["run", "--config"]).arg(&bad).output().unwrap();
+    let out = s
+        .bellhop("b")
+        .args(["run", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -279,8 +307,13 @@ fn notifies_the_service_manager_ready_reloading_stopping() {
     let s = Scratch::new("notify");
     let path = s.0.join("notify.sock");
     let sock = UnixDatagram::bind(&path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let listen = [format!("127.0.0.1:{port}")];
     let config = s.write("c.json", &json_site(&listen, "one"));
     let mut served = serve(
@@ -292,8 +325,17 @@ fn notifies_the_service_manager_ready_reloading_stopping() {
     let pid = served.0.id();
     assert_eq!(recv(&sock), format!("READY=1\nMAINPID={pid}"));
     let changed = s.write("c2.json", &json_site(&listen, "two"));
-    let out = s.bellhop("a").args(["reload", "--config"]).arg(&changed).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = s
+        .bellhop("a")
+        .args(["reload", "--config"])
+        .arg(&changed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let reloading = recv(&sock);
     let usec = reloading
         .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
@@ -312,7 +354,11 @@ fn a_second_sigint_during_a_graceful_stop_forces_exit_2() {
     // A backend that accepts and never answers keeps a request in flight,
     // so the graceful stop (no grace period: wait for ever) cannot end.
     let backend = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = format!(
         r#"{{"apps":{{"http":{{"servers":{{"s":{{"listen":["127.0.0.1:{port}"],"automatic_https":{{"disable":true}},"routes":[{{"handle":[{{"handler":"reverse_proxy","upstreams":[{{"dial":"{}"}}]}}]}}]}}}}}}}}}}"#,
         backend.local_addr().unwrap()

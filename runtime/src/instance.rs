@@ -72,11 +72,9 @@ impl Instance {
             for (i, s) in servers.iter().enumerate() {
                 for addr in &s.listen {
                     if addr.network.is_datagram() {
-                        crate::listeners::inherited::datagram(addr).map_err(|e| {
-                            Error::Listen {
-                                address: addr.key(),
-                                message: e.to_string(),
-                            }
+                        crate::listeners::inherited::datagram(addr).map_err(|e| Error::Listen {
+                            address: addr.key(),
+                            message: e.to_string(),
                         })?;
                         tracing::warn!(server = %s.name, listener = %addr.key(), "inherited datagram socket left unused: this build serves no HTTP/3");
                         continue;

@@ -189,7 +189,9 @@ fn bind(addr: &ListenAddr, opts: &BindOptions) -> Result<(Listener, Option<Socke
         message: e.to_string(),
     };
     if addr.network == Network::Unix {
-        return bind_unix(addr).map(|l| (Listener::Unix(l), None)).map_err(io_err);
+        return bind_unix(addr)
+            .map(|l| (Listener::Unix(l), None))
+            .map_err(io_err);
     }
     if addr.network.is_inherited() {
         return inherited::stream(addr).map_err(io_err);

@@ -189,7 +189,9 @@ pub fn expand_env(addr: &str) -> Result<String, Error> {
         if value.is_empty() {
             return Err(Error::Listen {
                 address: addr.to_string(),
-                message: format!("placeholder {{env.{name}}} is empty (environment variable {name} is not set)"),
+                message: format!(
+                    "placeholder {{env.{name}}} is empty (environment variable {name} is not set)"
+                ),
             });
         }
         out.push_str(&rest[..start]);
@@ -247,13 +249,22 @@ mod tests {
     #[test]
     fn inherited_socket_forms() {
         let a = parse("fd/3").unwrap();
-        assert_eq!((a[0].network, a[0].key()), (Network::Fd, "fd/3".to_string()));
+        assert_eq!(
+            (a[0].network, a[0].key()),
+            (Network::Fd, "fd/3".to_string())
+        );
         let a = parse("fdgram/4").unwrap();
         assert!(a[0].network.is_datagram() && a[0].network.is_inherited());
         assert_eq!(parse("fdname/web").unwrap()[0].key(), "fdname/web");
-        assert_eq!(parse("fdgramname/h3").unwrap()[0].network, Network::FdGramName);
+        assert_eq!(
+            parse("fdgramname/h3").unwrap()[0].network,
+            Network::FdGramName
+        );
         let e = parse("fd/three").unwrap_err().to_string();
-        assert_eq!(e, "listen fd/three: \"three\" is not a file descriptor number");
+        assert_eq!(
+            e,
+            "listen fd/three: \"three\" is not a file descriptor number"
+        );
         assert!(parse("fd/").is_err());
         assert!(parse("fdname/").is_err());
     }
@@ -263,7 +274,12 @@ mod tests {
         let path = std::env::var("PATH").unwrap();
         assert_eq!(expand_env("a{env.PATH}b").unwrap(), format!("a{path}b"));
         assert_eq!(expand_env("fd/3").unwrap(), "fd/3");
-        let e = parse("fd/{env.BELLHOP_SURELY_UNSET_FD}").unwrap_err().to_string();
-        assert!(e.contains("environment variable BELLHOP_SURELY_UNSET_FD is not set"), "{e}");
+        let e = parse("fd/{env.BELLHOP_SURELY_UNSET_FD}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("environment variable BELLHOP_SURELY_UNSET_FD is not set"),
+            "{e}"
+        );
     }
 }

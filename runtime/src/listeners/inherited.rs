@@ -118,9 +118,10 @@ fn resolve(addr: &ListenAddr, rec: &Inherited) -> Result<RawFd> {
                     ),
                 )
             })?,
-        _ => addr.host.parse().map_err(|_| {
-            Error::new(ErrorKind::InvalidInput, "not a file descriptor number")
-        })?,
+        _ => addr
+            .host
+            .parse()
+            .map_err(|_| Error::new(ErrorKind::InvalidInput, "not a file descriptor number"))?,
     };
     match rec.fds.get(&fd) {
         Some(inode) if socket_inode(fd) == Some(*inode) => Ok(fd),
@@ -223,6 +224,9 @@ mod tests {
         let named = super::super::address::parse("fdname/web").unwrap();
         assert_eq!(resolve(&named[0], &rec).unwrap(), fd);
         let other = super::super::address::parse("fdname/api").unwrap();
-        assert!(resolve(&other[0], &rec).unwrap_err().to_string().contains("\"api\""));
+        assert!(resolve(&other[0], &rec)
+            .unwrap_err()
+            .to_string()
+            .contains("\"api\""));
     }
 }

@@ -176,9 +176,8 @@ pub fn pid_of_inode(proc: &Path, inode: u64) -> Option<u32> {
         let Ok(fds) = std::fs::read_dir(proc.join(pid.to_string()).join("fd")) else {
             return false;
         };
-        fds.filter_map(Result::ok).any(|fd| {
-            std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
-        })
+        fds.filter_map(Result::ok)
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str()))
     })
 }
 

@@ -27,7 +27,11 @@ fn parses_ipv4_and_ipv6_rows() {
 #[test]
 fn tcp_matches_only_listening_sockets_and_wildcards() {
     let exact = holders(TCP, Proto::Tcp, "127.0.0.1:8443".parse().unwrap());
-    assert_eq!(exact, vec![(true, 4242)], "the connected socket is no owner");
+    assert_eq!(
+        exact,
+        vec![(true, 4242)],
+        "the connected socket is no owner"
+    );
     let wildcard = holders(TCP, Proto::Tcp, "0.0.0.0:8443".parse().unwrap());
     assert_eq!(wildcard, vec![(false, 4242)]);
     assert!(holders(TCP, Proto::Tcp, "10.0.0.1:8443".parse().unwrap()).is_empty());
@@ -103,6 +107,9 @@ fn cmdline_is_one_short_line() {
     let long = format!("python3\0-c\0a\nb{}\0", "x".repeat(300));
     std::fs::write(dir.path().join("79/cmdline"), long).unwrap();
     let shown = cmdline(dir.path(), 79);
-    assert!(shown.starts_with("python3 -c a b xx") && shown.ends_with('…'), "{shown}");
+    assert!(
+        shown.starts_with("python3 -c a b xx") && shown.ends_with('…'),
+        "{shown}"
+    );
     assert_eq!(shown.chars().count(), CMDLINE_MAX + 1);
 }

@@ -20,8 +20,12 @@ async fn a_taken_tcp_port_is_an_error_naming_its_owner() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap();
     let rt = Runtime::new();
-    let config = config_with(json!({"listen": [addr.to_string()], "routes": [{"handle": [respond("x")]}]}));
-    let e = rt.load(config.to_string().as_bytes()).unwrap_err().to_string();
+    let config =
+        config_with(json!({"listen": [addr.to_string()], "routes": [{"handle": [respond("x")]}]}));
+    let e = rt
+        .load(config.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with(&owner_prefix("tcp", addr)), "{e}");
     assert!(e.ends_with("; stop it or pick another port"), "{e}");
     let exe = std::env::current_exe().unwrap();
@@ -38,7 +42,11 @@ async fn a_reload_onto_a_taken_port_fails_and_the_old_config_serves_on() {
         "listen": [srv.addr.to_string(), taken.to_string()],
         "routes": [{"handle": [respond("new")]}]
     }));
-    let e = srv.rt.load(config.to_string().as_bytes()).unwrap_err().to_string();
+    let e = srv
+        .rt
+        .load(config.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with(&owner_prefix("tcp", taken)), "{e}");
     assert_eq!(get(srv.addr, "/").await.body, "old");
 }
@@ -67,7 +75,9 @@ async fn reuse_port_is_opt_in() {
 fn a_taken_udp_port_is_an_error_naming_its_owner() {
     let holder = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap();
-    let e = bind_udp(addr, &BindOptions::default()).unwrap_err().to_string();
+    let e = bind_udp(addr, &BindOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with(&owner_prefix("udp", addr)), "{e}");
     // A free UDP port binds.
     let free = bind_udp("127.0.0.1:0".parse().unwrap(), &BindOptions::default()).unwrap();
