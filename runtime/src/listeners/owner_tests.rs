@@ -108,7 +108,7 @@ fn cmdline_is_one_short_line() {
     std::fs::write(dir.path().join("79/cmdline"), long).unwrap();
     let shown = cmdline(dir.path(), 79);
     assert!(
-        shown.starts_with("python3 -c a b xx") && shown.ends_with('…'),
+        shown.starts_with("python3 -c a bxx") && shown.ends_with('…'),
         "{shown}"
     );
     assert_eq!(shown.chars().count(), CMDLINE_MAX + 1);
