@@ -7,7 +7,10 @@
 //! atomic as `POST /load`: on failure the running config stays.
 
 use crate::config_source::{self, AdapterName};
-use bellhop_runtime::admin::{persist, Admin, AdminOptions, ConfigAdapter, ConfigLoader};
+use crate::notify::Notifier;
+use bellhop_runtime::admin::{
+    persist, Admin, AdminOptions, ChangeEvent, ConfigAdapter, ConfigLoader,
+};
 use bellhop_runtime::Runtime;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,13 +50,22 @@ fn adapter_error(e: &bellhop_adapter::Error) -> String {
 }
 
 /// The admin API of `runtime`, configured from the environment; with a
-/// `loader` (the workers' supervisor), configs run there instead.
-pub fn admin(runtime: Runtime, loader: Option<Arc<dyn ConfigLoader>>) -> Admin {
+/// `loader` (the workers' supervisor), configs run there instead. Config
+/// changes are reported to the service manager through `notifier`.
+pub fn admin(
+    runtime: Runtime,
+    loader: Option<Arc<dyn ConfigLoader>>,
+    notifier: Arc<Notifier>,
+) -> Admin {
     let mut opts =
         AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
     if let Some(l) = loader {
         opts = opts.with_loader(l);
     }
+    opts.on_change = Some(Arc::new(move |event| match event {
+        ChangeEvent::Applying => notifier.reloading(),
+        ChangeEvent::Applied { .. } => notifier.reloaded(),
+    }));
     Admin::new(runtime, opts)
 }
 

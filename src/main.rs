@@ -10,6 +10,7 @@ mod fmt;
 mod input;
 mod live;
 mod logging;
+mod notify;
 mod reload;
 mod run;
 mod start;

@@ -3,10 +3,13 @@
 //! (code 2). The admin API serves alongside; SIGUSR1 (and, with
 //! `--watch`, a change of the file) reloads the config file; `--resume`
 //! starts from the last autosaved config. `--workers N` serves with N
-//! worker processes under a supervisor (see `workers`).
+//! worker processes under a supervisor (see `workers`). With
+//! `NOTIFY_SOCKET` set, the service manager hears READY/RELOADING/STOPPING
+//! (see `notify`).
 
 use crate::config_source::{self, AdapterName};
 use crate::live;
+use crate::notify::Notifier;
 use crate::workers::{Supervisor, WorkerCount};
 use crate::Outcome;
 use anyhow::{Context, Result};
@@ -37,6 +40,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    // Before anything opens a descriptor: which sockets we inherited
+    // (`fd/N` listen addresses, systemd's socket activation).
+    bellhop_runtime::listeners::inherited::record();
     crate::logging::init();
     let secret = match &args.pingback {
         Some(_) => Some(live::read_secret().context("reading the start secret")?),
@@ -105,7 +111,12 @@ async fn serve(
             return Ok(Outcome::ConfigError);
         }
     };
-    let admin = live::admin(runtime.clone(), workers.as_ref().map(|w| w.loader()));
+    let notifier = std::sync::Arc::new(Notifier::from_env());
+    let admin = live::admin(
+        runtime.clone(),
+        workers.as_ref().map(|w| w.loader()),
+        notifier.clone(),
+    );
     if let Err(e) = admin.load(json, true).await {
         eprintln!("bellhop: loading {path}: {e}");
         report(Err(format!("loading {path}: {e}")));
@@ -115,6 +126,7 @@ async fn serve(
         return Ok(Outcome::ConfigError);
     }
     report(Ok(()));
+    notifier.ready();
     match &workers {
         Some(w) => {
             tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving")
@@ -134,6 +146,7 @@ async fn serve(
             }
         }
     }
+    notifier.stopping();
     tracing::info!("shutting down gracefully; interrupt again to force");
     let stopped = async {
         runtime.stop().await;

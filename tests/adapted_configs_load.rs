@@ -31,6 +31,21 @@ fn adapted_configs_fit_the_runtime_model() {
     // they land in a scratch directory, not in the repository.
     let scratch = tempfile::tempdir().unwrap();
     std::env::set_current_dir(scratch.path()).unwrap();
+    // Caddy's socket-activation case names its descriptors through the
+    // environment (`bind fd/{env.CADDY_HTTP_FD}`), as a systemd unit's
+    // `Environment=` would; the runtime replaces `{env.*}` in listen
+    // addresses and refuses an unset one. Validation checks the address
+    // syntax only: whether descriptor 3 is an inherited socket is checked
+    // when it is bound (as whether a port is free is), so these need not
+    // be open here. This is the only test of this binary: no other thread
+    // reads the environment meanwhile.
+    for (name, fd) in [
+        ("CADDY_HTTP_FD", "3"),
+        ("CADDY_HTTPS_FD", "4"),
+        ("CADDY_HTTP3_FD", "5"),
+    ] {
+        std::env::set_var(name, fd);
+    }
     let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failures = BTreeMap::new();
     let (mut loaded, mut checked) = (0, 0);

@@ -79,6 +79,20 @@ pub struct AdminOptions {
     pub adapters: Vec<(String, Arc<dyn ConfigAdapter>)>,
     /// Runs configs instead of the runtime (`None`: the runtime does).
     pub loader: Option<Arc<dyn ConfigLoader>>,
+    /// Told when a config change starts to apply and when it is done (a
+    /// service manager's `RELOADING=1` / `READY=1`); not told about
+    /// changes skipped as unchanged.
+    pub on_change: Option<Arc<dyn Fn(ChangeEvent) + Send + Sync>>,
+}
+
+/// A step of a config change, for [`AdminOptions::on_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEvent {
+    /// A new config is about to be provisioned.
+    Applying,
+    /// The change is over: it is serving (`ok`), or it failed and the old
+    /// config serves on.
+    Applied { ok: bool },
 }
 
 impl Default for AdminOptions {
@@ -89,6 +103,7 @@ impl Default for AdminOptions {
             max_body: DEFAULT_MAX_BODY,
             adapters: Vec::new(),
             loader: None,
+            on_change: None,
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::http::serve;
 use crate::instance::Instance;
-use crate::listeners::Pool;
+use crate::listeners::{BindOptions, Pool};
 use crate::registry::Registry;
 use arc_swap::ArcSwapOption;
 use std::future::Future;
@@ -90,11 +90,17 @@ impl Runtime {
 
     /// A runtime with the given modules.
     pub fn with_registry(registry: Registry) -> Self {
+        Self::with_bind_options(registry, BindOptions::default())
+    }
+
+    /// A runtime with the given modules whose listener pool binds with
+    /// `options` (`SO_REUSEPORT` for processes that share their ports).
+    pub fn with_bind_options(registry: Registry, options: BindOptions) -> Self {
         Runtime {
             shared: Arc::new(Shared {
                 current: ArcSwapOption::empty(),
                 conns: ConnCount::default(),
-                pool: Pool::default(),
+                pool: Pool::with_options(options),
                 registry,
             }),
         }

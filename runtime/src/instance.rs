@@ -72,6 +72,14 @@ impl Instance {
         if let Some(pool) = pool {
             for (i, s) in servers.iter().enumerate() {
                 for addr in &s.listen {
+                    if addr.network.is_datagram() {
+                        crate::listeners::inherited::datagram(addr).map_err(|e| Error::Listen {
+                            address: addr.key(),
+                            message: e.to_string(),
+                        })?;
+                        tracing::warn!(server = %s.name, listener = %addr.key(), "inherited datagram socket left unused: this build serves no HTTP/3");
+                        continue;
+                    }
                     let lease = pool.obtain(addr)?;
                     if let Some((_, other)) =
                         by_socket.iter().find(|(id, _)| *id == lease.socket.id)

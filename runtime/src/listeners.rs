@@ -8,14 +8,21 @@
 //! the socket closes, and its connections drain.
 //!
 //! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), and
-//! `SO_REUSEPORT` only when the pool opts in ([`Pool::set_reuse_port`]:
-//! the worker processes of one `bellhop run --workers N` supervisor, which
-//! checked first that nobody else owns the ports); `:port` listens
-//! dual-stack where IPv6 is available. UDP sockets (HTTP/3) are pooled the
-//! same way under `udp/host:port` keys, made by [`Pool::obtain_udp`] (no
-//! `SO_REUSEADDR`, as Go; `SO_REUSEPORT` under the same opt-in).
+//! `SO_REUSEPORT` only when the pool opts in ([`BindOptions::reuse_port`]
+//! or [`Pool::set_reuse_port`]: processes that belong together, the
+//! workers of one `bellhop run --workers N` supervisor, which checked
+//! first that nobody else owns the ports, or an upgrade hand-off), never by
+//! default, so a bind never joins another process's port group silently.
+//! A bind that finds the address taken names its owner (see [`owner`]).
+//! `:port` listens dual-stack where IPv6 is available. `fd/N` and friends
+//! use inherited sockets instead of binding (see [`inherited`]). UDP
+//! sockets (HTTP/3) are pooled the same way under `udp/host:port` keys,
+//! made by [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
+//! under the same opt-in).
 
 pub mod address;
+pub mod inherited;
+pub mod owner;
 
 pub use address::{ListenAddr, Network};
 
@@ -66,9 +73,21 @@ struct PoolInner {
     reuse_port: AtomicBool,
 }
 
+/// How a pool binds its sockets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BindOptions {
+    /// Set `SO_REUSEPORT` on TCP (and UDP) sockets, so processes that
+    /// belong together (workers of one supervisor, the two sides of an
+    /// upgrade) each bind the same address with their own accept queue.
+    /// Off by default: then a taken address is an error naming its owner.
+    /// With it on, a foreign process that also set `SO_REUSEPORT` (and
+    /// runs as the same user) can share the port, so turn it on only
+    /// for sockets whose other holders you started.
+    pub reuse_port: bool,
+}
+
 /// Binds a socket for an address: the socket and where it is bound.
-/// The flag asks for `SO_REUSEPORT` (see [`Pool::set_reuse_port`]).
-type BindFn = fn(&ListenAddr, bool) -> std::io::Result<(Listener, Option<SocketAddr>)>;
+type BindFn = fn(&ListenAddr, &BindOptions) -> Result<(Listener, Option<SocketAddr>), Error>;
 
 /// The pool of listening sockets.
 #[derive(Clone, Default)]
@@ -99,6 +118,22 @@ impl Drop for Lease {
 }
 
 impl Pool {
+    /// A pool that binds with `options` (`Pool::default()` binds with
+    /// the defaults: no `SO_REUSEPORT`).
+    pub fn with_options(options: BindOptions) -> Pool {
+        Pool(Arc::new(PoolInner {
+            reuse_port: AtomicBool::new(options.reuse_port),
+            ..Default::default()
+        }))
+    }
+
+    /// How this pool binds.
+    pub fn options(&self) -> BindOptions {
+        BindOptions {
+            reuse_port: self.0.reuse_port.load(Ordering::Relaxed),
+        }
+    }
+
     /// A lease on the socket for `addr`, binding it if nobody holds it.
     /// Must be called within a Tokio runtime.
     pub fn obtain(&self, addr: &ListenAddr) -> Result<Lease, Error> {
@@ -115,13 +150,13 @@ impl Pool {
                 message: "a UDP socket needs the port of its TCP listener".into(),
             });
         }
-        self.obtain_with(addr, key, bind_udp)
+        self.obtain_with(addr, key, bind_udp_addr)
     }
 
     fn obtain_with(&self, addr: &ListenAddr, key: String, bind: BindFn) -> Result<Lease, Error> {
         let mut map = self.0.sockets.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0 asks for a fresh port every time: never shared.
-        if addr.port != 0 || addr.network == Network::Unix {
+        if addr.port != 0 || addr.network == Network::Unix || addr.network.is_inherited() {
             if let Some(entry) = map.get_mut(&key) {
                 entry.leases += 1;
                 return Ok(Lease {
@@ -130,11 +165,7 @@ impl Pool {
                 });
             }
         }
-        let reuse_port = self.0.reuse_port.load(Ordering::Relaxed);
-        let (listener, local) = bind(addr, reuse_port).map_err(|e| Error::Listen {
-            address: key.clone(),
-            message: e.to_string(),
-        })?;
+        let (listener, local) = bind(addr, &self.options())?;
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         // A port-0 socket is pooled under the port it got, so a later
         // config naming that port shares it.
@@ -189,14 +220,68 @@ impl Pool {
     }
 }
 
-fn bind(addr: &ListenAddr, reuse_port: bool) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+fn bind(addr: &ListenAddr, opts: &BindOptions) -> Result<(Listener, Option<SocketAddr>), Error> {
+    let io_err = |e: std::io::Error| Error::Listen {
+        address: addr.key(),
+        message: e.to_string(),
+    };
     if addr.network == Network::Unix {
-        return bind_unix(addr).map(|l| (Listener::Unix(l), None));
+        return bind_unix(addr)
+            .map(|l| (Listener::Unix(l), None))
+            .map_err(io_err);
     }
-    let sa = resolve(addr)?;
+    if addr.network.is_inherited() {
+        return inherited::stream(addr).map_err(io_err);
+    }
+    let sa = resolve(addr).map_err(io_err)?;
+    bind_tcp(addr, sa, opts).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => in_use(owner::Proto::Tcp, sa),
+        _ => io_err(e),
+    })
+}
+
+/// The error for an address that is taken: `listen tcp 127.0.0.1:8443:
+/// address already in use by pid 4242 (caddy run …); stop it or pick
+/// another port`.
+fn in_use(proto: owner::Proto, sa: SocketAddr) -> Error {
+    Error::Listen {
+        address: format!("{} {sa}", proto.name()),
+        message: owner::in_use_message(proto, sa),
+    }
+}
+
+/// Binds a UDP socket (for HTTP/3) on `sa` with `opts`, non-blocking; a
+/// taken address is an error naming its owner, as for TCP.
+pub fn bind_udp(sa: SocketAddr, opts: &BindOptions) -> Result<std::net::UdpSocket, Error> {
+    let bind = || -> std::io::Result<std::net::UdpSocket> {
+        let sock = RawSocket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
+        if opts.reuse_port {
+            sock.set_reuse_port(true)?;
+        }
+        if sa.is_ipv6() {
+            sock.set_only_v6(!sa.ip().is_unspecified())?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&sa.into())?;
+        Ok(sock.into())
+    };
+    bind().map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => in_use(owner::Proto::Udp, sa),
+        _ => Error::Listen {
+            address: format!("udp {sa}"),
+            message: e.to_string(),
+        },
+    })
+}
+
+fn bind_tcp(
+    addr: &ListenAddr,
+    sa: SocketAddr,
+    opts: &BindOptions,
+) -> std::io::Result<(Listener, Option<SocketAddr>)> {
     let sock = RawSocket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
-    if reuse_port {
+    if opts.reuse_port {
         sock.set_reuse_port(true)?;
     }
     if sa.is_ipv6() {
@@ -222,24 +307,24 @@ fn udp_key(addr: &ListenAddr) -> String {
     }
 }
 
-fn bind_udp(addr: &ListenAddr, reuse_port: bool) -> std::io::Result<(Listener, Option<SocketAddr>)> {
-    if addr.network == Network::Unix {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "HTTP/3 cannot listen on a unix socket",
-        ));
+/// The pool's UDP binder: `addr`'s host and port over UDP.
+fn bind_udp_addr(
+    addr: &ListenAddr,
+    opts: &BindOptions,
+) -> Result<(Listener, Option<SocketAddr>), Error> {
+    if addr.network == Network::Unix || addr.network.is_inherited() {
+        return Err(Error::Listen {
+            address: udp_key(addr),
+            message:
+                "HTTP/3 needs a UDP address (a unix socket or an inherited stream socket has none)"
+                    .into(),
+        });
     }
-    let sa = resolve(addr)?;
-    let sock = RawSocket::new(Domain::for_address(sa), Type::DGRAM, Some(Protocol::UDP))?;
-    if reuse_port {
-        sock.set_reuse_port(true)?;
-    }
-    if sa.is_ipv6() {
-        sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())?;
-    }
-    sock.set_nonblocking(true)?;
-    sock.bind(&sa.into())?;
-    let udp: std::net::UdpSocket = sock.into();
+    let sa = resolve(addr).map_err(|e| Error::Listen {
+        address: udp_key(addr),
+        message: e.to_string(),
+    })?;
+    let udp = bind_udp(sa, opts)?;
     let local = udp.local_addr().ok();
     Ok((Listener::Udp(udp), local))
 }

@@ -38,6 +38,8 @@ mod matchers_more;
 mod named_routes;
 #[path = "e2e/observability.rs"]
 mod observability;
+#[path = "e2e/ports.rs"]
+mod ports;
 #[path = "e2e/proxy.rs"]
 mod proxy;
 #[path = "e2e/proxy_fastcgi.rs"]

@@ -95,7 +95,17 @@ impl Inner {
         let mut index = HashMap::new();
         traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
         let started = Instant::now();
-        let persist = match self.apply(&json) {
+        let tell = |e| {
+            if let Some(f) = &self.opts.on_change {
+                f(e)
+            }
+        };
+        tell(super::ChangeEvent::Applying);
+        let applied = self.apply(&json);
+        tell(super::ChangeEvent::Applied {
+            ok: applied.is_ok(),
+        });
+        let persist = match applied {
             Ok(p) => p,
             Err(e) => {
                 self.metrics.reload_failed();

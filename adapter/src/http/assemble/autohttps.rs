@@ -216,13 +216,12 @@ pub fn listeners_use_other_port(listen: &[String], port: &str) -> bool {
 }
 
 fn listener_port_range(ln: &str) -> Option<(u32, u32)> {
-    let rest = ln.split_once('/').map_or(ln, |(n, r)| {
-        if super::listeners::is_unix_or_fd(n) {
-            ""
-        } else {
-            r
-        }
-    });
+    let rest = match ln.split_once('/') {
+        // Caddy parses unix and fd listeners with port 0.
+        Some((n, _)) if super::listeners::is_unix_or_fd(n) => return Some((0, 0)),
+        Some((_, r)) => r,
+        None => ln,
+    };
     let port = rest.rsplit_once(':')?.1;
     let (lo, hi) = port.split_once('-').unwrap_or((port, port));
     Some((lo.parse().ok()?, hi.parse().ok()?))

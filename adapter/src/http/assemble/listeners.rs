@@ -10,7 +10,7 @@ use super::super::options::{Bind, Options};
 use super::super::site::Site;
 use super::super::value::{class, Payload};
 use crate::error::{Error, Result};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// A site as served on one listener: the site index and the indices of
 /// the keys that use that listener.
@@ -61,33 +61,51 @@ pub fn pairings(sites: &[Site], opts: &Options) -> Result<Vec<Pairing>> {
     Ok(consolidate(by_addr))
 }
 
+/// Caddy's `consolidateAddrMappings`: per listener (sorted), per protocol
+/// (sorted), one server for the sites there and every other (listener,
+/// protocol) with the same sites, which are then taken. A protocol of the
+/// current listener that an earlier protocol of it took still yields a
+/// server, an empty one, as Caddy's loop does (it reads the entry after
+/// deleting it); later listeners only see what is left.
 fn consolidate(by_addr: HashMap<String, ProtoMap>) -> Vec<Pairing> {
     // index identical site lists so equal ones are found without a
     // quadratic scan
     let mut groups: HashMap<Vec<SiteRef>, BTreeMap<String, BTreeSet<String>>> = HashMap::new();
-    let mut first_seen: Vec<(String, String, Vec<SiteRef>)> = Vec::new();
     let mut addrs: Vec<_> = by_addr.into_iter().collect();
     addrs.sort_by(|a, b| a.0.cmp(&b.0));
-    for (addr, protos) in addrs {
+    for (addr, protos) in &addrs {
         for (proto, sites) in protos {
             let entry = groups.entry(sites.clone()).or_default();
-            if entry.is_empty() {
-                first_seen.push((addr.clone(), proto.clone(), sites));
-            }
-            entry.entry(addr.clone()).or_default().insert(proto);
+            entry.entry(addr.clone()).or_default().insert(proto.clone());
         }
     }
-    first_seen
-        .into_iter()
-        .map(|(_, _, sites)| {
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    let mut out = Vec::new();
+    for (addr, protos) in addrs {
+        let left: Vec<(String, Vec<SiteRef>)> = protos
+            .into_iter()
+            .filter(|(p, _)| !taken.contains(&(addr.clone(), p.clone())))
+            .collect();
+        for (proto, sites) in left {
+            if taken.contains(&(addr.clone(), proto)) {
+                out.push(Pairing {
+                    addresses: Vec::new(),
+                    sites: Vec::new(),
+                });
+                continue;
+            }
             let listeners = groups.remove(&sites).unwrap_or_default();
+            for (a, ps) in &listeners {
+                taken.extend(ps.iter().map(|p| (a.clone(), p.clone())));
+            }
             let addresses = listeners
                 .into_iter()
                 .map(|(a, ps)| (a, ps.into_iter().collect()))
                 .collect();
-            Pairing { addresses, sites }
-        })
-        .collect()
+            out.push(Pairing { addresses, sites });
+        }
+    }
+    out
 }
 
 /// The listener addresses (→ protocols) one key implies (Caddy's
