@@ -12,6 +12,8 @@ mod acme_pebble;
 mod auth;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/dns_support.rs"]
+mod dns_support;
 #[path = "e2e/encode.rs"]
 mod encode;
 #[path = "e2e/expressions.rs"]
@@ -36,6 +38,8 @@ mod named_routes;
 mod observability;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_dns.rs"]
+mod proxy_dns;
 #[path = "e2e/proxy_fastcgi.rs"]
 mod proxy_fastcgi;
 #[path = "e2e/proxy_headers.rs"]

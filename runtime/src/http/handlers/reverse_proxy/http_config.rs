@@ -1,11 +1,12 @@
 //! The JSON of `http.reverse_proxy.transport.http` and its provisioning:
 //! every field is either turned into a setting of [`HttpTransport`] or
-//! rejected with its JSON path (`resolver`, `forward_proxy_url`,
-//! `network_proxy`, HTTP/3 to upstreams).
+//! rejected with its JSON path (`forward_proxy_url`, `network_proxy`,
+//! HTTP/3 to upstreams).
 
 use super::config::SignedDuration;
 use super::dial::{fallback_delay, DialOpts};
 use super::pool::{IdleBudget, PoolLimits};
+use super::resolver::{DnsResolver, Family};
 use super::tls::{client_config, TlsConfig};
 use super::transport_http::{HttpTransport, Tls};
 use crate::config::CaddyDuration;
@@ -99,9 +100,6 @@ impl HttpTransport {
     pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
         let not_yet =
             |f: &str| Error::config(format!("{path}.{f}"), "not implemented by bellhop yet");
-        if c.resolver.is_some() {
-            return Err(not_yet("resolver"));
-        }
         if !c.forward_proxy_url.is_empty() {
             return Err(not_yet("forward_proxy_url"));
         }
@@ -140,6 +138,18 @@ impl HttpTransport {
             write_timeout: d(c.write_timeout),
             fallback: fallback_delay(c.dial_fallback_delay),
             write_buffer: c.write_buffer_size,
+            resolver: c
+                .resolver
+                .as_ref()
+                .map(|v| {
+                    DnsResolver::provision(
+                        v,
+                        d(c.dial_timeout),
+                        Family::Both,
+                        &format!("{path}.resolver"),
+                    )
+                })
+                .transpose()?,
         };
         let tls = match &c.tls {
             Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
