@@ -42,6 +42,8 @@ mod proxy;
 mod proxy_dns;
 #[path = "e2e/proxy_fastcgi.rs"]
 mod proxy_fastcgi;
+#[path = "e2e/proxy_forward.rs"]
+mod proxy_forward;
 #[path = "e2e/proxy_headers.rs"]
 mod proxy_headers;
 #[path = "e2e/proxy_health.rs"]

@@ -11,7 +11,8 @@
 //!
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
-//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool`,
+//! `transport_http` + `http_config` + `dial` + `forward_proxy` + `stream` +
+//! `tls` + `pool`,
 //! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
 //! request and its body), `respond` (round trips, finishing responses,
 //! upgrades), `response_body` (`flush_interval`, gzip decoding),
@@ -22,6 +23,7 @@ mod config;
 mod dial;
 mod dynamic;
 mod fastcgi;
+mod forward_proxy;
 mod handle_response;
 mod headers;
 mod health;

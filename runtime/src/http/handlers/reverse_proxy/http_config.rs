@@ -1,7 +1,6 @@
 //! The JSON of `http.reverse_proxy.transport.http` and its provisioning:
 //! every field is either turned into a setting of [`HttpTransport`] or
-//! rejected with its JSON path (`forward_proxy_url`, `network_proxy`,
-//! HTTP/3 to upstreams).
+//! rejected with its JSON path (HTTP/3 to upstreams, for one).
 
 use super::config::SignedDuration;
 use super::dial::{fallback_delay, DialOpts};
@@ -98,14 +97,6 @@ fn versions(c: &HttpTransportConfig, path: &str) -> Result<(bool, bool, bool), E
 impl HttpTransport {
     /// Provisions the transport's JSON at `path`.
     pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
-        let not_yet =
-            |f: &str| Error::config(format!("{path}.{f}"), "not implemented by bellhop yet");
-        if !c.forward_proxy_url.is_empty() {
-            return Err(not_yet("forward_proxy_url"));
-        }
-        if c.network_proxy.is_some() {
-            return Err(not_yet("network_proxy"));
-        }
         let (h1, h2, h2c) = versions(c, path)?;
         let proxy_protocol = match c.proxy_protocol.as_str() {
             "" => 0,
@@ -182,6 +173,11 @@ impl HttpTransport {
                 .then_some(c.max_response_header_size as usize),
             read_buf: (c.read_buffer_size > 0).then_some(c.read_buffer_size),
             dynamic: Mutex::new(Default::default()),
+            proxy: super::forward_proxy::provision(
+                c.network_proxy.as_ref(),
+                &c.forward_proxy_url,
+                path,
+            )?,
         })
     }
 }

@@ -1,12 +1,14 @@
 //! `http.reverse_proxy.transport.http`: HTTP/1.1 with keep-alive, HTTP/2
 //! over TLS (ALPN) and h2c, TLS to upstreams, timeouts (dial, response
 //! header, read, write, `expect_continue_timeout`), keep-alive settings,
-//! PROXY protocol, a local address and transparent gzip (`compression`).
+//! PROXY protocol, a local address, forward proxies (`network_proxy`, in
+//! `forward_proxy`) and transparent gzip (`compression`).
 //! Connections are hyper client connections driven by tasks; idle ones
 //! wait in each upstream's lock-free queue. The JSON model and its
 //! provisioning are in `http_config`.
 
 use super::dial::{dial, DialError, DialOpts};
+use super::forward_proxy::ForwardProxy;
 use super::pool::{IdleConns, PoolLimits, PooledBody, Sender};
 use super::prepare::UpBody;
 use super::stream::UpStream;
@@ -61,6 +63,8 @@ pub struct HttpTransport {
     pub(super) max_header: Option<usize>,
     pub(super) read_buf: Option<usize>,
     pub(super) dynamic: Mutex<HashMap<String, IdleConns>>,
+    /// A forward proxy to reach upstreams through (`network_proxy`).
+    pub(super) proxy: Option<Arc<ForwardProxy>>,
 }
 
 impl HttpTransport {
@@ -134,6 +138,11 @@ impl HttpTransport {
                 );
             }
             self.expect_continue(&mut req);
+            if let Some(p) = self.proxy.as_deref().filter(|p| p.absolute_form()) {
+                if !self.uses_tls(addr) {
+                    to_proxy_form(&mut req, addr, p)?;
+                }
+            }
         }
         let gzip = self.compression && super::response_body::request_gzip(&mut req);
         let sent = sender.send(req);
@@ -188,7 +197,10 @@ impl HttpTransport {
         pool: &IdleConns,
     ) -> Result<Sender, RtError> {
         let permit = pool.permit().await;
-        let raw = dial(addr, &self.opts, client).await?;
+        let raw = match &self.proxy {
+            Some(p) => p.connect(addr, &self.opts, client, tls || self.h2c).await?,
+            None => dial(addr, &self.opts, client).await?,
+        };
         let (io, h2) = match (&self.tls, tls) {
             (Some(t), true) => self.handshake(t, addr, raw).await?,
             _ => (UpStream::plain(raw, &self.opts), self.h2c),
@@ -244,6 +256,27 @@ impl HttpTransport {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok((UpStream::tls(stream, &self.opts), h2))
     }
+}
+
+/// A request to a plain HTTP upstream by way of an HTTP proxy: the
+/// absolute URI of the upstream, and the proxy's credentials.
+fn to_proxy_form(
+    req: &mut http::Request<UpBody>,
+    addr: &DialAddr,
+    p: &ForwardProxy,
+) -> Result<(), RtError> {
+    if let DialAddr::Unix(_) = addr {
+        return Ok(());
+    }
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    *req.uri_mut() = format!("http://{}{pq}", addr.hostport())
+        .parse()
+        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
+    if let Some(a) = &p.authorization {
+        req.headers_mut()
+            .insert(http::header::PROXY_AUTHORIZATION, a.clone());
+    }
+    Ok(())
 }
 
 /// HTTP/2 wants an absolute URI (`:authority` from the Host header).
