@@ -58,6 +58,8 @@ mod proxy_stream;
 mod proxy_support;
 #[path = "e2e/proxy_transport.rs"]
 mod proxy_transport;
+#[path = "e2e/proxy_upgrade.rs"]
+mod proxy_upgrade;
 #[path = "e2e/request_body.rs"]
 mod request_body;
 #[path = "e2e/routes.rs"]
