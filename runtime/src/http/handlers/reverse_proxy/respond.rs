@@ -215,6 +215,8 @@ impl Shared {
         cx: &mut Cx<'_>,
         mut resp: http::Response<Body>,
     ) -> crate::http::Response {
+        // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
+        cx.omit_server = true;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return tunnel(self, cx, resp);
         }
