@@ -22,7 +22,9 @@ fn h2c_bellhop(handler: serde_json::Value) -> TestServer {
 }
 
 /// A WebSocket echo backend that records the handshake it got (method,
-/// `Upgrade`, whether a `Sec-WebSocket-Key` came).
+/// `Upgrade`, whether a `Sec-WebSocket-Key` came). (tungstenite's
+/// handshake callback type returns a large `Err`.)
+#[allow(clippy::result_large_err)]
 async fn ws_echo() -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = seen.clone();
