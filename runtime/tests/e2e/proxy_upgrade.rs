@@ -1,6 +1,7 @@
 //! reverse_proxy and the less common exchanges: WebSocket over HTTP/2
 //! (RFC 8441 extended CONNECT from an h2 client) to an HTTP/1.1 WebSocket
-//! backend, and informational (1xx) responses from upstreams.
+//! backend, WebSockets to TLS upstreams that offer h2 (HTTP/1.1 is used
+//! for the upgrade), and informational (1xx) responses from upstreams.
 
 use crate::proxy_support::*;
 use crate::support::*;
@@ -143,4 +144,61 @@ async fn upstream_103_early_hints_then_200_passes_the_final_response() {
         // not merged into the final response.
         assert_eq!(r.header("link"), "");
     }
+}
+
+/// A TLS backend offering h2 and HTTP/1.1 that answers WebSocket
+/// handshakes itself (prefixing echoes with "tls") and other requests
+/// with their HTTP version.
+async fn tls_ws_backend(cert: &TestCert) -> Backend {
+    tls_backend(cert, |mut req| async move {
+        let Some(key) = req.headers().get("sec-websocket-key").cloned() else {
+            return ok(format!("{:?}", req.version()));
+        };
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let on = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let up = on.await.unwrap();
+            let mut ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Server, None).await;
+            while let Some(Ok(Message::Text(t))) = ws.next().await {
+                let reply = Message::text(format!("tls {}", t.as_str()));
+                ws.send(reply).await.unwrap();
+            }
+        });
+        http::Response::builder()
+            .status(101)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-accept", accept)
+            .body(text(""))
+            .unwrap()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn websockets_to_tls_upstreams_use_http1_where_h2_is_offered() {
+    let cert = test_cert(&["localhost"]);
+    let b = tls_ws_backend(&cert).await;
+    let mut ca = tempfile::NamedTempFile::new().unwrap();
+    std::io::Write::write_all(&mut ca, cert.ca_pem.as_bytes()).unwrap();
+    let s = h2c_bellhop(json!({"handler": "reverse_proxy",
+        "upstreams": [{"dial": format!("localhost:{}", b.addr.port())}],
+        "transport": {"protocol": "http", "tls": {"root_ca_pem_files": [ca.path()]}}}));
+    // Plain requests share an HTTP/2 connection to the upstream...
+    assert_eq!(get(s.addr, "/").await.body, "HTTP/2.0");
+    // ...an HTTP/1.1 client's WebSocket gets an HTTP/1.1 one,
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/chat", s.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("h1")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("tls h1"));
+    // ...and so does an HTTP/2 client's extended CONNECT.
+    let resp = h2_websocket_connect(s.addr).await;
+    assert_eq!(resp.status(), 200);
+    let up = hyper::upgrade::on(resp).await.unwrap();
+    let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(up), Role::Client, None).await;
+    ws.send(Message::text("h2")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("tls h2"));
+    assert_eq!(get(s.addr, "/").await.body, "HTTP/2.0");
 }

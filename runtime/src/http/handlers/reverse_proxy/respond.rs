@@ -119,10 +119,14 @@ pub async fn round_trip(
     let started = Instant::now();
     let resp = match &h.shared.transport {
         Transport::Http(t) => {
-            let conn = t.sender(up, addr, client).await.map_err(|e| Failure {
-                before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
-                error: classify(&e),
-            })?;
+            let upgrade = headers.contains_key(http::header::UPGRADE);
+            let conn = t
+                .sender(up, addr, client, upgrade)
+                .await
+                .map_err(|e| Failure {
+                    before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
+                    error: classify(&e),
+                })?;
             let mut req = http::Request::new(p.body());
             *req.method_mut() = p.method.clone();
             *req.uri_mut() = origin_form(&p.uri);

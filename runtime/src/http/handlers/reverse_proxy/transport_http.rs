@@ -88,21 +88,29 @@ impl HttpTransport {
     }
 
     /// A connection to `addr`: an idle one, or a new one (dial errors
-    /// happen here, before the request is committed).
+    /// happen here, before the request is committed). A protocol
+    /// `upgrade` needs HTTP/1.1: where HTTP/2 could be chosen, it gets a
+    /// new connection that offers only HTTP/1.1 (as Caddy's transport
+    /// does for WebSockets).
     pub async fn sender(
         &self,
         up: &Upstream,
         addr: &DialAddr,
         client: SocketAddr,
+        upgrade: bool,
     ) -> Result<(Sender, IdleConns), RtError> {
         let idle = self.idle_for(up, addr);
+        let tls = self.uses_tls(addr);
+        if upgrade && ((tls && self.h2) || self.h2c) {
+            let s = self.connect(addr, tls, client, &idle, true).await?;
+            return Ok((s, idle));
+        }
         if self.keepalive {
             if let Some(s) = idle.checkout(self.idle_timeout) {
                 return Ok((s, idle));
             }
         }
-        let tls = self.uses_tls(addr);
-        let sender = self.connect(addr, tls, client, &idle).await?;
+        let sender = self.connect(addr, tls, client, &idle, false).await?;
         if let (Sender::H2(s), true) = (&sender, self.keepalive) {
             // An HTTP/2 connection is shared: later requests find it idle.
             idle.put(Sender::H2(s.clone()));
@@ -118,7 +126,7 @@ impl HttpTransport {
     ) -> Result<(Sender, IdleConns), RtError> {
         let tls = self.uses_tls(addr);
         let pool = IdleConns::new(&PoolLimits::default());
-        Ok((self.connect(addr, tls, client, &pool).await?, pool))
+        Ok((self.connect(addr, tls, client, &pool, false).await?, pool))
     }
 
     /// Sends `req` (origin-form URI, Host header set) on `sender`.
@@ -195,6 +203,7 @@ impl HttpTransport {
         tls: bool,
         client: SocketAddr,
         pool: &IdleConns,
+        h1_only: bool,
     ) -> Result<Sender, RtError> {
         let permit = pool.permit().await;
         let raw = match &self.proxy {
@@ -202,8 +211,8 @@ impl HttpTransport {
             None => dial(addr, &self.opts, client).await?,
         };
         let (io, h2) = match (&self.tls, tls) {
-            (Some(t), true) => self.handshake(t, addr, raw).await?,
-            _ => (UpStream::plain(raw, &self.opts), self.h2c),
+            (Some(t), true) => self.handshake(t, addr, raw, h1_only).await?,
+            _ => (UpStream::plain(raw, &self.opts), self.h2c && !h1_only),
         };
         let io = TokioIo::new(io);
         if h2 {
@@ -237,13 +246,18 @@ impl HttpTransport {
         t: &Tls,
         addr: &DialAddr,
         raw: super::dial::Raw,
+        h1_only: bool,
     ) -> Result<(UpStream, bool), RtError> {
         let host = match addr {
             DialAddr::Tcp { host, .. } => &**host,
             DialAddr::Unix(_) => "localhost",
         };
         let name = server_name(&t.server_name, host).map_err(RtError::Other)?;
-        let cfg = if self.h2 && self.h1 { &t.both } else { &t.h1 };
+        let cfg = if self.h2 && self.h1 && !h1_only {
+            &t.both
+        } else {
+            &t.h1
+        };
         let connector = tokio_rustls::TlsConnector::from(cfg.clone());
         let fut = connector.connect(name, raw);
         let stream = match t.handshake_timeout {
