@@ -14,6 +14,8 @@ mod acme_pebble;
 mod auth;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/dns_support.rs"]
+mod dns_support;
 #[path = "e2e/encode.rs"]
 mod encode;
 #[path = "e2e/expressions.rs"]
@@ -42,8 +44,12 @@ mod observability;
 mod ports;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_dns.rs"]
+mod proxy_dns;
 #[path = "e2e/proxy_fastcgi.rs"]
 mod proxy_fastcgi;
+#[path = "e2e/proxy_forward.rs"]
+mod proxy_forward;
 #[path = "e2e/proxy_headers.rs"]
 mod proxy_headers;
 #[path = "e2e/proxy_health.rs"]
@@ -58,6 +64,8 @@ mod proxy_stream;
 mod proxy_support;
 #[path = "e2e/proxy_transport.rs"]
 mod proxy_transport;
+#[path = "e2e/proxy_upgrade.rs"]
+mod proxy_upgrade;
 #[path = "e2e/request_body.rs"]
 mod request_body;
 #[path = "e2e/routes.rs"]

@@ -49,6 +49,9 @@ pub struct Cx<'a> {
     pub proxy: Option<Box<crate::http::handlers::reverse_proxy::ProxyInfo>>,
     pub orig_method: Method,
     pub orig_uri: Uri,
+    /// Leave out bellhop's `Server` header (a proxied response: Caddy
+    /// removes its own there and passes the upstream's, if any).
+    pub omit_server: bool,
     path: OnceLock<Option<String>>,
     uuid: OnceLock<String>,
     client_ip: OnceLock<IpAddr>,
@@ -81,6 +84,7 @@ impl<'a> Cx<'a> {
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
             proxy: None,
+            omit_server: false,
             path: OnceLock::new(),
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),

@@ -167,7 +167,9 @@ fn h2_builder(s: &ConnSettings) -> hyper::server::conn::http2::Builder<TokioExec
     let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     b.timer(TokioTimer::new())
         .max_header_list_size(s.max_header_bytes as u32)
-        .keep_alive_interval(s.keepalive_interval);
+        .keep_alive_interval(s.keepalive_interval)
+        // RFC 8441: WebSocket over HTTP/2 (`:protocol`), for the proxy.
+        .enable_connect_protocol();
     b
 }
 
@@ -220,7 +222,8 @@ where
             b.http2()
                 .timer(TokioTimer::new())
                 .max_header_list_size(settings.max_header_bytes as u32)
-                .keep_alive_interval(settings.keepalive_interval);
+                .keep_alive_interval(settings.keepalive_interval)
+                .enable_connect_protocol();
             let conn = b.serve_connection_with_upgrades(io, svc);
             drive(conn, &state, &settings, &socket).await;
         }

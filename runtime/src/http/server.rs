@@ -246,10 +246,12 @@ fn finish(cx: &mut Cx<'_>, mut response: Response) -> Response {
             }
         }
     }
-    response
-        .headers_mut()
-        .entry(SERVER)
-        .or_insert(HeaderValue::from_static("bellhop"));
+    if !cx.omit_server {
+        response
+            .headers_mut()
+            .entry(SERVER)
+            .or_insert(HeaderValue::from_static("bellhop"));
+    }
     routes::apply_hooks(cx, response)
 }
 

@@ -53,6 +53,26 @@ async fn unknown_modules_are_named_with_their_id_and_path() {
 }
 
 #[tokio::test]
+async fn reverse_proxy_circuit_breakers_are_unknown_modules() {
+    let proxy = |cb: serde_json::Value| {
+        config_with(json!({"routes": [{"handle": [{"handler": "reverse_proxy",
+            "upstreams": [{"dial": "127.0.0.1:1"}], "circuit_breaker": cb}]}]}))
+    };
+    let e = load_err(proxy(json!({"type": "latency", "threshold": 0.5})));
+    assert_eq!(
+        e,
+        "apps.http.servers.srv0.routes[0].handle[0].circuit_breaker.type: module not implemented by bellhop: http.reverse_proxy.circuit_breakers.latency"
+    );
+    let e = load_err(proxy(json!({"threshold": 0.5})));
+    assert!(
+        e.starts_with(
+            "apps.http.servers.srv0.routes[0].handle[0].circuit_breaker: module name missing"
+        ),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn bad_values_are_rejected_with_their_path() {
     let e = load_err(config_with(json!({"listen": ["127.0.0.1"]})));
     assert!(e.contains("listen[0]") && e.contains("missing port"), "{e}");

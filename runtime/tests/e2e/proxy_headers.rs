@@ -124,3 +124,23 @@ async fn via_both_ways_hop_headers_dropped_and_upstream_server_kept() {
     let r = send(Proto::H2c, "GET", h2c.addr, "/", &[], "").await;
     assert_eq!(line(&r.body, "via"), "2.0 bellhop", "{}", r.body);
 }
+
+#[tokio::test]
+async fn no_server_header_is_added_to_proxied_responses() {
+    // The backend sends no `Server`; Caddy adds none to what it proxies.
+    let b = crate::proxy_support::named("plain").await;
+    let s = bellhop(proxy(&[b.addr], json!({})));
+    let r = get(s.addr, "/").await;
+    assert_eq!(r.body, "plain");
+    assert!(!r.headers.contains_key("server"), "{:?}", r.headers);
+    // bellhop's own responses, and the proxy's errors, still name it.
+    let own = start_routes(json!([{"handle": [respond("own")]}]));
+    assert_eq!(get(own.addr, "/").await.header("server"), "bellhop");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let failed = bellhop(proxy(&[dead], json!({})));
+    let r = get(failed.addr, "/").await;
+    assert_eq!((r.status, r.header("server")), (502, "bellhop"));
+}

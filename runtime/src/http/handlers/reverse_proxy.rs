@@ -11,16 +11,19 @@
 //!
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
-//! `transport_http` + `http_config` + `dial` + `stream` + `tls` + `pool`,
+//! `transport_http` + `http_config` + `dial` + `forward_proxy` + `stream` +
+//! `tls` + `pool`,
 //! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
 //! request and its body), `respond` (round trips, finishing responses,
 //! upgrades), `response_body` (`flush_interval`, gzip decoding),
-//! `handle_response`, `dynamic`, `placeholders`, `provision`.
+//! `handle_response`, `dynamic` + `resolver` (DNS), `placeholders`,
+//! `provision`.
 
 mod config;
 mod dial;
 mod dynamic;
 mod fastcgi;
+mod forward_proxy;
 mod handle_response;
 mod headers;
 mod health;
@@ -29,6 +32,7 @@ mod placeholders;
 mod pool;
 mod prepare;
 mod provision;
+mod resolver;
 mod respond;
 mod response_body;
 mod selection;
@@ -104,25 +108,11 @@ impl ReverseProxy {
         let mut tries = 0u32;
         let mut last: Option<HttpError> = None;
         loop {
-            let dyn_pool;
-            let pool: &[Upstream] = match &self.dynamic {
-                Some(src) => match src.upstreams(cx, &self.shared).await {
-                    Ok(p) => {
-                        dyn_pool = p;
-                        &dyn_pool
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "dynamic upstreams failed; using static upstreams");
-                        &self.upstreams
-                    }
-                },
-                None => &self.upstreams,
-            };
+            let (dyn_pool, lookup_err) = self.dynamic_pool(cx).await;
+            let pool: &[Upstream] = dyn_pool.as_deref().unwrap_or(&self.upstreams);
             let outcome = match self.policy.select(pool, cx) {
                 None => Attempt::Failed {
-                    err: last.take().unwrap_or_else(|| {
-                        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "no upstreams available")
-                    }),
+                    err: last.take().unwrap_or_else(|| no_upstream(pool, lookup_err)),
                     dial: true,
                 },
                 Some(up) => {
@@ -135,25 +125,40 @@ impl ReverseProxy {
                     r
                 }
             };
-            match outcome {
+            let (err, dial) = match outcome {
                 Attempt::Done(flow) => {
                     placeholders::finish(cx, start, tries);
                     return Ok(flow);
                 }
-                Attempt::Failed { err, dial } => {
-                    if !self
-                        .try_again(cx, start, tries, dial, prepared.replayable())
-                        .await
-                    {
-                        placeholders::finish(cx, start, tries);
-                        return Err(err);
-                    }
-                    if self.shared.verbose {
-                        tracing::debug!(error = %err.message, after = ?self.retry.try_interval, "retrying");
-                    }
-                    last = Some(err);
-                    tries += 1;
-                }
+                Attempt::Failed { err, dial } => (err, dial),
+            };
+            if !self
+                .try_again(cx, start, tries, dial, prepared.replayable())
+                .await
+            {
+                placeholders::finish(cx, start, tries);
+                return Err(err);
+            }
+            if self.shared.verbose {
+                tracing::debug!(error = %err.message, after = ?self.retry.try_interval, "retrying");
+            }
+            last = Some(err);
+            tries += 1;
+        }
+    }
+
+    /// The dynamic upstreams for this try, or `None` for the static ones
+    /// (no source, or its lookup failed: then with the error, as Caddy
+    /// falls back to the static upstreams).
+    async fn dynamic_pool(&self, cx: &Cx<'_>) -> (Option<Vec<Upstream>>, Option<String>) {
+        let Some(src) = &self.dynamic else {
+            return (None, None);
+        };
+        match src.upstreams(cx, &self.shared).await {
+            Ok(p) => (Some(p), None),
+            Err(e) => {
+                tracing::error!(error = %e, "failed getting dynamic upstreams; falling back to static upstreams");
+                (None, Some(e))
             }
         }
     }
@@ -220,6 +225,16 @@ impl ReverseProxy {
             tokio::time::sleep(r.try_interval).await;
         }
         true
+    }
+}
+
+/// The error when no upstream could be selected: 503 when there were
+/// upstreams (all unavailable), or 502 naming the failed lookup when
+/// dynamic upstreams could not be found and no static ones exist.
+fn no_upstream(pool: &[Upstream], lookup_err: Option<String>) -> HttpError {
+    match lookup_err {
+        Some(e) if pool.is_empty() => HttpError::upstream(format!("no upstreams: {e}")),
+        _ => HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "no upstreams available"),
     }
 }
 

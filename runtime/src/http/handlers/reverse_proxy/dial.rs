@@ -1,4 +1,5 @@
-//! Dialing an upstream: TCP (with `local_address`, TCP keep-alive probes,
+//! Dialing an upstream: TCP (names resolved by the transport's `resolver`
+//! or the system, with `local_address`, TCP keep-alive probes,
 //! the dial timeout and Go's "happy eyeballs" fast fallback between the
 //! address families a name resolves to, `dial_fallback_delay`) or a unix
 //! socket, then the PROXY protocol header (v1 or v2) when configured.
@@ -33,6 +34,9 @@ pub struct DialOpts {
     /// Bytes buffered before writing to the socket (`write_buffer_size`;
     /// 0 leaves buffering to hyper).
     pub write_buffer: usize,
+    /// The transport's `resolver` for upstream host names (`None`: the
+    /// system's lookup).
+    pub resolver: Option<std::sync::Arc<super::resolver::DnsResolver>>,
 }
 
 impl Default for DialOpts {
@@ -46,6 +50,7 @@ impl Default for DialOpts {
             write_timeout: None,
             fallback: Some(DEFAULT_FALLBACK),
             write_buffer: 0,
+            resolver: None,
         }
     }
 }
@@ -103,7 +108,16 @@ pub async fn dial(addr: &DialAddr, o: &DialOpts, client: SocketAddr) -> Result<R
 async fn tcp(host: &str, port: u16, o: &DialOpts) -> io::Result<TcpStream> {
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port)).await?.collect(),
+        Err(_) => match &o.resolver {
+            Some(r) => r
+                .lookup_ip(host)
+                .await
+                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e))?
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect(),
+            None => tokio::net::lookup_host((host, port)).await?.collect(),
+        },
     };
     let s = happy_eyeballs(addrs, o.fallback, |sa| connect_one(sa, o)).await?;
     s.set_nodelay(true)?;

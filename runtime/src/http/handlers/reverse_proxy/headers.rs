@@ -7,6 +7,7 @@
 
 use crate::http::Cx;
 use crate::util::IpNet;
+use base64::Engine;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop fields, never forwarded.
@@ -41,6 +42,33 @@ pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
     h.get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.to_ascii_lowercase())
+}
+
+/// Whether a request is WebSocket over HTTP/2: an extended CONNECT with
+/// `:protocol websocket` (RFC 8441).
+pub fn h2_websocket(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::CONNECT
+        && parts.version == http::Version::HTTP_2
+        && parts
+            .extensions
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"))
+}
+
+/// Makes an HTTP/1.1 WebSocket handshake of an RFC 8441 request's
+/// headers (Caddy does the same): `Upgrade: websocket` and a fresh
+/// `Sec-WebSocket-Key`; `Sec-WebSocket-Version`, `-Protocol` and
+/// `-Extensions` pass as the client sent them.
+pub fn to_h1_websocket(h: &mut HeaderMap) {
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&crate::util::random_u64().to_le_bytes());
+    key[8..].copy_from_slice(&crate::util::random_u64().to_le_bytes());
+    let key = base64::engine::general_purpose::STANDARD.encode(key);
+    if let Ok(v) = HeaderValue::from_str(&key) {
+        h.insert(header::SEC_WEBSOCKET_KEY, v);
+    }
 }
 
 /// Removes the fields `Connection` names, then the hop-by-hop fields.

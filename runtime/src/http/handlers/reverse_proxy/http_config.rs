@@ -1,11 +1,11 @@
 //! The JSON of `http.reverse_proxy.transport.http` and its provisioning:
 //! every field is either turned into a setting of [`HttpTransport`] or
-//! rejected with its JSON path (`resolver`, `forward_proxy_url`,
-//! `network_proxy`, HTTP/3 to upstreams).
+//! rejected with its JSON path (HTTP/3 to upstreams, for one).
 
 use super::config::SignedDuration;
 use super::dial::{fallback_delay, DialOpts};
 use super::pool::{IdleBudget, PoolLimits};
+use super::resolver::{DnsResolver, Family};
 use super::tls::{client_config, TlsConfig};
 use super::transport_http::{HttpTransport, Tls};
 use crate::config::CaddyDuration;
@@ -97,29 +97,8 @@ fn versions(c: &HttpTransportConfig, path: &str) -> Result<(bool, bool, bool), E
 impl HttpTransport {
     /// Provisions the transport's JSON at `path`.
     pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
-        let not_yet =
-            |f: &str| Error::config(format!("{path}.{f}"), "not implemented by bellhop yet");
-        if c.resolver.is_some() {
-            return Err(not_yet("resolver"));
-        }
-        if !c.forward_proxy_url.is_empty() {
-            return Err(not_yet("forward_proxy_url"));
-        }
-        if c.network_proxy.is_some() {
-            return Err(not_yet("network_proxy"));
-        }
         let (h1, h2, h2c) = versions(c, path)?;
-        let proxy_protocol = match c.proxy_protocol.as_str() {
-            "" => 0,
-            "v1" => 1,
-            "v2" => 2,
-            other => {
-                return Err(Error::config(
-                    format!("{path}.proxy_protocol"),
-                    format!("unexpected proxy protocol version {other:?}"),
-                ))
-            }
-        };
+        let proxy_protocol = proxy_protocol(&c.proxy_protocol, path)?;
         // As Caddy: without a `keep_alive` object the defaults are 30s
         // probes, 2m idle timeout and 32 idle connections per host; with
         // one, unset fields take Go's defaults (15s probes, no idle
@@ -131,16 +110,7 @@ impl HttpTransport {
             max_idle_conns_per_host: 32,
             ..Default::default()
         });
-        let opts = DialOpts {
-            timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
-            local: local_address(&c.local_address, path)?,
-            keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(15))),
-            proxy_protocol,
-            read_timeout: d(c.read_timeout),
-            write_timeout: d(c.write_timeout),
-            fallback: fallback_delay(c.dial_fallback_delay),
-            write_buffer: c.write_buffer_size,
-        };
+        let opts = dial_opts(c, &ka, proxy_protocol, path)?;
         let tls = match &c.tls {
             Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
             None => None,
@@ -172,8 +142,54 @@ impl HttpTransport {
                 .then_some(c.max_response_header_size as usize),
             read_buf: (c.read_buffer_size > 0).then_some(c.read_buffer_size),
             dynamic: Mutex::new(Default::default()),
+            proxy: super::forward_proxy::provision(
+                c.network_proxy.as_ref(),
+                &c.forward_proxy_url,
+                path,
+            )?,
         })
     }
+}
+
+fn proxy_protocol(v: &str, path: &str) -> Result<u8, Error> {
+    match v {
+        "" => Ok(0),
+        "v1" => Ok(1),
+        "v2" => Ok(2),
+        other => Err(Error::config(
+            format!("{path}.proxy_protocol"),
+            format!("unexpected proxy protocol version {other:?}"),
+        )),
+    }
+}
+
+/// How the transport opens connections.
+fn dial_opts(
+    c: &HttpTransportConfig,
+    ka: &KeepAliveConfig,
+    proxy_protocol: u8,
+    path: &str,
+) -> Result<DialOpts, Error> {
+    let resolver = match &c.resolver {
+        Some(v) => Some(DnsResolver::provision(
+            v,
+            d(c.dial_timeout),
+            Family::Both,
+            &format!("{path}.resolver"),
+        )?),
+        None => None,
+    };
+    Ok(DialOpts {
+        timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
+        local: local_address(&c.local_address, path)?,
+        keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(15))),
+        proxy_protocol,
+        read_timeout: d(c.read_timeout),
+        write_timeout: d(c.write_timeout),
+        fallback: fallback_delay(c.dial_fallback_delay),
+        write_buffer: c.write_buffer_size,
+        resolver,
+    })
 }
 
 fn provision_tls(t: &TlsConfig, path: &str) -> Result<Tls, Error> {

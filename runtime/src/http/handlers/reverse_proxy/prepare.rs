@@ -65,6 +65,11 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
     }
     let mut headers = cx.parts.headers.clone();
     prepare_request(cx, &mut headers, &h.shared.trusted);
+    if super::headers::h2_websocket(&cx.parts) {
+        // RFC 8441 in, an HTTP/1.1 Upgrade out.
+        method = Method::GET;
+        super::headers::to_h1_websocket(&mut headers);
+    }
     let body = std::mem::replace(&mut cx.body, ReqBody::full(Bytes::new()));
     let empty = drop_body || http_body::Body::is_end_stream(&body);
     let mut p = Prepared {

@@ -21,14 +21,26 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The error for a `circuit_breaker`: Caddy's standard build registers
+/// no module in `http.reverse_proxy.circuit_breakers` (they are plugins),
+/// and neither does bellhop; the error names the module ID and the path.
+fn circuit_breaker(cb: &serde_json::Map<String, Value>, p: &Provision<'_>, path: &str) -> Error {
+    const NS: &str = "http.reverse_proxy.circuit_breakers";
+    let at = format!("{path}.circuit_breaker");
+    match p.module_name(cb, "type", NS, &at) {
+        Err(e) => e,
+        Ok((name, _)) => Error::UnknownModule {
+            path: format!("{at}.type"),
+            id: format!("{NS}.{name}"),
+        },
+    }
+}
+
 /// Builds the handler from its JSON at `path`.
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
     let mut c: HandlerConfig = p.decode(v, path)?;
-    if c.circuit_breaker.is_some() {
-        return Err(Error::config(
-            format!("{path}.circuit_breaker"),
-            "circuit breakers: not implemented by bellhop yet",
-        ));
+    if let Some(cb) = &c.circuit_breaker {
+        return Err(circuit_breaker(cb, p, path));
     }
     let (transport, default_request_buffers) = transport(&c, p, path)?;
     let passive_cfg = c.health_checks.as_ref().and_then(|h| h.passive.clone());
@@ -57,8 +69,6 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         return Err(Error::config(format!("{path}.upstreams"), "no upstreams"));
     }
     let (policy, retry) = load_balancing(c.load_balancing.take(), p, path)?;
-    let trusted = trusted_proxies(&c.trusted_proxies, path)?;
-    let (request_ops, response_ops, response_require) = header_ops(c.headers.take(), path)?;
     let rewrite = match &c.rewrite {
         Some(r) => Some(crate::http::handlers::rewrite_handler(
             r,
@@ -68,27 +78,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         None => None,
     };
     let handle_response = response_handlers(&c, p, path)?;
-    let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
-    let shared = Arc::new(Shared {
-        transport,
-        trusted,
-        request_ops,
-        response_ops,
-        response_require,
-        response_buffers: c.response_buffers,
-        stream_timeout: d(c.stream_timeout),
-        stream_close_delay: d(c.stream_close_delay),
-        stream_buffer: if c.stream_buffer_size > 0 {
-            c.stream_buffer_size as usize
-        } else {
-            32 * 1024
-        },
-        passive: passive_cfg.as_ref().map(Passive::new),
-        max_fails,
-        tunnels: Default::default(),
-        flush: FlushPolicy::new(c.flush_interval),
-        verbose: c.verbose_logs,
-    });
+    let shared = shared(&mut c, transport, passive_cfg.as_ref(), max_fails, path)?;
     let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
         Some(a) if health::enabled(a) => Some(health::start(
             a,
@@ -113,6 +103,40 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         handle_response,
         shared,
         checker,
+    }))
+}
+
+/// What responses need from the handler: transport, header rules,
+/// streaming settings, passive health.
+fn shared(
+    c: &mut HandlerConfig,
+    transport: Transport,
+    passive_cfg: Option<&super::config::PassiveConfig>,
+    max_fails: usize,
+    path: &str,
+) -> Result<Arc<Shared>, Error> {
+    let trusted = trusted_proxies(&c.trusted_proxies, path)?;
+    let (request_ops, response_ops, response_require) = header_ops(c.headers.take(), path)?;
+    let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
+    Ok(Arc::new(Shared {
+        transport,
+        trusted,
+        request_ops,
+        response_ops,
+        response_require,
+        response_buffers: c.response_buffers,
+        stream_timeout: d(c.stream_timeout),
+        stream_close_delay: d(c.stream_close_delay),
+        stream_buffer: if c.stream_buffer_size > 0 {
+            c.stream_buffer_size as usize
+        } else {
+            32 * 1024
+        },
+        passive: passive_cfg.map(Passive::new),
+        max_fails,
+        tunnels: Default::default(),
+        flush: FlushPolicy::new(c.flush_interval),
+        verbose: c.verbose_logs,
     }))
 }
 

@@ -3,10 +3,18 @@
 //! strikes, `handle_response` dispatch, hop-by-hop removal (trailers stay
 //! announced), `Via`, response header operations, response buffering,
 //! `flush_interval`, and protocol upgrades: when the upstream answers 101
-//! the client gets the 101 too, and once both sides have switched a task
+//! the client gets the 101 too (an HTTP/2 client's extended CONNECT,
+//! RFC 8441, gets 200), and once both sides have switched a task
 //! copies bytes both ways until either side closes or `stream_timeout`
 //! elapses; when the config is unloaded, open tunnels are closed — after
 //! `stream_close_delay` when one is set.
+//!
+//! Informational responses: Caddy forwards an upstream's 1xx (103 Early
+//! Hints, for one) to the client before the final response. bellhop
+//! cannot: hyper's server has no way for a handler to send a 1xx (it
+//! only answers `Expect: 100-continue` itself). hyper's client reads an
+//! upstream's 1xx and skips them, so the client gets the final response
+//! alone; the hints are dropped, not merged into it.
 
 use super::handle_response::ResponseMatcher;
 use super::headers::{strip_hop, via};
@@ -111,10 +119,14 @@ pub async fn round_trip(
     let started = Instant::now();
     let resp = match &h.shared.transport {
         Transport::Http(t) => {
-            let conn = t.sender(up, addr, client).await.map_err(|e| Failure {
-                before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
-                error: classify(&e),
-            })?;
+            let upgrade = headers.contains_key(http::header::UPGRADE);
+            let conn = t
+                .sender(up, addr, client, upgrade)
+                .await
+                .map_err(|e| Failure {
+                    before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
+                    error: classify(&e),
+                })?;
             let mut req = http::Request::new(p.body());
             *req.method_mut() = p.method.clone();
             *req.uri_mut() = origin_form(&p.uri);
@@ -207,6 +219,8 @@ impl Shared {
         cx: &mut Cx<'_>,
         mut resp: http::Response<Body>,
     ) -> crate::http::Response {
+        // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
+        cx.omit_server = true;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             return tunnel(self, cx, resp);
         }
@@ -300,7 +314,13 @@ pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) 
         }
     });
     shared.tunnels.add(task.abort_handle());
-    let (parts, _) = resp.into_parts();
+    let (mut parts, _) = resp.into_parts();
+    if super::headers::h2_websocket(&cx.parts) {
+        // An HTTP/2 client is answered 200, which opens its stream.
+        parts.status = StatusCode::OK;
+        strip_hop(&mut parts.headers, false);
+        parts.headers.remove(http::header::SEC_WEBSOCKET_ACCEPT);
+    }
     http::Response::from_parts(parts, Body::Empty)
 }
 

@@ -74,23 +74,7 @@ impl Policy {
         let (name, _) =
             p.module_name(obj, "policy", "http.reverse_proxy.selection_policies", path)?;
         let c: PolicyConfig = p.decode(&Value::Object(obj.clone()), path)?;
-        let allowed: &[&str] = match name {
-            "random_choose" => &["choose"],
-            "weighted_round_robin" => &["weights"],
-            "query" => &["key", "fallback"],
-            "header" => &["field", "fallback"],
-            "cookie" => &["name", "secret", "max_age", "fallback"],
-            _ => &[],
-        };
-        if let Some(k) = obj
-            .keys()
-            .find(|k| *k != "policy" && !allowed.contains(&k.as_str()))
-        {
-            return Err(Error::config(
-                format!("{path}.{k}"),
-                format!("unknown field for policy {name}"),
-            ));
-        }
+        only_fields(obj, name, path)?;
         let fallback = || -> Result<Box<Policy>, Error> {
             Ok(Box::new(match &c.fallback {
                 Some(f) => Policy::provision(f, p, &format!("{path}.fallback"))?,
@@ -111,27 +95,7 @@ impl Policy {
             }
             "first" => Policy::First,
             "round_robin" => Policy::RoundRobin(AtomicUsize::new(0)),
-            "weighted_round_robin" => {
-                if c.weights.iter().any(|w| *w < 0) {
-                    return Err(Error::config(
-                        format!("{path}.weights"),
-                        "weight of an upstream cannot be negative",
-                    ));
-                }
-                let weights: Vec<usize> = c.weights.iter().map(|w| *w as usize).collect();
-                let total = weights.iter().sum();
-                if total == 0 {
-                    return Err(Error::config(
-                        format!("{path}.weights"),
-                        "weighted_round_robin requires at least one upstream with a positive weight",
-                    ));
-                }
-                Policy::Weighted {
-                    weights,
-                    total,
-                    next: AtomicUsize::new(0),
-                }
-            }
+            "weighted_round_robin" => provision_weighted(&c.weights, path)?,
             "least_conn" => Policy::LeastConn,
             "ip_hash" => Policy::IpHash,
             "client_ip_hash" => Policy::ClientIpHash,
@@ -249,6 +213,48 @@ impl Policy {
             }
         }
     }
+}
+
+/// Rejects fields that policy `name` does not take.
+fn only_fields(obj: &Map<String, Value>, name: &str, path: &str) -> Result<(), Error> {
+    let allowed: &[&str] = match name {
+        "random_choose" => &["choose"],
+        "weighted_round_robin" => &["weights"],
+        "query" => &["key", "fallback"],
+        "header" => &["field", "fallback"],
+        "cookie" => &["name", "secret", "max_age", "fallback"],
+        _ => &[],
+    };
+    match obj
+        .keys()
+        .find(|k| *k != "policy" && !allowed.contains(&k.as_str()))
+    {
+        Some(k) => Err(Error::config(
+            format!("{path}.{k}"),
+            format!("unknown field for policy {name}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `weighted_round_robin` with its `weights`.
+fn provision_weighted(weights: &[i64], path: &str) -> Result<Policy, Error> {
+    let err = |m: &str| Error::config(format!("{path}.weights"), m);
+    if weights.iter().any(|w| *w < 0) {
+        return Err(err("weight of an upstream cannot be negative"));
+    }
+    let weights: Vec<usize> = weights.iter().map(|w| *w as usize).collect();
+    let total = weights.iter().sum();
+    if total == 0 {
+        return Err(err(
+            "weighted_round_robin requires at least one upstream with a positive weight",
+        ));
+    }
+    Ok(Policy::Weighted {
+        weights,
+        total,
+        next: AtomicUsize::new(0),
+    })
 }
 
 fn random(pool: &[Upstream]) -> Option<&Upstream> {

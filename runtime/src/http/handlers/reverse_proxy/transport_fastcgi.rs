@@ -120,13 +120,9 @@ impl FastcgiTransport {
         })
     }
 
-    fn env(
-        &self,
-        cx: &Cx<'_>,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-    ) -> Result<Vec<(String, String)>, String> {
+    /// The script's paths for a request to `uri`: `split_path` decides
+    /// where the script ends and `PATH_INFO` begins.
+    fn script_paths(&self, cx: &Cx<'_>, uri: &Uri) -> Result<ScriptPaths, String> {
         let rendered = self.root.render(cx);
         let root_s = if rendered.is_empty() { "." } else { &rendered };
         let mut root = std::path::absolute(root_s).map_err(|e| e.to_string())?;
@@ -156,6 +152,54 @@ impl FastcgiTransport {
         if !script_name.is_empty() && !script_name.starts_with('/') {
             script_name.insert(0, '/');
         }
+        Ok(ScriptPaths {
+            root,
+            doc_uri,
+            path_info,
+            script_name,
+            script_filename,
+        })
+    }
+
+    /// The variables not every request has, then the configured `env`.
+    fn extra_vars(
+        &self,
+        env: &mut Vec<(String, String)>,
+        cx: &Cx<'_>,
+        root: &str,
+        path_info: &str,
+    ) {
+        if let Some(l) = cx.conn.local {
+            env.push(("SERVER_ADDR".into(), l.ip().to_string()));
+        }
+        if !path_info.is_empty() {
+            env.push((
+                "PATH_TRANSLATED".into(),
+                crate::util::sanitized_join(root, path_info),
+            ));
+        }
+        if cx.conn.tls {
+            env.push(("HTTPS".into(), "on".into()));
+        }
+        for (k, t) in &self.env {
+            set(env, k, t.render(cx).into_owned());
+        }
+    }
+
+    fn env(
+        &self,
+        cx: &Cx<'_>,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Vec<(String, String)>, String> {
+        let ScriptPaths {
+            root,
+            doc_uri,
+            path_info,
+            script_name,
+            script_filename,
+        } = self.script_paths(cx, uri)?;
         let (host, port) = crate::http::context::split_host(cx.hostport());
         let scheme = cx.conn.scheme();
         let remote_ip = cx.remote_ip().to_string();
@@ -212,37 +256,8 @@ impl FastcgiTransport {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        if let Some(l) = cx.conn.local {
-            env.push(("SERVER_ADDR".into(), l.ip().to_string()));
-        }
-        if !path_info.is_empty() {
-            env.push((
-                "PATH_TRANSLATED".into(),
-                crate::util::sanitized_join(&root, &path_info),
-            ));
-        }
-        if cx.conn.tls {
-            env.push(("HTTPS".into(), "on".into()));
-        }
-        for (k, t) in &self.env {
-            set(&mut env, k, t.render(cx).into_owned());
-        }
-        for name in headers.keys() {
-            let n = name.as_str();
-            if n.contains('_') || n == "proxy" || n == "host" {
-                continue;
-            }
-            let vals: Vec<&str> = headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .collect();
-            set(
-                &mut env,
-                &format!("HTTP_{}", n.to_ascii_uppercase().replace('-', "_")),
-                vals.join(", "),
-            );
-        }
+        self.extra_vars(&mut env, cx, &root, &path_info);
+        header_vars(&mut env, headers);
         Ok(env)
     }
 
@@ -362,6 +377,36 @@ impl FastcgiTransport {
         if self.capture_stderr {
             tracing::warn!(stderr = %String::from_utf8_lossy(data), "fastcgi stderr");
         }
+    }
+}
+
+/// Where the script is, as CGI variables name it.
+struct ScriptPaths {
+    root: String,
+    doc_uri: String,
+    path_info: String,
+    script_name: String,
+    script_filename: String,
+}
+
+/// `HTTP_*` variables of the request headers; names with `_` are
+/// dropped (as Caddy does), and so is `Proxy` (httpoxy).
+fn header_vars(env: &mut Vec<(String, String)>, headers: &HeaderMap) {
+    for name in headers.keys() {
+        let n = name.as_str();
+        if n.contains('_') || n == "proxy" || n == "host" {
+            continue;
+        }
+        let vals: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        set(
+            env,
+            &format!("HTTP_{}", n.to_ascii_uppercase().replace('-', "_")),
+            vals.join(", "),
+        );
     }
 }
 

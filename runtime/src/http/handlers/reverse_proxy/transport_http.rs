@@ -1,12 +1,14 @@
 //! `http.reverse_proxy.transport.http`: HTTP/1.1 with keep-alive, HTTP/2
 //! over TLS (ALPN) and h2c, TLS to upstreams, timeouts (dial, response
 //! header, read, write, `expect_continue_timeout`), keep-alive settings,
-//! PROXY protocol, a local address and transparent gzip (`compression`).
+//! PROXY protocol, a local address, forward proxies (`network_proxy`, in
+//! `forward_proxy`) and transparent gzip (`compression`).
 //! Connections are hyper client connections driven by tasks; idle ones
 //! wait in each upstream's lock-free queue. The JSON model and its
 //! provisioning are in `http_config`.
 
 use super::dial::{dial, DialError, DialOpts};
+use super::forward_proxy::ForwardProxy;
 use super::pool::{IdleConns, PoolLimits, PooledBody, Sender};
 use super::prepare::UpBody;
 use super::stream::UpStream;
@@ -61,6 +63,8 @@ pub struct HttpTransport {
     pub(super) max_header: Option<usize>,
     pub(super) read_buf: Option<usize>,
     pub(super) dynamic: Mutex<HashMap<String, IdleConns>>,
+    /// A forward proxy to reach upstreams through (`network_proxy`).
+    pub(super) proxy: Option<Arc<ForwardProxy>>,
 }
 
 impl HttpTransport {
@@ -84,21 +88,29 @@ impl HttpTransport {
     }
 
     /// A connection to `addr`: an idle one, or a new one (dial errors
-    /// happen here, before the request is committed).
+    /// happen here, before the request is committed). A protocol
+    /// `upgrade` needs HTTP/1.1: where HTTP/2 could be chosen, it gets a
+    /// new connection that offers only HTTP/1.1 (as Caddy's transport
+    /// does for WebSockets).
     pub async fn sender(
         &self,
         up: &Upstream,
         addr: &DialAddr,
         client: SocketAddr,
+        upgrade: bool,
     ) -> Result<(Sender, IdleConns), RtError> {
         let idle = self.idle_for(up, addr);
+        let tls = self.uses_tls(addr);
+        if upgrade && ((tls && self.h2) || self.h2c) {
+            let s = self.connect(addr, tls, client, &idle, true).await?;
+            return Ok((s, idle));
+        }
         if self.keepalive {
             if let Some(s) = idle.checkout(self.idle_timeout) {
                 return Ok((s, idle));
             }
         }
-        let tls = self.uses_tls(addr);
-        let sender = self.connect(addr, tls, client, &idle).await?;
+        let sender = self.connect(addr, tls, client, &idle, false).await?;
         if let (Sender::H2(s), true) = (&sender, self.keepalive) {
             // An HTTP/2 connection is shared: later requests find it idle.
             idle.put(Sender::H2(s.clone()));
@@ -114,7 +126,7 @@ impl HttpTransport {
     ) -> Result<(Sender, IdleConns), RtError> {
         let tls = self.uses_tls(addr);
         let pool = IdleConns::new(&PoolLimits::default());
-        Ok((self.connect(addr, tls, client, &pool).await?, pool))
+        Ok((self.connect(addr, tls, client, &pool, false).await?, pool))
     }
 
     /// Sends `req` (origin-form URI, Host header set) on `sender`.
@@ -134,6 +146,11 @@ impl HttpTransport {
                 );
             }
             self.expect_continue(&mut req);
+            if let Some(p) = self.proxy.as_deref().filter(|p| p.absolute_form()) {
+                if !self.uses_tls(addr) {
+                    to_proxy_form(&mut req, addr, p)?;
+                }
+            }
         }
         let gzip = self.compression && super::response_body::request_gzip(&mut req);
         let sent = sender.send(req);
@@ -186,12 +203,16 @@ impl HttpTransport {
         tls: bool,
         client: SocketAddr,
         pool: &IdleConns,
+        h1_only: bool,
     ) -> Result<Sender, RtError> {
         let permit = pool.permit().await;
-        let raw = dial(addr, &self.opts, client).await?;
+        let raw = match &self.proxy {
+            Some(p) => p.connect(addr, &self.opts, client, tls || self.h2c).await?,
+            None => dial(addr, &self.opts, client).await?,
+        };
         let (io, h2) = match (&self.tls, tls) {
-            (Some(t), true) => self.handshake(t, addr, raw).await?,
-            _ => (UpStream::plain(raw, &self.opts), self.h2c),
+            (Some(t), true) => self.handshake(t, addr, raw, h1_only).await?,
+            _ => (UpStream::plain(raw, &self.opts), self.h2c && !h1_only),
         };
         let io = TokioIo::new(io);
         if h2 {
@@ -225,13 +246,18 @@ impl HttpTransport {
         t: &Tls,
         addr: &DialAddr,
         raw: super::dial::Raw,
+        h1_only: bool,
     ) -> Result<(UpStream, bool), RtError> {
         let host = match addr {
             DialAddr::Tcp { host, .. } => &**host,
             DialAddr::Unix(_) => "localhost",
         };
         let name = server_name(&t.server_name, host).map_err(RtError::Other)?;
-        let cfg = if self.h2 && self.h1 { &t.both } else { &t.h1 };
+        let cfg = if self.h2 && self.h1 && !h1_only {
+            &t.both
+        } else {
+            &t.h1
+        };
         let connector = tokio_rustls::TlsConnector::from(cfg.clone());
         let fut = connector.connect(name, raw);
         let stream = match t.handshake_timeout {
@@ -244,6 +270,27 @@ impl HttpTransport {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok((UpStream::tls(stream, &self.opts), h2))
     }
+}
+
+/// A request to a plain HTTP upstream by way of an HTTP proxy: the
+/// absolute URI of the upstream, and the proxy's credentials.
+fn to_proxy_form(
+    req: &mut http::Request<UpBody>,
+    addr: &DialAddr,
+    p: &ForwardProxy,
+) -> Result<(), RtError> {
+    if let DialAddr::Unix(_) = addr {
+        return Ok(());
+    }
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    *req.uri_mut() = format!("http://{}{pq}", addr.hostport())
+        .parse()
+        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
+    if let Some(a) = &p.authorization {
+        req.headers_mut()
+            .insert(http::header::PROXY_AUTHORIZATION, a.clone());
+    }
+    Ok(())
 }
 
 /// HTTP/2 wants an absolute URI (`:authority` from the Host header).

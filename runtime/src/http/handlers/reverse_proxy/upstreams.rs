@@ -146,10 +146,18 @@ impl DialAddr {
     /// unix sockets, as Caddy does).
     pub fn hostport(&self) -> String {
         match self {
-            DialAddr::Tcp { host, port } if host.contains(':') => format!("[{host}]:{port}"),
-            DialAddr::Tcp { host, port } => format!("{host}:{port}"),
+            DialAddr::Tcp { host, port } => join_host_port(host, *port),
             DialAddr::Unix(_) => "localhost".into(),
         }
+    }
+}
+
+/// `host:port`, with brackets around an IPv6 host (Go's `JoinHostPort`).
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
