@@ -7,7 +7,7 @@
 //! atomic as `POST /load`: on failure the running config stays.
 
 use crate::config_source::{self, AdapterName};
-use bellhop_runtime::admin::{persist, Admin, AdminOptions, ConfigAdapter};
+use bellhop_runtime::admin::{persist, Admin, AdminOptions, ConfigAdapter, UpgradeHook};
 use bellhop_runtime::Runtime;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,9 +46,12 @@ fn adapter_error(e: &bellhop_adapter::Error) -> String {
     }
 }
 
-/// The admin API of `runtime`, configured from the environment.
-pub fn admin(runtime: Runtime) -> Admin {
-    let opts = AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
+/// The admin API of `runtime`, configured from the environment, with
+/// `POST /upgrade` served by `upgrade`.
+pub fn admin(runtime: Runtime, upgrade: Option<Arc<dyn UpgradeHook>>) -> Admin {
+    let mut opts =
+        AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
+    opts.upgrade = upgrade;
     Admin::new(runtime, opts)
 }
 

@@ -15,6 +15,7 @@
 //! - `metrics`: Prometheus text; `persist`: autosave location and writes.
 //! - `hooks`: upstream and CA registries other parts of the runtime fill.
 //! - `client`: a small admin client (CLI and tests).
+//! - `upgrade`: `POST /upgrade`, through a hook the binary injects.
 //!
 //! The runtime never sees Caddyfile text: adapters (`text/caddyfile`) are
 //! injected by the binary through [`ConfigAdapter`].
@@ -28,8 +29,10 @@ pub mod persist;
 mod routes;
 mod server;
 mod traverse;
+pub mod upgrade;
 
 pub use hooks::{upstreams_status, UpstreamStatus};
+pub use upgrade::UpgradeHook;
 
 use crate::app::{ConnCount, Runtime};
 use arc_swap::ArcSwap;
@@ -66,6 +69,8 @@ pub struct AdminOptions {
     pub max_body: usize,
     /// Adapters by media type (`text/caddyfile`), lower case.
     pub adapters: Vec<(String, Arc<dyn ConfigAdapter>)>,
+    /// What `POST /upgrade` runs (`None`: 501).
+    pub upgrade: Option<Arc<dyn UpgradeHook>>,
 }
 
 impl Default for AdminOptions {
@@ -75,6 +80,7 @@ impl Default for AdminOptions {
             autosave: None,
             max_body: DEFAULT_MAX_BODY,
             adapters: Vec::new(),
+            upgrade: None,
         }
     }
 }
@@ -196,10 +202,21 @@ impl Admin {
         let _ = rx.wait_for(|s| *s).await;
     }
 
-    /// Stops the admin server, letting its requests finish (within 5 s).
-    pub async fn shutdown(&self) {
+    /// The admin listener's pooled socket, when the admin API is enabled
+    /// (a binary upgrade hands it over).
+    pub fn listener(&self) -> Option<Arc<crate::listeners::Socket>> {
+        lock(&self.inner.server).as_ref().map(|s| s.socket())
+    }
+
+    /// Stops accepting admin connections; open ones finish their request.
+    pub fn close_listener(&self) {
         let old = lock(&self.inner.server).take();
         drop(old);
+    }
+
+    /// Stops the admin server, letting its requests finish (within 5 s).
+    pub async fn shutdown(&self) {
+        self.close_listener();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.inner.conns.open() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -171,6 +171,36 @@ impl Runtime {
         if let Some(old) = self.shared.current.swap(None) {
             old.release_listeners(grace);
         }
+        self.wait_drained(grace).await;
+    }
+
+    /// The socket pool (a binary upgrade lists and pre-seeds it).
+    pub fn listener_pool(&self) -> &Pool {
+        &self.shared.pool
+    }
+
+    /// After handing every socket to a new process (binary upgrade): stops
+    /// accepting, while the config keeps serving the connections open here.
+    /// Their HTTP/1 responses from now on carry `Connection: close`, and
+    /// idle ones close, so clients reconnect to the new process.
+    pub fn hand_off(&self) {
+        if let Some(current) = self.shared.current() {
+            for socket in current.sockets() {
+                socket.mark_handed_off();
+            }
+            current.release_listeners(current.grace_period);
+        }
+    }
+
+    /// After [`Runtime::hand_off`]: waits for the open connections within
+    /// the config's `grace_period` (forever when unset), then drops it.
+    pub async fn drain(&self) {
+        let grace = self.shared.current().and_then(|i| i.grace_period);
+        self.wait_drained(grace).await;
+        self.shared.current.swap(None);
+    }
+
+    async fn wait_drained(&self, grace: Option<Duration>) {
         let conns = &self.shared.conns;
         let drained = async {
             while conns.open() > 0 {

@@ -9,10 +9,14 @@
 //!
 //! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), never
 //! `SO_REUSEPORT`; `:port` listens dual-stack where IPv6 is available.
+//! A binary upgrade pre-seeds the pool with the sockets the old process
+//! hands over (`handoff`), which are then used instead of binding.
 
 pub mod address;
+pub mod handoff;
 
 pub use address::{ListenAddr, Network};
+pub use handoff::Inherited;
 
 use crate::error::Error;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
@@ -43,6 +47,9 @@ pub struct Socket {
     /// How long connections may take to finish after stop, in ms
     /// (`u64::MAX`: no limit).
     pub grace_ms: AtomicU64,
+    /// Set when the socket was handed to a new process (binary upgrade):
+    /// its connections here close gracefully as they go idle.
+    handed_off: AtomicBool,
 }
 
 struct Entry {
@@ -54,6 +61,8 @@ struct Entry {
 struct PoolInner {
     sockets: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
+    /// Sockets handed over by another process, not leased yet.
+    adopted: Mutex<HashMap<String, Inherited>>,
 }
 
 /// The pool of listening sockets.
@@ -100,7 +109,15 @@ impl Pool {
                 });
             }
         }
-        let (listener, local) = bind(addr).map_err(|e| Error::Listen {
+        let adopted = match addr.port != 0 || addr.network == Network::Unix {
+            true => self.take_adopted(&key),
+            false => None,
+        };
+        let bound = match adopted {
+            Some(inherited) => inherited.into_listener(),
+            None => bind(addr),
+        };
+        let (listener, local) = bound.map_err(|e| Error::Listen {
             address: key.clone(),
             message: e.to_string(),
         })?;
@@ -125,6 +142,7 @@ impl Pool {
             stop_tx,
             serving: AtomicBool::new(false),
             grace_ms: AtomicU64::new(u64::MAX),
+            handed_off: AtomicBool::new(false),
         });
         map.insert(
             key,
@@ -221,4 +239,10 @@ fn bind_unix(addr: &ListenAddr) -> std::io::Result<tokio::net::UnixListener> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     tokio::net::UnixListener::from_std(l)
+}
+
+/// Locks a pool mutex, ignoring poisoning (every critical section leaves
+/// the map consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -187,10 +187,20 @@ where
     let info = Arc::new(info);
     let svc_state = state.clone();
     let socket_id = socket.id;
+    let svc_socket = socket.clone();
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let guard = svc_state.begin();
-        let (shared, info) = (shared.clone(), info.clone());
-        async move { handle(shared, socket_id, info, req, guard).await }
+        let (shared, info, socket) = (shared.clone(), info.clone(), svc_socket.clone());
+        async move {
+            let h1 = req.version() < http::Version::HTTP_2;
+            let mut r = handle(shared, socket_id, info, req, guard).await;
+            if let Ok(resp) = &mut r {
+                if h1 && socket.is_handed_off() {
+                    close_after(resp);
+                }
+            }
+            r
+        }
     });
     let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
     match (settings.h1, settings.h2c) {
@@ -221,24 +231,47 @@ where
     }
 }
 
+/// How long an HTTP/1 connection of a handed-off socket may stay idle
+/// before it is closed (its next response closes it anyway).
+const HANDED_OFF_IDLE: Duration = Duration::from_secs(2);
+
+/// Asks the client to close after this response (not for a 101).
+fn close_after(resp: &mut http::Response<ServedBody>) {
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+}
+
 /// Runs a connection until it ends, closing it gracefully when it has been
-/// idle too long or its socket leaves the config.
+/// idle too long or its socket leaves the config. When the socket was
+/// handed to a new process, an HTTP/1 connection is not cut at once (a
+/// request the client is sending right then would fail): its next response
+/// says `Connection: close`, and it closes if it stays idle.
 async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings, socket: &Socket) {
     let mut conn = pin!(conn);
     let mut stop = socket.stop.clone();
-    let mut closing = false;
+    let (mut closing, mut shut) = (false, false);
+    let mut idle_limit = settings.idle_timeout;
     let grace = tokio::time::sleep(Duration::from_secs(86_400 * 365));
     let mut grace = pin!(grace);
     loop {
         tokio::select! {
             _ = conn.as_mut() => break,
-            _ = idle_elapsed(state, settings.idle_timeout), if !closing => {
-                closing = true;
+            _ = idle_elapsed(state, idle_limit), if !shut => {
+                shut = true;
                 conn.as_mut().shutdown();
             }
             _ = stop.changed(), if !closing => {
                 closing = true;
-                conn.as_mut().shutdown();
+                if socket.is_handed_off() && !settings.h2c {
+                    idle_limit = idle_limit.min(HANDED_OFF_IDLE);
+                } else if !shut {
+                    shut = true;
+                    conn.as_mut().shutdown();
+                }
                 let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
                 if ms != u64::MAX {
                     grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(ms));
