@@ -41,6 +41,17 @@ impl ConnCount {
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
+
+    /// Resolves once no connection is open.
+    async fn zero(&self) {
+        while self.open() > 0 {
+            let notified = self.zero.notified();
+            if self.open() == 0 {
+                break;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Drop for Counted<'_> {
@@ -51,10 +62,33 @@ impl Drop for Counted<'_> {
     }
 }
 
+/// A connection's task from accept to its end (TLS handshake included),
+/// so a drain never misses a connection accepted but not serving yet.
+pub struct Accepted(Arc<Shared>);
+
+impl Accepted {
+    /// Counts a connection just accepted, until the guard drops.
+    pub fn new(shared: &Arc<Shared>) -> Self {
+        shared.accepted.open.fetch_add(1, Ordering::AcqRel);
+        Accepted(shared.clone())
+    }
+}
+
+impl Drop for Accepted {
+    fn drop(&mut self) {
+        let count = &self.0.accepted;
+        if count.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            count.zero.notify_waiters();
+        }
+    }
+}
+
 /// State shared by the runtime and its connection tasks.
 pub struct Shared {
     current: ArcSwapOption<Instance>,
     pub conns: ConnCount,
+    /// Connection tasks, from accept on (see [`Accepted`]).
+    accepted: ConnCount,
     pool: Pool,
     registry: Registry,
 }
@@ -90,6 +124,7 @@ impl Runtime {
             shared: Arc::new(Shared {
                 current: ArcSwapOption::empty(),
                 conns: ConnCount::default(),
+                accepted: ConnCount::default(),
                 pool: Pool::default(),
                 registry,
             }),
@@ -201,15 +236,9 @@ impl Runtime {
     }
 
     async fn wait_drained(&self, grace: Option<Duration>) {
-        let conns = &self.shared.conns;
         let drained = async {
-            while conns.open() > 0 {
-                let notified = conns.zero.notified();
-                if conns.open() == 0 {
-                    break;
-                }
-                notified.await;
-            }
+            self.shared.accepted.zero().await;
+            self.shared.conns.zero().await;
         };
         match grace {
             // Connections close themselves once the grace period is over;

@@ -12,7 +12,7 @@ use super::body::{Body, BoxError};
 use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
 use super::handlers::status_response;
 use super::server::{Abort, ConnSettings};
-use crate::app::Shared;
+use crate::app::{Accepted, Shared};
 use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
 use http::StatusCode;
@@ -49,10 +49,19 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
             Ok((Stream::Tcp(s), info)) => {
                 let _ = s.set_nodelay(true);
                 let (socket, shared) = (socket.clone(), shared.clone());
-                tokio::spawn(crate::tls::accept::serve_tcp(s, info, socket, shared));
+                let accepted = Accepted::new(&shared);
+                tokio::spawn(async move {
+                    crate::tls::accept::serve_tcp(s, info, socket, shared).await;
+                    drop(accepted);
+                });
             }
             Ok((Stream::Unix(s), info)) => {
-                tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
+                let accepted = Accepted::new(&shared);
+                let (socket, shared) = (socket.clone(), shared.clone());
+                tokio::spawn(async move {
+                    serve_conn(s, info, socket, shared).await;
+                    drop(accepted);
+                });
             }
             Err(e) => {
                 tracing::error!(listener = %socket.key, error = %e, "accept failed");
