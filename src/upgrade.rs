@@ -130,14 +130,12 @@ impl Upgrader {
 
     /// Resolves with the next upgrade asked for.
     pub async fn next(&mut self) -> Pending {
-        loop {
-            tokio::select! {
-                _ = self.usr2.recv() => {
-                    tracing::warn!("binary upgrade requested by SIGUSR2");
-                    return Pending { req: Request { binary: None, timeout: DEFAULT_TIMEOUT }, reply: None };
-                }
-                Some(p) = self.requests.recv() => return p,
+        tokio::select! {
+            _ = self.usr2.recv() => {
+                tracing::warn!("binary upgrade requested by SIGUSR2");
+                Pending { req: Request { binary: None, timeout: DEFAULT_TIMEOUT }, reply: None }
             }
+            Some(p) = self.requests.recv() => p,
         }
     }
 
@@ -159,5 +157,23 @@ impl Upgrader {
             let _ = reply.send(outcome);
         }
         handed_off
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies() {
+        let r = Request::from_body(b"").unwrap();
+        assert_eq!((r.binary, r.timeout), (None, DEFAULT_TIMEOUT));
+        let r = Request::from_body(br#"{"binary": "/opt/bellhop", "timeout_ms": 1500}"#).unwrap();
+        assert_eq!(r.binary, Some(PathBuf::from("/opt/bellhop")));
+        assert_eq!(r.timeout, Duration::from_millis(1500));
+        assert!(Request::from_body(br#"{"binary": 3}"#)
+            .unwrap_err()
+            .contains("binary"));
+        assert!(Request::from_body(b"{").is_err());
     }
 }

@@ -193,3 +193,30 @@ pub fn child_args(argv: &[OsString]) -> Vec<OsString> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::child_args;
+    use std::ffi::OsString;
+
+    #[test]
+    fn child_args_drop_the_pingback_only() {
+        let argv: Vec<OsString> = [
+            "run",
+            "--pingback",
+            "127.0.0.1:5",
+            "--config",
+            "c",
+            "--pingback=x",
+            "--watch",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let want: Vec<OsString> = ["run", "--config", "c", "--watch"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(child_args(&argv), want);
+    }
+}
