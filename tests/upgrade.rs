@@ -53,7 +53,7 @@ fn twenty_upgrades_under_load_drop_nothing() {
             "upgrade {i}: pid {new} lacks the socket"
         );
         pids.push(new);
-        wait_traffic(&load, before, 30);
+        wait_traffic(&load, before, 100);
     }
     let tally = load.finish();
     assert_eq!(
