@@ -9,7 +9,7 @@
 use crate::config_source::{self, AdapterName};
 use crate::notify::Notifier;
 use bellhop_runtime::admin::{
-    persist, Admin, AdminOptions, ChangeEvent, ConfigAdapter, ConfigLoader,
+    persist, Admin, AdminOptions, ChangeEvent, ConfigAdapter, ConfigLoader, UpgradeHook,
 };
 use bellhop_runtime::Runtime;
 use std::path::PathBuf;
@@ -49,23 +49,31 @@ fn adapter_error(e: &bellhop_adapter::Error) -> String {
     }
 }
 
-/// The admin API of `runtime`, configured from the environment; with a
-/// `loader` (the workers' supervisor), configs run there instead. Config
-/// changes are reported to the service manager through `notifier`.
-pub fn admin(
-    runtime: Runtime,
-    loader: Option<Arc<dyn ConfigLoader>>,
-    notifier: Arc<Notifier>,
-) -> Admin {
+/// What the admin API of a running process is wired to besides the
+/// runtime.
+pub struct Hooks {
+    /// The workers' supervisor, which runs configs instead of the runtime.
+    pub loader: Option<Arc<dyn ConfigLoader>>,
+    /// Told about config changes (the service manager's RELOADING/READY).
+    pub notifier: Arc<Notifier>,
+    /// What `POST /upgrade` runs.
+    pub upgrade: Option<Arc<dyn UpgradeHook>>,
+}
+
+/// The admin API of `runtime`, configured from the environment and wired
+/// to `hooks`.
+pub fn admin(runtime: Runtime, hooks: Hooks) -> Admin {
     let mut opts =
         AdminOptions::from_env().with_adapter("text/caddyfile", Arc::new(CaddyfileAdapter));
-    if let Some(l) = loader {
+    if let Some(l) = hooks.loader {
         opts = opts.with_loader(l);
     }
+    let notifier = hooks.notifier;
     opts.on_change = Some(Arc::new(move |event| match event {
         ChangeEvent::Applying => notifier.reloading(),
         ChangeEvent::Applied { .. } => notifier.reloaded(),
     }));
+    opts.upgrade = hooks.upgrade;
     Admin::new(runtime, opts)
 }
 

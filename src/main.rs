@@ -16,6 +16,7 @@ mod run;
 mod start;
 mod stop;
 mod trust;
+mod upgrade;
 mod validate;
 mod workers;
 
@@ -44,6 +45,9 @@ enum Command {
     Stop(stop::Args),
     /// Load a config file into a running bellhop through its admin API.
     Reload(reload::Args),
+    /// Replace a running bellhop with a new binary without dropping a
+    /// connection (as SIGUSR2 does).
+    Upgrade(upgrade::command::Args),
     /// Adapt and provision a config without serving it.
     Validate(validate::Args),
     /// Print (or install) the internal CA's root certificate.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Start(args) => start::run(args),
         Command::Stop(args) => stop::run(args),
         Command::Reload(args) => reload::run(args),
+        Command::Upgrade(args) => upgrade::command::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Trust(args) => trust::run(args),
         Command::Worker => workers::worker::run(),

@@ -3,13 +3,15 @@
 //! (code 2). The admin API serves alongside; SIGUSR1 (and, with
 //! `--watch`, a change of the file) reloads the config file; `--resume`
 //! starts from the last autosaved config. `--workers N` serves with N
-//! worker processes under a supervisor (see `workers`). With
-//! `NOTIFY_SOCKET` set, the service manager hears READY/RELOADING/STOPPING
-//! (see `notify`).
+//! worker processes under a supervisor (see `workers`). SIGUSR2 (or
+//! `POST /upgrade`) hands over to a new binary (see `upgrade`); `--pidfile`
+//! names the process that serves. With `NOTIFY_SOCKET` set, the service
+//! manager hears READY/RELOADING/STOPPING (see `notify`).
 
 use crate::config_source::{self, AdapterName};
 use crate::live;
 use crate::notify::Notifier;
+use crate::upgrade::{self, child::Incoming, Upgrader};
 use crate::workers::{Supervisor, WorkerCount};
 use crate::Outcome;
 use anyhow::{Context, Result};
@@ -34,6 +36,10 @@ pub struct Args {
     /// the admin API; they share the ports through SO_REUSEPORT.
     #[arg(long, default_value = "1", value_name = "N|auto")]
     workers: WorkerCount,
+    /// Write the PID of the serving process to this file (rewritten by
+    /// the new process after an upgrade).
+    #[arg(long)]
+    pidfile: Option<std::path::PathBuf>,
     /// Report the outcome of loading to `bellhop start` at this address.
     #[arg(long, hide = true)]
     pingback: Option<String>,
@@ -44,6 +50,8 @@ pub fn run(args: Args) -> Result<Outcome> {
     // (`fd/N` listen addresses, systemd's socket activation).
     bellhop_runtime::listeners::inherited::record();
     crate::logging::init();
+    // Started by an upgrade: the old process's sockets and config.
+    let mut incoming = Incoming::from_env()?;
     let secret = match &args.pingback {
         Some(_) => Some(live::read_secret().context("reading the start secret")?),
         None => None,
@@ -70,12 +78,13 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     // Watch from before the file is read, so no change goes unseen.
     let watcher = args.watch.then(|| live::Watcher::new(&path));
-    let json = match resumed {
-        Some((p, json)) => {
+    let json = match (incoming.as_mut(), resumed) {
+        (Some(inc), _) => inc.take_config(),
+        (None, Some((p, json))) => {
             tracing::info!(file = %p.display(), "resuming from the autosaved config");
             json
         }
-        None => match config_source::load(&path, args.adapter) {
+        (None, None) => match config_source::load(&path, args.adapter) {
             Ok(j) => j,
             Err(e) => {
                 report(Err(format!("{path}: invalid config (see the log)")));
@@ -88,7 +97,7 @@ pub fn run(args: Args) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(serve(json, &path, &args, watcher, report))
+    rt.block_on(serve(json, &path, &args, watcher, report, incoming))
 }
 
 async fn serve(
@@ -97,11 +106,13 @@ async fn serve(
     args: &Args,
     mut watcher: Option<live::Watcher>,
     report: impl Fn(Result<(), String>),
+    mut incoming: Option<Incoming>,
 ) -> Result<Outcome> {
     // Handlers first: a SIGTERM that arrives once we serve must stop us
     // gracefully, not kill us.
     let mut signals = Signals::install()?;
     let mut usr1 = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    let (mut upgrader, upgrade_hook) = Upgrader::install()?;
     let runtime = bellhop_runtime::Runtime::new();
     let workers = match start_workers(args.workers).await {
         Ok(w) => w,
@@ -111,11 +122,18 @@ async fn serve(
             return Ok(Outcome::ConfigError);
         }
     };
+    if let Some(inc) = incoming.as_mut() {
+        inc.seed(runtime.listener_pool());
+    }
     let notifier = std::sync::Arc::new(Notifier::from_env());
     let admin = live::admin(
         runtime.clone(),
-        workers.as_ref().map(|w| w.loader()),
-        notifier.clone(),
+        live::Hooks {
+            loader: workers.as_ref().map(|w| w.loader()),
+            notifier: notifier.clone(),
+            // A supervisor's workers hold their own sockets: no hand-off.
+            upgrade: workers.is_none().then_some(upgrade_hook),
+        },
     );
     if let Err(e) = admin.load(json, true).await {
         eprintln!("bellhop: loading {path}: {e}");
@@ -123,8 +141,15 @@ async fn serve(
         if let Some(w) = &workers {
             w.stop().await;
         }
+        if let Some(inc) = incoming {
+            inc.fail(&format!("loading the running config: {e}"));
+        }
         return Ok(Outcome::ConfigError);
     }
+    if let Some(inc) = incoming {
+        inc.ready(runtime.listener_pool()).await;
+    }
+    upgrade::pidfile::write_logged(args.pidfile.as_deref());
     report(Ok(()));
     notifier.ready();
     match &workers {
@@ -136,20 +161,37 @@ async fn serve(
         }
     }
     let file = path;
+    let mut handed_off = false;
     loop {
         tokio::select! {
             _ = signals.stop_requested() => break,
             _ = admin.stop_requested() => break,
             _ = usr1.recv() => live::reload_file(&admin, file, args.adapter, "SIGUSR1").await,
+            p = upgrader.next() => if workers.is_some() {
+                upgrader.refuse(p, "binary upgrades are not supported with --workers yet");
+            } else if upgrader.perform(p, &admin).await {
+                handed_off = true;
+                break;
+            },
             _ = async { match watcher.as_mut() { Some(w) => w.changed().await, None => live::never().await } } => {
                 live::reload_file(&admin, file, args.adapter, "file changed").await
             }
         }
     }
-    notifier.stopping();
-    tracing::info!("shutting down gracefully; interrupt again to force");
+    if !handed_off {
+        // After a hand-off the new process is the service: it said READY
+        // (with its MAINPID), and the service manager must not hear us stop.
+        notifier.stopping();
+    }
+    match handed_off {
+        true => tracing::info!("draining after the hand-over; interrupt to force the exit"),
+        false => tracing::info!("shutting down gracefully; interrupt again to force"),
+    }
     let stopped = async {
-        runtime.stop().await;
+        match handed_off {
+            true => runtime.drain().await,
+            false => runtime.stop().await,
+        }
         if let Some(w) = &workers {
             w.stop().await;
         }

@@ -15,6 +15,7 @@
 //! - `metrics`: Prometheus text; `persist`: autosave location and writes.
 //! - `hooks`: upstream and CA registries other parts of the runtime fill.
 //! - `client`: a small admin client (CLI and tests).
+//! - `upgrade`: `POST /upgrade`, through a hook the binary injects.
 //!
 //! The runtime never sees Caddyfile text: adapters (`text/caddyfile`) are
 //! injected by the binary through [`ConfigAdapter`].
@@ -28,8 +29,10 @@ pub mod persist;
 mod routes;
 mod server;
 mod traverse;
+pub mod upgrade;
 
 pub use hooks::{upstreams_status, UpstreamStatus};
+pub use upgrade::UpgradeHook;
 
 use crate::app::{ConnCount, Runtime};
 use arc_swap::ArcSwap;
@@ -83,6 +86,8 @@ pub struct AdminOptions {
     /// service manager's `RELOADING=1` / `READY=1`); not told about
     /// changes skipped as unchanged.
     pub on_change: Option<Arc<dyn Fn(ChangeEvent) + Send + Sync>>,
+    /// What `POST /upgrade` runs (`None`: 501).
+    pub upgrade: Option<Arc<dyn UpgradeHook>>,
 }
 
 /// A step of a config change, for [`AdminOptions::on_change`].
@@ -104,6 +109,7 @@ impl Default for AdminOptions {
             adapters: Vec::new(),
             loader: None,
             on_change: None,
+            upgrade: None,
         }
     }
 }
@@ -231,10 +237,21 @@ impl Admin {
         let _ = rx.wait_for(|s| *s).await;
     }
 
-    /// Stops the admin server, letting its requests finish (within 5 s).
-    pub async fn shutdown(&self) {
+    /// The admin listener's pooled socket, when the admin API is enabled
+    /// (a binary upgrade hands it over).
+    pub fn listener(&self) -> Option<Arc<crate::listeners::Socket>> {
+        lock(&self.inner.server).as_ref().map(|s| s.socket())
+    }
+
+    /// Stops accepting admin connections; open ones finish their request.
+    pub fn close_listener(&self) {
         let old = lock(&self.inner.server).take();
         drop(old);
+    }
+
+    /// Stops the admin server, letting its requests finish (within 5 s).
+    pub async fn shutdown(&self) {
+        self.close_listener();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.inner.conns.open() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -41,6 +41,17 @@ impl ConnCount {
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
+
+    /// Resolves once no connection is open.
+    async fn zero(&self) {
+        while self.open() > 0 {
+            let notified = self.zero.notified();
+            if self.open() == 0 {
+                break;
+            }
+            notified.await;
+        }
+    }
 }
 
 impl Drop for Counted<'_> {
@@ -51,10 +62,33 @@ impl Drop for Counted<'_> {
     }
 }
 
+/// A connection's task from accept to its end (TLS handshake included),
+/// so a drain never misses a connection accepted but not serving yet.
+pub struct Accepted(Arc<Shared>);
+
+impl Accepted {
+    /// Counts a connection just accepted, until the guard drops.
+    pub fn new(shared: &Arc<Shared>) -> Self {
+        shared.accepted.open.fetch_add(1, Ordering::AcqRel);
+        Accepted(shared.clone())
+    }
+}
+
+impl Drop for Accepted {
+    fn drop(&mut self) {
+        let count = &self.0.accepted;
+        if count.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            count.zero.notify_waiters();
+        }
+    }
+}
+
 /// State shared by the runtime and its connection tasks.
 pub struct Shared {
     current: ArcSwapOption<Instance>,
     pub conns: ConnCount,
+    /// Connection tasks, from accept on (see [`Accepted`]).
+    accepted: ConnCount,
     pool: Pool,
     registry: Registry,
 }
@@ -100,6 +134,7 @@ impl Runtime {
             shared: Arc::new(Shared {
                 current: ArcSwapOption::empty(),
                 conns: ConnCount::default(),
+                accepted: ConnCount::default(),
                 pool: Pool::with_options(options),
                 registry,
             }),
@@ -204,15 +239,39 @@ impl Runtime {
         if let Some(old) = self.shared.current.swap(None) {
             old.release_listeners(grace);
         }
-        let conns = &self.shared.conns;
-        let drained = async {
-            while conns.open() > 0 {
-                let notified = conns.zero.notified();
-                if conns.open() == 0 {
-                    break;
-                }
-                notified.await;
+        self.wait_drained(grace).await;
+    }
+
+    /// The socket pool (a binary upgrade lists and pre-seeds it).
+    pub fn listener_pool(&self) -> &Pool {
+        &self.shared.pool
+    }
+
+    /// After handing every socket to a new process (binary upgrade): stops
+    /// accepting, while the config keeps serving the connections open here.
+    /// Their HTTP/1 responses from now on carry `Connection: close`, and
+    /// idle ones close, so clients reconnect to the new process.
+    pub fn hand_off(&self) {
+        if let Some(current) = self.shared.current() {
+            for socket in current.sockets() {
+                socket.mark_handed_off();
             }
+            current.release_listeners(current.grace_period);
+        }
+    }
+
+    /// After [`Runtime::hand_off`]: waits for the open connections within
+    /// the config's `grace_period` (forever when unset), then drops it.
+    pub async fn drain(&self) {
+        let grace = self.shared.current().and_then(|i| i.grace_period);
+        self.wait_drained(grace).await;
+        self.shared.current.swap(None);
+    }
+
+    async fn wait_drained(&self, grace: Option<Duration>) {
+        let drained = async {
+            self.shared.accepted.zero().await;
+            self.shared.conns.zero().await;
         };
         match grace {
             // Connections close themselves once the grace period is over;

@@ -18,13 +18,17 @@
 //! use inherited sockets instead of binding (see [`inherited`]). UDP
 //! sockets (HTTP/3) are pooled the same way under `udp/host:port` keys,
 //! made by [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
-//! under the same opt-in).
+//! under the same opt-in). A binary upgrade pre-seeds the pool with the
+//! sockets the old process hands over (`handoff`), which are then used
+//! instead of binding.
 
 pub mod address;
+pub mod handoff;
 pub mod inherited;
 pub mod owner;
 
 pub use address::{ListenAddr, Network};
+pub use handoff::Inherited;
 
 use crate::error::Error;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
@@ -58,6 +62,9 @@ pub struct Socket {
     /// How long connections may take to finish after stop, in ms
     /// (`u64::MAX`: no limit).
     pub grace_ms: AtomicU64,
+    /// Set when the socket was handed to a new process (binary upgrade):
+    /// its connections here close gracefully as they go idle.
+    handed_off: AtomicBool,
 }
 
 struct Entry {
@@ -71,6 +78,8 @@ struct PoolInner {
     next_id: AtomicU64,
     /// Set `SO_REUSEPORT` on TCP and UDP sockets bound from now on.
     reuse_port: AtomicBool,
+    /// Sockets handed over by another process, not leased yet.
+    adopted: Mutex<HashMap<String, Inherited>>,
 }
 
 /// How a pool binds its sockets.
@@ -165,7 +174,17 @@ impl Pool {
                 });
             }
         }
-        let (listener, local) = bind(addr, &self.options())?;
+        let adopted = match addr.port != 0 || addr.network == Network::Unix {
+            true => self.take_adopted(&key),
+            false => None,
+        };
+        let (listener, local) = match adopted {
+            Some(inherited) => inherited.into_listener().map_err(|e| Error::Listen {
+                address: key.clone(),
+                message: e.to_string(),
+            })?,
+            None => bind(addr, &self.options())?,
+        };
         let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         // A port-0 socket is pooled under the port it got, so a later
         // config naming that port shares it.
@@ -187,6 +206,7 @@ impl Pool {
             stop_tx,
             serving: AtomicBool::new(false),
             grace_ms: AtomicU64::new(u64::MAX),
+            handed_off: AtomicBool::new(false),
         });
         map.insert(
             key,
@@ -379,4 +399,10 @@ fn bind_unix(addr: &ListenAddr) -> std::io::Result<tokio::net::UnixListener> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     tokio::net::UnixListener::from_std(l)
+}
+
+/// Locks a pool mutex, ignoring poisoning (every critical section leaves
+/// the map consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -30,6 +30,8 @@ mod h3;
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
 mod handlers_more;
+#[path = "e2e/handoff.rs"]
+mod handoff;
 #[path = "e2e/logging.rs"]
 mod logging;
 #[path = "e2e/matchers_basic.rs"]

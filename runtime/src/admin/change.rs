@@ -145,7 +145,7 @@ impl Inner {
         let mut slot = lock(&self.server);
         let keep = !disabled && slot.as_ref().is_some_and(|s| s.listen == listen);
         let fresh = match (disabled, keep) {
-            (false, false) => Some(bind_admin(&listen)?),
+            (false, false) => Some(bind_admin(&listen, self.runtime.listener_pool())?),
             _ => None,
         };
         // Everything the new config needs is bound; a failure from here on
@@ -178,14 +178,14 @@ impl Inner {
 }
 
 /// Binds the admin listener for `listen` (exactly one address).
-fn bind_admin(listen: &str) -> Result<server::Bound, ApiError> {
+fn bind_admin(listen: &str, adopted: &crate::listeners::Pool) -> Result<server::Bound, ApiError> {
     let bad = |m: String| ApiError::bad_request(format!("admin endpoint {listen}: {m}"));
     let mut addrs = address::parse(listen).map_err(|e| bad(e.to_string()))?;
     if addrs.len() != 1 {
         return Err(bad("must be exactly one listener address".into()));
     }
     let addr = addrs.remove(0);
-    server::bind(listen, addr).map_err(|e| bad(e.to_string()))
+    server::bind(listen, addr, adopted).map_err(|e| bad(e.to_string()))
 }
 
 /// Checks `If-Match: "<path> <hash>"` against the running config (412).

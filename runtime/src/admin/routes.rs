@@ -74,6 +74,14 @@ async fn route(
             })
             .await
         }
+        "/upgrade" => {
+            only(parts, Method::POST, async {
+                let body = read_body(inner, parts, body).await?.to_vec();
+                let reply = super::upgrade::run(inner.opts.upgrade.as_deref(), body).await?;
+                Ok(body_response("application/json", reply))
+            })
+            .await
+        }
         "/metrics" => {
             only(parts, Method::GET, async {
                 let text = inner.metrics.render(&inner.runtime);
@@ -335,6 +343,7 @@ fn metric_path(path: &str) -> &'static str {
         "/load" => "/load",
         "/adapt" => "/adapt",
         "/stop" => "/stop",
+        "/upgrade" => "/upgrade",
         "/metrics" => "/metrics",
         "/reverse_proxy/upstreams" => "/reverse_proxy/upstreams",
         p if p == "/config" || p.starts_with("/config/") => "/config/",

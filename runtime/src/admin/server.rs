@@ -38,12 +38,17 @@ pub struct AdminServer {
     _lease: Lease,
 }
 
-/// Binds the admin listener for `addr` (configured as `listen`).
-pub fn bind(listen: &str, mut addr: ListenAddr) -> Result<Bound, Error> {
+/// Binds the admin listener for `addr` (configured as `listen`), or takes
+/// the socket a previous process handed over in `adopted` (an upgrade).
+pub fn bind(listen: &str, mut addr: ListenAddr, adopted: &Pool) -> Result<Bound, Error> {
     if addr.network == Network::Unix && addr.mode.is_none() {
         addr.mode = Some(0o600);
     }
-    let lease = Pool::default().obtain(&addr)?;
+    let pool = Pool::default();
+    if let Some(socket) = adopted.take_adopted(&addr.key()) {
+        pool.adopt(addr.key(), socket);
+    }
+    let lease = pool.obtain(&addr)?;
     Ok(Bound {
         listen: listen.to_string(),
         addr,
@@ -77,6 +82,11 @@ impl Bound {
 }
 
 impl AdminServer {
+    /// The listening socket.
+    pub fn socket(&self) -> Arc<Socket> {
+        self._lease.socket.clone()
+    }
+
     /// Applies the origin settings of a new config.
     pub fn set_checks(&self, cfg: Option<&AdminConfig>) {
         let local = self.address.parse::<SocketAddr>().ok();

@@ -12,7 +12,7 @@ use super::body::{Body, BoxError, ReqBody};
 use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
 use super::handlers::status_response;
 use super::server::{Abort, ConnSettings};
-use crate::app::Shared;
+use crate::app::{Accepted, Shared};
 use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
 use http::StatusCode;
@@ -53,10 +53,19 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
             Ok((Stream::Tcp(s), info)) => {
                 let _ = s.set_nodelay(true);
                 let (socket, shared) = (socket.clone(), shared.clone());
-                tokio::spawn(crate::tls::accept::serve_tcp(s, info, socket, shared));
+                let accepted = Accepted::new(&shared);
+                tokio::spawn(async move {
+                    crate::tls::accept::serve_tcp(s, info, socket, shared).await;
+                    drop(accepted);
+                });
             }
             Ok((Stream::Unix(s), info)) => {
-                tokio::spawn(serve_conn(s, info, socket.clone(), shared.clone()));
+                let accepted = Accepted::new(&shared);
+                let (socket, shared) = (socket.clone(), shared.clone());
+                tokio::spawn(async move {
+                    serve_conn(s, info, socket, shared).await;
+                    drop(accepted);
+                });
             }
             Err(e) => {
                 tracing::error!(listener = %socket.key, error = %e, "accept failed");
@@ -195,10 +204,21 @@ where
     let svc_state = state.clone();
     let socket_id = socket.id;
     let alt_svc = super::h3::alt_svc(&shared, socket_id, &info);
+    let svc_socket = socket.clone();
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let guard = svc_state.begin();
-        let (shared, info, alt_svc) = (shared.clone(), info.clone(), alt_svc.clone());
-        async move { handle(shared, socket_id, info, req, guard, alt_svc).await }
+        let (shared, info, socket) = (shared.clone(), info.clone(), svc_socket.clone());
+        let alt_svc = alt_svc.clone();
+        async move {
+            let h1 = req.version() < http::Version::HTTP_2;
+            let mut r = handle(shared, socket_id, info, req, guard, alt_svc).await;
+            if let Ok(resp) = &mut r {
+                if h1 && socket.is_handed_off() {
+                    close_after(resp);
+                }
+            }
+            r
+        }
     });
     let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
     match (settings.h1, settings.h2c) {
@@ -230,24 +250,47 @@ where
     }
 }
 
+/// How long an HTTP/1 connection of a handed-off socket may stay idle
+/// before it is closed (its next response closes it anyway).
+const HANDED_OFF_IDLE: Duration = Duration::from_secs(2);
+
+/// Asks the client to close after this response (not for a 101).
+fn close_after(resp: &mut http::Response<ServedBody>) {
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+}
+
 /// Runs a connection until it ends, closing it gracefully when it has been
-/// idle too long or its socket leaves the config.
+/// idle too long or its socket leaves the config. When the socket was
+/// handed to a new process, an HTTP/1 connection is not cut at once (a
+/// request the client is sending right then would fail): its next response
+/// says `Connection: close`, and it closes if it stays idle.
 async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings, socket: &Socket) {
     let mut conn = pin!(conn);
     let mut stop = socket.stop.clone();
-    let mut closing = false;
+    let (mut closing, mut shut) = (false, false);
+    let mut idle_limit = settings.idle_timeout;
     let grace = tokio::time::sleep(Duration::from_secs(86_400 * 365));
     let mut grace = pin!(grace);
     loop {
         tokio::select! {
             _ = conn.as_mut() => break,
-            _ = idle_elapsed(state, settings.idle_timeout), if !closing => {
-                closing = true;
+            _ = idle_elapsed(state, idle_limit), if !shut => {
+                shut = true;
                 conn.as_mut().shutdown();
             }
             _ = stop.changed(), if !closing => {
                 closing = true;
-                conn.as_mut().shutdown();
+                if socket.is_handed_off() && !settings.h2c {
+                    idle_limit = idle_limit.min(HANDED_OFF_IDLE);
+                } else if !shut {
+                    shut = true;
+                    conn.as_mut().shutdown();
+                }
                 let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
                 if ms != u64::MAX {
                     grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(ms));
