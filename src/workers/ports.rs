@@ -13,7 +13,7 @@
 
 use bellhop_runtime::config::Config;
 use bellhop_runtime::instance::Instance;
-use bellhop_runtime::listeners::{ListenAddr, Network};
+use bellhop_runtime::listeners::{owner, ListenAddr, Network};
 use bellhop_runtime::registry::Registry;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -48,15 +48,7 @@ pub fn addresses(config: &Config) -> Result<Vec<ListenAddr>, String> {
 
 /// Fails when another process owns `addr` (see the module docs).
 pub fn probe(addr: &ListenAddr) -> Result<(), String> {
-    let fail = |e: std::io::Error| {
-        let hint = match e.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                ": another process owns it; stop it or pick another port"
-            }
-            _ => "",
-        };
-        format!("listen {}: {e}{hint}", addr.key())
-    };
+    let fail = |e: std::io::Error| format!("listen {}: {e}", addr.key());
     let sa = resolve(addr).map_err(fail)?;
     let sock =
         Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
@@ -65,7 +57,14 @@ pub fn probe(addr: &ListenAddr) -> Result<(), String> {
         sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())
             .map_err(fail)?;
     }
-    sock.bind(&sa.into()).map_err(fail)
+    sock.bind(&sa.into()).map_err(|e| match e.kind() {
+        // Name the owner, as a bind of the listener pool does.
+        std::io::ErrorKind::AddrInUse => format!(
+            "listen tcp {sa}: {}",
+            owner::in_use_message(owner::Proto::Tcp, sa)
+        ),
+        _ => fail(e),
+    })
 }
 
 /// The socket address the listener pool binds for `addr`.
@@ -105,7 +104,7 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let err = probe(&addr(port)).unwrap_err();
-        assert!(err.contains("another process owns it"), "{err}");
+        assert!(err.contains("address already in use by pid"), "{err}");
         drop(l);
         probe(&addr(port)).unwrap();
         // A SO_REUSEPORT listener does not let the probe in either.

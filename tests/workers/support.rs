@@ -133,7 +133,7 @@ pub fn start(s: &Scratch, workers: usize, body: &str, env: &[(&str, &str)]) -> S
             if sup.child.try_wait().unwrap().is_some() {
                 let log = s.log();
                 assert!(
-                    log.contains("another process owns it"),
+                    log.contains("address already in use by"),
                     "bellhop exited:\n{log}"
                 );
                 break;
