@@ -228,12 +228,15 @@ impl ReverseProxy {
     }
 }
 
-/// The error when no upstream could be selected: 503 when there were
-/// upstreams (all unavailable), or 502 naming the failed lookup when
-/// dynamic upstreams could not be found and no static ones exist.
+/// The error when no upstream could be selected: 503, as Caddy answers,
+/// whether the upstreams were all unavailable or a dynamic lookup failed
+/// and no static ones exist (then the message names the failed lookup).
 fn no_upstream(pool: &[Upstream], lookup_err: Option<String>) -> HttpError {
     match lookup_err {
-        Some(e) if pool.is_empty() => HttpError::upstream(format!("no upstreams: {e}")),
+        Some(e) if pool.is_empty() => HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no upstreams available: {e}"),
+        ),
         _ => HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "no upstreams available"),
     }
 }
