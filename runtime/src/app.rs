@@ -57,6 +57,8 @@ pub struct Shared {
     pub conns: ConnCount,
     pool: Pool,
     registry: Registry,
+    /// HTTP metrics series, kept across reloads.
+    metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl Shared {
@@ -92,6 +94,7 @@ impl Runtime {
                 conns: ConnCount::default(),
                 pool: Pool::default(),
                 registry,
+                metrics: Default::default(),
             }),
         }
     }
@@ -111,7 +114,12 @@ impl Runtime {
             ));
         }
         let s = &self.shared;
-        let new = Arc::new(Instance::provision(config, &s.registry, Some(&s.pool))?);
+        let new = Arc::new(Instance::provision_with(
+            config,
+            &s.registry,
+            Some(&s.pool),
+            &s.metrics,
+        )?);
         let sockets = new.sockets();
         let old = s.current.swap(Some(new));
         for socket in sockets {
@@ -146,6 +154,14 @@ impl Runtime {
             .filter(|s| inst.server_for(s.id).is_some_and(|srv| srv.name == server))
             .filter_map(|s| s.local)
             .collect()
+    }
+
+    /// The HTTP metrics in Prometheus' text format, appended to `out`,
+    /// when the current config collects them.
+    pub fn render_http_metrics(&self, out: &mut String) {
+        if let Some(m) = self.shared.current().and_then(|i| i.metrics.clone()) {
+            m.render_into(out, false);
+        }
     }
 
     /// Open client connections.

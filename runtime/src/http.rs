@@ -10,7 +10,8 @@
 //! - `context`: [`Cx`], the state of one request (vars, captures, caches).
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
-//! - `metrics`: per-handler counters, when the config collects metrics.
+//! - `metrics`: per-handler counters and histograms, when the config
+//!   collects metrics.
 
 pub mod access_log;
 pub mod autohttps;
@@ -102,6 +103,12 @@ pub trait Handler: Send + Sync {
 
     /// Releases what the handler holds when its config is unloaded.
     fn cleanup(&self) {}
+
+    /// The metrics series the handler is counted in, when the config
+    /// collects metrics (see `metrics::Instrumented`).
+    fn series(&self) -> Option<&metrics::Series> {
+        None
+    }
 }
 
 /// A request matcher module (`http.matchers.*`).

@@ -49,6 +49,8 @@ pub struct Cx<'a> {
     pub proxy: Option<Box<crate::http::handlers::reverse_proxy::ProxyInfo>>,
     pub orig_method: Method,
     pub orig_uri: Uri,
+    /// The instrumented handlers entered, when metrics are collected.
+    pub metered: super::metrics::Metered<'a>,
     path: OnceLock<Option<String>>,
     uuid: OnceLock<String>,
     client_ip: OnceLock<IpAddr>,
@@ -81,6 +83,7 @@ impl<'a> Cx<'a> {
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
             proxy: None,
+            metered: Default::default(),
             path: OnceLock::new(),
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),

@@ -134,7 +134,10 @@ impl Server {
         let response = match routes::run(&self.routes, &mut cx).await {
             Ok(Some(r)) => r,
             Ok(None) => Response::new(Body::Empty),
-            Err(e) => self.handle_error(&mut cx, e).await,
+            Err(e) => {
+                super::metrics::finish(&mut cx, e.status, 0, true);
+                self.handle_error(&mut cx, e).await
+            }
         };
         if response
             .extensions()
@@ -144,6 +147,8 @@ impl Server {
             return Err(Abort);
         }
         let response = finish(&mut cx, response);
+        let size = http_body::Body::size_hint(response.body()).lower();
+        super::metrics::finish(&mut cx, response.status(), size, false);
         Ok(match &self.access_log {
             Some(log) => log.wrap(&cx, response),
             None => response,
