@@ -127,6 +127,9 @@ impl Runtime {
         }
         if let Some(old) = old {
             old.release_listeners(old.grace_period);
+            // Tearing the old config down (its handlers' cleanup, freeing
+            // its routes) happens off the caller's path: answer first.
+            drop_later(old);
         }
         Ok(())
     }
@@ -205,6 +208,17 @@ impl Runtime {
             }
             None => drained.await,
         }
+    }
+}
+
+/// Drops `v` on Tokio's blocking pool when there is one (freeing a large
+/// config takes milliseconds nobody should wait for), else here.
+pub fn drop_later<T: Send + 'static>(v: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn_blocking(move || drop(v));
+        }
+        Err(_) => drop(v),
     }
 }
 

@@ -31,10 +31,13 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+/// `(server, handler)` → its series.
+type SeriesMap = HashMap<(Box<str>, Box<str>), Arc<Series>>;
+
 /// Every series, by `(server, handler)`.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<HashMap<(Box<str>, Box<str>), Arc<Series>>>,
+    series: Mutex<SeriesMap>,
 }
 
 impl std::fmt::Debug for Metrics {
