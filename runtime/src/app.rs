@@ -91,6 +91,8 @@ pub struct Shared {
     accepted: ConnCount,
     pool: Pool,
     registry: Registry,
+    /// HTTP metrics series, kept across reloads.
+    metrics: Arc<crate::http::metrics::Metrics>,
 }
 
 impl Shared {
@@ -137,6 +139,7 @@ impl Runtime {
                 accepted: ConnCount::default(),
                 pool: Pool::with_options(options),
                 registry,
+                metrics: Default::default(),
             }),
         }
     }
@@ -167,7 +170,7 @@ impl Runtime {
             ));
         }
         let s = &self.shared;
-        let instance = Instance::provision(config, &s.registry, Some(&s.pool))?;
+        let instance = Instance::provision_with(config, &s.registry, Some(&s.pool), &s.metrics)?;
         Ok(Prepared(Arc::new(instance)))
     }
 
@@ -182,6 +185,9 @@ impl Runtime {
         }
         if let Some(old) = old {
             old.release_listeners(old.grace_period);
+            // Tearing the old config down (its handlers' cleanup, freeing
+            // its routes) happens off the caller's path: answer first.
+            drop_later(old);
         }
     }
 
@@ -214,6 +220,14 @@ impl Runtime {
             .filter(|s| inst.server_for(s.id).is_some_and(|srv| srv.name == server))
             .filter_map(|s| s.local)
             .collect()
+    }
+
+    /// The HTTP metrics in Prometheus' text format, appended to `out`,
+    /// when the current config collects them.
+    pub fn render_http_metrics(&self, out: &mut String) {
+        if let Some(m) = self.shared.current().and_then(|i| i.metrics.clone()) {
+            m.render_into(out, false);
+        }
     }
 
     /// Open client connections.
@@ -281,6 +295,17 @@ impl Runtime {
             }
             None => drained.await,
         }
+    }
+}
+
+/// Drops `v` on Tokio's blocking pool when there is one (freeing a large
+/// config takes milliseconds nobody should wait for), else here.
+pub fn drop_later<T: Send + 'static>(v: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            h.spawn_blocking(move || drop(v));
+        }
+        Err(_) => drop(v),
     }
 }
 

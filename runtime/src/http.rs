@@ -11,7 +11,8 @@
 //! - `replacer`: placeholders parsed once at provision time into templates.
 //! - `handlers/`, `matchers/`: one file per module.
 //! - `h3`: HTTP/3 (quinn + h3) on the UDP socket beside a TLS listener.
-//! - `metrics`: per-handler counters, when the config collects metrics.
+//! - `metrics`: per-handler counters and histograms, when the config
+//!   collects metrics.
 
 pub mod access_log;
 pub mod autohttps;
@@ -121,6 +122,12 @@ pub trait Handler: Send + Sync {
 
     /// Releases what the handler holds when its config is unloaded.
     fn cleanup(&self) {}
+
+    /// The metrics series the handler is counted in, when the config
+    /// collects metrics (see `metrics::Instrumented`).
+    fn series(&self) -> Option<&metrics::Series> {
+        None
+    }
 }
 
 /// A request matcher module (`http.matchers.*`).

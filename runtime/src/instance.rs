@@ -7,10 +7,11 @@ use crate::config::Config;
 use crate::config::HttpApp;
 use crate::error::Error;
 use crate::http::metrics::mentions_handler;
+use crate::http::metrics::Metrics;
 use crate::http::server::Server;
 use crate::listeners::{Lease, Pool};
 use crate::registry::{Module, Provision, Registry};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A provisioned, immutable config.
@@ -23,6 +24,8 @@ pub struct Instance {
     pub grace_period: Option<Duration>,
     /// The `tls` app: certificates and their management.
     pub tls: Option<crate::tls::TlsApp>,
+    /// The HTTP metrics, when this config collects them.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Instance {
@@ -32,10 +35,21 @@ impl Instance {
         registry: &Registry,
         pool: Option<&Pool>,
     ) -> Result<Instance, Error> {
+        Self::provision_with(config, registry, pool, &Default::default())
+    }
+
+    /// Like [`Instance::provision`], counting HTTP metrics (when the config
+    /// collects them) into `metrics`, which outlives configs.
+    pub fn provision_with(
+        config: &Config,
+        registry: &Registry,
+        pool: Option<&Pool>,
+        metrics: &Arc<Metrics>,
+    ) -> Result<Instance, Error> {
         let p = &mut Provision::new(registry);
         check_modules(config, p)?;
         if config.apps.http.as_ref().is_some_and(wants_metrics) {
-            p.metrics = Some(Default::default());
+            p.metrics = Some(metrics.clone());
         }
         let logging = crate::logging::Logging::provision(config.logging.as_ref(), p)?;
         p.logging = Some(std::sync::Arc::new(logging));
@@ -109,6 +123,7 @@ impl Instance {
             tls.start();
         }
         Ok(Instance {
+            metrics: p.metrics.clone(),
             tls: Some(tls),
             servers,
             by_socket,

@@ -115,10 +115,11 @@ impl Inner {
         };
         self.metrics.reload_succeeded(started.elapsed());
         let saved = persist.then(|| json.clone());
-        self.raw.store(Arc::new(RawConfig { root, json, index }));
+        let replaced = self.raw.swap(Arc::new(RawConfig { root, json, index }));
         if let (Some(json), Some(path)) = (saved, &self.opts.autosave) {
             super::persist::save(path, &json);
         }
+        crate::app::drop_later((current, replaced));
         Ok(true)
     }
 

@@ -1,8 +1,9 @@
 //! `GET /metrics`: Prometheus text format.
 //!
 //! Reloads (count, failures, last outcome and its time, time spent),
-//! admin requests by path, method and code, open HTTP connections, and
-//! the process figures Prometheus clients usually export (resident
+//! admin requests by path, method and code, open HTTP connections, the
+//! serving config's HTTP metrics (`caddy_http_*`, when it collects them),
+//! upstream health, and the process figures Prometheus clients usually export (resident
 //! memory, open and maximum file descriptors, CPU time, start time),
 //! read from `/proc/self`.
 
@@ -101,6 +102,8 @@ impl Metrics {
             runtime.open_connections() as f64,
         );
         self.render_requests(&mut out);
+        runtime.render_http_metrics(&mut out);
+        upstreams(&mut out);
         process(&mut out);
         out
     }
@@ -117,6 +120,26 @@ impl Metrics {
                 "caddy_admin_http_requests_total{{code=\"{code}\",handler=\"admin\",method=\"{method}\",path=\"{path}\"}} {n}"
             );
         }
+    }
+}
+
+/// `caddy_reverse_proxy_upstreams_healthy`: 1 for each upstream in use
+/// that active health checks have not marked down, 0 otherwise.
+fn upstreams(out: &mut String) {
+    let list = crate::http::handlers::reverse_proxy::upstreams_status();
+    let name = "caddy_reverse_proxy_upstreams_healthy";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Health status of reverse proxy upstreams."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for u in list {
+        let _ = writeln!(
+            out,
+            "{name}{{upstream=\"{}\"}} {}",
+            crate::http::metrics::escape(&u.address),
+            u8::from(u.healthy)
+        );
     }
 }
 

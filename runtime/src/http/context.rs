@@ -52,6 +52,8 @@ pub struct Cx<'a> {
     /// Leave out bellhop's `Server` header (a proxied response: Caddy
     /// removes its own there and passes the upstream's, if any).
     pub omit_server: bool,
+    /// The instrumented handlers entered, when metrics are collected.
+    pub metered: super::metrics::Metered<'a>,
     path: OnceLock<Option<String>>,
     uuid: OnceLock<String>,
     client_ip: OnceLock<IpAddr>,
@@ -85,6 +87,7 @@ impl<'a> Cx<'a> {
             start: Instant::now(),
             proxy: None,
             omit_server: false,
+            metered: Default::default(),
             path: OnceLock::new(),
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),

@@ -2,88 +2,110 @@
 //!
 //! When a config enables metrics (`apps.http.metrics`, or a `metrics`
 //! handler anywhere in it), every handler is provisioned wrapped in
-//! [`Instrumented`], which counts the requests it handles and the errors
-//! it returns, per server and handler module, in atomics: no lock and no
-//! map lookup when serving. The series are registered while provisioning;
-//! the `metrics` handler renders them. Counters belong to a loaded config
-//! and restart from zero when another config is loaded. Without metrics
-//! enabled, handlers are not wrapped and nothing is counted.
+//! [`Instrumented`], which holds the [`Series`] of its server and module
+//! name. The route interpreter enters the series when it runs the handler
+//! ([`Metered::enter`]); the server finishes every entered series once the
+//! response head is ready (status code, method, sizes) — so, as Caddy's
+//! middleware wrappers do, a handler's duration runs from its entry to the
+//! response, and an error fails every handler it passed through. All of
+//! it is atomics in slots provisioned ahead: no lock and no map lookup
+//! while serving. Durations end at the response head (a streamed body's
+//! transfer is not included); the response size is the body's length when
+//! known (its lower bound otherwise).
+//!
+//! The series live in [`Metrics`], a pool the runtime keeps across
+//! reloads and keyed by `(server, handler)`, so counters keep counting
+//! through config changes, as Caddy's process-wide registry does.
+//! Without metrics enabled, handlers are not wrapped and nothing is
+//! counted.
+
+mod series;
+
+pub use series::{method_index, Metered, Outcome, Series};
 
 use super::routes::RouteList;
 use super::{BoxFuture, Cx, Flow, Handler, Response, Step};
 use crate::error::HttpError;
+use std::collections::HashMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// The counters of one handler of one server.
-#[derive(Debug)]
-pub struct Series {
-    server: String,
-    handler: String,
-    requests: AtomicU64,
-    errors: AtomicU64,
-}
+/// `(server, handler)` → its series.
+type SeriesMap = HashMap<(Box<str>, Box<str>), Arc<Series>>;
 
-/// A counter family: name, help text, and how to read it from a series.
-type Family = (&'static str, &'static str, fn(&Series) -> u64);
-
-/// Every series of a config.
-#[derive(Debug, Default)]
+/// Every series, by `(server, handler)`.
+#[derive(Default)]
 pub struct Metrics {
-    series: Mutex<Vec<Arc<Series>>>,
+    series: Mutex<SeriesMap>,
 }
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// A counter or gauge family: name, type, help, and its value in a series.
+type Family = (&'static str, &'static str, &'static str, fn(&Series) -> i64);
 
 impl Metrics {
     /// The series of `handler` in `server`, registered on first use.
     pub fn series(&self, server: &str, handler: &str) -> Arc<Series> {
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = all
-            .iter()
-            .find(|s| s.server == server && s.handler == handler)
-        {
-            return s.clone();
-        }
-        let s = Arc::new(Series {
-            server: server.to_string(),
-            handler: handler.to_string(),
-            requests: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-        });
-        all.push(s.clone());
-        s
+        all.entry((server.into(), handler.into()))
+            .or_insert_with(|| Arc::new(Series::new(server, handler)))
+            .clone()
+    }
+
+    fn sorted(&self) -> Vec<Arc<Series>> {
+        let mut all: Vec<Arc<Series>> = self
+            .series
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (&a.server, &a.handler).cmp(&(&b.server, &b.handler)));
+        all
     }
 
     /// Renders every series; `openmetrics` selects the OpenMetrics text
     /// format (counter family names without `_total`, `# EOF`).
     pub fn render(&self, openmetrics: bool) -> String {
-        let mut all: Vec<Arc<Series>> = self
-            .series
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        all.sort_by(|a, b| (&a.server, &a.handler).cmp(&(&b.server, &b.handler)));
         let mut out = String::new();
-        let families: [Family; 2] = [
+        self.render_into(&mut out, openmetrics);
+        if openmetrics {
+            out.push_str("# EOF\n");
+        }
+        out
+    }
+
+    /// Appends every family to `out` (without OpenMetrics' `# EOF`).
+    pub fn render_into(&self, out: &mut String, openmetrics: bool) {
+        let all = self.sorted();
+        let families: [Family; 3] = [
             (
-                "caddy_http_requests_total",
-                "Counter of HTTP(S) requests made.",
-                |s| s.requests.load(Ordering::Relaxed),
+                "caddy_http_requests_in_flight",
+                "gauge",
+                "Number of requests currently handled by this server.",
+                |s| s.in_flight.load(Ordering::Relaxed),
             ),
             (
                 "caddy_http_request_errors_total",
+                "counter",
                 "Number of requests resulting in middleware errors.",
-                |s| s.errors.load(Ordering::Relaxed),
+                |s| s.errors.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "caddy_http_requests_total",
+                "counter",
+                "Counter of HTTP(S) requests made.",
+                |s| s.requests.load(Ordering::Relaxed) as i64,
             ),
         ];
-        for (name, help, value) in families {
-            let family = if openmetrics {
-                name.trim_end_matches("_total")
-            } else {
-                name
-            };
-            let _ = writeln!(out, "# HELP {family} {help}");
-            let _ = writeln!(out, "# TYPE {family} counter");
+        for (name, kind, help, value) in families {
+            header(out, name, kind, help, openmetrics);
             for s in &all {
                 let _ = writeln!(
                     out,
@@ -94,21 +116,84 @@ impl Metrics {
                 );
             }
         }
-        if openmetrics {
-            out.push_str("# EOF\n");
-        }
-        out
+        histograms(out, &all, openmetrics);
     }
 }
 
+fn header(out: &mut String, name: &str, kind: &str, help: &str, openmetrics: bool) {
+    let family = if openmetrics && kind == "counter" {
+        name.trim_end_matches("_total")
+    } else {
+        name
+    };
+    let _ = writeln!(out, "# HELP {family} {help}");
+    let _ = writeln!(out, "# TYPE {family} {kind}");
+}
+
+/// The duration and size histograms, per code, handler, method, server.
+fn histograms(out: &mut String, all: &[Arc<Series>], openmetrics: bool) {
+    type Pick = fn(&series::Observed) -> ([u64; 11], u64, f64);
+    let families: [(&str, &str, Pick); 3] = [
+        (
+            "caddy_http_request_duration_seconds",
+            "Histogram of round-trip request durations.",
+            |o| {
+                let (b, n, sum) = o.duration.snapshot();
+                (b, n, sum as f64 / 1e9)
+            },
+        ),
+        (
+            "caddy_http_request_size_bytes",
+            "Total size of the request. Includes body",
+            |o| widen(o.request_size.snapshot()),
+        ),
+        (
+            "caddy_http_response_size_bytes",
+            "Size of the returned response.",
+            |o| widen(o.response_size.snapshot()),
+        ),
+    ];
+    for (i, (name, help, pick)) in families.into_iter().enumerate() {
+        header(out, name, "histogram", help, openmetrics);
+        let bounds: &[f64] = if i == 0 {
+            &series::DURATION_BUCKETS
+        } else {
+            &series::SIZE_BUCKETS
+        };
+        for s in all {
+            let (h, srv) = (escape(&s.handler), escape(&s.server));
+            s.each_observed(|method, code, o| {
+                let labels =
+                    format!("code=\"{code}\",handler=\"{h}\",method=\"{method}\",server=\"{srv}\"");
+                let (buckets, count, sum) = pick(o);
+                for (b, le) in buckets.iter().zip(bounds) {
+                    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {b}");
+                }
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+                let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+                let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+            });
+        }
+    }
+}
+
+/// A size histogram's snapshot in the duration one's shape (unused
+/// buckets are past `SIZE_BUCKETS` and not printed).
+fn widen((b, n, sum): ([u64; 8], u64, u64)) -> ([u64; 11], u64, f64) {
+    let mut w = [0; 11];
+    w[..8].copy_from_slice(&b);
+    (w, n, sum as f64)
+}
+
 /// Escapes a label value (backslash, quote, newline).
-fn escape(v: &str) -> String {
+pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
-/// A handler whose requests and errors are counted.
+/// A handler with the series it is counted in; the route interpreter
+/// enters it (see [`Handler::series`]).
 pub struct Instrumented {
     inner: Box<dyn Handler>,
     series: Arc<Series>,
@@ -123,27 +208,19 @@ impl Instrumented {
 
 impl Handler for Instrumented {
     fn handle(&self, cx: &mut Cx<'_>) -> Step {
-        self.series.requests.fetch_add(1, Ordering::Relaxed);
-        let step = self.inner.handle(cx);
-        if matches!(step, Step::Fail(_)) {
-            self.series.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        step
+        self.inner.handle(cx)
     }
 
     fn handle_async<'s>(&'s self, cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
-        let fut = self.inner.handle_async(cx);
-        Box::pin(async move {
-            let r = fut.await;
-            if r.is_err() {
-                self.series.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            r
-        })
+        self.inner.handle_async(cx)
     }
 
     fn routes(&self) -> Option<&RouteList> {
         self.inner.routes()
+    }
+
+    fn indexed_routes(&self, index: usize) -> Option<&RouteList> {
+        self.inner.indexed_routes(index)
     }
 
     fn error_routes(&self) -> Option<&RouteList> {
@@ -154,9 +231,56 @@ impl Handler for Instrumented {
         self.inner.on_response(cx, response)
     }
 
+    fn series(&self) -> Option<&Series> {
+        Some(&self.series)
+    }
+
     fn cleanup(&self) {
         self.inner.cleanup();
     }
+}
+
+/// Finishes the handlers `cx` entered with the response's `status` and
+/// body size; `failed` when the handlers' chain returned an error.
+pub fn finish(cx: &mut Cx<'_>, status: http::StatusCode, response_size: u64, failed: bool) {
+    if cx.metered.is_empty() {
+        return;
+    }
+    let outcome = Outcome {
+        method: method_index(&cx.orig_method),
+        code: status.as_u16(),
+        request_size: request_size(cx),
+        response_size,
+        failed,
+    };
+    cx.metered.finish(outcome);
+}
+
+/// The size of a request as Prometheus' Go client estimates it: URI,
+/// method, protocol, header names and values, host, and the body's
+/// declared length.
+fn request_size(cx: &Cx<'_>) -> u64 {
+    let p = &cx.parts;
+    let proto = match p.version {
+        http::Version::HTTP_2 => "HTTP/2.0".len(),
+        http::Version::HTTP_3 => "HTTP/3.0".len(),
+        _ => "HTTP/1.1".len(),
+    };
+    let headers: usize = p
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let body = p
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let uri = cx
+        .orig_uri
+        .path_and_query()
+        .map_or(1, |pq| pq.as_str().len());
+    (uri + p.method.as_str().len() + proto + headers + cx.hostport().len()) as u64 + body
 }
 
 /// Whether a JSON value holds a handler object of module `name` anywhere

@@ -229,6 +229,9 @@ async fn step<'a>(
             return Ok(None);
         };
         frame.handler += 1;
+        if let Some(series) = handler.series() {
+            cx.metered.enter(series);
+        }
         match handler.handle(cx) {
             Step::Next => Ok(None),
             Step::Respond(r) => Ok(Some(Some(r))),

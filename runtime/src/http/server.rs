@@ -144,7 +144,10 @@ impl Server {
         };
         let response = match routed {
             Ok(r) => r,
-            Err(e) => self.handle_error(&mut cx, e).await,
+            Err(e) => {
+                super::metrics::finish(&mut cx, e.status, 0, true);
+                self.handle_error(&mut cx, e).await
+            }
         };
         if response
             .extensions()
@@ -154,6 +157,8 @@ impl Server {
             return Err(Abort);
         }
         let response = finish(&mut cx, response);
+        let size = http_body::Body::size_hint(response.body()).lower();
+        super::metrics::finish(&mut cx, response.status(), size, false);
         Ok(match &self.access_log {
             Some(log) => log.wrap(&cx, response),
             None => response,

@@ -112,6 +112,8 @@ pub struct UpstreamStatus {
     pub address: String,
     pub num_requests: usize,
     pub fails: usize,
+    /// Not marked down by active health checks.
+    pub healthy: bool,
 }
 
 /// The state of every upstream in use, sorted by address.
@@ -124,6 +126,7 @@ pub fn upstreams_status() -> Vec<UpstreamStatus> {
                 address: a.clone(),
                 num_requests: h.num_requests(),
                 fails: h.fails(),
+                healthy: h.healthy(),
             })
         })
         .collect();
