@@ -38,7 +38,7 @@ use crate::error::Error;
 use cache::{Cert, CertCache};
 use config::{CaConfig, PkiAppConfig, TlsAppConfig};
 use issuer::{AutoPolicy, Issuer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use storage::Storage;
@@ -57,6 +57,8 @@ pub struct TlsState {
     pub renew_interval: Duration,
     pki: BTreeMap<String, CaConfig>,
     cas: Mutex<BTreeMap<String, pki::Ca>>,
+    /// One issuance per name at a time (see `automate::obtain`).
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for TlsState {
@@ -217,6 +219,7 @@ impl TlsBuilder {
             renew_interval,
             pki: self.pki.certificate_authorities,
             cas: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(HashMap::new()),
         };
         for c in self.loaded {
             state.cache.insert(Arc::new(c));
