@@ -8,6 +8,7 @@
 //!   reads); `load`: `load_files`, `load_folders`, `load_pem`.
 //! - `storage`: the `file_system` storage and its locks.
 //! - `pki`: the internal CA; `issuer`: issuers and automation policies;
+//!   `keys`: the key types of managed certificates;
 //!   `acme` (+ `acme/`): the ACME issuer; `challenge`: live ACME answers;
 //!   `automate`: obtaining, storing and renewing managed certificates.
 //! - `policy`, `suites`, `client_auth`: connection policies → rustls
@@ -27,6 +28,7 @@ pub mod client_auth;
 pub mod config;
 pub mod der;
 pub mod issuer;
+pub mod keys;
 pub mod load;
 pub mod pki;
 pub mod policy;

@@ -60,5 +60,7 @@ mod routes;
 mod server;
 #[path = "e2e/tls.rs"]
 mod tls;
+#[path = "e2e/tls_managed.rs"]
+mod tls_managed;
 #[path = "e2e/url_pattern.rs"]
 mod url_pattern;

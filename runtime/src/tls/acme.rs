@@ -10,6 +10,7 @@
 
 use super::challenge;
 use super::config::AcmeIssuerConfig;
+use super::keys::KeyType;
 use super::storage::{safe_key, Storage};
 use crate::error::Error;
 use instant_acme::{
@@ -167,13 +168,14 @@ impl AcmeIssuer {
         &self,
         storage: &Storage,
         names: &[String],
+        key_type: KeyType,
     ) -> Result<(String, String), String> {
-        match self.obtain_from(storage, &self.ca, names).await {
+        match self.obtain_from(storage, &self.ca, names, key_type).await {
             Ok(r) => Ok(r),
             Err(e) => match &self.test_ca {
                 Some(test) => {
                     tracing::warn!(error = %e, test_ca = %test, "trying the test CA");
-                    self.obtain_from(storage, test, names).await
+                    self.obtain_from(storage, test, names, key_type).await
                 }
                 None => Err(e),
             },
@@ -185,6 +187,7 @@ impl AcmeIssuer {
         storage: &Storage,
         ca: &str,
         names: &[String],
+        key_type: KeyType,
     ) -> Result<(String, String), String> {
         let account = self.account(storage, ca).await?;
         let ids: Vec<Identifier> = names
@@ -233,7 +236,7 @@ impl AcmeIssuer {
             return Err(format!("order ended {status:?}"));
         }
         drop(published);
-        let key = rcgen::KeyPair::generate().map_err(es)?;
+        let key = key_type.generate()?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         let csr = params.serialize_request(&key).map_err(es)?;

@@ -91,7 +91,7 @@ pub fn manage_now(state: &Arc<TlsState>, names: &[String]) -> Vec<String> {
         match policy.issuers.first().map(|i| i.as_ref()) {
             Some(Issuer::Internal(internal)) => {
                 let issuer = &policy.issuers[0];
-                match internal.issue(state, std::slice::from_ref(name)) {
+                match internal.issue(state, std::slice::from_ref(name), policy.key_type) {
                     Ok((chain, key)) => {
                         if let Err(e) = install(state, issuer, name, &chain, &key) {
                             tracing::error!(name = %name, error = %e, "installing an internal certificate");
@@ -178,7 +178,7 @@ async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), String> {
     let mut errors = Vec::new();
     for issuer in &policy.issuers {
         match issuer
-            .issue(state, std::slice::from_ref(&name.to_string()))
+            .issue(state, std::slice::from_ref(&name.to_string()), policy.key_type)
             .await
         {
             Ok((chain, key)) => return install(state, issuer, name, &chain, &key),

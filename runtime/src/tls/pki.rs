@@ -172,11 +172,12 @@ impl Ca {
         self.storage.path(&format!("{}/root.crt", self.prefix()))
     }
 
-    /// Issues a leaf for `names` valid for `lifetime` (capped by the
+    /// Issues a leaf for `names` with `key`, valid for `lifetime` (capped by the
     /// signer's own expiry): returns the PEM chain and the PEM key.
     pub fn issue(
         &self,
         names: &[String],
+        key: KeyPair,
         lifetime: Duration,
         sign_with_root: bool,
     ) -> Result<(String, String), String> {
@@ -202,7 +203,6 @@ impl Ca {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         p.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate().map_err(|e| e.to_string())?;
         let cert = p
             .signed_by(&key, &issuer_of(signer))
             .map_err(|e| e.to_string())?;
@@ -300,6 +300,7 @@ mod tests {
         let (chain, key) = ca
             .issue(
                 &["localhost".into(), "127.0.0.1".into()],
+                KeyPair::generate().unwrap(),
                 Duration::from_secs(3600),
                 false,
             )
