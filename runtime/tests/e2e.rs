@@ -62,5 +62,7 @@ mod server;
 mod tls;
 #[path = "e2e/tls_managed.rs"]
 mod tls_managed;
+#[path = "e2e/tls_on_demand.rs"]
+mod tls_on_demand;
 #[path = "e2e/url_pattern.rs"]
 mod url_pattern;

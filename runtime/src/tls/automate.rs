@@ -131,7 +131,7 @@ fn install(
 
 /// The per-name gate: one issuance of a name at a time in this process
 /// (the storage lock covers other processes).
-fn gate(state: &TlsState, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+pub(super) fn gate(state: &TlsState, name: &str) -> Arc<tokio::sync::Mutex<()>> {
     let mut gates = state.inflight.lock().unwrap_or_else(|e| e.into_inner());
     gates.retain(|_, g| Arc::strong_count(g) > 1);
     gates.entry(name.to_string()).or_default().clone()
@@ -161,7 +161,7 @@ pub async fn obtain(state: &TlsState, name: &str) -> Result<(), String> {
 
 /// Obtains (or renews) the certificate of `name`, trying the policy's
 /// issuers in order. The caller holds the name's gate.
-async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), String> {
+pub(super) async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), String> {
     let policy = state.policy_for(name);
     let _lock = state
         .storage
@@ -178,7 +178,11 @@ async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), String> {
     let mut errors = Vec::new();
     for issuer in &policy.issuers {
         match issuer
-            .issue(state, std::slice::from_ref(&name.to_string()), policy.key_type)
+            .issue(
+                state,
+                std::slice::from_ref(&name.to_string()),
+                policy.key_type,
+            )
             .await
         {
             Ok((chain, key)) => return install(state, issuer, name, &chain, &key),

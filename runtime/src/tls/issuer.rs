@@ -127,7 +127,10 @@ impl AutoPolicy {
                 "per-policy storage is not supported; set the top-level storage",
             ));
         }
-        let key_type = KeyType::parse(p.key_type.as_deref().unwrap_or(""), &format!("{at}.key_type"))?;
+        let key_type = KeyType::parse(
+            p.key_type.as_deref().unwrap_or(""),
+            &format!("{at}.key_type"),
+        )?;
         let ratio = p.renewal_window_ratio.unwrap_or(DEFAULT_RENEWAL_RATIO);
         if !(0.0..1.0).contains(&ratio) {
             return Err(Error::config(

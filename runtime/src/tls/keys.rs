@@ -105,6 +105,9 @@ mod tests {
         assert_eq!(KeyType::parse("", "k").unwrap(), KeyType::P256);
         let e = KeyType::parse("rsa1024", "apps.tls.automation.policies[0].key_type");
         let msg = e.unwrap_err().to_string();
-        assert!(msg.contains("policies[0].key_type") && msg.contains("rsa1024"), "{msg}");
+        assert!(
+            msg.contains("policies[0].key_type") && msg.contains("rsa1024"),
+            "{msg}"
+        );
     }
 }

@@ -307,7 +307,10 @@ async fn pebble_issues_a_certificate_through_tls_alpn01() {
 fn stored_serial(crt: &Path) -> String {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let pem = std::fs::read(crt).unwrap();
-    let leaf = CertificateDer::pem_slice_iter(&pem).next().unwrap().unwrap();
+    let leaf = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .unwrap()
+        .unwrap();
     serial(&leaf)
 }
 

@@ -75,6 +75,9 @@ async fn key_type_chooses_the_key_of_internal_certificates() {
     assert_eq!(algorithm(&peer("ed.test").await), "ed25519");
     assert_eq!(algorithm(&peer("rsa.test").await), "rsa");
     let key = std::fs::read_to_string(dir.path().join("certificates/local/rsa.test/rsa.test.key"));
-    assert!(key.unwrap().contains("PRIVATE KEY"), "the RSA key is stored");
+    assert!(
+        key.unwrap().contains("PRIVATE KEY"),
+        "the RSA key is stored"
+    );
     s.rt.stop().await;
 }
