@@ -125,18 +125,17 @@ impl TlsBuilder {
             Some(v) => decode(v, "apps.pki")?,
             None => PkiAppConfig::default(),
         };
-        for (field, value) in [
-            ("dns", &app.dns),
-            ("resolvers", &app.resolvers),
-            ("ech", &app.ech),
-        ] {
-            if value.is_some() {
-                return Err(Error::config(
-                    format!("apps.tls.{field}"),
-                    "DNS providers, resolvers and ECH are not supported by bellhop",
-                ));
-            }
+        if let Some(dns) = &app.dns {
+            return Err(acme::dns_unsupported(dns, "apps.tls.dns"));
         }
+        if app.ech.is_some() {
+            return Err(Error::config(
+                "apps.tls.ech",
+                "encrypted ClientHello (ECH) is not supported by bellhop",
+            ));
+        }
+        // `resolvers` only serve DNS-01 propagation checks, which bellhop
+        // never makes (it has no DNS provider); they are accepted unused.
         let storage = Storage::from_config(config.storage.as_ref(), "storage")?;
         let mut loaded = Vec::new();
         let mut managed = Vec::new();

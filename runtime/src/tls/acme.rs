@@ -33,6 +33,7 @@ pub struct AcmeIssuer {
     http01: bool,
     tls_alpn01: bool,
     timeout: Duration,
+    profile: Option<String>,
     account: tokio::sync::Mutex<Option<Arc<Account>>>,
 }
 
@@ -53,10 +54,11 @@ impl AcmeIssuer {
                 "a fixed account key is not supported; bellhop creates and stores the account",
             ));
         }
-        if c.challenges.as_ref().is_some_and(|ch| ch.dns.is_some()) {
-            return Err(Error::config(
-                format!("{at}.challenges.dns"),
-                "the DNS-01 challenge is not supported by bellhop",
+        if let Some(dns) = c.challenges.as_ref().and_then(|ch| ch.dns.as_ref()) {
+            let provider = dns.get("provider").unwrap_or(&serde_json::Value::Null);
+            return Err(dns_unsupported(
+                provider,
+                &format!("{at}.challenges.dns.provider"),
             ));
         }
         if c.trusted_roots_pem_files.len() > 1 {
@@ -96,6 +98,7 @@ impl AcmeIssuer {
                 .map(|d| d.0)
                 .filter(|d| !d.is_zero())
                 .unwrap_or(Duration::from_secs(90)),
+            profile: c.profile.filter(|p| !p.is_empty()),
             account: tokio::sync::Mutex::new(None),
         }
     }
@@ -197,7 +200,11 @@ impl AcmeIssuer {
                 Err(_) => Identifier::Dns(n.clone()),
             })
             .collect();
-        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(es)?;
+        let mut new = NewOrder::new(&ids);
+        if let Some(p) = &self.profile {
+            new = new.profile(p);
+        }
+        let mut order = account.new_order(&new).await.map_err(es)?;
         let mut published = Vec::new();
         let mut authzs = order.authorizations();
         while let Some(a) = authzs.next().await {
@@ -270,6 +277,22 @@ fn alpn_cert(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey
         vec![cert.der().clone()],
         signing,
     )))
+}
+
+/// The error for a DNS provider module (`dns.providers.NAME`, the object
+/// at `at`): bellhop has none, like Caddy's standard build, so the DNS-01
+/// challenge cannot be used.
+pub fn dns_unsupported(provider: &serde_json::Value, at: &str) -> Error {
+    match provider.get("name").and_then(serde_json::Value::as_str) {
+        Some(name) => Error::UnknownModule {
+            path: format!("{at}.name"),
+            id: format!("dns.providers.{name}"),
+        },
+        None => Error::config(
+            at,
+            "the DNS-01 challenge needs a DNS provider module (dns.providers.*); bellhop has none, as Caddy's standard build has none",
+        ),
+    }
 }
 
 fn es(e: impl std::fmt::Display) -> String {

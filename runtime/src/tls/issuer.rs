@@ -127,6 +127,13 @@ impl AutoPolicy {
                 "per-policy storage is not supported; set the top-level storage",
             ));
         }
+        if let Some((i, m)) = p.get_certificate.iter().enumerate().next() {
+            let via = m.get("via").and_then(Value::as_str).unwrap_or("");
+            return Err(Error::UnknownModule {
+                path: format!("{at}.get_certificate[{i}].via"),
+                id: format!("tls.get_certificate.{via}"),
+            });
+        }
         let key_type = KeyType::parse(
             p.key_type.as_deref().unwrap_or(""),
             &format!("{at}.key_type"),

@@ -81,3 +81,31 @@ async fn key_type_chooses_the_key_of_internal_certificates() {
     );
     s.rt.stop().await;
 }
+
+#[test]
+fn unsupported_tls_modules_are_named_with_their_json_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let load_err = |automation: Value| {
+        let config = managed_config(dir.path(), automation, &[]);
+        bellhop_runtime::validate(config.to_string().as_bytes())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = load_err(
+        json!({"policies": [{"get_certificate": [{"via": "http", "url": "http://x/get"}]}]}),
+    );
+    assert_eq!(
+        e,
+        "apps.tls.automation.policies[0].get_certificate[0].via: module not implemented by bellhop: tls.get_certificate.http"
+    );
+    let acme_dns = |dns: Value| json!({"policies": [{"issuers": [{"module": "acme", "challenges": {"dns": dns}}]}]});
+    let e = load_err(acme_dns(
+        json!({"provider": {"name": "cloudflare", "api_token": "t"}}),
+    ));
+    assert_eq!(
+        e,
+        "apps.tls.automation.policies[0].issuers[0].challenges.dns.provider.name: module not implemented by bellhop: dns.providers.cloudflare"
+    );
+    let e = load_err(acme_dns(json!({"ttl": 1000})));
+    assert!(e.starts_with("apps.tls.automation.policies[0].issuers[0].challenges.dns.provider: the DNS-01 challenge needs a DNS provider module"), "{e}");
+}
