@@ -32,7 +32,11 @@ pub enum Listener {
 pub struct Socket {
     pub key: String,
     pub id: u64,
-    pub listener: Listener,
+    /// The listener until its accept loop takes it (see
+    /// [`Socket::take_listener`]); closed with the last lease otherwise.
+    listener: Mutex<Option<Listener>>,
+    /// Becomes true once the listener is closed.
+    closed: watch::Sender<bool>,
     /// Where it is bound (`None` for unix sockets).
     pub local: Option<SocketAddr>,
     /// Becomes true when the last lease is gone.
@@ -43,6 +47,48 @@ pub struct Socket {
     /// How long connections may take to finish after stop, in ms
     /// (`u64::MAX`: no limit).
     pub grace_ms: AtomicU64,
+}
+
+impl Socket {
+    /// Takes the listener for an accept loop (once); the socket counts as
+    /// closed when the returned guard drops.
+    pub fn take_listener(&self) -> Option<OwnedListener<'_>> {
+        let l = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        l.map(|listener| OwnedListener {
+            listener: Some(listener),
+            closed: &self.closed,
+        })
+    }
+
+    /// Waits until the listener is closed, so its port can be bound again.
+    pub async fn wait_closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// A listener owned by its accept loop; marks the socket closed on drop.
+pub struct OwnedListener<'a> {
+    listener: Option<Listener>,
+    closed: &'a watch::Sender<bool>,
+}
+
+impl std::ops::Deref for OwnedListener<'_> {
+    type Target = Listener;
+    fn deref(&self) -> &Listener {
+        self.listener.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for OwnedListener<'_> {
+    fn drop(&mut self) {
+        drop(self.listener.take());
+        self.closed.send_replace(true);
+    }
 }
 
 struct Entry {
@@ -79,6 +125,12 @@ impl Drop for Lease {
             if entry.leases == 0 {
                 map.remove(&self.socket.key);
                 let _ = self.socket.stop_tx.send(true);
+                // Closes the listener now if no accept loop has it.
+                let unused = self.socket.listener.lock().map(|mut l| l.take());
+                if let Ok(Some(l)) = unused {
+                    drop(l);
+                    self.socket.closed.send_replace(true);
+                }
             }
         }
     }
@@ -119,7 +171,8 @@ impl Pool {
         let socket = Arc::new(Socket {
             key: key.clone(),
             id,
-            listener,
+            listener: Mutex::new(Some(listener)),
+            closed: watch::channel(false).0,
             local,
             stop,
             stop_tx,

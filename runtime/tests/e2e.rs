@@ -58,6 +58,8 @@ mod request_body;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/stop.rs"]
+mod stop;
 #[path = "e2e/tls.rs"]
 mod tls;
 #[path = "e2e/tls_managed.rs"]

@@ -39,11 +39,14 @@ pub fn spawn_accept(socket: Arc<Socket>, shared: Arc<Shared>) {
 }
 
 async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
+    let Some(listener) = socket.take_listener() else {
+        return;
+    };
     let mut stop = socket.stop.clone();
     while !*stop.borrow_and_update() {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
-            a = accept(&socket.listener) => a,
+            a = accept(&listener) => a,
         };
         match accepted {
             Ok((Stream::Tcp(s), info)) => {
@@ -60,6 +63,7 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
             }
         }
     }
+    drop(listener);
     tracing::debug!(listener = %socket.key, "listener closed");
 }
 
