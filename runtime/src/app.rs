@@ -251,7 +251,10 @@ impl Runtime {
     /// Like [`Runtime::stop`] with an explicit grace period.
     pub async fn stop_with_grace(&self, grace: Option<Duration>) {
         if let Some(old) = self.shared.current.swap(None) {
-            old.release_listeners(grace);
+            // Once stop returns, its ports can be bound again.
+            for socket in old.release_listeners(grace) {
+                socket.wait_closed().await;
+            }
         }
         self.wait_drained(grace).await;
     }

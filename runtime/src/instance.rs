@@ -150,7 +150,11 @@ impl Instance {
 
     /// Gives up this config's listeners: sockets no other config holds stop
     /// accepting and their connections drain within `grace`.
-    pub fn release_listeners(&self, grace: Option<Duration>) {
+    /// Returns the sockets no other config holds: they are closing.
+    pub fn release_listeners(
+        &self,
+        grace: Option<Duration>,
+    ) -> Vec<std::sync::Arc<crate::listeners::Socket>> {
         let leases = std::mem::take(&mut *self.leases.lock().unwrap_or_else(|e| e.into_inner()));
         let ms = grace.map_or(u64::MAX, |g| g.as_millis() as u64);
         for l in &leases {
@@ -158,7 +162,9 @@ impl Instance {
                 .grace_ms
                 .store(ms, std::sync::atomic::Ordering::Release);
         }
+        let sockets: Vec<_> = leases.iter().map(|l| l.socket.clone()).collect();
         drop(leases);
+        sockets.into_iter().filter(|s| *s.stop.borrow()).collect()
     }
 }
 

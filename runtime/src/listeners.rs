@@ -34,8 +34,9 @@ use crate::error::Error;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::watch;
 
 /// A bound, listening socket.
@@ -51,7 +52,13 @@ pub enum Listener {
 pub struct Socket {
     pub key: String,
     pub id: u64,
-    pub listener: Listener,
+    /// The listener until its accept loop takes it (see
+    /// [`Socket::take_listener`]); closed with the last lease otherwise.
+    listener: Mutex<Slot>,
+    /// `tcp`, `unix` or `udp`.
+    kind: &'static str,
+    /// Becomes true once the listener is closed.
+    closed: watch::Sender<bool>,
     /// Where it is bound (`None` for unix sockets).
     pub local: Option<SocketAddr>,
     /// Becomes true when the last lease is gone.
@@ -65,6 +72,106 @@ pub struct Socket {
     /// Set when the socket was handed to a new process (binary upgrade):
     /// its connections here close gracefully as they go idle.
     handed_off: AtomicBool,
+}
+
+/// Where a socket's listener is: with the socket until an accept loop
+/// takes it; then only the loop holds it (the socket keeps a weak
+/// reference, so the port closes as soon as the loop ends, however long
+/// connections keep the socket itself alive).
+enum Slot {
+    Idle(Listener),
+    Taken(Weak<Listener>),
+    Closed,
+}
+
+impl Listener {
+    /// `tcp`, `unix` or `udp`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Listener::Tcp(_) => "tcp",
+            Listener::Unix(_) => "unix",
+            Listener::Udp(_) => "udp",
+        }
+    }
+
+    /// The listening socket's descriptor.
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l) => l.as_fd(),
+            Listener::Udp(u) => u.as_fd(),
+        }
+    }
+}
+
+impl Socket {
+    /// Takes the listener for an accept loop (once); the socket counts as
+    /// closed when the returned guard drops.
+    pub fn take_listener(&self) -> Option<OwnedListener<'_>> {
+        let mut slot = lock(&self.listener);
+        let Slot::Idle(_) = &*slot else {
+            return None;
+        };
+        let Slot::Idle(l) = std::mem::replace(&mut *slot, Slot::Closed) else {
+            unreachable!("checked above");
+        };
+        let l = Arc::new(l);
+        *slot = Slot::Taken(Arc::downgrade(&l));
+        Some(OwnedListener {
+            listener: Some(l),
+            closed: &self.closed,
+        })
+    }
+
+    /// Runs `f` on the listener while it is open (`None` once closed).
+    pub fn with_listener<R>(&self, f: impl FnOnce(&Listener) -> R) -> Option<R> {
+        match &*lock(&self.listener) {
+            Slot::Idle(l) => Some(f(l)),
+            Slot::Taken(w) => w.upgrade().map(|l| f(&l)),
+            Slot::Closed => None,
+        }
+    }
+
+    /// What kind of socket this is: `tcp`, `unix` or `udp`.
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Closes the listener if no accept loop took it.
+    fn close_idle(&self) {
+        let mut slot = lock(&self.listener);
+        if let Slot::Idle(_) = &*slot {
+            *slot = Slot::Closed;
+            drop(slot);
+            self.closed.send_replace(true);
+        }
+    }
+
+    /// Waits until the listener is closed, so its port can be bound again.
+    pub async fn wait_closed(&self) {
+        let mut rx = self.closed.subscribe();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+}
+
+/// A listener owned by its accept loop; marks the socket closed on drop.
+pub struct OwnedListener<'a> {
+    listener: Option<Arc<Listener>>,
+    closed: &'a watch::Sender<bool>,
+}
+
+impl std::ops::Deref for OwnedListener<'_> {
+    type Target = Listener;
+    fn deref(&self) -> &Listener {
+        self.listener.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for OwnedListener<'_> {
+    fn drop(&mut self) {
+        drop(self.listener.take());
+        self.closed.send_replace(true);
+    }
 }
 
 struct Entry {
@@ -121,6 +228,8 @@ impl Drop for Lease {
             if entry.leases == 0 {
                 map.remove(&self.socket.key);
                 let _ = self.socket.stop_tx.send(true);
+                // Closes the listener now if no accept loop has it.
+                self.socket.close_idle();
             }
         }
     }
@@ -200,7 +309,9 @@ impl Pool {
         let socket = Arc::new(Socket {
             key: key.clone(),
             id,
-            listener,
+            kind: listener.kind(),
+            listener: Mutex::new(Slot::Idle(listener)),
+            closed: watch::channel(false).0,
             local,
             stop,
             stop_tx,

@@ -8,6 +8,8 @@
 //!   reads); `load`: `load_files`, `load_folders`, `load_pem`.
 //! - `storage`: the `file_system` storage and its locks.
 //! - `pki`: the internal CA; `issuer`: issuers and automation policies;
+//!   `keys`: the key types of managed certificates; `on_demand`:
+//!   certificates issued during the handshake, gated by a permission check;
 //!   `acme` (+ `acme/`): the ACME issuer; `challenge`: live ACME answers;
 //!   `automate`: obtaining, storing and renewing managed certificates.
 //! - `policy`, `suites`, `client_auth`: connection policies → rustls
@@ -27,7 +29,9 @@ pub mod client_auth;
 pub mod config;
 pub mod der;
 pub mod issuer;
+pub mod keys;
 pub mod load;
+pub mod on_demand;
 pub mod pki;
 pub mod policy;
 pub mod quic;
@@ -39,7 +43,7 @@ use crate::error::Error;
 use cache::{Cert, CertCache};
 use config::{CaConfig, PkiAppConfig, TlsAppConfig};
 use issuer::{AutoPolicy, Issuer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use storage::Storage;
@@ -56,8 +60,12 @@ pub struct TlsState {
     /// The fallback policy for names no policy covers (ACME).
     pub default_policy: AutoPolicy,
     pub renew_interval: Duration,
+    /// Set when a policy enables on-demand TLS.
+    pub on_demand: Option<on_demand::OnDemandState>,
     pki: BTreeMap<String, CaConfig>,
     cas: Mutex<BTreeMap<String, pki::Ca>>,
+    /// One issuance per name at a time (see `automate::obtain`).
+    inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for TlsState {
@@ -104,6 +112,7 @@ pub struct TlsBuilder {
     pub policies: Vec<AutoPolicy>,
     /// Names to manage: the `automate` loader plus automatic HTTPS.
     pub managed: Vec<String>,
+    pub on_demand: Option<on_demand::OnDemandState>,
 }
 
 impl TlsBuilder {
@@ -117,18 +126,17 @@ impl TlsBuilder {
             Some(v) => decode(v, "apps.pki")?,
             None => PkiAppConfig::default(),
         };
-        for (field, value) in [
-            ("dns", &app.dns),
-            ("resolvers", &app.resolvers),
-            ("ech", &app.ech),
-        ] {
-            if value.is_some() {
-                return Err(Error::config(
-                    format!("apps.tls.{field}"),
-                    "DNS providers, resolvers and ECH are not supported by bellhop",
-                ));
-            }
+        if let Some(dns) = &app.dns {
+            return Err(acme::dns_unsupported(dns, "apps.tls.dns"));
         }
+        if app.ech.is_some() {
+            return Err(Error::config(
+                "apps.tls.ech",
+                "encrypted ClientHello (ECH) is not supported by bellhop",
+            ));
+        }
+        // `resolvers` only serve DNS-01 propagation checks, which bellhop
+        // never makes (it has no DNS provider); they are accepted unused.
         let storage = Storage::from_config(config.storage.as_ref(), "storage")?;
         let mut loaded = Vec::new();
         let mut managed = Vec::new();
@@ -137,23 +145,23 @@ impl TlsBuilder {
             managed.extend(c.automate.iter().map(|n| n.to_lowercase()));
         }
         let mut policies = Vec::new();
+        let mut on_demand = None;
         if let Some(a) = &app.automation {
-            if a.on_demand.is_some() {
-                return Err(Error::config(
-                    "apps.tls.automation.on_demand",
-                    "on-demand TLS is not supported by bellhop yet",
-                ));
-            }
+            let od_at = "apps.tls.automation.on_demand";
+            let od = on_demand::OnDemandState::provision(a.on_demand.as_ref(), od_at)?;
             for (i, p) in a.policies.iter().enumerate() {
                 let at = format!("apps.tls.automation.policies[{i}]");
                 let compiled = AutoPolicy::provision(p, &at)?;
-                if compiled.on_demand {
+                if compiled.on_demand && on_demand::unbounded(&compiled) && !od.has_permission() {
                     return Err(Error::config(
                         format!("{at}.on_demand"),
-                        "on-demand TLS is not supported by bellhop yet",
+                        "on-demand TLS cannot be enabled without a permission module to prevent abuse; set apps.tls.automation.on_demand.permission (Caddyfile: on_demand_tls { ask URL })",
                     ));
                 }
                 policies.push(compiled);
+            }
+            if policies.iter().any(|p| p.on_demand) {
+                on_demand = Some(od);
             }
         }
         Ok(TlsBuilder {
@@ -163,6 +171,7 @@ impl TlsBuilder {
             loaded,
             policies,
             managed,
+            on_demand,
         })
     }
 
@@ -216,8 +225,10 @@ impl TlsBuilder {
             policies: self.policies,
             default_policy,
             renew_interval,
+            on_demand: self.on_demand,
             pki: self.pki.certificate_authorities,
             cas: Mutex::new(BTreeMap::new()),
+            inflight: Mutex::new(HashMap::new()),
         };
         for c in self.loaded {
             state.cache.insert(Arc::new(c));

@@ -74,9 +74,15 @@ mod request_body;
 mod routes;
 #[path = "e2e/server.rs"]
 mod server;
+#[path = "e2e/stop.rs"]
+mod stop;
 #[path = "e2e/templates.rs"]
 mod templates;
 #[path = "e2e/tls.rs"]
 mod tls;
+#[path = "e2e/tls_managed.rs"]
+mod tls_managed;
+#[path = "e2e/tls_on_demand.rs"]
+mod tls_on_demand;
 #[path = "e2e/url_pattern.rs"]
 mod url_pattern;

@@ -104,12 +104,19 @@ async fn send(stream: &mut UnixStream, admin: &Admin) -> Result<(), String> {
     let mut sockets = runtime.listener_pool().sockets();
     sockets.extend(admin.listener());
     let config = admin.config_json();
+    // Duplicates of the descriptors: the listeners belong to their
+    // accept loops, which keep running until the new process is ready.
+    let fds = sockets
+        .iter()
+        .map(|s| s.dup_fd().map_err(|e| format!("socket {}: {e}", s.key)))
+        .collect::<Result<Vec<_>, String>>()?;
     let outgoing: Vec<Outgoing<'_>> = sockets
         .iter()
-        .map(|s| Outgoing {
+        .zip(&fds)
+        .map(|(s, fd)| Outgoing {
             key: s.key.clone(),
             kind: s.kind(),
-            fd: s.as_fd(),
+            fd: fd.as_fd(),
         })
         .collect();
     let keys: Vec<&str> = outgoing.iter().map(|o| o.key.as_str()).collect();

@@ -96,11 +96,14 @@ impl AdminServer {
 }
 
 async fn accept_loop(socket: Arc<Socket>, inner: Arc<Inner>, checks: Arc<ArcSwap<Checks>>) {
+    let Some(listener) = socket.take_listener() else {
+        return;
+    };
     let mut stop = socket.stop.clone();
     loop {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
-            a = accept(&socket.listener) => a,
+            a = accept(&listener) => a,
         };
         let stop = socket.stop.clone();
         let (inner, checks) = (inner.clone(), checks.clone());

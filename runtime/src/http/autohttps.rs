@@ -219,12 +219,7 @@ fn add_policies(tls: &mut TlsBuilder, names: &BTreeSet<String>) {
         let issuers = tls
             .catch_all_issuers()
             .unwrap_or_else(|| vec![std::sync::Arc::new(crate::tls::acme::default_issuer())]);
-        let p = AutoPolicy {
-            subjects: public.clone(),
-            issuers,
-            renewal_ratio: crate::tls::issuer::DEFAULT_RENEWAL_RATIO,
-            on_demand: false,
-        };
+        let p = AutoPolicy::with_issuers(public.clone(), issuers);
         tracing::info!(domains = ?public, "enabling automatic TLS certificate management (public CA)");
         tls.policies.insert(0, p);
     }

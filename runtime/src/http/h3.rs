@@ -83,9 +83,13 @@ pub fn spawn_endpoint(socket: Arc<Socket>, shared: Arc<Shared>) {
 }
 
 async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
+    // Held for the life of this task: the UDP port closes when it ends.
+    let Some(listener) = socket.take_listener() else {
+        return;
+    };
     let mut backoff = Duration::from_millis(100);
     while !*socket.stop.borrow() {
-        let endpoint = match build_endpoint(&socket, &shared) {
+        let endpoint = match build_endpoint(&listener, &socket, &shared) {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(listener = %socket.key, error = %e, "HTTP/3 endpoint could not start");
@@ -113,8 +117,12 @@ async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
     tracing::debug!(listener = %socket.key, "HTTP/3 endpoint closed");
 }
 
-fn build_endpoint(socket: &Socket, shared: &Shared) -> std::io::Result<quinn::Endpoint> {
-    let Listener::Udp(udp) = &socket.listener else {
+fn build_endpoint(
+    listener: &Listener,
+    socket: &Socket,
+    shared: &Shared,
+) -> std::io::Result<quinn::Endpoint> {
+    let Listener::Udp(udp) = listener else {
         return Err(std::io::Error::other("not a UDP socket"));
     };
     let udp = udp.try_clone()?;

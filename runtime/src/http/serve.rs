@@ -35,7 +35,7 @@ pub fn spawn_accept(socket: Arc<Socket>, shared: Arc<Shared>) {
     {
         return;
     }
-    if matches!(socket.listener, Listener::Udp(_)) {
+    if socket.kind() == "udp" {
         super::h3::spawn_endpoint(socket, shared);
         return;
     }
@@ -43,11 +43,14 @@ pub fn spawn_accept(socket: Arc<Socket>, shared: Arc<Shared>) {
 }
 
 async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
+    let Some(listener) = socket.take_listener() else {
+        return;
+    };
     let mut stop = socket.stop.clone();
     while !*stop.borrow_and_update() {
         let accepted = tokio::select! {
             _ = stop.changed() => break,
-            a = accept(&socket.listener) => a,
+            a = accept(&listener) => a,
         };
         match accepted {
             Ok((Stream::Tcp(s), info)) => {
@@ -73,6 +76,7 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
             }
         }
     }
+    drop(listener);
     tracing::debug!(listener = %socket.key, "listener closed");
 }
 

@@ -114,22 +114,10 @@ impl Socket {
         self.handed_off.load(Ordering::Relaxed)
     }
 
-    /// A descriptor of the listening socket (shared, not a new socket).
-    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        use std::os::fd::AsFd;
-        match &self.listener {
-            Listener::Tcp(l) => l.as_fd(),
-            Listener::Unix(l) => l.as_fd(),
-            Listener::Udp(u) => u.as_fd(),
-        }
-    }
-
-    /// What kind of socket this is: `tcp`, `unix` or `udp`.
-    pub fn kind(&self) -> &'static str {
-        match self.listener {
-            Listener::Tcp(_) => "tcp",
-            Listener::Unix(_) => "unix",
-            Listener::Udp(_) => "udp",
-        }
+    /// A duplicate of the listening socket's descriptor (the same kernel
+    /// socket, for a hand-off); an error once the listener is closed.
+    pub fn dup_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.with_listener(|l| l.as_fd().try_clone_to_owned())
+            .unwrap_or_else(|| Err(std::io::Error::other("the listener is closed")))
     }
 }

@@ -19,6 +19,8 @@ use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to finish the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The extra time a handshake may wait for an on-demand certificate.
+const ON_DEMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Serves one accepted TCP connection, with TLS when its server has it.
 pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>) {
@@ -30,7 +32,11 @@ pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, sh
         return;
     };
     let remote = info.remote;
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&tls, s, &info)).await {
+    let limit = match tls.state.on_demand {
+        Some(_) => HANDSHAKE_TIMEOUT + ON_DEMAND_TIMEOUT,
+        None => HANDSHAKE_TIMEOUT,
+    };
+    match tokio::time::timeout(limit, handshake(&tls, s, &info)).await {
         Ok(Ok((stream, sni, h2))) => {
             info.tls = true;
             info.tls_sni = sni;
@@ -60,6 +66,11 @@ async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::R
         tracing::info!(name = ?sni, "answering a TLS-ALPN-01 challenge");
         let stream = start.into_stream(challenge::tls_alpn_config(cert)).await?;
         return Ok((stream, sni, false));
+    }
+    if let Some(name) = sni.as_deref().filter(|_| tls.state.on_demand.is_some()) {
+        super::on_demand::ensure(&tls.state, name)
+            .await
+            .map_err(std::io::Error::other)?;
     }
     let local = info.local.map(|a| a.ip());
     let remote = info.remote.map(|a| a.ip());

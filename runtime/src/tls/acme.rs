@@ -10,6 +10,7 @@
 
 use super::challenge;
 use super::config::AcmeIssuerConfig;
+use super::keys::KeyType;
 use super::storage::{safe_key, Storage};
 use crate::error::Error;
 use instant_acme::{
@@ -32,6 +33,7 @@ pub struct AcmeIssuer {
     http01: bool,
     tls_alpn01: bool,
     timeout: Duration,
+    profile: Option<String>,
     account: tokio::sync::Mutex<Option<Arc<Account>>>,
 }
 
@@ -52,10 +54,11 @@ impl AcmeIssuer {
                 "a fixed account key is not supported; bellhop creates and stores the account",
             ));
         }
-        if c.challenges.as_ref().is_some_and(|ch| ch.dns.is_some()) {
-            return Err(Error::config(
-                format!("{at}.challenges.dns"),
-                "the DNS-01 challenge is not supported by bellhop",
+        if let Some(dns) = c.challenges.as_ref().and_then(|ch| ch.dns.as_ref()) {
+            let provider = dns.get("provider").unwrap_or(&serde_json::Value::Null);
+            return Err(dns_unsupported(
+                provider,
+                &format!("{at}.challenges.dns.provider"),
             ));
         }
         if c.trusted_roots_pem_files.len() > 1 {
@@ -95,6 +98,7 @@ impl AcmeIssuer {
                 .map(|d| d.0)
                 .filter(|d| !d.is_zero())
                 .unwrap_or(Duration::from_secs(90)),
+            profile: c.profile.filter(|p| !p.is_empty()),
             account: tokio::sync::Mutex::new(None),
         }
     }
@@ -167,13 +171,14 @@ impl AcmeIssuer {
         &self,
         storage: &Storage,
         names: &[String],
+        key_type: KeyType,
     ) -> Result<(String, String), String> {
-        match self.obtain_from(storage, &self.ca, names).await {
+        match self.obtain_from(storage, &self.ca, names, key_type).await {
             Ok(r) => Ok(r),
             Err(e) => match &self.test_ca {
                 Some(test) => {
                     tracing::warn!(error = %e, test_ca = %test, "trying the test CA");
-                    self.obtain_from(storage, test, names).await
+                    self.obtain_from(storage, test, names, key_type).await
                 }
                 None => Err(e),
             },
@@ -185,6 +190,7 @@ impl AcmeIssuer {
         storage: &Storage,
         ca: &str,
         names: &[String],
+        key_type: KeyType,
     ) -> Result<(String, String), String> {
         let account = self.account(storage, ca).await?;
         let ids: Vec<Identifier> = names
@@ -194,7 +200,11 @@ impl AcmeIssuer {
                 Err(_) => Identifier::Dns(n.clone()),
             })
             .collect();
-        let mut order = account.new_order(&NewOrder::new(&ids)).await.map_err(es)?;
+        let mut new = NewOrder::new(&ids);
+        if let Some(p) = &self.profile {
+            new = new.profile(p);
+        }
+        let mut order = account.new_order(&new).await.map_err(es)?;
         let mut published = Vec::new();
         let mut authzs = order.authorizations();
         while let Some(a) = authzs.next().await {
@@ -233,7 +243,7 @@ impl AcmeIssuer {
             return Err(format!("order ended {status:?}"));
         }
         drop(published);
-        let key = rcgen::KeyPair::generate().map_err(es)?;
+        let key = key_type.generate()?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         let csr = params.serialize_request(&key).map_err(es)?;
@@ -267,6 +277,22 @@ fn alpn_cert(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey
         vec![cert.der().clone()],
         signing,
     )))
+}
+
+/// The error for a DNS provider module (`dns.providers.NAME`, the object
+/// at `at`): bellhop has none, like Caddy's standard build, so the DNS-01
+/// challenge cannot be used.
+pub fn dns_unsupported(provider: &serde_json::Value, at: &str) -> Error {
+    match provider.get("name").and_then(serde_json::Value::as_str) {
+        Some(name) => Error::UnknownModule {
+            path: format!("{at}.name"),
+            id: format!("dns.providers.{name}"),
+        },
+        None => Error::config(
+            at,
+            "the DNS-01 challenge needs a DNS provider module (dns.providers.*); bellhop has none, as Caddy's standard build has none",
+        ),
+    }
 }
 
 fn es(e: impl std::fmt::Display) -> String {

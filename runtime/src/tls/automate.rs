@@ -91,7 +91,7 @@ pub fn manage_now(state: &Arc<TlsState>, names: &[String]) -> Vec<String> {
         match policy.issuers.first().map(|i| i.as_ref()) {
             Some(Issuer::Internal(internal)) => {
                 let issuer = &policy.issuers[0];
-                match internal.issue(state, std::slice::from_ref(name)) {
+                match internal.issue(state, std::slice::from_ref(name), policy.key_type) {
                     Ok((chain, key)) => {
                         if let Err(e) = install(state, issuer, name, &chain, &key) {
                             tracing::error!(name = %name, error = %e, "installing an internal certificate");
@@ -129,26 +129,60 @@ fn install(
     Ok(())
 }
 
-/// Obtains (or renews, with `force`) the certificate of `name`, trying
-/// the policy's issuers in order.
-pub async fn obtain(state: &TlsState, name: &str, force: bool) -> Result<(), String> {
+/// The per-name gate: one issuance of a name at a time in this process
+/// (the storage lock covers other processes).
+pub(super) fn gate(state: &TlsState, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut gates = state.inflight.lock().unwrap_or_else(|e| e.into_inner());
+    gates.retain(|_, g| Arc::strong_count(g) > 1);
+    gates.entry(name.to_string()).or_default().clone()
+}
+
+/// Whether the cache holds a managed certificate for `name` that is not
+/// due for renewal.
+fn fresh_cached(state: &TlsState, name: &str) -> bool {
+    let ratio = state.policy_for(name).renewal_ratio;
+    state
+        .cache
+        .exact(name)
+        .iter()
+        .any(|c| c.managed_by.is_some() && !c.needs_renewal(ratio))
+}
+
+/// Obtains the certificate of `name` unless a fresh one is cached or
+/// stored. Concurrent calls for one name wait for one issuance.
+pub async fn obtain(state: &TlsState, name: &str) -> Result<(), String> {
+    let gate = gate(state, name);
+    let _one = gate.lock().await;
+    if fresh_cached(state, name) {
+        return Ok(());
+    }
+    obtain_locked(state, name).await
+}
+
+/// Obtains (or renews) the certificate of `name`, trying the policy's
+/// issuers in order. The caller holds the name's gate.
+pub(super) async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), String> {
     let policy = state.policy_for(name);
     let _lock = state
         .storage
         .lock(&format!("issue_cert_{name}"))
         .await
         .map_err(|e| format!("taking the storage lock: {e}"))?;
-    if !force {
-        if let Some(c) = fresh_stored(state, policy, name) {
-            tracing::info!(name, "certificate obtained by another process; using it");
-            state.cache.insert(Arc::new(c));
-            return Ok(());
-        }
+    // Another process may have obtained (or renewed) it meanwhile; a
+    // stored certificate outside its renewal window needs no issuance.
+    if let Some(c) = fresh_stored(state, policy, name) {
+        tracing::info!(name, "using the certificate found in storage");
+        state.cache.insert(Arc::new(c));
+        return Ok(());
     }
     let mut errors = Vec::new();
     for issuer in &policy.issuers {
         match issuer
-            .issue(state, std::slice::from_ref(&name.to_string()))
+            .issue(
+                state,
+                std::slice::from_ref(&name.to_string()),
+                policy.key_type,
+            )
             .await
         {
             Ok((chain, key)) => return install(state, issuer, name, &chain, &key),
@@ -162,10 +196,10 @@ pub async fn obtain(state: &TlsState, name: &str, force: bool) -> Result<(), Str
 }
 
 /// Obtains `name`, retrying with exponential backoff until it succeeds.
-async fn obtain_with_retries(state: &TlsState, name: &str, force: bool) {
+async fn obtain_with_retries(state: &TlsState, name: &str) {
     let mut wait = FIRST_RETRY;
     loop {
-        match obtain(state, name, force).await {
+        match obtain(state, name).await {
             Ok(()) => return,
             Err(e) => {
                 tracing::error!(name, error = %e, retry_in = ?wait, "obtaining certificate failed");
@@ -176,19 +210,25 @@ async fn obtain_with_retries(state: &TlsState, name: &str, force: bool) {
     }
 }
 
-/// The background task of a live config: obtain what is pending, then
-/// check for renewals every `renew_interval`.
+/// The background task of a live config: obtain each pending name in a
+/// task of its own (one failing name holds up no other), and check for
+/// renewals every `renew_interval`. Dropping the task stops them all.
 pub async fn maintain(state: Arc<TlsState>, pending: Vec<String>) {
-    for name in &pending {
-        obtain_with_retries(&state, name, false).await;
+    let mut obtaining = tokio::task::JoinSet::new();
+    for name in pending {
+        let state = state.clone();
+        obtaining.spawn(async move { obtain_with_retries(&state, &name).await });
     }
     loop {
         tokio::time::sleep(state.renew_interval).await;
+        while obtaining.try_join_next().is_some() {}
         renew_due(&state).await;
     }
 }
 
-/// Renews every managed certificate in its renewal window.
+/// Renews every managed certificate in its renewal window, one attempt
+/// each: a failure is logged and tried again at the next check. Names
+/// being obtained right now are left alone.
 pub async fn renew_due(state: &TlsState) {
     for cert in state.cache.all() {
         if cert.managed_by.is_none() {
@@ -196,9 +236,16 @@ pub async fn renew_due(state: &TlsState) {
         }
         for name in &cert.names {
             let policy = state.policy_for(name);
-            if cert.needs_renewal(policy.renewal_ratio) {
-                tracing::info!(name = %name, "renewing certificate");
-                obtain_with_retries(state, name, true).await;
+            if !cert.needs_renewal(policy.renewal_ratio) {
+                continue;
+            }
+            let gate = gate(state, name);
+            let Ok(_one) = gate.try_lock() else {
+                continue;
+            };
+            tracing::info!(name = %name, "renewing certificate");
+            if let Err(e) = obtain_locked(state, name).await {
+                tracing::error!(name = %name, error = %e, "renewing certificate failed; will retry");
             }
         }
     }

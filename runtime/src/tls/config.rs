@@ -91,6 +91,10 @@ pub struct AutomationPolicy {
     pub on_demand: bool,
     #[serde(default)]
     pub reuse_private_keys: bool,
+    /// Certificate managers (`tls.get_certificate.*`, keyed by `via`):
+    /// refused by name at provisioning.
+    #[serde(default)]
+    pub get_certificate: Vec<Map<String, Value>>,
     #[serde(default)]
     pub must_staple: bool,
     #[serde(default)]
@@ -216,6 +220,11 @@ pub struct CaConfig {
     pub root_common_name: Option<String>,
     pub intermediate_common_name: Option<String>,
     pub intermediate_lifetime: Option<CaddyDuration>,
+    /// How often Caddy checks the intermediate; bellhop checks it at every
+    /// issuance, so any interval is met.
+    pub maintenance_interval: Option<CaddyDuration>,
+    /// The share of the intermediate's lifetime left when it is renewed.
+    pub renewal_window_ratio: Option<f64>,
     pub install_trust: Option<bool>,
     pub root: Option<KeyPairFiles>,
     pub intermediate: Option<KeyPairFiles>,
@@ -258,6 +267,8 @@ pub struct AcmeIssuerConfig {
     pub trusted_roots_pem_files: Vec<String>,
     pub preferred_chains: Option<Value>,
     pub certificate_lifetime: Option<CaddyDuration>,
+    /// The ACME profile to order (draft-ietf-acme-profiles).
+    pub profile: Option<String>,
 }
 
 /// `external_account` (EAB) of the ACME issuer.

@@ -4,6 +4,7 @@
 
 use super::acme::AcmeIssuer;
 use super::config::{AutomationPolicy, InternalIssuerConfig};
+use super::keys::KeyType;
 use super::pki::DEFAULT_CA;
 use super::policy::name_matches;
 use super::TlsState;
@@ -78,24 +79,32 @@ impl Issuer {
         }
     }
 
-    /// Obtains a certificate for `names`: (PEM chain, PEM key).
+    /// Obtains a certificate for `names` with a new `key_type` key:
+    /// (PEM chain, PEM key).
     pub async fn issue(
         &self,
         state: &TlsState,
         names: &[String],
+        key_type: KeyType,
     ) -> Result<(String, String), String> {
         match self {
-            Issuer::Internal(i) => i.issue(state, names),
-            Issuer::Acme(a) => a.obtain(&state.storage, names).await,
+            Issuer::Internal(i) => i.issue(state, names, key_type),
+            Issuer::Acme(a) => a.obtain(&state.storage, names, key_type).await,
         }
     }
 }
 
 impl InternalIssuer {
     /// Signs a leaf synchronously.
-    pub fn issue(&self, state: &TlsState, names: &[String]) -> Result<(String, String), String> {
+    pub fn issue(
+        &self,
+        state: &TlsState,
+        names: &[String],
+        key_type: KeyType,
+    ) -> Result<(String, String), String> {
+        let key = key_type.generate()?;
         state.with_ca(&self.ca, |ca| {
-            ca.issue(names, self.lifetime, self.sign_with_root)
+            ca.issue(names, key, self.lifetime, self.sign_with_root)
         })
     }
 }
@@ -106,6 +115,7 @@ pub struct AutoPolicy {
     pub issuers: Vec<Arc<Issuer>>,
     pub renewal_ratio: f64,
     pub on_demand: bool,
+    pub key_type: KeyType,
 }
 
 impl AutoPolicy {
@@ -117,16 +127,17 @@ impl AutoPolicy {
                 "per-policy storage is not supported; set the top-level storage",
             ));
         }
-        if let Some(k) = p
-            .key_type
-            .as_deref()
-            .filter(|k| !k.is_empty() && *k != "p256")
-        {
-            return Err(Error::config(
-                format!("{at}.key_type"),
-                format!("key type {k:?} is not supported (bellhop uses p256)"),
-            ));
+        if let Some((i, m)) = p.get_certificate.iter().enumerate().next() {
+            let via = m.get("via").and_then(Value::as_str).unwrap_or("");
+            return Err(Error::UnknownModule {
+                path: format!("{at}.get_certificate[{i}].via"),
+                id: format!("tls.get_certificate.{via}"),
+            });
         }
+        let key_type = KeyType::parse(
+            p.key_type.as_deref().unwrap_or(""),
+            &format!("{at}.key_type"),
+        )?;
         let ratio = p.renewal_window_ratio.unwrap_or(DEFAULT_RENEWAL_RATIO);
         if !(0.0..1.0).contains(&ratio) {
             return Err(Error::config(
@@ -149,6 +160,7 @@ impl AutoPolicy {
                 ratio
             },
             on_demand: p.on_demand,
+            key_type,
         })
     }
 
@@ -159,11 +171,17 @@ impl AutoPolicy {
 
     /// A policy for `subjects` with one issuer.
     pub fn with_issuer(subjects: Vec<String>, issuer: Issuer) -> AutoPolicy {
+        AutoPolicy::with_issuers(subjects, vec![Arc::new(issuer)])
+    }
+
+    /// A policy for `subjects` with `issuers` and default settings.
+    pub fn with_issuers(subjects: Vec<String>, issuers: Vec<Arc<Issuer>>) -> AutoPolicy {
         AutoPolicy {
             subjects,
-            issuers: vec![Arc::new(issuer)],
+            issuers,
             renewal_ratio: DEFAULT_RENEWAL_RATIO,
             on_demand: false,
+            key_type: KeyType::default(),
         }
     }
 }

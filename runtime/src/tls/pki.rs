@@ -37,6 +37,7 @@ pub struct Ca {
     pub intermediate: CaCert,
     intermediate_cn: String,
     intermediate_lifetime: Duration,
+    renewal_ratio: f64,
     storage: Storage,
 }
 
@@ -120,6 +121,16 @@ impl Ca {
             .map(|d| d.0)
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_INTERMEDIATE_LIFETIME);
+        let renewal_ratio = match cfg.renewal_window_ratio {
+            None => 1.0 / 3.0,
+            Some(r) if r > 0.0 && r < 1.0 => r,
+            Some(_) => {
+                return Err(Error::config(
+                    format!("{at}.renewal_window_ratio"),
+                    "must be between 0 and 1 (exclusive)",
+                ))
+            }
+        };
         let prefix = format!("pki/authorities/{}", safe_key(id));
         let root = match load_pair(storage, &prefix, "root", at)? {
             Some(r) => r,
@@ -134,7 +145,7 @@ impl Ca {
             }
         };
         let intermediate = match load_pair(storage, &prefix, "intermediate", at)? {
-            Some(i) if !in_renewal_window(&i.facts) => i,
+            Some(i) if !in_renewal_window(&i.facts, renewal_ratio) => i,
             _ => new_intermediate(
                 storage,
                 &prefix,
@@ -151,13 +162,14 @@ impl Ca {
             intermediate,
             intermediate_cn,
             intermediate_lifetime,
+            renewal_ratio,
             storage: storage.clone(),
         })
     }
 
     /// Renews the intermediate if it is in its renewal window.
     pub fn maintain(&mut self) -> Result<(), Error> {
-        if in_renewal_window(&self.intermediate.facts) {
+        if in_renewal_window(&self.intermediate.facts, self.renewal_ratio) {
             let at = format!("pki CA {}", self.id);
             let (cn, life) = (&self.intermediate_cn, self.intermediate_lifetime);
             self.intermediate =
@@ -172,11 +184,12 @@ impl Ca {
         self.storage.path(&format!("{}/root.crt", self.prefix()))
     }
 
-    /// Issues a leaf for `names` valid for `lifetime` (capped by the
+    /// Issues a leaf for `names` with `key`, valid for `lifetime` (capped by the
     /// signer's own expiry): returns the PEM chain and the PEM key.
     pub fn issue(
         &self,
         names: &[String],
+        key: KeyPair,
         lifetime: Duration,
         sign_with_root: bool,
     ) -> Result<(String, String), String> {
@@ -202,7 +215,6 @@ impl Ca {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         p.use_authority_key_identifier_extension = true;
-        let key = KeyPair::generate().map_err(|e| e.to_string())?;
         let cert = p
             .signed_by(&key, &issuer_of(signer))
             .map_err(|e| e.to_string())?;
@@ -229,10 +241,10 @@ fn new_intermediate(
     store_pair(storage, prefix, "intermediate", cert.pem(), key, at)
 }
 
-/// Whether less than a third of a certificate's lifetime remains.
-fn in_renewal_window(f: &CertFacts) -> bool {
-    let life = (f.not_after - f.not_before).max(1);
-    f.not_after - der::now() < life / 3
+/// Whether less than `ratio` of a certificate's lifetime remains.
+fn in_renewal_window(f: &CertFacts, ratio: f64) -> bool {
+    let life = (f.not_after - f.not_before).max(1) as f64;
+    ((f.not_after - der::now()) as f64) < life * ratio
 }
 
 fn load_pair(
@@ -300,6 +312,7 @@ mod tests {
         let (chain, key) = ca
             .issue(
                 &["localhost".into(), "127.0.0.1".into()],
+                KeyPair::generate().unwrap(),
                 Duration::from_secs(3600),
                 false,
             )

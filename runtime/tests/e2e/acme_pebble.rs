@@ -4,7 +4,9 @@
 //! tiny UDP DNS responder answering A 127.0.0.1 for every name). A
 //! certificate is obtained through HTTP-01 and through TLS-ALPN-01,
 //! stored, served to a client trusting pebble's issuing root, and reused
-//! by a restarted runtime without a new order.
+//! by a restarted runtime without a new order, and renewed (a new serial
+//! stored and served) once due under `renewal_window_ratio`, checked every
+//! `renew_interval`.
 //!
 //! Without pebble the tests fail, saying how to install it.
 
@@ -111,11 +113,17 @@ fn prepare_pebble(dir: &Path) -> Pebble {
     }
 }
 
-/// Starts pebble validating challenges on bellhop's ports.
-fn start_pebble(pebble: &mut Pebble, dir: &Path, http_port: u16, tls_port: u16) {
+/// Starts pebble validating challenges on bellhop's ports, issuing
+/// certificates valid `validity` seconds (pebble's default: five years).
+fn start_pebble(
+    pebble: &mut Pebble,
+    dir: &Path,
+    (http_port, tls_port): (u16, u16),
+    validity: Option<u64>,
+) {
     let bin = pebble_bin();
     let (api, mgmt) = (pebble.api, pebble.management.port());
-    let config = json!({"pebble": {
+    let mut config = json!({"pebble": {
         "listenAddress": format!("127.0.0.1:{api}"),
         "managementListenAddress": format!("127.0.0.1:{mgmt}"),
         "certificate": dir.join("cert.pem"),
@@ -125,6 +133,9 @@ fn start_pebble(pebble: &mut Pebble, dir: &Path, http_port: u16, tls_port: u16) 
         "ocspResponderURL": "",
         "externalAccountBindingRequired": false
     }});
+    if let Some(v) = validity {
+        config["pebble"]["certificateValidityPeriod"] = json!(v);
+    }
     let config_file = dir.join("pebble-config.json");
     std::fs::write(&config_file, config.to_string()).unwrap();
     let log = std::fs::File::create(dir.join("pebble.log")).unwrap();
@@ -229,7 +240,7 @@ async fn obtain_and_serve(name: &str, issuer: Value) {
     ));
     let port = |server: &str| s.rt.server_addrs(server)[0].port();
     let ports = (port("http"), port("https"));
-    start_pebble(&mut pebble, dir.path(), ports.0, ports.1);
+    start_pebble(&mut pebble, dir.path(), ports, None);
     let log = || std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
     let crt = tokio::task::block_in_place(|| {
         wait_for_file(&storage, &format!("{name}.crt"), Duration::from_secs(40))
@@ -290,4 +301,71 @@ async fn pebble_issues_a_certificate_through_tls_alpn01() {
         json!({"challenges": {"http": {"disabled": true}}}),
     )
     .await;
+}
+
+/// The serial number of the stored certificate file `crt`.
+fn stored_serial(crt: &Path) -> String {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let pem = std::fs::read(crt).unwrap();
+    let leaf = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .unwrap()
+        .unwrap();
+    serial(&leaf)
+}
+
+fn serial(cert: &[u8]) -> String {
+    bellhop_runtime::tls::der::parse(cert).unwrap().serial_hex
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_certificate_is_renewed_when_due() {
+    let name = "renew.bellhop.test";
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let mut pebble = prepare_pebble(dir.path());
+    let issuer = json!({"challenges": {"tls-alpn": {"disabled": true}}});
+    let mut config = bellhop_config(&storage, &pebble, name, (0, 0), issuer);
+    // pebble issues 30-second certificates; one is due for renewal once
+    // a fifth of its life has passed, and the check runs every second.
+    config["apps"]["tls"]["automation"]["policies"][0]["renewal_window_ratio"] = json!(0.8);
+    config["apps"]["tls"]["automation"]["renew_interval"] = json!("1s");
+    let s = start(config);
+    let port = |server: &str| s.rt.server_addrs(server)[0].port();
+    let ports = (port("http"), port("https"));
+    start_pebble(&mut pebble, dir.path(), ports, Some(30));
+    let log = || std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
+    let crt = tokio::task::block_in_place(|| {
+        wait_for_file(&storage, &format!("{name}.crt"), Duration::from_secs(20))
+    })
+    .unwrap_or_else(|| panic!("no first certificate; pebble said:\n{}", log()));
+    let api = client(&[&pebble.api_ca.pem], None, &[b"http/1.1"]);
+    let root = get_tls(api, pebble.management, "localhost", "/roots/0")
+        .await
+        .expect("pebble's management API answers");
+    let https: SocketAddr = format!("127.0.0.1:{}", ports.1).parse().unwrap();
+    let served = || async {
+        let c = client(&[&root.body], None, &[b"http/1.1"]);
+        let r = get_tls(c, https, name, "/").await.expect("bellhop serves");
+        assert_eq!(r.status, 200);
+        serial(&r.peer)
+    };
+    let first = served().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let second = loop {
+        let now = served().await;
+        if now != first {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no renewed certificate served within 20 s; pebble said:\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_ne!(stored_serial(&crt), first, "the renewal is stored");
+    assert!(!second.is_empty());
+    assert!(log().matches("POST /order-plz").count() >= 2, "a new order");
+    s.rt.stop().await;
 }
