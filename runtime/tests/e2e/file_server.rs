@@ -106,6 +106,29 @@ async fn ranges() {
 }
 
 #[tokio::test]
+async fn edited_files_are_served_fresh_whatever_was_served_before() {
+    let dir = site();
+    let s = server(&dir, json!({}));
+    let file = dir.path().join("docs/a.txt");
+    assert_eq!(get(s.addr, "/docs/a.txt").await.body, "0123456789");
+    // The second request may come from memory; a range slices it.
+    let r = get_with(s.addr, "/docs/a.txt", &[("Range", "bytes=2-4")]).await;
+    assert_eq!((r.status, r.body.as_str()), (206, "234"));
+    // Rewritten in place with the same size, then replaced by a new file.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&file, "abcdefghij").unwrap();
+    assert_eq!(get(s.addr, "/docs/a.txt").await.body, "abcdefghij");
+    let tmp = dir.path().join("docs/next.txt");
+    std::fs::write(&tmp, "replaced!").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    let r = get(s.addr, "/docs/a.txt").await;
+    assert_eq!((r.body.as_str(), r.header("content-length")), ("replaced!", "9"));
+    // Large files are streamed, and stay whole.
+    let r = get(s.addr, "/big.bin").await;
+    assert_eq!(r.body.len(), 200_000);
+}
+
+#[tokio::test]
 async fn never_serves_outside_root() {
     let outer = tempfile::tempdir().unwrap();
     std::fs::write(outer.path().join("outside.txt"), "leak").unwrap();

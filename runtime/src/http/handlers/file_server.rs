@@ -14,9 +14,12 @@
 //! `.gz`) when the client accepts them. With `etag_file_extensions`, the
 //! `ETag` is the content of the first sidecar file found with one of those
 //! suffixes (`app.js.sha256`), newlines removed. `pass_thru` hands a missing file to
-//! the next handler; `status_code` overrides the status.
+//! the next handler; `status_code` overrides the status. Files up to
+//! 2 MiB are served from an in-memory copy while their `stat` is unchanged
+//! (see `cache`).
 
 mod browse;
+mod cache;
 mod send;
 
 use crate::error::{Error, HttpError};
@@ -48,6 +51,8 @@ struct Config {
 }
 
 struct FileServer {
+    /// Contents of recently served small files (see `cache`).
+    cache: cache::FileCache,
     root: Template,
     hide: Vec<String>,
     index: Vec<String>,
@@ -111,6 +116,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handl
         }
     };
     Ok(Box::new(FileServer {
+        cache: Default::default(),
         root: Template::parse(c.root.as_deref().unwrap_or("{http.vars.root}")),
         hide: c.hide,
         index: c
@@ -224,6 +230,7 @@ impl FileServer {
         let sidecars = send::Sidecars {
             precompressed: &self.precompressed,
             etag_exts: &self.etag_exts,
+            cache: &self.cache,
         };
         send::file(cx, &file, meta, sidecars, status)
             .await

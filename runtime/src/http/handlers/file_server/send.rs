@@ -2,6 +2,7 @@
 //! `Last-Modified`) and `304`, single ranges, content types, and a body
 //! that reads small files at once and streams large ones.
 
+use super::cache::FileCache;
 use crate::error::HttpError;
 use crate::http::{Body, Cx, Response};
 use bytes::Bytes;
@@ -12,8 +13,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::UNIX_EPOCH;
 
-/// Files up to this size are read in one go.
-const SMALL: u64 = 64 * 1024;
 /// Larger files are streamed in chunks of this size.
 const CHUNK: u64 = 256 * 1024;
 
@@ -84,6 +83,8 @@ pub struct Sidecars<'a> {
     pub precompressed: &'a [(&'static str, &'static str)],
     /// Suffixes of files holding the ETag.
     pub etag_exts: &'a [String],
+    /// Contents of recently served files.
+    pub cache: &'a super::cache::FileCache,
 }
 
 /// Builds the response for `path` (already checked to be a file).
@@ -163,7 +164,7 @@ pub async fn file(
     let body = if cx.parts.method == http::Method::HEAD {
         Body::Empty
     } else {
-        open_body(&send_path, start, len).await?
+        open_body(&send_path, &send_meta, start, len, sidecars.cache)?
     };
     let mut r = Response::new(body);
     *r.status_mut() = code;
@@ -233,17 +234,39 @@ fn range(cx: &Cx<'_>, size: u64, tag: &str) -> Option<Result<(u64, u64), ()>> {
     Some(Ok(r))
 }
 
-async fn open_body(path: &str, start: u64, len: u64) -> Result<Body, HttpError> {
+/// The body: `len` bytes from `start`, from the cache when it holds this
+/// version of the file, else read (and, when small enough, cached).
+fn open_body(
+    path: &str,
+    meta: &Metadata,
+    start: u64,
+    len: u64,
+    cache: &FileCache,
+) -> Result<Body, HttpError> {
     use std::io::{Read, Seek};
     let io = |e: std::io::Error| HttpError::internal(format!("reading {path}: {e}"));
+    let range = start as usize..(start + len) as usize;
+    if let Some(all) = cache.get(path, meta) {
+        return Ok(Body::from_bytes(all.slice(range)));
+    }
     let mut f = std::fs::File::open(path).map_err(io)?;
+    if FileCache::fits(meta) {
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut buf).map_err(io)?;
+        if buf.len() as u64 != meta.len() {
+            // Changed since the stat: serve what the headers promised if
+            // possible, and cache nothing.
+            let end = range.end.min(buf.len());
+            return Ok(Body::from_bytes(
+                buf.get(range.start..end).unwrap_or_default().to_vec(),
+            ));
+        }
+        let all = Bytes::from(buf);
+        cache.insert(path, meta, all.clone());
+        return Ok(Body::from_bytes(all.slice(range)));
+    }
     if start > 0 {
         f.seek(std::io::SeekFrom::Start(start)).map_err(io)?;
-    }
-    if len <= SMALL {
-        let mut buf = vec![0u8; len as usize];
-        f.read_exact(&mut buf).map_err(io)?;
-        return Ok(Body::from_bytes(buf));
     }
     Ok(Body::stream(FileBody {
         file: f,
