@@ -122,7 +122,10 @@ async fn edited_files_are_served_fresh_whatever_was_served_before() {
     std::fs::write(&tmp, "replaced!").unwrap();
     std::fs::rename(&tmp, &file).unwrap();
     let r = get(s.addr, "/docs/a.txt").await;
-    assert_eq!((r.body.as_str(), r.header("content-length")), ("replaced!", "9"));
+    assert_eq!(
+        (r.body.as_str(), r.header("content-length")),
+        ("replaced!", "9")
+    );
     // Large files are streamed, and stay whole.
     let r = get(s.addr, "/big.bin").await;
     assert_eq!(r.body.len(), 200_000);
