@@ -84,5 +84,7 @@ mod tls;
 mod tls_managed;
 #[path = "e2e/tls_on_demand.rs"]
 mod tls_on_demand;
+#[path = "e2e/tls_storage_lock.rs"]
+mod tls_storage_lock;
 #[path = "e2e/url_pattern.rs"]
 mod url_pattern;

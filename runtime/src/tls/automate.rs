@@ -9,7 +9,7 @@
 
 use super::cache::Cert;
 use super::issuer::{AutoPolicy, Issuer};
-use super::storage::safe_key;
+use super::storage::{safe_key, BLOCKING_WAIT};
 use super::TlsState;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,25 +88,42 @@ pub fn manage_now(state: &Arc<TlsState>, names: &[String]) -> Vec<String> {
             state.cache.insert(Arc::new(c));
             continue;
         }
-        match policy.issuers.first().map(|i| i.as_ref()) {
-            Some(Issuer::Internal(internal)) => {
-                let issuer = &policy.issuers[0];
-                match internal.issue(state, std::slice::from_ref(name), policy.key_type) {
-                    Ok((chain, key)) => {
-                        if let Err(e) = install(state, issuer, name, &chain, &key) {
-                            tracing::error!(name = %name, error = %e, "installing an internal certificate");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(name = %name, error = %e, "internal CA could not issue");
-                        pending.push(name.clone());
-                    }
-                }
-            }
-            _ => pending.push(name.clone()),
+        let internal = matches!(
+            policy.issuers.first().map(|i| i.as_ref()),
+            Some(Issuer::Internal(_))
+        );
+        if !internal {
+            pending.push(name.clone());
+        } else if let Err(e) = issue_internal_now(state, policy, name) {
+            tracing::error!(name = %name, error = %e, "internal CA could not issue");
+            pending.push(name.clone());
         }
     }
     pending
+}
+
+/// Issues `name` from the policy's first (internal) issuer at start-up,
+/// under the name's storage lock: another process sharing the storage
+/// that stored it meanwhile is taken at its word.
+fn issue_internal_now(state: &TlsState, policy: &AutoPolicy, name: &str) -> Result<(), String> {
+    let _lock = state
+        .storage
+        .lock_blocking(&format!("issue_cert_{name}"), BLOCKING_WAIT)
+        .map_err(|e| format!("taking the storage lock: {e}"))?;
+    if let Some(c) = fresh_stored(state, policy, name) {
+        tracing::info!(name, "using the certificate found in storage");
+        state.cache.insert(Arc::new(c));
+        return Ok(());
+    }
+    let issuer = &policy.issuers[0];
+    let Issuer::Internal(internal) = issuer.as_ref() else {
+        return Err("not an internal issuer".into());
+    };
+    let (chain, key) = internal.issue(state, &[name.to_string()], policy.key_type)?;
+    if let Err(e) = install(state, issuer, name, &chain, &key) {
+        tracing::error!(name = %name, error = %e, "installing an internal certificate");
+    }
+    Ok(())
 }
 
 fn install(

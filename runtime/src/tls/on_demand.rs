@@ -6,6 +6,8 @@
 //! allows issuance. Concurrent handshakes for one name wait for one
 //! permission check and one issuance (the name's gate in `automate`); the
 //! optional `rate_limit` (`interval`, `burst`) caps issuances per window.
+//! A name whose issuance failed is not tried again on every handshake: it
+//! waits 30 s, doubling with each further failure up to 10 min.
 //! As in Caddy, a policy that covers unbounded names (no subjects, or a
 //! wildcard) and may reach a public CA needs a permission module.
 
@@ -32,12 +34,18 @@ const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 
 /// How long the permission endpoint may take to answer.
 const ASK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a name whose issuance failed waits before the next attempt;
+/// each further failure doubles it, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// The tls app's `automation.on_demand`, provisioned.
 pub struct OnDemandState {
     permission: Option<Permission>,
     limit: Option<(Duration, usize)>,
     issued: Mutex<VecDeque<Instant>>,
+    /// Names whose last issuance failed: when, and how long to wait.
+    failed: Mutex<std::collections::HashMap<String, (Instant, Duration)>>,
 }
 
 /// The `http` permission module: asks an HTTP(S) endpoint.
@@ -88,6 +96,7 @@ impl OnDemandState {
             permission,
             limit,
             issued: Mutex::new(VecDeque::new()),
+            failed: Mutex::default(),
         })
     }
 
@@ -116,6 +125,33 @@ impl OnDemandState {
         }
         issued.push_back(now);
         Ok(())
+    }
+}
+
+impl OnDemandState {
+    /// `Err` while `name` is backing off after a failed issuance.
+    fn check_backoff(&self, name: &str) -> Result<(), String> {
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        match failed.get(name) {
+            Some((at, wait)) if at.elapsed() < *wait => Err(format!(
+                "obtaining a certificate for {name} failed recently; retrying in {:?}",
+                wait.saturating_sub(at.elapsed())
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the outcome of an issuance of `name`.
+    fn record(&self, name: &str, ok: bool) {
+        let mut failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        if ok {
+            failed.remove(name);
+            return;
+        }
+        let wait = failed
+            .get(name)
+            .map_or(FIRST_BACKOFF, |(_, w)| (*w * 2).min(MAX_BACKOFF));
+        failed.insert(name.to_string(), (Instant::now(), wait));
     }
 }
 
@@ -272,6 +308,7 @@ pub async fn ensure(state: &TlsState, name: &str) -> Result<(), String> {
     if state.cache.has_match(&name) {
         return Ok(()); // issued for a handshake we waited for
     }
+    od.check_backoff(&name)?;
     if let Some(p) = &od.permission {
         tracing::debug!(domain = %name, "asking for permission for on-demand certificate");
         match p.allowed(&name).await {
@@ -288,5 +325,7 @@ pub async fn ensure(state: &TlsState, name: &str) -> Result<(), String> {
     }
     od.take()?;
     tracing::info!(domain = %name, "obtaining on-demand certificate");
-    automate::obtain_locked(state, &name).await
+    let result = automate::obtain_locked(state, &name).await;
+    od.record(&name, result.is_ok());
+    result
 }

@@ -8,7 +8,7 @@
 
 use super::config::CaConfig;
 use super::der::{self, CertFacts};
-use super::storage::{safe_key, Storage};
+use super::storage::{safe_key, LockGuard, Storage, BLOCKING_WAIT};
 use crate::error::Error;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -132,28 +132,35 @@ impl Ca {
             }
         };
         let prefix = format!("pki/authorities/{}", safe_key(id));
-        let root = match load_pair(storage, &prefix, "root", at)? {
-            Some(r) => r,
-            None => {
-                let key = KeyPair::generate().map_err(|e| err(at, e))?;
-                let cert = ca_params(&root_cn, ROOT_LIFETIME, None)
-                    .self_signed(&key)
-                    .map_err(|e| err(at, e))?;
-                let c = store_pair(storage, &prefix, "root", cert.pem(), key, at)?;
-                tracing::info!(ca = id, root = %storage.path(&format!("{prefix}/root.crt")).display(), "created a new root certificate for the internal CA");
-                c
+        let fresh = |i: &CaCert| !in_renewal_window(&i.facts, renewal_ratio);
+        let stored = (
+            load_pair(storage, &prefix, "root", at)?,
+            load_pair(storage, &prefix, "intermediate", at)?.filter(fresh),
+        );
+        let (root, intermediate) = match stored {
+            (Some(r), Some(i)) => (r, i),
+            _ => {
+                // Creating: under the CA's storage lock, looking again, so
+                // processes starting together on one storage make one CA.
+                let _lock = lock_ca(storage, id, at)?;
+                let (root, new_root) = match load_pair(storage, &prefix, "root", at)? {
+                    Some(r) => (r, false),
+                    None => (new_root(storage, &prefix, &root_cn, id, at)?, true),
+                };
+                let stored = load_pair(storage, &prefix, "intermediate", at)?;
+                let intermediate = match stored.filter(|i| !new_root && fresh(i)) {
+                    Some(i) => i,
+                    None => new_intermediate(
+                        storage,
+                        &prefix,
+                        &intermediate_cn,
+                        intermediate_lifetime,
+                        &root,
+                        at,
+                    )?,
+                };
+                (root, intermediate)
             }
-        };
-        let intermediate = match load_pair(storage, &prefix, "intermediate", at)? {
-            Some(i) if !in_renewal_window(&i.facts, renewal_ratio) => i,
-            _ => new_intermediate(
-                storage,
-                &prefix,
-                &intermediate_cn,
-                intermediate_lifetime,
-                &root,
-                at,
-            )?,
         };
         Ok(Ca {
             id: id.to_string(),
@@ -168,14 +175,26 @@ impl Ca {
     }
 
     /// Renews the intermediate if it is in its renewal window.
+    /// Another process sharing the storage may have renewed it already:
+    /// that one is used then.
     pub fn maintain(&mut self) -> Result<(), Error> {
-        if in_renewal_window(&self.intermediate.facts, self.renewal_ratio) {
-            let at = format!("pki CA {}", self.id);
-            let (cn, life) = (&self.intermediate_cn, self.intermediate_lifetime);
-            self.intermediate =
-                new_intermediate(&self.storage, &self.prefix(), cn, life, &self.root, &at)?;
-            tracing::info!(ca = %self.id, "renewed the intermediate certificate");
+        if !in_renewal_window(&self.intermediate.facts, self.renewal_ratio) {
+            return Ok(());
         }
+        let at = format!("pki CA {}", self.id);
+        let _lock = lock_ca(&self.storage, &self.id, &at)?;
+        let prefix = self.prefix();
+        let stored = load_pair(&self.storage, &prefix, "intermediate", &at)?
+            .filter(|i| !in_renewal_window(&i.facts, self.renewal_ratio));
+        self.intermediate = match stored {
+            Some(i) => i,
+            None => {
+                let (cn, life) = (&self.intermediate_cn, self.intermediate_lifetime);
+                let i = new_intermediate(&self.storage, &prefix, cn, life, &self.root, &at)?;
+                tracing::info!(ca = %self.id, "renewed the intermediate certificate");
+                i
+            }
+        };
         Ok(())
     }
 
@@ -224,6 +243,29 @@ impl Ca {
         }
         Ok((chain, key.serialize_pem()))
     }
+}
+
+/// The storage lock guarding the creation of the CA `id`'s certificates.
+fn lock_ca(storage: &Storage, id: &str, at: &str) -> Result<LockGuard, Error> {
+    storage
+        .lock_blocking(&format!("pki_ca_{id}"), BLOCKING_WAIT)
+        .map_err(|e| err(at, format!("taking the CA's storage lock: {e}")))
+}
+
+fn new_root(
+    storage: &Storage,
+    prefix: &str,
+    cn: &str,
+    id: &str,
+    at: &str,
+) -> Result<CaCert, Error> {
+    let key = KeyPair::generate().map_err(|e| err(at, e))?;
+    let cert = ca_params(cn, ROOT_LIFETIME, None)
+        .self_signed(&key)
+        .map_err(|e| err(at, e))?;
+    let c = store_pair(storage, prefix, "root", cert.pem(), key, at)?;
+    tracing::info!(ca = id, root = %storage.path(&format!("{prefix}/root.crt")).display(), "created a new root certificate for the internal CA");
+    Ok(c)
 }
 
 fn new_intermediate(

@@ -8,15 +8,15 @@
 //! Private material is written with mode 0600; every write is atomic
 //! (a temporary file renamed into place).
 
+mod lock;
+
 use crate::error::Error;
 use serde_json::{Map, Value};
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// A lock older than this is taken to belong to a dead process.
-const STALE_LOCK: Duration = Duration::from_secs(300);
+pub use lock::{LockGuard, ASYNC_WAIT, BLOCKING_WAIT, LOCK_FRESHNESS, STALE_LOCK};
 
 /// A file-system storage rooted at one directory.
 #[derive(Debug, Clone)]
@@ -92,10 +92,12 @@ impl Storage {
         let dest = self.path(key);
         let dir = dest.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir)?;
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let tmp = dir.join(format!(
-            ".{}.tmp{}",
+            ".{}.tmp{}-{}",
             dest.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
-            std::process::id()
+            std::process::id(),
+            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -114,55 +116,6 @@ impl Storage {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
-    }
-
-    /// Takes the named lock, waiting while another live process holds it.
-    pub async fn lock(&self, name: &str) -> std::io::Result<LockGuard> {
-        let path = self.path(&format!("locks/{}.lock", safe_key(name)));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{} {}", std::process::id(), super::der::now());
-                    return Ok(LockGuard { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if is_stale(&path) {
-                        tracing::warn!(lock = %path.display(), "removing stale lock");
-                        let _ = std::fs::remove_file(&path);
-                        continue;
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-fn is_stale(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age > STALE_LOCK)
-}
-
-/// Held while a lock is taken; removes the lock file when dropped.
-#[derive(Debug)]
-pub struct LockGuard {
-    path: PathBuf,
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -206,22 +159,5 @@ mod tests {
         assert_eq!(s.read("nope").unwrap(), None);
         assert_eq!(safe_key("*.Example.com"), "wildcard_.example.com");
         assert_eq!(safe_key("../etc"), "_etc");
-    }
-
-    #[tokio::test]
-    async fn a_lock_is_exclusive_until_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Storage::new(dir.path());
-        let g = s.lock("a.example").await.unwrap();
-        let s2 = s.clone();
-        let waiter = tokio::spawn(async move { s2.lock("a.example").await.map(|_| ()) });
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!waiter.is_finished(), "second lock must wait");
-        drop(g);
-        tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
     }
 }

@@ -125,3 +125,35 @@ async fn unbounded_on_demand_without_permission_is_refused() {
     .expect("bounded internal on-demand loads");
     rt.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_on_demand_issuance_backs_off_instead_of_retrying_every_handshake() {
+    let dir = tempfile::tempdir().unwrap();
+    // Storage rooted at a regular file: every issuance fails.
+    let storage = dir.path().join("not-a-directory");
+    std::fs::write(&storage, "x").unwrap();
+    let (ask, asked) = ask_server(&["fail.test", "other.test"]).await;
+    let automation = json!({
+        "policies": [{"issuers": [{"module": "internal"}], "on_demand": true}],
+        "on_demand": {"permission": {"module": "http", "endpoint": format!("http://{ask}/ask")}}
+    });
+    let s = crate::support::start(managed_config(&storage, automation, &[]));
+    let c = client(&[], None, &[b"http/1.1"]);
+    let first = get_tls(c.clone(), s.addr, "fail.test", "/").await;
+    assert!(first.is_err(), "{first:?}");
+    assert_eq!(asked.lock().unwrap().as_slice(), ["fail.test"]);
+    // The next handshakes for the name fail at once, without asking or
+    // issuing again; another name is still tried.
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        assert!(get_tls(c.clone(), s.addr, "fail.test", "/").await.is_err());
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    }
+    assert!(get_tls(c.clone(), s.addr, "other.test", "/").await.is_err());
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        ["fail.test", "other.test"],
+        "a failed name waits before it is tried again"
+    );
+    s.rt.stop().await;
+}
