@@ -162,6 +162,12 @@ impl Pool {
         self.obtain_with(addr, key, bind_udp_addr)
     }
 
+    /// A lease on the inherited datagram socket `addr` names (`fdgram/N`,
+    /// `fdgramname/NAME`) for HTTP/3: pooled under its own key, never bound.
+    pub fn obtain_datagram(&self, addr: &ListenAddr) -> Result<Lease, Error> {
+        self.obtain_with(addr, addr.key(), bind_datagram)
+    }
+
     fn obtain_with(&self, addr: &ListenAddr, key: String, bind: BindFn) -> Result<Lease, Error> {
         let mut map = self.0.sockets.lock().unwrap_or_else(|e| e.into_inner());
         // Port 0 asks for a fresh port every time: never shared.
@@ -345,6 +351,19 @@ fn bind_udp_addr(
         message: e.to_string(),
     })?;
     let udp = bind_udp(sa, opts)?;
+    let local = udp.local_addr().ok();
+    Ok((Listener::Udp(udp), local))
+}
+
+/// The pool's binder of inherited datagram sockets: takes the descriptor.
+fn bind_datagram(
+    addr: &ListenAddr,
+    _: &BindOptions,
+) -> Result<(Listener, Option<SocketAddr>), Error> {
+    let udp = inherited::datagram(addr).map_err(|e| Error::Listen {
+        address: addr.key(),
+        message: e.to_string(),
+    })?;
     let local = udp.local_addr().ok();
     Ok((Listener::Udp(udp), local))
 }
