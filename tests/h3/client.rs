@@ -167,11 +167,11 @@ pub async fn h3_connect(addr: SocketAddr, ca: &TestCa) -> Result<H3, String> {
 }
 
 impl H3 {
-    /// Sends `method /` with a body that is not finished yet.
-    pub async fn start(&mut self, method: &str) -> Result<H3Stream, String> {
+    /// Sends `method path` with a body that is not finished yet.
+    pub async fn start(&mut self, method: &str, path: &str) -> Result<H3Stream, String> {
         let req = http::Request::builder()
             .method(method)
-            .uri("https://a.test/")
+            .uri(format!("https://a.test{path}"))
             .body(())
             .unwrap();
         self.send.send_request(req).await.map_err(|e| e.to_string())
@@ -180,7 +180,7 @@ impl H3 {
     /// GET `/`: status, `X-Worker` and body.
     pub async fn get(&mut self) -> Result<(u16, String, String), String> {
         let work = async {
-            let mut stream = self.start("GET").await?;
+            let mut stream = self.start("GET", "/").await?;
             stream.finish().await.map_err(|e| e.to_string())?;
             read(&mut stream).await
         };
