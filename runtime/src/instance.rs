@@ -72,7 +72,9 @@ impl Instance {
         if let Some(pool) = pool {
             for (i, s) in servers.iter().enumerate() {
                 for (j, addr) in s.listen.iter().enumerate() {
+                    let protocols = s.listen_protocols[j];
                     if addr.network.is_datagram() {
+                        protocols.check_datagram(addr)?;
                         let udp = crate::http::h3::lease_datagram(pool, s, addr)?;
                         if let Some(udp) = udp {
                             if claim(&mut by_socket, &servers, i, &udp, addr)? {
@@ -85,8 +87,7 @@ impl Instance {
                     if !claim(&mut by_socket, &servers, i, &lease, addr)? {
                         continue;
                     }
-                    let h3 = s.listen_h3.get(j).copied().unwrap_or(false);
-                    let udp = crate::http::h3::lease(pool, s, addr, &lease, h3)?;
+                    let udp = crate::http::h3::lease(pool, s, addr, &lease, protocols.h3)?;
                     leases.push(lease);
                     if let Some(udp) = udp {
                         by_socket.push((udp.socket.id, i));

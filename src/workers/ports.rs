@@ -62,7 +62,7 @@ pub fn addresses(config: &Config) -> Result<Vec<Port>, String> {
                     "loading config: listen {key}: port 0 gives every worker a port of its own; name a port or use --workers 1"
                 ));
             }
-            let h3 = server.quic.is_some() && server.listen_h3.get(j) == Some(&true);
+            let h3 = server.quic.is_some() && server.listen_protocols[j].h3;
             let tcp = Port {
                 addr: addr.clone(),
                 udp: false,

@@ -41,7 +41,7 @@ const RETRY_ABOVE: usize = 256;
 /// where its TLS settings rule it out.
 pub fn provision(server: &mut Server) {
     let Some(tls) = &server.tls else { return };
-    if !server.listen_h3.contains(&true) {
+    if !server.listen_protocols.iter().any(|p| p.h3) {
         return;
     }
     match crate::tls::quic::server_config(tls, &server.settings) {

@@ -46,8 +46,8 @@ pub struct ConnSettings {
 pub struct Server {
     pub name: String,
     pub listen: Vec<ListenAddr>,
-    /// Per address of `listen`: whether it serves HTTP/3 (`listen_protocols`).
-    pub listen_h3: Vec<bool>,
+    /// Per address of `listen`: what it serves (`listen_protocols`).
+    pub listen_protocols: Vec<super::h3::listen::Protocols>,
     pub settings: ConnSettings,
     routes: RouteList,
     errors: Option<RouteList>,
@@ -81,7 +81,7 @@ impl Server {
             counts.push(parsed.len());
             listen.extend(parsed);
         }
-        let listen_h3 = super::h3::listen::listen_h3(srv, &listen, &counts, path)?;
+        let listen_protocols = super::h3::listen::protocols(srv, &counts, path)?;
         for (i, w) in srv.listener_wrappers.iter().enumerate() {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
@@ -113,7 +113,7 @@ impl Server {
         Ok(Server {
             name: name.to_string(),
             listen,
-            listen_h3,
+            listen_protocols,
             settings: settings(srv, path)?,
             routes,
             errors,
