@@ -17,7 +17,8 @@
 //! `:port` listens dual-stack where IPv6 is available. `fd/N` and friends
 //! use inherited sockets instead of binding (see [`inherited`]). UDP
 //! sockets (HTTP/3) are pooled the same way under `udp/host:port` keys,
-//! made by [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
+//! or `fdgram/N` for inherited ones ([`Pool::obtain_datagram`]), made by
+//! [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
 //! under the same opt-in). A binary upgrade pre-seeds the pool with the
 //! sockets the old process hands over (`handoff`), which are then used
 //! instead of binding.
@@ -160,12 +161,6 @@ impl Pool {
             });
         }
         self.obtain_with(addr, key, bind_udp_addr)
-    }
-
-    /// A lease on the inherited datagram socket `addr` names (`fdgram/N`,
-    /// `fdgramname/NAME`) for HTTP/3: pooled under its own key, never bound.
-    pub fn obtain_datagram(&self, addr: &ListenAddr) -> Result<Lease, Error> {
-        self.obtain_with(addr, addr.key(), bind_datagram)
     }
 
     fn obtain_with(&self, addr: &ListenAddr, key: String, bind: BindFn) -> Result<Lease, Error> {
@@ -351,19 +346,6 @@ fn bind_udp_addr(
         message: e.to_string(),
     })?;
     let udp = bind_udp(sa, opts)?;
-    let local = udp.local_addr().ok();
-    Ok((Listener::Udp(udp), local))
-}
-
-/// The pool's binder of inherited datagram sockets: takes the descriptor.
-fn bind_datagram(
-    addr: &ListenAddr,
-    _: &BindOptions,
-) -> Result<(Listener, Option<SocketAddr>), Error> {
-    let udp = inherited::datagram(addr).map_err(|e| Error::Listen {
-        address: addr.key(),
-        message: e.to_string(),
-    })?;
     let local = udp.local_addr().ok();
     Ok((Listener::Udp(udp), local))
 }
