@@ -30,8 +30,8 @@
 //! "address already in use". Before any worker binds an address (at start
 //! and for every address a reload adds), the supervisor makes sure nobody
 //! else is there: an exclusive probe bind without `SO_REUSEPORT`
-//! ([`ports`]), which fails if any process listens there, `SO_REUSEPORT`
-//! or not. bellhop therefore never joins someone else's group.
+//! ([`ports`]; the UDP port too where the server serves HTTP/3), which
+//! fails if any process listens there, `SO_REUSEPORT` or not. bellhop therefore never joins someone else's group.
 //!
 //! The probe socket is released, not held: a socket without
 //! `SO_REUSEPORT` bound to the port would keep our own workers out too,

@@ -1,8 +1,12 @@
 //! The `bellhop` binary and its process model: a port held by another
 //! process stops start-up (exit 1) or a reload (HTTP 400, the old config
 //! serves on) with a message naming the owner's PID and command line;
-//! socket activation (`fd/N`, systemd's `LISTEN_FDS`/`LISTEN_FDNAMES`);
-//! `sd_notify` messages; a second SIGINT forces exit code 2.
+//! socket activation (`fd/N`, `fdgram/N` serving HTTP/3, systemd's
+//! `LISTEN_FDS`/`LISTEN_FDNAMES`); `sd_notify` messages; a second SIGINT
+//! forces exit code 2.
+
+#[path = "h3/client.rs"]
+mod h3c;
 
 use command_fds::{CommandFdExt, FdMapping};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -249,6 +253,62 @@ fn serves_an_inherited_socket_named_by_fd_number() {
         .unwrap();
     let mut served = serve(&mut cmd);
     assert_eq!(get(addr), "via fd");
+    served.signal("-TERM");
+    assert_eq!(served.exit_code(), Some(0));
+}
+
+#[test]
+fn serves_http3_on_an_inherited_udp_socket_binding_none_of_its_own() {
+    let s = Scratch::new("fdgram");
+    let ca = h3c::TestCa::new();
+    let (cert, key) = ca.leaf();
+    s.write("cert.pem", &cert);
+    s.write("key.pem", &key);
+    let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (tcp_addr, udp_addr) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
+    let udp_inode = h3c::udp_inodes(Some(udp_addr.port()))[0];
+    // As Caddy's `bind fd/3 fdgram/5` case: HTTP/1.1 and 2 on the stream
+    // socket, HTTP/3 on the datagram socket.
+    let caddyfile = s.write(
+        "Caddyfile",
+        "{\n\tauto_https disable_redirects\n}\n\nhttps://a.test {\n\tbind fd/{env.TEST_HTTPS_FD} {\n\t\tprotocols h1 h2\n\t}\n\tbind fdgram/{env.TEST_H3_FD} {\n\t\tprotocols h3\n\t}\n\ttls cert.pem key.pem\n\trespond \"hello {http.request.proto}\"\n}\n",
+    );
+    let mut cmd = s.bellhop("a");
+    cmd.args(["run", "--config"])
+        .arg(&caddyfile)
+        .current_dir(&s.0)
+        .env("TEST_HTTPS_FD", "3")
+        .env("TEST_H3_FD", "4")
+        .fd_mappings(vec![
+            FdMapping {
+                parent_fd: tcp.into(),
+                child_fd: 3,
+            },
+            FdMapping {
+                parent_fd: udp.into(),
+                child_fd: 4,
+            },
+        ])
+        .unwrap();
+    let mut served = serve(&mut cmd);
+    let (status, _, body) = h3c::h3_get(udp_addr, &ca).expect("an HTTP/3 answer");
+    assert_eq!((status, body.as_str()), (200, "hello HTTP/3.0"));
+    assert_eq!(
+        h3c::https_get(tcp_addr, &ca).unwrap(),
+        "hello HTTP/1.1",
+        "HTTPS on the inherited stream socket"
+    );
+    // The only UDP socket bellhop holds is the inherited one.
+    let all_udp = h3c::udp_inodes(None);
+    let held: Vec<u64> = h3c::socket_inodes(served.0.id())
+        .into_iter()
+        .filter(|i| all_udp.contains(i))
+        .collect();
+    assert!(
+        !held.is_empty() && held.iter().all(|i| *i == udp_inode),
+        "UDP sockets held: {held:?}, inherited: {udp_inode}"
+    );
     served.signal("-TERM");
     assert_eq!(served.exit_code(), Some(0));
 }

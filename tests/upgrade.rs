@@ -1,8 +1,11 @@
 //! End-to-end tests of the zero-downtime binary upgrade: real `bellhop run`
 //! processes upgraded by SIGUSR2, `bellhop upgrade` (admin API) and
 //! `bellhop upgrade --pidfile`, under continuous load from keep-alive and
-//! new-connection clients that retry nothing.
+//! new-connection clients that retry nothing; and with HTTP/3, whose UDP
+//! socket the new process takes over while the old one lets go of it.
 
+#[path = "h3/client.rs"]
+mod h3c;
 #[path = "upgrade/load.rs"]
 mod load;
 #[path = "upgrade/support.rs"]
@@ -169,5 +172,109 @@ fn upgrade_carries_the_running_config_not_the_file() {
         assert!(Instant::now() < deadline, "{}", server.log());
         std::thread::sleep(Duration::from_millis(20));
     }
+    server.stop();
+}
+
+/// A plain site on `port` ("up") and a TLS site on `h3port` answering
+/// "h3", whose `/slow` waits on `backend` for ever; grace period 30 s.
+fn h3_sites(ca: &h3c::TestCa, port: u16, h3port: u16, backend: &str) -> String {
+    serde_json::json!({"apps": {
+        "http": {"grace_period": "30s", "servers": {
+            "plain": {
+                "listen": [format!("127.0.0.1:{port}")],
+                "automatic_https": {"disable": true},
+                "routes": [{"handle": [{"handler": "static_response", "body": "up"}]}],
+            },
+            "secure": {
+                "listen": [format!("127.0.0.1:{h3port}")],
+                "tls_connection_policies": [{}],
+                "routes": [
+                    {"match": [{"path": ["/slow"]}], "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": backend}]}]},
+                    {"handle": [{"handler": "static_response", "body": "h3"}]},
+                ],
+            },
+        }},
+        "tls": ca.tls_app(),
+    }})
+    .to_string()
+}
+
+/// Accepts one connection on `l` within 5 s.
+fn accept_within(l: &std::net::TcpListener) -> std::net::TcpStream {
+    l.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match l.accept() {
+            Ok((s, _)) => return s,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("no proxied request: {e}"),
+        }
+    }
+}
+
+#[test]
+fn upgrade_hands_over_the_udp_socket_and_closes_the_old_quic_endpoint() {
+    let ca = h3c::TestCa::new();
+    let h3port = h3c::free_port_pair();
+    let backend = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dial = backend.local_addr().unwrap().to_string();
+    let server = Server::start_config(|port| h3_sites(&ca, port, h3port, &dial));
+    let old = server.pid().unwrap();
+    let udp = h3c::udp_inodes(Some(h3port));
+    assert_eq!(udp.len(), 1, "UDP sockets on {h3port}: {udp:?}");
+    assert!(holds_socket(old, udp[0]));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], h3port));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut before = rt.block_on(h3c::h3_connect(addr, &ca)).unwrap();
+    let (status, _, body) = rt.block_on(before.get()).unwrap();
+    assert_eq!((status, body.as_str()), (200, "h3"), "before the upgrade");
+    // A request in flight on the old process (its backend never answers).
+    let mut slow = rt.block_on(before.start("GET", "/slow")).unwrap();
+    let pending = rt.spawn(async move {
+        slow.finish().await.map_err(|e| e.to_string())?;
+        h3c::read(&mut slow).await
+    });
+    let _upstream = accept_within(&backend);
+
+    let out = server.bellhop(&["upgrade"]);
+    assert!(out.status.success(), "{out:?}\n{}", server.log());
+    let new = server.wait_pid(Some(old), Duration::from_secs(20));
+    let handed = Instant::now();
+    // The old process closes its QUIC connections with H3_NO_ERROR within
+    // about a second, not the 30 s grace period, and lets go of the socket.
+    let closed = rt
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), before.conn.closed()).await
+        })
+        .expect("the old connection was not closed within 5 s");
+    let waited = handed.elapsed();
+    eprintln!("old QUIC connection closed {waited:?} after the upgrade");
+    match &closed {
+        quinn::ConnectionError::ApplicationClosed(c) => {
+            assert_eq!(c.error_code, quinn::VarInt::from_u32(0x100), "{closed}")
+        }
+        other => panic!("closed by {other}"),
+    }
+    assert!(waited < Duration::from_secs(3), "closed after {waited:?}");
+    assert!(
+        rt.block_on(pending).unwrap().is_err(),
+        "the slow request answered"
+    );
+    assert!(
+        wait_gone(old, Duration::from_secs(5)),
+        "pid {old} still runs\n{}",
+        server.log()
+    );
+    // A new connection reaches the new process, on the very same socket.
+    let mut after = rt.block_on(h3c::h3_connect(addr, &ca)).unwrap();
+    let (status, _, body) = rt.block_on(after.get()).unwrap();
+    assert_eq!((status, body.as_str()), (200, "h3"), "after the upgrade");
+    assert_eq!(h3c::udp_inodes(Some(h3port)), udp, "the UDP socket changed");
+    assert!(holds_socket(new, udp[0]), "pid {new} lacks the UDP socket");
+    drop((before, after));
     server.stop();
 }

@@ -1,12 +1,16 @@
 //! `bellhop run --workers N`, end to end with real processes: four
 //! workers sharing one port through SO_REUSEPORT under load while one is
 //! killed (few failures, back within a second, connections spread), and
-//! reloads through the admin API that switch every worker or none.
+//! reloads through the admin API that switch every worker or none;
+//! HTTPS and HTTP/3 served by two workers, each with its own TCP and UDP
+//! socket, and a UDP port held by another process stopping start-up.
 //!
 //! A SO_REUSEPORT group cannot be formed on port 0 across processes, so
 //! each test picks a free port (bind 127.0.0.1:0, close) and starts again
 //! on another if that port was taken meanwhile.
 
+#[path = "h3/client.rs"]
+mod h3c;
 #[path = "workers/support.rs"]
 mod support;
 
@@ -205,4 +209,98 @@ fn reloads_switch_every_worker_or_none() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Starts `bellhop run --workers N` on `config` (the log in the scratch
+/// directory).
+fn spawn_workers(s: &Scratch, n: usize, config: &str) -> Supervisor {
+    let cfg = s.write("tls.json", config);
+    let log = std::fs::File::create(s.0.join("bellhop.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .args(["--workers", &n.to_string()])
+        .env("BELLHOP_ADMIN", s.admin())
+        .env("XDG_CONFIG_HOME", s.0.join("xdg"))
+        .env("XDG_DATA_HOME", s.0.join("data"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Supervisor { child, port: 0 }
+}
+
+#[test]
+fn two_workers_serve_https_and_http3_each_on_its_own_udp_socket() {
+    let s = Scratch::new("h3");
+    let ca = h3c::TestCa::new();
+    let port = h3c::free_port_pair();
+    let config = h3c::tls_site(&ca, port, "secure", serde_json::json!({}));
+    let mut sup = spawn_workers(&s, 2, &config);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slots(&sup).len() < 2 || h3c::https_get(addr, &ca).is_err() {
+        assert!(sup.child.try_wait().unwrap().is_none(), "{}", s.log());
+        assert!(Instant::now() < deadline, "workers not up:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h3c::https_get(addr, &ca).unwrap(), "secure");
+    // Each worker bound the UDP port itself (SO_REUSEPORT), and new QUIC
+    // connections reach both.
+    let udp = h3c::udp_inodes(Some(port));
+    let workers = slots(&sup);
+    for (pid, id) in &workers {
+        let held = h3c::socket_inodes(*pid);
+        assert!(
+            udp.iter().filter(|i| held.contains(i)).count() == 1,
+            "worker {id} (pid {pid}) holds no UDP socket on {port}: {udp:?}"
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let (status, worker, body) = h3c::h3_get(addr, &ca).expect("an HTTP/3 answer");
+        assert_eq!((status, body.as_str()), (200, "secure"));
+        seen.insert(worker);
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 2, "HTTP/3 answered by workers {seen:?} only");
+    sup.signal("-TERM");
+    assert!(sup.wait(Duration::from_secs(10)).success(), "{}", s.log());
+}
+
+#[test]
+fn a_udp_port_held_by_another_process_stops_start_up_naming_it() {
+    let s = Scratch::new("h3-taken");
+    // With SO_REUSEPORT set, as a worker sets it: only the supervisor's
+    // exclusive probe keeps the workers from joining its port group.
+    let script = "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEPORT,1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1],flush=True); time.sleep(30)";
+    let mut python = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(python.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let ca = h3c::TestCa::new();
+    let config = h3c::tls_site(&ca, port, "x", serde_json::json!({}));
+    let mut sup = spawn_workers(&s, 2, &config);
+    let status = sup.wait(Duration::from_secs(15));
+    let _ = python.kill();
+    let _ = python.wait();
+    let log = s.log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    let want = format!(
+        "listen udp 127.0.0.1:{port}: address already in use by pid {} (",
+        python.id()
+    );
+    assert!(log.contains(&want), "{log}");
+    assert!(log.contains("python3 -c import socket,time"), "{log}");
 }

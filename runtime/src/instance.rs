@@ -85,32 +85,23 @@ impl Instance {
         let mut by_socket: Vec<(u64, usize)> = Vec::new();
         if let Some(pool) = pool {
             for (i, s) in servers.iter().enumerate() {
-                for addr in &s.listen {
+                for (j, addr) in s.listen.iter().enumerate() {
+                    let protocols = s.listen_protocols[j];
                     if addr.network.is_datagram() {
-                        crate::listeners::inherited::datagram(addr).map_err(|e| Error::Listen {
-                            address: addr.key(),
-                            message: e.to_string(),
-                        })?;
-                        tracing::warn!(server = %s.name, listener = %addr.key(), "inherited datagram socket left unused: this build serves no HTTP/3");
-                        continue;
-                    }
-                    let lease = pool.obtain(addr)?;
-                    if let Some((_, other)) =
-                        by_socket.iter().find(|(id, _)| *id == lease.socket.id)
-                    {
-                        if *other != i {
-                            return Err(Error::Listen {
-                                address: addr.key(),
-                                message: format!(
-                                    "used by both servers {} and {}",
-                                    servers[*other].name, s.name
-                                ),
-                            });
+                        protocols.check_datagram(addr)?;
+                        let udp = crate::http::h3::lease_datagram(pool, s, addr)?;
+                        if let Some(udp) = udp {
+                            if claim(&mut by_socket, &servers, i, &udp, addr)? {
+                                leases.push(udp);
+                            }
                         }
                         continue;
                     }
-                    by_socket.push((lease.socket.id, i));
-                    let udp = crate::http::h3::lease(pool, s, addr, &lease)?;
+                    let lease = pool.obtain(addr)?;
+                    if !claim(&mut by_socket, &servers, i, &lease, addr)? {
+                        continue;
+                    }
+                    let udp = crate::http::h3::lease(pool, s, addr, &lease, protocols.h3)?;
                     leases.push(lease);
                     if let Some(udp) = udp {
                         by_socket.push((udp.socket.id, i));
@@ -172,6 +163,31 @@ impl Drop for Instance {
     fn drop(&mut self) {
         for s in &self.servers {
             s.cleanup();
+        }
+    }
+}
+
+/// Records that server `i` serves `lease`'s socket; `false` when it does
+/// already (an address listed twice), an error when another server does.
+fn claim(
+    by_socket: &mut Vec<(u64, usize)>,
+    servers: &[Server],
+    i: usize,
+    lease: &Lease,
+    addr: &crate::listeners::ListenAddr,
+) -> Result<bool, Error> {
+    match by_socket.iter().find(|(id, _)| *id == lease.socket.id) {
+        Some((_, other)) if *other != i => Err(Error::Listen {
+            address: addr.key(),
+            message: format!(
+                "used by both servers {} and {}",
+                servers[*other].name, servers[i].name
+            ),
+        }),
+        Some(_) => Ok(false),
+        None => {
+            by_socket.push((lease.socket.id, i));
+            Ok(true)
         }
     }
 }

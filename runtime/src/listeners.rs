@@ -17,7 +17,8 @@
 //! `:port` listens dual-stack where IPv6 is available. `fd/N` and friends
 //! use inherited sockets instead of binding (see [`inherited`]). UDP
 //! sockets (HTTP/3) are pooled the same way under `udp/host:port` keys,
-//! made by [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
+//! or `fdgram/N` for inherited ones ([`Pool::obtain_datagram`]), made by
+//! [`Pool::obtain_udp`] (no `SO_REUSEADDR`, as Go; `SO_REUSEPORT`
 //! under the same opt-in). A binary upgrade pre-seeds the pool with the
 //! sockets the old process hands over (`handoff`), which are then used
 //! instead of binding.

@@ -3,6 +3,11 @@
 //! be shared by workers at all, and the exclusive probe that tells
 //! whether another process owns one.
 //!
+//! A server that serves HTTP/3 on an address has its workers bind the UDP
+//! port beside it too, so that port is probed as well (UDP, as the pool
+//! binds it: no `SO_REUSEADDR`, which on UDP would let two sockets share
+//! the port).
+//!
 //! The probe binds the address as our listeners do (`SO_REUSEADDR`, the
 //! same dual-stack rule) but without `SO_REUSEPORT`, and closes it at
 //! once. Linux then refuses the bind when any other socket listens there,
@@ -18,15 +23,34 @@ use bellhop_runtime::registry::Registry;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
-/// The addresses `config` listens on, checked for sharing by workers; an
+/// One port the workers bind: a TCP address, or the UDP socket of the
+/// same host and port beside it (HTTP/3).
+#[derive(Debug, Clone)]
+pub struct Port {
+    pub addr: ListenAddr,
+    pub udp: bool,
+}
+
+impl Port {
+    /// `tcp/127.0.0.1:443`, or `udp/127.0.0.1:443` for the UDP port (the
+    /// listener pool's keys).
+    pub fn key(&self) -> String {
+        match self.udp {
+            true => self.addr.key().replacen("tcp", "udp", 1),
+            false => self.addr.key(),
+        }
+    }
+}
+
+/// The ports `config` listens on, checked for sharing by workers; an
 /// error is the reason the config cannot be served by workers (decoding
 /// and provisioning errors included, prefixed `loading config:`).
-pub fn addresses(config: &Config) -> Result<Vec<ListenAddr>, String> {
+pub fn addresses(config: &Config) -> Result<Vec<Port>, String> {
     let instance = Instance::provision(config, &Registry::standard(), None)
         .map_err(|e| format!("loading config: {e}"))?;
-    let mut out: Vec<ListenAddr> = Vec::new();
+    let mut out: Vec<Port> = Vec::new();
     for server in &instance.servers {
-        for addr in &server.listen {
+        for (j, addr) in server.listen.iter().enumerate() {
             let key = addr.key();
             if addr.network == Network::Unix {
                 return Err(format!(
@@ -38,30 +62,51 @@ pub fn addresses(config: &Config) -> Result<Vec<ListenAddr>, String> {
                     "loading config: listen {key}: port 0 gives every worker a port of its own; name a port or use --workers 1"
                 ));
             }
-            if !out.iter().any(|a| a.key() == key) {
-                out.push(addr.clone());
+            let h3 = server.quic.is_some() && server.listen_protocols[j].h3;
+            let tcp = Port {
+                addr: addr.clone(),
+                udp: false,
+            };
+            let udp = h3.then(|| Port {
+                addr: addr.clone(),
+                udp: true,
+            });
+            for port in std::iter::once(tcp).chain(udp) {
+                if !out.iter().any(|p| p.key() == port.key()) {
+                    out.push(port);
+                }
             }
         }
     }
     Ok(out)
 }
 
-/// Fails when another process owns `addr` (see the module docs).
-pub fn probe(addr: &ListenAddr) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("listen {}: {e}", addr.key());
+/// Fails when another process owns `port` (see the module docs).
+pub fn probe(port: &Port) -> Result<(), String> {
+    let addr = &port.addr;
+    let fail = |e: std::io::Error| format!("listen {}: {e}", port.key());
     let sa = resolve(addr).map_err(fail)?;
-    let sock =
-        Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP)).map_err(fail)?;
-    sock.set_reuse_address(true).map_err(fail)?;
+    let (ty, proto, owner) = match port.udp {
+        true => (Type::DGRAM, Protocol::UDP, owner::Proto::Udp),
+        false => (Type::STREAM, Protocol::TCP, owner::Proto::Tcp),
+    };
+    let sock = Socket::new(Domain::for_address(sa), ty, Some(proto)).map_err(fail)?;
+    if !port.udp {
+        sock.set_reuse_address(true).map_err(fail)?;
+    }
     if sa.is_ipv6() {
-        sock.set_only_v6(addr.network == Network::Tcp6 || !addr.host.is_empty())
-            .map_err(fail)?;
+        let only_v6 = match port.udp {
+            true => !sa.ip().is_unspecified(),
+            false => addr.network == Network::Tcp6 || !addr.host.is_empty(),
+        };
+        sock.set_only_v6(only_v6).map_err(fail)?;
     }
     sock.bind(&sa.into()).map_err(|e| match e.kind() {
         // Name the owner, as a bind of the listener pool does.
         std::io::ErrorKind::AddrInUse => format!(
-            "listen tcp {sa}: {}",
-            owner::in_use_message(owner::Proto::Tcp, sa)
+            "listen {} {sa}: {}",
+            owner.name(),
+            owner::in_use_message(owner, sa)
         ),
         _ => fail(e),
     })
@@ -93,26 +138,44 @@ fn resolve(addr: &ListenAddr) -> std::io::Result<SocketAddr> {
 mod tests {
     use super::*;
 
-    fn addr(port: u16) -> ListenAddr {
-        bellhop_runtime::listeners::address::parse(&format!("127.0.0.1:{port}"))
+    fn addr(port: u16, udp: bool) -> Port {
+        let addr = bellhop_runtime::listeners::address::parse(&format!("127.0.0.1:{port}"))
             .unwrap()
-            .remove(0)
+            .remove(0);
+        Port { addr, udp }
     }
 
     #[test]
     fn probe_sees_a_listener_of_another_socket_and_reuseport_groups() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let err = probe(&addr(port)).unwrap_err();
+        let err = probe(&addr(port, false)).unwrap_err();
         assert!(err.contains("address already in use by pid"), "{err}");
         drop(l);
-        probe(&addr(port)).unwrap();
+        probe(&addr(port, false)).unwrap();
         // A SO_REUSEPORT listener does not let the probe in either.
         let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
         s.set_reuse_port(true).unwrap();
         s.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())
             .unwrap();
         s.listen(16).unwrap();
-        assert!(probe(&addr(port)).is_err());
+        assert!(probe(&addr(port, false)).is_err());
+    }
+
+    #[test]
+    fn probe_of_a_udp_port_sees_its_holder() {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        let err = probe(&addr(port, true)).unwrap_err();
+        let want = format!("listen udp 127.0.0.1:{port}: address already in use by pid");
+        assert!(err.starts_with(&want), "{err}");
+        drop(u);
+        probe(&addr(port, true)).unwrap();
+        // A SO_REUSEPORT group of UDP sockets keeps it out as well.
+        let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+        s.set_reuse_port(true).unwrap();
+        s.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())
+            .unwrap();
+        assert!(probe(&addr(port, true)).is_err());
     }
 }

@@ -34,9 +34,15 @@ impl Server {
     /// Starts `bellhop run --config c.json --pidfile pid` answering `body`,
     /// and waits until it serves.
     pub fn start(body: &str) -> Server {
+        Server::start_config(|port| site(port, body))
+    }
+
+    /// Starts `bellhop run` on the config `config(port)` makes, which must
+    /// answer plain HTTP/1.1 on 127.0.0.1:`port`.
+    pub fn start_config(config: impl FnOnce(u16) -> String) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        std::fs::write(dir.path().join("c.json"), site(port, body)).unwrap();
+        std::fs::write(dir.path().join("c.json"), config(port)).unwrap();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
         let first = Command::new(env!("CARGO_BIN_EXE_bellhop"))
             .args(["run", "--config", "c.json", "--pidfile", "pid"])

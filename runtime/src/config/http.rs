@@ -56,7 +56,8 @@ pub struct ServerConfig {
     pub trusted_proxies_unix: bool,
     pub logs: Option<ServerLogs>,
     pub protocols: Option<Vec<String>>,
-    pub listen_protocols: Option<Vec<Vec<String>>>,
+    /// Per `listen` entry (`null`: the server's `protocols`).
+    pub listen_protocols: Option<Vec<Option<Vec<String>>>>,
     pub metrics: Option<Map<String, Value>>,
 }
 

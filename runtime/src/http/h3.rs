@@ -2,7 +2,10 @@
 //! listener of a TLS server whose `protocols` include `h3` (Caddy's default).
 //!
 //! - The UDP socket comes from the listener pool under `udp/host:port`, so a
-//!   reload that keeps the address keeps the socket and its endpoint.
+//!   reload that keeps the address keeps the socket and its endpoint. An
+//!   inherited datagram socket (`fdgram/N`) is pooled under its own key and
+//!   served the same way, binding nothing. Which listeners serve HTTP/3 is
+//!   per listener (`listen_protocols`, `h3/listen.rs`).
 //! - The endpoint runs supervised: its accept task failing (or panicking)
 //!   is logged, the endpoint closed and rebuilt from a duplicate of the
 //!   pooled socket. Each connection (`h3/conn.rs`) and each request
@@ -11,10 +14,15 @@
 //! - quinn drops datagrams it cannot parse and Initials shorter than 1200
 //!   bytes without keeping state; when many handshakes are in flight, new
 //!   clients must prove their address first (a Retry).
+//! - When the socket is handed to a new process (binary upgrade), the
+//!   endpoint stops taking connections, closes its own with `H3_NO_ERROR`
+//!   within a second (GOAWAY first, see `h3/conn.rs`) and ends, so the
+//!   new process alone reads the shared socket.
 //! - HTTP/1.1 and HTTP/2 responses of such servers advertise
 //!   `Alt-Svc: h3=":PORT"; ma=2592000`, as Caddy does.
 
 mod conn;
+pub(crate) mod listen;
 mod request;
 
 use super::conn::ConnInfo;
@@ -33,7 +41,7 @@ const RETRY_ABOVE: usize = 256;
 /// where its TLS settings rule it out.
 pub fn provision(server: &mut Server) {
     let Some(tls) = &server.tls else { return };
-    if !server.settings.h3 {
+    if !server.listen_protocols.iter().any(|p| p.h3) {
         return;
     }
     match crate::tls::quic::server_config(tls, &server.settings) {
@@ -45,14 +53,15 @@ pub fn provision(server: &mut Server) {
 }
 
 /// The UDP lease beside `tcp` (a lease on `addr`) when `server` serves
-/// HTTP/3 there.
+/// HTTP/3 there (`h3`: the listener's protocols include it).
 pub fn lease(
     pool: &Pool,
     server: &Server,
     addr: &ListenAddr,
     tcp: &Lease,
+    h3: bool,
 ) -> Result<Option<Lease>, Error> {
-    let (Some(_), Some(local)) = (&server.quic, tcp.socket.local) else {
+    let (Some(_), Some(local), true) = (&server.quic, tcp.socket.local, h3) else {
         return Ok(None);
     };
     if addr.network == Network::Unix {
@@ -63,6 +72,26 @@ pub fn lease(
         ..addr.clone()
     };
     pool.obtain_udp(&udp).map(Some)
+}
+
+/// The lease on an inherited datagram socket (`fdgram/N`) of `server`,
+/// served by a QUIC endpoint like a bound UDP socket. Without TLS there is
+/// no HTTP/3 to serve: the descriptor is checked, and left unused with a
+/// warning.
+pub fn lease_datagram(
+    pool: &Pool,
+    server: &Server,
+    addr: &ListenAddr,
+) -> Result<Option<Lease>, Error> {
+    if server.quic.is_some() {
+        return pool.obtain_datagram(addr).map(Some);
+    }
+    crate::listeners::inherited::datagram(addr).map_err(|e| Error::Listen {
+        address: addr.key(),
+        message: e.to_string(),
+    })?;
+    tracing::warn!(server = %server.name, listener = %addr.key(), "inherited datagram socket left unused: HTTP/3 needs TLS on this server");
+    Ok(None)
 }
 
 /// The `Alt-Svc` value for responses on a connection of this socket, when
@@ -165,6 +194,14 @@ async fn accept_loop(
         tokio::spawn(conn::serve(incoming, socket.clone(), shared.clone(), guard));
     }
     endpoint.set_server_config(None);
+    if socket.is_handed_off() {
+        // Another process reads this socket now: the connections close
+        // within the hand-off grace (`h3/conn.rs`); then the endpoint
+        // closes whatever is left, so its reads stop.
+        let limit = conn::HANDOFF_GRACE + Duration::from_millis(250);
+        let _ = tokio::time::timeout(limit, endpoint.wait_idle()).await;
+        endpoint.close(quinn::VarInt::from_u32(conn::H3_NO_ERROR), b"");
+    }
     endpoint.wait_idle().await;
     Ok(())
 }

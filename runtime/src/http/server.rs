@@ -46,6 +46,8 @@ pub struct ConnSettings {
 pub struct Server {
     pub name: String,
     pub listen: Vec<ListenAddr>,
+    /// Per address of `listen`: what it serves (`listen_protocols`).
+    pub listen_protocols: Vec<super::h3::listen::Protocols>,
     pub settings: ConnSettings,
     routes: RouteList,
     errors: Option<RouteList>,
@@ -72,11 +74,14 @@ impl Server {
         path: &str,
     ) -> Result<Self, Error> {
         let mut listen = Vec::new();
+        let mut counts = Vec::new();
         for (i, a) in srv.listen.iter().enumerate() {
             let parsed =
                 address::parse(a).map_err(|e| Error::config(format!("{path}.listen[{i}]"), e))?;
+            counts.push(parsed.len());
             listen.extend(parsed);
         }
+        let listen_protocols = super::h3::listen::protocols(srv, &counts, path)?;
         for (i, w) in srv.listener_wrappers.iter().enumerate() {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
@@ -108,6 +113,7 @@ impl Server {
         Ok(Server {
             name: name.to_string(),
             listen,
+            listen_protocols,
             settings: settings(srv, path)?,
             routes,
             errors,

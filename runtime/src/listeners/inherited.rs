@@ -185,6 +185,30 @@ pub fn datagram(addr: &ListenAddr) -> Result<std::net::UdpSocket> {
     take(addr, Type::DGRAM).map(Into::into)
 }
 
+impl super::Pool {
+    /// A lease on the inherited datagram socket `addr` names (`fdgram/N`,
+    /// `fdgramname/NAME`) for HTTP/3: pooled under its own key, never bound.
+    pub fn obtain_datagram(
+        &self,
+        addr: &ListenAddr,
+    ) -> std::result::Result<super::Lease, crate::Error> {
+        self.obtain_with(addr, addr.key(), bind_datagram)
+    }
+}
+
+/// The pool's binder of inherited datagram sockets: takes the descriptor.
+fn bind_datagram(
+    addr: &ListenAddr,
+    _: &super::BindOptions,
+) -> std::result::Result<(Listener, Option<SocketAddr>), crate::Error> {
+    let udp = datagram(addr).map_err(|e| crate::Error::Listen {
+        address: addr.key(),
+        message: e.to_string(),
+    })?;
+    let local = udp.local_addr().ok();
+    Ok((Listener::Udp(udp), local))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

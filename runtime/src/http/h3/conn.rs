@@ -2,8 +2,16 @@
 //! QUIC config), the h3 session (`max_header_bytes` as its field-section
 //! limit), one task per request, and the end: a GOAWAY when the connection
 //! has been idle too long or its socket leaves the config, then a close
-//! with `H3_NO_ERROR` once its requests are done or the grace period is
-//! over. A panic here closes this connection only (`H3_INTERNAL_ERROR`).
+//! with `H3_NO_ERROR` once its requests are done (the GOAWAY names the last
+//! request taken, so the client knows later ones were not processed and
+//! may retry them elsewhere) or the grace period is over. A panic here closes this connection only (`H3_INTERNAL_ERROR`).
+//!
+//! When the socket was handed to a new process (binary upgrade), both
+//! processes read the one UDP socket and each datagram reaches only one of
+//! them, so this process must stop reading it soon: after the GOAWAY the
+//! requests in flight get at most [`HANDOFF_GRACE`] (or the grace period
+//! if shorter) before the close. Its client reconnects, and the new
+//! process answers.
 
 use super::Handshake;
 use crate::app::Shared;
@@ -20,9 +28,14 @@ use std::time::Duration;
 /// How long a client may take to finish the QUIC handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `H3_NO_ERROR`.
-const H3_NO_ERROR: u32 = 0x100;
+pub(super) const H3_NO_ERROR: u32 = 0x100;
 /// `H3_INTERNAL_ERROR`.
 const H3_INTERNAL_ERROR: u32 = 0x102;
+/// How long requests in flight may take once the socket was handed to a
+/// new process.
+pub(super) const HANDOFF_GRACE: Duration = Duration::from_secs(1);
+/// How often a closing connection checks whether its requests are done.
+const CLOSING_POLL: Duration = Duration::from_millis(10);
 /// How long a finished connection waits for the client to close it, so
 /// the last responses are delivered before ours closes it.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
@@ -141,10 +154,17 @@ async fn drive(
             _ = stop.changed(), if !closing => {
                 closing = true;
                 let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
-                if ms != u64::MAX {
-                    grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(ms));
+                let mut limit = (ms != u64::MAX).then(|| Duration::from_millis(ms));
+                if socket.is_handed_off() {
+                    limit = Some(limit.map_or(HANDOFF_GRACE, |l| l.min(HANDOFF_GRACE)));
+                }
+                if let Some(limit) = limit {
+                    grace.as_mut().reset(tokio::time::Instant::now() + limit);
                 }
                 h3c.shutdown(0).await?;
+            }
+            _ = idle_elapsed(&state, CLOSING_POLL), if closing => {
+                return Ok(tokio::time::Instant::now());
             }
             _ = grace.as_mut() => return Ok(tokio::time::Instant::now()),
         }
