@@ -23,10 +23,6 @@ mod workers;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// mimalloc: per-thread free lists suit request serving on many threads.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// A Caddy-compatible web server and reverse proxy.
 #[derive(Parser, Debug)]
 #[command(name = "bellhop", version, about)]
