@@ -406,11 +406,34 @@ pub fn bind_udp(sa: SocketAddr, opts: &BindOptions) -> Result<std::net::UdpSocke
     })
 }
 
-fn bind_tcp(
-    addr: &ListenAddr,
-    sa: SocketAddr,
-    opts: &BindOptions,
-) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+/// Whether another socket holds `addr`, over TCP or (`udp`) over the UDP
+/// port beside it (HTTP/3): binds it exactly as the pool would, but
+/// without `SO_REUSEPORT` and without listening, and lets go at once.
+/// Linux refuses that bind when any other socket holds the address,
+/// including another process's `SO_REUSEPORT` group, so a taken address is
+/// the pool's error naming its owner. For the workers' supervisor, which
+/// checks before its workers join a port group of their own.
+pub fn probe(addr: &ListenAddr, udp: bool) -> Result<(), Error> {
+    let io_err = |e: std::io::Error| Error::Listen {
+        address: if udp { udp_key(addr) } else { addr.key() },
+        message: e.to_string(),
+    };
+    let sa = resolve(addr).map_err(io_err)?;
+    let opts = BindOptions::default();
+    if udp {
+        return bind_udp(sa, &opts).map(drop);
+    }
+    tcp_socket(addr, sa, &opts)
+        .map(drop)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => in_use(owner::Proto::Tcp, sa),
+            _ => io_err(e),
+        })
+}
+
+/// A TCP socket for `addr` bound on `sa` as the pool binds it, not yet
+/// listening.
+fn tcp_socket(addr: &ListenAddr, sa: SocketAddr, opts: &BindOptions) -> std::io::Result<RawSocket> {
     let sock = RawSocket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
     if opts.reuse_port {
@@ -421,6 +444,15 @@ fn bind_tcp(
     }
     sock.set_nonblocking(true)?;
     sock.bind(&sa.into())?;
+    Ok(sock)
+}
+
+fn bind_tcp(
+    addr: &ListenAddr,
+    sa: SocketAddr,
+    opts: &BindOptions,
+) -> std::io::Result<(Listener, Option<SocketAddr>)> {
+    let sock = tcp_socket(addr, sa, opts)?;
     sock.listen(4096)?;
     let std_listener: std::net::TcpListener = sock.into();
     let local = std_listener.local_addr().ok();
@@ -431,7 +463,7 @@ fn bind_tcp(
 }
 
 /// The pool key of the UDP socket beside a TCP address.
-fn udp_key(addr: &ListenAddr) -> String {
+pub fn udp_key(addr: &ListenAddr) -> String {
     let tcp = addr.key();
     match tcp.split_once('/') {
         Some((net, rest)) => format!("{}/{rest}", net.replacen("tcp", "udp", 1)),

@@ -8,9 +8,9 @@
 //! binds it: no `SO_REUSEADDR`, which on UDP would let two sockets share
 //! the port).
 //!
-//! The probe binds the address as our listeners do (`SO_REUSEADDR`, the
-//! same dual-stack rule) but without `SO_REUSEPORT`, and closes it at
-//! once. Linux then refuses the bind when any other socket listens there,
+//! The probe (`listeners::probe`) binds the address as our listeners do
+//! (`SO_REUSEADDR`, the same dual-stack rule) but without `SO_REUSEPORT`,
+//! and closes it at once. Linux then refuses the bind when any other socket listens there,
 //! including a `SO_REUSEPORT` group of another process (joining one needs
 //! `SO_REUSEPORT` on every member), while `TIME_WAIT` leftovers of an
 //! earlier run do not count. Why it is released rather than held, see the
@@ -18,10 +18,8 @@
 
 use bellhop_runtime::config::Config;
 use bellhop_runtime::instance::Instance;
-use bellhop_runtime::listeners::{owner, ListenAddr, Network};
+use bellhop_runtime::listeners::{self, ListenAddr, Network};
 use bellhop_runtime::registry::Registry;
-use socket2::{Domain, Protocol, Socket, Type};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// One port the workers bind: a TCP address, or the UDP socket of the
 /// same host and port beside it (HTTP/3).
@@ -36,7 +34,7 @@ impl Port {
     /// listener pool's keys).
     pub fn key(&self) -> String {
         match self.udp {
-            true => self.addr.key().replacen("tcp", "udp", 1),
+            true => listeners::udp_key(&self.addr),
             false => self.addr.key(),
         }
     }
@@ -81,62 +79,18 @@ pub fn addresses(config: &Config) -> Result<Vec<Port>, String> {
     Ok(out)
 }
 
-/// Fails when another process owns `port` (see the module docs).
+/// Fails when another process owns `port` (see the module docs): the
+/// listener pool's own probe, so the bind rules and the error naming the
+/// owner are the pool's.
 pub fn probe(port: &Port) -> Result<(), String> {
-    let addr = &port.addr;
-    let fail = |e: std::io::Error| format!("listen {}: {e}", port.key());
-    let sa = resolve(addr).map_err(fail)?;
-    let (ty, proto, owner) = match port.udp {
-        true => (Type::DGRAM, Protocol::UDP, owner::Proto::Udp),
-        false => (Type::STREAM, Protocol::TCP, owner::Proto::Tcp),
-    };
-    let sock = Socket::new(Domain::for_address(sa), ty, Some(proto)).map_err(fail)?;
-    if !port.udp {
-        sock.set_reuse_address(true).map_err(fail)?;
-    }
-    if sa.is_ipv6() {
-        let only_v6 = match port.udp {
-            true => !sa.ip().is_unspecified(),
-            false => addr.network == Network::Tcp6 || !addr.host.is_empty(),
-        };
-        sock.set_only_v6(only_v6).map_err(fail)?;
-    }
-    sock.bind(&sa.into()).map_err(|e| match e.kind() {
-        // Name the owner, as a bind of the listener pool does.
-        std::io::ErrorKind::AddrInUse => format!(
-            "listen {} {sa}: {}",
-            owner.name(),
-            owner::in_use_message(owner, sa)
-        ),
-        _ => fail(e),
-    })
-}
-
-/// The socket address the listener pool binds for `addr`.
-fn resolve(addr: &ListenAddr) -> std::io::Result<SocketAddr> {
-    if addr.host.is_empty() {
-        let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).is_ok();
-        let ip = match addr.network {
-            Network::Tcp4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Network::Tcp6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            _ if v6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-            _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        };
-        return Ok(SocketAddr::new(ip, addr.port));
-    }
-    (addr.host.as_str(), addr.port)
-        .to_socket_addrs()?
-        .find(|a| match addr.network {
-            Network::Tcp4 => a.is_ipv4(),
-            Network::Tcp6 => a.is_ipv6(),
-            _ => true,
-        })
-        .ok_or_else(|| std::io::Error::other("no address of the right family"))
+    listeners::probe(&port.addr, port.udp).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::{Domain, Socket, Type};
+    use std::net::SocketAddr;
 
     fn addr(port: u16, udp: bool) -> Port {
         let addr = bellhop_runtime::listeners::address::parse(&format!("127.0.0.1:{port}"))
