@@ -46,35 +46,9 @@ pub fn init() {
         tracing::error!(
             thread = thread.name().unwrap_or("unnamed"),
             location = location.as_deref().unwrap_or("unknown"),
-            panic = %panic_message(info.payload()),
+            panic = bellhop_runtime::util::panic_message(info.payload())
+                .unwrap_or("a panic without a message"),
             "panic"
         );
     }));
-}
-
-/// The message a panic carries (`panic!("…")` gives a `&str` or a
-/// `String`; anything else is unnamed).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a panic without a message")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::panic_message;
-
-    #[test]
-    fn panic_messages_of_every_kind() {
-        let caught = |f: fn()| std::panic::catch_unwind(f).unwrap_err();
-        let s = caught(|| panic!("static text"));
-        assert_eq!(panic_message(s.as_ref()), "static text");
-        let n = 7;
-        let f = std::panic::catch_unwind(move || panic!("formatted {n}")).unwrap_err();
-        assert_eq!(panic_message(f.as_ref()), "formatted 7");
-        let other = std::panic::catch_unwind(|| std::panic::panic_any(42u8)).unwrap_err();
-        assert_eq!(panic_message(other.as_ref()), "a panic without a message");
-    }
 }

@@ -1,6 +1,7 @@
 //! Small helpers shared across the runtime: Go-compatible path cleaning and
 //! glob matching (Caddy's path rules are defined in terms of Go's `path`
-//! package), Caddy's duration syntax, and a cheap non-cryptographic PRNG.
+//! package), Caddy's duration syntax, a cheap non-cryptographic PRNG, and
+//! the text a panic carries.
 
 pub mod goregex;
 pub mod ipnet;
@@ -239,9 +240,29 @@ pub fn random_u64() -> u64 {
     })
 }
 
+/// The message a panic carries: `panic!("…")` gives a `&str` or a
+/// `String`; `None` for any other payload (`panic_any`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panic_messages_of_every_kind() {
+        let s = std::panic::catch_unwind(|| panic!("static text")).unwrap_err();
+        assert_eq!(panic_message(s.as_ref()), Some("static text"));
+        let n = 7;
+        let f = std::panic::catch_unwind(move || panic!("formatted {n}")).unwrap_err();
+        assert_eq!(panic_message(f.as_ref()), Some("formatted 7"));
+        let other = std::panic::catch_unwind(|| std::panic::panic_any(42u8)).unwrap_err();
+        assert_eq!(panic_message(other.as_ref()), None);
+    }
 
     #[test]
     fn cleans_like_go() {

@@ -391,17 +391,12 @@ pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> 
         match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(panic_message(&p))),
+            Err(p) => Poll::Ready(Err(crate::util::panic_message(p.as_ref())
+                .unwrap_or("unknown panic")
+                .to_string())),
         }
     })
     .await
-}
-
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// A response body that keeps its request counted as active until done.
