@@ -191,12 +191,6 @@ impl Runtime {
         }
     }
 
-    /// Opts the listener pool in to `SO_REUSEPORT` (see
-    /// [`Pool::set_reuse_port`]): for the worker processes of one supervisor.
-    pub fn set_reuse_port(&self, on: bool) {
-        self.shared.pool.set_reuse_port(on);
-    }
-
     /// The config serving now, if any.
     pub fn current_instance(&self) -> Option<Arc<Instance>> {
         self.shared.current()

@@ -8,8 +8,8 @@
 //! the socket closes, and its connections drain.
 //!
 //! Sockets are made with socket2: `SO_REUSEADDR` (as Go sets it), and
-//! `SO_REUSEPORT` only when the pool opts in ([`BindOptions::reuse_port`]
-//! or [`Pool::set_reuse_port`]: processes that belong together, the
+//! `SO_REUSEPORT` only when the pool was made with
+//! [`BindOptions::reuse_port`] (processes that belong together, the
 //! workers of one `bellhop run --workers N` supervisor, which checked
 //! first that nobody else owns the ports, or an upgrade hand-off), never by
 //! default, so a bind never joins another process's port group silently.
@@ -184,8 +184,8 @@ struct Entry {
 struct PoolInner {
     sockets: Mutex<HashMap<String, Entry>>,
     next_id: AtomicU64,
-    /// Set `SO_REUSEPORT` on TCP and UDP sockets bound from now on.
-    reuse_port: AtomicBool,
+    /// How sockets are bound (fixed when the pool is made).
+    options: BindOptions,
     /// Sockets handed over by another process, not leased yet.
     adopted: Mutex<HashMap<String, Inherited>>,
 }
@@ -241,16 +241,14 @@ impl Pool {
     /// the defaults: no `SO_REUSEPORT`).
     pub fn with_options(options: BindOptions) -> Pool {
         Pool(Arc::new(PoolInner {
-            reuse_port: AtomicBool::new(options.reuse_port),
+            options,
             ..Default::default()
         }))
     }
 
     /// How this pool binds.
     pub fn options(&self) -> BindOptions {
-        BindOptions {
-            reuse_port: self.0.reuse_port.load(Ordering::Relaxed),
-        }
+        self.0.options
     }
 
     /// A lease on the socket for `addr`, binding it if nobody holds it.
@@ -331,14 +329,6 @@ impl Pool {
             pool: self.clone(),
             socket,
         })
-    }
-
-    /// Opts in to (or out of) `SO_REUSEPORT` for the sockets bound
-    /// from now on, so several processes can each have their own accept
-    /// queue on one port. Only for processes that belong together (the
-    /// workers of one supervisor): never a default.
-    pub fn set_reuse_port(&self, on: bool) {
-        self.0.reuse_port.store(on, Ordering::Relaxed);
     }
 
     /// How many sockets are open.

@@ -13,6 +13,8 @@ use crate::Outcome;
 use anyhow::{Context, Result};
 use bellhop_runtime::app::Prepared;
 use bellhop_runtime::config::Config;
+use bellhop_runtime::listeners::BindOptions;
+use bellhop_runtime::registry::Registry;
 use bellhop_runtime::Runtime;
 use std::os::fd::AsFd;
 use tokio::signal::unix::{signal, SignalKind};
@@ -39,8 +41,10 @@ async fn serve(sock: std::os::unix::net::UnixStream) -> Result<Outcome> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut chan = Channel::new(sock).context("opening the control channel")?;
-    let runtime = Runtime::new();
-    runtime.set_reuse_port(true);
+    // Workers of one supervisor share their ports, each with its own
+    // accept queue.
+    let runtime =
+        Runtime::with_bind_options(Registry::standard(), BindOptions { reuse_port: true });
     let id = std::env::var("BELLHOP_WORKER_ID").unwrap_or_default();
     chan.send(&FromWorker::Hello {
         pid: std::process::id(),
