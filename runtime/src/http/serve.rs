@@ -213,7 +213,7 @@ where
         let guard = svc_state.begin();
         let (shared, info, socket) = (shared.clone(), info.clone(), svc_socket.clone());
         let alt_svc = alt_svc.clone();
-        async move {
+        let fut = async move {
             let h1 = req.version() < http::Version::HTTP_2;
             let mut r = handle(shared, socket_id, info, req, guard, alt_svc).await;
             if let Ok(resp) = &mut r {
@@ -222,7 +222,10 @@ where
                 }
             }
             r
-        }
+        };
+        // Boxed: hyper moves the service future into place for every
+        // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
+        Box::pin(fut)
     });
     let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
     match (settings.h1, settings.h2c) {
@@ -368,7 +371,8 @@ pub(crate) async fn route(
         return Ok(r);
     }
     let cx = super::Cx::new(parts, body(server.settings.read_timeout), info, server);
-    match catch_panic(server.serve(cx)).await {
+    // Boxed so that the futures wrapping it stay small (see serve_conn).
+    match catch_panic(Box::pin(server.serve(cx))).await {
         Ok(r) => r,
         Err(msg) => {
             tracing::error!(server = %server.name, panic = %msg, "handler panicked");
