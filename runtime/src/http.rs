@@ -27,6 +27,7 @@ pub mod replacer;
 pub mod routes;
 pub mod serve;
 pub mod server;
+mod streams;
 
 pub use body::{Body, ReqBody};
 pub use context::Cx;

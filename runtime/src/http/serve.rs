@@ -17,7 +17,8 @@ use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
 use http::StatusCode;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use super::streams::{StreamExec, WithStreams};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -119,7 +120,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
 }
 
 /// A served connection that can be asked to finish gracefully.
-trait Graceful: Future {
+pub(crate) trait Graceful: Future {
     fn shutdown(self: Pin<&mut Self>);
 }
 
@@ -176,8 +177,8 @@ fn h1_builder(s: &ConnSettings) -> hyper::server::conn::http1::Builder {
     b
 }
 
-fn h2_builder(s: &ConnSettings) -> hyper::server::conn::http2::Builder<TokioExecutor> {
-    let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+fn h2_builder(s: &ConnSettings, exec: StreamExec) -> hyper::server::conn::http2::Builder<StreamExec> {
+    let mut b = hyper::server::conn::http2::Builder::new(exec);
     b.timer(TokioTimer::new())
         .max_header_list_size(s.max_header_bytes as u32)
         .keep_alive_interval(s.keepalive_interval)
@@ -236,11 +237,13 @@ where
             drive(conn, &state, &settings, &socket).await;
         }
         (false, true) => {
-            let conn = h2_builder(&settings).serve_connection(io, svc);
-            drive(conn, &state, &settings, &socket).await;
+            let (exec, queue) = WithStreams::<()>::executor();
+            let conn = h2_builder(&settings, exec).serve_connection(io, svc);
+            drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
         (true, true) => {
-            let mut b = auto::Builder::new(TokioExecutor::new());
+            let (exec, queue) = WithStreams::<()>::executor();
+            let mut b = auto::Builder::new(exec);
             b.http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(settings.read_header_timeout)
@@ -252,7 +255,7 @@ where
                 .keep_alive_interval(settings.keepalive_interval)
                 .enable_connect_protocol();
             let conn = b.serve_connection_with_upgrades(io, svc);
-            drive(conn, &state, &settings, &socket).await;
+            drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
     }
 }
