@@ -84,6 +84,8 @@ mod tls;
 mod tls_managed;
 #[path = "e2e/tls_on_demand.rs"]
 mod tls_on_demand;
+#[path = "e2e/tls_reuse_keys.rs"]
+mod tls_reuse_keys;
 #[path = "e2e/tls_storage_lock.rs"]
 mod tls_storage_lock;
 #[path = "e2e/url_pattern.rs"]

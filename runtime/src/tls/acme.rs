@@ -10,7 +10,6 @@
 
 use super::challenge;
 use super::config::AcmeIssuerConfig;
-use super::keys::KeyType;
 use super::storage::{safe_key, Storage};
 use crate::error::Error;
 use instant_acme::{
@@ -171,14 +170,14 @@ impl AcmeIssuer {
         &self,
         storage: &Storage,
         names: &[String],
-        key_type: KeyType,
+        key: &rcgen::KeyPair,
     ) -> Result<(String, String), String> {
-        match self.obtain_from(storage, &self.ca, names, key_type).await {
+        match self.obtain_from(storage, &self.ca, names, key).await {
             Ok(r) => Ok(r),
             Err(e) => match &self.test_ca {
                 Some(test) => {
                     tracing::warn!(error = %e, test_ca = %test, "trying the test CA");
-                    self.obtain_from(storage, test, names, key_type).await
+                    self.obtain_from(storage, test, names, key).await
                 }
                 None => Err(e),
             },
@@ -190,7 +189,7 @@ impl AcmeIssuer {
         storage: &Storage,
         ca: &str,
         names: &[String],
-        key_type: KeyType,
+        key: &rcgen::KeyPair,
     ) -> Result<(String, String), String> {
         let account = self.account(storage, ca).await?;
         let ids: Vec<Identifier> = names
@@ -243,10 +242,9 @@ impl AcmeIssuer {
             return Err(format!("order ended {status:?}"));
         }
         drop(published);
-        let key = key_type.generate()?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        let csr = params.serialize_request(&key).map_err(es)?;
+        let csr = params.serialize_request(key).map_err(es)?;
         order.finalize_csr(csr.der()).await.map_err(es)?;
         let chain = order.poll_certificate(&retry).await.map_err(es)?;
         Ok((chain, key.serialize_pem()))

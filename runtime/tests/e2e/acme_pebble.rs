@@ -6,7 +6,8 @@
 //! stored, served to a client trusting pebble's issuing root, and reused
 //! by a restarted runtime without a new order, and renewed (a new serial
 //! stored and served) once due under `renewal_window_ratio`, checked every
-//! `renew_interval`.
+//! `renew_interval`: with a new key, or the old one under
+//! `reuse_private_keys`.
 //!
 //! Without pebble the tests fail, saying how to install it.
 
@@ -320,7 +321,30 @@ fn serial(cert: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pebble_certificate_is_renewed_when_due() {
-    let name = "renew.bellhop.test";
+    renew_when_due("renew.bellhop.test", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_renewal_reuses_the_key_under_reuse_private_keys() {
+    renew_when_due("reuse.bellhop.test", true).await;
+}
+
+/// The raw public key of the PEM private key in `file`.
+fn public_key(file: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(file).unwrap();
+    rcgen::KeyPair::from_pem(&pem)
+        .unwrap()
+        .public_key_raw()
+        .to_vec()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A certificate is obtained, then renewed when due: with the stored
+/// key under `reuse_private_keys`, with a new one otherwise.
+async fn renew_when_due(name: &str, reuse: bool) {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let mut pebble = prepare_pebble(dir.path());
@@ -330,6 +354,7 @@ async fn pebble_certificate_is_renewed_when_due() {
     // a fifth of its life has passed, and the check runs every second.
     config["apps"]["tls"]["automation"]["policies"][0]["renewal_window_ratio"] = json!(0.8);
     config["apps"]["tls"]["automation"]["renew_interval"] = json!("1s");
+    config["apps"]["tls"]["automation"]["policies"][0]["reuse_private_keys"] = json!(reuse);
     let s = start(config);
     let port = |server: &str| s.rt.server_addrs(server)[0].port();
     let ports = (port("http"), port("https"));
@@ -348,13 +373,18 @@ async fn pebble_certificate_is_renewed_when_due() {
         let c = client(&[&root.body], None, &[b"http/1.1"]);
         let r = get_tls(c, https, name, "/").await.expect("bellhop serves");
         assert_eq!(r.status, 200);
-        serial(&r.peer)
+        (serial(&r.peer), r.peer)
     };
-    let first = served().await;
+    let first_key = public_key(&crt.with_extension("key"));
+    let (first, first_cert) = served().await;
+    assert!(
+        contains(&first_cert, &first_key),
+        "served with the stored key"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
-    let second = loop {
+    let (second, second_cert) = loop {
         let now = served().await;
-        if now != first {
+        if now.0 != first {
             break now;
         }
         assert!(
@@ -367,5 +397,12 @@ async fn pebble_certificate_is_renewed_when_due() {
     assert_ne!(stored_serial(&crt), first, "the renewal is stored");
     assert!(!second.is_empty());
     assert!(log().matches("POST /order-plz").count() >= 2, "a new order");
+    assert_eq!(
+        contains(&second_cert, &first_key),
+        reuse,
+        "the renewed certificate has the old key only under reuse_private_keys"
+    );
+    let stored_key = public_key(&crt.with_extension("key"));
+    assert_eq!(stored_key == first_key, reuse, "the stored key");
     s.rt.stop().await;
 }
