@@ -8,6 +8,8 @@ mod support;
 #[path = "e2e/tls_support.rs"]
 mod tls_support;
 
+#[path = "e2e/acme_account_lock.rs"]
+mod acme_account_lock;
 #[path = "e2e/acme_pebble.rs"]
 mod acme_pebble;
 #[path = "e2e/auth.rs"]

@@ -75,7 +75,7 @@ fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A pebble, prepared then started; killed on drop.
-struct Pebble {
+pub struct Pebble {
     child: Option<Child>,
     api: u16,
     directory: String,
@@ -96,7 +96,7 @@ impl Drop for Pebble {
 
 /// Picks pebble's ports and writes its API certificate, so that bellhop's
 /// config can name the directory before pebble runs.
-fn prepare_pebble(dir: &Path) -> Pebble {
+pub fn prepare_pebble(dir: &Path) -> Pebble {
     let api_ca = TestCa::new("pebble API CA");
     let (cert, key) = api_ca.leaf(&["localhost", "127.0.0.1"]);
     let api_ca_file = dir.join("api-ca.pem");
@@ -116,7 +116,7 @@ fn prepare_pebble(dir: &Path) -> Pebble {
 
 /// Starts pebble validating challenges on bellhop's ports, issuing
 /// certificates valid `validity` seconds (pebble's default: five years).
-fn start_pebble(
+pub fn start_pebble(
     pebble: &mut Pebble,
     dir: &Path,
     (http_port, tls_port): (u16, u16),
@@ -161,7 +161,7 @@ fn start_pebble(
     }
 }
 
-fn bellhop_config(
+pub fn bellhop_config(
     storage: &Path,
     pebble: &Pebble,
     name: &str,
@@ -196,7 +196,7 @@ fn bellhop_config(
 }
 
 /// The stored certificate file named `file`, waiting up to `limit`.
-fn wait_for_file(root: &Path, file: &str, limit: Duration) -> Option<PathBuf> {
+pub fn wait_for_file(root: &Path, file: &str, limit: Duration) -> Option<PathBuf> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(p) = find_file(root, file) {
