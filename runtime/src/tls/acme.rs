@@ -1,6 +1,7 @@
 //! The `acme` issuer (instant-acme, with ring): one account per CA
-//! directory and email, kept in storage (registered under a storage lock); orders validated by HTTP-01 or
-//! TLS-ALPN-01, answered by bellhop's own listeners through
+//! directory and email, kept in storage (registered under a storage
+//! lock); orders validated by HTTP-01 or TLS-ALPN-01, answered by
+//! bellhop's own listeners through
 //! [`super::challenge`]; external account binding; a custom trusted root
 //! for test CAs; polling with backoff.
 //!
