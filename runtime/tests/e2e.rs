@@ -3,6 +3,8 @@
 
 #[path = "e2e/h3_support.rs"]
 mod h3_support;
+#[path = "e2e/log_capture.rs"]
+mod log_capture;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tls_support.rs"]
@@ -28,6 +30,8 @@ mod file_server;
 mod go_regexp;
 #[path = "e2e/h3.rs"]
 mod h3;
+#[path = "e2e/h3_resilience.rs"]
+mod h3_resilience;
 #[path = "e2e/handlers_core.rs"]
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
