@@ -3,11 +3,15 @@
 
 #[path = "e2e/h3_support.rs"]
 mod h3_support;
+#[path = "e2e/log_capture.rs"]
+mod log_capture;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tls_support.rs"]
 mod tls_support;
 
+#[path = "e2e/acme_account_lock.rs"]
+mod acme_account_lock;
 #[path = "e2e/acme_pebble.rs"]
 mod acme_pebble;
 #[path = "e2e/auth.rs"]
@@ -26,6 +30,8 @@ mod file_server;
 mod go_regexp;
 #[path = "e2e/h3.rs"]
 mod h3;
+#[path = "e2e/h3_resilience.rs"]
+mod h3_resilience;
 #[path = "e2e/handlers_core.rs"]
 mod handlers_core;
 #[path = "e2e/handlers_more.rs"]
@@ -84,6 +90,8 @@ mod tls;
 mod tls_managed;
 #[path = "e2e/tls_on_demand.rs"]
 mod tls_on_demand;
+#[path = "e2e/tls_reuse_keys.rs"]
+mod tls_reuse_keys;
 #[path = "e2e/tls_storage_lock.rs"]
 mod tls_storage_lock;
 #[path = "e2e/url_pattern.rs"]

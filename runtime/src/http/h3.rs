@@ -8,12 +8,14 @@
 //!   per listener (`listen_protocols`, `h3/listen.rs`).
 //! - The endpoint runs supervised: its accept task failing (or panicking)
 //!   is logged, the endpoint closed and rebuilt from a duplicate of the
-//!   pooled socket. Each connection (`h3/conn.rs`) and each request
+//!   pooled socket (same port, nothing rebound). Each connection (`h3/conn.rs`) and each request
 //!   (`h3/request.rs`) runs in its own task; requests go through the same
 //!   [`super::serve::route`] as HTTP/1.1 and HTTP/2.
 //! - quinn drops datagrams it cannot parse and Initials shorter than 1200
 //!   bytes without keeping state; when many handshakes are in flight, new
-//!   clients must prove their address first (a Retry).
+//!   clients must prove their address first (a Retry, `h3/admission.rs`,
+//!   which also holds the test hooks: counters, a lower threshold, an
+//!   injected endpoint fault).
 //! - When the socket is handed to a new process (binary upgrade), the
 //!   endpoint stops taking connections, closes its own with `H3_NO_ERROR`
 //!   within a second (GOAWAY first, see `h3/conn.rs`) and ends, so the
@@ -21,6 +23,7 @@
 //! - HTTP/1.1 and HTTP/2 responses of such servers advertise
 //!   `Alt-Svc: h3=":PORT"; ma=2592000`, as Caddy does.
 
+pub mod admission;
 mod conn;
 pub(crate) mod listen;
 mod request;
@@ -30,12 +33,9 @@ use super::server::Server;
 use crate::app::Shared;
 use crate::error::Error;
 use crate::listeners::{Lease, ListenAddr, Listener, Network, Pool, Socket};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use admission::{Admission, EndpointFault, Handshake};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Handshakes in flight above which new clients get a Retry first.
-const RETRY_ABOVE: usize = 256;
 
 /// Builds the server's QUIC config when it serves HTTP/3; logs why not
 /// where its TLS settings rule it out.
@@ -116,6 +116,7 @@ async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
     let Some(listener) = socket.take_listener() else {
         return;
     };
+    let admission = Admission::register(socket.local);
     let mut backoff = Duration::from_millis(100);
     while !*socket.stop.borrow() {
         let endpoint = match build_endpoint(&listener, &socket, &shared) {
@@ -132,6 +133,7 @@ async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
             endpoint.clone(),
             socket.clone(),
             shared.clone(),
+            admission.clone(),
         ));
         let why = match task.await {
             Ok(Ok(())) => break,
@@ -140,6 +142,7 @@ async fn supervise(socket: Arc<Socket>, shared: Arc<Shared>) {
         };
         tracing::error!(listener = %socket.key, error = %why, "HTTP/3 endpoint failed; restarting it");
         endpoint.close(quinn::VarInt::from_u32(0x102), b"endpoint restart");
+        admission.restarted();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
@@ -174,9 +177,9 @@ async fn accept_loop(
     endpoint: quinn::Endpoint,
     socket: Arc<Socket>,
     shared: Arc<Shared>,
+    admission: Arc<Admission>,
 ) -> Result<(), String> {
     let mut stop = socket.stop.clone();
-    let handshakes = Arc::new(AtomicUsize::new(0));
     while !*stop.borrow_and_update() {
         let incoming = tokio::select! {
             _ = stop.changed() => break,
@@ -185,13 +188,19 @@ async fn accept_loop(
         let Some(incoming) = incoming else {
             return Err("the endpoint closed".into());
         };
-        let busy = handshakes.load(Ordering::Acquire) >= RETRY_ABOVE;
-        if busy && !incoming.remote_address_validated() && incoming.may_retry() {
-            let _ = incoming.retry();
-            continue;
+        match admission.take_fault() {
+            None => {}
+            Some(EndpointFault::Panic) => panic!("injected fault in the HTTP/3 accept task"),
+            Some(EndpointFault::Close) => {
+                endpoint.close(quinn::VarInt::from_u32(0x102), b"injected fault");
+                continue;
+            }
         }
-        let guard = Handshake::new(&handshakes);
-        tokio::spawn(conn::serve(incoming, socket.clone(), shared.clone(), guard));
+        let Some((incoming, handshake)) = admission.admit(incoming) else {
+            continue;
+        };
+        let (socket, shared) = (socket.clone(), shared.clone());
+        tokio::spawn(conn::serve(incoming, socket, shared, handshake));
     }
     endpoint.set_server_config(None);
     if socket.is_handed_off() {
@@ -204,20 +213,4 @@ async fn accept_loop(
     }
     endpoint.wait_idle().await;
     Ok(())
-}
-
-/// Counts a connection as handshaking until dropped.
-struct Handshake(Arc<AtomicUsize>);
-
-impl Handshake {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::AcqRel);
-        Handshake(count.clone())
-    }
-}
-
-impl Drop for Handshake {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }

@@ -1,6 +1,7 @@
 //! The `acme` issuer (instant-acme, with ring): one account per CA
-//! directory and email, kept in storage; orders validated by HTTP-01 or
-//! TLS-ALPN-01, answered by bellhop's own listeners through
+//! directory and email, kept in storage (registered under a storage
+//! lock); orders validated by HTTP-01 or TLS-ALPN-01, answered by
+//! bellhop's own listeners through
 //! [`super::challenge`]; external account binding; a custom trusted root
 //! for test CAs; polling with backoff.
 //!
@@ -10,7 +11,6 @@
 
 use super::challenge;
 use super::config::AcmeIssuerConfig;
-use super::keys::KeyType;
 use super::storage::{safe_key, Storage};
 use crate::error::Error;
 use instant_acme::{
@@ -117,45 +117,50 @@ impl AcmeIssuer {
         )
     }
 
+    fn builder(&self) -> Result<instant_acme::AccountBuilder, String> {
+        match &self.trusted_root {
+            Some(root) => Account::builder_with_root(root),
+            None => Account::builder(),
+        }
+        .map_err(es)
+    }
+
+    /// The account stored at `key`, if any.
+    async fn stored_account(
+        &self,
+        storage: &Storage,
+        key: &str,
+    ) -> Result<Option<Account>, String> {
+        let stored = storage.read(key).map_err(|e| e.to_string())?;
+        let Some(creds) =
+            stored.and_then(|b| serde_json::from_slice::<AccountCredentials>(&b).ok())
+        else {
+            return Ok(None);
+        };
+        let account = self.builder()?.from_credentials(creds).await.map_err(es)?;
+        Ok(Some(account))
+    }
+
+    /// The account at `ca`: the one in memory, else the stored one, else a
+    /// new registration. Registering takes the account's storage lock and
+    /// looks in storage again, so processes sharing storage register once.
     async fn account(&self, storage: &Storage, ca: &str) -> Result<Arc<Account>, String> {
         let mut slot = self.account.lock().await;
         if let Some(a) = slot.as_ref().filter(|_| ca == self.ca) {
             return Ok(a.clone());
         }
-        let builder = || match &self.trusted_root {
-            Some(root) => Account::builder_with_root(root),
-            None => Account::builder(),
-        };
         let key = self.account_key(ca);
-        let stored = storage.read(&key).map_err(|e| e.to_string())?;
-        let creds = stored.and_then(|b| serde_json::from_slice::<AccountCredentials>(&b).ok());
-        let account = match creds {
-            Some(creds) => builder()
-                .map_err(es)?
-                .from_credentials(creds)
-                .await
-                .map_err(es)?,
+        let account = match self.stored_account(storage, &key).await? {
+            Some(a) => a,
             None => {
-                let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
-                let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
-                let new = NewAccount {
-                    contact: &contacts,
-                    terms_of_service_agreed: true,
-                    only_return_existing: false,
-                };
-                let eab = self
-                    .eab
-                    .as_ref()
-                    .map(|(id, k)| ExternalAccountKey::new(id.clone(), k));
-                let (account, creds) = builder()
-                    .map_err(es)?
-                    .create(&new, ca.to_string(), eab.as_ref())
+                let _lock = storage
+                    .lock(&format!("acme_account_{}", key.replace('/', "_")))
                     .await
-                    .map_err(es)?;
-                let json = serde_json::to_vec(&creds).map_err(es)?;
-                storage.write(&key, &json, true).map_err(es)?;
-                tracing::info!(ca, email = ?self.email, "registered an ACME account");
-                account
+                    .map_err(|e| format!("taking the ACME account's storage lock: {e}"))?;
+                match self.stored_account(storage, &key).await? {
+                    Some(a) => a,
+                    None => self.register(storage, ca, &key).await?,
+                }
             }
         };
         let account = Arc::new(account);
@@ -165,20 +170,44 @@ impl AcmeIssuer {
         Ok(account)
     }
 
+    /// Registers a new account at `ca` and stores it at `key`.
+    async fn register(&self, storage: &Storage, ca: &str, key: &str) -> Result<Account, String> {
+        let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
+        let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+        let new = NewAccount {
+            contact: &contacts,
+            terms_of_service_agreed: true,
+            only_return_existing: false,
+        };
+        let eab = self
+            .eab
+            .as_ref()
+            .map(|(id, k)| ExternalAccountKey::new(id.clone(), k));
+        let (account, creds) = self
+            .builder()?
+            .create(&new, ca.to_string(), eab.as_ref())
+            .await
+            .map_err(es)?;
+        let json = serde_json::to_vec(&creds).map_err(es)?;
+        storage.write(key, &json, true).map_err(es)?;
+        tracing::info!(ca, email = ?self.email, "registered an ACME account");
+        Ok(account)
+    }
+
     /// Obtains a certificate for `names` from the CA, falling back to the
     /// `test_ca` when the production CA fails (Caddy's staging fallback).
     pub async fn obtain(
         &self,
         storage: &Storage,
         names: &[String],
-        key_type: KeyType,
+        key: &rcgen::KeyPair,
     ) -> Result<(String, String), String> {
-        match self.obtain_from(storage, &self.ca, names, key_type).await {
+        match self.obtain_from(storage, &self.ca, names, key).await {
             Ok(r) => Ok(r),
             Err(e) => match &self.test_ca {
                 Some(test) => {
                     tracing::warn!(error = %e, test_ca = %test, "trying the test CA");
-                    self.obtain_from(storage, test, names, key_type).await
+                    self.obtain_from(storage, test, names, key).await
                 }
                 None => Err(e),
             },
@@ -190,7 +219,7 @@ impl AcmeIssuer {
         storage: &Storage,
         ca: &str,
         names: &[String],
-        key_type: KeyType,
+        key: &rcgen::KeyPair,
     ) -> Result<(String, String), String> {
         let account = self.account(storage, ca).await?;
         let ids: Vec<Identifier> = names
@@ -243,10 +272,9 @@ impl AcmeIssuer {
             return Err(format!("order ended {status:?}"));
         }
         drop(published);
-        let key = key_type.generate()?;
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        let csr = params.serialize_request(&key).map_err(es)?;
+        let csr = params.serialize_request(key).map_err(es)?;
         order.finalize_csr(csr.der()).await.map_err(es)?;
         let chain = order.poll_certificate(&retry).await.map_err(es)?;
         Ok((chain, key.serialize_pem()))

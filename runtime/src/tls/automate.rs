@@ -5,12 +5,14 @@
 //! so two processes sharing storage never obtain the same certificate
 //! twice. Failures are retried with exponential backoff. Certificates the
 //! internal CA signs are issued synchronously at start-up, so a config's
-//! first handshake already finds them.
+//! first handshake already finds them. Every issuance makes a new private
+//! key unless the policy sets `reuse_private_keys` and one is stored.
 
 use super::cache::Cert;
 use super::issuer::{AutoPolicy, Issuer};
 use super::storage::{safe_key, BLOCKING_WAIT};
 use super::TlsState;
+use rcgen::KeyPair;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,11 +121,39 @@ fn issue_internal_now(state: &TlsState, policy: &AutoPolicy, name: &str) -> Resu
     let Issuer::Internal(internal) = issuer.as_ref() else {
         return Err("not an internal issuer".into());
     };
-    let (chain, key) = internal.issue(state, &[name.to_string()], policy.key_type)?;
+    let key = private_key(state, policy, name)?;
+    let (chain, key) = internal.issue(state, &[name.to_string()], &key)?;
     if let Err(e) = install(state, issuer, name, &chain, &key) {
         tracing::error!(name = %name, error = %e, "installing an internal certificate");
     }
     Ok(())
+}
+
+/// The private key of a new certificate for `name`: under
+/// `reuse_private_keys`, the key already stored for it by one of the
+/// policy's issuers (certmagic looks in the same places); otherwise, or
+/// when none is stored (or it cannot be read), a new `key_type` key.
+fn private_key(state: &TlsState, policy: &AutoPolicy, name: &str) -> Result<KeyPair, String> {
+    if policy.reuse_private_keys {
+        for issuer in &policy.issuers {
+            let pem = state.storage.read_string(&cert_key(issuer, name, "key"));
+            let Ok(Some(pem)) = pem else { continue };
+            match KeyPair::from_pem(&pem) {
+                Ok(key) => {
+                    tracing::info!(
+                        name,
+                        issuer = issuer.kind(),
+                        "reusing the stored private key"
+                    );
+                    return Ok(key);
+                }
+                Err(e) => {
+                    tracing::warn!(name, error = %e, "cannot reuse the stored private key; making a new one")
+                }
+            }
+        }
+    }
+    policy.key_type.generate()
 }
 
 fn install(
@@ -192,14 +222,11 @@ pub(super) async fn obtain_locked(state: &TlsState, name: &str) -> Result<(), St
         state.cache.insert(Arc::new(c));
         return Ok(());
     }
+    let key = private_key(state, policy, name)?;
     let mut errors = Vec::new();
     for issuer in &policy.issuers {
         match issuer
-            .issue(
-                state,
-                std::slice::from_ref(&name.to_string()),
-                policy.key_type,
-            )
+            .issue(state, std::slice::from_ref(&name.to_string()), &key)
             .await
         {
             Ok((chain, key)) => return install(state, issuer, name, &chain, &key),

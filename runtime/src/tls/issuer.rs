@@ -9,6 +9,7 @@ use super::pki::DEFAULT_CA;
 use super::policy::name_matches;
 use super::TlsState;
 use crate::error::Error;
+use rcgen::KeyPair;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,30 +80,30 @@ impl Issuer {
         }
     }
 
-    /// Obtains a certificate for `names` with a new `key_type` key:
+    /// Obtains a certificate for `names` with the private key `key`
+    /// (a new one, or the stored one under `reuse_private_keys`):
     /// (PEM chain, PEM key).
     pub async fn issue(
         &self,
         state: &TlsState,
         names: &[String],
-        key_type: KeyType,
+        key: &KeyPair,
     ) -> Result<(String, String), String> {
         match self {
-            Issuer::Internal(i) => i.issue(state, names, key_type),
-            Issuer::Acme(a) => a.obtain(&state.storage, names, key_type).await,
+            Issuer::Internal(i) => i.issue(state, names, key),
+            Issuer::Acme(a) => a.obtain(&state.storage, names, key).await,
         }
     }
 }
 
 impl InternalIssuer {
-    /// Signs a leaf synchronously.
+    /// Signs a leaf for `key` synchronously.
     pub fn issue(
         &self,
         state: &TlsState,
         names: &[String],
-        key_type: KeyType,
+        key: &KeyPair,
     ) -> Result<(String, String), String> {
-        let key = key_type.generate()?;
         state.with_ca(&self.ca, |ca| {
             ca.issue(names, key, self.lifetime, self.sign_with_root)
         })
@@ -116,6 +117,9 @@ pub struct AutoPolicy {
     pub renewal_ratio: f64,
     pub on_demand: bool,
     pub key_type: KeyType,
+    /// Renewals (and new orders) reuse the private key in storage
+    /// instead of generating one (certmagic's `ReusePrivateKeys`).
+    pub reuse_private_keys: bool,
 }
 
 impl AutoPolicy {
@@ -161,6 +165,7 @@ impl AutoPolicy {
             },
             on_demand: p.on_demand,
             key_type,
+            reuse_private_keys: p.reuse_private_keys,
         })
     }
 
@@ -182,6 +187,7 @@ impl AutoPolicy {
             renewal_ratio: DEFAULT_RENEWAL_RATIO,
             on_demand: false,
             key_type: KeyType::default(),
+            reuse_private_keys: false,
         }
     }
 }

@@ -101,6 +101,9 @@ mod tests {
             let c = super::super::cache::Cert::from_pem(&cert.pem(), &key.serialize_pem(), vec![])
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(c.facts.key_algorithm, alg, "{name}");
+            // A stored key reads back as the same key (reuse_private_keys).
+            let back = KeyPair::from_pem(&key.serialize_pem()).unwrap();
+            assert_eq!(back.public_key_raw(), key.public_key_raw(), "{name}");
         }
         assert_eq!(KeyType::parse("", "k").unwrap(), KeyType::P256);
         let e = KeyType::parse("rsa1024", "apps.tls.automation.policies[0].key_type");

@@ -12,7 +12,7 @@ use super::storage::{safe_key, LockGuard, Storage, BLOCKING_WAIT};
 use crate::error::Error;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use std::time::Duration;
 
@@ -208,7 +208,7 @@ impl Ca {
     pub fn issue(
         &self,
         names: &[String],
-        key: KeyPair,
+        key: &KeyPair,
         lifetime: Duration,
         sign_with_root: bool,
     ) -> Result<(String, String), String> {
@@ -234,8 +234,9 @@ impl Ca {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         p.use_authority_key_identifier_extension = true;
+        p.serial_number = Some(random_serial());
         let cert = p
-            .signed_by(&key, &issuer_of(signer))
+            .signed_by(key, &issuer_of(signer))
             .map_err(|e| e.to_string())?;
         let mut chain = cert.pem();
         if !sign_with_root {
@@ -243,6 +244,17 @@ impl Ca {
         }
         Ok((chain, key.serialize_pem()))
     }
+}
+
+/// A random positive 128-bit serial number (rcgen's default derives it
+/// from the public key, which a renewal with a reused key keeps).
+fn random_serial() -> SerialNumber {
+    use rand_core::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes[0] &= 0x7f;
+    bytes[0] |= 0x01 << 6;
+    SerialNumber::from(bytes.to_vec())
 }
 
 /// The storage lock guarding the creation of the CA `id`'s certificates.
@@ -354,7 +366,7 @@ mod tests {
         let (chain, key) = ca
             .issue(
                 &["localhost".into(), "127.0.0.1".into()],
-                KeyPair::generate().unwrap(),
+                &KeyPair::generate().unwrap(),
                 Duration::from_secs(3600),
                 false,
             )

@@ -6,7 +6,8 @@
 //! stored, served to a client trusting pebble's issuing root, and reused
 //! by a restarted runtime without a new order, and renewed (a new serial
 //! stored and served) once due under `renewal_window_ratio`, checked every
-//! `renew_interval`.
+//! `renew_interval`: with a new key, or the old one under
+//! `reuse_private_keys`.
 //!
 //! Without pebble the tests fail, saying how to install it.
 
@@ -74,7 +75,7 @@ fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A pebble, prepared then started; killed on drop.
-struct Pebble {
+pub struct Pebble {
     child: Option<Child>,
     api: u16,
     directory: String,
@@ -95,7 +96,7 @@ impl Drop for Pebble {
 
 /// Picks pebble's ports and writes its API certificate, so that bellhop's
 /// config can name the directory before pebble runs.
-fn prepare_pebble(dir: &Path) -> Pebble {
+pub fn prepare_pebble(dir: &Path) -> Pebble {
     let api_ca = TestCa::new("pebble API CA");
     let (cert, key) = api_ca.leaf(&["localhost", "127.0.0.1"]);
     let api_ca_file = dir.join("api-ca.pem");
@@ -115,7 +116,7 @@ fn prepare_pebble(dir: &Path) -> Pebble {
 
 /// Starts pebble validating challenges on bellhop's ports, issuing
 /// certificates valid `validity` seconds (pebble's default: five years).
-fn start_pebble(
+pub fn start_pebble(
     pebble: &mut Pebble,
     dir: &Path,
     (http_port, tls_port): (u16, u16),
@@ -160,7 +161,7 @@ fn start_pebble(
     }
 }
 
-fn bellhop_config(
+pub fn bellhop_config(
     storage: &Path,
     pebble: &Pebble,
     name: &str,
@@ -195,7 +196,7 @@ fn bellhop_config(
 }
 
 /// The stored certificate file named `file`, waiting up to `limit`.
-fn wait_for_file(root: &Path, file: &str, limit: Duration) -> Option<PathBuf> {
+pub fn wait_for_file(root: &Path, file: &str, limit: Duration) -> Option<PathBuf> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(p) = find_file(root, file) {
@@ -320,7 +321,30 @@ fn serial(cert: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pebble_certificate_is_renewed_when_due() {
-    let name = "renew.bellhop.test";
+    renew_when_due("renew.bellhop.test", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_renewal_reuses_the_key_under_reuse_private_keys() {
+    renew_when_due("reuse.bellhop.test", true).await;
+}
+
+/// The raw public key of the PEM private key in `file`.
+fn public_key(file: &Path) -> Vec<u8> {
+    let pem = std::fs::read_to_string(file).unwrap();
+    rcgen::KeyPair::from_pem(&pem)
+        .unwrap()
+        .public_key_raw()
+        .to_vec()
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A certificate is obtained, then renewed when due: with the stored
+/// key under `reuse_private_keys`, with a new one otherwise.
+async fn renew_when_due(name: &str, reuse: bool) {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let mut pebble = prepare_pebble(dir.path());
@@ -330,6 +354,7 @@ async fn pebble_certificate_is_renewed_when_due() {
     // a fifth of its life has passed, and the check runs every second.
     config["apps"]["tls"]["automation"]["policies"][0]["renewal_window_ratio"] = json!(0.8);
     config["apps"]["tls"]["automation"]["renew_interval"] = json!("1s");
+    config["apps"]["tls"]["automation"]["policies"][0]["reuse_private_keys"] = json!(reuse);
     let s = start(config);
     let port = |server: &str| s.rt.server_addrs(server)[0].port();
     let ports = (port("http"), port("https"));
@@ -348,13 +373,18 @@ async fn pebble_certificate_is_renewed_when_due() {
         let c = client(&[&root.body], None, &[b"http/1.1"]);
         let r = get_tls(c, https, name, "/").await.expect("bellhop serves");
         assert_eq!(r.status, 200);
-        serial(&r.peer)
+        (serial(&r.peer), r.peer)
     };
-    let first = served().await;
+    let first_key = public_key(&crt.with_extension("key"));
+    let (first, first_cert) = served().await;
+    assert!(
+        contains(&first_cert, &first_key),
+        "served with the stored key"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
-    let second = loop {
+    let (second, second_cert) = loop {
         let now = served().await;
-        if now != first {
+        if now.0 != first {
             break now;
         }
         assert!(
@@ -367,5 +397,12 @@ async fn pebble_certificate_is_renewed_when_due() {
     assert_ne!(stored_serial(&crt), first, "the renewal is stored");
     assert!(!second.is_empty());
     assert!(log().matches("POST /order-plz").count() >= 2, "a new order");
+    assert_eq!(
+        contains(&second_cert, &first_key),
+        reuse,
+        "the renewed certificate has the old key only under reuse_private_keys"
+    );
+    let stored_key = public_key(&crt.with_extension("key"));
+    assert_eq!(stored_key == first_key, reuse, "the stored key");
     s.rt.stop().await;
 }
