@@ -13,7 +13,9 @@
 mod http;
 mod logging;
 
-pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
+pub use http::{
+    AutoHttpsConfig, ErrorsConfig, HandlerConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs,
+};
 pub use logging::{AdminConfig, LogConfig, LoggingConfig};
 
 use crate::error::Error;
@@ -64,6 +66,24 @@ impl Config {
         })?;
         strip_ids(&mut value);
         serde_path_to_error::deserialize(&value).map_err(|e| path_error("", e))
+    }
+}
+
+impl Config {
+    /// Decodes a config from a parsed document (`null`: the empty config),
+    /// as the admin API holds it, without encoding it again. With `ids`
+    /// (the document may carry `"@id"` tags) a copy without them is
+    /// decoded. Errors name the JSON path.
+    pub fn from_value(value: &Value, ids: bool) -> Result<Config, Error> {
+        if value.is_null() {
+            return Ok(Config::default());
+        }
+        if ids {
+            let mut stripped = value.clone();
+            strip_ids(&mut stripped);
+            return decode(&stripped, "");
+        }
+        decode(value, "")
     }
 }
 

@@ -28,8 +28,9 @@ pub struct RawConfig {
 
 /// What a change does.
 pub enum Edit {
-    /// Replace the whole config (`POST /load`).
-    Replace(Value),
+    /// Replace the whole config (`POST /load`) with this JSON body, decoded
+    /// on the reload thread.
+    Replace(Vec<u8>),
     /// Edit at a `/config/…` path (`body` is `None` for DELETE).
     Access {
         method: Method,
@@ -48,17 +49,23 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 impl Inner {
-    /// Runs [`Inner::change`] off the async workers (provisioning is CPU
-    /// work and binds sockets).
+    /// Runs [`Inner::change`] off the async workers, on a low-priority
+    /// thread (decoding and provisioning are CPU work that must not slow
+    /// the requests being served; binding sockets may block).
     pub async fn change_async(
         self: Arc<Self>,
         edit: Edit,
         if_match: Option<String>,
         force: bool,
     ) -> Result<bool, ApiError> {
-        tokio::task::spawn_blocking(move || self.change(edit, if_match.as_deref(), force))
+        crate::util::background::run(move || self.change(edit, if_match.as_deref(), force))
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the config change failed unexpectedly",
+                )
+            })?
     }
 
     /// Applies `edit`; `Ok(false)` when the result is identical to the
@@ -75,7 +82,7 @@ impl Inner {
             check_if_match(&current.root, tag)?;
         }
         let root = match edit {
-            Edit::Replace(v) => v,
+            Edit::Replace(body) => parse_body(&body)?,
             Edit::Access { method, path, body } => {
                 let mut doc = Map::new();
                 doc.insert("config".into(), current.root.clone());
@@ -92,8 +99,12 @@ impl Inner {
             tracing::info!("config is unchanged");
             return Ok(false);
         }
+        // Only a document that mentions `@id` has any to index or strip.
+        let ids = json.windows(5).any(|w| w == b"\"@id\"");
         let mut index = HashMap::new();
-        traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        if ids {
+            traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        }
         let started = Instant::now();
         let tell = |e| {
             if let Some(f) = &self.opts.on_change {
@@ -101,7 +112,7 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json);
+        let applied = self.apply(&json, &root, ids);
         tell(super::ChangeEvent::Applied {
             ok: applied.is_ok(),
         });
@@ -123,16 +134,13 @@ impl Inner {
         Ok(true)
     }
 
-    /// Decodes and runs `json`, replacing the admin server when its
-    /// address changes. Returns whether the config may be autosaved.
-    fn apply(self: &Arc<Self>, json: &[u8]) -> Result<bool, ApiError> {
+    /// Decodes and runs `root` (encoded as `json`; `ids`: it may carry
+    /// `@id` tags), replacing the admin server when its address changes.
+    /// Returns whether the config may be autosaved.
+    fn apply(self: &Arc<Self>, json: &[u8], root: &Value, ids: bool) -> Result<bool, ApiError> {
         let t0 = Instant::now();
-        let config = if json == b"null" {
-            Config::default()
-        } else {
-            Config::from_json(json)
-                .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?
-        };
+        let config = Config::from_value(root, ids)
+            .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
         let admin = config.admin.as_ref();
         let disabled = admin.is_some_and(|a| a.disabled);
         let listen = admin

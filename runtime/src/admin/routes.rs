@@ -217,10 +217,9 @@ fn forced(parts: &Parts) -> bool {
 
 async fn load(inner: &Arc<Inner>, parts: &Parts, body: Incoming) -> Result<Resp, ApiError> {
     let (json, warnings) = json_body(inner, parts, body).await?;
-    let value = change::parse_body(&json)?;
     inner
         .clone()
-        .change_async(Edit::Replace(value), None, forced(parts))
+        .change_async(Edit::Replace(json), None, forced(parts))
         .await?;
     if warnings.is_empty() {
         return Ok(status(StatusCode::OK));

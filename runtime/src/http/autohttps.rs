@@ -8,12 +8,13 @@
 //! `disable_certificates`, `skip`, `skip_certificates`,
 //! `ignore_loaded_certificates`.
 
-use crate::config::{HttpApp, RouteConfig, ServerConfig};
+use crate::config::{HandlerConfig, HttpApp, RouteConfig, ServerConfig};
 use crate::error::Error;
 use crate::listeners::{address, Network};
 use crate::tls::issuer::{default_internal, AutoPolicy};
 use crate::tls::TlsBuilder;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
@@ -23,10 +24,11 @@ pub const DEFAULT_HTTPS_PORT: u16 = 443;
 /// The name of the server Caddy creates for redirects.
 pub const REDIRECT_SERVER: &str = "remaining_auto_https_redirects";
 
-/// A server as automatic HTTPS leaves it.
-pub struct Planned {
+/// A server as automatic HTTPS leaves it (borrowed from the config unless
+/// redirect routes were added to it).
+pub struct Planned<'a> {
     pub name: String,
-    pub config: ServerConfig,
+    pub config: Cow<'a, ServerConfig>,
     /// Its connection policies, when it speaks TLS.
     pub tls: Option<Vec<Map<String, Value>>>,
 }
@@ -88,15 +90,16 @@ fn redirect_route(hosts: Option<Vec<String>>, port: u16, https_port: u16) -> Rou
     if let Some(h) = hosts {
         set.insert("host".into(), json!(h));
     }
-    let handler = json!({
-        "handler": "static_response",
-        "status_code": 308,
-        "headers": {"Location": [to], "Connection": ["close"]},
-        "close": true,
-    });
+    let mut body = Map::new();
+    body.insert("status_code".into(), json!(308));
+    body.insert(
+        "headers".into(),
+        json!({"Location": [to], "Connection": ["close"]}),
+    );
+    body.insert("close".into(), json!(true));
     RouteConfig {
         matchers: vec![set],
-        handle: vec![handler.as_object().cloned().unwrap_or_default()],
+        handle: vec![HandlerConfig::new("static_response", body)],
         ..Default::default()
     }
 }
@@ -116,7 +119,7 @@ fn host_port(a: &address::ListenAddr, port: u16) -> String {
 
 /// Applies automatic HTTPS to the http app, adding managed names and
 /// policies to `tls`; returns every server to provision.
-pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> {
+pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a>>, Error> {
     let http_port = app.http_port.unwrap_or(DEFAULT_HTTP_PORT);
     let https_port = app.https_port.unwrap_or(DEFAULT_HTTPS_PORT);
     let mut planned = Vec::new();
@@ -136,7 +139,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
         if ah.disable {
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
@@ -145,7 +148,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
             tracing::info!(server_name = %name, http_port, "server is listening only on the HTTP port, so no automatic HTTPS will be applied to this server");
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
@@ -161,7 +164,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
         if domains.is_empty() {
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
@@ -192,7 +195,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
         }
         planned.push(Planned {
             name: name.clone(),
-            config: srv.clone(),
+            config: Cow::Borrowed(srv),
             tls: tls_policies,
         });
     }
@@ -231,7 +234,7 @@ fn add_policies(tls: &mut TlsBuilder, names: &BTreeSet<String>) {
 }
 
 fn add_redirects(
-    planned: &mut Vec<Planned>,
+    planned: &mut Vec<Planned<'_>>,
     redirects: BTreeMap<String, (String, u16)>,
     https_port: u16,
 ) -> Result<(), Error> {
@@ -253,10 +256,9 @@ fn add_redirects(
         match existing {
             Some(p) => {
                 tracing::warn!(server_name = %p.name, interface = %addr, "user server is listening on same interface as automatic HTTP->HTTPS redirects; user-configured routes might override these redirects");
-                p.config.routes.push(route);
-                p.config
-                    .routes
-                    .push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
+                let routes = &mut p.config.to_mut().routes;
+                routes.push(route);
+                routes.push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
             }
             None => {
                 remaining.push(route);
@@ -270,11 +272,11 @@ fn add_redirects(
         remaining.push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
         planned.push(Planned {
             name: REDIRECT_SERVER.into(),
-            config: ServerConfig {
+            config: Cow::Owned(ServerConfig {
                 listen: remaining_addrs,
                 routes: remaining,
                 ..Default::default()
-            },
+            }),
             tls: None,
         });
     }
