@@ -71,19 +71,17 @@ impl Config {
 
 impl Config {
     /// Decodes a config from a parsed document (`null`: the empty config),
-    /// as the admin API holds it, without encoding it again. With `ids`
-    /// (the document may carry `"@id"` tags) a copy without them is
-    /// decoded. Errors name the JSON path.
-    pub fn from_value(value: &Value, ids: bool) -> Result<Config, Error> {
+    /// as the admin API receives it, moving its strings instead of copying
+    /// them. With `ids` (the document may carry `"@id"` tags) they are
+    /// removed first. Errors name the JSON path.
+    pub fn from_value(mut value: Value, ids: bool) -> Result<Config, Error> {
         if value.is_null() {
             return Ok(Config::default());
         }
         if ids {
-            let mut stripped = value.clone();
-            strip_ids(&mut stripped);
-            return decode(&stripped, "");
+            strip_ids(&mut value);
         }
-        decode(value, "")
+        serde_path_to_error::deserialize(value).map_err(|e| path_error("", e))
     }
 }
 

@@ -11,19 +11,30 @@ use crate::listeners::address;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// The raw config now running, as the API shows it. Immutable; replaced
 /// whole on each change.
 #[derive(Default)]
 pub struct RawConfig {
-    /// The config document (`Null` when none).
-    pub root: Value,
-    /// `root` encoded, compared to decide whether a change is a no-op.
+    /// The config document encoded (empty when none), compared to decide
+    /// whether a change is a no-op.
     pub json: Vec<u8>,
     /// `@id` → `/config/…` path.
     pub index: HashMap<String, String>,
+    /// The document, decoded from `json` when the API first needs it: a
+    /// reload moves the parsed body into the typed config instead of
+    /// keeping a second tree.
+    root: OnceLock<Value>,
+}
+
+impl RawConfig {
+    /// The config document (`Null` when none).
+    pub fn root(&self) -> &Value {
+        self.root
+            .get_or_init(|| serde_json::from_slice(&self.json).unwrap_or(Value::Null))
+    }
 }
 
 /// What a change does.
@@ -79,13 +90,13 @@ impl Inner {
         let _serial = lock(&self.changing);
         let current = self.raw.load_full();
         if let Some(tag) = if_match {
-            check_if_match(&current.root, tag)?;
+            check_if_match(current.root(), tag)?;
         }
         let root = match edit {
             Edit::Replace(body) => parse_body(&body)?,
             Edit::Access { method, path, body } => {
                 let mut doc = Map::new();
-                doc.insert("config".into(), current.root.clone());
+                doc.insert("config".into(), current.root().clone());
                 let mut doc = Value::Object(doc);
                 traverse::write(&mut doc, &method, &path, body)?;
                 doc.as_object_mut()
@@ -112,7 +123,7 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json, &root, ids);
+        let applied = self.apply(&json, root, ids);
         tell(super::ChangeEvent::Applied {
             ok: applied.is_ok(),
         });
@@ -125,11 +136,15 @@ impl Inner {
             }
         };
         self.metrics.reload_succeeded(started.elapsed());
-        let saved = persist.then(|| json.clone());
-        let replaced = self.raw.swap(Arc::new(RawConfig { root, json, index }));
-        if let (Some(json), Some(path)) = (saved, &self.opts.autosave) {
+        if let (true, Some(path)) = (persist, &self.opts.autosave) {
             super::persist::save(path, &json);
         }
+        let raw = RawConfig {
+            json,
+            index,
+            root: OnceLock::new(),
+        };
+        let replaced = self.raw.swap(Arc::new(raw));
         crate::app::drop_later((current, replaced));
         Ok(true)
     }
@@ -137,7 +152,7 @@ impl Inner {
     /// Decodes and runs `root` (encoded as `json`; `ids`: it may carry
     /// `@id` tags), replacing the admin server when its address changes.
     /// Returns whether the config may be autosaved.
-    fn apply(self: &Arc<Self>, json: &[u8], root: &Value, ids: bool) -> Result<bool, ApiError> {
+    fn apply(self: &Arc<Self>, json: &[u8], root: Value, ids: bool) -> Result<bool, ApiError> {
         let t0 = Instant::now();
         let config = Config::from_value(root, ids)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;

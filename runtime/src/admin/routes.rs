@@ -247,7 +247,7 @@ async fn config(
     match parts.method {
         Method::GET | Method::HEAD => {
             let raw = inner.raw.load();
-            let out = traverse::read_encoded(&raw.root, path)?;
+            let out = traverse::read_encoded(raw.root(), path)?;
             let mut r = body_response("application/json", out.clone());
             if let Ok(v) = HeaderValue::from_str(&traverse::etag(path, &out)) {
                 r.headers_mut().insert(ETAG, v);

@@ -80,7 +80,11 @@ mod tests {
         .await
         .unwrap();
         let ours = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
-        assert_eq!(nice, (ours + NICE_STEP).min(19), "the reload thread's nice value");
+        assert_eq!(
+            nice,
+            (ours + NICE_STEP).min(19),
+            "the reload thread's nice value"
+        );
         assert!(in_runtime, "the reload thread sees the Tokio runtime");
     }
 
