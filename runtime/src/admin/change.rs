@@ -154,7 +154,7 @@ impl Inner {
     /// Returns whether the config may be autosaved.
     fn apply(self: &Arc<Self>, json: &[u8], root: Value, ids: bool) -> Result<bool, ApiError> {
         let t0 = Instant::now();
-        let config = Config::from_value(root, ids)
+        let config = Config::from_document(root, ids, json)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
         let admin = config.admin.as_ref();
         let disabled = admin.is_some_and(|a| a.disabled);

@@ -8,14 +8,14 @@
 //! `disable_certificates`, `skip`, `skip_certificates`,
 //! `ignore_loaded_certificates`.
 
-use crate::config::{HandlerConfig, HttpApp, RouteConfig, ServerConfig};
+use crate::config::{AutoHttpsConfig, HandlerConfig, HttpApp, RouteConfig, ServerConfig};
 use crate::error::Error;
 use crate::listeners::{address, Network};
 use crate::tls::issuer::{default_internal, AutoPolicy};
 use crate::tls::TlsBuilder;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 /// Caddy's default ports.
@@ -126,11 +126,12 @@ pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a
     let mut cert_names = BTreeSet::new();
     // domain → (redirect listener, the HTTPS port it redirects to)
     let mut redirects: BTreeMap<String, (String, u16)> = BTreeMap::new();
+    let no_settings = AutoHttpsConfig::default();
     for (name, srv) in &app.servers {
         let path = format!("apps.http.servers.{name}");
         let mut tls_policies =
             (!srv.tls_connection_policies.is_empty()).then(|| srv.tls_connection_policies.clone());
-        let ah = srv.automatic_https.clone().unwrap_or_default();
+        let ah = srv.automatic_https.as_ref().unwrap_or(&no_settings);
         let listen = ports(srv, &path)?;
         let tcp: Vec<_> = listen
             .iter()
@@ -157,9 +158,12 @@ pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a
             tracing::info!(server_name = %name, https_port, "server is listening only on the HTTPS port but has no TLS connection policies; adding one to enable TLS");
             tls_policies = Some(vec![Map::new()]);
         }
+        // The adapter lists every `http://` site in `skip`: look names up
+        // in sets, not lists, or a large config takes quadratic time.
+        let skip = str_set(&ah.skip);
         let domains: BTreeSet<String> = route_hosts(&srv.routes)
             .into_iter()
-            .filter(|d| !ah.skip.contains(d))
+            .filter(|d| !skip.contains(d.as_str()))
             .collect();
         if domains.is_empty() {
             planned.push(Planned {
@@ -169,8 +173,9 @@ pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a
             });
             continue;
         }
+        let skip_certificates = str_set(&ah.skip_certificates);
         for d in &domains {
-            if !qualifies(d) || ah.skip_certificates.contains(d) || ah.disable_certificates {
+            if !qualifies(d) || skip_certificates.contains(d.as_str()) || ah.disable_certificates {
                 continue;
             }
             if !ah.ignore_loaded_certificates && tls.has_loaded(d) {
@@ -202,6 +207,10 @@ pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a
     add_policies(tls, &cert_names);
     add_redirects(&mut planned, redirects, https_port)?;
     Ok(planned)
+}
+
+fn str_set(list: &[String]) -> HashSet<&str> {
+    list.iter().map(String::as_str).collect()
 }
 
 /// Implicit automation policies for the names no explicit policy lists.
@@ -286,6 +295,22 @@ fn add_redirects(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_lists_leave_out_exactly_their_names() {
+        let json = br#"{"apps":{"http":{"servers":{"s":{"listen":[":8443"],
+            "routes":[{"match":[{"host":["a.test","b.test","c.test"]}]}],
+            "automatic_https":{"skip":["a.test"],"skip_certificates":["b.test","c.tes"]}}}}}}"#;
+        let config = crate::config::Config::from_json(json).unwrap();
+        let mut tls = TlsBuilder::provision(&config).unwrap();
+        let planned = plan(config.apps.http.as_ref().unwrap(), &mut tls).unwrap();
+        assert_eq!(tls.managed, ["c.test"], "no certificate for a skipped name");
+        let redirects = planned.iter().find(|p| p.name == REDIRECT_SERVER).unwrap();
+        let hosts = route_hosts(&redirects.config.routes);
+        assert_eq!(hosts, BTreeSet::from(["b.test".into(), "c.test".into()]));
+        let user = planned.iter().find(|p| p.name == "s").unwrap();
+        assert!(matches!(user.config, Cow::Borrowed(_)), "not copied");
+    }
 
     #[test]
     fn names_are_classified_like_certmagic() {
