@@ -71,18 +71,25 @@ impl Config {
     }
 
     /// Decodes `value`, the parsed form of the document `json` (`null`:
-    /// the empty config), as the admin API receives it, moving its strings
-    /// instead of copying them; with `ids` (it may carry `"@id"` tags) they
-    /// are removed first. The fast decode does not track paths: a failure
-    /// is decoded again from `json` for an error naming its JSON path.
-    pub fn from_document(mut value: Value, ids: bool, json: &[u8]) -> Result<Config, Error> {
+    /// the empty config), as the admin API receives it; with `ids` (it may
+    /// carry `"@id"` tags) a copy without them is decoded. The fast decode
+    /// does not track paths: a failure is decoded again from `json` for an
+    /// error naming its JSON path. (Decoding borrows: moving out of `value`
+    /// would free its maps during provisioning, and the new config's
+    /// routes would be scattered through those holes, slowing every
+    /// request that walks them.)
+    pub fn from_document(value: &Value, ids: bool, json: &[u8]) -> Result<Config, Error> {
         if value.is_null() {
             return Ok(Config::default());
         }
-        if ids {
-            strip_ids(&mut value);
-        }
-        Config::deserialize(value).or_else(|_| Config::from_json(json))
+        let decoded = if ids {
+            let mut stripped = value.clone();
+            strip_ids(&mut stripped);
+            Config::deserialize(&stripped)
+        } else {
+            Config::deserialize(value)
+        };
+        decoded.or_else(|_| Config::from_json(json))
     }
 }
 
@@ -205,7 +212,7 @@ mod tests {
     fn a_parsed_document_decodes_like_its_bytes() {
         let json = br#"{"@id":"r","apps":{"http":{"servers":{"srv0":{"listen":[":80"],"routes":[{"handle":[{"@id":"h","body":"x","handler":"static_response"}]}]}}}}}"#;
         let value: Value = serde_json::from_slice(json).unwrap();
-        let c = Config::from_document(value, true, json).unwrap();
+        let c = Config::from_document(&value, true, json).unwrap();
         let http = c.apps.http.unwrap();
         let h = &http.servers["srv0"].routes[0].handle[0];
         assert_eq!(h.name_str(), Some("static_response"));
@@ -216,7 +223,7 @@ mod tests {
         );
         let bad = br#"{"apps":{"http":{"servers":{"s":{"routes":[{"handle":[],"lisen":1}]}}}}}"#;
         let value: Value = serde_json::from_slice(bad).unwrap();
-        let err = Config::from_document(value, false, bad)
+        let err = Config::from_document(&value, false, bad)
             .unwrap_err()
             .to_string();
         assert!(

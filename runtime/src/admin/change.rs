@@ -123,7 +123,9 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json, root, ids);
+        let applied = self.apply(&json, &root, ids);
+        // Freed only now: see `Config::from_document`.
+        drop(root);
         tell(super::ChangeEvent::Applied {
             ok: applied.is_ok(),
         });
@@ -152,7 +154,7 @@ impl Inner {
     /// Decodes and runs `root` (encoded as `json`; `ids`: it may carry
     /// `@id` tags), replacing the admin server when its address changes.
     /// Returns whether the config may be autosaved.
-    fn apply(self: &Arc<Self>, json: &[u8], root: Value, ids: bool) -> Result<bool, ApiError> {
+    fn apply(self: &Arc<Self>, json: &[u8], root: &Value, ids: bool) -> Result<bool, ApiError> {
         let t0 = Instant::now();
         let config = Config::from_document(root, ids, json)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
