@@ -23,9 +23,9 @@ pub struct RawConfig {
     pub json: Vec<u8>,
     /// `@id` → `/config/…` path.
     pub index: HashMap<String, String>,
-    /// The document, decoded from `json` when the API first needs it: a
-    /// reload moves the parsed body into the typed config instead of
-    /// keeping a second tree.
+    /// The document, decoded from `json` when the API first needs it
+    /// (`GET /config`, edits, `If-Match`): a running config does not keep
+    /// a second tree besides its typed one.
     root: OnceLock<Value>,
 }
 
