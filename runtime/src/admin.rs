@@ -213,10 +213,9 @@ impl Admin {
     /// Loads a whole JSON config as `POST /load` does (`force`: even when
     /// identical). Returns whether anything changed.
     pub async fn load(&self, json: Vec<u8>, force: bool) -> Result<bool, ApiError> {
-        let value = change::parse_body(&json)?;
         self.inner
             .clone()
-            .change_async(change::Edit::Replace(value), None, force)
+            .change_async(change::Edit::Replace(json), None, force)
             .await
     }
 

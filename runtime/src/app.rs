@@ -295,15 +295,10 @@ impl Runtime {
     }
 }
 
-/// Drops `v` on Tokio's blocking pool when there is one (freeing a large
-/// config takes milliseconds nobody should wait for), else here.
+/// Drops `v` off the serving threads, on a low-priority thread (freeing a
+/// large config takes milliseconds nobody should wait for).
 pub fn drop_later<T: Send + 'static>(v: T) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) => {
-            h.spawn_blocking(move || drop(v));
-        }
-        Err(_) => drop(v),
-    }
+    crate::util::background::drop_later(v);
 }
 
 /// Checks a config: decodes and provisions every module without binding

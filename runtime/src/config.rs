@@ -13,7 +13,9 @@
 mod http;
 mod logging;
 
-pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
+pub use http::{
+    AutoHttpsConfig, ErrorsConfig, HandlerConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs,
+};
 pub use logging::{AdminConfig, LogConfig, LoggingConfig};
 
 use crate::error::Error;
@@ -51,8 +53,10 @@ impl Config {
         if json.windows(5).any(|w| w == b"\"@id\"") {
             return Self::from_json_with_ids(json);
         }
-        let de = &mut serde_json::Deserializer::from_slice(json);
-        serde_path_to_error::deserialize(de).map_err(|e| path_error("", e))
+        serde_json::from_slice(json).or_else(|_| {
+            let de = &mut serde_json::Deserializer::from_slice(json);
+            serde_path_to_error::deserialize(de).map_err(|e| path_error("", e))
+        })
     }
 
     /// Decodes a config whose objects may carry `"@id"` tags (the admin
@@ -63,7 +67,29 @@ impl Config {
             message: e.to_string(),
         })?;
         strip_ids(&mut value);
-        serde_path_to_error::deserialize(&value).map_err(|e| path_error("", e))
+        decode(&value, "")
+    }
+
+    /// Decodes `value`, the parsed form of the document `json` (`null`:
+    /// the empty config), as the admin API receives it; with `ids` (it may
+    /// carry `"@id"` tags) a copy without them is decoded. The fast decode
+    /// does not track paths: a failure is decoded again from `json` for an
+    /// error naming its JSON path. (Decoding borrows: moving out of `value`
+    /// would free its maps during provisioning, and the new config's
+    /// routes would be scattered through those holes, slowing every
+    /// request that walks them.)
+    pub fn from_document(value: &Value, ids: bool, json: &[u8]) -> Result<Config, Error> {
+        if value.is_null() {
+            return Ok(Config::default());
+        }
+        let decoded = if ids {
+            let mut stripped = value.clone();
+            strip_ids(&mut stripped);
+            Config::deserialize(&stripped)
+        } else {
+            Config::deserialize(value)
+        };
+        decoded.or_else(|_| Config::from_json(json))
     }
 }
 
@@ -81,7 +107,10 @@ pub fn strip_ids(v: &mut Value) {
 
 /// Decodes `value` as `T`, naming `base` plus the inner path on error.
 pub fn decode<'de, T: Deserialize<'de>>(value: &'de Value, base: &str) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value).map_err(|e| path_error(base, e))
+    // Tracking the path costs an allocation per key: decode untracked, and
+    // only a failure again to find where it is.
+    T::deserialize(value)
+        .or_else(|_| serde_path_to_error::deserialize(value).map_err(|e| path_error(base, e)))
 }
 
 fn path_error<E: std::fmt::Display>(base: &str, e: serde_path_to_error::Error<E>) -> Error {
@@ -177,6 +206,40 @@ mod tests {
             err.starts_with("apps.http.servers.s.lisen: unknown field"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_parsed_document_decodes_like_its_bytes() {
+        let json = br#"{"@id":"r","apps":{"http":{"servers":{"srv0":{"listen":[":80"],"routes":[{"handle":[{"@id":"h","body":"x","handler":"static_response"}]}]}}}}}"#;
+        let value: Value = serde_json::from_slice(json).unwrap();
+        let c = Config::from_document(&value, true, json).unwrap();
+        let http = c.apps.http.unwrap();
+        let h = &http.servers["srv0"].routes[0].handle[0];
+        assert_eq!(h.name_str(), Some("static_response"));
+        assert_eq!(
+            h.body,
+            serde_json::json!({"body": "x"}),
+            "handler and @id split off"
+        );
+        let bad = br#"{"apps":{"http":{"servers":{"s":{"routes":[{"handle":[],"lisen":1}]}}}}}"#;
+        let value: Value = serde_json::from_slice(bad).unwrap();
+        let err = Config::from_document(&value, false, bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("apps.http.servers.s.routes[0].lisen: unknown field"),
+            "{err}"
+        );
+        let nested = serde_json::json!({"routes": [{"handle": [{"handler": "x", "lisen": 1}], "terminal": "no"}]});
+        let err = decode::<http::HandlerConfig>(&nested["routes"][0]["handle"][0], "a").map(|_| ());
+        assert!(
+            err.is_ok(),
+            "a handler's own fields are its module's to check"
+        );
+        let err = decode::<RouteConfig>(&nested["routes"][0], "a.b[0]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("a.b[0].terminal: invalid type"), "{err}");
     }
 
     #[test]

@@ -202,7 +202,7 @@ fn wants_metrics(app: &HttpApp) -> bool {
                 .chain(s.errors.iter().flat_map(|e| e.routes.iter()))
                 .chain(s.named_routes.values())
                 .flat_map(|r| r.handle.iter())
-                .any(|h| mentions_handler(&serde_json::Value::Object(h.clone()), "metrics"))
+                .any(|h| h.name_str() == Some("metrics") || mentions_handler(&h.body, "metrics"))
         })
 }
 

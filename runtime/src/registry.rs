@@ -12,7 +12,7 @@
 //! owning module asks [`Provision::require`] so that an unknown member is
 //! reported by its full ID, like every other module.
 
-use crate::config::{decode, RouteConfig};
+use crate::config::{decode, HandlerConfig, RouteConfig};
 use crate::error::Error;
 use crate::http::metrics::{Instrumented, Metrics};
 use crate::http::routes::RouteList;
@@ -141,8 +141,19 @@ impl<'r> Provision<'r> {
         namespace: &str,
         path: &str,
     ) -> Result<(&'v str, Module), Error> {
+        self.module_named(obj.get(key), key, namespace, path)
+    }
+
+    /// Like [`Provision::module_name`], from the value of `key` itself.
+    fn module_named<'v>(
+        &self,
+        value: Option<&'v Value>,
+        key: &str,
+        namespace: &str,
+        path: &str,
+    ) -> Result<(&'v str, Module), Error> {
         let key_path = format!("{path}.{key}");
-        let name = match obj.get(key) {
+        let name = match value {
             Some(Value::String(s)) => s.as_str(),
             Some(_) => return Err(Error::config(key_path, "module name must be a string")),
             None => {
@@ -156,19 +167,15 @@ impl<'r> Provision<'r> {
         Ok((name, module))
     }
 
-    /// Provisions one handler object (`{"handler": "...", ...}`).
-    pub fn handler(
-        &mut self,
-        obj: &Map<String, Value>,
-        path: &str,
-    ) -> Result<Box<dyn Handler>, Error> {
-        let (name, module) = self.module_name(obj, "handler", "http.handlers", path)?;
+    /// Provisions one handler object (`{"handler": "...", ...}`); the
+    /// module decodes the rest of the object in place.
+    pub fn handler(&mut self, h: &HandlerConfig, path: &str) -> Result<Box<dyn Handler>, Error> {
+        let (name, module) =
+            self.module_named(h.name.as_ref(), "handler", "http.handlers", path)?;
         let Module::Handler(ctor) = module else {
             return Err(Error::config(path, "not a handler module"));
         };
-        let mut rest = obj.clone();
-        rest.remove("handler");
-        let handler = ctor(&Value::Object(rest), self, path)?;
+        let handler = ctor(&h.body, self, path)?;
         Ok(match &self.metrics {
             Some(m) => Instrumented::wrap(handler, m.series(&self.server, name)),
             None => handler,

@@ -1,8 +1,10 @@
 //! Small helpers shared across the runtime: Go-compatible path cleaning and
 //! glob matching (Caddy's path rules are defined in terms of Go's `path`
 //! package), Caddy's duration syntax, a cheap non-cryptographic PRNG, and
-//! the text a panic carries.
+//! the text a panic carries; `background` runs reconfiguration work on
+//! low-priority threads.
 
+pub mod background;
 pub mod goregex;
 pub mod ipnet;
 

@@ -11,25 +11,37 @@ use crate::listeners::address;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// The raw config now running, as the API shows it. Immutable; replaced
 /// whole on each change.
 #[derive(Default)]
 pub struct RawConfig {
-    /// The config document (`Null` when none).
-    pub root: Value,
-    /// `root` encoded, compared to decide whether a change is a no-op.
+    /// The config document encoded (empty when none), compared to decide
+    /// whether a change is a no-op.
     pub json: Vec<u8>,
     /// `@id` → `/config/…` path.
     pub index: HashMap<String, String>,
+    /// The document, decoded from `json` when the API first needs it
+    /// (`GET /config`, edits, `If-Match`): a running config does not keep
+    /// a second tree besides its typed one.
+    root: OnceLock<Value>,
+}
+
+impl RawConfig {
+    /// The config document (`Null` when none).
+    pub fn root(&self) -> &Value {
+        self.root
+            .get_or_init(|| serde_json::from_slice(&self.json).unwrap_or(Value::Null))
+    }
 }
 
 /// What a change does.
 pub enum Edit {
-    /// Replace the whole config (`POST /load`).
-    Replace(Value),
+    /// Replace the whole config (`POST /load`) with this JSON body, decoded
+    /// on the reload thread.
+    Replace(Vec<u8>),
     /// Edit at a `/config/…` path (`body` is `None` for DELETE).
     Access {
         method: Method,
@@ -48,17 +60,23 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
 }
 
 impl Inner {
-    /// Runs [`Inner::change`] off the async workers (provisioning is CPU
-    /// work and binds sockets).
+    /// Runs [`Inner::change`] off the async workers, on a low-priority
+    /// thread (decoding and provisioning are CPU work that must not slow
+    /// the requests being served; binding sockets may block).
     pub async fn change_async(
         self: Arc<Self>,
         edit: Edit,
         if_match: Option<String>,
         force: bool,
     ) -> Result<bool, ApiError> {
-        tokio::task::spawn_blocking(move || self.change(edit, if_match.as_deref(), force))
+        crate::util::background::run(move || self.change(edit, if_match.as_deref(), force))
             .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the config change failed unexpectedly",
+                )
+            })?
     }
 
     /// Applies `edit`; `Ok(false)` when the result is identical to the
@@ -72,13 +90,13 @@ impl Inner {
         let _serial = lock(&self.changing);
         let current = self.raw.load_full();
         if let Some(tag) = if_match {
-            check_if_match(&current.root, tag)?;
+            check_if_match(current.root(), tag)?;
         }
         let root = match edit {
-            Edit::Replace(v) => v,
+            Edit::Replace(body) => parse_body(&body)?,
             Edit::Access { method, path, body } => {
                 let mut doc = Map::new();
-                doc.insert("config".into(), current.root.clone());
+                doc.insert("config".into(), current.root().clone());
                 let mut doc = Value::Object(doc);
                 traverse::write(&mut doc, &method, &path, body)?;
                 doc.as_object_mut()
@@ -92,8 +110,12 @@ impl Inner {
             tracing::info!("config is unchanged");
             return Ok(false);
         }
+        // Only a document that mentions `@id` has any to index or strip.
+        let ids = json.windows(5).any(|w| w == b"\"@id\"");
         let mut index = HashMap::new();
-        traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        if ids {
+            traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        }
         let started = Instant::now();
         let tell = |e| {
             if let Some(f) = &self.opts.on_change {
@@ -101,7 +123,9 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json);
+        let applied = self.apply(&json, &root, ids);
+        // Freed only now: see `Config::from_document`.
+        drop(root);
         tell(super::ChangeEvent::Applied {
             ok: applied.is_ok(),
         });
@@ -114,25 +138,26 @@ impl Inner {
             }
         };
         self.metrics.reload_succeeded(started.elapsed());
-        let saved = persist.then(|| json.clone());
-        let replaced = self.raw.swap(Arc::new(RawConfig { root, json, index }));
-        if let (Some(json), Some(path)) = (saved, &self.opts.autosave) {
+        if let (true, Some(path)) = (persist, &self.opts.autosave) {
             super::persist::save(path, &json);
         }
+        let raw = RawConfig {
+            json,
+            index,
+            root: OnceLock::new(),
+        };
+        let replaced = self.raw.swap(Arc::new(raw));
         crate::app::drop_later((current, replaced));
         Ok(true)
     }
 
-    /// Decodes and runs `json`, replacing the admin server when its
-    /// address changes. Returns whether the config may be autosaved.
-    fn apply(self: &Arc<Self>, json: &[u8]) -> Result<bool, ApiError> {
+    /// Decodes and runs `root` (encoded as `json`; `ids`: it may carry
+    /// `@id` tags), replacing the admin server when its address changes.
+    /// Returns whether the config may be autosaved.
+    fn apply(self: &Arc<Self>, json: &[u8], root: &Value, ids: bool) -> Result<bool, ApiError> {
         let t0 = Instant::now();
-        let config = if json == b"null" {
-            Config::default()
-        } else {
-            Config::from_json(json)
-                .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?
-        };
+        let config = Config::from_document(root, ids, json)
+            .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
         let admin = config.admin.as_ref();
         let disabled = admin.is_some_and(|a| a.disabled);
         let listen = admin

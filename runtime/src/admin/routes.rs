@@ -217,10 +217,9 @@ fn forced(parts: &Parts) -> bool {
 
 async fn load(inner: &Arc<Inner>, parts: &Parts, body: Incoming) -> Result<Resp, ApiError> {
     let (json, warnings) = json_body(inner, parts, body).await?;
-    let value = change::parse_body(&json)?;
     inner
         .clone()
-        .change_async(Edit::Replace(value), None, forced(parts))
+        .change_async(Edit::Replace(json), None, forced(parts))
         .await?;
     if warnings.is_empty() {
         return Ok(status(StatusCode::OK));
@@ -248,7 +247,7 @@ async fn config(
     match parts.method {
         Method::GET | Method::HEAD => {
             let raw = inner.raw.load();
-            let out = traverse::read_encoded(&raw.root, path)?;
+            let out = traverse::read_encoded(raw.root(), path)?;
             let mut r = body_response("application/json", out.clone());
             if let Ok(v) = HeaderValue::from_str(&traverse::etag(path, &out)) {
                 r.headers_mut().insert(ETAG, v);

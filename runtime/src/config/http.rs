@@ -70,9 +70,46 @@ pub struct RouteConfig {
     #[serde(default, rename = "match")]
     pub matchers: Vec<Map<String, Value>>,
     #[serde(default)]
-    pub handle: Vec<Map<String, Value>>,
+    pub handle: Vec<HandlerConfig>,
     #[serde(default)]
     pub terminal: bool,
+}
+
+/// One handler object of a route's `handle`, split when decoded into its
+/// module name (the `handler` key, checked when provisioned) and the rest,
+/// which the module decodes: provisioning borrows `body`, never copies it.
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    /// The `handler` value as written (`None` when missing).
+    pub name: Option<Value>,
+    /// The object without its `handler` key (always a JSON object).
+    pub body: Value,
+}
+
+impl HandlerConfig {
+    /// A handler object for `name` with the fields of `body`.
+    pub fn new(name: &str, body: Map<String, Value>) -> Self {
+        HandlerConfig {
+            name: Some(Value::String(name.into())),
+            body: Value::Object(body),
+        }
+    }
+
+    /// The module name, when it is a string.
+    pub fn name_str(&self) -> Option<&str> {
+        self.name.as_ref().and_then(Value::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for HandlerConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut body = Map::deserialize(d)?;
+        let name = body.shift_remove("handler");
+        Ok(HandlerConfig {
+            name,
+            body: Value::Object(body),
+        })
+    }
 }
 
 /// `errors`: routes run when the primary chain fails.

@@ -8,13 +8,14 @@
 //! `disable_certificates`, `skip`, `skip_certificates`,
 //! `ignore_loaded_certificates`.
 
-use crate::config::{HttpApp, RouteConfig, ServerConfig};
+use crate::config::{AutoHttpsConfig, HandlerConfig, HttpApp, RouteConfig, ServerConfig};
 use crate::error::Error;
 use crate::listeners::{address, Network};
 use crate::tls::issuer::{default_internal, AutoPolicy};
 use crate::tls::TlsBuilder;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 
 /// Caddy's default ports.
@@ -23,10 +24,11 @@ pub const DEFAULT_HTTPS_PORT: u16 = 443;
 /// The name of the server Caddy creates for redirects.
 pub const REDIRECT_SERVER: &str = "remaining_auto_https_redirects";
 
-/// A server as automatic HTTPS leaves it.
-pub struct Planned {
+/// A server as automatic HTTPS leaves it (borrowed from the config unless
+/// redirect routes were added to it).
+pub struct Planned<'a> {
     pub name: String,
-    pub config: ServerConfig,
+    pub config: Cow<'a, ServerConfig>,
     /// Its connection policies, when it speaks TLS.
     pub tls: Option<Vec<Map<String, Value>>>,
 }
@@ -88,15 +90,16 @@ fn redirect_route(hosts: Option<Vec<String>>, port: u16, https_port: u16) -> Rou
     if let Some(h) = hosts {
         set.insert("host".into(), json!(h));
     }
-    let handler = json!({
-        "handler": "static_response",
-        "status_code": 308,
-        "headers": {"Location": [to], "Connection": ["close"]},
-        "close": true,
-    });
+    let mut body = Map::new();
+    body.insert("status_code".into(), json!(308));
+    body.insert(
+        "headers".into(),
+        json!({"Location": [to], "Connection": ["close"]}),
+    );
+    body.insert("close".into(), json!(true));
     RouteConfig {
         matchers: vec![set],
-        handle: vec![handler.as_object().cloned().unwrap_or_default()],
+        handle: vec![HandlerConfig::new("static_response", body)],
         ..Default::default()
     }
 }
@@ -116,18 +119,19 @@ fn host_port(a: &address::ListenAddr, port: u16) -> String {
 
 /// Applies automatic HTTPS to the http app, adding managed names and
 /// policies to `tls`; returns every server to provision.
-pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> {
+pub fn plan<'a>(app: &'a HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned<'a>>, Error> {
     let http_port = app.http_port.unwrap_or(DEFAULT_HTTP_PORT);
     let https_port = app.https_port.unwrap_or(DEFAULT_HTTPS_PORT);
     let mut planned = Vec::new();
     let mut cert_names = BTreeSet::new();
     // domain → (redirect listener, the HTTPS port it redirects to)
     let mut redirects: BTreeMap<String, (String, u16)> = BTreeMap::new();
+    let no_settings = AutoHttpsConfig::default();
     for (name, srv) in &app.servers {
         let path = format!("apps.http.servers.{name}");
         let mut tls_policies =
             (!srv.tls_connection_policies.is_empty()).then(|| srv.tls_connection_policies.clone());
-        let ah = srv.automatic_https.clone().unwrap_or_default();
+        let ah = srv.automatic_https.as_ref().unwrap_or(&no_settings);
         let listen = ports(srv, &path)?;
         let tcp: Vec<_> = listen
             .iter()
@@ -136,7 +140,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
         if ah.disable {
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
@@ -145,7 +149,7 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
             tracing::info!(server_name = %name, http_port, "server is listening only on the HTTP port, so no automatic HTTPS will be applied to this server");
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
@@ -154,20 +158,24 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
             tracing::info!(server_name = %name, https_port, "server is listening only on the HTTPS port but has no TLS connection policies; adding one to enable TLS");
             tls_policies = Some(vec![Map::new()]);
         }
+        // The adapter lists every `http://` site in `skip`: look names up
+        // in sets, not lists, or a large config takes quadratic time.
+        let skip = str_set(&ah.skip);
         let domains: BTreeSet<String> = route_hosts(&srv.routes)
             .into_iter()
-            .filter(|d| !ah.skip.contains(d))
+            .filter(|d| !skip.contains(d.as_str()))
             .collect();
         if domains.is_empty() {
             planned.push(Planned {
                 name: name.clone(),
-                config: srv.clone(),
+                config: Cow::Borrowed(srv),
                 tls: tls_policies,
             });
             continue;
         }
+        let skip_certificates = str_set(&ah.skip_certificates);
         for d in &domains {
-            if !qualifies(d) || ah.skip_certificates.contains(d) || ah.disable_certificates {
+            if !qualifies(d) || skip_certificates.contains(d.as_str()) || ah.disable_certificates {
                 continue;
             }
             if !ah.ignore_loaded_certificates && tls.has_loaded(d) {
@@ -192,13 +200,17 @@ pub fn plan(app: &HttpApp, tls: &mut TlsBuilder) -> Result<Vec<Planned>, Error> 
         }
         planned.push(Planned {
             name: name.clone(),
-            config: srv.clone(),
+            config: Cow::Borrowed(srv),
             tls: tls_policies,
         });
     }
     add_policies(tls, &cert_names);
     add_redirects(&mut planned, redirects, https_port)?;
     Ok(planned)
+}
+
+fn str_set(list: &[String]) -> HashSet<&str> {
+    list.iter().map(String::as_str).collect()
 }
 
 /// Implicit automation policies for the names no explicit policy lists.
@@ -231,7 +243,7 @@ fn add_policies(tls: &mut TlsBuilder, names: &BTreeSet<String>) {
 }
 
 fn add_redirects(
-    planned: &mut Vec<Planned>,
+    planned: &mut Vec<Planned<'_>>,
     redirects: BTreeMap<String, (String, u16)>,
     https_port: u16,
 ) -> Result<(), Error> {
@@ -253,10 +265,9 @@ fn add_redirects(
         match existing {
             Some(p) => {
                 tracing::warn!(server_name = %p.name, interface = %addr, "user server is listening on same interface as automatic HTTP->HTTPS redirects; user-configured routes might override these redirects");
-                p.config.routes.push(route);
-                p.config
-                    .routes
-                    .push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
+                let routes = &mut p.config.to_mut().routes;
+                routes.push(route);
+                routes.push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
             }
             None => {
                 remaining.push(route);
@@ -270,11 +281,11 @@ fn add_redirects(
         remaining.push(redirect_route(None, https_port, DEFAULT_HTTPS_PORT));
         planned.push(Planned {
             name: REDIRECT_SERVER.into(),
-            config: ServerConfig {
+            config: Cow::Owned(ServerConfig {
                 listen: remaining_addrs,
                 routes: remaining,
                 ..Default::default()
-            },
+            }),
             tls: None,
         });
     }
@@ -284,6 +295,22 @@ fn add_redirects(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_lists_leave_out_exactly_their_names() {
+        let json = br#"{"apps":{"http":{"servers":{"s":{"listen":[":8443"],
+            "routes":[{"match":[{"host":["a.test","b.test","c.test"]}]}],
+            "automatic_https":{"skip":["a.test"],"skip_certificates":["b.test","c.tes"]}}}}}}"#;
+        let config = crate::config::Config::from_json(json).unwrap();
+        let mut tls = TlsBuilder::provision(&config).unwrap();
+        let planned = plan(config.apps.http.as_ref().unwrap(), &mut tls).unwrap();
+        assert_eq!(tls.managed, ["c.test"], "no certificate for a skipped name");
+        let redirects = planned.iter().find(|p| p.name == REDIRECT_SERVER).unwrap();
+        let hosts = route_hosts(&redirects.config.routes);
+        assert_eq!(hosts, BTreeSet::from(["b.test".into(), "c.test".into()]));
+        let user = planned.iter().find(|p| p.name == "s").unwrap();
+        assert!(matches!(user.config, Cow::Borrowed(_)), "not copied");
+    }
 
     #[test]
     fn names_are_classified_like_certmagic() {

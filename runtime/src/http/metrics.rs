@@ -287,10 +287,11 @@ fn request_size(cx: &Cx<'_>) -> u64 {
 /// (`{"handler": "metrics", ...}`), to decide whether to collect metrics.
 pub fn mentions_handler(v: &serde_json::Value, name: &str) -> bool {
     match v {
-        serde_json::Value::Object(o) => {
-            o.get("handler").and_then(|h| h.as_str()) == Some(name)
-                || o.values().any(|x| mentions_handler(x, name))
-        }
+        // One pass over the entries (no key hashing per object): the
+        // whole config is walked on each load.
+        serde_json::Value::Object(o) => o.iter().any(|(k, x)| {
+            (k == "handler" && x.as_str() == Some(name)) || mentions_handler(x, name)
+        }),
         serde_json::Value::Array(a) => a.iter().any(|x| mentions_handler(x, name)),
         _ => false,
     }

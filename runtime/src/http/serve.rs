@@ -367,6 +367,22 @@ pub(crate) async fn route(
     let Some(instance) = shared.current() else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
+    let r = route_on(&instance, socket_id, info, parts, body).await;
+    // The last request of a replaced config would free it here, on a
+    // worker: hand that work to a background thread instead.
+    if let Some(last) = Arc::into_inner(instance) {
+        crate::app::drop_later(last);
+    }
+    r
+}
+
+async fn route_on(
+    instance: &crate::instance::Instance,
+    socket_id: u64,
+    info: &ConnInfo,
+    parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+) -> Result<super::Response, Abort> {
     let Some(server) = instance.server_for(socket_id) else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
