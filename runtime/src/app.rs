@@ -93,6 +93,8 @@ pub struct Shared {
     registry: Registry,
     /// HTTP metrics series, kept across reloads.
     metrics: Arc<crate::http::metrics::Metrics>,
+    /// The threads TCP connections are served on.
+    pub(crate) serving: crate::http::serve_threads::ServeThreads,
 }
 
 impl Shared {
@@ -140,6 +142,7 @@ impl Runtime {
                 pool: Pool::with_options(options),
                 registry,
                 metrics: Default::default(),
+                serving: Default::default(),
             }),
         }
     }

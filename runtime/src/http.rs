@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod replacer;
 pub mod routes;
 pub mod serve;
+pub(crate) mod serve_threads;
 pub mod server;
 mod streams;
 

@@ -12,12 +12,12 @@ use super::body::{Body, BoxError, ReqBody};
 use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
 use super::handlers::status_response;
 use super::server::{Abort, ConnSettings};
+use super::streams::{StreamExec, WithStreams};
 use crate::app::{Accepted, Shared};
 use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
 use http::StatusCode;
 use hyper::body::Incoming;
-use super::streams::{StreamExec, WithStreams};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
@@ -58,10 +58,7 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
                 let _ = s.set_nodelay(true);
                 let (socket, shared) = (socket.clone(), shared.clone());
                 let accepted = Accepted::new(&shared);
-                tokio::spawn(async move {
-                    crate::tls::accept::serve_tcp(s, info, socket, shared).await;
-                    drop(accepted);
-                });
+                serve_tcp_on_thread(s, info, socket, shared, accepted);
             }
             Ok((Stream::Unix(s), info)) => {
                 let accepted = Accepted::new(&shared);
@@ -79,6 +76,36 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
     }
     drop(listener);
     tracing::debug!(listener = %socket.key, "listener closed");
+}
+
+/// Serves an accepted TCP connection on a serving thread (see
+/// `serve_threads`), or here when there are none.
+fn serve_tcp_on_thread(
+    s: tokio::net::TcpStream,
+    info: ConnInfo,
+    socket: Arc<Socket>,
+    shared: Arc<Shared>,
+    accepted: Accepted,
+) {
+    // The stream moves to the serving thread's reactor.
+    let std = match s.into_std() {
+        Ok(std) => std,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot hand an accepted connection to a serving thread");
+            return;
+        }
+    };
+    let owner = shared.clone();
+    let serve = async move {
+        match tokio::net::TcpStream::from_std(std) {
+            Ok(s) => crate::tls::accept::serve_tcp(s, info, socket, shared).await,
+            Err(e) => tracing::warn!(error = %e, "cannot register an accepted connection"),
+        }
+        drop(accepted);
+    };
+    if let Err(serve) = owner.serving.spawn(serve) {
+        tokio::spawn(serve);
+    }
 }
 
 enum Stream {
@@ -177,7 +204,10 @@ fn h1_builder(s: &ConnSettings) -> hyper::server::conn::http1::Builder {
     b
 }
 
-fn h2_builder(s: &ConnSettings, exec: StreamExec) -> hyper::server::conn::http2::Builder<StreamExec> {
+fn h2_builder(
+    s: &ConnSettings,
+    exec: StreamExec,
+) -> hyper::server::conn::http2::Builder<StreamExec> {
     let mut b = hyper::server::conn::http2::Builder::new(exec);
     b.timer(TokioTimer::new())
         .max_header_list_size(s.max_header_bytes as u32)
