@@ -34,10 +34,12 @@ async fn failed_reloads_leak_no_descriptors() {
         (bad_cert, "apps.tls"),
         (bad_field, "apps.http.servers.srv1.lisen"),
     ];
-    // Warm up: every kind of failure once.
+    // Warm up: every kind of failure once, and one request (the serving
+    // threads, with their epoll descriptors, start with the first one).
     for (cfg, _) in &cases {
         assert_eq!(t.load(cfg).await.status, 400);
     }
+    assert_eq!(get(t.site(), "/").await, (200, "old".into()));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = fd_count();
     for i in 0..100 {
