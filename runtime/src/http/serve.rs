@@ -235,20 +235,26 @@ where
     let counter = shared.clone();
     let _counted = counter.conns.enter();
     let state = ConnState::new();
-    let info = Arc::new(info);
-    let svc_state = state.clone();
-    let socket_id = socket.id;
-    let alt_svc = super::h3::alt_svc(&shared, socket_id, &info);
-    let svc_socket = socket.clone();
+    let alt_svc = super::h3::alt_svc(&shared, socket.id, &info);
+    // Everything a request needs from its connection, behind one pointer
+    // that only this connection's thread touches: cloning it per request
+    // does not bounce a cache line shared with other threads the way
+    // cloning `shared` or `socket` would.
+    let conn_cx = Arc::new(ConnCx {
+        shared,
+        socket: socket.clone(),
+        info,
+        alt_svc,
+        state: state.clone(),
+    });
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        let guard = svc_state.begin();
-        let (shared, info, socket) = (shared.clone(), info.clone(), svc_socket.clone());
-        let alt_svc = alt_svc.clone();
+        let cx = conn_cx.clone();
+        let guard = cx.state.begin();
         let fut = async move {
             let h1 = req.version() < http::Version::HTTP_2;
-            let mut r = handle(shared, socket_id, info, req, guard, alt_svc).await;
+            let mut r = handle(&cx, req, guard).await;
             if let Ok(resp) = &mut r {
-                if h1 && socket.is_handed_off() {
+                if h1 && cx.socket.is_handed_off() {
                     close_after(resp);
                 }
             }
@@ -361,23 +367,29 @@ pub(crate) async fn idle_elapsed(state: &ConnState, limit: Duration) {
     }
 }
 
-async fn handle(
+/// What the requests of one connection share.
+struct ConnCx {
     shared: Arc<Shared>,
-    socket_id: u64,
-    info: Arc<ConnInfo>,
+    socket: Arc<Socket>,
+    info: ConnInfo,
+    alt_svc: Option<http::HeaderValue>,
+    state: Arc<ConnState>,
+}
+
+async fn handle(
+    cx: &ConnCx,
     req: http::Request<Incoming>,
     guard: ActiveGuard,
-    alt_svc: Option<http::HeaderValue>,
 ) -> Result<http::Response<ServedBody>, Abort> {
     let (parts, body) = req.into_parts();
-    let mut r = route(&shared, socket_id, &info, parts, |t| {
+    let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, |t| {
         ReqBody::incoming(body, t)
     })
     .await?;
-    if let Some(v) = alt_svc {
+    if let Some(v) = &cx.alt_svc {
         let h = r.headers_mut();
         if !h.contains_key(http::header::ALT_SVC) {
-            h.insert(http::header::ALT_SVC, v);
+            h.insert(http::header::ALT_SVC, v.clone());
         }
     }
     Ok(respond(r, guard))
