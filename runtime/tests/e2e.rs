@@ -78,6 +78,8 @@ mod proxy_upgrade;
 mod request_body;
 #[path = "e2e/routes.rs"]
 mod routes;
+#[path = "e2e/routes_many_hosts.rs"]
+mod routes_many_hosts;
 #[path = "e2e/server.rs"]
 mod server;
 #[path = "e2e/stop.rs"]

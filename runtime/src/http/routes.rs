@@ -13,6 +13,8 @@
 //! routes push one, so nesting costs no recursion and no boxed futures; only
 //! handlers that do I/O return a future.
 
+mod host_index;
+
 use super::{Cx, Handler, Matcher, Response, Step};
 use crate::config::RouteConfig;
 use crate::error::{Error, HttpError};
@@ -78,7 +80,7 @@ pub struct Route {
 
 /// A provisioned list of routes.
 #[derive(Default)]
-pub struct RouteList(Vec<Route>);
+pub struct RouteList(Vec<Route>, host_index::HostIndex);
 
 impl RouteList {
     /// Provisions the routes at `path` (e.g. `apps.http.servers.a.routes`).
@@ -91,7 +93,8 @@ impl RouteList {
         for (i, rc) in configs.iter().enumerate() {
             routes.push(Route::provision(rc, p, &format!("{path}[{i}]"))?);
         }
-        Ok(RouteList(routes))
+        let index = host_index::HostIndex::build(&routes);
+        Ok(RouteList(routes, index))
     }
 
     /// Whether there are no routes.
@@ -134,6 +137,7 @@ impl Route {
 
 struct Frame<'a> {
     routes: &'a [Route],
+    hosts: &'a host_index::HostIndex,
     route: usize,
     handler: usize,
     in_route: bool,
@@ -147,6 +151,7 @@ impl<'a> Frame<'a> {
     fn new(list: &'a RouteList, errors: Option<&'a RouteList>, invokes: u16) -> Self {
         Frame {
             routes: &list.0,
+            hosts: &list.1,
             route: 0,
             handler: 0,
             in_route: false,
@@ -203,6 +208,9 @@ async fn step<'a>(
     let frame = frame_slot;
     {
         if !frame.in_route {
+            if let Some(next) = frame.hosts.next_candidate(frame.route, cx.host()) {
+                frame.route = next;
+            }
             let Some(route) = frame.routes.get(frame.route) else {
                 return Ok(match parents.pop() {
                     Some(parent) => {

@@ -64,6 +64,10 @@ impl Matcher for MatchHost {
             .iter()
             .any(|t| wildcard_match(&t.render(cx), host)))
     }
+
+    fn exact_hosts(&self) -> Option<&[String]> {
+        self.fuzzy.is_empty().then_some(&self.exact[..])
+    }
 }
 
 #[cfg(test)]
