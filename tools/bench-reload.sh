@@ -3,12 +3,15 @@
 # sites (two variants alternated, so each load really reloads), then
 # requests/s (wrk) with no reloads against a reload every 100 ms.
 # Usage: tools/bench-reload.sh [SITES] [LOADS] [SECONDS]
-# Uses $CARGO_TARGET_DIR (default target/) for the release build.
+# Uses $CARGO_TARGET_DIR (default target/) for the release build, or the
+# binary $BIN. ROUNDS (default 3) pairs of runs, without and with reloads;
+# NOOP=1 reloads the same config each time (a no-op: the harness's cost).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sites=${1:-1000}
 loads=${2:-30}
 secs=${3:-10}
+rounds=${ROUNDS:-3}
 target=${CARGO_TARGET_DIR:-target}
 dir=$(mktemp -d)
 pid=""
@@ -36,8 +39,8 @@ for i in range(n):
 """)
 PY
 done
-cargo build --release -q --bin bellhop
-bin="$target/release/bellhop"
+[ -n "${BIN:-}" ] || cargo build --release -q --bin bellhop
+bin="${BIN:-$target/release/bellhop}"
 "$bin" adapt --config "$dir/Caddyfile.a" > "$dir/a.json" 2>/dev/null
 "$bin" adapt --config "$dir/Caddyfile.b" > "$dir/b.json" 2>/dev/null
 BELLHOP_ADMIN=$admin XDG_CONFIG_HOME=$dir/xdg BELLHOP_LOG=info \
@@ -63,22 +66,30 @@ grep -o 'decode_ms=[0-9.]* provision_ms=[0-9.]*' "$dir/run.log" | tail -3 | sed 
 curl -fs -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/" >/dev/null
 rps() { awk '/Requests\/sec/ {print $2}'; }
 bench() { wrk -t2 -c50 -d"${secs}s" -H "Host: site7.example.com:$port" "http://127.0.0.1:$port/"; }
-steady=$(bench | tee "$dir/steady.txt" | rps)
-(
-	i=0
-	while true; do
-		i=$((i + 1))
-		if [ $((i % 2)) = 1 ]; then load b; else load a; fi
-		sleep 0.1
-	done
-) > "$dir/during.txt" &
-reloader=$!
-during=$(bench | tee "$dir/reloading.txt" | rps)
-kill "$reloader"; reloader=""
-n=$(wc -l < "$dir/during.txt")
+# Rounds alternate a run without reloads and one with, so a drift of the
+# machine's speed hits both alike; the figure is the median ratio.
+: > "$dir/ratios.txt"
+: > "$dir/during.txt"
+for round in $(seq "$rounds"); do
+	steady=$(bench | tee -a "$dir/wrk.txt" | rps)
+	before=$(wc -l < "$dir/during.txt")
+	(
+		i=0
+		while true; do
+			i=$((i + 1))
+			if [ -z "${NOOP:-}" ] && [ $((i % 2)) = 1 ]; then load b; else load a; fi
+			sleep 0.1
+		done
+	) >> "$dir/during.txt" &
+	reloader=$!
+	during=$(bench | tee -a "$dir/wrk.txt" | rps)
+	kill "$reloader"; wait "$reloader" 2>/dev/null || true; reloader=""
+	n=$(( $(wc -l < "$dir/during.txt") - before ))
+	echo "round $round: no reloads ${steady} req/s; with $n reloads in ${secs}s ${during} req/s"
+	awk -v a="$steady" -v b="$during" 'BEGIN {printf "%.1f\n", 100 * b / a}' >> "$dir/ratios.txt"
+done
 bad=$(grep -cv '^200 ' "$dir/during.txt" || true)
-errs=$(grep -h 'Socket errors\|Non-2xx' "$dir/steady.txt" "$dir/reloading.txt" || true)
-echo "wrk -c50 ${secs}s, no reloads:        ${steady} requests/s"
-echo "wrk -c50 ${secs}s, reload every 100ms: ${during} requests/s ($n reloads, $bad failed)"
-awk -v a="$steady" -v b="$during" 'BEGIN {printf "throughput during reloads: %.1f%% of steady state\n", 100 * b / a}'
+errs=$(grep -h 'Socket errors\|Non-2xx' "$dir/wrk.txt" || true)
+echo "reloads while serving: $(wc -l < "$dir/during.txt") ($bad failed)${NOOP:+ (NOOP: identical config, a no-op)}"
+echo "throughput during reloads: $(median < "$dir/ratios.txt")% of steady state (median of $rounds rounds: $(tr '\n' ' ' < "$dir/ratios.txt"))"
 [ -z "$errs" ] || echo "wrk reported: $errs"
