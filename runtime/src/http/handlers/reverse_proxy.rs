@@ -42,6 +42,8 @@ mod transport_fastcgi;
 mod transport_http;
 mod upstreams;
 
+pub use tls::NoVerify;
+
 pub use handle_response::{copy_response, copy_response_headers};
 pub use placeholders::{placeholder, ProxyInfo};
 pub use provision::new;

@@ -221,9 +221,10 @@ pub fn server_name(configured: &str, host: &str) -> Result<ServerName<'static>, 
     ServerName::try_from(name.to_string()).map_err(|e| format!("server name {name:?}: {e}"))
 }
 
-/// `insecure_skip_verify`: accepts any server certificate.
+/// `insecure_skip_verify`: accepts any server certificate (also the
+/// benchmark client's verifier, `examples/h3load.rs`).
 #[derive(Debug)]
-struct NoVerify;
+pub struct NoVerify;
 
 impl ServerCertVerifier for NoVerify {
     fn verify_server_cert(
