@@ -10,7 +10,10 @@
 //!
 //! The threads start with the first connection and end when the runtime
 //! that owns them is dropped. `BELLHOP_SERVE_THREADS` sets their number;
-//! 0 serves connections on the multi-threaded runtime instead.
+//! 0 serves connections on the multi-threaded runtime instead. They run
+//! under `SCHED_BATCH` (see `policy`).
+
+mod policy;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -84,9 +87,13 @@ fn start_one(i: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
         .build()?;
     let handle = rt.handle().clone();
     let (stop, stopped) = oneshot::channel::<()>();
+    let sched = policy::wanted();
     std::thread::Builder::new()
         .name(format!("bellhop-serve-{i}"))
         .spawn(move || {
+            if let Some(p) = sched {
+                policy::apply(p);
+            }
             rt.block_on(async {
                 let _ = stopped.await;
             });

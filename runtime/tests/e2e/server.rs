@@ -252,3 +252,43 @@ async fn write_timeout_cuts_a_client_that_does_not_read() {
         "the stalled response was cut short ({got} bytes)"
     );
 }
+
+/// `(name, scheduling policy, nice)` of this process's threads.
+fn threads() -> Vec<(String, u32, i32)> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the `(comm)`: state is field 3; nice 19, policy 41.
+        let rest: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |r| r.1)
+            .split_whitespace()
+            .collect();
+        let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse().ok());
+        if let (Some(nice), Some(policy)) = (field(19), field(41)) {
+            out.push((comm.trim().to_string(), policy as u32, nice));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn serving_threads_run_batch_scheduled_with_the_nice_value_kept() {
+    let s = start_routes(json!([{"handle": [respond("ok")]}]));
+    assert_eq!(get(s.addr, "/").await.body, "ok");
+    let all = threads();
+    let serving: Vec<_> = all
+        .iter()
+        .filter(|t| t.0.starts_with("bellhop-serve"))
+        .collect();
+    assert!(!serving.is_empty(), "no serving thread among {all:?}");
+    let nice = all
+        .iter()
+        .find(|t| !t.0.starts_with("bellhop-serve"))
+        .map(|t| t.2);
+    for t in serving {
+        assert_eq!(t.1, 3, "SCHED_BATCH is 3: {t:?}");
+        assert_eq!(Some(t.2), nice, "nice value kept: {t:?}");
+    }
+}
