@@ -2,7 +2,8 @@
 //! ring provider), for comparing servers where `oha` cannot connect. Against
 //! Caddy 2.6.2, `oha --http-version 3` never completes a request, even on
 //! one connection; its ClientHello offers X25519MLKEM768 first (Caddy's
-//! debug log shows it), which Caddy's Go 1.19 TLS stack lacks. This client
+//! debug log shows it), which Caddy's older TLS stack probably lacks, so
+//! the handshake needs a retry that does not complete. This client
 //! offers X25519, P-256 and P-384, and opens each connection from its own
 //! UDP socket: Caddy 2.6.2 also stalls when several connections share one
 //! client port.
