@@ -208,7 +208,7 @@ async fn step<'a>(
     let frame = frame_slot;
     {
         if !frame.in_route {
-            if let Some(next) = frame.hosts.next_candidate(frame.route, cx.host()) {
+            if let Some(next) = frame.hosts.next_candidate(frame.route, || cx.host()) {
                 frame.route = next;
             }
             let Some(route) = frame.routes.get(frame.route) else {

@@ -92,14 +92,16 @@ impl HostIndex {
     }
 
     /// When route `at` belongs to an indexed run: the first route of the
-    /// run at or after `at` that names `host`, or the run's end when none
-    /// does. `None` when `at` is not in an indexed run.
-    pub fn next_candidate(&self, at: usize, host: &str) -> Option<usize> {
+    /// run at or after `at` that names the request's host (`host` is asked
+    /// only then), or the run's end when none does. `None` when `at` is not
+    /// in an indexed run.
+    pub fn next_candidate<'h>(&self, at: usize, host: impl FnOnce() -> &'h str) -> Option<usize> {
         let r = *self.run_of.get(at)?;
         if r == NO_RUN {
             return None;
         }
         let run = &self.runs[r as usize];
+        let host = host();
         let found = if host.bytes().any(|b| b.is_ascii_uppercase()) {
             run.by_host.get(host.to_ascii_lowercase().as_str())
         } else {
