@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reload speed: time from `POST /load` to its answer for a config of SITES
 # sites (two variants alternated, so each load really reloads), then
-# requests/s (wrk) with no reloads against a reload every 100 ms.
+# requests/s (wrk) with no reloads against a reload every 100 ms (started
+# on a fixed schedule over one keep-alive admin connection, alternating
+# the two variants; a reload that takes longer delays the next).
 # Usage: tools/bench-reload.sh [SITES] [LOADS] [SECONDS]
 # Uses $CARGO_TARGET_DIR (default target/) for the release build, or the
 # binary $BIN. ROUNDS (default 3) pairs of runs, without and with reloads;
@@ -73,23 +75,35 @@ bench() { wrk -t2 -c50 -d"${secs}s" -H "Host: site7.example.com:$port" "http://1
 for round in $(seq "$rounds"); do
 	steady=$(bench | tee -a "$dir/wrk.txt" | rps)
 	before=$(wc -l < "$dir/during.txt")
-	(
-		i=0
-		while true; do
-			i=$((i + 1))
-			if [ -z "${NOOP:-}" ] && [ $((i % 2)) = 1 ]; then load b; else load a; fi
-			sleep 0.1
-		done
-	) >> "$dir/during.txt" &
+	python3 - "$admin" "$dir/a.json" "$dir/b.json" "${NOOP:-}" <<'PY' >> "$dir/during.txt" &
+# One keep-alive connection; a load starts every 100 ms on a fixed schedule
+# (the next one at once when a load took longer). Prints "code seconds".
+import http.client, signal, sys, time
+admin, a, b, noop = sys.argv[1:5]
+bodies = [open(a, "rb").read(), open(b, "rb").read()]
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+conn = http.client.HTTPConnection(admin)
+headers = {"Content-Type": "application/json"}
+i, start = 0, time.monotonic()
+while True:
+    t = time.monotonic()
+    conn.request("POST", "/load", bodies[0 if noop else (i + 1) % 2], headers)
+    r = conn.getresponse()
+    r.read()
+    print(r.status, round(time.monotonic() - t, 4), flush=True)
+    i += 1
+    time.sleep(max(0.0, start + i * 0.1 - time.monotonic()))
+PY
 	reloader=$!
 	during=$(bench | tee -a "$dir/wrk.txt" | rps)
 	kill "$reloader"; wait "$reloader" 2>/dev/null || true; reloader=""
 	n=$(( $(wc -l < "$dir/during.txt") - before ))
-	echo "round $round: no reloads ${steady} req/s; with $n reloads in ${secs}s ${during} req/s"
+	echo "round $round: no reloads ${steady} req/s; with $n reloads in ${secs}s (of $((secs * 10)) scheduled) ${during} req/s"
 	awk -v a="$steady" -v b="$during" 'BEGIN {printf "%.1f\n", 100 * b / a}' >> "$dir/ratios.txt"
 done
 bad=$(grep -cv '^200 ' "$dir/during.txt" || true)
 errs=$(grep -h 'Socket errors\|Non-2xx' "$dir/wrk.txt" || true)
-echo "reloads while serving: $(wc -l < "$dir/during.txt") ($bad failed)${NOOP:+ (NOOP: identical config, a no-op)}"
+under=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/during.txt" | median)
+echo "reloads while serving: $(wc -l < "$dir/during.txt") ($bad failed), median ${under} ms each${NOOP:+ (NOOP: identical config, a no-op)}"
 echo "throughput during reloads: $(median < "$dir/ratios.txt")% of steady state (median of $rounds rounds: $(tr '\n' ' ' < "$dir/ratios.txt"))"
 [ -z "$errs" ] || echo "wrk reported: $errs"
