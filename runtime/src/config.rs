@@ -7,19 +7,20 @@
 //! provisioned, so an unknown module is reported with its ID and path.
 //!
 //! Layout: this file holds the document root and shared value types;
-//! `config/http.rs` the `http` app; `config/logging.rs` the `logging` and
-//! `admin` sections.
+//! `config/http.rs` the `http` app (`config/handler.rs` its handler
+//! objects); `config/logging.rs` the `logging` and `admin` sections.
 
+mod handler;
 mod http;
 mod logging;
 
-pub use http::{
-    AutoHttpsConfig, ErrorsConfig, HandlerConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs,
-};
+pub use handler::HandlerConfig;
+pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
 pub use logging::{AdminConfig, LogConfig, LoggingConfig};
 
 use crate::error::Error;
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -70,26 +71,22 @@ impl Config {
         decode(&value, "")
     }
 
-    /// Decodes `value`, the parsed form of the document `json` (`null`:
-    /// the empty config), as the admin API receives it; with `ids` (it may
-    /// carry `"@id"` tags) a copy without them is decoded. The fast decode
-    /// does not track paths: a failure is decoded again from `json` for an
-    /// error naming its JSON path. (Decoding borrows: moving out of `value`
-    /// would free its maps during provisioning, and the new config's
-    /// routes would be scattered through those holes, slowing every
-    /// request that walks them.)
+    /// Decodes the document `json`, whose parsed form is `value` (`null`:
+    /// the empty config), as the admin API receives it. Decoded from the
+    /// text, so that handler objects stay text (see `config/handler.rs`);
+    /// with `ids` (it may carry `"@id"` tags) a copy of `value` without
+    /// them is decoded. The fast decode does not track paths: a failure is
+    /// decoded again from `json` for an error naming its JSON path.
     pub fn from_document(value: &Value, ids: bool, json: &[u8]) -> Result<Config, Error> {
         if value.is_null() {
             return Ok(Config::default());
         }
-        let decoded = if ids {
-            let mut stripped = value.clone();
-            strip_ids(&mut stripped);
-            Config::deserialize(&stripped)
-        } else {
-            Config::deserialize(value)
-        };
-        decoded.or_else(|_| Config::from_json(json))
+        if !ids {
+            return Config::from_json(json);
+        }
+        let mut stripped = value.clone();
+        strip_ids(&mut stripped);
+        Config::deserialize(&stripped).or_else(|_| Config::from_json(json))
     }
 }
 
@@ -111,6 +108,25 @@ pub fn decode<'de, T: Deserialize<'de>>(value: &'de Value, base: &str) -> Result
     // only a failure again to find where it is.
     T::deserialize(value)
         .or_else(|_| serde_path_to_error::deserialize(value).map_err(|e| path_error(base, e)))
+}
+
+/// Decodes the JSON text `raw` (a fragment of a config: a module's
+/// object) as `T`, naming `base` plus the inner path on error.
+pub fn decode_text<'de, T: Deserialize<'de>>(raw: &'de RawValue, base: &str) -> Result<T, Error> {
+    serde_json::from_str(raw.get()).or_else(|_| {
+        let de = &mut serde_json::Deserializer::from_str(raw.get());
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            // A line and column within a fragment would only mislead.
+            let (path, inner) = (e.path().clone(), e.into_inner());
+            let at = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = inner.to_string();
+            let message = message.strip_suffix(&at).unwrap_or(&message);
+            path_error(
+                base,
+                serde_path_to_error::Error::new(path, message.to_string()),
+            )
+        })
+    })
 }
 
 fn path_error<E: std::fmt::Display>(base: &str, e: serde_path_to_error::Error<E>) -> Error {
@@ -217,7 +233,7 @@ mod tests {
         let h = &http.servers["srv0"].routes[0].handle[0];
         assert_eq!(h.name_str(), Some("static_response"));
         assert_eq!(
-            h.body,
+            serde_json::from_str::<Value>(h.body.get()).unwrap(),
             serde_json::json!({"body": "x"}),
             "handler and @id split off"
         );
@@ -231,7 +247,7 @@ mod tests {
             "{err}"
         );
         let nested = serde_json::json!({"routes": [{"handle": [{"handler": "x", "lisen": 1}], "terminal": "no"}]});
-        let err = decode::<http::HandlerConfig>(&nested["routes"][0]["handle"][0], "a").map(|_| ());
+        let err = decode::<HandlerConfig>(&nested["routes"][0]["handle"][0], "a").map(|_| ());
         assert!(
             err.is_ok(),
             "a handler's own fields are its module's to check"

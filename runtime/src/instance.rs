@@ -6,7 +6,6 @@
 use crate::config::Config;
 use crate::config::HttpApp;
 use crate::error::Error;
-use crate::http::metrics::mentions_handler;
 use crate::http::metrics::Metrics;
 use crate::http::server::Server;
 use crate::listeners::{Lease, Pool};
@@ -202,7 +201,7 @@ fn wants_metrics(app: &HttpApp) -> bool {
                 .chain(s.errors.iter().flat_map(|e| e.routes.iter()))
                 .chain(s.named_routes.values())
                 .flat_map(|r| r.handle.iter())
-                .any(|h| h.name_str() == Some("metrics") || mentions_handler(&h.body, "metrics"))
+                .any(|h| h.name_str() == Some("metrics") || h.body_mentions_handler("metrics"))
         })
 }
 

@@ -17,12 +17,13 @@ use crate::error::Error;
 use crate::http::metrics::{Instrumented, Metrics};
 use crate::http::routes::RouteList;
 use crate::http::{Handler, Matcher};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Builds a handler from its JSON (without the `handler` key) at a path.
-pub type HandlerCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Handler>, Error>;
+pub type HandlerCtor = fn(&RawValue, &mut Provision<'_>, &str) -> Result<Box<dyn Handler>, Error>;
 
 /// Builds a matcher from its JSON value at a path.
 pub type MatcherCtor = fn(&Value, &mut Provision<'_>, &str) -> Result<Box<dyn Matcher>, Error>;
@@ -194,6 +195,16 @@ impl<'r> Provision<'r> {
             Module::Matcher(ctor) => ctor(value, self, path),
             _ => Err(Error::config(path, "not a matcher module")),
         }
+    }
+
+    /// Decodes a handler's config struct (its object as JSON text)
+    /// strictly, naming `path` on error.
+    pub fn decode_text<'v, T: serde::Deserialize<'v>>(
+        &self,
+        raw: &'v RawValue,
+        path: &str,
+    ) -> Result<T, Error> {
+        crate::config::decode_text(raw, path)
     }
 
     /// Decodes a module's config struct strictly, naming `path` on error.

@@ -1,7 +1,7 @@
 //! The `http` app of the config model: servers, routes, error routes,
 //! automatic HTTPS settings and server access-log settings.
 
-use super::{CaddyDuration, StringList};
+use super::{CaddyDuration, HandlerConfig, StringList};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -73,43 +73,6 @@ pub struct RouteConfig {
     pub handle: Vec<HandlerConfig>,
     #[serde(default)]
     pub terminal: bool,
-}
-
-/// One handler object of a route's `handle`, split when decoded into its
-/// module name (the `handler` key, checked when provisioned) and the rest,
-/// which the module decodes: provisioning borrows `body`, never copies it.
-#[derive(Debug, Clone)]
-pub struct HandlerConfig {
-    /// The `handler` value as written (`None` when missing).
-    pub name: Option<Value>,
-    /// The object without its `handler` key (always a JSON object).
-    pub body: Value,
-}
-
-impl HandlerConfig {
-    /// A handler object for `name` with the fields of `body`.
-    pub fn new(name: &str, body: Map<String, Value>) -> Self {
-        HandlerConfig {
-            name: Some(Value::String(name.into())),
-            body: Value::Object(body),
-        }
-    }
-
-    /// The module name, when it is a string.
-    pub fn name_str(&self) -> Option<&str> {
-        self.name.as_ref().and_then(Value::as_str)
-    }
-}
-
-impl<'de> Deserialize<'de> for HandlerConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut body = Map::deserialize(d)?;
-        let name = body.shift_remove("handler");
-        Ok(HandlerConfig {
-            name,
-            body: Value::Object(body),
-        })
-    }
 }
 
 /// `errors`: routes run when the primary chain fails.

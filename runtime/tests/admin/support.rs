@@ -146,7 +146,12 @@ struct Sleepy {
     body: String,
 }
 
-fn sleepy(v: &Value, _: &mut Provision<'_>, _: &str) -> Result<Box<dyn Handler>, Error> {
+fn sleepy(
+    raw: &serde_json::value::RawValue,
+    _: &mut Provision<'_>,
+    _: &str,
+) -> Result<Box<dyn Handler>, Error> {
+    let v: Value = serde_json::from_str(raw.get()).unwrap_or_default();
     Ok(Box::new(Sleepy {
         wait: Duration::from_millis(v["ms"].as_u64().unwrap_or(0)),
         body: v["body"].as_str().unwrap_or("").to_string(),

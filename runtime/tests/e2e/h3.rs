@@ -276,7 +276,11 @@ impl Handler for Boom {
     }
 }
 
-fn boom(_: &Value, _: &mut Provision<'_>, _: &str) -> Result<Box<dyn Handler>, Error> {
+fn boom(
+    _: &serde_json::value::RawValue,
+    _: &mut Provision<'_>,
+    _: &str,
+) -> Result<Box<dyn Handler>, Error> {
     Ok(Box::new(Boom))
 }
 

@@ -6,7 +6,7 @@ use bellhop_runtime::error::Error;
 use bellhop_runtime::http::{Cx, Handler, Step};
 use bellhop_runtime::registry::{Module, Provision, Registry};
 use bellhop_runtime::Runtime;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -152,7 +152,11 @@ impl Handler for Boom {
     }
 }
 
-fn boom(_: &Value, _: &mut Provision<'_>, _: &str) -> Result<Box<dyn Handler>, Error> {
+fn boom(
+    _: &serde_json::value::RawValue,
+    _: &mut Provision<'_>,
+    _: &str,
+) -> Result<Box<dyn Handler>, Error> {
     Ok(Box::new(Boom))
 }
 

@@ -23,6 +23,7 @@ use hashes::{Algorithm, HashCache};
 use http::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use http::StatusCode;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -74,8 +75,8 @@ struct Authentication {
     basic: Option<Basic>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let mut basic = None;
     for (name, conf) in &c.providers {
         let at = format!("{path}.providers.{name}");

@@ -26,6 +26,7 @@ use crate::http::{Body, Cx, Handler, Response, Step};
 use crate::registry::Provision;
 use http::header::{self, HeaderMap, HeaderValue};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use stream::{Codec, EncodedBody};
 
@@ -90,8 +91,8 @@ struct Encode {
     matcher: ResponseMatcher,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let mut codecs = Vec::new();
     for (name, conf) in &c.encodings {
         let at = format!("{path}.encodings.{name}");

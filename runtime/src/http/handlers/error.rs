@@ -7,6 +7,7 @@ use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use http::StatusCode;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[derive(Deserialize)]
@@ -22,8 +23,8 @@ struct ErrorHandler {
     status: Option<Template>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let status = match c.status_code {
         None => None,
         Some(Value::Number(n)) => Some(Template::parse(&n.to_string())),

@@ -30,6 +30,7 @@ use crate::util::{glob_match, sanitized_join};
 use http::header::{HeaderValue, ALLOW, LOCATION};
 use http::{Method, StatusCode};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 #[derive(Deserialize)]
@@ -66,8 +67,8 @@ struct FileServer {
     etag_exts: Vec<String>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     if let Some(fs) = c.fs.as_deref().filter(|f| !f.is_empty()) {
         p.require(&format!("caddy.fs.{fs}"), &format!("{path}.fs"))?;
     }

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::http::{Cx, Handler, Response, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 
 #[derive(Deserialize)]
@@ -48,8 +48,8 @@ struct Headers {
     deferred: bool,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let request = match &c.request {
         Some(r) => HeaderOps::provision(r, &format!("{path}.request"))?,
         None => HeaderOps::default(),

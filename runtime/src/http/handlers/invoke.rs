@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,8 +21,8 @@ struct Invoke {
     route: usize,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let route = p.named_route(&c.name).ok_or_else(|| {
         Error::config(
             format!("{path}.name"),

@@ -9,7 +9,7 @@ use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,8 +24,8 @@ struct LogAppend {
     value: Template,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     if c.key.is_empty() {
         return Err(Error::config(format!("{path}.key"), "key is required"));
     }

@@ -12,6 +12,7 @@ use crate::registry::Provision;
 use crate::util::goregex;
 use regex::Regex;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[derive(Deserialize)]
@@ -52,8 +53,8 @@ struct Map {
     defaults: Vec<Template>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let destinations = c
         .destinations
         .iter()

@@ -11,7 +11,7 @@ use crate::http::{Body, Cx, Handler, Step};
 use crate::registry::Provision;
 use http::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -29,8 +29,8 @@ struct MetricsHandler {
     openmetrics: bool,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let metrics = p
         .metrics
         .clone()

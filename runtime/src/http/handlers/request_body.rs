@@ -25,7 +25,7 @@ use http::header::{HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::StatusCode;
 use http_body::Frame;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -49,8 +49,8 @@ struct RequestBody {
     write_timeout: Option<Duration>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let positive = |d: Option<CaddyDuration>| d.map(|d| d.0).filter(|d| !d.is_zero());
     Ok(Box::new(RequestBody {
         max_size: c.max_size,

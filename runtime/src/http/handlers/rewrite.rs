@@ -19,7 +19,7 @@ use crate::registry::Provision;
 use crate::util::goregex;
 use regex::Regex;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use uri::QueryOps;
 
 #[derive(Deserialize)]
@@ -56,8 +56,8 @@ struct Rewrite {
     query: Option<QueryOps>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let mut regexps = Vec::new();
     for (i, r) in c.path_regexp.iter().enumerate() {
         let re = goregex::compile(&r.find)

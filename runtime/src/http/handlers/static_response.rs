@@ -14,6 +14,7 @@ use crate::registry::Provision;
 use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE};
 use http::StatusCode;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -42,8 +43,8 @@ struct StaticResponse {
     abort: bool,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let status = match &c.status_code {
         None => None,
         Some(Value::Number(n)) => Some(Template::parse(&n.to_string())),

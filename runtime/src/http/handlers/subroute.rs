@@ -8,7 +8,7 @@ use crate::http::routes::RouteList;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,8 +23,8 @@ struct Subroute {
     errors: Option<RouteList>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let routes = RouteList::provision(&c.routes, p, &format!("{path}.routes"))?;
     let errors = match &c.errors {
         Some(e) if !e.routes.is_empty() => Some(RouteList::provision(

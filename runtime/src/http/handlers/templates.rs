@@ -89,8 +89,12 @@ struct Templates {
     delims: (String, String),
 }
 
-pub fn new(v: &Json, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(
+    v: &serde_json::value::RawValue,
+    p: &mut Provision<'_>,
+    path: &str,
+) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     for name in c.extensions.iter().flat_map(Map::keys) {
         p.require(
             &format!("http.handlers.templates.functions.{name}"),

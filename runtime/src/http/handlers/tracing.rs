@@ -21,7 +21,7 @@ use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use http::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -42,8 +42,8 @@ struct Tracing {
     _attributes: Vec<(String, Template)>,
 }
 
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let c: Config = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let c: Config = p.decode_text(v, path)?;
     let span = if c.span.is_empty() {
         "handler"
     } else {

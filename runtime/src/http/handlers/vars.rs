@@ -7,16 +7,16 @@ use crate::error::Error;
 use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 struct Vars {
     pairs: Vec<(Template, Template)>,
 }
 
-pub fn new(v: &Value, _p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let Value::Object(map) = v else {
-        return Err(Error::config(path, "vars must be an object"));
-    };
+pub fn new(v: &RawValue, _p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let map: serde_json::Map<String, Value> =
+        serde_json::from_str(v.get()).map_err(|_| Error::config(path, "vars must be an object"))?;
     let pairs = map
         .iter()
         .map(|(k, v)| {

@@ -36,7 +36,7 @@ pub struct HandlerConfig {
     pub stream_close_delay: Option<CaddyDuration>,
     #[serde(default)]
     pub stream_buffer_size: i64,
-    pub rewrite: Option<Value>,
+    pub rewrite: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     pub handle_response: Vec<ResponseHandlerConfig>,
     #[serde(default)]

@@ -15,7 +15,7 @@ use crate::registry::Provision;
 use http::header::HeaderName;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Caddy's `ResponseMatcher`.
 pub struct ResponseMatcher {
@@ -95,11 +95,11 @@ struct CopyResponse {
 
 /// `http.handlers.copy_response`.
 pub fn copy_response(
-    v: &Value,
+    v: &RawValue,
     p: &mut Provision<'_>,
     path: &str,
 ) -> Result<Box<dyn Handler>, Error> {
-    let c: CopyConfig = p.decode(v, path)?;
+    let c: CopyConfig = p.decode_text(v, path)?;
     Ok(Box::new(CopyResponse {
         status: c
             .status_code
@@ -157,11 +157,11 @@ struct CopyHeaders {
 
 /// `http.handlers.copy_response_headers`.
 pub fn copy_response_headers(
-    v: &Value,
+    v: &RawValue,
     p: &mut Provision<'_>,
     path: &str,
 ) -> Result<Box<dyn Handler>, Error> {
-    let c: CopyHeadersConfig = p.decode(v, path)?;
+    let c: CopyHeadersConfig = p.decode_text(v, path)?;
     if !c.include.is_empty() && !c.exclude.is_empty() {
         return Err(Error::config(
             path,

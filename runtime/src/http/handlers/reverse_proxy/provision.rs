@@ -17,6 +17,7 @@ use crate::http::routes::MatcherSets;
 use crate::http::Handler;
 use crate::registry::Provision;
 use crate::util::IpNet;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +38,8 @@ fn circuit_breaker(cb: &serde_json::Map<String, Value>, p: &Provision<'_>, path:
 }
 
 /// Builds the handler from its JSON at `path`.
-pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
-    let mut c: HandlerConfig = p.decode(v, path)?;
+pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
+    let mut c: HandlerConfig = p.decode_text(v, path)?;
     if let Some(cb) = &c.circuit_breaker {
         return Err(circuit_breaker(cb, p, path));
     }
