@@ -8,7 +8,7 @@ use crate::config::HttpApp;
 use crate::error::Error;
 use crate::http::metrics::Metrics;
 use crate::http::server::Server;
-use crate::listeners::{Lease, Pool};
+use crate::listeners::{Lease, ListenAddr, Pool};
 use crate::registry::{Module, Provision, Registry};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -96,11 +96,10 @@ impl Instance {
                         }
                         continue;
                     }
-                    let lease = pool.obtain(addr)?;
+                    let (lease, udp) = lease_with_udp(pool, s, addr, protocols.h3)?;
                     if !claim(&mut by_socket, &servers, i, &lease, addr)? {
                         continue;
                     }
-                    let udp = crate::http::h3::lease(pool, s, addr, &lease, protocols.h3)?;
                     leases.push(lease);
                     if let Some(udp) = udp {
                         by_socket.push((udp.socket.id, i));
@@ -187,6 +186,27 @@ fn claim(
         None => {
             by_socket.push((lease.socket.id, i));
             Ok(true)
+        }
+    }
+}
+
+/// A lease on `addr`, and the UDP lease on the same port when `server`
+/// serves HTTP/3 there. On an ephemeral port (`:0`) the kernel picks the
+/// TCP port, which another socket may already hold over UDP: then up to 8
+/// other ports are tried before the error is reported.
+fn lease_with_udp(
+    pool: &Pool,
+    server: &Server,
+    addr: &ListenAddr,
+    h3: bool,
+) -> Result<(Lease, Option<Lease>), Error> {
+    let mut tries = 0;
+    loop {
+        let lease = pool.obtain(addr)?;
+        match crate::http::h3::lease(pool, server, addr, &lease, h3) {
+            Ok(udp) => return Ok((lease, udp)),
+            Err(Error::Listen { .. }) if addr.port == 0 && tries < 8 => tries += 1,
+            Err(e) => return Err(e),
         }
     }
 }
