@@ -21,7 +21,7 @@ reloader=""
 cleanup() {
 	[ -n "$reloader" ] && kill "$reloader" 2>/dev/null || true
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$dir"
+	if [ -n "${KEEP:-}" ]; then echo "kept $dir" >&2; else rm -rf "$dir"; fi
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -104,6 +104,7 @@ done
 bad=$(grep -cv '^200 ' "$dir/during.txt" || true)
 errs=$(grep -h 'Socket errors\|Non-2xx' "$dir/wrk.txt" || true)
 under=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/during.txt" | median)
-echo "reloads while serving: $(wc -l < "$dir/during.txt") ($bad failed), median ${under} ms each${NOOP:+ (NOOP: identical config, a no-op)}"
+slowest=$(awk '{printf "%.1f\n", $2 * 1000}' "$dir/during.txt" | sort -n | tail -1)
+echo "reloads while serving: $(wc -l < "$dir/during.txt") ($bad failed), median ${under} ms each, slowest ${slowest} ms${NOOP:+ (NOOP: identical config, a no-op)}"
 echo "throughput during reloads: $(median < "$dir/ratios.txt")% of steady state (median of $rounds rounds: $(tr '\n' ' ' < "$dir/ratios.txt"))"
 [ -z "$errs" ] || echo "wrk reported: $errs"

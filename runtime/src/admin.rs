@@ -186,6 +186,8 @@ pub(crate) struct Inner {
     pub conns: ConnCount,
     /// Set by `POST /stop`.
     pub stop: watch::Sender<bool>,
+    /// Writes `autosave.json` off the change's thread.
+    pub saver: persist::Saver,
 }
 
 impl Admin {
@@ -201,6 +203,7 @@ impl Admin {
                 metrics: metrics::Metrics::default(),
                 conns: ConnCount::default(),
                 stop: watch::channel(false).0,
+                saver: persist::Saver::default(),
             }),
         }
     }
@@ -248,13 +251,22 @@ impl Admin {
         drop(old);
     }
 
-    /// Stops the admin server, letting its requests finish (within 5 s).
+    /// Stops the admin server, letting its requests finish (within 5 s);
+    /// then waits for the autosave of the last change.
     pub async fn shutdown(&self) {
         self.close_listener();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while self.inner.conns.open() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        self.autosaved().await;
+    }
+
+    /// Waits until `autosave.json` holds the last change made (saves are
+    /// written off the change's thread).
+    pub async fn autosaved(&self) {
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.saver.flush()).await;
     }
 }
 

@@ -1,7 +1,8 @@
 //! The change pipeline, Caddy's `changeConfig`: under one lock, edit a
 //! copy of the raw config, skip it when identical (unless forced), index
 //! its `@id`s, decode and provision it whole (admin listener included),
-//! swap it in, then autosave. On any failure the snapshot, the running
+//! swap it in, then autosave (written on a thread of its own: see
+//! `persist.rs`). On any failure the snapshot, the running
 //! config and every socket stay as they were.
 
 use super::server;
@@ -139,7 +140,7 @@ impl Inner {
         };
         self.metrics.reload_succeeded(started.elapsed());
         if let (true, Some(path)) = (persist, &self.opts.autosave) {
-            super::persist::save(path, &json);
+            self.saver.save(path, &json);
         }
         let raw = RawConfig {
             json,

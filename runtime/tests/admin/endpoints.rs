@@ -234,7 +234,7 @@ async fn ids_address_objects() {
     assert_eq!(get(t.site(), "/").await.1, "by id");
     assert_eq!(t.req("GET", "/id/missing", &[], "").await.status, 404);
     assert_eq!(t.req("GET", "/id/", &[], "").await.status, 400);
-    let saved: Value = serde_json::from_slice(&std::fs::read(t.autosave()).unwrap()).unwrap();
+    let saved = t.saved().await;
     assert_eq!(
         saved["apps"]["http"]["servers"]["srv0"]["routes"][0]["@id"],
         "main"

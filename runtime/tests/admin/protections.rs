@@ -221,13 +221,9 @@ async fn admin_moves_and_can_be_disabled() {
 #[tokio::test]
 async fn autosave_unless_persist_is_off() {
     let t = start(site("saved")).await;
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.autosave()).unwrap()).unwrap();
-    assert_eq!(saved, site("saved"));
+    assert_eq!(t.saved().await, site("saved"));
     let mut off = site("not saved");
     off["admin"] = json!({"config": {"persist": false}});
     assert_eq!(t.load(&off).await.status, 200);
-    let still: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(t.autosave()).unwrap()).unwrap();
-    assert_eq!(still, site("saved"));
+    assert_eq!(t.saved().await, site("saved"));
 }

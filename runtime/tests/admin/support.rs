@@ -27,6 +27,12 @@ impl TestAdmin {
         self.dir.path().join("autosave.json")
     }
 
+    /// The autosaved config, once the saves asked for so far are written.
+    pub async fn saved(&self) -> Value {
+        self.admin.autosaved().await;
+        serde_json::from_slice(&std::fs::read(self.autosave()).unwrap()).unwrap()
+    }
+
     /// The address the HTTP app listens on.
     pub fn site(&self) -> std::net::SocketAddr {
         self.admin.runtime().listen_addrs()[0]
