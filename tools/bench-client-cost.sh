@@ -15,14 +15,8 @@ rounds=${ROUNDS:-2}
 target=${CARGO_TARGET_DIR:-target}
 [ -n "${BIN:-}" ] || cargo build --release -q --bin bellhop
 bin=$(realpath "${BIN:-$target/release/bellhop}")
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+. tools/bench-common.sh
+port=$(free_port)
 mkdir "$dir/www"
 head -c 1048576 /dev/urandom > "$dir/www/large.bin"
 printf '{\n\tadmin off\n\tskip_install_trust\n\tlog {\n\t\tlevel ERROR\n\t}\n\tauto_https off\n}\n:%s {\n\troot * %s\n\tfile_server\n}\n' \

@@ -16,13 +16,7 @@ target=${CARGO_TARGET_DIR:-target}
 cargo build --release -q -p bellhop-runtime --example h3load
 bin="${BIN:-$target/release/bellhop}"
 load="$target/release/examples/h3load"
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-	rm -rf "$dir"
-}
-trap cleanup EXIT
+. tools/bench-common.sh
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-keyout "$dir/key.pem" -out "$dir/cert.pem" -subj /CN=localhost \
 	-addext subjectAltName=DNS:localhost 2>/dev/null
