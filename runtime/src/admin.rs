@@ -20,6 +20,7 @@
 //! The runtime never sees Caddyfile text: adapters (`text/caddyfile`) are
 //! injected by the binary through [`ConfigAdapter`].
 
+mod canonical;
 mod change;
 pub mod client;
 pub mod hooks;

@@ -71,22 +71,24 @@ impl Config {
         decode(&value, "")
     }
 
-    /// Decodes the document `json`, whose parsed form is `value` (`null`:
-    /// the empty config), as the admin API receives it. Decoded from the
-    /// text, so that handler objects stay text (see `config/handler.rs`);
-    /// with `ids` (it may carry `"@id"` tags) a copy of `value` without
-    /// them is decoded. The fast decode does not track paths: a failure is
-    /// decoded again from `json` for an error naming its JSON path.
-    pub fn from_document(value: &Value, ids: bool, json: &[u8]) -> Result<Config, Error> {
-        if value.is_null() {
+    /// Decodes the document `json` (`null`: the empty config) as the admin
+    /// API receives it, from the text, so that handler objects stay text
+    /// (see `config/handler.rs`); with `ids` (it may carry `"@id"` tags) a
+    /// copy of its parsed form `value` without them is decoded. The fast
+    /// decode does not track paths: a failure is decoded again from `json`
+    /// for an error naming its JSON path.
+    pub fn from_document(value: Option<&Value>, ids: bool, json: &[u8]) -> Result<Config, Error> {
+        if json == b"null" || value.is_some_and(Value::is_null) {
             return Ok(Config::default());
         }
-        if !ids {
-            return Config::from_json(json);
+        match (ids, value) {
+            (true, Some(value)) => {
+                let mut stripped = value.clone();
+                strip_ids(&mut stripped);
+                Config::deserialize(&stripped).or_else(|_| Config::from_json(json))
+            }
+            _ => Config::from_json(json),
         }
-        let mut stripped = value.clone();
-        strip_ids(&mut stripped);
-        Config::deserialize(&stripped).or_else(|_| Config::from_json(json))
     }
 }
 
@@ -228,7 +230,7 @@ mod tests {
     fn a_parsed_document_decodes_like_its_bytes() {
         let json = br#"{"@id":"r","apps":{"http":{"servers":{"srv0":{"listen":[":80"],"routes":[{"handle":[{"@id":"h","body":"x","handler":"static_response"}]}]}}}}}"#;
         let value: Value = serde_json::from_slice(json).unwrap();
-        let c = Config::from_document(&value, true, json).unwrap();
+        let c = Config::from_document(Some(&value), true, json).unwrap();
         let http = c.apps.http.unwrap();
         let h = &http.servers["srv0"].routes[0].handle[0];
         assert_eq!(h.name_str(), Some("static_response"));
@@ -239,7 +241,7 @@ mod tests {
         );
         let bad = br#"{"apps":{"http":{"servers":{"s":{"routes":[{"handle":[],"lisen":1}]}}}}}"#;
         let value: Value = serde_json::from_slice(bad).unwrap();
-        let err = Config::from_document(&value, false, bad)
+        let err = Config::from_document(Some(&value), false, bad)
             .unwrap_err()
             .to_string();
         assert!(

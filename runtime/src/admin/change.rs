@@ -51,6 +51,23 @@ pub enum Edit {
     },
 }
 
+/// A `POST /load` body: its canonical encoding, and the parsed document
+/// when that had to be built (an object repeating a key, or bad JSON for
+/// the error).
+fn replacement(body: &[u8]) -> Result<(Option<Value>, Vec<u8>), ApiError> {
+    if let Some(json) = super::canonical::encode(body) {
+        return Ok((None, json));
+    }
+    let root = parse_body(body)?;
+    let json = encode(&root)?;
+    Ok((Some(root), json))
+}
+
+/// The compact encoding of a document.
+fn encode(root: &Value) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(root).map_err(|e| ApiError::bad_request(format!("encoding new config: {e}")))
+}
+
 /// Decodes a request body as JSON (an empty body is `null`).
 pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -93,20 +110,21 @@ impl Inner {
         if let Some(tag) = if_match {
             check_if_match(current.root(), tag)?;
         }
-        let root = match edit {
-            Edit::Replace(body) => parse_body(&body)?,
+        let (root, json) = match edit {
+            Edit::Replace(body) => replacement(&body)?,
             Edit::Access { method, path, body } => {
                 let mut doc = Map::new();
                 doc.insert("config".into(), current.root().clone());
                 let mut doc = Value::Object(doc);
                 traverse::write(&mut doc, &method, &path, body)?;
-                doc.as_object_mut()
+                let root = doc
+                    .as_object_mut()
                     .and_then(|m| m.shift_remove("config"))
-                    .unwrap_or(Value::Null)
+                    .unwrap_or(Value::Null);
+                let json = encode(&root)?;
+                (Some(root), json)
             }
         };
-        let json = serde_json::to_vec(&root)
-            .map_err(|e| ApiError::bad_request(format!("encoding new config: {e}")))?;
         if !force && json == current.json {
             tracing::info!("config is unchanged");
             return Ok(false);
@@ -114,8 +132,12 @@ impl Inner {
         // Only a document that mentions `@id` has any to index or strip.
         let ids = json.windows(5).any(|w| w == b"\"@id\"");
         let mut index = HashMap::new();
-        if ids {
-            traverse::index_ids(&root, &mut "/config".to_string(), &mut index)?;
+        let root = match root {
+            None if ids => Some(parse_body(&json)?),
+            root => root,
+        };
+        if let (true, Some(root)) = (ids, &root) {
+            traverse::index_ids(root, &mut "/config".to_string(), &mut index)?;
         }
         let started = Instant::now();
         let tell = |e| {
@@ -124,7 +146,7 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json, &root, ids);
+        let applied = self.apply(&json, root.as_ref(), ids);
         // Freed only now: see `Config::from_document`.
         drop(root);
         tell(super::ChangeEvent::Applied {
@@ -152,10 +174,16 @@ impl Inner {
         Ok(true)
     }
 
-    /// Decodes and runs `root` (encoded as `json`; `ids`: it may carry
-    /// `@id` tags), replacing the admin server when its address changes.
-    /// Returns whether the config may be autosaved.
-    fn apply(self: &Arc<Self>, json: &[u8], root: &Value, ids: bool) -> Result<bool, ApiError> {
+    /// Decodes and runs the document `json` (parsed as `root` when it was;
+    /// `ids`: it may carry `@id` tags, and is parsed), replacing the admin
+    /// server when its address changes. Returns whether the config may be
+    /// autosaved.
+    fn apply(
+        self: &Arc<Self>,
+        json: &[u8],
+        root: Option<&Value>,
+        ids: bool,
+    ) -> Result<bool, ApiError> {
         let t0 = Instant::now();
         let config = Config::from_document(root, ids, json)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
