@@ -51,9 +51,14 @@ impl Config {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Ok(Config::default());
         }
-        if json.windows(5).any(|w| w == b"\"@id\"") {
+        if mentions_ids(json) {
             return Self::from_json_with_ids(json);
         }
+        Self::from_json_without_ids(json)
+    }
+
+    /// Decodes a config known to carry no `"@id"` tags.
+    fn from_json_without_ids(json: &[u8]) -> Result<Config, Error> {
         serde_json::from_slice(json).or_else(|_| {
             let de = &mut serde_json::Deserializer::from_slice(json);
             serde_path_to_error::deserialize(de).map_err(|e| path_error("", e))
@@ -78,7 +83,7 @@ impl Config {
     /// decode does not track paths: a failure is decoded again from `json`
     /// for an error naming its JSON path.
     pub fn from_document(value: Option<&Value>, ids: bool, json: &[u8]) -> Result<Config, Error> {
-        if json == b"null" || value.is_some_and(Value::is_null) {
+        if json == b"null" {
             return Ok(Config::default());
         }
         match (ids, value) {
@@ -87,9 +92,16 @@ impl Config {
                 strip_ids(&mut stripped);
                 Config::deserialize(&stripped).or_else(|_| Config::from_json(json))
             }
-            _ => Config::from_json(json),
+            (true, None) => Config::from_json_with_ids(json),
+            (false, _) => Config::from_json_without_ids(json),
         }
     }
+}
+
+/// Whether the JSON text `json` may carry `"@id"` tags (the admin API's
+/// object IDs): only then is there any to index or strip.
+pub fn mentions_ids(json: &[u8]) -> bool {
+    json.windows(5).any(|w| w == b"\"@id\"")
 }
 
 /// Removes every `"@id"` key, at any depth.

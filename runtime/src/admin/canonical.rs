@@ -11,6 +11,7 @@
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 /// The compact encoding of the JSON text `body` (whitespace only: `null`),
@@ -112,18 +113,19 @@ impl<'de> Visitor<'de> for Copy<'_> {
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         self.out.push(b'{');
-        let mut keys: Vec<Cow<'de, str>> = Vec::new();
+        // Hashed, as the tree's map is: an object of many keys (a large
+        // `map` handler) stays linear.
+        let mut keys: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
-            if keys.contains(&key) {
-                return Err(serde::de::Error::custom(Repeated));
-            }
             if !keys.is_empty() {
                 self.out.push(b',');
             }
             self.put(key.as_ref());
+            if !keys.insert(key) {
+                return Err(serde::de::Error::custom(Repeated));
+            }
             self.out.push(b':');
             map.next_value_seed(Copy { out: self.out })?;
-            keys.push(key);
         }
         self.out.push(b'}');
         Ok(())

@@ -129,8 +129,7 @@ impl Inner {
             tracing::info!("config is unchanged");
             return Ok(false);
         }
-        // Only a document that mentions `@id` has any to index or strip.
-        let ids = json.windows(5).any(|w| w == b"\"@id\"");
+        let ids = crate::config::mentions_ids(&json);
         let mut index = HashMap::new();
         let root = match root {
             None if ids => Some(parse_body(&json)?),
