@@ -50,6 +50,8 @@ struct State {
     busy: bool,
     /// The writer thread runs.
     started: bool,
+    /// The saver is gone: the thread ends once nothing is pending.
+    closed: bool,
 }
 
 impl Saver {
@@ -89,7 +91,16 @@ impl Saver {
     }
 }
 
-/// The writer thread: takes the latest pending save, writes it, repeats.
+impl Drop for Saver {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.shared;
+        super::lock(lock).closed = true;
+        wake.notify_all();
+    }
+}
+
+/// The writer thread: takes the latest pending save, writes it, repeats
+/// until the saver is dropped.
 fn write_loop(shared: &(Mutex<State>, Condvar)) {
     let (lock, cond) = shared;
     let mut st = super::lock(lock);
@@ -103,6 +114,7 @@ fn write_loop(shared: &(Mutex<State>, Condvar)) {
                 st.busy = false;
                 cond.notify_all();
             }
+            None if st.closed => return,
             None => st = cond.wait(st).unwrap_or_else(|e| e.into_inner()),
         }
     }
@@ -165,5 +177,26 @@ mod tests {
         saver.save(&path, b"{\"n\":\"again\"}");
         saver.flush();
         assert_eq!(std::fs::read(&path).unwrap(), b"{\"n\":\"again\"}");
+    }
+
+    #[test]
+    fn a_dropped_saver_writes_what_is_pending_and_its_thread_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("autosave.json");
+        let saver = Saver::default();
+        saver.save(&path, b"{\"n\":1}");
+        let shared = saver.shared.clone();
+        drop(saver);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // The thread holds the only other reference: it is gone once the
+        // count falls to one.
+        while Arc::strong_count(&shared) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the autosave thread lives on"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"n\":1}");
     }
 }
