@@ -16,6 +16,8 @@ mod acme_account_lock;
 mod acme_pebble;
 #[path = "e2e/auth.rs"]
 mod auth;
+#[path = "e2e/caddy_cases.rs"]
+mod caddy_cases;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
 #[path = "e2e/dns_support.rs"]

@@ -93,6 +93,26 @@ pub enum BodyError {
     Io(#[source] BoxError),
 }
 
+impl From<BodyError> for crate::error::HttpError {
+    fn from(e: BodyError) -> Self {
+        use crate::error::HttpError;
+        use http::StatusCode;
+        match e {
+            BodyError::TooLarge => {
+                HttpError::downstream(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            }
+            BodyError::Timeout => HttpError::downstream(
+                StatusCode::REQUEST_TIMEOUT,
+                "timed out reading request body",
+            ),
+            BodyError::Io(e) => HttpError::downstream(
+                StatusCode::BAD_REQUEST,
+                format!("reading request body: {e}"),
+            ),
+        }
+    }
+}
+
 enum ReqInner {
     Incoming(hyper::body::Incoming),
     /// Another transport's body (HTTP/3). The mutex only makes it `Sync`
@@ -169,6 +189,34 @@ impl ReqBody {
     /// Bytes read from the client so far.
     pub fn bytes_read(&self) -> u64 {
         self.seen
+    }
+
+    /// The whole body, once [`ReqBody::read_whole`] has read it (and until
+    /// it is consumed).
+    pub fn buffered(&self) -> Option<&Bytes> {
+        match &self.inner {
+            ReqInner::Full(b) => b.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Reads the rest of the body into memory (within the cap and the
+    /// deadline), so that placeholders can see it and it can still be
+    /// consumed after.
+    pub async fn read_whole(&mut self) -> Result<(), BodyError> {
+        use http_body_util::BodyExt;
+        if matches!(self.inner, ReqInner::Full(_)) {
+            return Ok(());
+        }
+        let mut buf = bytes::BytesMut::new();
+        while let Some(frame) = self.frame().await {
+            if let Ok(d) = frame?.into_data() {
+                buf.extend_from_slice(&d);
+            }
+        }
+        self.inner = ReqInner::Full(Some(buf.freeze()));
+        self.deadline = None;
+        Ok(())
     }
 
     /// The cap set by `request_body`, if any.

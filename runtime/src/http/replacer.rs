@@ -15,8 +15,10 @@
 
 pub mod clock;
 mod keys;
+mod render;
 
 pub use keys::Key;
+pub use render::query_escape;
 
 use super::Cx;
 use std::borrow::Cow;
@@ -33,48 +35,81 @@ enum Part {
 #[derive(Debug, Clone, Default)]
 pub struct Template {
     parts: Vec<Part>,
+    /// The parts as read when unknown placeholders stay as written, where
+    /// that reading differs: Caddy then scans on from just after the `{` of
+    /// an unknown placeholder, so `{"a": "{http.request.method}"}` keeps
+    /// its outer braces and still renders the method inside.
+    known: Option<Box<[Part]>>,
 }
 
 impl Template {
-    /// Parses `s`.
+    /// Parses `s` as Caddy's replacer scans it: a placeholder runs from an
+    /// unescaped `{` to the first `}` that is not escaped (the key may hold
+    /// a `{`); `\\{` and `\\}` are literal braces; a `{` never closed is text.
     pub fn parse(s: &str) -> Template {
-        let mut parts = Vec::new();
-        let mut lit = String::new();
-        let bytes = s.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let c = bytes[i];
-            if c == b'\\' && matches!(bytes.get(i + 1), Some(b'{' | b'}')) {
-                lit.push(bytes[i + 1] as char);
-                i += 2;
-                continue;
-            }
-            if c == b'{' {
-                if let Some(end) = s[i + 1..].find('}').map(|e| e + i + 1) {
-                    let name = &s[i + 1..end];
-                    if !name.is_empty() && !name.contains('{') {
-                        if !lit.is_empty() {
-                            parts.push(Part::Lit(std::mem::take(&mut lit).into()));
-                        }
-                        parts.push(match Key::parse(name) {
-                            Some(Key::Static(v)) => Part::Lit(v),
-                            Some(k) => Part::Key(k),
-                            None => Part::Unknown(s[i..=end].into()),
-                        });
-                        i = end + 1;
-                        continue;
-                    }
-                }
-            }
-            let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
-            lit.push(ch);
-            i += ch.len_utf8();
+        let parts = parse_parts(s, false);
+        let nested = |p: &Part| matches!(p, Part::Unknown(raw) if raw[1..].contains('{'));
+        let known = parts
+            .iter()
+            .any(nested)
+            .then(|| parse_parts(s, true).into_boxed_slice());
+        Template { parts, known }
+    }
+}
+
+/// Splits `s` into parts; with `keep_unknown`, a placeholder whose key
+/// holds a `{` (never known) is text and scanning goes on after its `{`.
+fn parse_parts(s: &str, keep_unknown: bool) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let b = s.as_bytes();
+    let (mut i, mut last) = (0, 0);
+    while i < b.len() {
+        if i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'{' | b'}') {
+            lit.push_str(&s[last..i - 1]);
+            last = i;
+            i += 1;
+            continue;
         }
+        if b[i] != b'{' {
+            i += 1;
+            continue;
+        }
+        let Some(end) = closing_brace(s, i) else {
+            i += 1;
+            continue;
+        };
+        if keep_unknown && s[i + 1..end].contains('{') {
+            i += 1;
+            continue;
+        }
+        lit.push_str(&s[last..i]);
         if !lit.is_empty() {
-            parts.push(Part::Lit(lit.into()));
+            parts.push(Part::Lit(std::mem::take(&mut lit).into()));
         }
-        merge_literals(&mut parts);
-        Template { parts }
+        parts.push(match Key::parse(&s[i + 1..end]) {
+            Some(Key::Static(v)) => Part::Lit(v),
+            Some(k) => Part::Key(k),
+            None => Part::Unknown(s[i..=end].into()),
+        });
+        i = end + 1;
+        last = i;
+    }
+    lit.push_str(&s[last..]);
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit.into()));
+    }
+    merge_literals(&mut parts);
+    parts
+}
+
+impl Template {
+    /// Whether rendering reads the request body (`{http.request.body}`),
+    /// which must then be read whole first.
+    pub fn reads_body(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Key(k) if k.reads_body()))
     }
 
     /// The text, when the template has no placeholders.
@@ -109,7 +144,11 @@ impl Template {
             return Cow::Borrowed(lit);
         }
         let mut out = String::new();
-        for part in &self.parts {
+        let parts = match (&self.known, keep_unknown) {
+            (Some(known), true) => &known[..],
+            _ => &self.parts[..],
+        };
+        for part in parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
                 Part::Key(k) => {
@@ -134,6 +173,17 @@ impl Template {
         }
         Cow::Owned(out)
     }
+}
+
+/// The `}` closing the placeholder opened at `open`, skipping escaped ones
+/// (except a last character), as Caddy's replacer.
+fn closing_brace(s: &str, open: usize) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut end = open + s[open..].find('}')?;
+    while end > 0 && end < b.len() - 1 && b[end - 1] == b'\\' {
+        end += 1 + s[end + 1..].find('}')?;
+    }
+    Some(end)
 }
 
 fn merge_literals(parts: &mut Vec<Part>) {

@@ -76,6 +76,9 @@ pub struct Route {
     matchers: MatcherSets,
     handlers: Vec<Box<dyn Handler>>,
     terminal: bool,
+    /// A handler's config mentions `{http.request.body…}`: the body is read
+    /// whole before the route runs, so the placeholder can see it.
+    reads_body: bool,
 }
 
 /// A provisioned list of routes.
@@ -131,6 +134,10 @@ impl Route {
             matchers,
             handlers,
             terminal: rc.terminal,
+            reads_body: rc
+                .handle
+                .iter()
+                .any(|h| h.body.get().contains("{http.request.body")),
         })
     }
 }
@@ -226,6 +233,9 @@ async fn step<'a>(
             }
             frame.in_route = true;
             frame.handler = 0;
+            if route.reads_body {
+                cx.body.read_whole().await?;
+            }
         }
         let route = &frame.routes[frame.route];
         let Some(handler) = route.handlers.get(frame.handler) else {

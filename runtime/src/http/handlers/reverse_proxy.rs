@@ -60,7 +60,7 @@ use upstreams::Upstream;
 /// The transport that performs round trips.
 pub enum Transport {
     Http(Arc<transport_http::HttpTransport>),
-    Fastcgi(transport_fastcgi::FastcgiTransport),
+    Fastcgi(Box<transport_fastcgi::FastcgiTransport>),
 }
 
 /// Retry settings (`load_balancing`).

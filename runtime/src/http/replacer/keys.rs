@@ -1,10 +1,7 @@
 //! The placeholder keys bellhop knows, parsed from their names once, and
 //! how each renders from a request.
 
-use super::clock::{self, TimeFormat};
-use super::query_pairs;
-use crate::http::context::split_host;
-use crate::http::Cx;
+use super::clock::TimeFormat;
 use http::header::HeaderName;
 use std::fmt::Write;
 
@@ -16,24 +13,30 @@ pub enum Key {
     Method,
     Scheme,
     Proto,
+    ProtoName,
     Host,
     Hostport,
     Port,
     Remote,
     RemoteHost,
     RemotePort,
+    /// `{http.request.remote.host/V4,V6}`: the remote IP's prefix.
+    RemoteHostPrefix(Box<str>),
     Local,
     LocalHost,
     LocalPort,
     ClientIp,
     Uri,
+    UriEscaped,
     Path,
+    PathEscaped,
     PathDir,
     PathFile,
     PathFileBase,
     PathFileExt,
     PathSegment(usize),
     Query,
+    QueryEscaped,
     PrefixedQuery,
     QueryParam(Box<str>),
     HostLabel(usize),
@@ -42,7 +45,17 @@ pub enum Key {
     OrigMethod,
     OrigUri,
     OrigPath,
+    OrigPathFile,
+    OrigPathDir,
+    OrigPathSegment(usize),
     OrigQuery,
+    OrigPrefixedQuery,
+    Body,
+    BodyBase64,
+    /// `{http.response.header.*}`: the response headers set so far.
+    RespHeader(HeaderName),
+    /// `{file.PATH}`: the file's contents, read when rendered.
+    File(Box<str>),
     Uuid,
     Duration,
     DurationMs,
@@ -84,7 +97,19 @@ impl Key {
             return Some(Key::Static(std::env::var(v).unwrap_or_default().into()));
         }
         if let Some(v) = rq("http.request.header.") {
-            return HeaderName::from_bytes(v.as_bytes()).ok().map(Key::Header);
+            return Some(header_key(v, Key::Header));
+        }
+        if let Some(v) = rq("http.response.header.") {
+            return Some(header_key(v, Key::RespHeader));
+        }
+        if let Some(v) = rq("http.request.orig_uri.path.") {
+            return v.parse().ok().map(Key::OrigPathSegment);
+        }
+        if let Some(v) = rq("http.request.remote.host/") {
+            return Some(Key::RemoteHostPrefix(v.into()));
+        }
+        if let Some(v) = rq("file.") {
+            return Some(Key::File(v.into()));
         }
         if let Some(v) = rq("http.request.uri.query.") {
             return Some(Key::QueryParam(v.into()));
@@ -117,6 +142,7 @@ impl Key {
             "http.request.method" => Key::Method,
             "http.request.scheme" => Key::Scheme,
             "http.request.proto" => Key::Proto,
+            "http.request.proto_name" => Key::ProtoName,
             "http.request.host" => Key::Host,
             "http.request.hostport" => Key::Hostport,
             "http.request.port" => Key::Port,
@@ -128,17 +154,25 @@ impl Key {
             "http.request.local.port" => Key::LocalPort,
             "http.request.client_ip" | "http.vars.client_ip" => Key::ClientIp,
             "http.request.uri" => Key::Uri,
+            "http.request.uri_escaped" => Key::UriEscaped,
             "http.request.uri.path" => Key::Path,
+            "http.request.uri.path_escaped" => Key::PathEscaped,
             "http.request.uri.path.dir" => Key::PathDir,
             "http.request.uri.path.file" => Key::PathFile,
             "http.request.uri.path.file.base" => Key::PathFileBase,
             "http.request.uri.path.file.ext" => Key::PathFileExt,
             "http.request.uri.query" => Key::Query,
+            "http.request.uri.query_escaped" => Key::QueryEscaped,
             "http.request.uri.prefixed_query" => Key::PrefixedQuery,
             "http.request.orig_method" => Key::OrigMethod,
             "http.request.orig_uri" => Key::OrigUri,
             "http.request.orig_uri.path" => Key::OrigPath,
+            "http.request.orig_uri.path.file" => Key::OrigPathFile,
+            "http.request.orig_uri.path.dir" => Key::OrigPathDir,
             "http.request.orig_uri.query" => Key::OrigQuery,
+            "http.request.orig_uri.prefixed_query" => Key::OrigPrefixedQuery,
+            "http.request.body" => Key::Body,
+            "http.request.body_base64" => Key::BodyBase64,
             "http.request.uuid" => Key::Uuid,
             "http.request.duration" => Key::Duration,
             "http.request.duration_ms" => Key::DurationMs,
@@ -164,92 +198,6 @@ impl Key {
             ),
             _ => return None,
         })
-    }
-
-    /// Appends the value to `out`; false when the value is unknown for this
-    /// request (no error being handled, no such capture, …).
-    pub fn render(&self, cx: &Cx<'_>, out: &mut String) -> bool {
-        match self {
-            Key::Static(s) => out.push_str(s),
-            Key::Method => out.push_str(cx.parts.method.as_str()),
-            Key::Scheme => out.push_str(cx.conn.scheme()),
-            Key::Proto => out.push_str(proto(cx.parts.version)),
-            Key::Host => out.push_str(cx.host()),
-            Key::Hostport => out.push_str(cx.hostport()),
-            Key::Port => render_port(cx, out),
-            Key::Remote => cx.conn.write_remote(out),
-            Key::RemoteHost => {
-                let _ = write!(out, "{}", cx.remote_ip());
-            }
-            Key::RemotePort => {
-                let _ = write!(out, "{}", cx.conn.remote_port());
-            }
-            Key::Local | Key::LocalHost => match cx.conn.local {
-                Some(a) if matches!(self, Key::Local) => {
-                    let _ = write!(out, "{a}");
-                }
-                Some(a) => {
-                    let _ = write!(out, "{}", crate::http::conn::canonical_ip(a.ip()));
-                }
-                None => {}
-            },
-            Key::LocalPort => {
-                let _ = write!(out, "{}", cx.conn.local_port());
-            }
-            Key::ClientIp => {
-                let _ = write!(out, "{}", cx.client_ip());
-            }
-            Key::Uri => out.push_str(cx.parts.uri.path_and_query().map_or("/", |pq| pq.as_str())),
-            Key::Path => out.push_str(cx.path()),
-            Key::PathDir => out.push_str(split_dir(cx.path()).0),
-            Key::PathFile => out.push_str(split_dir(cx.path()).1),
-            Key::PathFileBase => {
-                let file = split_dir(cx.path()).1;
-                out.push_str(file.strip_suffix(ext(file)).unwrap_or(file));
-            }
-            Key::PathFileExt => out.push_str(ext(split_dir(cx.path()).1)),
-            Key::PathSegment(n) => {
-                let p = cx.path().trim_start_matches('/');
-                out.push_str(p.split('/').nth(*n).unwrap_or(""));
-            }
-            Key::Query => out.push_str(cx.query()),
-            Key::PrefixedQuery => {
-                if !cx.query().is_empty() {
-                    out.push('?');
-                    out.push_str(cx.query());
-                }
-            }
-            Key::QueryParam(name) => {
-                if let Some((_, v)) = query_pairs(cx.query()).find(|(k, _)| k == &**name) {
-                    out.push_str(&v);
-                }
-            }
-            Key::HostLabel(n) => {
-                let labels = cx.host().rsplit('.');
-                out.push_str(labels.clone().nth(*n).unwrap_or(""));
-            }
-            Key::Header(name) => join_header(cx, name, out),
-            Key::Cookie(name) => render_cookie(cx, name, out),
-            Key::OrigMethod => out.push_str(cx.orig_method.as_str()),
-            Key::OrigUri => out.push_str(cx.orig_uri.path_and_query().map_or("/", |p| p.as_str())),
-            Key::OrigPath => out.push_str(&crate::http::context::decode_path(cx.orig_uri.path())),
-            Key::OrigQuery => out.push_str(cx.orig_uri.query().unwrap_or("")),
-            Key::Uuid => out.push_str(cx.uuid()),
-            Key::Duration => clock::write_go_duration(cx.start.elapsed(), out),
-            Key::DurationMs => {
-                let _ = write!(out, "{}", cx.start.elapsed().as_secs_f64() * 1e3);
-            }
-            Key::Var(name) => out.push_str(cx.var(name).unwrap_or("")),
-            Key::Regexp(key) => match cx.capture(key) {
-                Some(v) => out.push_str(v),
-                None => return false,
-            },
-            Key::Error(f) => return render_error(cx, *f, out),
-            Key::FileMatch(f) => return render_file(cx, *f, out),
-            Key::AuthUserId => out.push_str(cx.auth_user.as_deref().unwrap_or("")),
-            Key::Time(f) => clock::write_now(*f, out),
-        }
-        true
     }
 
     /// Whether Caddy's replacer gives this placeholder as a number (the
@@ -281,82 +229,10 @@ impl Key {
     }
 }
 
-fn proto(v: http::Version) -> &'static str {
-    match v {
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        http::Version::HTTP_3 => "HTTP/3.0",
-        _ => "HTTP/1.1",
-    }
-}
-
-fn render_port(cx: &Cx<'_>, out: &mut String) {
-    let (_, port) = split_host(cx.hostport());
-    if port.is_empty() {
-        let _ = write!(out, "{}", cx.conn.local_port());
-    } else {
-        out.push_str(port);
-    }
-}
-
-/// Go's `path.Split`: everything up to the last slash, and the rest.
-fn split_dir(p: &str) -> (&str, &str) {
-    match p.rfind('/') {
-        Some(i) => (&p[..=i], &p[i + 1..]),
-        None => ("", p),
-    }
-}
-
-/// Go's `path.Ext` of a file name.
-fn ext(file: &str) -> &str {
-    file.rfind('.').map_or("", |i| &file[i..])
-}
-
-fn join_header(cx: &Cx<'_>, name: &HeaderName, out: &mut String) {
-    for (i, v) in cx.parts.headers.get_all(name).iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&String::from_utf8_lossy(v.as_bytes()));
-    }
-}
-
-fn render_cookie(cx: &Cx<'_>, name: &str, out: &mut String) {
-    for h in cx.parts.headers.get_all(http::header::COOKIE) {
-        let Ok(h) = h.to_str() else { continue };
-        for pair in h.split(';') {
-            let (k, v) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
-            if k == name {
-                out.push_str(v.trim_matches('"'));
-                return;
-            }
-        }
-    }
-}
-
-fn render_error(cx: &Cx<'_>, f: ErrorField, out: &mut String) -> bool {
-    let Some(e) = &cx.error else { return false };
-    let _ = match f {
-        ErrorField::StatusCode => write!(out, "{}", e.status.as_u16()),
-        ErrorField::StatusText => write!(out, "{}", e.status.canonical_reason().unwrap_or("")),
-        ErrorField::Message => write!(out, "{}", e.message),
-        ErrorField::Trace => write!(out, "{}", e.trace),
-        ErrorField::Id => write!(out, "{}", e.id),
-    };
-    true
-}
-
-fn render_file(cx: &Cx<'_>, f: FileField, out: &mut String) -> bool {
-    let Some(m) = &cx.file_match else {
-        return false;
-    };
-    out.push_str(match f {
-        FileField::Relative => &m.relative,
-        FileField::Absolute => &m.absolute,
-        FileField::Type => m.kind,
-        FileField::Remainder => &m.remainder,
-    });
-    true
+/// A header placeholder; a name that is no header name renders empty,
+/// as Caddy finds no such header.
+fn header_key(name: &str, key: fn(HeaderName) -> Key) -> Key {
+    HeaderName::from_bytes(name.as_bytes()).map_or(Key::Static("".into()), key)
 }
 
 fn hostname() -> String {

@@ -10,7 +10,7 @@ use super::ReverseProxy;
 use crate::error::HttpError;
 use crate::http::{Cx, ReqBody};
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, Method, Uri};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::future::Future;
@@ -132,21 +132,9 @@ where
     Ok((buf.freeze(), Some(body)))
 }
 
+/// The answer for a failed read of the request body.
 pub fn body_error(e: crate::http::body::BodyError) -> HttpError {
-    use crate::http::body::BodyError;
-    match e {
-        BodyError::TooLarge => {
-            HttpError::downstream(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-        }
-        BodyError::Timeout => HttpError::downstream(
-            StatusCode::REQUEST_TIMEOUT,
-            "timed out reading request body",
-        ),
-        BodyError::Io(e) => HttpError::downstream(
-            StatusCode::BAD_REQUEST,
-            format!("reading request body: {e}"),
-        ),
-    }
+    e.into()
 }
 
 /// Holds a request body back until `100 Continue` or a timeout.

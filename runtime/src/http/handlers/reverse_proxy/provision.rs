@@ -163,7 +163,7 @@ fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transp
             ))
         }
         "fastcgi" => Ok((
-            Transport::Fastcgi(FastcgiTransport::provision(&v, p, &tpath)?),
+            Transport::Fastcgi(Box::new(FastcgiTransport::provision(&v, p, &tpath)?)),
             4096,
         )),
         other => Err(Error::UnknownModule {

@@ -1,0 +1,321 @@
+//! The data-driven runner of the cases ported from Caddy's own tests
+//! (`testdata/caddy_cases/*.toml`): for each case, a real server on
+//! 127.0.0.1:0 loads the case's config and answers raw HTTP/1.1 requests
+//! sent over TCP; status, headers and body are compared with the answer
+//! Caddy gives (the test table's, or Caddy 2.11's recorded by running it:
+//! `tools/caddy-cases.py` checks the files against a Caddy binary).
+//!
+//! A case file is TOML:
+//!
+//! ```toml
+//! [[case]]
+//! name = "uri_escaped"
+//! from = "replacer_test.go TestHTTPVarReplacement"
+//! routes = '''[{"handle": [{"handler": "static_response", "body": "{http.request.uri_escaped}"}]}]'''
+//! files = { "a/index.html" = "hi" }     # written under {root}, optional
+//! [[case.req]]
+//! target = "/foo?a=1"                   # method = "GET", host = "example.com"
+//! headers = [["Accept", "*/*"]]         # send_body = "…", or raw = "…" whole
+//! status = 200
+//! body = "%2Ffoo%3Fa%3D1"               # or body_has = ["…"]
+//! header = { "Content-Type" = "text/plain" }
+//! absent = ["Last-Modified"]
+//! ```
+//!
+//! `routes` wraps into one server; `server` is a whole server object;
+//! `config` a whole config; `load_error` (a substring) expects the config to
+//! be refused. In config text, `{root}` is the case's file folder and
+//! `{backend}` the address of an echo backend, which answers 200 with the
+//! request line and headers it received as its body.
+
+use bellhop_runtime::Runtime;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    case: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    from: String,
+    routes: Option<String>,
+    server: Option<String>,
+    config: Option<String>,
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    load_error: Option<String>,
+    #[serde(default)]
+    req: Vec<Req>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Req {
+    method: Option<String>,
+    target: Option<String>,
+    host: Option<String>,
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    send_body: Option<String>,
+    raw: Option<String>,
+    status: u16,
+    body: Option<String>,
+    #[serde(default)]
+    body_has: Vec<String>,
+    #[serde(default)]
+    header: BTreeMap<String, String>,
+    #[serde(default)]
+    absent: Vec<String>,
+}
+
+/// An answer read off the wire.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/caddy_cases")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_ported_cases() {
+    let backend = echo_backend().await;
+    let mut files: Vec<_> = std::fs::read_dir(cases_dir())
+        .expect("testdata/caddy_cases")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let (mut cases, mut requests, mut failures) = (0, 0, Vec::new());
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let file: File =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for case in &file.case {
+            cases += 1;
+            requests += case.req.len();
+            let label = format!("{stem}: {} ({})", case.name, case.from);
+            if let Err(e) = run_case(case, backend).await {
+                failures.push(format!("{label}\n    {e}"));
+            }
+        }
+    }
+    println!(
+        "caddy_ported_cases: {} files, {cases} cases, {requests} requests, {} failing",
+        files.len(),
+        failures.len()
+    );
+    assert!(cases > 0, "no cases found in {}", cases_dir().display());
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} cases differ from Caddy:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
+    let root = tempfile::tempdir().unwrap();
+    for (name, content) in &case.files {
+        let p = root.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    let fill = |s: &str| {
+        s.replace("{root}", &root.path().display().to_string())
+            .replace("{backend}", &backend.to_string())
+    };
+    let config = match (&case.routes, &case.server, &case.config) {
+        (Some(r), None, None) => crate::support::config_with(serde_json::json!({
+            "routes": parse_json(&fill(r))?
+        })),
+        (None, Some(s), None) => crate::support::config_with(parse_json(&fill(s))?),
+        (None, None, Some(c)) => parse_json(&fill(c))?,
+        _ => return Err("exactly one of routes, server, config".into()),
+    };
+    let rt = Runtime::new();
+    let loaded = rt.load(config.to_string().as_bytes());
+    match (&case.load_error, loaded) {
+        (Some(want), Err(e)) if e.to_string().contains(want.as_str()) => return Ok(()),
+        (Some(want), Err(e)) => return Err(format!("load error {e:?} lacks {want:?}")),
+        (Some(_), Ok(())) => return Err("config loaded; Caddy refuses it".into()),
+        (None, Err(e)) => return Err(format!("config refused: {e}")),
+        (None, Ok(())) => {}
+    }
+    let addr = rt.listen_addrs()[0];
+    for (i, r) in case.req.iter().enumerate() {
+        let raw = r.raw.clone().unwrap_or_else(|| build_request(r));
+        let got = exchange(addr, raw.as_bytes()).await?;
+        check(r, &got).map_err(|e| format!("request {i} ({}): {e}", first_line(&raw)))?;
+    }
+    rt.stop().await;
+    Ok(())
+}
+
+fn parse_json(s: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(s).map_err(|e| format!("case JSON: {e}"))
+}
+
+fn first_line(raw: &str) -> &str {
+    raw.split("\r\n").next().unwrap_or(raw)
+}
+
+/// The request as raw HTTP/1.1 text, closing the connection after it.
+fn build_request(r: &Req) -> String {
+    let method = r.method.as_deref().unwrap_or("GET");
+    let target = r.target.as_deref().unwrap_or("/");
+    let mut s = format!("{method} {target} HTTP/1.1\r\n");
+    match r.host.as_deref() {
+        Some("") => {}
+        h => s += &format!("Host: {}\r\n", h.unwrap_or("example.com")),
+    }
+    for (k, v) in &r.headers {
+        s += &format!("{k}: {v}\r\n");
+    }
+    if let Some(b) = &r.send_body {
+        s += &format!("Content-Length: {}\r\n", b.len());
+    }
+    s += "Connection: close\r\n\r\n";
+    s += r.send_body.as_deref().unwrap_or("");
+    s
+}
+
+fn check(r: &Req, got: &Answer) -> Result<(), String> {
+    let mut errs = Vec::new();
+    if got.status != r.status {
+        errs.push(format!("status {} (want {})", got.status, r.status));
+    }
+    if let Some(b) = &r.body {
+        if &got.body != b {
+            errs.push(format!("body {:?} (want {b:?})", got.body));
+        }
+    }
+    for s in &r.body_has {
+        if !got.body.contains(s.as_str()) {
+            errs.push(format!("body {:?} lacks {s:?}", got.body));
+        }
+    }
+    let header = |n: &str| {
+        let vals: Vec<&str> = got
+            .headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(n))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!vals.is_empty()).then(|| vals.join(", "))
+    };
+    for (name, want) in &r.header {
+        match header(name) {
+            Some(v) if &v == want => {}
+            other => errs.push(format!("header {name}: {other:?} (want {want:?})")),
+        }
+    }
+    for name in &r.absent {
+        if let Some(v) = header(name) {
+            errs.push(format!("header {name}: {v:?} (want none)"));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs.join("; "))
+    }
+}
+
+/// Sends `raw` and reads the answer until the server closes.
+async fn exchange(addr: SocketAddr, raw: &[u8]) -> Result<Answer, String> {
+    let mut c = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    c.write_all(raw).await.map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out))
+        .await
+        .map_err(|_| "no answer within 10 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    parse_answer(&out)
+}
+
+fn parse_answer(out: &[u8]) -> Result<Answer, String> {
+    let text = String::from_utf8_lossy(out);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no response head in {text:?}"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line in {head:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out += &rest[..n];
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A backend that answers every request with its head as the body.
+async fn echo_backend() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                let head = &buf[..end];
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    head.len()
+                );
+                let _ = c.write_all(resp.as_bytes()).await;
+                let _ = c.write_all(head).await;
+            });
+        }
+    });
+    addr
+}
