@@ -1,7 +1,8 @@
 //! `http.matchers.host`: the request's host (without port) is one of a
 //! list, case-insensitively. `*` stands for exactly one label
 //! (`*.example.com`); placeholders are allowed. A host given twice is a
-//! config error, as in Caddy.
+//! config error, as in Caddy. Internationalized names compare in their
+//! ASCII (punycode) form, as Caddy converts them when provisioning.
 
 use crate::error::{Error, HttpError};
 use crate::http::replacer::Template;
@@ -22,6 +23,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Match
         exact: Vec::new(),
         fuzzy: Vec::new(),
     };
+    let hosts: Vec<String> = hosts.iter().map(|h| to_ascii(h)).collect();
     for (i, h) in hosts.iter().enumerate() {
         if hosts[..i].iter().any(|o| o.eq_ignore_ascii_case(h)) {
             return Err(Error::config(
@@ -36,6 +38,23 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Match
         }
     }
     Ok(Box::new(m))
+}
+
+/// Go's `idna.ToASCII` (Punycode profile): each label with non-ASCII
+/// characters becomes `xn--` and its punycode.
+fn to_ascii(host: &str) -> String {
+    if host.is_ascii() {
+        return host.to_string();
+    }
+    let labels: Vec<String> =
+        host.split('.')
+            .map(|l| match l.is_ascii() {
+                true => l.to_string(),
+                false => idna::punycode::encode_str(l)
+                    .map_or_else(|| l.to_string(), |p| format!("xn--{p}")),
+            })
+            .collect();
+    labels.join(".")
 }
 
 /// Whether `host` fits `pattern`, label by label, `*` being any one label.

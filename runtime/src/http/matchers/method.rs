@@ -1,5 +1,6 @@
-//! `http.matchers.method`: the request method is one of a list (exact,
-//! case-sensitive, as Caddy compares).
+//! `http.matchers.method`: the request method is one of a list. The list
+//! is uppercased when provisioned, as Caddy's; the request's method is
+//! compared exactly.
 
 use crate::error::{Error, HttpError};
 use crate::http::{Cx, Matcher};
@@ -14,7 +15,7 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Match
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            http::Method::from_bytes(m.as_bytes())
+            http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
                 .map_err(|e| Error::config(format!("{path}[{i}]"), e))
         })
         .collect::<Result<_, _>>()?;

@@ -80,7 +80,12 @@ pub fn match_pattern(pat: &str, lower: &str, raw: &str) -> bool {
 /// Builds the comparison string by walking the pattern and the escaped path
 /// in lockstep: decoded where the pattern is plain, escaped where it has an
 /// escape, then globs it (`%*` counting as `*`).
+/// The path compares case-insensitively, and what the pattern leaves of it
+/// still counts (decoded), so a pattern without a final wildcard is no
+/// prefix match.
 fn match_escaped(escaped: &str, pat: &str) -> bool {
+    let escaped = escaped.to_lowercase();
+    let escaped = escaped.as_str();
     let (p, e) = (pat.as_bytes(), escaped.as_bytes());
     let mut sb = String::new();
     let (mut ip, mut ie) = (0, 0);
@@ -131,7 +136,10 @@ fn match_escaped(escaped: &str, pat: &str) -> bool {
         }
         ip += 1;
     }
-    glob_match(&pat.replace("%*", "*"), &sb)
+    if ie < e.len() {
+        sb.push_str(&percent_decode_str(&escaped[ie..]).decode_utf8_lossy());
+    }
+    glob_match(&pat.replace("%*", "*"), &sb.to_lowercase())
 }
 
 #[cfg(test)]

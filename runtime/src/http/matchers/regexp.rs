@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 struct Config {
     #[serde(default)]
     name: String,
+    /// Missing is the empty pattern, which matches everything (Caddy's
+    /// zero value).
+    #[serde(default)]
     pattern: String,
 }
 
