@@ -43,6 +43,21 @@ pub fn go_clean(p: &str) -> String {
     }
 }
 
+/// Go's `url.URL.EscapedPath` of a decoded path: everything but letters,
+/// digits, `-_.~` and `$&+,/:;=@` percent-encoded.
+pub fn go_escape_path(p: &str) -> String {
+    const KEEP: &[u8] = b"-_.~$&+,/:;=@";
+    let mut out = String::with_capacity(p.len());
+    for &b in p.as_bytes() {
+        if b.is_ascii_alphanumeric() || KEEP.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Caddy's `CleanPath`: Go's clean that keeps a trailing slash; when
 /// `merge_slashes` is false, runs of slashes are preserved.
 pub fn clean_path(p: &str, merge_slashes: bool) -> String {

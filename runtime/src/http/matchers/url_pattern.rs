@@ -8,8 +8,11 @@
 //! also constrains the scheme, host and port (an absent port means the
 //! scheme's default). Components a pattern leaves out match anything.
 //!
-//! The request URL is the scheme, the `Host` header and the request URI as
-//! sent (the path still percent-encoded). On a match, each component's
+//! The request URL is the scheme, the `Host` header and the request URI
+//! with its path decoded, cleaned (`..` resolved, doubled slashes merged
+//! unless the pattern's path has `//`) and escaped again, as Caddy's: the
+//! matcher sees the path handlers resolve, so `/public/*` cannot be
+//! reached by `/public/../admin` or `..%2f`. On a match, each component's
 //! groups become placeholders: `:id` in the pathname is
 //! `{http.url_pattern.pathname.id}`, an unnamed group `{…pathname.0}`.
 //!
@@ -22,6 +25,7 @@ use crate::error::{Error, HttpError};
 use crate::http::context::split_host;
 use crate::http::{Cx, Matcher};
 use crate::registry::Provision;
+use crate::util::{clean_path, go_escape_path};
 use component::{Component, Kind};
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,6 +47,9 @@ type Texts = [String; 6];
 
 struct MatchUrlPattern {
     components: Vec<(&'static str, Component)>,
+    /// Merge doubled slashes of the request path (the pattern's path has
+    /// none).
+    merge_slashes: bool,
 }
 
 pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Matcher>, Error> {
@@ -63,7 +70,15 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Match
             .map_err(|e| Error::config(format!("{path}.pattern"), format!("{name}: {e}")))?;
         components.push((*name, compiled));
     }
-    Ok(Box::new(MatchUrlPattern { components }))
+    let pattern_path = match c.pattern.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => &c.pattern,
+    };
+    let merge_slashes = !pattern_path.contains("//");
+    Ok(Box::new(MatchUrlPattern {
+        components,
+        merge_slashes,
+    }))
 }
 
 /// Splits a pattern (and base URL) into component patterns.
@@ -75,6 +90,9 @@ fn split(pattern: &str, base: &str) -> Result<Texts, String> {
         Some((scheme, rest)) => {
             let (authority, rest) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
             t[0] = scheme.into();
+            if authority.starts_with('[') && !authority.contains(']') {
+                return Err(format!("invalid IPv6 hostname in {authority:?}"));
+            }
             set_authority(&mut t, authority);
             if rest.is_empty() {
                 t[3] = "/".into();
@@ -171,21 +189,19 @@ fn escape(s: &str) -> String {
 
 impl MatchUrlPattern {
     /// The request URL's components, in [`NAMES`] order.
-    fn input<'c>(cx: &'c Cx<'_>) -> [&'c str; 6] {
+    fn input<'c>(&self, cx: &'c Cx<'_>, path: &'c str) -> [&'c str; 6] {
         let scheme = cx.conn.scheme();
         let (host, port) = split_host(cx.hostport());
         let default = if scheme == "https" { "443" } else { "80" };
         let port = if port == default { "" } else { port };
-        let pq = cx.parts.uri.path_and_query();
-        let path = pq.map_or("/", |p| p.path());
-        let query = pq.and_then(|p| p.query()).unwrap_or("");
-        [scheme, host, port, path, query, ""]
+        [scheme, host, port, path, cx.query(), ""]
     }
 }
 
 impl Matcher for MatchUrlPattern {
     fn matches(&self, cx: &mut Cx<'_>) -> Result<bool, HttpError> {
-        let input = Self::input(cx);
+        let path = go_escape_path(&clean_path(cx.path(), self.merge_slashes));
+        let input = self.input(cx, &path);
         let mut groups = Vec::new();
         for (name, c) in &self.components {
             let i = NAMES.iter().position(|n| n == name).unwrap_or(0);
