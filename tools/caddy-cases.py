@@ -12,6 +12,7 @@ import glob
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -115,6 +116,12 @@ def differences(r, status, headers, body):
     for n, want in r.get("header", {}).items():
         if header(n) != want:
             errs.append(f"header {n}: {header(n)!r} (recorded {want!r})")
+    for n, pat in r.get("header_match", {}).items():
+        if header(n) is None or not re.search(pat, header(n)):
+            errs.append(f"header {n}: {header(n)!r} (recorded /{pat}/)")
+    for n in r.get("present", []):
+        if header(n) is None:
+            errs.append(f"header {n} missing (recorded present)")
     for n in r.get("absent", []):
         if header(n) is not None:
             errs.append(f"header {n}: {header(n)!r} (recorded none)")
@@ -176,6 +183,8 @@ def run_case(case, admin, port, backend, base):
             os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "w") as fh:
                 fh.write(content)
+        for name, secs in case.get("mtimes", {}).items():
+            os.utime(os.path.join(root, name), (secs, secs))
         fill = lambda s: s.replace("{root}", root).replace("{backend}", backend)
         if "routes" in case:
             server = {"routes": json.loads(fill(case["routes"]))}

@@ -17,7 +17,7 @@ pub mod clock;
 mod keys;
 mod render;
 
-pub use keys::Key;
+pub use keys::{FileField, Key};
 pub use render::query_escape;
 
 use super::Cx;
@@ -30,6 +30,11 @@ enum Part {
     /// A placeholder bellhop does not know, kept as written (with braces).
     Unknown(Box<str>),
 }
+
+/// What [`Template::render_with`] passes each placeholder's value
+/// through: the key (`None` for names known only at run time), the value
+/// (`None` when unknown for this request), the output.
+pub type ValueFn<'f> = dyn FnMut(Option<&Key>, Option<&str>, &mut String) + 'f;
 
 /// A string with placeholders, parsed.
 #[derive(Debug, Clone, Default)]
@@ -137,6 +142,39 @@ impl Template {
     /// Renders, keeping unknown placeholders as written.
     pub fn render_known<'s>(&'s self, cx: &Cx<'_>) -> Cow<'s, str> {
         self.render_mode(cx, true)
+    }
+
+    /// Renders with every placeholder's value passed through `f` (Caddy's
+    /// `ReplaceFunc`): `f` gets the key (`None` for names known only at run
+    /// time), the value (`None` when unknown for this request) and the
+    /// output to append to.
+    pub fn render_with(&self, cx: &Cx<'_>, f: &mut ValueFn<'_>) -> String {
+        let mut out = String::new();
+        let mut value = String::new();
+        for part in &self.parts {
+            value.clear();
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Key(k) => {
+                    let known = k.render(cx, &mut value);
+                    f(Some(k), known.then_some(value.as_str()), &mut out);
+                }
+                Part::Unknown(raw) => {
+                    let name = &raw[1..raw.len() - 1];
+                    let known = match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
+                        Some((_, v)) => {
+                            value.push_str(v);
+                            true
+                        }
+                        None => {
+                            crate::http::handlers::reverse_proxy::placeholder(cx, name, &mut value)
+                        }
+                    };
+                    f(None, known.then_some(value.as_str()), &mut out);
+                }
+            }
+        }
+        out
     }
 
     fn render_mode<'s>(&'s self, cx: &Cx<'_>, keep_unknown: bool) -> Cow<'s, str> {

@@ -13,18 +13,23 @@
 //! from = "replacer_test.go TestHTTPVarReplacement"
 //! routes = '''[{"handle": [{"handler": "static_response", "body": "{http.request.uri_escaped}"}]}]'''
 //! files = { "a/index.html" = "hi" }     # written under {root}, optional
+//! mtimes = { "a/index.html" = 0 }       # their modification times (Unix s)
 //! [[case.req]]
 //! target = "/foo?a=1"                   # method = "GET", host = "example.com"
 //! headers = [["Accept", "*/*"]]         # send_body = "…", or raw = "…" whole
 //! status = 200
 //! body = "%2Ffoo%3Fa%3D1"               # or body_has = ["…"]
 //! header = { "Content-Type" = "text/plain" }
+//! header_match = { "ETag" = '^"[0-9a-z]+-[0-9a-z]+"$' }   # a regexp
+//! present = ["Last-Modified"]
 //! absent = ["Last-Modified"]
 //! ```
 //!
 //! `routes` wraps into one server; `server` is a whole server object;
 //! `config` a whole config; `load_error` (a substring) expects the config to
-//! be refused. In config text, `{root}` is the case's file folder and
+//! be refused. `known_gap = "why"` marks a case where bellhop still answers
+//! otherwise than Caddy: it is counted apart, and the run fails when it
+//! starts to pass, so the mark is removed with the gap. In config text, `{root}` is the case's file folder and
 //! `{backend}` the address of an echo backend, which answers 200 with the
 //! request line and headers it received as its body.
 
@@ -54,7 +59,10 @@ struct Case {
     config: Option<String>,
     #[serde(default)]
     files: BTreeMap<String, String>,
+    #[serde(default)]
+    mtimes: BTreeMap<String, u64>,
     load_error: Option<String>,
+    known_gap: Option<String>,
     #[serde(default)]
     req: Vec<Req>,
 }
@@ -75,6 +83,10 @@ struct Req {
     body_has: Vec<String>,
     #[serde(default)]
     header: BTreeMap<String, String>,
+    #[serde(default)]
+    header_match: BTreeMap<String, String>,
+    #[serde(default)]
+    present: Vec<String>,
     #[serde(default)]
     absent: Vec<String>,
 }
@@ -99,7 +111,7 @@ async fn caddy_ported_cases() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    let (mut cases, mut requests, mut failures) = (0, 0, Vec::new());
+    let (mut cases, mut requests, mut gaps, mut failures) = (0, 0, 0, Vec::new());
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap();
         let file: File =
@@ -109,13 +121,19 @@ async fn caddy_ported_cases() {
             cases += 1;
             requests += case.req.len();
             let label = format!("{stem}: {} ({})", case.name, case.from);
-            if let Err(e) = run_case(case, backend).await {
-                failures.push(format!("{label}\n    {e}"));
+            match (run_case(case, backend).await, &case.known_gap) {
+                (Ok(()), None) => {}
+                (Err(e), None) => failures.push(format!("{label}\n    {e}")),
+                (Err(_), Some(_)) => gaps += 1,
+                (Ok(()), Some(why)) => failures.push(format!(
+                    "{label}\n    passes now: remove its known_gap ({why})"
+                )),
             }
         }
     }
     println!(
-        "caddy_ported_cases: {} files, {cases} cases, {requests} requests, {} failing",
+        "caddy_ported_cases: {} files, {cases} cases, {requests} requests, \
+         {gaps} known gaps, {} failing",
         files.len(),
         failures.len()
     );
@@ -134,6 +152,14 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         let p = root.path().join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
+    }
+    for (name, secs) in &case.mtimes {
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(*secs);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(root.path().join(name))
+            .unwrap();
+        f.set_modified(t).unwrap();
     }
     let fill = |s: &str| {
         s.replace("{root}", &root.path().display().to_string())
@@ -222,6 +248,18 @@ fn check(r: &Req, got: &Answer) -> Result<(), String> {
         match header(name) {
             Some(v) if &v == want => {}
             other => errs.push(format!("header {name}: {other:?} (want {want:?})")),
+        }
+    }
+    for (name, re) in &r.header_match {
+        let re = regex::Regex::new(re).map_err(|e| format!("header_match {name}: {e}"))?;
+        match header(name) {
+            Some(v) if re.is_match(&v) => {}
+            other => errs.push(format!("header {name}: {other:?} (want /{re}/)")),
+        }
+    }
+    for name in &r.present {
+        if header(name).is_none() {
+            errs.push(format!("header {name} missing"));
         }
     }
     for name in &r.absent {

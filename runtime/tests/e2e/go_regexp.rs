@@ -75,7 +75,9 @@ async fn header_and_vars_regexp_and_rewrite_take_go_syntax() {
         get_with(s.addr, "/", &[("X-Tpl", "{name}")]).await.body,
         "template name"
     );
-    assert_eq!(get(s.addr, "/%7Bx%7D/z").await.body, "var 1 /y/z");
+    // path_regexp works on the escaped path (`/%7Bx%7D/z`), as Caddy's, so
+    // the literal `{x}` does not occur there; `{x}` still compiled.
+    assert_eq!(get(s.addr, "/%7Bx%7D/z").await.body, "var 1 /{x}/z");
 }
 
 #[tokio::test]

@@ -3,20 +3,28 @@
 //!
 //! - `method`: a new method;
 //! - `uri`: a new `path?query` with placeholders; a part left out is kept
-//!   (`?a=b` changes only the query, `/x` only the path);
+//!   (`?a=b` changes only the query, `/x` only the path); see `build.rs`;
 //! - `strip_path_prefix`/`strip_path_suffix`: case-insensitive, on the
-//!   decoded path;
-//! - `uri_substring`: `find`→`replace` in the raw URI (`limit` 0: all);
-//! - `path_regexp`: regexp `find`→`replace` (`$1`) on the decoded path;
-//! - `query`: `rename`, `set`, `add`, `replace`, `delete` operations.
+//!   escaped path (an escape in the prefix must be in the path too);
+//! - `uri_substring`: `find`→`replace` in the escaped path and the query
+//!   (`limit` 0: all);
+//! - `path_regexp`: regexp `find`→`replace` (`$1`) on the escaped path;
+//! - `query`: `rename`, `set`, `add`, `replace`, `delete` operations,
+//!   re-encoded sorted as Go's `url.Values.Encode`.
+//!
+//! Each step works on the URI as Go's `url.URL` holds it (`gourl.rs`), so
+//! the request's escapes (`%2F`, `%3F`) survive where Caddy keeps them.
 
+mod build;
+mod gourl;
 pub(crate) mod uri;
 
 use crate::error::{Error, HttpError};
 use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
-use crate::util::goregex;
+use crate::util::{clean_path, goregex};
+use gourl::GoUrl;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -46,13 +54,22 @@ struct Substring {
     limit: usize,
 }
 
+/// `find`→`replace` of `uri_substring`; `merge` cleans the path merging
+/// doubled slashes (the text to find has none).
+struct Substr {
+    find: Template,
+    replace: Template,
+    limit: usize,
+    merge: bool,
+}
+
 struct Rewrite {
     method: Option<Template>,
-    uri: Option<Template>,
-    strip_prefix: Option<String>,
-    strip_suffix: Option<String>,
-    substrings: Vec<(String, String, usize)>,
-    regexps: Vec<(Regex, String)>,
+    uri: Option<build::UriTemplate>,
+    strip_prefix: Option<Template>,
+    strip_suffix: Option<Template>,
+    substrings: Vec<Substr>,
+    regexps: Vec<(Regex, Template)>,
     query: Option<QueryOps>,
 }
 
@@ -62,7 +79,7 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
     for (i, r) in c.path_regexp.iter().enumerate() {
         let re = goregex::compile(&r.find)
             .map_err(|e| Error::config(format!("{path}.path_regexp[{i}].find"), e))?;
-        regexps.push((re, r.replace.clone()));
+        regexps.push((re, Template::parse(&r.replace)));
     }
     let query = match &c.query {
         Some(q) => Some(QueryOps::provision(q, &format!("{path}.query"))?),
@@ -78,13 +95,27 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
             .uri
             .as_deref()
             .filter(|u| !u.is_empty())
+            .map(build::UriTemplate::parse),
+        strip_prefix: c
+            .strip_path_prefix
+            .as_deref()
+            .filter(|s| !s.is_empty())
             .map(Template::parse),
-        strip_prefix: c.strip_path_prefix.filter(|s| !s.is_empty()),
-        strip_suffix: c.strip_path_suffix.filter(|s| !s.is_empty()),
+        strip_suffix: c
+            .strip_path_suffix
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(Template::parse),
         substrings: c
             .uri_substring
-            .into_iter()
-            .map(|s| (s.find, s.replace, s.limit))
+            .iter()
+            .filter(|s| !s.find.is_empty())
+            .map(|s| Substr {
+                find: Template::parse(&s.find),
+                replace: Template::parse(&s.replace),
+                limit: s.limit,
+                merge: !s.find.contains("//"),
+            })
             .collect(),
         regexps,
         query,
@@ -98,63 +129,43 @@ impl Rewrite {
             cx.parts.method = http::Method::from_bytes(m.as_bytes())
                 .map_err(|_| HttpError::internal(format!("invalid method {m:?}")))?;
         }
-        let mut path = cx.path().to_string();
-        let mut query = cx.query().to_string();
+        let mut url = GoUrl::from_request(cx.parts.uri.path(), cx.query());
         if let Some(t) = &self.uri {
-            let rendered = t.render(cx);
-            let (p, q) = match rendered.split_once('?') {
-                Some((p, q)) => (p, Some(q)),
-                None => (rendered.as_ref(), None),
-            };
-            let p = p.split('#').next().unwrap_or("");
-            if !p.is_empty() {
-                path = if p.starts_with('/') {
-                    p.to_string()
-                } else {
-                    format!("/{p}")
-                };
-            }
-            if let Some(q) = q {
-                query = q.split('#').next().unwrap_or("").to_string();
-            }
+            t.apply(cx, &mut url);
         }
-        if let Some(prefix) = &self.strip_prefix {
-            let prefix = if prefix.starts_with('/') {
-                prefix.clone()
-            } else {
-                format!("/{prefix}")
-            };
-            if path.to_lowercase().starts_with(&prefix.to_lowercase()) {
-                path = path[prefix.len()..].to_string();
-                if !path.starts_with('/') {
-                    path.insert(0, '/');
-                }
+        if let Some(t) = &self.strip_prefix {
+            let mut prefix = t.render(cx).into_owned();
+            if !prefix.starts_with('/') {
+                prefix.insert(0, '/');
             }
+            let merge = !prefix.contains("//");
+            url.change_path(|e| build::trim_path_prefix(&clean_path(e, merge), &prefix));
         }
-        if let Some(suffix) = &self.strip_suffix {
-            if path.to_lowercase().ends_with(&suffix.to_lowercase()) {
-                path.truncate(path.len() - suffix.len());
-            }
+        if let Some(t) = &self.strip_suffix {
+            let suffix: String = t.render(cx).chars().rev().collect();
+            let merge = !suffix.contains("//");
+            url.change_path(|e| {
+                let rev: String = clean_path(e, merge).chars().rev().collect();
+                build::trim_path_prefix(&rev, &suffix)
+                    .chars()
+                    .rev()
+                    .collect()
+            });
+        }
+        for s in &self.substrings {
+            let (find, rep) = (s.find.render(cx), s.replace.render(cx));
+            let limit = if s.limit == 0 { usize::MAX } else { s.limit };
+            url.change_path(|e| clean_path(e, s.merge).replacen(&*find, &rep, limit));
+            url.raw_query = url.raw_query.replacen(&*find, &rep, limit);
         }
         for (re, rep) in &self.regexps {
-            path = re.replace_all(&path, rep.as_str()).into_owned();
+            let rep = rep.render(cx);
+            url.change_path(|e| re.replace_all(e, &*rep).into_owned());
         }
         if let Some(q) = &self.query {
-            query = q.apply(cx, &query);
+            url.raw_query = q.apply(cx, &url.raw_query);
         }
-        let mut raw = uri::encode_path(&path);
-        if !query.is_empty() {
-            raw.push('?');
-            raw.push_str(&query);
-        }
-        for (find, rep, limit) in &self.substrings {
-            raw = if *limit == 0 {
-                raw.replace(find, rep)
-            } else {
-                raw.replacen(find, rep, *limit)
-            };
-        }
-        uri::set(cx, &raw)
+        uri::set(cx, &url.request_uri())
     }
 }
 

@@ -218,6 +218,7 @@ impl Key {
     pub fn write_name(&self, out: &mut String) {
         let _ = match self {
             Key::Regexp(k) => write!(out, "http.regexp.{k}"),
+            Key::Cookie(k) => write!(out, "http.request.cookie.{k}"),
             Key::Error(f) => write!(out, "http.error.{}", format!("{f:?}").to_lowercase()),
             Key::FileMatch(f) => write!(
                 out,

@@ -1,11 +1,14 @@
 //! URI building for `rewrite`: path escaping, setting the request URI, and
 //! query operations.
 
+use super::gourl::query_unescape;
 use crate::error::{Error, HttpError};
-use crate::http::replacer::{form_decode, Template};
+use crate::http::replacer::{query_escape, Template};
 use crate::http::Cx;
 use crate::util::goregex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use std::collections::BTreeMap;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -21,17 +24,6 @@ const PATH: &AsciiSet = &CONTROLS
     .add(b'`')
     .add(b'{')
     .add(b'}');
-
-const QUERY: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'+')
-    .add(b'=')
-    .add(b'<')
-    .add(b'>');
 
 /// Escapes a decoded path for a URI.
 pub fn encode_path(p: &str) -> String {
@@ -130,53 +122,79 @@ impl QueryOps {
         })
     }
 
-    /// Applies the operations to `query`, returning the new query string.
+    /// Applies the operations to `query` as Caddy's `queryOps.do`: on
+    /// Go's `url.Values` (a pair that does not parse is dropped), encoded
+    /// again sorted by key.
     pub fn apply(&self, cx: &Cx<'_>, query: &str) -> String {
-        let mut pairs: Vec<(String, String)> = query
-            .split('&')
-            .filter(|s| !s.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (form_decode(k).into_owned(), form_decode(v).into_owned())
-            })
-            .collect();
+        let mut values = parse_query(query);
         for (from, to) in &self.rename {
-            pairs
-                .iter_mut()
-                .filter(|(k, _)| k == from)
-                .for_each(|(k, _)| *k = to.clone());
+            if from.is_empty() || to.is_empty() || from == to {
+                continue;
+            }
+            if let Some(v) = values.remove(from) {
+                values.insert(to.clone(), v);
+            }
         }
         for (k, v) in &self.set {
-            let (k, v) = (k.render(cx).into_owned(), v.render(cx).into_owned());
-            pairs.retain(|(pk, _)| *pk != k);
-            pairs.push((k, v));
+            let k = k.render(cx);
+            if !k.is_empty() {
+                values.insert(k.into_owned(), vec![v.render(cx).into_owned()]);
+            }
         }
         for (k, v) in &self.add {
-            pairs.push((k.render(cx).into_owned(), v.render(cx).into_owned()));
+            let k = k.render(cx);
+            if !k.is_empty() {
+                let v = v.render(cx).into_owned();
+                values.entry(k.into_owned()).or_default().push(v);
+            }
         }
         for (key, re, search, rep) in &self.replace {
-            for (k, v) in pairs.iter_mut().filter(|(k, _)| key == "*" || k == key) {
-                let _ = k;
-                *v = match re {
-                    Some(re) => re.replace_all(v, rep.as_str()).into_owned(),
-                    None => v.replace(search.as_str(), rep),
-                };
+            for (k, vals) in values.iter_mut() {
+                if key != "*" && k != key {
+                    continue;
+                }
+                for v in vals.iter_mut() {
+                    *v = match re {
+                        Some(re) => re.replace_all(v, rep.as_str()).into_owned(),
+                        None => v.replace(search.as_str(), rep),
+                    };
+                }
             }
         }
         for d in &self.delete {
-            let d = d.render(cx);
-            pairs.retain(|(k, _)| *k != d);
+            values.remove(&*d.render(cx));
         }
-        pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    utf8_percent_encode(k, QUERY),
-                    utf8_percent_encode(v, QUERY)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        encode_query(&values)
     }
+}
+
+/// Go's `url.ParseQuery`, keeping what parses.
+fn parse_query(query: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split('&') {
+        if pair.is_empty() || pair.contains(';') {
+            continue;
+        }
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if let (Some(k), Some(v)) = (query_unescape(k), query_unescape(v)) {
+            out.entry(k).or_default().push(v);
+        }
+    }
+    out
+}
+
+/// Go's `url.Values.Encode`: sorted by key, values in order.
+fn encode_query(values: &BTreeMap<String, Vec<String>>) -> String {
+    let mut out = String::new();
+    for (k, vals) in values {
+        for v in vals {
+            if !out.is_empty() {
+                out.push('&');
+            }
+            query_escape(k, &mut out);
+            out.push('=');
+            query_escape(v, &mut out);
+        }
+    }
+    out
 }
