@@ -58,9 +58,12 @@ async fn precompressed_sibling_when_accepted() {
 #[tokio::test]
 async fn canonical_redirects() {
     let dir = site();
+    std::fs::write(dir.path().join("docs/sub/index.html"), "sub").unwrap();
     let s = server(&dir, json!({}));
-    let r = get(s.addr, "/docs?x=1").await;
-    assert_eq!((r.status, r.header("location")), (308, "/docs/?x=1"));
+    let r = get(s.addr, "/docs/sub?x=1").await;
+    assert_eq!((r.status, r.header("location")), (308, "/docs/sub/?x=1"));
+    // A directory without an index file is not found, as Caddy's.
+    assert_eq!(get(s.addr, "/docs").await.status, 404);
     let r = get(s.addr, "/docs/a.txt/").await;
     assert_eq!((r.status, r.header("location")), (308, "/docs/a.txt"));
 }
@@ -175,7 +178,8 @@ async fn browse_html_and_json() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["a.txt", "a.txt.gz", "sub"]);
+    // Caddy's order and names: directories first, with a slash.
+    assert_eq!(names, ["sub/", "a.txt", "a.txt.gz"]);
 }
 
 #[tokio::test]

@@ -4,14 +4,17 @@
 //! The request path is joined onto the root so it can never leave it,
 //! whatever the encoding of `..` (the path is decoded, then cleaned as if
 //! rooted). Directories serve their first `index_names` file (default
-//! `index.html`, `index.txt`) or, with `browse`, a listing in HTML or JSON
-//! (`Accept: application/json`). Canonical URIs: a directory is
-//! redirected to its path with a trailing slash, a file to its path
-//! without one (308). `hide` patterns (globs, whole paths or file names)
-//! answer 404. Files get `Content-Type` from their extension, `ETag` and
-//! `Last-Modified`, `304` for `If-None-Match`/`If-Modified-Since`, single
-//! `Range`s (`206`/`416`), and precompressed siblings (`.zst`, `.br`,
-//! `.gz`) when the client accepts them. With `etag_file_extensions`, the
+//! `index.html`, `index.txt`; placeholders allowed) or, with `browse`, a
+//! listing in HTML or JSON (`Accept: application/json`); without either, a
+//! directory is not found. Canonical URIs (where the file name was not
+//! rewritten): a directory served by its index file is redirected to its
+//! path with a trailing slash, a file to its path without one (308).
+//! `hide` patterns (globs, whole paths or file names) answer 404. Files get
+//! `Content-Type` from their extension, `Vary: Accept-Encoding`, `ETag` and
+//! `Last-Modified` (none for a file dated at the Unix epoch), Go's
+//! preconditions (`conditional`: 304, 412, `If-Range`), single `Range`s
+//! (`206`/`416`), and precompressed siblings (`.zst`, `.br`, `.gz`) when
+//! the client accepts them. With `etag_file_extensions`, the
 //! `ETag` is the content of the first sidecar file found with one of those
 //! suffixes (`app.js.sha256`), newlines removed. `pass_thru` hands a missing file to
 //! the next handler; `status_code` overrides the status. Files up to
@@ -20,6 +23,7 @@
 
 mod browse;
 mod cache;
+mod conditional;
 mod send;
 
 use crate::error::{Error, HttpError};
@@ -56,7 +60,8 @@ struct FileServer {
     cache: cache::FileCache,
     root: Template,
     hide: Vec<String>,
-    index: Vec<String>,
+    /// Index file names; placeholders allowed.
+    index: Vec<Template>,
     browse: bool,
     canonical: bool,
     status: Option<Template>,
@@ -122,7 +127,10 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
         hide: c.hide,
         index: c
             .index_names
-            .unwrap_or_else(|| vec!["index.html".into(), "index.txt".into()]),
+            .unwrap_or_else(|| vec!["index.html".into(), "index.txt".into()])
+            .iter()
+            .map(|n| Template::parse(n))
+            .collect(),
         browse: c.browse.is_some(),
         canonical: c.canonical_uris.unwrap_or(true),
         status,
@@ -130,6 +138,15 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
         precompressed,
         etag_exts: c.etag_file_extensions.unwrap_or_default(),
     }))
+}
+
+/// Go's `path.Base`.
+fn base(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return if p.is_empty() { "." } else { "/" };
+    }
+    t.rsplit('/').next().unwrap_or(t)
 }
 
 fn redirect(cx: &Cx<'_>, path: &str) -> Flow {
@@ -185,29 +202,41 @@ impl FileServer {
         if self.hidden(&file) {
             return self.not_found();
         }
+        let mut implicit_index = false;
         if meta.is_dir() {
-            if self.canonical && !req_path.ends_with('/') {
-                return Ok(redirect(cx, &format!("{req_path}/")));
-            }
-            let mut found = None;
             for name in &self.index {
+                let name = name.render(cx);
                 let candidate = format!("{}/{name}", file.trim_end_matches('/'));
+                if self.hidden(&candidate) {
+                    continue;
+                }
                 if let Ok(m) = std::fs::metadata(&candidate) {
-                    if m.is_file() && !self.hidden(&candidate) {
-                        found = Some((candidate, m));
-                        break;
-                    }
+                    (file, meta, implicit_index) = (candidate, m, true);
+                    break;
                 }
             }
-            match found {
-                Some((f, m)) => (file, meta) = (f, m),
-                None if self.browse => {
-                    return browse::listing(cx, &file, &req_path, |f| self.hidden(f)).await;
-                }
-                None => return self.not_found(),
+        }
+        if meta.is_dir() {
+            if !self.browse {
+                return self.not_found();
             }
-        } else if self.canonical && req_path.ends_with('/') && req_path != "/" {
-            return Ok(redirect(cx, req_path.trim_end_matches('/')));
+            let orig = crate::http::context::decode_path(cx.orig_uri.path()).into_owned();
+            if (req_path.is_empty() || base(&orig) == base(&req_path)) && !orig.ends_with('/') {
+                return Ok(redirect(cx, &format!("{orig}/")));
+            }
+            return browse::listing(cx, &file, &req_path, |f| self.hidden(f)).await;
+        }
+        if self.canonical {
+            // Only where the file name was not rewritten (Caddy #4205).
+            let orig = crate::http::context::decode_path(cx.orig_uri.path()).into_owned();
+            if base(&orig) == base(&req_path) {
+                if implicit_index && !orig.ends_with('/') {
+                    return Ok(redirect(cx, &format!("{orig}/")));
+                }
+                if !implicit_index && orig.ends_with('/') && orig != "/" {
+                    return Ok(redirect(cx, &orig[..orig.len() - 1]));
+                }
+            }
         }
         if cx.parts.method != Method::GET && cx.parts.method != Method::HEAD {
             let mut r = super::status_response(StatusCode::METHOD_NOT_ALLOWED);

@@ -3,6 +3,7 @@
 //! that reads small files at once and streams large ones.
 
 use super::cache::FileCache;
+use super::conditional::{self, useful_mtime, Decision};
 use crate::error::HttpError;
 use crate::http::{Body, Cx, Response};
 use bytes::Bytes;
@@ -31,14 +32,20 @@ fn accepts(cx: &Cx<'_>, enc: &str) -> bool {
         })
 }
 
-/// Caddy's ETag: modification time and size in base 36.
-fn etag(meta: &Metadata) -> String {
+/// Caddy's ETag: modification time (ns) and size in base 36, with a dash
+/// between; none for a file without a useful modification time.
+fn etag(meta: &Metadata) -> Option<String> {
+    useful_mtime(meta.modified().ok())?;
     let nanos = meta
         .modified()
         .ok()
         .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    format!("\"{}{}\"", base36(nanos), base36(u128::from(meta.len())))
+    Some(format!(
+        "\"{}-{}\"",
+        base36(nanos),
+        base36(u128::from(meta.len()))
+    ))
 }
 
 fn base36(mut n: u128) -> String {
@@ -102,8 +109,10 @@ pub async fn file(
         HeaderValue::from_static(super::browse::mime(path)),
     );
     let (mut send_path, mut send_meta) = (path.to_string(), meta);
+    // Vary on every file, compressed or not, so caches key by encoding
+    // (Caddy #5849).
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if !precompressed.is_empty() {
-        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         for (enc, suffix) in precompressed {
             if !accepts(cx, enc) {
                 continue;
@@ -119,30 +128,40 @@ pub async fn file(
         }
     }
     let tag = match sidecar_etag(&send_path, sidecars.etag_exts).await? {
-        Some(t) if !t.is_empty() => t,
+        Some(t) if !t.is_empty() => Some(t),
         _ => etag(&send_meta),
     };
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(&tag).map_err(|e| HttpError::internal(e.to_string()))?,
-    );
-    if let Ok(m) = send_meta.modified() {
+    if let Some(t) = &tag {
+        headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(t).map_err(|e| HttpError::internal(e.to_string()))?,
+        );
+    }
+    let mtime = useful_mtime(send_meta.modified().ok());
+    if let (Some(_), Ok(m)) = (mtime, send_meta.modified()) {
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
             headers.insert(header::LAST_MODIFIED, v);
         }
     }
-    if status.is_none() && not_modified(cx, &tag, &send_meta) {
-        let mut r = super::super::status_response(StatusCode::NOT_MODIFIED);
-        for name in [header::ETAG, header::LAST_MODIFIED, header::VARY] {
-            if let Some(v) = headers.get(&name) {
-                r.headers_mut().insert(name, v.clone());
-            }
+    let decision = match status {
+        None => conditional::check(cx, tag.as_deref(), mtime),
+        Some(_) => Decision::Serve {
+            honour_range: false,
+        },
+    };
+    let honour_range = match decision {
+        Decision::Serve { honour_range } => honour_range,
+        Decision::PreconditionFailed => {
+            return Ok(super::super::status_response(
+                StatusCode::PRECONDITION_FAILED,
+            ))
         }
-        return Ok(r);
-    }
+        Decision::NotModified => return Ok(not_modified(&headers)),
+    };
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let size = send_meta.len();
-    let (code, start, len) = match (status, range(cx, size, &tag)) {
+    let ranged = honour_range.then(|| conditional::range(cx, size)).flatten();
+    let (code, start, len) = match (status, ranged) {
         (None, Some(Ok((s, e)))) => {
             let v = format!("bytes {s}-{e}/{size}");
             headers.insert(
@@ -172,66 +191,20 @@ pub async fn file(
     Ok(r)
 }
 
-fn not_modified(cx: &Cx<'_>, tag: &str, meta: &Metadata) -> bool {
-    let h = &cx.parts.headers;
-    if let Some(inm) = h.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return inm.split(',').any(|t| {
-            let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == tag
-        });
-    }
-    let since = h
-        .get(header::IF_MODIFIED_SINCE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v).ok());
-    match (since, meta.modified()) {
-        (Some(since), Ok(m)) => {
-            let secs =
-                |t: std::time::SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            secs(m) <= secs(since)
+/// A 304 as Go's `writeNotModified`: the validators and `Vary`, without
+/// `Last-Modified` beside an `ETag`.
+fn not_modified(headers: &http::HeaderMap) -> Response {
+    let mut r = super::super::status_response(StatusCode::NOT_MODIFIED);
+    let keep_date = !headers.contains_key(header::ETAG);
+    for name in [header::ETAG, header::LAST_MODIFIED, header::VARY] {
+        if name == header::LAST_MODIFIED && !keep_date {
+            continue;
         }
-        _ => false,
-    }
-}
-
-/// A single byte range: `Some(Ok((first, last)))`, `Some(Err(()))` when
-/// unsatisfiable, `None` to send everything (no, bad, multiple, or stale
-/// `If-Range` ranges).
-fn range(cx: &Cx<'_>, size: u64, tag: &str) -> Option<Result<(u64, u64), ()>> {
-    let h = &cx.parts.headers;
-    let spec = h
-        .get(header::RANGE)?
-        .to_str()
-        .ok()?
-        .strip_prefix("bytes=")?;
-    if let Some(ir) = h.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
-        if ir != tag {
-            return None;
+        if let Some(v) = headers.get(&name) {
+            r.headers_mut().insert(name, v.clone());
         }
     }
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.trim().split_once('-')?;
-    let r = if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return Some(Err(()));
-        }
-        (size.saturating_sub(n), size.checked_sub(1)?)
-    } else {
-        let first: u64 = a.parse().ok()?;
-        let last = if b.is_empty() {
-            size.saturating_sub(1)
-        } else {
-            b.parse::<u64>().ok()?.min(size.saturating_sub(1))
-        };
-        if first >= size || last < first {
-            return Some(Err(()));
-        }
-        (first, last)
-    };
-    Some(Ok(r))
+    r
 }
 
 /// The body: `len` bytes from `start`, from the cache when it holds this
