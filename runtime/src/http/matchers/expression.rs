@@ -16,6 +16,7 @@
 //! is a config error naming the expression's JSON path.
 
 mod eval;
+mod lex;
 mod parse;
 
 use crate::error::{Error, HttpError};

@@ -44,7 +44,10 @@ enum Policy {
 
 struct MatchFile {
     root: Template,
-    try_files: Vec<Template>,
+    /// Each pattern, and whether it ends with `/` (then only a directory
+    /// matches; otherwise the expanded path is cleaned, so `/a.txt/` finds
+    /// the file `a.txt`).
+    try_files: Vec<(Template, bool)>,
     policy: Policy,
     split: Vec<String>,
 }
@@ -69,7 +72,11 @@ pub fn new(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Match
     };
     Ok(Box::new(MatchFile {
         root: Template::parse(c.root.as_deref().unwrap_or("{http.vars.root}")),
-        try_files: c.try_files.iter().map(|s| Template::parse(s)).collect(),
+        try_files: c
+            .try_files
+            .iter()
+            .map(|s| (Template::parse(s), s.ends_with('/')))
+            .collect(),
         policy,
         split: c.split_path,
     }))
@@ -82,8 +89,15 @@ struct Candidate {
 }
 
 impl MatchFile {
-    fn candidate(&self, root: &str, file: &str) -> Candidate {
-        let (file, remainder) = split_at(file, &self.split);
+    fn candidate(&self, root: &str, file: &str, dir: bool) -> Candidate {
+        let cleaned = crate::util::go_clean(file);
+        let (file, remainder) = split_at(&cleaned, &self.split);
+        let file = if dir {
+            format!("{file}/")
+        } else {
+            file.to_string()
+        };
+        let file = file.as_str();
         let absolute = sanitized_join(root, file);
         let relative = crate::util::clean_path(&format!("/{file}"), true);
         Candidate {
@@ -96,16 +110,16 @@ impl MatchFile {
     fn pick(&self, cx: &Cx<'_>) -> Result<Option<(Candidate, &'static str)>, HttpError> {
         let root = self.root.render(cx);
         let root = if root.is_empty() { ".".into() } else { root };
-        let files: Vec<String> = if self.try_files.is_empty() {
-            vec![cx.path().to_string()]
+        let files: Vec<(String, bool)> = if self.try_files.is_empty() {
+            vec![(cx.path().to_string(), false)]
         } else {
             self.try_files
                 .iter()
-                .map(|t| t.render(cx).into_owned())
+                .map(|(t, dir)| (t.render(cx).into_owned(), *dir))
                 .collect()
         };
         let mut best: Option<(Candidate, Metadata)> = None;
-        for (i, f) in files.iter().enumerate() {
+        for (i, (f, dir)) in files.iter().enumerate() {
             if let Some(code) = f.strip_prefix('=') {
                 let status = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
                 return Err(HttpError::new(
@@ -113,11 +127,11 @@ impl MatchFile {
                     "try_files status",
                 ));
             }
-            let c = self.candidate(&root, f);
+            let c = self.candidate(&root, f, *dir);
             if self.policy == Policy::FirstExistFallback && i == files.len() - 1 {
                 return Ok(Some((c, "file")));
             }
-            let Some(meta) = strict_exists(&c.absolute, f.ends_with('/')) else {
+            let Some(meta) = strict_exists(&c.absolute, *dir) else {
                 continue;
             };
             if matches!(self.policy, Policy::FirstExist | Policy::FirstExistFallback) {
@@ -140,12 +154,17 @@ impl MatchFile {
     }
 }
 
+/// Caddy's `firstSplit`: at the first occurrence of a split string
+/// (case-insensitive), when it ends the file name (the end of the path or
+/// a `/` follows); a split string found elsewhere is skipped.
 fn split_at<'a>(file: &'a str, split: &[String]) -> (&'a str, &'a str) {
-    let lower = file.to_lowercase();
+    let lower = file.to_ascii_lowercase();
     for s in split {
-        if let Some(i) = lower.find(&s.to_lowercase()) {
+        if let Some(i) = lower.find(&s.to_ascii_lowercase()) {
             let end = i + s.len();
-            return (&file[..end], &file[end..]);
+            if end == file.len() || file[end..].starts_with('/') {
+                return (&file[..end], &file[end..]);
+            }
         }
     }
     (file, "")

@@ -27,6 +27,26 @@ pub enum Val {
 
 type Res = Result<Val, String>;
 
+/// `+` and `-` as CEL types them.
+fn arith(op: char, a: Val, b: Val) -> Res {
+    Ok(match (op, a, b) {
+        ('+', Val::Num(x), Val::Num(y)) => Val::Num(x + y),
+        ('-', Val::Num(x), Val::Num(y)) => Val::Num(x - y),
+        ('+', Val::Str(x), Val::Str(y)) => Val::Str(x + &y),
+        ('+', Val::List(mut x), Val::List(y)) => {
+            x.extend(y);
+            Val::List(x)
+        }
+        (op, a, b) => {
+            return Err(format!(
+                "no such overload: {} {op} {}",
+                a.type_name(),
+                b.type_name()
+            ))
+        }
+    })
+}
+
 impl Val {
     fn type_name(&self) -> &'static str {
         match self {
@@ -97,6 +117,7 @@ fn value(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, Fail> {
             Val::Num(n) => Val::Num(-n),
             other => Err(format!("no such overload: -{}", other.type_name()))?,
         },
+        Expr::Arith(op, a, b) => arith(*op, value(a, cx)?, value(b, cx)?)?,
         Expr::And(a, b) => logic(a, b, false, cx)?,
         Expr::Or(a, b) => logic(a, b, true, cx)?,
         Expr::Matcher(m) => Val::Bool(m.matches(cx).map_err(Fail::Http)?),

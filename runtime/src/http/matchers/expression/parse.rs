@@ -1,6 +1,7 @@
 //! The expression parser: a tokenizer and a precedence-climbing parser
 //! that provisions matcher calls as it meets them.
 
+use super::lex::{tokenize, Tok};
 use super::Val;
 use crate::http::replacer::Template;
 use crate::http::Matcher;
@@ -26,6 +27,9 @@ pub enum Expr {
     Placeholder(Template, Box<str>),
     Not(Box<Expr>),
     Neg(Box<Expr>),
+    /// `a + b` (`'+'`) or `a - b` (`'-'`): numbers, string and list
+    /// concatenation.
+    Arith(char, Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Cmp(Op, Box<Expr>, Box<Expr>),
@@ -50,76 +54,6 @@ const VALUE_FUNCS: &[&str] = &[
     "contains",
 ];
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Num(f64),
-    Ph(String),
-    Punct(&'static str),
-}
-
-fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c == b'\'' || c == b'"' {
-            let mut v = String::new();
-            i += 1;
-            while i < b.len() && b[i] != c {
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    i += 1;
-                }
-                let ch = s[i..].chars().next().unwrap_or('?');
-                v.push(ch);
-                i += ch.len_utf8();
-            }
-            if i >= b.len() {
-                return Err("unterminated string".into());
-            }
-            i += 1;
-            out.push(Tok::Str(v));
-        } else if c == b'{' && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) {
-            let end = s[i..].find('}').ok_or("unterminated placeholder")? + i;
-            out.push(Tok::Ph(s[i..=end].to_string()));
-            i = end + 1;
-        } else if c.is_ascii_digit() {
-            let end = s[i..]
-                .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
-                .map_or(b.len(), |e| e + i);
-            out.push(Tok::Num(s[i..end].parse().map_err(|_| "bad number")?));
-            i = end;
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let end = s[i..]
-                .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
-                .map_or(b.len(), |e| e + i);
-            out.push(Tok::Ident(s[i..end].to_string()));
-            i = end;
-        } else {
-            let two = s.get(i..i + 2).unwrap_or("");
-            let p = ["==", "!=", "<=", ">=", "&&", "||"]
-                .into_iter()
-                .find(|p| *p == two);
-            let p = match p {
-                Some(p) => p,
-                None => [
-                    "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<", ">", "-",
-                ]
-                .into_iter()
-                .find(|p| p.as_bytes()[0] == c)
-                .ok_or_else(|| format!("unexpected character {:?}", c as char))?,
-            };
-            i += p.len();
-            out.push(Tok::Punct(p));
-        }
-    }
-    Ok(out)
-}
-
 struct Parser<'a, 'r> {
     toks: Vec<Tok>,
     pos: usize,
@@ -130,7 +64,7 @@ struct Parser<'a, 'r> {
 
 /// Parses `src`; matcher calls are provisioned with `p`.
 pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result<Expr, String> {
-    let toks = tokenize(src)?;
+    let toks = tokenize(&super::lex::expand_placeholders(src))?;
     let mut ps = Parser {
         toks,
         pos: 0,
@@ -144,7 +78,11 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
     }
     let non_bool = matches!(
         &e,
-        Expr::Lit(Val::Num(_) | Val::Str(_) | Val::Null) | Expr::List(_) | Expr::Neg(_)
+        Expr::Lit(Val::Num(_) | Val::Str(_) | Val::Null)
+            | Expr::List(_)
+            | Expr::Neg(_)
+            | Expr::Arith(..)
+            | Expr::Placeholder(..)
     ) || matches!(&e, Expr::Call(f, _)
         if !matches!(&**f, "startsWith" | "endsWith" | "contains"));
     if non_bool {
@@ -193,7 +131,7 @@ impl Parser<'_, '_> {
     /// `a == b`, `a < b`, `a in [..]`, …: one precedence level, left to
     /// right, as CEL's grammar has it.
     fn relation(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
+        let mut e = self.additive()?;
         loop {
             let op = match self.peek() {
                 Some(Tok::Punct("==")) => Op::Eq,
@@ -206,8 +144,23 @@ impl Parser<'_, '_> {
                 _ => return Ok(e),
             };
             self.pos += 1;
-            let right = self.unary()?;
+            let right = self.additive()?;
             e = Expr::Cmp(op, Box::new(e), Box::new(right));
+        }
+    }
+
+    /// `a + b - c`: left to right, above the relations.
+    fn additive(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        loop {
+            let op = if self.eat("+") {
+                '+'
+            } else if self.eat("-") {
+                '-'
+            } else {
+                return Ok(e);
+            };
+            e = Expr::Arith(op, Box::new(e), Box::new(self.unary()?));
         }
     }
 
@@ -296,12 +249,23 @@ impl Parser<'_, '_> {
         })
     }
 
-    /// A literal argument of a matcher call, as JSON.
+    /// A literal argument of a matcher call, as JSON. Strings and
+    /// placeholders joined by `+` become one string with the placeholders
+    /// in it, which the matcher expands per request.
     fn literal(&mut self) -> Result<Value, String> {
         let tok = self.peek().cloned().ok_or("unexpected end of expression")?;
         self.pos += 1;
         match tok {
-            Tok::Str(s) | Tok::Ph(s) => Ok(Value::String(s)),
+            Tok::Str(mut s) | Tok::Ph(mut s) => {
+                while self.eat("+") {
+                    match self.peek().cloned() {
+                        Some(Tok::Str(t) | Tok::Ph(t)) => s.push_str(&t),
+                        _ => return Err("`+` in matcher arguments joins strings only".into()),
+                    }
+                    self.pos += 1;
+                }
+                Ok(Value::String(s))
+            }
             Tok::Num(n) => Ok(json!(n)),
             Tok::Punct("[") => {
                 let mut items = Vec::new();
@@ -352,6 +316,9 @@ impl Parser<'_, '_> {
                     .collect(),
             )
         };
+        if args.is_empty() && f != "file" {
+            return Err(format!("{f}() needs arguments"));
+        }
         let one = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
         let value = match (f, args.len()) {
             ("path" | "host" | "method", _) => Value::Array(strings(&args)),
@@ -392,7 +359,7 @@ fn as_key(v: &Value) -> String {
 fn leak(p: &str) -> &'static str {
     [
         "==", "!=", "<=", ">=", "&&", "||", "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<",
-        ">", "-",
+        ">", "-", "+",
     ]
     .into_iter()
     .find(|x| *x == p)
