@@ -1,9 +1,11 @@
 //! `http.handlers.map`: maps a source value to outputs stored in
 //! destination placeholders. Mappings are tried in order: an exact `input`
-//! or an `input_regexp` (outputs may use `$1`, `${name}`); per destination
-//! the first matching mapping with an output wins (`null` defers to later
-//! mappings), else the default, else the empty string. Outputs may hold
-//! placeholders. Caddyfile: `map <source> <dest>... { ... }`.
+//! or an `input_regexp`; per destination the first matching mapping with
+//! an output wins (`null` defers to later mappings), else the default, else
+//! the empty string. As in Caddy, the output of an exact input (and a
+//! default) is expanded by the replacer, the output of a regexp only by the
+//! regexp (`$1`, `${1}`, `${name}`: back-references, not placeholders).
+//! Caddyfile: `map <source> <dest>... { ... }`.
 
 use crate::error::Error;
 use crate::http::replacer::Template;
@@ -41,9 +43,15 @@ enum Input {
     Regexp(Regex),
 }
 
+/// An output: a template for an exact input, the raw text for a regexp.
+enum Output {
+    Template(Template),
+    Expand(String),
+}
+
 struct Mapping {
     input: Input,
-    outputs: Vec<Option<Template>>,
+    outputs: Vec<Option<Output>>,
 }
 
 struct Map {
@@ -77,13 +85,20 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
                 "more outputs than destinations",
             ));
         }
+        let regexp = matches!(input, Input::Regexp(_));
         let outputs = m
             .outputs
             .iter()
-            .map(|o| match o {
-                Value::Null => None,
-                Value::String(s) => Some(Template::parse(s)),
-                other => Some(Template::parse(&other.to_string())),
+            .map(|o| {
+                let text = match o {
+                    Value::Null => return None,
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Some(match regexp {
+                    true => Output::Expand(text),
+                    false => Output::Template(Template::parse(&text)),
+                })
             })
             .collect();
         mappings.push(Mapping { input, outputs });
@@ -105,12 +120,14 @@ impl Map {
             let Some(Some(out)) = m.outputs.get(idx) else {
                 continue;
             };
-            match &m.input {
-                Input::Exact(s) if s == source => return out.render(cx).into_owned(),
-                Input::Regexp(re) => {
+            match (&m.input, out) {
+                (Input::Exact(s), Output::Template(t)) if s == source => {
+                    return t.render(cx).into_owned()
+                }
+                (Input::Regexp(re), Output::Expand(text)) => {
                     if let Some(c) = re.captures(source) {
                         let mut s = String::new();
-                        c.expand(&out.render(cx), &mut s);
+                        c.expand(text, &mut s);
                         return s;
                     }
                 }
