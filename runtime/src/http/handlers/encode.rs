@@ -1,7 +1,8 @@
 //! `http.handlers.encode`: compresses responses with gzip or zstd.
 //!
 //! When the request accepts an encoding the handler offers (by q-value,
-//! ties broken by `prefer`, then by the order the client listed them), the
+//! ties broken by `prefer`, by default zstd, br, gzip among those enabled,
+//! then by the order the client listed them), the
 //! handler wraps the eventual response, as Caddy's does:
 //! - it is left alone when it already has a `Content-Encoding`, a
 //!   `Cache-Control: no-transform`, a `Content-Range`, no body by its status
@@ -122,9 +123,19 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
             .into(),
         },
     };
+    // Without `prefer`, Caddy's default order among the enabled encodings.
+    let prefer = if c.prefer.is_empty() {
+        ["zstd", "br", "gzip"]
+            .into_iter()
+            .filter(|n| codecs.iter().any(|k| k.name() == *n))
+            .map(String::from)
+            .collect()
+    } else {
+        c.prefer
+    };
     Ok(Box::new(Encode {
         codecs,
-        prefer: c.prefer,
+        prefer,
         min_length: u64::try_from(c.minimum_length)
             .ok()
             .filter(|n| *n > 0)
