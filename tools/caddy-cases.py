@@ -128,6 +128,14 @@ def differences(r, status, headers, body):
     return errs
 
 
+def merge(into, add):
+    for k, v in add.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            merge(into[k], v)
+        else:
+            into[k] = v
+
+
 def load(admin, config):
     req = urllib.request.Request(
         f"http://127.0.0.1:{admin}/load",
@@ -198,6 +206,8 @@ def run_case(case, admin, port, backend, base):
             config = {"apps": {"http": {"servers": {"srv0": server}}}}
         else:
             config = json.loads(fill(case["config"]))
+        if "merge" in case:
+            merge(config, json.loads(fill(case["merge"])))
         config.update(base)
         err = load(admin, config)
         if "load_error" in case:

@@ -50,7 +50,40 @@ pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, sh
 
 type Handshaken = (TlsStream<TcpStream>, Option<Arc<str>>, bool);
 
+/// Go's answer to plain HTTP on a TLS port, which Caddy gives.
+const HTTP_ON_TLS: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether the connection opens with what Go's `tlsRecordHeaderLooksLikeHTTP`
+/// takes for an HTTP request (`GET /`, `HEAD `, `POST `, `PUT /`, `OPTIO`),
+/// read without consuming it.
+async fn looks_like_http(s: &TcpStream) -> bool {
+    const STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+    let mut buf = [0u8; 5];
+    for _ in 0..50 {
+        let n = match s.peek(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if !STARTS.iter().any(|p| p.starts_with(&buf[..n])) {
+            return false;
+        }
+        if n == 5 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::Result<Handshaken> {
+    let mut s = s;
+    if looks_like_http(&s).await {
+        use tokio::io::AsyncWriteExt;
+        let _ = s.write_all(HTTP_ON_TLS).await;
+        let _ = s.shutdown().await;
+        return Err(other("client sent an HTTP request to an HTTPS server"));
+    }
     let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
     let start = acceptor.await?;
     let hello = start.client_hello();

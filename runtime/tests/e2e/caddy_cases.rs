@@ -26,7 +26,8 @@
 //! ```
 //!
 //! `routes` wraps into one server; `server` is a whole server object;
-//! `config` a whole config; `load_error` (a substring) expects the config to
+//! `config` a whole config; `merge` (JSON) is merged into the config,
+//! objects key by key (another app, `storage`); `load_error` (a substring) expects the config to
 //! be refused. `known_gap = "why"` marks a case where bellhop still answers
 //! otherwise than Caddy: it is counted apart, and the run fails when it
 //! starts to pass, so the mark is removed with the gap. In config text, `{root}` is the case's file folder and
@@ -61,6 +62,7 @@ struct Case {
     files: BTreeMap<String, String>,
     #[serde(default)]
     mtimes: BTreeMap<String, u64>,
+    merge: Option<String>,
     load_error: Option<String>,
     known_gap: Option<String>,
     #[serde(default)]
@@ -165,7 +167,7 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         s.replace("{root}", &root.path().display().to_string())
             .replace("{backend}", &backend.to_string())
     };
-    let config = match (&case.routes, &case.server, &case.config) {
+    let mut config = match (&case.routes, &case.server, &case.config) {
         (Some(r), None, None) => crate::support::config_with(serde_json::json!({
             "routes": parse_json(&fill(r))?
         })),
@@ -173,6 +175,9 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         (None, None, Some(c)) => parse_json(&fill(c))?,
         _ => return Err("exactly one of routes, server, config".into()),
     };
+    if let Some(m) = &case.merge {
+        merge(&mut config, parse_json(&fill(m))?);
+    }
     let rt = Runtime::new();
     let loaded = rt.load(config.to_string().as_bytes());
     match (&case.load_error, loaded) {
@@ -190,6 +195,18 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
     }
     rt.stop().await;
     Ok(())
+}
+
+/// Merges `add` into `into`: objects key by key, anything else replaced.
+fn merge(into: &mut serde_json::Value, add: serde_json::Value) {
+    match (into, add) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (slot, v) => *slot = v,
+    }
 }
 
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
