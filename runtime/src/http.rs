@@ -29,6 +29,7 @@ pub mod serve;
 pub(crate) mod serve_threads;
 pub mod server;
 mod streams;
+pub mod tls_info;
 
 pub use body::{Body, ReqBody};
 pub use context::Cx;

@@ -30,6 +30,8 @@ pub struct ConnInfo {
     pub tls_sni: Option<Arc<str>>,
     /// Whether TLS negotiated `h2` by ALPN.
     pub alpn_h2: bool,
+    /// What TLS negotiated, for `{http.request.tls.*}`.
+    pub tls_info: Option<Arc<super::tls_info::TlsInfo>>,
 }
 
 impl ConnInfo {

@@ -16,6 +16,7 @@
 pub mod clock;
 mod keys;
 mod render;
+mod tls;
 
 pub use keys::{FileField, Key};
 pub use render::query_escape;

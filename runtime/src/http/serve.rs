@@ -126,6 +126,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     tls: false,
                     tls_sni: None,
                     alpn_h2: false,
+                    tls_info: None,
                 },
             ))
         }
@@ -139,6 +140,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     tls: false,
                     tls_sni: None,
                     alpn_h2: false,
+                    tls_info: None,
                 },
             ))
         }

@@ -41,6 +41,9 @@ pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, sh
             info.tls = true;
             info.tls_sni = sni;
             info.alpn_h2 = h2;
+            info.tls_info = Some(Arc::new(crate::http::tls_info::TlsInfo::from_server(
+                stream.get_ref().1,
+            )));
             crate::http::serve::serve_conn(stream, info, socket, shared).await;
         }
         Ok(Err(e)) => tracing::debug!(remote = ?remote, error = %e, "TLS handshake failed"),

@@ -266,3 +266,47 @@ async fn automatic_https_uses_the_internal_ca_and_redirects_http() {
         &format!("https://localhost:{}/a?b=1", s.addr.port())
     );
 }
+
+/// `{http.request.tls.*}` over a real mTLS connection, in the forms of
+/// Caddy's replacer_test.go table.
+#[tokio::test]
+async fn tls_placeholders_describe_the_connection_and_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Server CA");
+    let client_ca = TestCa::new("Client CA");
+    let ca_file = dir.path().join("clients.pem");
+    std::fs::write(&ca_file, &client_ca.pem).unwrap();
+    let policies = json!([{"client_authentication": {
+        "trusted_ca_certs_pem_files": [ca_file.display().to_string()],
+        "mode": "require_and_verify"
+    }}]);
+    let mut config = tls_config(dir.path(), policies, two_sites(&ca));
+    config["apps"]["http"]["servers"]["srv0"]["routes"] = json!([{"handle": [{
+        "handler": "static_response",
+        "body": "{http.request.tls.version}|{http.request.tls.cipher_suite}|{http.request.tls.proto}|\
+    {http.request.tls.proto_mutual}|{http.request.tls.resumed}|{http.request.tls.server_name}|\
+    {http.request.tls.client.subject}|{http.request.tls.client.issuer}|\
+    {http.request.tls.client.san.dns_names}|{http.request.tls.client.san.dns_names.0}|\
+    {http.request.tls.client.fingerprint}|{http.request.tls.nope}"
+    }]}]);
+    let s = start(config);
+    let (cc, ck) = client_ca.leaf(&["client.test"]);
+    let c = client(&[&ca.pem], Some((&cc, &ck)), &[b"http/1.1"]);
+    let r = get_tls(c, s.addr, "a.test", "/").await.unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(cc.as_bytes()).unwrap();
+    let fingerprint: String = ring::digest::digest(&ring::digest::SHA256, &der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let parts: Vec<&str> = r.body.split('|').collect();
+    assert_eq!(parts[0], "tls1.3");
+    assert!(parts[1].starts_with("TLS_"), "{}", parts[1]);
+    assert_eq!(&parts[2..6], ["http/1.1", "true", "false", "a.test"]);
+    assert_eq!(parts[6], "CN=rcgen self signed cert");
+    assert_eq!(parts[7], "CN=Client CA");
+    assert_eq!(&parts[8..10], ["[client.test]", "client.test"]);
+    assert_eq!(parts[10], fingerprint);
+    assert_eq!(parts[11], "{http.request.tls.nope}", "unknown field stays");
+}

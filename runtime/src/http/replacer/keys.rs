@@ -56,6 +56,8 @@ pub enum Key {
     RespHeader(HeaderName),
     /// `{file.PATH}`: the file's contents, read when rendered.
     File(Box<str>),
+    /// `{http.request.tls.FIELD}`, the field lowercased.
+    Tls(Box<str>),
     Uuid,
     Duration,
     DurationMs,
@@ -107,6 +109,9 @@ impl Key {
         }
         if let Some(v) = rq("http.request.remote.host/") {
             return Some(Key::RemoteHostPrefix(v.into()));
+        }
+        if let Some(v) = rq("http.request.tls.") {
+            return Some(Key::Tls(v.to_ascii_lowercase().into()));
         }
         if let Some(v) = rq("file.") {
             return Some(Key::File(v.into()));
@@ -218,6 +223,7 @@ impl Key {
     pub fn write_name(&self, out: &mut String) {
         let _ = match self {
             Key::Regexp(k) => write!(out, "http.regexp.{k}"),
+            Key::Tls(k) => write!(out, "http.request.tls.{k}"),
             Key::Cookie(k) => write!(out, "http.request.cookie.{k}"),
             Key::Error(f) => write!(out, "http.error.{}", format!("{f:?}").to_lowercase()),
             Key::FileMatch(f) => write!(

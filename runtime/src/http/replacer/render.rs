@@ -83,7 +83,7 @@ impl Key {
             }
             Key::Header(name) => join_header(&cx.parts.headers, name, out),
             Key::RespHeader(name) => join_header(&cx.resp_headers, name, out),
-            Key::Cookie(name) => return render_cookie(cx, name, out),
+            Key::Cookie(name) => render_cookie(cx, name, out),
             Key::OrigMethod => out.push_str(cx.orig_method.as_str()),
             Key::OrigUri => out.push_str(request_uri(&cx.orig_uri)),
             Key::OrigPath => out.push_str(&orig_path(cx)),
@@ -104,6 +104,7 @@ impl Key {
                 }
             }
             Key::File(path) => read_file(path, out),
+            Key::Tls(field) => return super::tls::render(cx.conn.tls_info.as_deref(), field, out),
             Key::Uuid => out.push_str(cx.uuid()),
             Key::Duration => clock::write_go_duration(cx.start.elapsed(), out),
             Key::DurationMs => {
@@ -217,20 +218,19 @@ fn join_header(headers: &http::HeaderMap, name: &HeaderName, out: &mut String) {
     }
 }
 
-/// A cookie's value; unknown (false) when the request has no such cookie,
-/// as Caddy's. Names compare case-insensitively.
-fn render_cookie(cx: &Cx<'_>, name: &str, out: &mut String) -> bool {
+/// A cookie's value (empty when the request has none of that name, as
+/// Caddy 2.11.7 answers). Names compare case-insensitively.
+fn render_cookie(cx: &Cx<'_>, name: &str, out: &mut String) {
     for h in cx.parts.headers.get_all(http::header::COOKIE) {
         let Ok(h) = h.to_str() else { continue };
         for pair in h.split(';') {
             let (k, v) = pair.trim().split_once('=').unwrap_or((pair.trim(), ""));
             if k.eq_ignore_ascii_case(name) {
                 out.push_str(v.trim_matches('"'));
-                return true;
+                return;
             }
         }
     }
-    false
 }
 
 /// `{file.PATH}`: up to 1 MiB of the file, one trailing newline removed;
