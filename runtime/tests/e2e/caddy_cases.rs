@@ -187,7 +187,7 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         (None, Err(e)) => return Err(format!("config refused: {e}")),
         (None, Ok(())) => {}
     }
-    let addr = rt.listen_addrs()[0];
+    let addr = rt.server_addrs("srv0")[0];
     for (i, r) in case.req.iter().enumerate() {
         let raw = r.raw.clone().unwrap_or_else(|| build_request(r));
         let got = exchange(addr, raw.as_bytes()).await?;

@@ -69,6 +69,10 @@ pub struct Retry {
     pub try_duration: Duration,
     pub try_interval: Duration,
     pub matchers: Option<crate::http::routes::MatcherSets>,
+    /// The `retry_match` sets with an expression matcher: those judge the
+    /// upstream's response too (`{rp.status_code}`, `{rp.header.*}`), as
+    /// Caddy's; request-only sets never retry a response.
+    pub response_matchers: Option<crate::http::routes::MatcherSets>,
 }
 
 /// The provisioned handler; `shared` is what finished responses and
@@ -92,8 +96,20 @@ enum Attempt {
     /// Failed; `retryable` when the request never reached the upstream.
     Failed {
         err: HttpError,
-        dial: bool,
+        why: Retryable,
     },
+}
+
+/// How a failed attempt may be retried.
+#[derive(Clone, Copy, PartialEq)]
+enum Retryable {
+    /// The request never left: always.
+    Dial,
+    /// The response matched `retry_match`: when the body can be sent again.
+    Response,
+    /// A transport error after sending: GET, or `retry_match`, and a body
+    /// that can be sent again.
+    Transport,
 }
 
 impl Retry {
@@ -115,7 +131,7 @@ impl ReverseProxy {
             let outcome = match self.policy.select(pool, cx) {
                 None => Attempt::Failed {
                     err: last.take().unwrap_or_else(|| no_upstream(pool, lookup_err)),
-                    dial: true,
+                    why: Retryable::Dial,
                 },
                 Some(up) => {
                     let r = self.attempt(up, cx, &mut prepared, start, tries).await;
@@ -127,15 +143,15 @@ impl ReverseProxy {
                     r
                 }
             };
-            let (err, dial) = match outcome {
+            let (err, why) = match outcome {
                 Attempt::Done(flow) => {
                     placeholders::finish(cx, start, tries);
                     return Ok(flow);
                 }
-                Attempt::Failed { err, dial } => (err, dial),
+                Attempt::Failed { err, why } => (err, why),
             };
             if !self
-                .try_again(cx, start, tries, dial, prepared.replayable())
+                .try_again(cx, start, tries, why, prepared.replayable())
                 .await
             {
                 placeholders::finish(cx, start, tries);
@@ -177,8 +193,8 @@ impl ReverseProxy {
             Ok(a) => a,
             Err(e) => {
                 return Attempt::Failed {
-                    err: HttpError::internal(format!("making dial info: {e}")),
-                    dial: false,
+                    err: HttpError::new(StatusCode::BAD_GATEWAY, format!("making dial info: {e}")),
+                    why: Retryable::Transport,
                 }
             }
         };
@@ -187,7 +203,11 @@ impl ReverseProxy {
             Ok(flow) => Attempt::Done(flow),
             Err(f) => Attempt::Failed {
                 err: f.error,
-                dial: f.before_send,
+                why: match (f.before_send, f.response) {
+                    (_, true) => Retryable::Response,
+                    (true, false) => Retryable::Dial,
+                    (false, false) => Retryable::Transport,
+                },
             },
         }
     }
@@ -198,7 +218,7 @@ impl ReverseProxy {
         cx: &mut Cx<'_>,
         start: Instant,
         tries: u32,
-        dial: bool,
+        why: Retryable,
         replayable: bool,
     ) -> bool {
         let r = &self.retry;
@@ -211,13 +231,19 @@ impl ReverseProxy {
         if r.retries > 0 && tries >= r.retries {
             return false;
         }
-        if !dial {
-            if !replayable {
-                return false;
-            }
+        if why != Retryable::Dial && !replayable {
+            return false;
+        }
+        if why == Retryable::Transport {
             let allowed = match &r.matchers {
                 None => cx.parts.method == http::Method::GET,
-                Some(m) => m.matches(cx).unwrap_or(false),
+                Some(m) => {
+                    // `{rp.is_transport_error}` is true while they judge.
+                    placeholders::set_transport_error(cx, true);
+                    let ok = m.matches(cx).unwrap_or(false);
+                    placeholders::set_transport_error(cx, false);
+                    ok
+                }
             };
             if !allowed {
                 return false;

@@ -25,6 +25,15 @@ pub struct ProxyInfo {
     pub response: Option<std::sync::Mutex<UpstreamResponse>>,
     pub status: Option<http::StatusCode>,
     pub headers: http::HeaderMap,
+    /// While `retry_match` judges a transport error.
+    pub is_transport_error: bool,
+}
+
+/// Sets `{http.reverse_proxy.is_transport_error}` (known only while set).
+pub fn set_transport_error(cx: &mut Cx<'_>, on: bool) {
+    cx.proxy
+        .get_or_insert_with(Default::default)
+        .is_transport_error = on;
 }
 
 /// Records the upstream chosen for an attempt.
@@ -67,6 +76,7 @@ pub fn placeholder(cx: &Cx<'_>, name: &str, out: &mut String) -> bool {
         return !first;
     }
     match rest {
+        "is_transport_error" if info.is_transport_error => out.push_str("true"),
         "retries" => {
             let _ = write!(out, "{}", info.retries);
         }

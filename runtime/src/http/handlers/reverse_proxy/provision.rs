@@ -79,7 +79,15 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
         None => None,
     };
     let handle_response = response_handlers(&c, p, path)?;
-    let shared = shared(&mut c, transport, passive_cfg.as_ref(), max_fails, path)?;
+    // The upstream's status and headers are kept for placeholders only
+    // where the config reads them.
+    let text = v.get();
+    let response_placeholders = retry.response_matchers.is_some()
+        || text.contains("{http.reverse_proxy.header.")
+        || text.contains("{http.reverse_proxy.status_");
+    let mut shared_cfg = shared(&mut c, transport, passive_cfg.as_ref(), max_fails, path)?;
+    shared_cfg.response_placeholders = response_placeholders;
+    let shared = Arc::new(shared_cfg);
     let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
         Some(a) if health::enabled(a) => Some(health::start(
             a,
@@ -115,11 +123,11 @@ fn shared(
     passive_cfg: Option<&super::config::PassiveConfig>,
     max_fails: usize,
     path: &str,
-) -> Result<Arc<Shared>, Error> {
+) -> Result<Shared, Error> {
     let trusted = trusted_proxies(&c.trusted_proxies, path)?;
     let (request_ops, response_ops, response_require) = header_ops(c.headers.take(), path)?;
     let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
-    Ok(Arc::new(Shared {
+    Ok(Shared {
         transport,
         trusted,
         request_ops,
@@ -138,7 +146,8 @@ fn shared(
         tunnels: Default::default(),
         flush: FlushPolicy::new(c.flush_interval),
         verbose: c.verbose_logs,
-    }))
+        response_placeholders: false,
+    })
 }
 
 fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transport, i64), Error> {
@@ -267,6 +276,21 @@ fn load_balancing(
             &format!("{lpath}.retry_match"),
         )?)
     };
+    let with_expr: Vec<_> = lb
+        .retry_match
+        .iter()
+        .filter(|set| set.contains_key("expression"))
+        .cloned()
+        .collect();
+    let response_matchers = if with_expr.is_empty() {
+        None
+    } else {
+        Some(MatcherSets::provision(
+            &with_expr,
+            p,
+            &format!("{lpath}.retry_match"),
+        )?)
+    };
     Ok((
         policy,
         Retry {
@@ -274,6 +298,7 @@ fn load_balancing(
             try_duration,
             try_interval,
             matchers,
+            response_matchers,
         },
     ))
 }

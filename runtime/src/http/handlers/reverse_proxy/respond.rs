@@ -61,12 +61,18 @@ pub struct Shared {
     pub flush: FlushPolicy,
     /// `verbose_logs`: debug logs of retries and response streaming.
     pub verbose: bool,
+    /// Keep each upstream response's status and headers for
+    /// `{http.reverse_proxy.status_code}` and `{…header.*}` (the config
+    /// reads them, or `retry_match` judges responses).
+    pub response_placeholders: bool,
 }
 
 /// Why an attempt failed, and whether it failed before the request left.
 pub struct Failure {
     pub error: HttpError,
     pub before_send: bool,
+    /// The upstream answered, and `retry_match` asks for another try.
+    pub response: bool,
 }
 
 /// Maps a transport error to the client's status: 504 on timeouts, the
@@ -126,6 +132,7 @@ pub async fn round_trip(
                 .map_err(|e| Failure {
                     before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
                     error: classify(&e),
+                    response: false,
                 })?;
             let mut req = http::Request::new(p.body());
             *req.method_mut() = p.method.clone();
@@ -139,6 +146,7 @@ pub async fn round_trip(
             sent.map_err(|e| Failure {
                 error: classify(&e),
                 before_send: false,
+                response: false,
             })?
         }
         Transport::Fastcgi(f) => {
@@ -148,6 +156,7 @@ pub async fn round_trip(
                 .map_err(|e| Failure {
                     before_send: e.before_send,
                     error: e.error,
+                    response: false,
                 })?
         }
     };
@@ -157,6 +166,27 @@ pub async fn round_trip(
     }
     if let Some(passive) = &h.shared.passive {
         passive.strike(&up.host, resp.status(), latency);
+    }
+    if h.shared.response_placeholders {
+        let info = cx.proxy.get_or_insert_with(Default::default);
+        info.status = Some(resp.status());
+        info.headers = resp.headers().clone();
+    }
+    if let Some(m) = &h.retry.response_matchers {
+        if m.matches(cx).unwrap_or(false) {
+            let status = resp.status();
+            return Err(Failure {
+                error: HttpError::new(
+                    status,
+                    format!(
+                        "upstream response matched retry_match (status {})",
+                        status.as_u16()
+                    ),
+                ),
+                before_send: false,
+                response: true,
+            });
+        }
     }
     Ok(finish(h, cx, resp).await)
 }

@@ -171,6 +171,22 @@ fn placeholder(t: &crate::http::replacer::Template, raw: &str, cx: &Cx<'_>) -> V
     if s == raw {
         return Val::Null;
     }
+    // Caddy's reverse proxy sets these as numbers and booleans.
+    let name = &raw[1..raw.len().saturating_sub(1)];
+    match name {
+        "http.reverse_proxy.status_code"
+        | "http.reverse_proxy.retries"
+        | "http.reverse_proxy.upstream.port"
+        | "http.reverse_proxy.upstream.requests"
+        | "http.reverse_proxy.upstream.max_requests"
+        | "http.reverse_proxy.upstream.fails" => {
+            if let Ok(n) = s.parse() {
+                return Val::Num(n);
+            }
+        }
+        "http.reverse_proxy.is_transport_error" => return Val::Bool(s == "true"),
+        _ => {}
+    }
     Val::Str(s.into_owned())
 }
 
