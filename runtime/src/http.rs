@@ -15,6 +15,7 @@
 //!   collects metrics.
 
 pub mod access_log;
+pub mod alias_headers;
 pub mod autohttps;
 pub mod body;
 pub mod conn;

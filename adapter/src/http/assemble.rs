@@ -74,6 +74,8 @@ const SERVER_FIELDS: &[&str] = &[
     "keepalive_count",
     "max_header_bytes",
     "enable_full_duplex",
+    "expected_underscore_headers",
+    "expected_dot_headers",
     "routes",
     "errors",
     "named_routes",

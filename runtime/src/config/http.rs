@@ -59,6 +59,12 @@ pub struct ServerConfig {
     /// Per `listen` entry (`null`: the server's `protocols`).
     pub listen_protocols: Option<Vec<Option<Vec<String>>>>,
     pub metrics: Option<Map<String, Value>>,
+    /// Request header names with `_` kept (else dropped).
+    #[serde(default)]
+    pub expected_underscore_headers: Vec<String>,
+    /// Request header names with `.` kept (else dropped).
+    #[serde(default)]
+    pub expected_dot_headers: Vec<String>,
 }
 
 /// One route: matcher sets (OR of ANDs), a handler chain, grouping and

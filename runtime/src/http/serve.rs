@@ -433,6 +433,8 @@ async fn route_on(
     if let Some(r) = crate::tls::accept::pre_route(server.tls.as_deref(), info, &parts) {
         return Ok(r);
     }
+    let mut parts = parts;
+    server.alias_filter.apply(&mut parts.headers);
     let cx = super::Cx::new(parts, body(server.settings.read_timeout), info, server);
     // Boxed so that the futures wrapping it stay small (see serve_conn).
     match catch_panic(Box::pin(server.serve(cx))).await {

@@ -63,6 +63,8 @@ pub struct Server {
     /// instance with `tls`; see `tls::quic`).
     pub quic: Option<std::sync::Arc<quinn::ServerConfig>>,
     access_log: Option<super::access_log::AccessLog>,
+    /// Drops `_` and `.` header names (see `alias_headers`).
+    pub alias_filter: super::alias_headers::AliasFilter,
 }
 
 impl Server {
@@ -111,6 +113,11 @@ impl Server {
                 .collect::<Result<_, _>>()?
         };
         Ok(Server {
+            alias_filter: super::alias_headers::AliasFilter::provision(
+                &srv.expected_underscore_headers,
+                &srv.expected_dot_headers,
+                path,
+            )?,
             name: name.to_string(),
             listen,
             listen_protocols,

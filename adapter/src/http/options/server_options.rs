@@ -11,6 +11,8 @@
 //!     keepalive_count <n>
 //!     max_header_size <size>
 //!     enable_full_duplex
+//!     expected_underscore_headers <names...>
+//!     expected_dot_headers <names...>
 //!     log_credentials
 //!     protocols [h1|h2|h2c|h3] [...]
 //!     strict_sni_host [on|insecure_off]
@@ -91,6 +93,13 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
                 "trusted_proxies_strict" => _ = f.insert(key, 1.into()),
                 _ => _ = f.insert(key, true.into()),
             }
+        }
+        "expected_underscore_headers" | "expected_dot_headers" => {
+            let names = d.remaining_args();
+            if names.is_empty() {
+                return Err(d.arg_err());
+            }
+            f.insert(key, strings(&names));
         }
         "protocols" => {
             let ps = unique_args(d, "protocol", |p| {

@@ -1,0 +1,134 @@
+//! Request headers whose names hold `_` or `.` are dropped before any
+//! route runs, as Caddy's server does (GHSA-f59h-q822-g45g,
+//! GHSA-49wc-4hcv-v58q): CGI/FastCGI backends fold `-` (and PHP folds `.`)
+//! to `_`, so `Remote_User` or `Remote.User` would pass for `Remote-User`
+//! there, past `forward_auth`'s copied headers. The server's
+//! `expected_underscore_headers` and `expected_dot_headers` keep named
+//! ones (a trailing `*` for a prefix; a repeated field is dropped whole)
+//! and then drop their hyphenated spelling instead. A name with both
+//! separators is kept only by an exact entry.
+//!
+//! The common request, with no such header and no allowlist, costs one
+//! scan of the header names.
+
+use crate::error::Error;
+use http::HeaderMap;
+
+/// Allowed spellings of one separator and the hyphenated forms they drop,
+/// lowercased.
+#[derive(Default)]
+struct Rules {
+    exact_allow: Vec<String>,
+    exact_drop: Vec<String>,
+    /// (allowed prefix, dropped prefix).
+    prefixes: Vec<(String, String)>,
+}
+
+/// The filter of one server.
+#[derive(Default)]
+pub struct AliasFilter {
+    underscore: Rules,
+    dot: Rules,
+}
+
+impl AliasFilter {
+    /// Provisions the two allowlists; `path` names the server.
+    pub fn provision(underscore: &[String], dot: &[String], path: &str) -> Result<Self, Error> {
+        Ok(AliasFilter {
+            underscore: rules(
+                underscore,
+                '_',
+                &format!("{path}.expected_underscore_headers"),
+            )?,
+            dot: rules(dot, '.', &format!("{path}.expected_dot_headers"))?,
+        })
+    }
+
+    fn has_allowlist(&self) -> bool {
+        !(self.underscore.exact_allow.is_empty()
+            && self.underscore.prefixes.is_empty()
+            && self.dot.exact_allow.is_empty()
+            && self.dot.prefixes.is_empty())
+    }
+
+    /// Drops the headers Caddy's server drops.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        let suspect = |n: &str| n.bytes().any(|b| b == b'_' || b == b'.');
+        if !self.has_allowlist() && !headers.keys().any(|k| suspect(k.as_str())) {
+            return;
+        }
+        let names: Vec<http::HeaderName> = headers.keys().cloned().collect();
+        for name in names {
+            let n = name.as_str();
+            let (under, dot) = (n.contains('_'), n.contains('.'));
+            let allowed = match (under, dot) {
+                (true, true) => {
+                    self.underscore.exact_allow.iter().any(|a| a == n)
+                        || self.dot.exact_allow.iter().any(|a| a == n)
+                }
+                (true, false) => self.underscore.allows(n),
+                (false, true) => self.dot.allows(n),
+                (false, false) => {
+                    if self.underscore.drops(n) || self.dot.drops(n) {
+                        headers.remove(&name);
+                    }
+                    continue;
+                }
+            };
+            if !allowed || headers.get_all(&name).iter().count() > 1 {
+                headers.remove(&name);
+            }
+        }
+    }
+}
+
+impl Rules {
+    fn allows(&self, n: &str) -> bool {
+        self.exact_allow.iter().any(|a| a == n)
+            || self.prefixes.iter().any(|(a, _)| n.starts_with(a.as_str()))
+    }
+
+    fn drops(&self, n: &str) -> bool {
+        self.exact_drop.iter().any(|d| d == n)
+            || self.prefixes.iter().any(|(_, d)| n.starts_with(d.as_str()))
+    }
+}
+
+/// Caddy's `provisionHeaderAliasAllowlist`.
+fn rules(entries: &[String], sep: char, path: &str) -> Result<Rules, Error> {
+    let mut r = Rules::default();
+    for (i, entry) in entries.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        if !entry.is_ascii() {
+            return Err(Error::config(
+                at,
+                format!("entry {entry:?} contains non-ASCII characters"),
+            ));
+        }
+        let (name, glob) = match entry.strip_suffix('*') {
+            Some(n) => (n, true),
+            None => (entry.as_str(), false),
+        };
+        if name.contains('*') {
+            return Err(Error::config(
+                at,
+                format!("entry {entry:?} has '*' in an invalid position (only a trailing '*' is allowed)"),
+            ));
+        }
+        if !name.contains(sep) {
+            return Err(Error::config(
+                at,
+                format!("entry {entry:?} does not contain a {sep:?}"),
+            ));
+        }
+        let allow = name.to_ascii_lowercase();
+        let drop = allow.replace(sep, "-");
+        if glob {
+            r.prefixes.push((allow, drop));
+        } else {
+            r.exact_allow.push(allow);
+            r.exact_drop.push(drop);
+        }
+    }
+    Ok(r)
+}
