@@ -7,6 +7,7 @@ mod error;
 mod file_server;
 pub mod header_ops;
 mod headers;
+mod intercept;
 mod invoke;
 mod log_append;
 mod map;
@@ -21,6 +22,7 @@ mod templates;
 mod tracing;
 mod vars;
 
+pub use intercept::{merge as intercept_merge, Intercepted};
 pub use rewrite::new as rewrite_handler;
 pub use rewrite::uri::encode_path as rewrite_encode;
 pub use static_response::Abort;
@@ -31,6 +33,7 @@ use http::StatusCode;
 
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
+    r.register("http.handlers.intercept", Module::Handler(intercept::new));
     r.register(
         "http.handlers.authentication",
         Module::Handler(authentication::new),

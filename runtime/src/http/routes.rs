@@ -337,6 +337,15 @@ pub async fn apply_async_hooks<'a>(
         } else {
             h.on_response(cx, response)
         };
+        // `intercept` asked for its routes to take the response.
+        let routes = response
+            .extensions_mut()
+            .remove::<crate::http::handlers::Intercepted>()
+            .and_then(|i| h.indexed_routes(i.0));
+        if let Some(list) = routes {
+            let written = run(list, cx).await?;
+            response = crate::http::handlers::intercept_merge(response, written);
+        }
     }
     Ok(response)
 }

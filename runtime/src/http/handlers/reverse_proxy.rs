@@ -44,14 +44,14 @@ mod upstreams;
 
 pub use tls::NoVerify;
 
-pub use handle_response::{copy_response, copy_response_headers};
+pub use config::ResponseHandlerConfig;
+pub use handle_response::{copy_response, copy_response_headers, ResponseHandler};
 pub use placeholders::{placeholder, ProxyInfo};
 pub use provision::new;
 pub use upstreams::{upstreams_status, UpstreamStatus};
 
 use crate::error::HttpError;
 use crate::http::{BoxFuture, Cx, Flow, Handler, Step};
-use handle_response::ResponseHandler;
 use http::StatusCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -76,6 +76,12 @@ impl ResponseHandler {
             .is_none_or(|m| m.matches(cx, resp.status(), resp.headers()))
     }
 
+    /// The `status_code` text, rendered, when the entry has one.
+    pub fn status_str(&self, cx: &Cx<'_>) -> Option<String> {
+        let s = self.status.as_ref()?.render(cx).trim().to_string();
+        (!s.is_empty()).then_some(s)
+    }
+
     /// The status to substitute, when the entry only changes the status.
     pub fn status(&self, cx: &Cx<'_>) -> Option<u16> {
         let t = self.status.as_ref()?;
