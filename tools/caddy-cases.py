@@ -108,6 +108,12 @@ def differences(r, status, headers, body):
     for s in r.get("body_has", []):
         if s not in body:
             errs.append(f"body {body!r} lacks {s!r}")
+    for s in r.get("body_has_nocase", []):
+        if s.lower() not in body.lower():
+            errs.append(f"body {body!r} lacks {s!r} (any case)")
+    for s in r.get("body_lacks_nocase", []):
+        if s.lower() in body.lower():
+            errs.append(f"body {body!r} holds {s!r}")
 
     def header(n):
         vals = [v for k, v in headers if k.lower() == n.lower()]

@@ -18,7 +18,7 @@
 //! target = "/foo?a=1"                   # method = "GET", host = "example.com"
 //! headers = [["Accept", "*/*"]]         # send_body = "…", or raw = "…" whole
 //! status = 200
-//! body = "%2Ffoo%3Fa%3D1"               # or body_has = ["…"]
+//! body = "%2Ffoo%3Fa%3D1"               # or body_has (body_has_nocase) = ["…"]
 //! header = { "Content-Type" = "text/plain" }
 //! header_match = { "ETag" = '^"[0-9a-z]+-[0-9a-z]+"$' }   # a regexp
 //! present = ["Last-Modified"]
@@ -83,6 +83,12 @@ struct Req {
     body: Option<String>,
     #[serde(default)]
     body_has: Vec<String>,
+    /// Substrings compared without case (header lines echoed by a backend).
+    #[serde(default)]
+    body_has_nocase: Vec<String>,
+    /// Substrings the body must not hold, compared without case.
+    #[serde(default)]
+    body_lacks_nocase: Vec<String>,
     #[serde(default)]
     header: BTreeMap<String, String>,
     #[serde(default)]
@@ -250,6 +256,16 @@ fn check(r: &Req, got: &Answer) -> Result<(), String> {
     for s in &r.body_has {
         if !got.body.contains(s.as_str()) {
             errs.push(format!("body {:?} lacks {s:?}", got.body));
+        }
+    }
+    for s in &r.body_has_nocase {
+        if !got.body.to_lowercase().contains(&s.to_lowercase()) {
+            errs.push(format!("body {:?} lacks {s:?} (any case)", got.body));
+        }
+    }
+    for s in &r.body_lacks_nocase {
+        if got.body.to_lowercase().contains(&s.to_lowercase()) {
+            errs.push(format!("body {:?} holds {s:?}", got.body));
         }
     }
     let header = |n: &str| {

@@ -224,6 +224,7 @@ impl Key {
         let _ = match self {
             Key::Regexp(k) => write!(out, "http.regexp.{k}"),
             Key::Tls(k) => write!(out, "http.request.tls.{k}"),
+            Key::AuthUserId => write!(out, "http.auth.user.id"),
             Key::Cookie(k) => write!(out, "http.request.cookie.{k}"),
             Key::Error(f) => write!(out, "http.error.{}", format!("{f:?}").to_lowercase()),
             Key::FileMatch(f) => write!(

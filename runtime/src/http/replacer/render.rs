@@ -117,7 +117,10 @@ impl Key {
             },
             Key::Error(f) => return render_error(cx, *f, out),
             Key::FileMatch(f) => return render_file(cx, *f, out),
-            Key::AuthUserId => out.push_str(cx.auth_user.as_deref().unwrap_or("")),
+            Key::AuthUserId => match cx.auth_user.as_deref() {
+                Some(u) => out.push_str(u),
+                None => return false,
+            },
             Key::Time(f) => clock::write_now(*f, out),
         }
         true
