@@ -99,13 +99,9 @@ pub fn new_protocol(
     p: &mut Provision<'_>,
     path: &str,
 ) -> Result<Box<dyn Matcher>, Error> {
+    // Compared as written, as Caddy's: `HTTP` or an unknown name never
+    // matches (CEL's protocol() lowercases its argument).
     let s: String = p.decode(v, path)?;
-    let known = [
-        "http", "https", "grpc", "http/1.0", "http/1.1", "http/2", "http/3",
-    ];
-    if !known.contains(&s.trim_end_matches('+')) {
-        return Err(Error::config(path, format!("unknown protocol {s:?}")));
-    }
     Ok(Box::new(MatchProtocol(s)))
 }
 
@@ -134,7 +130,8 @@ impl Matcher for MatchProtocol {
             "http/1.0" => 1,
             "http/1.1" => 2,
             "http/2" => 3,
-            _ => 4,
+            "http/3" => 4,
+            _ => return Ok(false),
         };
         Ok(if at_least { have >= need } else { have == need })
     }

@@ -323,7 +323,10 @@ impl Parser<'_, '_> {
         let value = match (f, args.len()) {
             ("path" | "host" | "method", _) => Value::Array(strings(&args)),
             ("remote_ip" | "client_ip", _) => json!({"ranges": strings(&args)}),
-            ("protocol", 1) => one(0),
+            ("protocol", 1) => match one(0) {
+                Value::String(s) => Value::String(s.to_lowercase()),
+                other => other,
+            },
             ("header" | "query" | "vars", 1) => lists(&one(0)),
             ("path_regexp", 1) => json!({"name": self.name, "pattern": one(0)}),
             ("path_regexp", 2) => json!({"name": one(0), "pattern": one(1)}),
