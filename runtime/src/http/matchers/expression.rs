@@ -18,6 +18,7 @@
 mod eval;
 mod lex;
 mod parse;
+mod strings;
 
 use crate::error::{Error, HttpError};
 use crate::http::{Cx, Matcher};

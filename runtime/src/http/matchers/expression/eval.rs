@@ -27,11 +27,32 @@ pub enum Val {
 
 type Res = Result<Val, String>;
 
-/// `+` and `-` as CEL types them.
+/// `list[i]`.
+fn index(list: Val, i: Val) -> Res {
+    match (list, i) {
+        (Val::List(items), Val::Num(n)) if n >= 0.0 && n.fract() == 0.0 => items
+            .into_iter()
+            .nth(n as usize)
+            .ok_or_else(|| format!("index out of range: {n}")),
+        (l, i) => Err(format!(
+            "no such overload: {}[{}]",
+            l.type_name(),
+            i.type_name()
+        )),
+    }
+}
+
+/// `+ - * / %` as CEL types them (integral numbers divide as integers).
 fn arith(op: char, a: Val, b: Val) -> Res {
+    let int = |x: f64, y: f64| x.fract() == 0.0 && y.fract() == 0.0;
     Ok(match (op, a, b) {
         ('+', Val::Num(x), Val::Num(y)) => Val::Num(x + y),
         ('-', Val::Num(x), Val::Num(y)) => Val::Num(x - y),
+        ('*', Val::Num(x), Val::Num(y)) => Val::Num(x * y),
+        ('/' | '%', Val::Num(_), Val::Num(y)) if y == 0.0 => return Err(format!("{op} by zero")),
+        ('/', Val::Num(x), Val::Num(y)) if int(x, y) => Val::Num((x / y).trunc()),
+        ('/', Val::Num(x), Val::Num(y)) => Val::Num(x / y),
+        ('%', Val::Num(x), Val::Num(y)) => Val::Num(x % y),
         ('+', Val::Str(x), Val::Str(y)) => Val::Str(x + &y),
         ('+', Val::List(mut x), Val::List(y)) => {
             x.extend(y);
@@ -118,6 +139,11 @@ fn value(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, Fail> {
             other => Err(format!("no such overload: -{}", other.type_name()))?,
         },
         Expr::Arith(op, a, b) => arith(*op, value(a, cx)?, value(b, cx)?)?,
+        Expr::Cond(c, a, b) => match value(c, cx)?.bool("_?_:_")? {
+            true => value(a, cx)?,
+            false => value(b, cx)?,
+        },
+        Expr::Index(list, i) => index(value(list, cx)?, value(i, cx)?)?,
         Expr::And(a, b) => logic(a, b, false, cx)?,
         Expr::Or(a, b) => logic(a, b, true, cx)?,
         Expr::Matcher(m) => Val::Bool(m.matches(cx).map_err(Fail::Http)?),
@@ -240,6 +266,10 @@ fn call(name: &str, mut args: Vec<Val>) -> Res {
                 "endsWith" => s.ends_with(&x),
                 _ => s.contains(&x),
             })
+        }
+        _ if super::strings::NAMES.contains(&name) => {
+            return super::strings::call(name, first, &args[1..])
+                .unwrap_or_else(|| Err(format!("no such overload: {name}")))
         }
         _ => Err(format!(
             "no such overload: {name} with {} arguments",

@@ -30,6 +30,10 @@ pub enum Expr {
     /// `a + b` (`'+'`) or `a - b` (`'-'`): numbers, string and list
     /// concatenation.
     Arith(char, Box<Expr>, Box<Expr>),
+    /// `c ? a : b`.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `list[i]`.
+    Index(Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     Cmp(Op, Box<Expr>, Box<Expr>),
@@ -72,7 +76,7 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
         p,
         path,
     };
-    let e = ps.or()?;
+    let e = ps.cond()?;
     if ps.pos != ps.toks.len() {
         return Err(format!("unexpected {:?}", ps.toks[ps.pos]));
     }
@@ -110,6 +114,18 @@ impl Parser<'_, '_> {
         } else {
             Err(format!("expected `{p}`"))
         }
+    }
+
+    /// `c ? a : b`, the lowest precedence.
+    fn cond(&mut self) -> Result<Expr, String> {
+        let c = self.or()?;
+        if !self.eat("?") {
+            return Ok(c);
+        }
+        let a = self.cond()?;
+        self.expect(":")?;
+        let b = self.cond()?;
+        Ok(Expr::Cond(Box::new(c), Box::new(a), Box::new(b)))
     }
 
     fn or(&mut self) -> Result<Expr, String> {
@@ -151,7 +167,7 @@ impl Parser<'_, '_> {
 
     /// `a + b - c`: left to right, above the relations.
     fn additive(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
+        let mut e = self.multiplicative()?;
         loop {
             let op = if self.eat("+") {
                 '+'
@@ -159,6 +175,18 @@ impl Parser<'_, '_> {
                 '-'
             } else {
                 return Ok(e);
+            };
+            e = Expr::Arith(op, Box::new(e), Box::new(self.multiplicative()?));
+        }
+    }
+
+    /// `a * b / c % d`: left to right, above `+` and `-`.
+    fn multiplicative(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        loop {
+            let op = match ["*", "/", "%"].into_iter().find(|p| self.eat(p)) {
+                Some(p) => p.chars().next().unwrap_or('*'),
+                None => return Ok(e),
             };
             e = Expr::Arith(op, Box::new(e), Box::new(self.unary()?));
         }
@@ -179,7 +207,16 @@ impl Parser<'_, '_> {
 
     fn postfix(&mut self) -> Result<Expr, String> {
         let mut e = self.primary()?;
-        while self.eat(".") {
+        loop {
+            if self.eat("[") {
+                let i = self.cond()?;
+                self.expect("]")?;
+                e = Expr::Index(Box::new(e), Box::new(i));
+                continue;
+            }
+            if !self.eat(".") {
+                break;
+            }
             let Some(Tok::Ident(m)) = self.peek().cloned() else {
                 return Err("expected a method name".into());
             };
@@ -191,7 +228,7 @@ impl Parser<'_, '_> {
                     Expr::Regex(Box::new(e), crate::util::goregex::compile(re)?)
                 }
                 ("matches", _) => return Err("matches() takes a string literal".into()),
-                (m, _) if VALUE_FUNCS.contains(&m) => {
+                (m, _) if VALUE_FUNCS.contains(&m) || super::strings::NAMES.contains(&m) => {
                     args.insert(0, e);
                     Expr::Call(m.into(), args)
                 }
@@ -205,7 +242,7 @@ impl Parser<'_, '_> {
     fn args(&mut self, close: &str) -> Result<Vec<Expr>, String> {
         let mut items = Vec::new();
         while !self.eat(close) {
-            items.push(self.or()?);
+            items.push(self.cond()?);
             if !self.eat(",") {
                 self.expect(close)?;
                 break;
@@ -240,7 +277,7 @@ impl Parser<'_, '_> {
                 Expr::Matcher(self.matcher(&f, args)?)
             }
             Tok::Punct("(") => {
-                let e = self.or()?;
+                let e = self.cond()?;
                 self.expect(")")?;
                 e
             }
@@ -362,7 +399,7 @@ fn as_key(v: &Value) -> String {
 fn leak(p: &str) -> &'static str {
     [
         "==", "!=", "<=", ">=", "&&", "||", "(", ")", "[", "]", "{", "}", ",", ":", ".", "!", "<",
-        ">", "-", "+",
+        ">", "-", "+", "*", "/", "%", "?",
     ]
     .into_iter()
     .find(|x| *x == p)
