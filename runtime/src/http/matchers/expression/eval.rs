@@ -45,11 +45,15 @@ fn index(list: Val, i: Val) -> Res {
 /// `+ - * / %` as CEL types them (integral numbers divide as integers).
 fn arith(op: char, a: Val, b: Val) -> Res {
     let int = |x: f64, y: f64| x.fract() == 0.0 && y.fract() == 0.0;
+    if let (Val::Num(y), '/' | '%') = (&b, op) {
+        if *y == 0.0 {
+            return Err(format!("{op} by zero"));
+        }
+    }
     Ok(match (op, a, b) {
         ('+', Val::Num(x), Val::Num(y)) => Val::Num(x + y),
         ('-', Val::Num(x), Val::Num(y)) => Val::Num(x - y),
         ('*', Val::Num(x), Val::Num(y)) => Val::Num(x * y),
-        ('/' | '%', Val::Num(_), Val::Num(y)) if y == 0.0 => return Err(format!("{op} by zero")),
         ('/', Val::Num(x), Val::Num(y)) if int(x, y) => Val::Num((x / y).trunc()),
         ('/', Val::Num(x), Val::Num(y)) => Val::Num(x / y),
         ('%', Val::Num(x), Val::Num(y)) => Val::Num(x % y),
