@@ -59,6 +59,9 @@ pub struct ServerConfig {
     /// Per `listen` entry (`null`: the server's `protocols`).
     pub listen_protocols: Option<Vec<Option<Vec<String>>>>,
     pub metrics: Option<Map<String, Value>>,
+    /// `false` only: bellhop never accepts 0-RTT early data (TLS over TCP
+    /// or QUIC), so `true` is refused at load.
+    pub allow_0rtt: Option<bool>,
     /// Request header names with `_` kept (else dropped).
     #[serde(default)]
     pub expected_underscore_headers: Vec<String>,

@@ -84,6 +84,12 @@ impl Server {
             listen.extend(parsed);
         }
         let listen_protocols = super::h3::listen::protocols(srv, &counts, path)?;
+        if srv.allow_0rtt == Some(true) {
+            return Err(Error::config(
+                format!("{path}.allow_0rtt"),
+                "0-RTT early data is not supported: bellhop never accepts it (false is the only value)",
+            ));
+        }
         for (i, w) in srv.listener_wrappers.iter().enumerate() {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;

@@ -5,7 +5,10 @@
 //! servers [<listener_address>] {
 //!     name <name>
 //!     listener_wrappers { <listener_wrappers...> }
-//!     timeouts { read_body <d>  read_header <d>  write <d>  idle <d> }
+//!     timeouts {
+//!         read_body <d>  read_body_idle <d> [<min_rate>]  read_header <d>
+//!         write <d>  write_idle <d> [<min_rate>]  write_max_chunk <size>  idle <d>
+//!     }
 //!     keepalive_interval <d>
 //!     keepalive_idle <d>
 //!     keepalive_count <n>
@@ -21,6 +24,7 @@
 //!     trusted_proxies_strict
 //!     metrics
 //!     trace
+//!     0rtt off
 //! }
 //! ```
 
@@ -146,16 +150,58 @@ fn subdirective(d: &mut Dispenser, so: &mut ServerOptions) -> Result<()> {
             let ws = super::listener_wrappers::parse(d)?;
             f.insert("listener_wrappers".into(), ws);
         }
+        "0rtt" => {
+            let v = d.next_arg_value().ok_or_else(|| d.arg_err())?;
+            if v != "off" {
+                return Err(d.err(format!(
+                    "unsupported 0rtt argument '{v}' (only 'off' is supported)"
+                )));
+            }
+            f.insert("allow_0rtt".into(), false.into());
+        }
         other => return Err(d.err(format!("unrecognized servers option '{other}'"))),
     }
     Ok(())
 }
 
-/// `timeouts { read_body <d>  read_header <d>  write <d>  idle <d> }`.
+/// `timeouts { … }`: durations, the idle ones with an optional minimum
+/// rate in bytes per second, and `write_max_chunk` a size.
 fn timeouts(d: &mut Dispenser, f: &mut serde_json::Map<String, Value>) -> Result<()> {
     let nesting = d.nesting();
     while d.next_block(nesting) {
         let sub = d.val().to_string();
+        if let Some((field, rate)) = match sub.as_str() {
+            "read_body_idle" => Some(("read_idle_timeout", "read_min_rate")),
+            "write_idle" => Some(("write_idle_timeout", "write_min_rate")),
+            _ => None,
+        } {
+            let args = d.remaining_args();
+            if args.is_empty() || args.len() > 2 {
+                return Err(d.arg_err());
+            }
+            let ns = parse_duration(&args[0])
+                .map_err(|e| d.err(format!("parsing {sub} timeout duration: {e}")))?;
+            f.insert(field.into(), ns.into());
+            if let Some(r) = args.get(1) {
+                let n: i64 = r.parse().map_err(|_| {
+                    d.err(format!(
+                        "parsing {sub} min_rate bytes/second: strconv.ParseInt: parsing \"{r}\": invalid syntax"
+                    ))
+                })?;
+                f.insert(rate.into(), n.into());
+            }
+            continue;
+        }
+        if sub == "write_max_chunk" {
+            let args = d.remaining_args();
+            let [size] = args.as_slice() else {
+                return Err(d.arg_err());
+            };
+            let n = parse_size(size)
+                .ok_or_else(|| d.err(format!("parsing write_max_chunk: {size}")))?;
+            f.insert("max_write_chunk".into(), n.into());
+            continue;
+        }
         let field = match sub.as_str() {
             "read_body" => "read_timeout",
             "read_header" => "read_header_timeout",
