@@ -178,6 +178,12 @@ fn named_routes(
             .trim_start_matches("&(")
             .trim_end_matches(')')
             .to_string();
+        if out.contains_key(&name) {
+            return Err(crate::error::Error::at(
+                &key,
+                format!("cannot have duplicate named_routes: {name}"),
+            ));
+        }
         state.caddyfiles = site::block_files(&b.segments);
         let keys: Rc<[crate::syntax::Token]> = Rc::from(b.keys);
         let mut h = Helper::new(whole, env, &mut state, Rc::default(), keys);

@@ -129,6 +129,17 @@ pub fn parse_set_body(d: &mut Dispenser, def_name: &str) -> Result<MatcherSet> {
     let mut by_name: Vec<(String, Vec<Token>)> = Vec::new();
     let nesting = d.nesting();
     while d.next_arg() || d.next_block(nesting) {
+        // A quoted token is an expression, as in `@name` definitions.
+        if let Some(tok) = d.token().filter(|t| t.was_quoted()).cloned() {
+            let mut name_tok = tok.clone();
+            name_tok.text = "expression".into();
+            let seg = vec![name_tok, tok];
+            match by_name.iter_mut().find(|(n, _)| n == "expression") {
+                Some((_, toks)) => toks.extend(seg),
+                None => by_name.push(("expression".into(), seg)),
+            }
+            continue;
+        }
         let name = d.val().to_string();
         let seg = d.next_segment();
         match by_name.iter_mut().find(|(n, _)| *n == name) {

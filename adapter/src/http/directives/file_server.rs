@@ -86,7 +86,8 @@ fn subdirective(h: &mut Helper, fsrv: &mut FileServer) -> Result<()> {
             }
             fsrv.fs = fs;
         }
-        "hide" => fsrv.hide = non_empty_args(h)?,
+        // Repeated `hide` lines add up, as Caddy's.
+        "hide" => fsrv.hide.extend(non_empty_args(h)?),
         "index" => fsrv.index = non_empty_args(h)?,
         "root" => match h.next_arg_value() {
             Some(root) => fsrv.root = root,
