@@ -83,10 +83,12 @@ pub struct QueryConfig {
 /// Provisioned query operations, applied as Caddy orders them:
 /// rename, set, add, replace, delete.
 pub struct QueryOps {
-    rename: Vec<(String, String)>,
+    rename: Vec<(Template, Template)>,
     set: Vec<(Template, Template)>,
     add: Vec<(Template, Template)>,
-    replace: Vec<(String, Option<Regex>, String, String)>,
+    /// (key, regexp, search, replace): the key expanded as `ReplaceAll`,
+    /// search and replace as `ReplaceKnown`, as Caddy's.
+    replace: Vec<(Template, Option<Regex>, Template, Template)>,
     delete: Vec<Template>,
 }
 
@@ -107,14 +109,15 @@ impl QueryOps {
                         .map_err(|e| Error::config(format!("{path}.replace[{i}]"), e))?,
                 )
             };
-            replace.push((r.key.clone(), re, r.search.clone(), r.replace.clone()));
+            replace.push((
+                Template::parse(&r.key),
+                re,
+                Template::parse(&r.search),
+                Template::parse(&r.replace),
+            ));
         }
         Ok(QueryOps {
-            rename: c
-                .rename
-                .iter()
-                .map(|kv| (kv.key.clone(), kv.val.clone()))
-                .collect(),
+            rename: kv(&c.rename),
             set: kv(&c.set),
             add: kv(&c.add),
             replace,
@@ -128,11 +131,12 @@ impl QueryOps {
     pub fn apply(&self, cx: &Cx<'_>, query: &str) -> String {
         let mut values = parse_query(query);
         for (from, to) in &self.rename {
+            let (from, to) = (from.render(cx), to.render(cx));
             if from.is_empty() || to.is_empty() || from == to {
                 continue;
             }
-            if let Some(v) = values.remove(from) {
-                values.insert(to.clone(), v);
+            if let Some(v) = values.remove(&*from) {
+                values.insert(to.into_owned(), v);
             }
         }
         for (k, v) in &self.set {
@@ -149,14 +153,16 @@ impl QueryOps {
             }
         }
         for (key, re, search, rep) in &self.replace {
+            let key = key.render(cx);
+            let (search, rep) = (search.render_known(cx), rep.render_known(cx));
             for (k, vals) in values.iter_mut() {
-                if key != "*" && k != key {
+                if key != "*" && *k != *key {
                     continue;
                 }
                 for v in vals.iter_mut() {
                     *v = match re {
-                        Some(re) => re.replace_all(v, rep.as_str()).into_owned(),
-                        None => v.replace(search.as_str(), rep),
+                        Some(re) => re.replace_all(v, &*rep).into_owned(),
+                        None => v.replace(&*search, &rep),
                     };
                 }
             }
