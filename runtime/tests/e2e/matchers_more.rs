@@ -77,7 +77,7 @@ async fn protocol_matcher() {
 #[tokio::test]
 async fn remote_ip_and_client_ip_with_trusted_proxies() {
     let routes = json!([
-        {"match": [{"client_ip": {"ranges": ["203.0.113.0/24"]}}], "handle": [respond("client {http.request.client_ip}")]},
+        {"match": [{"client_ip": {"ranges": ["203.0.113.0/24"]}}], "handle": [respond("client {http.vars.client_ip}")]},
         {"match": [{"remote_ip": {"ranges": ["127.0.0.1/32"]}}], "handle": [respond("local {http.request.remote.host}")]}
     ]);
     let s = start(config_with(json!({

@@ -157,7 +157,7 @@ impl Key {
             "http.request.local" => Key::Local,
             "http.request.local.host" => Key::LocalHost,
             "http.request.local.port" => Key::LocalPort,
-            "http.request.client_ip" | "http.vars.client_ip" => Key::ClientIp,
+            "http.vars.client_ip" => Key::ClientIp,
             "http.request.uri" => Key::Uri,
             "http.request.uri_escaped" => Key::UriEscaped,
             "http.request.uri.path" => Key::Path,
