@@ -109,17 +109,22 @@ async fn curl_with_cacert_gets_the_page_over_h2() {
     assert_eq!(stdout, "hello https 2");
 }
 
+/// Connection policies requiring a client certificate signed by `ca`.
+fn require_client_certs(dir: &std::path::Path, ca: &TestCa) -> Value {
+    let ca_file = dir.join("clients.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    json!([{"client_authentication": {
+        "trusted_ca_certs_pem_files": [ca_file.display().to_string()],
+        "mode": "require_and_verify"
+    }}])
+}
+
 #[tokio::test]
 async fn mtls_accepts_a_trusted_client_and_refuses_others() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Server CA");
     let client_ca = TestCa::new("Client CA");
-    let ca_file = dir.path().join("clients.pem");
-    std::fs::write(&ca_file, &client_ca.pem).unwrap();
-    let policies = json!([{"client_authentication": {
-        "trusted_ca_certs_pem_files": [ca_file.display().to_string()],
-        "mode": "require_and_verify"
-    }}]);
+    let policies = require_client_certs(dir.path(), &client_ca);
     let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
     let (cc, ck) = client_ca.leaf(&["client.test"]);
     let good = client(&[&ca.pem], Some((&cc, &ck)), &[b"http/1.1"]);
@@ -274,12 +279,7 @@ async fn tls_placeholders_describe_the_connection_and_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Server CA");
     let client_ca = TestCa::new("Client CA");
-    let ca_file = dir.path().join("clients.pem");
-    std::fs::write(&ca_file, &client_ca.pem).unwrap();
-    let policies = json!([{"client_authentication": {
-        "trusted_ca_certs_pem_files": [ca_file.display().to_string()],
-        "mode": "require_and_verify"
-    }}]);
+    let policies = require_client_certs(dir.path(), &client_ca);
     let mut config = tls_config(dir.path(), policies, two_sites(&ca));
     config["apps"]["http"]["servers"]["srv0"]["routes"] = json!([{"handle": [{
         "handler": "static_response",
