@@ -191,6 +191,10 @@ impl Key {
             "http.matchers.file.type" => Key::FileMatch(F::Type),
             "http.matchers.file.remainder" => Key::FileMatch(F::Remainder),
             "http.auth.user.id" => Key::AuthUserId,
+            // Caddy sets these only during a `shutdown_delay`, which
+            // bellhop does not implement yet (issue 16): not shutting down.
+            "http.shutting_down" => Key::Static("false".into()),
+            "http.time_until_shutdown" => Key::Static("".into()),
             "system.hostname" => Key::Static(hostname().into()),
             "system.slash" => Key::Static("/".into()),
             "system.os" => Key::Static(std::env::consts::OS.into()),

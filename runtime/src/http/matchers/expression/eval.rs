@@ -214,7 +214,9 @@ fn placeholder(t: &crate::http::replacer::Template, raw: &str, cx: &Cx<'_>) -> V
                 return Val::Num(n);
             }
         }
-        "http.reverse_proxy.is_transport_error" => return Val::Bool(s == "true"),
+        "http.reverse_proxy.is_transport_error" | "http.shutting_down" => {
+            return Val::Bool(s == "true")
+        }
         _ => {}
     }
     Val::Str(s.into_owned())
