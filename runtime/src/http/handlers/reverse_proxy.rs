@@ -155,6 +155,9 @@ impl ReverseProxy {
                 .await
             {
                 placeholders::finish(cx, start, tries);
+                if let Some(body) = prepared.unsent_body() {
+                    cx.body = body;
+                }
                 return Err(err);
             }
             if self.shared.verbose {

@@ -40,6 +40,31 @@ impl Prepared {
         !self.had_stream || self.stream.is_some()
     }
 
+    /// The request body as the client sent it, when no try sent it (all
+    /// failed before sending): handed back to the request, so error routes
+    /// can still use it, as Caddy's can.
+    pub fn unsent_body(&mut self) -> Option<ReqBody> {
+        if let Some(b) = self.buffered.take() {
+            return Some(ReqBody::full(b));
+        }
+        match self.stream.take() {
+            Some(UpBody {
+                head: None,
+                rest: Some(rest),
+                ..
+            }) => Some(rest),
+            Some(UpBody {
+                head: Some(head),
+                rest: None,
+                ..
+            }) => Some(ReqBody::full(head)),
+            other => {
+                self.stream = other;
+                None
+            }
+        }
+    }
+
     pub fn body(&mut self) -> UpBody {
         if let Some(b) = &self.buffered {
             return UpBody::full(b.clone());
