@@ -268,15 +268,25 @@ pub fn parse_on_demand(d: &mut Dispenser, opts: &mut Options, _: &Directives) ->
     Ok(())
 }
 
-/// `metrics { per_host }`.
+/// `metrics { per_host  observe_catchall_hosts  otlp }`, written in Go's
+/// field order whatever the order of the lines.
 pub fn parse_metrics(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
-    let mut o = Obj::new();
+    const FIELDS: [&str; 3] = ["per_host", "observe_catchall_hosts", "otlp"];
+    let mut set = [false; 3];
     while d.next_block(0) {
-        match d.val() {
-            "per_host" => o.put("per_host", true),
+        match FIELDS.iter().position(|f| *f == d.val()) {
+            Some(i) => set[i] = true,
             // Caddy's own wording for this option.
-            other => return Err(d.err(format!("unrecognized servers option '{other}'"))),
+            None => {
+                return Err(d.err(format!("unrecognized servers option '{}'", d.val())));
+            }
+        }
+    }
+    let mut o = Obj::new();
+    for (field, on) in FIELDS.iter().zip(set) {
+        if on {
+            o.put(field, true);
         }
     }
     opts.values.insert("metrics".into(), o.build());
