@@ -4,12 +4,28 @@
 use crate::syntax::{parse_with_env, Parsed};
 use std::path::PathBuf;
 
-/// A fresh directory under the system temp dir for one test.
-fn dir(name: &str) -> PathBuf {
+/// A fresh directory under the system temp dir for one test, removed
+/// when the test ends.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn dir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("bellhop-imports-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("temp dir");
-    d
+    TempDir(d)
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) {
