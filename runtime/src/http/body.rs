@@ -208,13 +208,8 @@ impl ReqBody {
         if matches!(self.inner, ReqInner::Full(_)) {
             return Ok(());
         }
-        let mut buf = bytes::BytesMut::new();
-        while let Some(frame) = self.frame().await {
-            if let Ok(d) = frame?.into_data() {
-                buf.extend_from_slice(&d);
-            }
-        }
-        self.inner = ReqInner::Full(Some(buf.freeze()));
+        let whole = (&mut *self).collect().await?.to_bytes();
+        self.inner = ReqInner::Full(Some(whole));
         self.deadline = None;
         Ok(())
     }

@@ -24,7 +24,6 @@ mod vars;
 
 pub use intercept::{merge as intercept_merge, Intercepted};
 pub use rewrite::new as rewrite_handler;
-pub use rewrite::uri::encode_path as rewrite_encode;
 pub use static_response::Abort;
 
 use super::{Body, Response};

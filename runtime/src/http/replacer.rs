@@ -19,7 +19,7 @@ mod render;
 mod tls;
 
 pub use keys::{FileField, Key};
-pub use render::query_escape;
+pub use render::{join_header, query_escape};
 
 use super::Cx;
 use std::borrow::Cow;
@@ -61,55 +61,7 @@ impl Template {
             .then(|| parse_parts(s, true).into_boxed_slice());
         Template { parts, known }
     }
-}
 
-/// Splits `s` into parts; with `keep_unknown`, a placeholder whose key
-/// holds a `{` (never known) is text and scanning goes on after its `{`.
-fn parse_parts(s: &str, keep_unknown: bool) -> Vec<Part> {
-    let mut parts = Vec::new();
-    let mut lit = String::new();
-    let b = s.as_bytes();
-    let (mut i, mut last) = (0, 0);
-    while i < b.len() {
-        if i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'{' | b'}') {
-            lit.push_str(&s[last..i - 1]);
-            last = i;
-            i += 1;
-            continue;
-        }
-        if b[i] != b'{' {
-            i += 1;
-            continue;
-        }
-        let Some(end) = closing_brace(s, i) else {
-            i += 1;
-            continue;
-        };
-        if keep_unknown && s[i + 1..end].contains('{') {
-            i += 1;
-            continue;
-        }
-        lit.push_str(&s[last..i]);
-        if !lit.is_empty() {
-            parts.push(Part::Lit(std::mem::take(&mut lit).into()));
-        }
-        parts.push(match Key::parse(&s[i + 1..end]) {
-            Some(Key::Static(v)) => Part::Lit(v),
-            Some(k) => Part::Key(k),
-            None => Part::Unknown(s[i..=end].into()),
-        });
-        i = end + 1;
-        last = i;
-    }
-    lit.push_str(&s[last..]);
-    if !lit.is_empty() {
-        parts.push(Part::Lit(lit.into()));
-    }
-    merge_literals(&mut parts);
-    parts
-}
-
-impl Template {
     /// Whether rendering reads the request body (`{http.request.body}`),
     /// which must then be read whole first.
     pub fn reads_body(&self) -> bool {
@@ -161,16 +113,7 @@ impl Template {
                     f(Some(k), known.then_some(value.as_str()), &mut out);
                 }
                 Part::Unknown(raw) => {
-                    let name = &raw[1..raw.len() - 1];
-                    let known = match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
-                        Some((_, v)) => {
-                            value.push_str(v);
-                            true
-                        }
-                        None => {
-                            crate::http::handlers::reverse_proxy::placeholder(cx, name, &mut value)
-                        }
-                    };
+                    let known = render_dynamic(cx, &raw[1..raw.len() - 1], &mut value);
                     f(None, known.then_some(value.as_str()), &mut out);
                 }
             }
@@ -198,19 +141,72 @@ impl Template {
                     }
                 }
                 Part::Unknown(raw) => {
-                    let name = &raw[1..raw.len() - 1];
-                    match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
-                        Some((_, v)) => out.push_str(v),
-                        None if crate::http::handlers::reverse_proxy::placeholder(
-                            cx, name, &mut out,
-                        ) => {}
-                        None if keep_unknown => out.push_str(raw),
-                        None => {}
+                    if !render_dynamic(cx, &raw[1..raw.len() - 1], &mut out) && keep_unknown {
+                        out.push_str(raw);
                     }
                 }
             }
         }
         Cow::Owned(out)
+    }
+}
+
+/// Splits `s` into parts; with `keep_unknown`, a placeholder whose key
+/// holds a `{` (never known) is text and scanning goes on after its `{`.
+fn parse_parts(s: &str, keep_unknown: bool) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let b = s.as_bytes();
+    let (mut i, mut last) = (0, 0);
+    while i < b.len() {
+        if i > 0 && b[i - 1] == b'\\' && matches!(b[i], b'{' | b'}') {
+            lit.push_str(&s[last..i - 1]);
+            last = i;
+            i += 1;
+            continue;
+        }
+        if b[i] != b'{' {
+            i += 1;
+            continue;
+        }
+        let Some(end) = closing_brace(s, i) else {
+            i += 1;
+            continue;
+        };
+        if keep_unknown && s[i + 1..end].contains('{') {
+            i += 1;
+            continue;
+        }
+        lit.push_str(&s[last..i]);
+        if !lit.is_empty() {
+            parts.push(Part::Lit(std::mem::take(&mut lit).into()));
+        }
+        parts.push(match Key::parse(&s[i + 1..end]) {
+            Some(Key::Static(v)) => Part::Lit(v),
+            Some(k) => Part::Key(k),
+            None => Part::Unknown(s[i..=end].into()),
+        });
+        i = end + 1;
+        last = i;
+    }
+    lit.push_str(&s[last..]);
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit.into()));
+    }
+    merge_literals(&mut parts);
+    parts
+}
+
+/// A placeholder named only at run time: a `map` destination or an
+/// `intercept` value (`repl_vars`, latest first), else the reverse proxy's.
+/// False when it is unknown for this request.
+fn render_dynamic(cx: &Cx<'_>, name: &str, out: &mut String) -> bool {
+    match cx.repl_vars.iter().rev().find(|(k, _)| &**k == name) {
+        Some((_, v)) => {
+            out.push_str(v);
+            true
+        }
+        None => crate::http::handlers::reverse_proxy::placeholder(cx, name, out),
     }
 }
 

@@ -140,6 +140,19 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
     }))
 }
 
+/// What a canonical-URI redirect escapes in the path it names.
+const REDIRECT_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
 /// Go's `path.Base`.
 fn base(p: &str) -> &str {
     let t = p.trim_end_matches('/');
@@ -150,7 +163,7 @@ fn base(p: &str) -> &str {
 }
 
 fn redirect(cx: &Cx<'_>, path: &str) -> Flow {
-    let mut target = crate::http::handlers::rewrite_encode(path);
+    let mut target = percent_encoding::utf8_percent_encode(path, REDIRECT_PATH).to_string();
     if let Some(q) = cx.parts.uri.query() {
         target.push('?');
         target.push_str(q);
@@ -220,7 +233,7 @@ impl FileServer {
             if !self.browse {
                 return self.not_found();
             }
-            let orig = crate::http::context::decode_path(cx.orig_uri.path()).into_owned();
+            let orig = crate::http::context::decode_path(cx.orig_uri.path());
             if (req_path.is_empty() || base(&orig) == base(&req_path)) && !orig.ends_with('/') {
                 return Ok(redirect(cx, &format!("{orig}/")));
             }
@@ -228,7 +241,7 @@ impl FileServer {
         }
         if self.canonical {
             // Only where the file name was not rewritten (Caddy #4205).
-            let orig = crate::http::context::decode_path(cx.orig_uri.path()).into_owned();
+            let orig = crate::http::context::decode_path(cx.orig_uri.path());
             if base(&orig) == base(&req_path) {
                 if implicit_index && !orig.ends_with('/') {
                     return Ok(redirect(cx, &format!("{orig}/")));

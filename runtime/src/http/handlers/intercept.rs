@@ -101,13 +101,10 @@ fn publish(cx: &mut Cx<'_>, response: &Response) {
     let mut vars = Vec::new();
     for headers in [response.headers(), &cx.resp_headers] {
         for name in headers.keys() {
-            let joined: Vec<String> = headers
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect();
+            let mut joined = String::new();
+            crate::http::replacer::join_header(headers, name, &mut joined);
             let key = format!("http.intercept.header.{}", canonical(name.as_str()));
-            vars.push((key.into(), joined.join(",")));
+            vars.push((key.into(), joined));
         }
     }
     cx.repl_vars.extend(vars);

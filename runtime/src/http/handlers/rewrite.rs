@@ -123,11 +123,24 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
 }
 
 impl Rewrite {
+    fn changes_uri(&self) -> bool {
+        self.uri.is_some()
+            || self.strip_prefix.is_some()
+            || self.strip_suffix.is_some()
+            || !self.substrings.is_empty()
+            || !self.regexps.is_empty()
+            || self.query.is_some()
+    }
+
     fn rewrite(&self, cx: &mut Cx<'_>) -> Result<(), HttpError> {
         if let Some(m) = &self.method {
             let m = m.render(cx).to_ascii_uppercase();
             cx.parts.method = http::Method::from_bytes(m.as_bytes())
                 .map_err(|_| HttpError::internal(format!("invalid method {m:?}")))?;
+        }
+        if !self.changes_uri() {
+            // A method alone: the URI stays as the client sent it.
+            return Ok(());
         }
         let mut url = GoUrl::from_request(cx.parts.uri.path(), cx.query());
         if let Some(t) = &self.uri {

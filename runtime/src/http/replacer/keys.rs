@@ -1,5 +1,5 @@
-//! The placeholder keys bellhop knows, parsed from their names once, and
-//! how each renders from a request.
+//! The placeholder keys bellhop knows, parsed from their names once (how
+//! each renders is in `render.rs`).
 
 use super::clock::TimeFormat;
 use http::header::HeaderName;
@@ -229,7 +229,6 @@ impl Key {
             Key::Regexp(k) => write!(out, "http.regexp.{k}"),
             Key::Tls(k) => write!(out, "http.request.tls.{k}"),
             Key::AuthUserId => write!(out, "http.auth.user.id"),
-            Key::Cookie(k) => write!(out, "http.request.cookie.{k}"),
             Key::Error(f) => write!(out, "http.error.{}", format!("{f:?}").to_lowercase()),
             Key::FileMatch(f) => write!(
                 out,

@@ -212,7 +212,9 @@ fn ext(file: &str) -> &str {
     file.rfind('.').map_or("", |i| &file[i..])
 }
 
-fn join_header(headers: &http::HeaderMap, name: &HeaderName, out: &mut String) {
+/// The values of header `name`, joined with `,` as Caddy's replacer joins
+/// them.
+pub fn join_header(headers: &http::HeaderMap, name: &HeaderName, out: &mut String) {
     for (i, v) in headers.get_all(name).iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -33,19 +33,12 @@ fn accepts(cx: &Cx<'_>, enc: &str) -> bool {
 }
 
 /// Caddy's ETag: modification time (ns) and size in base 36, with a dash
-/// between; none for a file without a useful modification time.
-fn etag(meta: &Metadata) -> Option<String> {
-    useful_mtime(meta.modified().ok())?;
-    let nanos = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+/// between (only for a file with a useful modification time).
+fn etag(modified: std::time::SystemTime, len: u64) -> String {
+    let nanos = modified
+        .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    Some(format!(
-        "\"{}-{}\"",
-        base36(nanos),
-        base36(u128::from(meta.len()))
-    ))
+    format!("\"{}-{}\"", base36(nanos), base36(u128::from(len)))
 }
 
 fn base36(mut n: u128) -> String {
@@ -127,9 +120,13 @@ pub async fn file(
             }
         }
     }
+    // No date validators for a file dated at the Unix epoch, as Caddy's.
+    let modified = send_meta.modified().ok();
+    let mtime = useful_mtime(modified);
+    let useful = modified.filter(|_| mtime.is_some());
     let tag = match sidecar_etag(&send_path, sidecars.etag_exts).await? {
         Some(t) if !t.is_empty() => Some(t),
-        _ => etag(&send_meta),
+        _ => useful.map(|m| etag(m, send_meta.len())),
     };
     if let Some(t) = &tag {
         headers.insert(
@@ -137,8 +134,7 @@ pub async fn file(
             HeaderValue::from_str(t).map_err(|e| HttpError::internal(e.to_string()))?,
         );
     }
-    let mtime = useful_mtime(send_meta.modified().ok());
-    if let (Some(_), Ok(m)) = (mtime, send_meta.modified()) {
+    if let Some(m) = useful {
         if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
             headers.insert(header::LAST_MODIFIED, v);
         }

@@ -84,8 +84,7 @@ impl ResponseHandler {
 
     /// The status to substitute, when the entry only changes the status.
     pub fn status(&self, cx: &Cx<'_>) -> Option<u16> {
-        let t = self.status.as_ref()?;
-        t.render(cx).trim().parse().ok().filter(|c| *c != 0)
+        self.status_str(cx)?.parse().ok().filter(|c| *c != 0)
     }
 }
 

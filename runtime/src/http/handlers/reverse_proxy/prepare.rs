@@ -113,7 +113,9 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         return Ok(p);
     }
     if h.request_buffers != 0 {
-        let (head, rest) = buffer(body, h.request_buffers).await.map_err(body_error)?;
+        let (head, rest) = buffer(body, h.request_buffers)
+            .await
+            .map_err(HttpError::from)?;
         match rest {
             None => {
                 if h.request_buffers < 0 {
@@ -155,11 +157,6 @@ where
         return Ok((buf.freeze(), None));
     }
     Ok((buf.freeze(), Some(body)))
-}
-
-/// The answer for a failed read of the request body.
-pub fn body_error(e: crate::http::body::BodyError) -> HttpError {
-    e.into()
 }
 
 /// Holds a request body back until `100 Continue` or a timeout.

@@ -19,7 +19,7 @@
 use super::handle_response::ResponseMatcher;
 use super::headers::{strip_hop, via};
 use super::health::Passive;
-use super::prepare::{body_error, buffer, Prepared};
+use super::prepare::{buffer, Prepared};
 use super::response_body::FlushPolicy;
 use super::transport_http::{HttpTransport, RtError};
 use super::upstreams::{DialAddr, Upstream};
@@ -82,7 +82,7 @@ pub fn classify(e: &RtError) -> HttpError {
     while let Some(s) = source {
         if let Some(b) = s.downcast_ref::<crate::http::body::BodyError>() {
             if !matches!(b, crate::http::body::BodyError::Io(_)) {
-                return body_error(match b {
+                return HttpError::from(match b {
                     crate::http::body::BodyError::TooLarge => {
                         crate::http::body::BodyError::TooLarge
                     }
@@ -231,8 +231,11 @@ async fn finish(h: &ReverseProxy, cx: &mut Cx<'_>, mut resp: http::Response<Body
             break;
         }
         let info = cx.proxy.get_or_insert_with(Default::default);
-        info.status = Some(resp.status());
-        info.headers = resp.headers().clone();
+        if !h.shared.response_placeholders {
+            // (Otherwise `round_trip` recorded them already.)
+            info.status = Some(resp.status());
+            info.headers = resp.headers().clone();
+        }
         info.response = Some(std::sync::Mutex::new(UpstreamResponse {
             response: resp,
             shared: h.shared.clone(),

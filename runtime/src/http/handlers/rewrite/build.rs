@@ -8,7 +8,7 @@
 //! (GHSA-j8px-rmrx-76h9).
 
 use super::gourl::GoUrl;
-use crate::http::replacer::{query_escape, Key, Template};
+use crate::http::replacer::{query_escape, FileField, Key, Template};
 use crate::http::Cx;
 
 /// A provisioned `uri`.
@@ -45,10 +45,9 @@ impl UriTemplate {
         let mut new_path = None;
         let mut injected = None;
         if let Some(t) = &self.path {
-            let escaped = url.escaped_path();
             let rendered = t.render_with(cx, &mut |key, value, out| match (key, value) {
-                (Some(Key::Path), _) => out.push_str(&escaped),
-                (Some(Key::FileMatch(_)), Some(v)) if is_file_relative(key) => {
+                (Some(Key::Path), _) => out.push_str(&url.escaped_path()),
+                (Some(Key::FileMatch(FileField::Relative)), Some(v)) => {
                     out.push_str(&escape_preserving_slashes(v))
                 }
                 (_, Some(v)) => out.push_str(v),
@@ -80,13 +79,6 @@ impl UriTemplate {
             url.raw_query = query.unwrap_or_default();
         }
     }
-}
-
-fn is_file_relative(key: Option<&Key>) -> bool {
-    matches!(
-        key,
-        Some(Key::FileMatch(crate::http::replacer::FileField::Relative))
-    )
 }
 
 /// Go's `url.PathEscape` with `%2F` turned back into `/`.

@@ -1,34 +1,14 @@
-//! URI building for `rewrite`: path escaping, setting the request URI, and
-//! query operations.
+//! Setting the request URI for `rewrite`, and its query operations.
 
 use super::gourl::query_unescape;
 use crate::error::{Error, HttpError};
 use crate::http::replacer::{query_escape, Template};
 use crate::http::Cx;
 use crate::util::goregex;
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::Deserialize;
-
-/// Characters escaped in a path (Go's `EscapedPath` set, roughly).
-const PATH: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-/// Escapes a decoded path for a URI.
-pub fn encode_path(p: &str) -> String {
-    utf8_percent_encode(p, PATH).to_string()
-}
 
 /// Sets the request URI from `raw` (`path?query`), keeping the authority.
 pub fn set(cx: &mut Cx<'_>, raw: &str) -> Result<(), HttpError> {

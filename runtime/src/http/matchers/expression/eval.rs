@@ -73,7 +73,7 @@ fn arith(op: char, a: Val, b: Val) -> Res {
 }
 
 impl Val {
-    fn type_name(&self) -> &'static str {
+    pub(super) fn type_name(&self) -> &'static str {
         match self {
             Val::Null => "null_type",
             Val::Bool(_) => "bool",
@@ -275,7 +275,6 @@ fn call(name: &str, mut args: Vec<Val>) -> Res {
         }
         _ if super::strings::NAMES.contains(&name) => {
             return super::strings::call(name, first, &args[1..])
-                .unwrap_or_else(|| Err(format!("no such overload: {name}")))
         }
         _ => Err(format!(
             "no such overload: {name} with {} arguments",

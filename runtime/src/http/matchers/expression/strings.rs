@@ -19,22 +19,12 @@ pub const NAMES: &[&str] = &[
 
 type Res = Result<Val, String>;
 
-/// Calls `name` on `recv` with `args`; `None` when it is no such function.
-pub fn call(name: &str, recv: Val, args: &[Val]) -> Option<Res> {
-    Some(match (name, recv) {
+/// Calls `name` (one of [`NAMES`]) on `recv` with `args`.
+pub fn call(name: &str, recv: Val, args: &[Val]) -> Res {
+    match (name, recv) {
         ("join", Val::List(items)) => join(items, args),
-        (_, Val::Str(s)) => on_str(name, &s, args)?,
-        (_, other) => Err(format!("no such overload: {}.{name}()", other_type(&other))),
-    })
-}
-
-fn other_type(v: &Val) -> &'static str {
-    match v {
-        Val::Null => "null_type",
-        Val::Bool(_) => "bool",
-        Val::Num(_) => "int",
-        Val::Str(_) => "string",
-        Val::List(_) => "list",
+        (_, Val::Str(s)) => on_str(name, &s, args),
+        (_, other) => Err(format!("no such overload: {}.{name}()", other.type_name())),
     }
 }
 
@@ -62,66 +52,62 @@ fn offset(s: &str, i: i64) -> Result<usize, String> {
     Ok(s.char_indices().nth(i as usize).map_or(s.len(), |(b, _)| b))
 }
 
-fn on_str(name: &str, s: &str, args: &[Val]) -> Option<Res> {
+fn on_str(name: &str, s: &str, args: &[Val]) -> Res {
     let chars = |b: usize| s[..b].chars().count() as f64;
-    Some((|| -> Res {
-        Ok(match (name, args.len()) {
-            ("charAt", 1) => {
-                let b = offset(s, int(args, 0)?)?;
-                Val::Str(s[b..].chars().next().map(String::from).unwrap_or_default())
+    Ok(match (name, args.len()) {
+        ("charAt", 1) => {
+            let b = offset(s, int(args, 0)?)?;
+            Val::Str(s[b..].chars().next().map(String::from).unwrap_or_default())
+        }
+        ("indexOf", 1 | 2) => {
+            let from = if args.len() == 2 {
+                offset(s, int(args, 1)?)?
+            } else {
+                0
+            };
+            let sub = text(args, 0)?;
+            s[from..]
+                .find(sub)
+                .map_or(Val::Num(-1.0), |b| Val::Num(chars(from + b)))
+        }
+        ("lastIndexOf", 1) => {
+            let sub = text(args, 0)?;
+            s.rfind(sub).map_or(Val::Num(-1.0), |b| Val::Num(chars(b)))
+        }
+        ("replace", 2 | 3) => {
+            let (from, to) = (text(args, 0)?, text(args, 1)?);
+            match args.len() {
+                3 if int(args, 2)? >= 0 => Val::Str(s.replacen(from, to, int(args, 2)? as usize)),
+                _ => Val::Str(s.replace(from, to)),
             }
-            ("indexOf", 1 | 2) => {
-                let from = if args.len() == 2 {
-                    offset(s, int(args, 1)?)?
-                } else {
-                    0
-                };
-                let sub = text(args, 0)?;
-                s[from..]
-                    .find(sub)
-                    .map_or(Val::Num(-1.0), |b| Val::Num(chars(from + b)))
+        }
+        ("split", 1 | 2) => {
+            let sep = text(args, 0)?;
+            let parts: Vec<Val> = match args.len() {
+                2 if int(args, 1)? == 0 => Vec::new(),
+                2 if int(args, 1)? > 0 => s
+                    .splitn(int(args, 1)? as usize, sep)
+                    .map(|p| Val::Str(p.into()))
+                    .collect(),
+                _ if sep.is_empty() => s.chars().map(|c| Val::Str(c.into())).collect(),
+                _ => s.split(sep).map(|p| Val::Str(p.into())).collect(),
+            };
+            Val::List(parts)
+        }
+        ("substring", 1 | 2) => {
+            let a = offset(s, int(args, 0)?)?;
+            let b = match args.len() {
+                2 => offset(s, int(args, 1)?)?,
+                _ => s.len(),
+            };
+            if b < a {
+                return Err("substring: end before start".into());
             }
-            ("lastIndexOf", 1) => {
-                let sub = text(args, 0)?;
-                s.rfind(sub).map_or(Val::Num(-1.0), |b| Val::Num(chars(b)))
-            }
-            ("replace", 2 | 3) => {
-                let (from, to) = (text(args, 0)?, text(args, 1)?);
-                match args.len() {
-                    3 if int(args, 2)? >= 0 => {
-                        Val::Str(s.replacen(from, to, int(args, 2)? as usize))
-                    }
-                    _ => Val::Str(s.replace(from, to)),
-                }
-            }
-            ("split", 1 | 2) => {
-                let sep = text(args, 0)?;
-                let parts: Vec<Val> = match args.len() {
-                    2 if int(args, 1)? == 0 => Vec::new(),
-                    2 if int(args, 1)? > 0 => s
-                        .splitn(int(args, 1)? as usize, sep)
-                        .map(|p| Val::Str(p.into()))
-                        .collect(),
-                    _ if sep.is_empty() => s.chars().map(|c| Val::Str(c.into())).collect(),
-                    _ => s.split(sep).map(|p| Val::Str(p.into())).collect(),
-                };
-                Val::List(parts)
-            }
-            ("substring", 1 | 2) => {
-                let a = offset(s, int(args, 0)?)?;
-                let b = match args.len() {
-                    2 => offset(s, int(args, 1)?)?,
-                    _ => s.len(),
-                };
-                if b < a {
-                    return Err("substring: end before start".into());
-                }
-                Val::Str(s[a..b].to_string())
-            }
-            ("reverse", 0) => Val::Str(s.chars().rev().collect()),
-            _ => return Err(format!("no such overload: string.{name}/{}", args.len())),
-        })
-    })())
+            Val::Str(s[a..b].to_string())
+        }
+        ("reverse", 0) => Val::Str(s.chars().rev().collect()),
+        _ => return Err(format!("no such overload: string.{name}/{}", args.len())),
+    })
 }
 
 fn join(items: Vec<Val>, args: &[Val]) -> Res {
