@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -364,29 +364,18 @@ fn dechunk(mut s: &str) -> String {
 
 /// A backend that answers every request with its head as the body.
 async fn echo_backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match c.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-                let head = &buf[..end];
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    head.len()
-                );
-                let _ = c.write_all(resp.as_bytes()).await;
-                let _ = c.write_all(head).await;
-            });
-        }
-    });
+    let (addr, _task) = crate::proxy_support::raw_backend(|mut c| async move {
+        let Some((buf, end)) = crate::proxy_support::read_head(&mut c).await else {
+            return;
+        };
+        let head = &buf[..end - 4];
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            head.len()
+        );
+        let _ = c.write_all(resp.as_bytes()).await;
+        let _ = c.write_all(head).await;
+    })
+    .await;
     addr
 }

@@ -152,3 +152,18 @@ async fn pki_app_loads_with_or_without_trust_installation() {
         "{e}"
     );
 }
+
+/// `allow_0rtt: false` is what bellhop always does (no 0-RTT early data,
+/// over TCP or QUIC): it loads; `true` cannot be honoured and is refused
+/// with the field's path.
+#[tokio::test]
+async fn allow_0rtt_true_is_refused_false_loads() {
+    let routes = json!([{"handle": [respond("ok")]}]);
+    let s = start(config_with(json!({"allow_0rtt": false, "routes": routes})));
+    assert_eq!(get(s.addr, "/").await.body, "ok");
+    let e = load_err(config_with(json!({"allow_0rtt": true, "routes": routes})));
+    assert!(
+        e.starts_with("apps.http.servers.srv0.allow_0rtt: 0-RTT early data is not supported"),
+        "{e}"
+    );
+}

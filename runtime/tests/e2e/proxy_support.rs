@@ -192,6 +192,24 @@ where
     (addr, task)
 }
 
+/// Reads from `c` until a request head is complete: what was read, and
+/// where the head ends (after its blank line); `None` if the connection
+/// ends or fails first.
+pub async fn read_head(c: &mut tokio::net::TcpStream) -> Option<(Vec<u8>, usize)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Some((buf, i + 4));
+        }
+        match c.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
 /// A proxy handler JSON for `upstreams` with `extra` fields merged in.
 pub fn proxy(upstreams: &[SocketAddr], extra: serde_json::Value) -> serde_json::Value {
     let ups: Vec<_> = upstreams

@@ -19,20 +19,11 @@ async fn echo_upstream() -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((mut c, _)) = l.accept().await {
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    let Ok(n) = c.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
+                let Some((mut buf, head_end)) = crate::proxy_support::read_head(&mut c).await
+                else {
+                    return;
                 };
+                let mut chunk = [0u8; 4096];
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
                 let len: usize = head
                     .lines()
