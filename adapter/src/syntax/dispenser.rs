@@ -55,12 +55,22 @@ impl Dispenser {
         }
     }
 
+    /// Whether the current token is a structural (unquoted) `{`.
+    pub fn at_open(&self) -> bool {
+        self.current().is_some_and(Token::is_open_brace)
+    }
+
+    /// Whether the current token is a structural (unquoted) `}`.
+    pub fn at_close(&self) -> bool {
+        self.current().is_some_and(Token::is_close_brace)
+    }
+
     /// Moves to the next token if it is on the same line and not `{`.
     pub fn next_arg(&mut self) -> bool {
         if !self.next_on_same_line() {
             return false;
         }
-        if self.val() == "{" {
+        if self.at_open() {
             self.cursor -= 1;
             return false;
         }
@@ -115,9 +125,9 @@ impl Dispenser {
             if !self.next() {
                 return false;
             }
-            if self.val() == "}" && !self.next_on_same_line() {
+            if self.at_close() && !self.next_on_same_line() {
                 self.nesting -= 1;
-            } else if self.val() == "{" && !self.next_on_same_line() {
+            } else if self.at_open() && !self.next_on_same_line() {
                 self.nesting += 1;
             }
             return self.nesting > initial_nesting;
@@ -125,12 +135,12 @@ impl Dispenser {
         if !self.next_on_same_line() {
             return false;
         }
-        if self.val() != "{" {
+        if !self.at_open() {
             self.cursor -= 1;
             return false;
         }
         self.next();
-        if self.val() == "}" {
+        if self.at_close() {
             return false;
         }
         self.nesting += 1;
@@ -300,7 +310,7 @@ impl Dispenser {
 
     /// "Wrong argument count or unexpected line ending after 'X'".
     pub fn arg_err(&self) -> Error {
-        if self.val() == "{" {
+        if self.at_open() {
             return self.err("unexpected token '{', expecting argument");
         }
         self.err(format!(

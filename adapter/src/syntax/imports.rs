@@ -97,7 +97,7 @@ impl Parser<'_> {
     }
 
     fn arg_err(&self) -> Error {
-        if self.s.val() == "{" {
+        if self.s.at_open() {
             return self.err("unexpected token '{', expecting argument");
         }
         self.err(format!(
@@ -148,14 +148,14 @@ impl Parser<'_> {
                 }
             }
             match token.text.as_str() {
-                "{" => {
+                "{" if !token.was_quoted() => {
                     nesting += 1;
                     if index == 1 && maybe_snippet_id && nesting == 1 {
                         in_snippet = true;
                         maybe_snippet_id = false;
                     }
                 }
-                "}" => {
+                "}" if !token.was_quoted() => {
                     nesting -= 1;
                     if nesting == 0 && in_snippet {
                         in_snippet = false;
@@ -219,7 +219,7 @@ fn block_mapping(block: &[Token]) -> Result<HashMap<String, Vec<Token>>> {
     let mut d = Dispenser::new(block.to_vec());
     while d.next() {
         let key = d.val().to_string();
-        if key == "{" {
+        if d.at_open() {
             return Err(d.err("anonymous blocks are not supported").with_help(
                 "name each sub-block of the import (`name { … }`) and use {blocks.name}, \
                  or use {block} for the whole block",

@@ -156,7 +156,7 @@ impl<'e> Parser<'e> {
                 }
                 continue;
             }
-            if value == "{" {
+            if self.s.at_open() {
                 if expecting_another {
                     return Err(self
                         .err("Expected another address but had '{' - check for extra comma")
@@ -165,7 +165,7 @@ impl<'e> Parser<'e> {
                 self.block.has_braces = true;
                 break;
             }
-            if value.ends_with('{') {
+            if value.ends_with('{') && !self.s.cur().is_some_and(Token::was_quoted) {
                 return Err(self.err(format!(
                     "Site addresses cannot end with a curly brace: '{value}' - put a space between the token and the brace"
                 )));
@@ -209,14 +209,14 @@ impl<'e> Parser<'e> {
     }
 
     fn block_contents(&mut self) -> Result<()> {
-        let opened = self.s.val() == "{";
+        let opened = self.s.at_open();
         if !opened {
             // a single site needs no braces
             self.s.unread();
         }
         let brace = self.s.cur().cloned();
         self.directives()?;
-        if opened && self.s.val() != "}" {
+        if opened && !self.s.at_close() {
             let mut err = self.syntax_err("}");
             if let Some(open) = brace {
                 err = err.with_help(format!(
@@ -231,7 +231,7 @@ impl<'e> Parser<'e> {
 
     fn directives(&mut self) -> Result<()> {
         while self.s.next() {
-            match Kind::of(self.s.val()) {
+            match Kind::of(self.s.cur()) {
                 Kind::Close => break,
                 Kind::Import => self.do_import(1)?,
                 _ => self.directive()?,
@@ -246,10 +246,9 @@ impl<'e> Parser<'e> {
     fn directive(&mut self) -> Result<()> {
         let start = self.s.mark();
         while self.s.next() {
-            let quoted = self.s.cur().is_some_and(Token::was_quoted);
-            match Kind::of(self.s.val()) {
-                Kind::Open => self.open_brace(quoted)?,
-                Kind::Empty if self.s.is_next_on_new_line() && !quoted => {
+            match Kind::of(self.s.cur()) {
+                Kind::Open => self.open_brace()?,
+                Kind::Empty if self.s.is_next_on_new_line() => {
                     return Err(self
                         .err("Unexpected '{}' at end of line")
                         .with_help("write `{` and `}` on separate lines, or quote \"{}\""));
@@ -280,7 +279,7 @@ impl<'e> Parser<'e> {
         Ok(())
     }
 
-    fn open_brace(&mut self, quoted: bool) -> Result<()> {
+    fn open_brace(&mut self) -> Result<()> {
         self.nesting += 1;
         if self.nesting > MAX_NESTING {
             return Err(self.err(format!(
@@ -288,7 +287,7 @@ impl<'e> Parser<'e> {
             )));
         }
         self.open_braces.extend(self.s.cur().cloned());
-        if !self.s.is_next_on_new_line() && !quoted {
+        if !self.s.is_next_on_new_line() {
             return Err(self
                 .err("Unexpected next token after '{' on same line")
                 .with_help("start a new line after `{`"));
@@ -324,7 +323,7 @@ impl<'e> Parser<'e> {
 
     /// A whole `{ … }` block for later replay, braces kept if asked.
     fn block_tokens(&mut self, keep_braces: bool) -> Result<Vec<Token>> {
-        if self.s.val() != "{" {
+        if !self.s.at_open() {
             return Err(self.syntax_err("{"));
         }
         let mut nesting = 1usize;
@@ -333,7 +332,7 @@ impl<'e> Parser<'e> {
             tokens.extend(self.s.cur().cloned());
         }
         while self.s.next() {
-            match Kind::of(self.s.val()) {
+            match Kind::of(self.s.cur()) {
                 Kind::Close => {
                     nesting -= 1;
                     if nesting == 0 {
@@ -367,11 +366,16 @@ enum Kind {
 }
 
 impl Kind {
-    fn of(text: &str) -> Self {
-        match text {
-            "{" => Self::Open,
-            "}" => Self::Close,
-            "{}" => Self::Empty,
+    /// Braces count only unquoted, as in Caddy (`"{"` is an argument).
+    fn of(token: Option<&Token>) -> Self {
+        let Some(token) = token else {
+            return Self::Other;
+        };
+        let bare = !token.was_quoted();
+        match token.text.as_str() {
+            "{" if bare => Self::Open,
+            "}" if bare => Self::Close,
+            "{}" if bare => Self::Empty,
             "import" => Self::Import,
             _ => Self::Other,
         }

@@ -122,6 +122,17 @@ impl Token {
         self.quote != Quote::None
     }
 
+    /// Whether the token is a structural `{` (Caddy's `isOpenCurlyBrace`):
+    /// a quoted `"{"` is an ordinary argument.
+    pub fn is_open_brace(&self) -> bool {
+        self.text == "{" && !self.was_quoted()
+    }
+
+    /// Whether the token is a structural `}` (not quoted).
+    pub fn is_close_brace(&self) -> bool {
+        self.text == "}" && !self.was_quoted()
+    }
+
     /// How many line breaks the token spans in the source, as Caddy counts
     /// them: the breaks in its text, plus two for a heredoc's marker lines.
     pub fn num_line_breaks(&self) -> usize {

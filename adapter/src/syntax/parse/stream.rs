@@ -51,6 +51,16 @@ impl Stream {
         self.done.last()
     }
 
+    /// Whether the current token is a structural (unquoted) `{`.
+    pub(crate) fn at_open(&self) -> bool {
+        self.cur().is_some_and(Token::is_open_brace)
+    }
+
+    /// Whether the current token is a structural (unquoted) `}`.
+    pub(crate) fn at_close(&self) -> bool {
+        self.cur().is_some_and(Token::is_close_brace)
+    }
+
     /// The current token's text, "" when there is none.
     pub(crate) fn val(&self) -> &str {
         self.cur().map_or("", |t| t.text.as_str())
@@ -94,7 +104,7 @@ impl Stream {
         if !self.next_on_same_line() {
             return false;
         }
-        if self.val() == "{" {
+        if self.at_open() {
             self.unread();
             return false;
         }
@@ -116,9 +126,9 @@ impl Stream {
             if !self.next() {
                 return false;
             }
-            if self.val() == "}" && !self.next_on_same_line() {
+            if self.at_close() && !self.next_on_same_line() {
                 self.block_nesting -= 1;
-            } else if self.val() == "{" && !self.next_on_same_line() {
+            } else if self.at_open() && !self.next_on_same_line() {
                 self.block_nesting += 1;
             }
             return self.block_nesting > initial;
@@ -126,12 +136,12 @@ impl Stream {
         if !self.next_on_same_line() {
             return false;
         }
-        if self.val() != "{" {
+        if !self.at_open() {
             self.unread();
             return false;
         }
         self.next();
-        if self.val() == "}" {
+        if self.at_close() {
             return false;
         }
         self.block_nesting += 1;
