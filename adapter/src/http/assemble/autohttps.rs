@@ -24,9 +24,9 @@ pub struct TlsState {
     http_port: String,
     https_port: String,
     wildcard_hosts: HashSet<String>,
-    /// Every host of the server's sites, in site order (and as a set).
-    all_hosts: Vec<String>,
-    all_hosts_set: HashSet<String>,
+    /// Per site without TLS settings of its own, its hosts (Caddy's
+    /// `emptyConnPolicies`), for [`shield_wildcard_client_auth`].
+    unsettled: Vec<Vec<String>>,
     /// The hosts in the server's `automatic_https.skip` list.
     skip_set: HashSet<String>,
     has_catch_all: bool,
@@ -48,8 +48,7 @@ impl TlsState {
             http_port: env.options.http_port(),
             https_port: env.options.https_port(),
             wildcard_hosts,
-            all_hosts: Vec::new(),
-            all_hosts_set: HashSet::new(),
+            unsettled: Vec::new(),
             skip_set: HashSet::new(),
             has_catch_all: false,
             qualifies: false,
@@ -60,11 +59,6 @@ impl TlsState {
     /// Applies one site's TLS settings to the server.
     pub fn site(&mut self, srv: &mut Server, site: &Site, r: &SiteRef, _env: &Env) {
         let mut hosts = hosts_from_keys(site, r);
-        for h in &hosts {
-            if self.all_hosts_set.insert(h.clone()) {
-                self.all_hosts.push(h.clone());
-            }
-        }
         let forced: BTreeSet<String> = if site.has(class::TLS_FORCE_AUTOMATE) {
             hosts.iter().cloned().collect()
         } else {
@@ -78,9 +72,21 @@ impl TlsState {
             if !settings_empty(&cp) || hosts.iter().any(|h| forced.contains(h)) {
                 srv.tls_connection_policies.push(cp);
                 self.has_catch_all = hosts.is_empty();
+            } else if !hosts.is_empty() {
+                self.unsettled.push(hosts.clone());
             }
         }
         let has_policies = site.has(class::TLS_CONNECTION_POLICY);
+        if !has_policies {
+            let mut specific: Vec<String> = hosts
+                .into_iter()
+                .filter(|h| !h.is_empty() && !h.contains('*'))
+                .collect();
+            if !specific.is_empty() {
+                specific.sort();
+                self.unsettled.push(specific);
+            }
+        }
         for &k in &r.keys {
             self.key(srv, &site.parsed_keys[k], has_policies);
         }
@@ -134,8 +140,10 @@ impl TlsState {
         }
         let tls_enabled = has_policies
             || (!addr.host.is_empty()
-                && srv.auto_https.is_some()
-                && !self.skip_set.contains(&addr.host));
+                && srv
+                    .auto_https
+                    .as_ref()
+                    .is_none_or(|a| !a.skip.contains(&addr.host)));
         if addr.scheme == "https"
             || (addr.scheme != "http" && addr.port != self.http_port && tls_enabled)
         {
@@ -159,7 +167,7 @@ impl TlsState {
 
     /// Adds the catch-all policy if needed and consolidates.
     pub fn finish(&self, srv: &mut Server, index: usize) -> Result<()> {
-        shield_wildcard_client_auth(&mut srv.tls_connection_policies, &self.all_hosts);
+        shield_wildcard_client_auth(&mut srv.tls_connection_policies, &self.unsettled);
         let any_sni = !self.default_sni.is_empty() || !self.fallback_sni.is_empty();
         if self.qualifies
             && !self.has_catch_all

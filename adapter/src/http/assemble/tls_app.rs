@@ -34,11 +34,10 @@ pub fn build(
     let auto = opts.auto_https();
     let shared = hosts_shared_with_hostless(pairings, sites, &http_port, &auto);
     let plain = |m: String| Error::plain(m);
-    let mut policies: Vec<Policy> = Vec::new();
+    let mut policies = PolicyList::default();
     let mut catch_all: Option<usize> = None;
     if let Some(ap) = policy::base_policy(opts, false).map_err(plain)? {
-        policies.push(ap);
-        catch_all = Some(0);
+        catch_all = Some(policies.push(ap));
     }
     let mut forced: BTreeSet<String> = BTreeSet::new();
     let wildcards = wildcard_hosts(pairings, sites, &http_port);
@@ -82,10 +81,10 @@ pub fn build(
             Value::Object(loaders.into_iter().collect()),
         );
     }
-    let has_automation = !policies.is_empty() || automation_options_set(env);
+    let has_automation = !policies.refs.is_empty() || automation_options_set(env);
     if has_automation {
-        apply_global_defaults(&mut policies, env);
-        let policies = policy::consolidate(policies);
+        apply_global_defaults(&mut policies.arena, env);
+        let policies = policy::consolidate(policies.listed());
         check_overlap(&policies)?;
         let automation = automation_json(&policies, env);
         if !automation.as_object().is_some_and(Map::is_empty) {
@@ -131,11 +130,33 @@ fn hosts_shared_with_hostless(
     out
 }
 
+/// The automation policies as Caddy builds them: a list of pointers, where
+/// a site block whose key has no host shares (and changes) the catch-all
+/// policy and lists it again. `arena` holds each policy once, `refs` the
+/// list; consolidation sees the list.
+#[derive(Default)]
+struct PolicyList {
+    arena: Vec<Policy>,
+    refs: Vec<usize>,
+}
+
+impl PolicyList {
+    fn push(&mut self, ap: Policy) -> usize {
+        self.arena.push(ap);
+        self.refs.push(self.arena.len() - 1);
+        self.arena.len() - 1
+    }
+
+    fn listed(&self) -> Vec<Policy> {
+        self.refs.iter().map(|&i| self.arena[i].clone()).collect()
+    }
+}
+
 fn site_policy(
     site: &Site,
     r: &SiteRef,
     env: &Env,
-    policies: &mut Vec<Policy>,
+    policies: &mut PolicyList,
     catch_all: &mut Option<usize>,
     forced: &mut BTreeSet<String>,
     wildcards: &[String],
@@ -146,8 +167,9 @@ fn site_policy(
         .unwrap_or_default();
     let hosts = hosts_from_keys(site, r);
     let is_catch_all = hosts.is_empty() && catch_all.is_some();
-    let mut ap = match (*catch_all).filter(|_| is_catch_all) {
-        Some(i) => policies[i].clone(),
+    let alias = (*catch_all).filter(|_| is_catch_all);
+    let mut ap = match alias {
+        Some(i) => policies.arena[i].clone(),
         None => base.clone(),
     };
     if site.has(class::TLS_ON_DEMAND) {
@@ -201,8 +223,14 @@ fn site_policy(
     }
     ap.subjects = subjects;
     let ap2 = split_internal(&mut ap)?;
-    let index = policies.len();
-    policies.push(ap);
+    let index = match alias {
+        Some(i) => {
+            policies.arena[i] = ap;
+            policies.refs.push(i);
+            i
+        }
+        None => policies.push(ap),
+    };
     if hosts.is_empty() && catch_all.is_none() {
         *catch_all = Some(index);
     }
@@ -311,6 +339,7 @@ fn split_internal(ap: &mut Policy) -> Result<Option<Policy>> {
     let mut ap2 = ap.clone();
     ap2.subjects = internal;
     ap2.issuers = vec![policy::internal_issuer()];
+    ap2.raw_issuers_only = true;
     Ok(Some(ap2))
 }
 
@@ -318,11 +347,12 @@ fn automate_loader(
     shared: &BTreeSet<String>,
     forced: &BTreeSet<String>,
     auto: &[&str],
-    policies: &mut Vec<Policy>,
+    policies: &mut PolicyList,
 ) -> Vec<String> {
     let mut al: Vec<String> = Vec::new();
     let mut internal = Policy {
         issuers: vec![policy::internal_issuer()],
+        raw_issuers_only: true,
         ..Policy::default()
     };
     if !auto.contains(&"off") && !auto.contains(&"disable_certs") {
@@ -378,12 +408,6 @@ fn apply_global_defaults(policies: &mut Vec<Policy>, env: &Env) {
         "preferred_chains",
     ];
     if keys.iter().any(|k| o.has(k)) {
-        let relies_on_internal = policies
-            .iter()
-            .any(|p| p.issuers.is_empty() && !policy::has_all_public_names(p));
-        if !relies_on_internal && !policies.iter().any(|p| p.subjects.is_empty()) {
-            policies.push(Policy::default());
-        }
         for ap in policies.iter_mut() {
             if ap.issuers.is_empty() && policy::has_all_public_names(ap) {
                 ap.issuers = if o.has("acme_ca") {

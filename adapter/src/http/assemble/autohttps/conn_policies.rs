@@ -6,7 +6,6 @@
 
 use crate::http::gosort::stable_sort;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
 
 /// The SNI names of a policy's matcher.
 fn sni_of(cp: &Map<String, Value>) -> Vec<&str> {
@@ -17,45 +16,56 @@ fn sni_of(cp: &Map<String, Value>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// A host covered only by a wildcard policy that requires client
-/// authentication would inherit it; such hosts get a policy of their own
-/// with the wildcard's other settings, placed before it.
-pub(super) fn shield_wildcard_client_auth(cps: &mut Vec<Map<String, Value>>, hosts: &[String]) {
-    let mut i = 0;
-    while i < cps.len() {
-        let wildcards: Vec<String> = sni_of(&cps[i])
-            .into_iter()
-            .filter(|s| s.starts_with("*."))
-            .map(String::from)
-            .collect();
-        if wildcards.is_empty() || !cps[i].contains_key("client_authentication") {
-            i += 1;
+/// Hosts whose sites set no TLS connection settings of their own (one list
+/// per such site, as Caddy's `emptyConnPolicies`) would inherit the client
+/// authentication of a wildcard policy covering them, since policies are
+/// first-match. Each host is given to the first client-auth policy whose
+/// wildcard covers it, and each such policy gets a copy of itself without
+/// `client_authentication`, matching only those hosts, placed right before
+/// it (Caddy #7860).
+pub(super) fn shield_wildcard_client_auth(
+    cps: &mut Vec<Map<String, Value>>,
+    unsettled: &[Vec<String>],
+) {
+    let wildcards: Vec<Vec<&str>> = cps
+        .iter()
+        .map(|cp| {
+            if !cp.contains_key("client_authentication") {
+                return Vec::new();
+            }
+            sni_of(cp).into_iter().filter(|n| n.contains('*')).collect()
+        })
+        .collect();
+    let mut shielded: Vec<Vec<String>> = vec![Vec::new(); cps.len()];
+    for host in unsettled.iter().flatten() {
+        let covering = wildcards.iter().position(|names| {
+            names
+                .iter()
+                .any(|w| super::super::tls_app::match_wildcard(host, w))
+        });
+        if let Some(i) = covering {
+            shielded[i].push(host.clone());
+        }
+    }
+    for (i, mut hosts) in shielded.into_iter().enumerate().rev() {
+        if hosts.is_empty() {
             continue;
         }
-        let covered: BTreeSet<&str> = cps.iter().flat_map(sni_of).collect();
-        let shielded: Vec<String> = hosts
-            .iter()
-            .filter(|h| !h.starts_with("*.") && !covered.contains(h.as_str()))
-            .filter(|h| {
-                wildcards
-                    .iter()
-                    .any(|w| super::super::tls_app::match_wildcard(h, w))
-            })
-            .cloned()
-            .collect();
-        if shielded.is_empty() {
-            i += 1;
-            continue;
-        }
-        let mut cp = Map::new();
-        cp.insert("match".into(), serde_json::json!({ "sni": shielded }));
+        hosts.sort();
+        hosts.dedup();
+        let mut shield = Map::new();
         for (k, v) in &cps[i] {
-            if k != "match" && k != "client_authentication" {
-                cp.insert(k.clone(), v.clone());
+            match k.as_str() {
+                "match" => {
+                    shield.insert(k.clone(), serde_json::json!({ "sni": hosts }));
+                }
+                "client_authentication" => {}
+                _ => {
+                    shield.insert(k.clone(), v.clone());
+                }
             }
         }
-        cps.insert(i, cp);
-        i += 2;
+        cps.insert(i, shield);
     }
 }
 

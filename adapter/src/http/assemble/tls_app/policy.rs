@@ -22,6 +22,19 @@ pub struct Policy {
     pub reuse_private_keys: bool,
     pub disable_ocsp_stapling: bool,
     pub ocsp_overrides: Option<Value>,
+    /// The issuers were set as raw JSON only (Caddy's split-off internal
+    /// policy and the hostless-key one: `IssuersRaw` without `Issuers`),
+    /// which consolidation treats as the default internal issuer.
+    pub raw_issuers_only: bool,
+}
+
+/// Which default issuer a policy without issuers would get.
+#[derive(PartialEq, Eq)]
+enum ImplicitIssuer {
+    CatchAll,
+    Public,
+    Internal,
+    Mixed,
 }
 
 impl Policy {
@@ -73,8 +86,55 @@ impl Policy {
         *self == other
     }
 
+    /// Everything but the subjects and certificate managers is unset.
+    fn is_empty_besides_subjects_and_managers(&self) -> bool {
+        let other = Policy {
+            subjects: self.subjects.clone(),
+            managers: self.managers.clone(),
+            ..Policy::default()
+        };
+        *self == other
+    }
+
+    fn implicit_issuer(&self) -> ImplicitIssuer {
+        if self.subjects.is_empty() {
+            return ImplicitIssuer::CatchAll;
+        }
+        let public = |s: &String| qualifies_for_public(self.on_demand, s);
+        match (
+            self.subjects.iter().any(public),
+            self.subjects.iter().any(|s| !public(s)),
+        ) {
+            (true, true) => ImplicitIssuer::Mixed,
+            (true, false) => ImplicitIssuer::Public,
+            _ => ImplicitIssuer::Internal,
+        }
+    }
+
+    /// Caddy's `automationPolicyUsesDefaultInternalIssuer`.
+    fn uses_default_internal_issuer(&self) -> bool {
+        if self.issuers.is_empty() {
+            return self.implicit_issuer() == ImplicitIssuer::Internal;
+        }
+        self.raw_issuers_only && self.issuers.len() == 1 && self.issuers[0] == internal_issuer()
+    }
+
+    /// Caddy's `automationPoliciesHaveSameIssuers`: equal issuers (and,
+    /// when neither has any, default issuers that would agree), or both on
+    /// the default internal issuer.
+    fn same_issuers(&self, o: &Policy) -> bool {
+        if self.issuers == o.issuers {
+            if !self.issuers.is_empty() {
+                return true;
+            }
+            let (a, b) = (self.implicit_issuer(), o.implicit_issuer());
+            return a == ImplicitIssuer::CatchAll || b == ImplicitIssuer::CatchAll || a == b;
+        }
+        self.uses_default_internal_issuer() && o.uses_default_internal_issuer()
+    }
+
     fn same_settings(&self, o: &Policy) -> bool {
-        self.issuers == o.issuers
+        self.same_issuers(o)
             && self.managers == o.managers
             && self.storage == o.storage
             && self.must_staple == o.must_staple
@@ -93,7 +153,22 @@ pub fn base_policy(opts: &Options, always: bool) -> Result<Option<Policy>, Strin
     let key_type = opts.get("key_type");
     let ocsp = opts.get("ocsp_stapling");
     let ratio = opts.get("renewal_window_ratio");
-    if issuers.is_none() && !local && key_type.is_none() && ocsp.is_none() && ratio.is_none() {
+    let acme_defaults = [
+        "acme_ca",
+        "acme_ca_root",
+        "acme_dns",
+        "acme_eab",
+        "preferred_chains",
+    ]
+    .iter()
+    .any(|k| opts.has(k));
+    if issuers.is_none()
+        && !local
+        && key_type.is_none()
+        && ocsp.is_none()
+        && ratio.is_none()
+        && !acme_defaults
+    {
         return Ok(always.then(Policy::default));
     }
     let mut ap = Policy {
@@ -231,19 +306,25 @@ pub fn consolidate(mut aps: Vec<Policy>) -> Vec<Policy> {
         i.subjects.len() > j.subjects.len()
     });
     let orig = aps.len();
-    let has_catch_all = aps
-        .iter()
-        .any(|p| p.subjects.is_empty() && !p.is_empty_besides_subjects());
     let mut empty = 0;
-    // an empty policy only matters if it keeps its names from a catch-all
-    // policy with other settings
-    aps.retain(|p| {
-        if !p.is_empty_besides_subjects() {
-            return true;
+    let mut i = 0;
+    while i < aps.len() {
+        if aps[i].is_empty_besides_subjects() {
+            empty += 1;
+            // an empty policy may go when auto-HTTPS would pick its names up
+            // anyway: it is last, or the policy it shadows is empty too
+            // (certificate managers allowed); shadowing a policy with other
+            // settings is its purpose, so then it stays
+            let shadowed = (i + 1..aps.len()).find(|&j| is_subset(&aps[i], &aps[j]));
+            if i == aps.len() - 1
+                || shadowed.is_some_and(|j| aps[j].is_empty_besides_subjects_and_managers())
+            {
+                aps.remove(i);
+                continue;
+            }
         }
-        empty += 1;
-        all_public(p) && has_catch_all
-    });
+        i += 1;
+    }
     if empty == orig {
         return Vec::new();
     }
