@@ -397,7 +397,7 @@ fn automation_options_set(env: &Env) -> bool {
 
 /// Global ACME options become default issuers of policies without any,
 /// and fill in every ACME issuer's unset fields.
-fn apply_global_defaults(policies: &mut Vec<Policy>, env: &Env) {
+fn apply_global_defaults(policies: &mut [Policy], env: &Env) {
     let o = &env.options;
     let keys = [
         "email",
