@@ -83,6 +83,10 @@ pub fn build(
     }
     let has_automation = !policies.refs.is_empty() || automation_options_set(env);
     if has_automation {
+        policies.resolve_shared();
+        for ap in &mut policies.arena {
+            ap.shared_issuers = false;
+        }
         apply_global_defaults(&mut policies.arena, env);
         let policies = policy::consolidate(policies.listed());
         check_overlap(&policies)?;
@@ -138,6 +142,9 @@ fn hosts_shared_with_hostless(
 struct PolicyList {
     arena: Vec<Policy>,
     refs: Vec<usize>,
+    /// The global issuers as the sites left them (see
+    /// [`Policy::shared_issuers`]).
+    shared: Option<Vec<Value>>,
 }
 
 impl PolicyList {
@@ -145,6 +152,16 @@ impl PolicyList {
         self.arena.push(ap);
         self.refs.push(self.arena.len() - 1);
         self.arena.len() - 1
+    }
+
+    /// Gives every policy on the shared global issuers their final state.
+    fn resolve_shared(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        for ap in self.arena.iter_mut().filter(|ap| ap.shared_issuers) {
+            ap.issuers = shared.clone();
+        }
     }
 
     fn listed(&self) -> Vec<Policy> {
@@ -172,6 +189,9 @@ fn site_policy(
         Some(i) => policies.arena[i].clone(),
         None => base.clone(),
     };
+    if let Some(shared) = policies.shared.as_ref().filter(|_| ap.shared_issuers) {
+        ap.issuers = shared.clone();
+    }
     if site.has(class::TLS_ON_DEMAND) {
         ap.on_demand = true;
     }
@@ -206,6 +226,7 @@ fn site_policy(
             return Err(Error::plain(format!("automation policy from site block is also default/catch-all policy because of key without hostname, and the two are in conflict: {:?} != {:?}", ap.issuers, issuers)));
         }
         ap.issuers = issuers;
+        ap.shared_issuers = false;
     }
     for m in site.values(class::TLS_CERT_MANAGER) {
         if let Some(v) = m.as_json() {
@@ -213,6 +234,9 @@ fn site_policy(
         }
     }
     set_bind_host(site, &mut ap);
+    if ap.shared_issuers {
+        policies.shared = Some(ap.issuers.clone());
+    }
     let mut subjects: Vec<String> = hosts_not_http(site, r, &env.options.http_port());
     subjects.sort();
     if env.options.auto_https().contains(&"prefer_wildcard")

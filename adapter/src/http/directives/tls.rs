@@ -29,6 +29,7 @@
 
 mod client_auth;
 mod conn_policy;
+mod implicit;
 pub(crate) mod issuers;
 
 use super::super::helper::Helper;
@@ -72,7 +73,10 @@ pub fn parse(h: &mut Helper) -> Result<Vec<ConfigValue>> {
         let name = h.val().to_string();
         subdirective(h, &name, &mut t)?;
     }
-    if !t.dns_options.is_empty() && !t.dns_provider && !h.options().has("acme_dns") {
+    let global_provider = ["dns", "acme_dns"]
+        .iter()
+        .any(|k| h.option(k).is_some_and(|v| !v.is_null()));
+    if !t.dns_options.is_empty() && !t.dns_provider && !global_provider {
         return Err(h.err(format!("setting DNS challenge options [{}] requires a DNS provider (set with the 'dns' subdirective or 'acme_dns' global option)", t.dns_options.join(", "))));
     }
     if first_line.is_empty() && !has_block {
@@ -246,7 +250,7 @@ fn acme_subdirective(h: &mut Helper, name: &str, t: &mut Tls) -> Result<()> {
             }
             if name == "dns" {
                 t.dns_provider = true;
-            } else if name != "resolvers" {
+            } else {
                 t.dns_options.push(name.to_string());
             }
             issuers::obj_at(t.acme_mut(), &["challenges", "dns"]).extend(dns);
@@ -289,7 +293,7 @@ fn build(h: &mut Helper, t: Tls) -> Result<Vec<ConfigValue>> {
     if t.acme.is_some() && t.internal {
         return Err(h.err("cannot create both ACME and internal certificate issuers"));
     }
-    for iss in implicit_or_explicit_issuers(&t) {
+    for iss in implicit_or_explicit_issuers(&t, h.option("cert_issuer")) {
         out.push(ConfigValue::json(class::TLS_CERT_ISSUER, iss));
     }
     if !t.key_type.is_empty() {
@@ -318,7 +322,7 @@ fn build(h: &mut Helper, t: Tls) -> Result<Vec<ConfigValue>> {
     Ok(out)
 }
 
-fn implicit_or_explicit_issuers(t: &Tls) -> Vec<Value> {
+fn implicit_or_explicit_issuers(t: &Tls, globals: Option<&Value>) -> Vec<Value> {
     if !t.issuers.is_empty() {
         return t.issuers.clone();
     }
@@ -328,19 +332,5 @@ fn implicit_or_explicit_issuers(t: &Tls) -> Vec<Value> {
     let Some(acme) = &t.acme else {
         return Vec::new();
     };
-    if acme.contains_key("ca") {
-        return vec![Value::Object(acme.clone())];
-    }
-    let email = acme.get("email").and_then(Value::as_str).unwrap_or("");
-    crate::http::assemble::tls_app::default_issuers(email)
-        .into_iter()
-        .map(|def| {
-            let mut copy = acme.clone();
-            copy.remove("ca");
-            if let Some(ca) = def.get("ca") {
-                copy.insert("ca".into(), ca.clone());
-            }
-            Value::Object(copy)
-        })
-        .collect()
+    implicit::implicit_acme_issuers(globals, acme)
 }

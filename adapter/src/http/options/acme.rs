@@ -195,29 +195,18 @@ pub fn fill_in_defaults(issuer: &mut Value, o: &Options) {
             }
         }
     }
-    if o.has("acme_dns") && iss.get("challenges").and_then(|c| c.get("dns")).is_none() {
-        let mut dns = Map::new();
+    let has_dns =
+        |iss: &Map<String, Value>| iss.get("challenges").and_then(|c| c.get("dns")).is_some();
+    let dns_provider = |iss: &Map<String, Value>| {
+        iss.get("challenges")
+            .and_then(|c| c.get("dns"))
+            .and_then(|d| d.get("provider"))
+            .is_some()
+    };
+    if o.has("acme_dns") && !dns_provider(iss) {
+        let dns = sub(challenges(iss), "dns");
         if let Some(p) = o.get("acme_dns").filter(|v| !v.is_null()) {
-            dns.insert("provider".into(), p.clone());
-        }
-        challenges(iss).insert("dns".into(), Value::Object(dns));
-    } else if let Some(p) = o.get("acme_dns").filter(|v| !v.is_null()) {
-        // a DNS challenge configured without a provider takes the global one
-        if let Some(dns) = iss
-            .get_mut("challenges")
-            .and_then(|c| c.get_mut("dns"))
-            .and_then(Value::as_object_mut)
-        {
             dns.entry("provider").or_insert_with(|| p.clone());
-        }
-    }
-    if let Some(r) = o.get("tls_resolvers") {
-        if let Some(dns) = iss
-            .get_mut("challenges")
-            .and_then(|c| c.get_mut("dns"))
-            .and_then(Value::as_object_mut)
-        {
-            dns.entry("resolvers").or_insert_with(|| r.clone());
         }
     }
     for (opt, key) in [
@@ -228,16 +217,48 @@ pub fn fill_in_defaults(issuer: &mut Value, o: &Options) {
             iss.entry(key).or_insert_with(|| v.clone());
         }
     }
+    // alternate ports only when the DNS challenge (exclusive of the
+    // others) is not enabled
     for (opt, ch) in [("http_port", "http"), ("https_port", "tls-alpn")] {
-        if let Some(p) = o.get(opt) {
+        if let Some(p) = o.get(opt).filter(|_| !has_dns(iss)) {
             let c = sub(challenges(iss), ch);
             if c.get("alternate_port").and_then(Value::as_i64).unwrap_or(0) == 0 {
                 c.insert("alternate_port".into(), p.clone());
             }
         }
     }
+    // the challenge listeners bind where the servers do by default
+    let bind_host_unset = iss
+        .get("challenges")
+        .and_then(|c| c.get("bind_host"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty();
+    if !has_dns(iss) && bind_host_unset {
+        if let Some(addr) = o.default_bind.first().and_then(|b| b.addresses.first()) {
+            challenges(iss).insert("bind_host".into(), addr.clone().into());
+        }
+    }
     if let Some(l) = o.get("cert_lifetime") {
         iss.entry("certificate_lifetime")
             .or_insert_with(|| l.clone());
+    }
+    // DNS resolvers for a configured DNS challenge, unless it has its own
+    if let Some(r) = o.get("tls_resolvers") {
+        let configured = o.has("acme_dns") || dns_provider(iss);
+        if let Some(dns) = iss
+            .get_mut("challenges")
+            .and_then(|c| c.get_mut("dns"))
+            .and_then(Value::as_object_mut)
+            .filter(|_| configured)
+        {
+            let empty = dns
+                .get("resolvers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+            if empty {
+                dns.insert("resolvers".into(), r.clone());
+            }
+        }
     }
 }

@@ -26,6 +26,10 @@ pub struct Policy {
     /// policy and the hostless-key one: `IssuersRaw` without `Issuers`),
     /// which consolidation treats as the default internal issuer.
     pub raw_issuers_only: bool,
+    /// The issuers are the global `cert_issuer` list, which Caddy shares
+    /// by pointer among every policy built from the global options: a
+    /// change one site makes to them (its `bind` host) reaches them all.
+    pub shared_issuers: bool,
 }
 
 /// Which default issuer a policy without issuers would get.
@@ -183,8 +187,14 @@ pub fn base_policy(opts: &Options, always: bool) -> Result<Option<Policy>, Strin
     }
     if let Some(Value::Array(iss)) = issuers {
         ap.issuers = iss.clone();
+        ap.shared_issuers = true;
     } else if local {
         ap.issuers = vec![internal_issuer()];
+    }
+    if acme_defaults {
+        for iss in &mut ap.issuers {
+            crate::http::options::acme::fill_in_defaults(iss, opts);
+        }
     }
     if let Some(o) = ocsp {
         ap.disable_ocsp_stapling = o
