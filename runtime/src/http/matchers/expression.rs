@@ -1,21 +1,25 @@
-//! `http.matchers.expression`: the subset of CEL that Caddyfile users write
-//! and the Caddyfile shorthand produces.
+//! `http.matchers.expression`: CEL as Caddy's expression environment
+//! has it.
 //!
 //! Supported: placeholders (`{http.request.uri.path}`, typed as Caddy's
 //! replacer types them: `{http.error.status_code}` is a number), string,
 //! number, boolean and `null` literals, list literals, `==` `!=` `<` `<=`
-//! `>` `>=` `in`, unary `!` and `-`, `&&`, `||`, parentheses, the functions
-//! `int()`, `double()`, `string()`, `size()`, the string methods
-//! `startsWith`, `endsWith`, `contains`, `matches` (Go regexp syntax),
-//! `lowerAscii`, `upperAscii`, `trim`, maps `{'X': 'y'}` as matcher
-//! arguments, and the matcher functions `path()`, `host()`, `method()`, `header()`,
+//! `>` `>=` `in`, `+ - * / %`, `?:`, `[i]`, unary `!` and `-`, `&&`, `||`,
+//! parentheses, the functions `int()`, `double()`, `string()`, `size()`,
+//! the string methods `startsWith`, `endsWith`, `contains`, `matches` (Go
+//! regexp syntax), `lowerAscii`, `upperAscii`, `trim` and those of
+//! `ext.Strings` (`strings.rs`), the macros `all`, `exists`, `exists_one`,
+//! `map` and `filter`, `cel.bind` (`ext.Bindings`), `ext.Math` and
+//! `ext.Lists` (`ext.rs`), maps `{'X': 'y'}` as matcher arguments, and the
+//! matcher functions `path()`, `host()`, `method()`, `header()`,
 //! `query()`, `protocol()`, `remote_ip()`, `client_ip()`, `path_regexp()`,
 //! `header_regexp()`, `vars()`, `vars_regexp()`, `url_pattern()` and
-//! `file()`, each
-//! provisioned once as the matcher module of the same name. Anything else
-//! is a config error naming the expression's JSON path.
+//! `file()`, each provisioned once as the matcher module of the same name.
+//! Numbers are one type (CEL's int and double both). Anything else is a
+//! config error naming the expression's JSON path.
 
 mod eval;
+mod ext;
 mod lex;
 mod parse;
 mod strings;

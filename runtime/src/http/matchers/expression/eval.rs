@@ -9,7 +9,7 @@
 //! matcher errors do. `&&` and `||` absorb an error when the other side
 //! decides the result.
 
-use super::parse::{Expr, Op};
+use super::parse::{Expr, Macro, Op};
 use crate::error::HttpError;
 use crate::http::replacer::Key;
 use crate::http::Cx;
@@ -110,7 +110,7 @@ impl Val {
 
 /// Evaluates `e`; an error is an evaluation error of the expression.
 pub fn eval(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, HttpError> {
-    value(e, cx).map_err(|e| match e {
+    value(e, cx, &mut Vec::new()).map_err(|e| match e {
         Fail::Http(h) => h,
         Fail::Eval(msg) => HttpError::internal(format!("evaluating expression: {msg}")),
     })
@@ -127,54 +127,132 @@ impl From<String> for Fail {
     }
 }
 
-fn value(e: &Expr, cx: &mut Cx<'_>) -> Result<Val, Fail> {
+fn value(e: &Expr, cx: &mut Cx<'_>, vars: &mut Vec<Val>) -> Result<Val, Fail> {
     Ok(match e {
         Expr::Lit(v) => v.clone(),
         Expr::List(items) => Val::List(
             items
                 .iter()
-                .map(|x| value(x, cx))
+                .map(|x| value(x, cx, vars))
                 .collect::<Result<_, _>>()?,
         ),
         Expr::Placeholder(t, raw) => placeholder(t, raw, cx),
-        Expr::Not(x) => Val::Bool(!value(x, cx)?.bool("!_")?),
-        Expr::Neg(x) => match value(x, cx)? {
+        Expr::Not(x) => Val::Bool(!value(x, cx, vars)?.bool("!_")?),
+        Expr::Neg(x) => match value(x, cx, vars)? {
             Val::Num(n) => Val::Num(-n),
             other => Err(format!("no such overload: -{}", other.type_name()))?,
         },
-        Expr::Arith(op, a, b) => arith(*op, value(a, cx)?, value(b, cx)?)?,
-        Expr::Cond(c, a, b) => match value(c, cx)?.bool("_?_:_")? {
-            true => value(a, cx)?,
-            false => value(b, cx)?,
+        Expr::Arith(op, a, b) => arith(*op, value(a, cx, vars)?, value(b, cx, vars)?)?,
+        Expr::Cond(c, a, b) => match value(c, cx, vars)?.bool("_?_:_")? {
+            true => value(a, cx, vars)?,
+            false => value(b, cx, vars)?,
         },
-        Expr::Index(list, i) => index(value(list, cx)?, value(i, cx)?)?,
-        Expr::And(a, b) => logic(a, b, false, cx)?,
-        Expr::Or(a, b) => logic(a, b, true, cx)?,
+        Expr::Index(list, i) => index(value(list, cx, vars)?, value(i, cx, vars)?)?,
+        Expr::And(a, b) => logic(a, b, false, cx, vars)?,
+        Expr::Or(a, b) => logic(a, b, true, cx, vars)?,
         Expr::Matcher(m) => Val::Bool(m.matches(cx).map_err(Fail::Http)?),
         Expr::Cmp(op, a, b) => {
-            let (a, b) = (value(a, cx)?, value(b, cx)?);
+            let (a, b) = (value(a, cx, vars)?, value(b, cx, vars)?);
             Val::Bool(compare(*op, &a, &b)?)
         }
         Expr::Call(name, args) => {
             let args = args
                 .iter()
-                .map(|x| value(x, cx))
+                .map(|x| value(x, cx, vars))
                 .collect::<Result<Vec<_>, _>>()?;
             call(name, args)?
         }
-        Expr::Regex(recv, re) => Val::Bool(re.is_match(&value(recv, cx)?.str("matches")?)),
+        Expr::Regex(recv, re) => Val::Bool(re.is_match(&value(recv, cx, vars)?.str("matches")?)),
+        Expr::Var(depth) => vars.get(*depth).cloned().unwrap_or(Val::Null),
+        Expr::Bind(init, body) => {
+            let v = value(init, cx, vars)?;
+            vars.push(v);
+            let out = value(body, cx, vars);
+            vars.pop();
+            out?
+        }
+        Expr::Macro(kind, range, body, extra) => {
+            let items = match value(range, cx, vars)? {
+                Val::List(items) => items,
+                other => Err(format!(
+                    "no such overload: {}.{kind:?}()",
+                    other.type_name()
+                ))?,
+            };
+            comprehension(*kind, items, body, extra.as_deref(), cx, vars)?
+        }
     })
+}
+
+/// Runs a macro over `items`, each bound in turn as the innermost
+/// variable. `all` and `exists` absorb an element's error when another
+/// element decides the result, as CEL's logical operators do.
+fn comprehension(
+    kind: Macro,
+    items: Vec<Val>,
+    body: &Expr,
+    extra: Option<&Expr>,
+    cx: &mut Cx<'_>,
+    vars: &mut Vec<Val>,
+) -> Result<Val, Fail> {
+    let mut out = Vec::new();
+    let mut count = 0usize;
+    let mut error: Option<Fail> = None;
+    for item in items {
+        vars.push(item);
+        let r = step(kind, body, extra, cx, vars);
+        let item = vars.pop().unwrap_or(Val::Null);
+        match (kind, r) {
+            (Macro::All, Ok(false)) => return Ok(Val::Bool(false)),
+            (Macro::Exists, Ok(true)) => return Ok(Val::Bool(true)),
+            (Macro::All | Macro::Exists, Err(e)) => error = error.or(Some(e)),
+            (_, Err(e)) => return Err(e),
+            (Macro::ExistsOne, Ok(true)) => count += 1,
+            (Macro::Filter, Ok(true)) => out.push(item),
+            (Macro::Map, Ok(true)) => {
+                vars.push(item);
+                let t = value(extra.unwrap_or(body), cx, vars);
+                vars.pop();
+                out.push(t?);
+            }
+            _ => {}
+        }
+    }
+    if let Some(e) = error {
+        return Err(e);
+    }
+    Ok(match kind {
+        Macro::All => Val::Bool(true),
+        Macro::Exists => Val::Bool(false),
+        Macro::ExistsOne => Val::Bool(count == 1),
+        Macro::Map | Macro::Filter => Val::List(out),
+    })
+}
+
+/// One element of a macro: the predicate's verdict (always true for a
+/// `map` without a filter, whose body is the transform).
+fn step(
+    kind: Macro,
+    body: &Expr,
+    extra: Option<&Expr>,
+    cx: &mut Cx<'_>,
+    vars: &mut Vec<Val>,
+) -> Result<bool, Fail> {
+    if kind == Macro::Map && extra.is_none() {
+        return Ok(true);
+    }
+    Ok(value(body, cx, vars)?.bool("macro predicate")?)
 }
 
 /// `a && b` (`or` false) or `a || b` (`or` true), with CEL's
 /// commutative handling of errors.
-fn logic(a: &Expr, b: &Expr, or: bool, cx: &mut Cx<'_>) -> Result<Val, Fail> {
+fn logic(a: &Expr, b: &Expr, or: bool, cx: &mut Cx<'_>, vars: &mut Vec<Val>) -> Result<Val, Fail> {
     let what = if or { "_||_" } else { "_&&_" };
-    let left = value(a, cx).and_then(|v| Ok(v.bool(what)?));
+    let left = value(a, cx, vars).and_then(|v| Ok(v.bool(what)?));
     match left {
         Ok(l) if l == or => Ok(Val::Bool(or)),
-        Ok(_) => Ok(Val::Bool(value(b, cx)?.bool(what)?)),
-        Err(e) => match value(b, cx).and_then(|v| Ok(v.bool(what)?)) {
+        Ok(_) => Ok(Val::Bool(value(b, cx, vars)?.bool(what)?)),
+        Err(e) => match value(b, cx, vars).and_then(|v| Ok(v.bool(what)?)) {
             Ok(r) if r == or => Ok(Val::Bool(or)),
             _ => Err(e),
         },
@@ -252,7 +330,21 @@ fn call(name: &str, mut args: Vec<Val>) -> Res {
         return Err(format!("no such overload: {name}()"));
     }
     let arg = |args: &mut Vec<Val>, i: usize| std::mem::replace(&mut args[i], Val::Null);
+    if name.contains('.') {
+        return super::ext::global(name, args);
+    }
     let first = arg(&mut args, 0);
+    if let Val::List(items) = first {
+        if name == "reverse" || super::ext::LIST_METHODS.contains(&name) {
+            return super::ext::list_method(name, items, &args[1..]);
+        }
+        return call_rest(name, Val::List(items), args);
+    }
+    call_rest(name, first, args)
+}
+
+fn call_rest(name: &str, first: Val, mut args: Vec<Val>) -> Res {
+    let arg = |args: &mut Vec<Val>, i: usize| std::mem::replace(&mut args[i], Val::Null);
     Ok(match (name, args.len()) {
         ("int", 1) => Val::Num(to_number(first, name)?.trunc()),
         ("double", 1) => Val::Num(to_number(first, name)?),

@@ -41,6 +41,36 @@ pub enum Expr {
     Call(Box<str>, Vec<Expr>),
     Regex(Box<Expr>, Regex),
     Matcher(Box<dyn Matcher>),
+    /// A variable bound by a macro or `cel.bind`: its depth in the scope.
+    Var(usize),
+    /// `range.all(x, p)` and the other comprehension macros; the last
+    /// expression is `map`'s transform when it also filters.
+    Macro(Macro, Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    /// `cel.bind(x, init, body)` (`ext.Bindings`).
+    Bind(Box<Expr>, Box<Expr>),
+}
+
+/// CEL's standard comprehension macros.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Macro {
+    All,
+    Exists,
+    ExistsOne,
+    Map,
+    Filter,
+}
+
+impl Macro {
+    fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "all" => Self::All,
+            "exists" => Self::Exists,
+            "exists_one" => Self::ExistsOne,
+            "map" => Self::Map,
+            "filter" => Self::Filter,
+            _ => return None,
+        })
+    }
 }
 
 /// Functions on values, callable globally (`size(x)`) or as methods
@@ -64,6 +94,8 @@ struct Parser<'a, 'r> {
     name: &'a str,
     p: &'a mut Provision<'r>,
     path: &'a str,
+    /// Variables bound around the current position, innermost last.
+    scope: Vec<String>,
 }
 
 /// Parses `src`; matcher calls are provisioned with `p`.
@@ -75,6 +107,7 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
         name,
         p,
         path,
+        scope: Vec::new(),
     };
     let e = ps.cond()?;
     if ps.pos != ps.toks.len() {
@@ -87,8 +120,10 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
             | Expr::Neg(_)
             | Expr::Arith(..)
             | Expr::Placeholder(..)
-    ) || matches!(&e, Expr::Call(f, _)
-        if !matches!(&**f, "startsWith" | "endsWith" | "contains"));
+    ) || matches!(&e, Expr::Macro(Macro::Map | Macro::Filter, ..))
+        || matches!(&e, Expr::Call(f, _)
+        if !matches!(&**f, "startsWith" | "endsWith" | "contains"
+            | "math.isNaN" | "math.isInf" | "math.isFinite"));
     if non_bool {
         return Err("a request matcher expression must give a bool".into());
     }
@@ -222,13 +257,21 @@ impl Parser<'_, '_> {
             };
             self.pos += 1;
             self.expect("(")?;
+            if let Some(kind) = Macro::of(&m) {
+                e = self.comprehension(kind, e)?;
+                continue;
+            }
             let mut args = self.args(")")?;
             e = match (m.as_str(), args.as_slice()) {
                 ("matches", [Expr::Lit(Val::Str(re))]) => {
                     Expr::Regex(Box::new(e), crate::util::goregex::compile(re)?)
                 }
                 ("matches", _) => return Err("matches() takes a string literal".into()),
-                (m, _) if VALUE_FUNCS.contains(&m) || super::strings::NAMES.contains(&m) => {
+                (m, _)
+                    if VALUE_FUNCS.contains(&m)
+                        || super::strings::NAMES.contains(&m)
+                        || super::ext::LIST_METHODS.contains(&m) =>
+                {
                     args.insert(0, e);
                     Expr::Call(m.into(), args)
                 }
@@ -260,6 +303,15 @@ impl Parser<'_, '_> {
             Tok::Ph(ph) => Expr::Placeholder(Template::parse(&ph), ph.into()),
             Tok::Ident(i) if i == "true" || i == "false" => Expr::Lit(Val::Bool(i == "true")),
             Tok::Ident(i) if i == "null" => Expr::Lit(Val::Null),
+            Tok::Ident(v) if self.peek() != Some(&Tok::Punct("(")) && self.bound(&v).is_some() => {
+                Expr::Var(self.bound(&v).unwrap_or_default())
+            }
+            Tok::Ident(ns)
+                if matches!(ns.as_str(), "cel" | "math" | "lists" | "strings")
+                    && self.peek() == Some(&Tok::Punct(".")) =>
+            {
+                self.namespaced(&ns)?
+            }
             Tok::Ident(f) if VALUE_FUNCS.contains(&f.as_str()) => {
                 self.expect("(")?;
                 Expr::Call(f.into(), self.args(")")?)
@@ -284,6 +336,70 @@ impl Parser<'_, '_> {
             Tok::Punct("[") => Expr::List(self.args("]")?),
             other => return Err(format!("unexpected {other:?}")),
         })
+    }
+
+    /// The depth of the innermost variable named `name`.
+    fn bound(&self, name: &str) -> Option<usize> {
+        self.scope.iter().rposition(|v| v == name)
+    }
+
+    /// A variable name being bound (a macro's or `cel.bind`'s first
+    /// argument), then the comma after it.
+    fn binder(&mut self) -> Result<String, String> {
+        let Some(Tok::Ident(v)) = self.peek().cloned() else {
+            return Err("expected a variable name".into());
+        };
+        self.pos += 1;
+        self.expect(",")?;
+        Ok(v)
+    }
+
+    /// `range.kind(x, …)` after its `(`.
+    fn comprehension(&mut self, kind: Macro, range: Expr) -> Result<Expr, String> {
+        let var = self.binder()?;
+        self.scope.push(var);
+        let body = self.cond();
+        let extra = match body {
+            Ok(_) if kind == Macro::Map && self.eat(",") => Some(self.cond()),
+            _ => None,
+        };
+        self.scope.pop();
+        let body = body?;
+        let extra = extra.transpose()?;
+        self.expect(")")?;
+        Ok(Expr::Macro(
+            kind,
+            Box::new(range),
+            Box::new(body),
+            extra.map(Box::new),
+        ))
+    }
+
+    /// `ns.name(…)`: `cel.bind` or a function of the math, lists and
+    /// strings extension libraries.
+    fn namespaced(&mut self, ns: &str) -> Result<Expr, String> {
+        self.expect(".")?;
+        let Some(Tok::Ident(f)) = self.peek().cloned() else {
+            return Err(format!("expected a function name after `{ns}.`"));
+        };
+        self.pos += 1;
+        self.expect("(")?;
+        let full = format!("{ns}.{f}");
+        if full == "cel.bind" {
+            let var = self.binder()?;
+            let init = self.cond()?;
+            self.expect(",")?;
+            self.scope.push(var);
+            let body = self.cond();
+            self.scope.pop();
+            let body = body?;
+            self.expect(")")?;
+            return Ok(Expr::Bind(Box::new(init), Box::new(body)));
+        }
+        if !super::ext::GLOBALS.contains(&full.as_str()) {
+            return Err(format!("unsupported function {full}()"));
+        }
+        Ok(Expr::Call(full.into(), self.args(")")?))
     }
 
     /// A literal argument of a matcher call, as JSON. Strings and
