@@ -8,7 +8,10 @@
 //! `markdown`, … — see `templates/context.rs` and `templates/files.rs`)
 //! and the functions of `templates/funcs.rs`. Files are read relative to
 //! `file_root` (default `{http.vars.root}`, else the working directory).
-//! `delimiters` replaces `{{`/`}}`. Afterwards `Content-Length` is set to
+//! `delimiters` replaces `{{`/`}}`. `httpInclude` makes a virtual GET
+//! through the same server (`context::virtual_get`), as Caddy does; the
+//! synchronous engine stops at one not yet made, the handler makes it
+//! and runs the template again. Afterwards `Content-Length` is set to
 //! the rendered size (dropped for HEAD and bodiless statuses), and
 //! `Accept-Ranges`, `Last-Modified` and `ETag` are removed.
 //!
@@ -49,6 +52,9 @@ pub enum Fail {
     Msg(String),
     /// `httpError N`.
     Http(u16),
+    /// `httpInclude` of a URI whose virtual request has not been made yet:
+    /// the handler makes it and executes the template again.
+    Include(String),
 }
 
 impl Fail {
@@ -71,7 +77,14 @@ pub trait Env {
     fn root(&self, args: Vec<Value>) -> Value;
     /// The headers of the response being rendered.
     fn headers(&mut self) -> &mut HeaderMap;
+    /// The body a virtual GET of `uri` answered (`httpInclude`).
+    fn http_include(&mut self, uri: &str) -> Result<String, Fail> {
+        Err(Fail::Msg(format!("httpInclude {uri}: no server to ask")))
+    }
 }
+
+/// How many virtual requests one response's templates may make.
+const MAX_HTTP_INCLUDES: usize = 32;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,22 +147,66 @@ impl Templates {
 
     /// Renders `src` for the request (synchronously: the engine's values
     /// are not `Send`, so none of them lives across an await).
-    fn render(&self, cx: &Cx<'_>, headers: &mut HeaderMap, src: &str) -> Result<String, HttpError> {
+    /// `Ok(Err(uri))` asks for the virtual request of an `httpInclude`.
+    fn render(
+        &self,
+        cx: &Cx<'_>,
+        headers: &mut HeaderMap,
+        src: &str,
+        included: &[context::Included],
+    ) -> Result<Result<String, String>, HttpError> {
         let root = self.file_root.render(cx);
         let root = if root.is_empty() { "." } else { &root };
         let delims = (self.delims.0.as_str(), self.delims.1.as_str());
-        let mut env = context::HttpEnv::new(cx, root.to_string(), delims, headers);
+        let mut env = context::HttpEnv::new(cx, root.to_string(), delims, headers, included);
         let out = parse::parse(cx.path(), src, delims)
             .map_err(Fail::Msg)
             .and_then(|t| exec::execute(&t, env.root(Vec::new()), &mut env));
-        out.map_err(|e| match e {
-            Fail::Msg(m) => HttpError::internal(m).with_trace("templates"),
-            Fail::Http(code) => HttpError::new(
-                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                "template called httpError",
-            )
-            .with_trace("templates"),
-        })
+        out.map(Ok)
+            .or_else(|e| match e {
+                Fail::Include(uri) => Ok(Err(uri)),
+                other => Err(other),
+            })
+            .map_err(|e| match e {
+                Fail::Msg(m) => HttpError::internal(m).with_trace("templates"),
+                Fail::Http(code) => HttpError::new(
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    "template called httpError",
+                )
+                .with_trace("templates"),
+                Fail::Include(uri) => HttpError::internal(format!("httpInclude {uri}")),
+            })
+    }
+
+    /// Renders `src`, making the virtual requests its `httpInclude`s ask
+    /// for (the engine is synchronous: each one stops the run, is made,
+    /// and the template runs again from the start with a fresh copy of
+    /// the headers, so a stopped run leaves nothing behind).
+    async fn render_with_includes(
+        &self,
+        cx: &Cx<'_>,
+        headers: &mut HeaderMap,
+        src: &str,
+    ) -> Result<String, HttpError> {
+        let mut included: Vec<context::Included> = Vec::new();
+        loop {
+            let mut attempt = headers.clone();
+            match self.render(cx, &mut attempt, src, &included)? {
+                Ok(out) => {
+                    *headers = attempt;
+                    return Ok(out);
+                }
+                Err(_) if included.len() >= MAX_HTTP_INCLUDES => {
+                    return Err(HttpError::internal(format!(
+                        "templates: more than {MAX_HTTP_INCLUDES} httpInclude requests"
+                    )))
+                }
+                Err(uri) => {
+                    let got = context::virtual_get(cx, &uri).await;
+                    included.push((uri, got));
+                }
+            }
+        }
     }
 
     async fn execute(&self, cx: &mut Cx<'_>, r: Response) -> Result<Response, HttpError> {
@@ -164,7 +221,9 @@ impl Templates {
             .map_err(|e| HttpError::internal(format!("buffering response for templates: {e}")))?
             .to_bytes();
         let src = String::from_utf8_lossy(&bytes);
-        let out = self.render(cx, &mut parts.headers, &src)?;
+        let out = self
+            .render_with_includes(cx, &mut parts.headers, &src)
+            .await?;
         let h = &mut parts.headers;
         let status = parts.status.as_u16();
         if cx.parts.method == http::Method::HEAD || status < 200 || status == 204 || status == 304 {

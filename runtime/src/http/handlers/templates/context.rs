@@ -17,6 +17,8 @@ use std::rc::Rc;
 /// The environment of one template execution.
 pub struct HttpEnv<'c, 'a> {
     pub cx: &'c Cx<'a>,
+    /// The virtual requests made so far for `httpInclude`.
+    included: &'c [Included],
     pub root: String,
     pub delims: (&'c str, &'c str),
     pub headers: &'c mut HeaderMap,
@@ -30,11 +32,13 @@ impl<'c, 'a> HttpEnv<'c, 'a> {
         root: String,
         delims: (&'c str, &'c str),
         headers: &'c mut HeaderMap,
+        included: &'c [Included],
     ) -> Self {
         let req = ReqView::new(cx, cx.parts.method.as_str(), &cx.parts.uri);
         let orig = ReqView::new(cx, cx.orig_method.as_str(), &cx.orig_uri);
         HttpEnv {
             cx,
+            included,
             root,
             delims,
             headers,
@@ -61,9 +65,6 @@ impl Env for HttpEnv<'_, '_> {
                         "httpError needs a status code between 400 and 599",
                     )),
                 })
-            }
-            "httpInclude" => {
-                Err("httpInclude (virtual sub-requests) is not supported by bellhop".into())
             }
             "maybe" => {
                 let n = args.first().map(Value::display).unwrap_or_default();
@@ -99,6 +100,83 @@ impl Env for HttpEnv<'_, '_> {
     fn headers(&mut self) -> &mut HeaderMap {
         self.headers
     }
+
+    fn http_include(&mut self, uri: &str) -> Result<String, Fail> {
+        include_depth(self.cx).map_err(Fail::Msg)?;
+        match self.included.iter().find(|(u, _)| u == uri) {
+            Some((_, got)) => got.clone().map_err(Fail::Msg),
+            None => Err(Fail::Include(uri.to_string())),
+        }
+    }
+}
+
+/// A virtual request made for `httpInclude`: its URI and the body, or why
+/// there is none.
+pub type Included = (String, Result<String, String>);
+
+/// Caddy's header counting how deep in virtual requests a request is.
+const INCLUDE_DEPTH: &str = "caddy-templates-include";
+
+/// The depth the next virtual request gets; an error past three, as
+/// Caddy's `virtual request cycle`.
+fn include_depth(cx: &Cx<'_>) -> Result<u32, String> {
+    let Some(v) = cx.parts.headers.get(INCLUDE_DEPTH) else {
+        return Ok(1);
+    };
+    let n: u32 = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("parsing Caddy-Templates-Include: {v:?}"))?;
+    if n >= 3 {
+        return Err("virtual request cycle".into());
+    }
+    Ok(n + 1)
+}
+
+/// Caddy's `httpInclude` request: a GET of `uri` through the same server,
+/// with the request's headers and host, `Accept-Encoding: identity`, from
+/// 127.0.0.1:10000 and without TLS; a status of 400 or more is an error.
+pub async fn virtual_get(cx: &Cx<'_>, uri: &str) -> Result<String, String> {
+    use http_body_util::BodyExt;
+    let depth = include_depth(cx)?;
+    let parsed: Uri = uri.parse().map_err(|e| format!("parsing {uri}: {e}"))?;
+    let target = parsed.path_and_query().map_or("/", |p| p.as_str());
+    let mut req = http::Request::get(target)
+        .body(())
+        .map_err(|e| format!("building the request for {uri}: {e}"))?;
+    let headers = req.headers_mut();
+    *headers = cx.parts.headers.clone();
+    headers.insert(
+        http::header::ACCEPT_ENCODING,
+        HeaderValue::from_static("identity"),
+    );
+    headers.insert(INCLUDE_DEPTH, HeaderValue::from(depth));
+    let (parts, ()) = req.into_parts();
+    let conn = crate::http::conn::ConnInfo {
+        remote: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 10000))),
+        local: cx.conn.local,
+        tls: false,
+        tls_sni: None,
+        alpn_h2: false,
+        tls_info: None,
+    };
+    let body = crate::http::ReqBody::full(bytes::Bytes::new());
+    let sub = Cx::new(parts, body, &conn, cx.server);
+    let response = Box::pin(cx.server.serve(sub))
+        .await
+        .map_err(|_| format!("virtual request for {uri} aborted"))?;
+    let status = response.status().as_u16();
+    if status >= 400 {
+        return Err(format!("http {status}"));
+    }
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("reading the answer to {uri}: {e}"))?
+        .to_bytes();
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn one_str(args: &[Value]) -> Result<&str, String> {

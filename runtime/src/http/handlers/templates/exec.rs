@@ -346,6 +346,7 @@ impl Exec<'_> {
         vals.extend(piped);
         match name {
             "include" => return self.include(vals),
+            "httpInclude" => return self.http_include(vals),
             "import" => return self.import(vals),
             _ => {}
         }
@@ -376,6 +377,30 @@ impl Exec<'_> {
         }
         let t = parse(&file, &src, self.env.delims()).map_err(Fail::Msg)?;
         let data = self.env.root(it.collect());
+        execute_at(&t, data, &mut *self.env, self.depth + 1).map(Value::str)
+    }
+
+    /// `httpInclude "uri"`: the body of a virtual GET of `uri`, executed
+    /// as a template with this context.
+    fn http_include(&mut self, vals: Vec<Value>) -> Result<Value, Fail> {
+        let [uri] = vals.as_slice() else {
+            return Err(Fail::msg(format!(
+                "wrong number of args for httpInclude: want 1 got {}",
+                vals.len()
+            )));
+        };
+        let uri = uri.as_str().map_err(Fail::Msg)?.to_string();
+        let body = self.env.http_include(&uri).map_err(|e| match e {
+            Fail::Msg(m) => Fail::Msg(format!("error calling httpInclude: {m}")),
+            other => other,
+        })?;
+        if self.depth >= MAX_DEPTH {
+            return Err(Fail::msg(format!(
+                "httpInclude: exceeded maximum depth ({MAX_DEPTH})"
+            )));
+        }
+        let t = parse(&uri, &body, self.env.delims()).map_err(Fail::Msg)?;
+        let data = self.env.root(Vec::new());
         execute_at(&t, data, &mut *self.env, self.depth + 1).map(Value::str)
     }
 

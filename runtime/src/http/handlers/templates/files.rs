@@ -192,32 +192,24 @@ fn heading_id(text: &str) -> String {
     id
 }
 
-/// Caddy's `stripHTML`: drops tags, keeps text (naively, as Caddy does).
+/// Caddy's `stripHTML`: drops tags (nested, with quoted attribute values),
+/// keeps the text outside them.
 pub fn strip_html(s: &str) -> String {
+    // Caddy's funcStripHTML: tags nest by depth, `>` inside a quoted
+    // attribute value does not close one, an unclosed tag swallows the
+    // rest, a stray `>` outside any tag stays
     let mut out = String::with_capacity(s.len());
-    let (mut in_tag, mut in_quotes, mut tag_start) = (false, false, 0);
-    for (i, c) in s.char_indices() {
-        if in_tag {
-            match c {
-                '>' if !in_quotes => in_tag = false,
-                '<' if !in_quotes => {
-                    out.push_str(&s[tag_start..i]);
-                    tag_start = i;
-                }
-                '"' => in_quotes = !in_quotes,
-                _ => {}
-            }
-            continue;
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match c {
+            '"' | '\'' if depth > 0 && quote.is_none() => quote = Some(c),
+            _ if depth > 0 && quote == Some(c) => quote = None,
+            '<' if quote.is_none() => depth += 1,
+            '>' if quote.is_none() && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
         }
-        if c == '<' {
-            in_tag = true;
-            tag_start = i;
-            continue;
-        }
-        out.push(c);
-    }
-    if in_tag {
-        out.push_str(&s[tag_start..]);
     }
     out
 }
