@@ -158,14 +158,10 @@ fn start_up_on_a_port_held_by_another_process_exits_1_naming_it() {
         python.0.id()
     );
     assert!(err.contains(&want), "{err}");
-    assert!(
-        err.contains("python3 -c import socket,time; s=socket.socket();"),
-        "{err}"
-    );
-    assert!(
-        err.contains("time.sleep(30)); stop it or pick another port"),
-        "{err}"
-    );
+    // the program's name, never its arguments (they can hold secrets)
+    assert!(err.contains(&format!("{want}python3")), "{err}");
+    assert!(err.contains("); stop it or pick another port"), "{err}");
+    assert!(!err.contains("import socket"), "{err}");
 }
 
 #[test]
@@ -189,13 +185,9 @@ fn a_second_bellhop_on_the_same_port_exits_1_naming_the_first() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    let want = format!(
-        "address already in use by pid {} ({} run --config {})",
-        first.0.id(),
-        env!("CARGO_BIN_EXE_bellhop"),
-        config.display()
-    );
+    let want = format!("address already in use by pid {} (bellhop);", first.0.id());
     assert!(err.contains(&want), "{err}");
+    assert!(!err.contains("run --config"), "{err}");
     assert_eq!(get(([127, 0, 0, 1], port).into()), "first");
 }
 
@@ -228,8 +220,8 @@ fn a_reload_onto_a_taken_port_is_a_400_and_the_old_config_serves_on() {
         "listen tcp 127.0.0.1:{taken}: address already in use by pid {} (",
         python.0.id()
     );
-    assert!(err.contains(&want), "{err}");
-    assert!(err.contains("python3 -c import socket"), "{err}");
+    assert!(err.contains(&format!("{want}python3")), "{err}");
+    assert!(!err.contains("import socket"), "{err}");
     assert_eq!(get(([127, 0, 0, 1], port).into()), "old");
 }
 

@@ -20,6 +20,7 @@ pub mod autohttps;
 pub mod body;
 pub mod conn;
 pub mod context;
+pub mod framing;
 pub mod h3;
 pub mod handlers;
 pub mod matchers;

@@ -3,6 +3,8 @@
 
 #[path = "e2e/h3_support.rs"]
 mod h3_support;
+#[path = "e2e/hostile_support.rs"]
+mod hostile_support;
 #[path = "e2e/log_capture.rs"]
 mod log_capture;
 #[path = "e2e/support.rs"]
@@ -40,6 +42,8 @@ mod handlers_core;
 mod handlers_more;
 #[path = "e2e/handoff.rs"]
 mod handoff;
+#[path = "e2e/hostile.rs"]
+mod hostile;
 #[path = "e2e/logging.rs"]
 mod logging;
 #[path = "e2e/matchers_basic.rs"]

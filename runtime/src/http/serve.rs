@@ -202,9 +202,15 @@ fn h1_builder(s: &ConnSettings) -> hyper::server::conn::http1::Builder {
     b.timer(TokioTimer::new())
         .header_read_timeout(s.read_header_timeout)
         .max_buf_size(s.max_header_bytes.max(8192) + 1024)
+        .max_headers(MAX_HEADERS)
         .keep_alive(true);
     b
 }
+
+/// How many header lines an HTTP/1 request may have. hyper's default
+/// (100) refuses requests Caddy and nginx serve; `max_header_bytes` is the
+/// limit that counts, this only bounds the parser's index.
+const MAX_HEADERS: usize = 1024;
 
 fn h2_builder(
     s: &ConnSettings,
@@ -286,6 +292,7 @@ where
                 .timer(TokioTimer::new())
                 .header_read_timeout(settings.read_header_timeout)
                 .max_buf_size(settings.max_header_bytes.max(8192) + 1024)
+                .max_headers(MAX_HEADERS)
                 .keep_alive(true);
             b.http2()
                 .timer(TokioTimer::new())
@@ -384,6 +391,14 @@ async fn handle(
     guard: ActiveGuard,
 ) -> Result<http::Response<ServedBody>, Abort> {
     let (parts, body) = req.into_parts();
+    if let Some(status) = super::framing::refuse(&parts) {
+        let mut r = respond(status_response(status), guard);
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        return Ok(r);
+    }
     let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, |t| {
         ReqBody::incoming(body, t)
     })

@@ -1,8 +1,9 @@
 //! Who owns a port: after a bind fails with `EADDRINUSE`, the socket in
 //! `/proc/net/{tcp,tcp6,udp,udp6}` that holds the address (a TCP socket in
 //! LISTEN state, or a bound UDP socket) gives an inode, and the process
-//! with a `/proc/PID/fd` link `socket:[INODE]` is the owner; its command
-//! line comes from `/proc/PID/cmdline`.
+//! with a `/proc/PID/fd` link `socket:[INODE]` is the owner; its program
+//! name comes from `/proc/PID/comm`. Never its command line: arguments
+//! can hold secrets, and the message reaches logs and the admin API.
 //!
 //! Another user's processes hide their descriptors, so the owner may stay
 //! unknown; the message then says so instead of guessing.
@@ -31,9 +32,9 @@ impl Proto {
 /// The holder of an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {
-    /// A process we can see: its PID and command line (arguments joined by
-    /// spaces; empty when unreadable).
-    Process { pid: u32, cmdline: String },
+    /// A process we can see: its PID and program name (empty when
+    /// unreadable).
+    Process { pid: u32, comm: String },
     /// A process we cannot see (another user's, or gone meanwhile).
     Hidden,
 }
@@ -41,16 +42,16 @@ pub enum Owner {
 impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Owner::Process { pid, cmdline } if cmdline.is_empty() => write!(f, "pid {pid}"),
-            Owner::Process { pid, cmdline } => write!(f, "pid {pid} ({cmdline})"),
+            Owner::Process { pid, comm } if comm.is_empty() => write!(f, "pid {pid}"),
+            Owner::Process { pid, comm } => write!(f, "pid {pid} ({comm})"),
             Owner::Hidden => f.write_str("another process (owner not visible)"),
         }
     }
 }
 
 /// The message for a bind of `addr` that failed with `EADDRINUSE`:
-/// `address already in use by pid 4242 (caddy run …); stop it or pick
-/// another port`.
+/// `address already in use by pid 4242 (caddy); stop it or pick another
+/// port`.
 pub fn in_use_message(proto: Proto, addr: SocketAddr) -> String {
     format!(
         "address already in use by {}; stop it or pick another port",
@@ -77,7 +78,7 @@ pub fn find(proto: Proto, addr: SocketAddr) -> Owner {
         if let Some(pid) = pid_of_inode(Path::new("/proc"), inode) {
             return Owner::Process {
                 pid,
-                cmdline: cmdline(Path::new("/proc"), pid),
+                comm: comm(Path::new("/proc"), pid),
             };
         }
     }
@@ -181,24 +182,15 @@ pub fn pid_of_inode(proc: &Path, inode: u64) -> Option<u32> {
     })
 }
 
-/// Longest command line shown, in characters.
-const CMDLINE_MAX: usize = 200;
-
-/// `/proc/PID/cmdline` on one line: NUL separators and other control
-/// characters become spaces; a long one is cut with `…`.
-pub fn cmdline(proc: &Path, pid: u32) -> String {
-    let raw = std::fs::read(proc.join(pid.to_string()).join("cmdline")).unwrap_or_default();
-    let text = String::from_utf8_lossy(&raw);
-    let text = text.trim_end_matches('\0');
-    let mut out: String = text
+/// `/proc/PID/comm` (the kernel's name of the program, at most 15
+/// bytes), control characters as spaces; "" when unreadable.
+pub fn comm(proc: &Path, pid: u32) -> String {
+    let raw = std::fs::read(proc.join(pid.to_string()).join("comm")).unwrap_or_default();
+    String::from_utf8_lossy(&raw)
+        .trim_end_matches(['\n', '\0'])
         .chars()
-        .take(CMDLINE_MAX)
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().count() > CMDLINE_MAX {
-        out.push('…');
-    }
-    out
+        .collect()
 }
 
 #[cfg(test)]

@@ -150,7 +150,8 @@ impl ConnPolicy {
         if let Some(t) = &state.ticketer {
             config.ticketer = t.clone();
         }
-        config.ignore_client_order = false;
+        // the server's order (strongest first) wins over the client's
+        config.ignore_client_order = true;
         Ok(ConnPolicy {
             sni: m.sni.map(|v| v.iter().map(|s| s.to_lowercase()).collect()),
             remote_ip: m

@@ -177,9 +177,13 @@ pub async fn https_head(
         .await
         .map_err(|e| e.to_string())?;
     let io = TokioIo::new(stream);
-    let req = http::Request::get("https://a.test/")
-        .body(http_body_util::Empty::<Bytes>::new())
-        .unwrap();
+    let mut req = http::Request::get("https://a.test/");
+    if alpn != b"h2" {
+        // HTTP/1.1 needs Host (RFC 9112 3.2); hyper's connection-level
+        // client does not add it
+        req = req.header(http::header::HOST, "a.test");
+    }
+    let req = req.body(http_body_util::Empty::<Bytes>::new()).unwrap();
     let resp = if alpn == b"h2" {
         let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
             .await

@@ -310,3 +310,59 @@ async fn tls_placeholders_describe_the_connection_and_client_certificate() {
     assert_eq!(parts[10], fingerprint);
     assert_eq!(parts[11], "{http.request.tls.nope}", "unknown field stays");
 }
+
+/// The suite a client negotiates when it lists `suites` in that order.
+async fn negotiated(
+    ca: &TestCa,
+    addr: SocketAddr,
+    suites: Vec<rustls::SupportedCipherSuite>,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> rustls::CipherSuite {
+    use rustls::pki_types::pem::PemObject;
+    let mut store = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
+        store.add(c.unwrap()).unwrap();
+    }
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: suites,
+        ..rustls::crypto::ring::default_provider()
+    };
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.negotiated_cipher_suite().unwrap().suite()
+}
+
+/// testssl's "no cipher order configured": the server's order (strongest
+/// first) must win over a client that lists weaker suites first.
+#[tokio::test]
+async fn the_servers_cipher_order_wins_over_the_clients() {
+    use rustls::crypto::ring::cipher_suite as cs;
+    use rustls::CipherSuite;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Test CA");
+    let s = start(tls_config(dir.path(), json!([{}]), two_sites(&ca)));
+    let tls13 = vec![
+        cs::TLS13_CHACHA20_POLY1305_SHA256,
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS13_AES_256_GCM_SHA384,
+    ];
+    let got = negotiated(&ca, s.addr, tls13, &rustls::version::TLS13).await;
+    assert_eq!(got, CipherSuite::TLS13_AES_256_GCM_SHA384);
+    let tls12 = vec![
+        cs::TLS13_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    ];
+    let got = negotiated(&ca, s.addr, tls12, &rustls::version::TLS12).await;
+    assert_eq!(got, CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
+}
