@@ -22,6 +22,8 @@ mod auth;
 mod caddy_cases;
 #[path = "e2e/config_errors.rs"]
 mod config_errors;
+#[path = "e2e/desync.rs"]
+mod desync;
 #[path = "e2e/dns_support.rs"]
 mod dns_support;
 #[path = "e2e/encode.rs"]

@@ -11,9 +11,22 @@
 //!   request smuggling vector; refusing is the safe reading).
 //! - an encoded NUL (`%00`) anywhere in the target: 400, as nginx and
 //!   Caddy answer.
+//! - a header named like a framing header but spelled otherwise
+//!   (`Transfer_Encoding`, `Content---Length`): 400, since another hop may
+//!   read it as the real one.
+//!
+//! A GET or HEAD with a body (hyper frames it) is served, but marked
+//! [`CloseAfter`]: its answer closes the client connection and its
+//! upstream connection is not reused, so a hop that ignores such a body
+//! cannot take it for a second request.
 
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{StatusCode, Version};
+use http::{Method, StatusCode, Version};
+
+/// Request extension: close the client connection after the answer and
+/// do not reuse the upstream connection the request went out on.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseAfter;
 
 /// Why a request head is refused, if it is.
 pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
@@ -38,7 +51,34 @@ pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
     if has_encoded_nul(parts.uri.path_and_query().map_or("", |p| p.as_str())) {
         return Some(StatusCode::BAD_REQUEST);
     }
+    if h.keys().any(|n| lookalike(n.as_str())) {
+        return Some(StatusCode::BAD_REQUEST);
+    }
     None
+}
+
+/// Whether a GET or HEAD carries a body (see [`CloseAfter`]).
+pub fn bodyless_method_with_body(parts: &http::request::Parts) -> bool {
+    (parts.method == Method::GET || parts.method == Method::HEAD)
+        && (parts.headers.contains_key(TRANSFER_ENCODING)
+            || parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0"))
+}
+
+/// A (lowercase) header name that reads as `transfer-encoding` or
+/// `content-length` once punctuation is ignored, but is not that name.
+fn lookalike(name: &str) -> bool {
+    if !(13..=40).contains(&name.len()) || !matches!(name.as_bytes()[0], b't' | b'c') {
+        return false;
+    }
+    if name == "transfer-encoding" || name == "content-length" {
+        return false;
+    }
+    let letters = name.bytes().filter(u8::is_ascii_alphanumeric);
+    letters.clone().eq(b"transferencoding".iter().copied())
+        || letters.eq(b"contentlength".iter().copied())
 }
 
 /// Whether all `Transfer-Encoding` lines together name exactly one
@@ -109,5 +149,26 @@ mod tests {
             refuse(&head(&ok, Version::HTTP_11, "/a%00")),
             Some(StatusCode::BAD_REQUEST)
         );
+    }
+
+    #[test]
+    fn framing_lookalikes() {
+        for n in [
+            "transfer_encoding",
+            "transfer---encoding",
+            "content_length",
+            "content.length",
+        ] {
+            assert!(lookalike(n), "{n}");
+        }
+        for n in [
+            "transfer-encoding",
+            "content-length",
+            "content-type",
+            "te",
+            "x-content-length",
+        ] {
+            assert!(!lookalike(n), "{n}");
+        }
     }
 }

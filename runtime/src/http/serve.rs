@@ -390,19 +390,26 @@ async fn handle(
     req: http::Request<Incoming>,
     guard: ActiveGuard,
 ) -> Result<http::Response<ServedBody>, Abort> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     if let Some(status) = super::framing::refuse(&parts) {
         let mut r = respond(status_response(status), guard);
-        r.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
+        close_after(&mut r);
         return Ok(r);
+    }
+    let close = super::framing::bodyless_method_with_body(&parts);
+    if close {
+        parts.extensions.insert(super::framing::CloseAfter);
     }
     let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, |t| {
         ReqBody::incoming(body, t)
     })
     .await?;
+    if close {
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     if let Some(v) = &cx.alt_svc {
         let h = r.headers_mut();
         if !h.contains_key(http::header::ALT_SVC) {

@@ -115,7 +115,7 @@ async fn backend_conn(mut c: TcpStream, seen: Arc<Mutex<Vec<u8>>>) {
 
 /// The length of the first complete request in `buf` (head and body,
 /// framed by Content-Length or a chunked coding), if it is all there.
-fn request_len(buf: &[u8]) -> Option<usize> {
+pub fn request_len(buf: &[u8]) -> Option<usize> {
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
     let field = |name: &str| {

@@ -120,6 +120,14 @@ pub fn prepare_request(cx: &Cx<'_>, h: &mut HeaderMap, trusted: &[IpNet]) {
         if let Ok(v) = HeaderValue::from_str(&u) {
             h.insert(header::UPGRADE, v);
         }
+    } else if cx
+        .parts
+        .extensions
+        .get::<crate::http::framing::CloseAfter>()
+        .is_some()
+    {
+        // the upstream connection of a GET/HEAD with a body is not reused
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if !h.contains_key(header::HOST) {
         if let Ok(v) = HeaderValue::from_str(cx.hostport()) {

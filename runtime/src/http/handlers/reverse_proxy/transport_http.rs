@@ -152,6 +152,10 @@ impl HttpTransport {
                 }
             }
         }
+        let closing = req
+            .headers()
+            .get(http::header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let gzip = self.compression && super::response_body::request_gzip(&mut req);
         let sent = sender.send(req);
         let resp = match self.header_timeout {
@@ -161,7 +165,7 @@ impl HttpTransport {
             None => sent.await?,
         };
         let ret = match sender {
-            Sender::H1(_) if self.keepalive => Some((sender, idle)),
+            Sender::H1(_) if self.keepalive && !closing => Some((sender, idle)),
             _ => None,
         };
         let resp = resp.map(|b| Body::stream(PooledBody::new(b, ret)));
