@@ -76,9 +76,10 @@ pub struct Route {
     matchers: MatcherSets,
     handlers: Vec<Box<dyn Handler>>,
     terminal: bool,
-    /// A handler's config mentions `{http.request.body…}`: the body is read
-    /// whole before the route runs, so the placeholder can see it.
-    reads_body: bool,
+    /// Per handler: its config mentions `{http.request.body…}`, so the
+    /// body is read whole just before it runs (after any `request_body`
+    /// before it has set its limit), and the placeholder can see it.
+    body_readers: Box<[bool]>,
 }
 
 /// A provisioned list of routes.
@@ -134,10 +135,11 @@ impl Route {
             matchers,
             handlers,
             terminal: rc.terminal,
-            reads_body: rc
+            body_readers: rc
                 .handle
                 .iter()
-                .any(|h| h.body.get().contains("{http.request.body")),
+                .map(|h| h.body.get().contains("{http.request.body"))
+                .collect(),
         })
     }
 }
@@ -233,9 +235,6 @@ async fn step<'a>(
             }
             frame.in_route = true;
             frame.handler = 0;
-            if route.reads_body {
-                cx.body.read_whole().await?;
-            }
         }
         let route = &frame.routes[frame.route];
         let Some(handler) = route.handlers.get(frame.handler) else {
@@ -246,6 +245,9 @@ async fn step<'a>(
             frame.route += 1;
             return Ok(None);
         };
+        if route.body_readers[frame.handler] {
+            cx.body.read_whole().await?;
+        }
         frame.handler += 1;
         if let Some(series) = handler.series() {
             cx.metered.enter(series);

@@ -2,6 +2,8 @@
 //! an HTTPS client over HTTP/1.1 or HTTP/2 that returns the response
 //! headers (for `Alt-Svc`), and a config of one TLS server on 127.0.0.1:0.
 
+#![allow(dead_code)]
+
 use crate::tls_support::{client, TestCa};
 use bytes::{Buf, Bytes};
 use serde_json::{json, Value};

@@ -2,6 +2,8 @@
 //! it signs, and a rustls client that trusts only what it is given and
 //! speaks HTTP/1.1 over the TLS stream.
 
+#![allow(dead_code)]
+
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::net::SocketAddr;
