@@ -209,7 +209,8 @@ fn class(chars: &[char], i: usize, out: &mut String) -> Result<usize, String> {
 fn posix_or_bracket(chars: &[char], j: usize, out: &mut String) -> usize {
     if chars.get(j + 1) == Some(&':') {
         let rest: String = chars[j..].iter().take(16).collect();
-        if let Some(end) = rest.find(":]") {
+        // `[:]`: the `:]` found may be the opening one's colon
+        if let Some(end) = rest.find(":]").filter(|e| *e >= 2) {
             let name = &rest[2..end];
             let negated = name.strip_prefix('^').unwrap_or(name);
             if !negated.is_empty() && negated.chars().all(|c| c.is_ascii_lowercase()) {

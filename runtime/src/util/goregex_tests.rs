@@ -97,3 +97,13 @@ fn go_errors_are_errors() {
     let e = compile("(a").unwrap_err();
     assert!(e.contains("invalid regexp \"(a\""), "{e}");
 }
+
+/// Found by the `goregex` fuzz target: `[:]` inside a class made the
+/// POSIX-class check slice backwards.
+#[test]
+fn a_colon_bracket_inside_a_class_is_not_a_posix_class() {
+    // compiles or is an error, but does not panic
+    let _ = compile("^!$[[:alpha:[[:]]+Lpa");
+    // a class of `[` and `:`, then `x]`
+    check("[[:]x]", &[":x]", "[x]"], &["x]", "a:x"]);
+}

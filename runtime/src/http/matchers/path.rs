@@ -16,7 +16,6 @@ use crate::http::replacer::Template;
 use crate::http::{Cx, Matcher};
 use crate::registry::Provision;
 use crate::util::{clean_path, glob_match};
-use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use std::borrow::Cow;
 
@@ -84,26 +83,26 @@ pub fn match_pattern(pat: &str, lower: &str, raw: &str) -> bool {
 /// still counts (decoded), so a pattern without a final wildcard is no
 /// prefix match.
 fn match_escaped(escaped: &str, pat: &str) -> bool {
+    // bytes throughout, as Go's strings are: an escape or a wildcard's
+    // reach may end inside a multibyte character
     let escaped = escaped.to_lowercase();
-    let escaped = escaped.as_str();
     let (p, e) = (pat.as_bytes(), escaped.as_bytes());
-    let mut sb = String::new();
+    let decode = |b: &[u8]| -> Vec<u8> { percent_encoding::percent_decode(b).collect() };
+    let mut sb: Vec<u8> = Vec::new();
     let (mut ip, mut ie) = (0, 0);
     while ip < p.len() && ie < e.len() {
-        let mut path_ch = (e[ie] as char).to_string();
-        let mut escaped_ch = String::new();
+        let mut path_ch: Vec<u8> = vec![e[ie]];
+        let mut escaped_ch: Vec<u8> = Vec::new();
         if e[ie] == b'%' && ie + 3 <= e.len() {
-            escaped_ch = escaped[ie..ie + 3].to_lowercase();
-            path_ch = percent_decode_str(&escaped_ch)
-                .decode_utf8_lossy()
-                .into_owned();
+            escaped_ch = e[ie..ie + 3].to_ascii_lowercase();
+            path_ch = decode(&escaped_ch);
             ie += 2;
         }
         let mut normalize = true;
         let mut wildcard = p[ip] == b'*';
         if p[ip] == b'%' {
             if ip + 3 <= p.len() && p[ip + 1] != b'*' {
-                sb.push_str(&escaped_ch);
+                sb.extend_from_slice(&escaped_ch);
                 ie += 1;
                 ip += 3;
                 continue;
@@ -113,9 +112,9 @@ fn match_escaped(escaped: &str, pat: &str) -> bool {
             wildcard = true;
         }
         if wildcard {
-            let remaining = &escaped[ie..];
+            let remaining = &e[ie..];
             let until = match p.get(ip + 1) {
-                Some(&next) => match remaining.bytes().position(|b| b == next) {
+                Some(&next) => match remaining.iter().position(|b| *b == next) {
                     Some(u) => u,
                     None => return false,
                 },
@@ -124,22 +123,23 @@ fn match_escaped(escaped: &str, pat: &str) -> bool {
             if until > 0 {
                 let next = &remaining[..until];
                 if normalize {
-                    sb.push_str(&percent_decode_str(next).decode_utf8_lossy());
+                    sb.extend(decode(next));
                 } else {
-                    sb.push_str(next);
+                    sb.extend_from_slice(next);
                 }
                 ie += until;
             }
         } else {
-            sb.push_str(&path_ch);
+            sb.extend_from_slice(&path_ch);
             ie += 1;
         }
         ip += 1;
     }
     if ie < e.len() {
-        sb.push_str(&percent_decode_str(&escaped[ie..]).decode_utf8_lossy());
+        sb.extend(decode(&e[ie..]));
     }
-    glob_match(&pat.replace("%*", "*"), &sb.to_lowercase())
+    let sb = String::from_utf8_lossy(&sb).to_lowercase();
+    glob_match(&pat.replace("%*", "*"), &sb)
 }
 
 #[cfg(test)]
@@ -148,6 +148,16 @@ mod tests {
 
     fn m(pat: &str, path: &str) -> bool {
         match_pattern(pat, &path.to_lowercase(), path)
+    }
+
+    /// Found by the `request` fuzz target: an escape or a wildcard ending
+    /// inside a multibyte character sliced a `str` mid-character.
+    #[test]
+    fn escaped_patterns_against_multibyte_paths() {
+        assert!(!m("/%2f*", "/\u{18e}=1&code=404"));
+        assert!(m("/*%2f*", "/\u{18e}%2F\u{18e}"));
+        assert!(!m("/a%2fb", "/\u{18e}\u{18e}"));
+        assert!(m("/%c6%8e*", "/%C6%8Ex"));
     }
 
     #[test]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets: the runtime's (runtime/fuzz: request,
+# template, placeholders, expression, goregex, config, path_matchers) and
+# the adapter's (adapter/fuzz: syntax), each for SECONDS (default 30),
+# starting from the committed seeds (runtime/fuzz/seeds/TARGET) plus what
+# earlier runs found (runtime/fuzz/corpus, ignored by git). Needs the
+# nightly toolchain and cargo-fuzz; without them it says so and exits 0
+# unless FUZZ_REQUIRED=1.
+# Usage: tools/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+shift || true
+if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo fuzz --version >/dev/null 2>&1; then
+	if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo install -q --locked cargo-fuzz; then
+		echo "tools/fuzz.sh: the nightly toolchain or cargo-fuzz is missing; fuzzing skipped" >&2
+		[ "${FUZZ_REQUIRED:-0}" = 1 ] && exit 1
+		exit 0
+	fi
+fi
+runtime_targets=(request template placeholders expression goregex config path_matchers)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${runtime_targets[@]}" syntax)
+for t in "${targets[@]}"; do
+	if [ "$t" = syntax ]; then dir=adapter/fuzz; else dir=runtime/fuzz; fi
+	corpus="$dir/corpus/$t"
+	mkdir -p "$corpus"
+	if [ -d "$dir/seeds/$t" ]; then cp -n "$dir/seeds/$t"/* "$corpus/" 2>/dev/null || true; fi
+	echo "== fuzz $t (${secs}s)"
+	(cd "$dir" && cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
+		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' || true)
+	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \) 2>/dev/null)" ]; then
+		echo "tools/fuzz.sh: $t found a failing input:" >&2
+		ls "$dir/artifacts/$t" >&2
+		exit 1
+	fi
+done
