@@ -112,15 +112,6 @@ async fn flood(
     None
 }
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn server() -> TestServer {
     start(config_with(json!({
         "protocols": ["h1", "h2c"],

@@ -5,44 +5,18 @@
 //! flat.
 
 use crate::h3_support::*;
+use crate::support::rss_kib;
 use crate::tls_support::TestCa;
-use bellhop_runtime::http::h3::admission;
 use bellhop_runtime::Runtime;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 async fn start(routes: Value, extra: Value) -> (Runtime, SocketAddr, TestCa, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("H3 Abuse CA");
-    let rt = Runtime::new();
-    rt.load(
-        h3_config(dir.path(), &ca, routes, extra)
-            .to_string()
-            .as_bytes(),
-    )
-    .expect("config loads");
-    let addr = rt.listen_addrs()[0];
-    for _ in 0..250 {
-        if admission::handshakes_in_progress(addr).is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (rt, addr, ca, dir)
+    start_h3_server(routes, extra).await
 }
 
 fn ok_routes() -> Value {
     json!([{"handle": [{"handler": "static_response", "body": "fine"}]}])
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

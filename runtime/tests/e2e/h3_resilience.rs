@@ -19,22 +19,8 @@ use std::time::{Duration, Instant};
 /// Starts a runtime with one TLS server answering "fine", once its QUIC
 /// endpoint runs.
 async fn start(extra: Value) -> (Runtime, SocketAddr, TestCa, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("H3 Resilience CA");
     let routes = json!([{"handle": [{"handler": "static_response", "body": "fine"}]}]);
-    let rt = Runtime::new();
-    rt.load(
-        h3_config(dir.path(), &ca, routes, extra)
-            .to_string()
-            .as_bytes(),
-    )
-    .expect("config loads");
-    let addr = rt.listen_addrs()[0];
-    wait_for("the QUIC endpoint", || {
-        admission::handshakes_in_progress(addr).is_some()
-    })
-    .await;
-    (rt, addr, ca, dir)
+    start_h3_server(routes, extra).await
 }
 
 async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {

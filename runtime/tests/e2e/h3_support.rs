@@ -223,3 +223,36 @@ impl Noise {
         }
     }
 }
+
+/// Starts a runtime with one TLS server (`routes`, plus `extra` server
+/// fields) and returns once its QUIC endpoint runs (within 5 s).
+pub async fn start_h3_server(
+    routes: Value,
+    extra: Value,
+) -> (
+    bellhop_runtime::Runtime,
+    SocketAddr,
+    TestCa,
+    tempfile::TempDir,
+) {
+    use bellhop_runtime::http::h3::admission;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("H3 Test CA");
+    let rt = bellhop_runtime::Runtime::new();
+    rt.load(
+        h3_config(dir.path(), &ca, routes, extra)
+            .to_string()
+            .as_bytes(),
+    )
+    .expect("config loads");
+    let addr = rt.listen_addrs()[0];
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while admission::handshakes_in_progress(addr).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the QUIC endpoint: not within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (rt, addr, ca, dir)
+}
