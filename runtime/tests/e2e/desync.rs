@@ -267,7 +267,8 @@ async fn the_desync_corpus_is_refused_or_forwarded_cleanly() {
             }
             (_, Some(_)) => {}
             ("Severe", None) if !refused => fail(format!("not refused: {outcome}")),
-            // RFC 9112 6.3 (5): identical duplicate lengths may be read as one
+            // RFC 9110 8.6: identical duplicate lengths may be read as one (hyper
+            // does; nothing distinguishes them after parsing)
             ("Ambiguous", None) if case.reason == "DuplicateContentLength" && forwarded.is_ok() => {
             }
             ("Ambiguous", None) if !refused && outcome != "forwarded cleanly, then closed" => fail(
