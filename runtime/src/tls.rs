@@ -23,6 +23,7 @@
 pub mod accept;
 pub mod acme;
 pub mod automate;
+pub mod ca_pool;
 pub mod cache;
 pub mod challenge;
 pub mod client_auth;

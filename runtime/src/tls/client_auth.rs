@@ -20,12 +20,21 @@ use std::sync::Arc;
 pub fn verifier(
     cfg: &ClientAuthConfig,
     provider: &Arc<CryptoProvider>,
+    state: &super::TlsState,
     at: &str,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, Error> {
-    if cfg.ca.is_some() || !cfg.verifiers.is_empty() {
+    if !cfg.verifiers.is_empty() {
         return Err(Error::config(
-            at,
-            "client_authentication `ca` and `verifiers` modules are not supported; use trusted_ca_certs or trusted_ca_certs_pem_files",
+            format!("{at}.verifiers"),
+            "client_authentication verifier modules (tls.client_auth.verifier.*) are not supported yet",
+        ));
+    }
+    if cfg.ca.is_some()
+        && (!cfg.trusted_ca_certs.is_empty() || !cfg.trusted_ca_certs_pem_files.is_empty())
+    {
+        return Err(Error::config(
+            format!("{at}.ca"),
+            "conflicting config for client authentication trust CA: `ca` with trusted_ca_certs or trusted_ca_certs_pem_files",
         ));
     }
     if !cfg.trusted_leaf_certs.is_empty() {
@@ -36,15 +45,17 @@ pub fn verifier(
     }
     let mut roots = RootCertStore::empty();
     for (i, b64) in cfg.trusted_ca_certs.iter().enumerate() {
-        let der = base64_decode(b64).ok_or_else(|| {
-            Error::config(
-                format!("{at}.trusted_ca_certs[{i}]"),
-                "not valid base64 DER",
-            )
-        })?;
+        let p = format!("{at}.trusted_ca_certs[{i}]");
+        let der = der_from_base64(b64, &p)?;
         roots
-            .add(CertificateDer::from(der))
-            .map_err(|e| Error::config(format!("{at}.trusted_ca_certs[{i}]"), e.to_string()))?;
+            .add(der)
+            .map_err(|e| Error::config(&p, e.to_string()))?;
+    }
+    if let Some(source) = &cfg.ca {
+        let p = format!("{at}.ca");
+        for c in super::ca_pool::load(source, state, &p)? {
+            roots.add(c).map_err(|e| Error::config(&p, e.to_string()))?;
+        }
     }
     for (i, file) in cfg.trusted_ca_certs_pem_files.iter().enumerate() {
         let p = format!("{at}.trusted_ca_certs_pem_files[{i}]");
@@ -156,9 +167,11 @@ impl ClientCertVerifier for AnyCert {
     }
 }
 
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+/// A certificate given as base64 DER (at `at` of the config).
+pub fn der_from_base64(s: &str, at: &str) -> Result<CertificateDer<'static>, Error> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD
         .decode(s.trim())
-        .ok()
+        .map(CertificateDer::from)
+        .map_err(|_| Error::config(at, "not valid base64 DER"))
 }

@@ -133,7 +133,7 @@ impl ConnPolicy {
             .map_err(|e| Error::config(at, e.to_string()))?;
         let ca_at = format!("{at}.client_authentication");
         let client_auth = match &cfg.client_authentication {
-            Some(ca) => client_auth::verifier(ca, &provider, &ca_at)?,
+            Some(ca) => client_auth::verifier(ca, &provider, state, &ca_at)?,
             None => None,
         };
         let has_client_auth = client_auth.is_some();

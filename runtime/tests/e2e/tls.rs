@@ -366,3 +366,99 @@ async fn the_servers_cipher_order_wins_over_the_clients() {
     let got = negotiated(&ca, s.addr, tls12, &rustls::version::TLS12).await;
     assert_eq!(got, CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384);
 }
+
+/// DER of the first certificate of a PEM text, base64.
+fn pem_to_b64_der(pem: &str) -> String {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    body
+}
+
+/// `client_authentication.ca` (the `tls.ca_pool.source.*` modules the
+/// Caddyfile's `trust_pool` adapts to): each source, alone and combined,
+/// trusts the client CA and only it.
+#[tokio::test]
+async fn mtls_trust_pools_from_every_local_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Server CA");
+    let client_ca = TestCa::new("Client CA");
+    let other = TestCa::new("Other CA");
+    let ca_file = dir.path().join("clients.pem");
+    std::fs::write(&ca_file, &client_ca.pem).unwrap();
+    let storage = dir.path().join("store");
+    std::fs::create_dir_all(storage.join("pools")).unwrap();
+    std::fs::write(storage.join("pools/clients.pem"), &client_ca.pem).unwrap();
+    let file = json!({"provider": "file", "pem_files": [ca_file.display().to_string()]});
+    let inline =
+        json!({"provider": "inline", "trusted_ca_certs": [pem_to_b64_der(&client_ca.pem)]});
+    let other_inline =
+        json!({"provider": "inline", "trusted_ca_certs": [pem_to_b64_der(&other.pem)]});
+    let stored = json!({"provider": "storage", "pem_keys": ["pools/clients.pem"],
+        "storage": {"module": "file_system", "root": storage.display().to_string()}});
+    let sources = [
+        ("file", file.clone()),
+        ("inline", inline.clone()),
+        ("storage", stored),
+        ("lazy", json!({"provider": "lazy", "ca": file.clone()})),
+        (
+            "combined",
+            json!({"provider": "combined", "sources": [other_inline, inline]}),
+        ),
+    ];
+    let (cc, ck) = client_ca.leaf(&["client.test"]);
+    let (rc, rk) = TestCa::new("Rogue").leaf(&["client.test"]);
+    for (name, source) in sources {
+        let policies =
+            json!([{"client_authentication": {"ca": source, "mode": "require_and_verify"}}]);
+        let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
+        let good = client(&[&ca.pem], Some((&cc, &ck)), &[b"http/1.1"]);
+        let r = get_tls(good, s.addr, "a.test", "/").await;
+        assert_eq!(r.map(|r| r.status), Ok(200), "{name}: the client CA's cert");
+        let bad = client(&[&ca.pem], Some((&rc, &rk)), &[b"http/1.1"]);
+        assert!(
+            get_tls(bad, s.addr, "a.test", "/").await.is_err(),
+            "{name}: a rogue cert"
+        );
+    }
+}
+
+/// A bad source is a config error naming its place.
+#[tokio::test]
+async fn bad_trust_pools_are_refused_with_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Server CA");
+    for (source, want) in [
+        (
+            json!({"provider": "file", "pem_files": ["/nonexistent/ca.pem"]}),
+            "client_authentication.ca.pem_files[0]",
+        ),
+        (
+            json!({"provider": "inline", "trusted_ca_certs": ["%%%"]}),
+            "client_authentication.ca.trusted_ca_certs[0]",
+        ),
+        (
+            json!({"provider": "combined", "sources": [{"provider": "nope"}]}),
+            "client_authentication.ca.sources[0].provider",
+        ),
+        (
+            json!({"provider": "file", "pem_file": ["x"]}),
+            "client_authentication.ca.pem_file",
+        ),
+        (
+            json!({"provider": "http", "endpoints": ["https://x"]}),
+            "client_authentication.ca.provider",
+        ),
+    ] {
+        let policies = json!([{"client_authentication": {"ca": source}}]);
+        let config = tls_config(dir.path(), policies, two_sites(&ca));
+        let e = bellhop_runtime::Runtime::new()
+            .load(config.to_string().as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{e}");
+    }
+}

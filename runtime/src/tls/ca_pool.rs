@@ -1,0 +1,160 @@
+//! `tls.ca_pool.source.*`: where a client-authentication policy's trusted
+//! CA certificates come from (`client_authentication.ca`), as Caddy's
+//! sources: `inline` (base64 DER), `file` (PEM files), `pki_root` and
+//! `pki_intermediate` (the `pki` app's authorities), `storage` (PEM keys
+//! in the config's storage), `lazy` (another source; bellhop loads it at
+//! provision time either way) and `combined` (several). The HTTP source
+//! (fetching bundles at provision time) is refused with its path.
+
+use super::TlsState;
+use crate::error::Error;
+use rustls::pki_types::CertificateDer;
+use serde_json::{Map, Value};
+
+/// The certificates of the source at `at`.
+pub fn load(
+    source: &Map<String, Value>,
+    state: &TlsState,
+    at: &str,
+) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let provider = source.get("provider").and_then(Value::as_str).unwrap_or("");
+    let fields: &[&str] = match provider {
+        "inline" => &["trusted_ca_certs"],
+        "file" => &["pem_files"],
+        "pki_root" | "pki_intermediate" => &["authority"],
+        "storage" => &["storage", "pem_keys"],
+        "lazy" => &["ca", "eager_validation"],
+        "combined" => &["sources"],
+        "http" => {
+            return Err(Error::config(
+                format!("{at}.provider"),
+                "the http CA pool source (fetching bundles at provision time) is not supported yet; \
+                 use file or inline",
+            ))
+        }
+        other => {
+            return Err(Error::config(
+                format!("{at}.provider"),
+                format!("unknown CA pool source {other:?} (inline, file, pki_root, pki_intermediate, storage, lazy, combined)"),
+            ))
+        }
+    };
+    if let Some(k) = source
+        .keys()
+        .find(|k| *k != "provider" && !fields.contains(&k.as_str()))
+    {
+        return Err(Error::config(
+            format!("{at}.{k}"),
+            format!("unknown field of the {provider} CA pool source"),
+        ));
+    }
+    let strings = |name: &str| -> Result<Vec<String>, Error> {
+        match source.get(name) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        Error::config(format!("{at}.{name}[{i}]"), "must be a string")
+                    })
+                })
+                .collect(),
+            Some(_) => Err(Error::config(
+                format!("{at}.{name}"),
+                "must be a list of strings",
+            )),
+        }
+    };
+    let mut out = Vec::new();
+    match provider {
+        "inline" => {
+            for (i, b64) in strings("trusted_ca_certs")?.iter().enumerate() {
+                out.push(super::client_auth::der_from_base64(
+                    b64,
+                    &format!("{at}.trusted_ca_certs[{i}]"),
+                )?);
+            }
+        }
+        "file" => {
+            for (i, file) in strings("pem_files")?.iter().enumerate() {
+                let p = format!("{at}.pem_files[{i}]");
+                let pem =
+                    std::fs::read(file).map_err(|e| Error::config(&p, format!("{file}: {e}")))?;
+                out.extend(pem_certs(&pem, &p)?);
+            }
+        }
+        "pki_root" | "pki_intermediate" => {
+            for (i, id) in strings("authority")?.iter().enumerate() {
+                let p = format!("{at}.authority[{i}]");
+                let pem = state
+                    .with_ca(id, |ca| {
+                        Ok(if provider == "pki_root" {
+                            ca.root.pem.clone()
+                        } else {
+                            ca.intermediate.pem.clone()
+                        })
+                    })
+                    .map_err(|e| Error::config(&p, e))?;
+                out.extend(pem_certs(pem.as_bytes(), &p)?);
+            }
+        }
+        "storage" => {
+            let storage = match source.get("storage") {
+                Some(Value::Object(m)) => {
+                    super::storage::Storage::from_config(Some(m), &format!("{at}.storage"))?
+                }
+                Some(_) => {
+                    return Err(Error::config(
+                        format!("{at}.storage"),
+                        "must be a storage module object",
+                    ))
+                }
+                None => state.storage.clone(),
+            };
+            for (i, key) in strings("pem_keys")?.iter().enumerate() {
+                let p = format!("{at}.pem_keys[{i}]");
+                let pem = storage
+                    .read(key)
+                    .map_err(|e| Error::config(&p, format!("{key}: {e}")))?
+                    .ok_or_else(|| Error::config(&p, format!("{key}: not in storage")))?;
+                out.extend(pem_certs(&pem, &p)?);
+            }
+        }
+        "lazy" => match source.get("ca") {
+            Some(Value::Object(inner)) => out.extend(load(inner, state, &format!("{at}.ca"))?),
+            _ => {
+                return Err(Error::config(
+                    format!("{at}.ca"),
+                    "the lazy source needs a CA pool source",
+                ))
+            }
+        },
+        _ => match source.get("sources") {
+            Some(Value::Array(list)) => {
+                for (i, s) in list.iter().enumerate() {
+                    let p = format!("{at}.sources[{i}]");
+                    let Value::Object(inner) = s else {
+                        return Err(Error::config(p, "must be a CA pool source object"));
+                    };
+                    out.extend(load(inner, state, &p)?);
+                }
+            }
+            _ => {
+                return Err(Error::config(
+                    format!("{at}.sources"),
+                    "the combined source needs a list of sources",
+                ))
+            }
+        },
+    }
+    Ok(out)
+}
+
+fn pem_certs(pem: &[u8], at: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let certs = super::load::parse_certs(pem).map_err(|e| Error::config(at, e))?;
+    if certs.is_empty() {
+        return Err(Error::config(at, "no PEM certificate in it"));
+    }
+    Ok(certs)
+}
