@@ -29,8 +29,12 @@ fn dirs() -> Vec<PathBuf> {
 fn adapted_configs_fit_the_runtime_model() {
     // Provisioning opens log files with relative names (`access.log`):
     // they land in a scratch directory, not in the repository.
+    // One level down, so that a relative `../` (Caddy's leaf-verifier
+    // folder case) is the scratch directory too, not the system's /tmp.
     let scratch = tempfile::tempdir().unwrap();
-    std::env::set_current_dir(scratch.path()).unwrap();
+    let cwd = scratch.path().join("cwd");
+    std::fs::create_dir(&cwd).unwrap();
+    std::env::set_current_dir(&cwd).unwrap();
     // Caddy's socket-activation case names its descriptors through the
     // environment (`bind fd/{env.CADDY_HTTP_FD}`), as a systemd unit's
     // `Environment=` would; the runtime replaces `{env.*}` in listen

@@ -27,6 +27,7 @@ pub mod ca_pool;
 pub mod cache;
 pub mod challenge;
 pub mod client_auth;
+pub mod client_leaf;
 pub mod config;
 pub mod der;
 pub mod issuer;

@@ -5,6 +5,9 @@
 //! Without a mode, trusted CA certificates imply `require_and_verify`
 //! (Caddy's default). `request` and `require` ask for a certificate but do
 //! not verify it, as Go's `tls.RequestClientCert`/`RequireAnyClientCert`.
+//! The CAs come from `trusted_ca_certs`, `trusted_ca_certs_pem_files` or a
+//! `ca` pool source (`ca_pool.rs`); pinned leaves (`client_leaf.rs`) are
+//! checked after the mode's verification (pins alone: `require`).
 
 use super::config::ClientAuthConfig;
 use crate::error::Error;
@@ -23,12 +26,6 @@ pub fn verifier(
     state: &super::TlsState,
     at: &str,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, Error> {
-    if !cfg.verifiers.is_empty() {
-        return Err(Error::config(
-            format!("{at}.verifiers"),
-            "client_authentication verifier modules (tls.client_auth.verifier.*) are not supported yet",
-        ));
-    }
     if cfg.ca.is_some()
         && (!cfg.trusted_ca_certs.is_empty() || !cfg.trusted_ca_certs_pem_files.is_empty())
     {
@@ -37,12 +34,8 @@ pub fn verifier(
             "conflicting config for client authentication trust CA: `ca` with trusted_ca_certs or trusted_ca_certs_pem_files",
         ));
     }
-    if !cfg.trusted_leaf_certs.is_empty() {
-        return Err(Error::config(
-            format!("{at}.trusted_leaf_certs"),
-            "trusted_leaf_certs is not supported; trust the issuing CA instead",
-        ));
-    }
+    let leaves =
+        super::client_leaf::trusted_leaves(&cfg.trusted_leaf_certs, &cfg.verifiers, state, at)?;
     let mut roots = RootCertStore::empty();
     for (i, b64) in cfg.trusted_ca_certs.iter().enumerate() {
         let p = format!("{at}.trusted_ca_certs[{i}]");
@@ -65,8 +58,11 @@ pub fn verifier(
         }
     }
     let has_roots = !roots.is_empty();
+    // without a mode: verify against the CAs if there are any; pinned
+    // leaves alone ask for any certificate and then check the pin
     let mode = match cfg.mode.as_deref() {
         None | Some("") if has_roots => "require_and_verify",
+        None | Some("") if leaves.is_some() => "require",
         None | Some("") => return Ok(None),
         Some(m) => m,
     };
@@ -86,7 +82,7 @@ pub fn verifier(
         };
         b.build().map_err(|e| Error::config(at, e.to_string()))
     };
-    Ok(Some(match mode {
+    let base: Arc<dyn ClientCertVerifier> = match mode {
         "request" => Arc::new(AnyCert {
             mandatory: false,
             provider: provider.clone(),
@@ -103,6 +99,13 @@ pub fn verifier(
                 format!("unknown client authentication mode {other:?}"),
             ))
         }
+    };
+    Ok(Some(match leaves {
+        Some(leaves) => Arc::new(super::client_leaf::LeafCheck {
+            inner: base,
+            leaves,
+        }),
+        None => base,
     }))
 }
 

@@ -462,3 +462,75 @@ async fn bad_trust_pools_are_refused_with_their_path() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// Pinned client leaves (`verifiers: [{verifier: leaf}]` with each loader,
+/// and the deprecated `trusted_leaf_certs`): the pinned certificate gets
+/// in, another from the same CA does not.
+#[tokio::test]
+async fn mtls_leaf_verifier_pins_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Server CA");
+    let client_ca = TestCa::new("Client CA");
+    let (pinned, pinned_key) = client_ca.leaf(&["pinned.test"]);
+    let (other, other_key) = client_ca.leaf(&["other.test"]);
+    let leaf_dir = dir.path().join("leaves/sub");
+    std::fs::create_dir_all(&leaf_dir).unwrap();
+    std::fs::write(leaf_dir.join("pinned.pem"), &pinned).unwrap();
+    std::fs::write(dir.path().join("pinned.pem"), &pinned).unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(store.join("leaves")).unwrap();
+    std::fs::write(store.join("leaves/pinned.pem"), &pinned).unwrap();
+    let leaf = |loader: Value| json!({"verifiers": [{"verifier": "leaf", "leaf_certs_loaders": [loader]}]});
+    let file = dir.path().join("pinned.pem").display().to_string();
+    let configs = [
+        ("file", leaf(json!({"loader": "file", "files": [file]}))),
+        (
+            "folder",
+            leaf(
+                json!({"loader": "folder", "folders": [dir.path().join("leaves").display().to_string()]}),
+            ),
+        ),
+        (
+            "pem",
+            leaf(json!({"loader": "pem", "certificates": [pinned.clone()]})),
+        ),
+        (
+            "storage",
+            leaf(
+                json!({"loader": "storage", "certificates": ["leaves/pinned.pem"],
+            "storage": {"module": "file_system", "root": store.display().to_string()}}),
+            ),
+        ),
+        (
+            "trusted_leaf_certs",
+            json!({"trusted_leaf_certs": [pem_to_b64_der(&pinned)]}),
+        ),
+        (
+            "leaf with a CA",
+            json!({
+                "ca": {"provider": "inline", "trusted_ca_certs": [pem_to_b64_der(&client_ca.pem)]},
+                "verifiers": [{"verifier": "leaf", "leaf_certs_loaders": [{"loader": "pem", "certificates": [pinned.clone()]}]}]
+            }),
+        ),
+    ];
+    for (name, auth) in configs {
+        let s = start(tls_config(
+            dir.path(),
+            json!([{"client_authentication": auth}]),
+            two_sites(&ca),
+        ));
+        let good = client(&[&ca.pem], Some((&pinned, &pinned_key)), &[b"http/1.1"]);
+        let r = get_tls(good, s.addr, "a.test", "/").await;
+        assert_eq!(r.map(|r| r.status), Ok(200), "{name}: the pinned cert");
+        let bad = client(&[&ca.pem], Some((&other, &other_key)), &[b"http/1.1"]);
+        assert!(
+            get_tls(bad, s.addr, "a.test", "/").await.is_err(),
+            "{name}: an unpinned cert"
+        );
+        let none = client(&[&ca.pem], None, &[b"http/1.1"]);
+        assert!(
+            get_tls(none, s.addr, "a.test", "/").await.is_err(),
+            "{name}: no cert"
+        );
+    }
+}
