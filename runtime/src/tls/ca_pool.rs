@@ -1,6 +1,7 @@
 //! `tls.ca_pool.source.*`: where a client-authentication policy's trusted
 //! CA certificates come from (`client_authentication.ca`), as Caddy's
-//! sources: `inline` (base64 DER), `file` (PEM files), `pki_root` and
+//! sources: `inline` (base64 DER), `file` (PEM files), `system` (the
+//! operating system's roots), `pki_root` and
 //! `pki_intermediate` (the `pki` app's authorities), `storage` (PEM keys
 //! in the config's storage), `lazy` (another source; bellhop loads it at
 //! provision time either way) and `combined` (several). The HTTP source
@@ -20,6 +21,7 @@ pub fn load(
     let provider = source.get("provider").and_then(Value::as_str).unwrap_or("");
     let fields: &[&str] = match provider {
         "inline" => &["trusted_ca_certs"],
+        "system" => &[],
         "file" => &["pem_files"],
         "pki_root" | "pki_intermediate" => &["authority"],
         "storage" => &["storage", "pem_keys"],
@@ -35,7 +37,7 @@ pub fn load(
         other => {
             return Err(Error::config(
                 format!("{at}.provider"),
-                format!("unknown CA pool source {other:?} (inline, file, pki_root, pki_intermediate, storage, lazy, combined)"),
+                format!("unknown CA pool source {other:?} (inline, file, system, pki_root, pki_intermediate, storage, lazy, combined)"),
             ))
         }
     };
@@ -75,6 +77,19 @@ pub fn load(
                     &format!("{at}.trusted_ca_certs[{i}]"),
                 )?);
             }
+        }
+        "system" => {
+            let native = rustls_native_certs::load_native_certs();
+            if native.certs.is_empty() {
+                return Err(Error::config(
+                    format!("{at}.provider"),
+                    format!(
+                        "no system root certificates could be read ({} errors)",
+                        native.errors.len()
+                    ),
+                ));
+            }
+            out.extend(native.certs);
         }
         "file" => {
             for (i, file) in strings("pem_files")?.iter().enumerate() {
