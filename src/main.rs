@@ -91,7 +91,11 @@ fn main() -> ExitCode {
         Command::Trust(args) => trust::run(args),
         Command::Worker => workers::worker::run(),
         Command::ListModules => {
-            for id in bellhop_runtime::module_ids() {
+            // the binary, not the runtime, carries the Caddyfile adapter
+            let mut ids = bellhop_runtime::module_ids();
+            ids.push("caddy.adapters.caddyfile");
+            ids.sort_unstable();
+            for id in ids {
                 println!("{id}");
             }
             Ok(Outcome::Ok)

@@ -314,3 +314,26 @@ fn run_logs_http_only_servers_and_managed_names() {
     }
     assert!(!log.contains("name=a.localhost"), "{log}");
 }
+
+#[test]
+fn list_modules_names_every_module_once_in_order() {
+    let out = bellhop().arg("list-modules").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = text.lines().collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "sorted and unique");
+    for id in [
+        "caddy.adapters.caddyfile",
+        "http.handlers.reverse_proxy",
+        "tls.ca_pool.source.file",
+        "tls.client_auth.verifier.leaf",
+        "tls.leaf_cert_loader.folder",
+        "tls.handshake_match.sni",
+        "admin.api.load",
+    ] {
+        assert!(ids.contains(&id), "{id} is listed");
+    }
+}

@@ -95,6 +95,40 @@ pub fn register_standard(r: &mut Registry) {
     ] {
         r.register(id, Module::Provided);
     }
+    // modules that live inside other modules' config (admin endpoints,
+    // TLS loaders, handshake matchers, trust pools, proxies): registered so
+    // that `list-modules` names them
+    for id in [
+        "admin.api.load",
+        "admin.api.metrics",
+        "admin.api.pki",
+        "admin.api.reverse_proxy",
+        "caddy.network_proxy.none",
+        "caddy.network_proxy.url",
+        "tls.certificates.automate",
+        "tls.certificates.load_files",
+        "tls.certificates.load_folders",
+        "tls.certificates.load_pem",
+        "tls.handshake_match.local_ip",
+        "tls.handshake_match.remote_ip",
+        "tls.handshake_match.sni",
+        "tls.permission.http",
+        "tls.ca_pool.source.inline",
+        "tls.ca_pool.source.file",
+        "tls.ca_pool.source.system",
+        "tls.ca_pool.source.pki_root",
+        "tls.ca_pool.source.pki_intermediate",
+        "tls.ca_pool.source.storage",
+        "tls.ca_pool.source.lazy",
+        "tls.ca_pool.source.combined",
+        "tls.client_auth.verifier.leaf",
+        "tls.leaf_cert_loader.file",
+        "tls.leaf_cert_loader.folder",
+        "tls.leaf_cert_loader.pem",
+        "tls.leaf_cert_loader.storage",
+    ] {
+        r.register(id, Module::Provided);
+    }
     crate::http::handlers::register(r);
     crate::http::matchers::register(r);
 }
