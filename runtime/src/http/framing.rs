@@ -28,43 +28,62 @@ use http::{Method, StatusCode, Version};
 #[derive(Debug, Clone, Copy)]
 pub struct CloseAfter;
 
-/// Why a request head is refused, if it is.
-pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
+/// What bellhop does with a request head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Answer with this status and close.
+    Refuse(StatusCode),
+    /// Serve it; `close_after` for a GET or HEAD with a body.
+    Serve { close_after: bool },
+}
+
+/// Checks a request head in one pass over its header lines (no lookups
+/// by name: this runs for every HTTP/1 request).
+pub fn check(parts: &http::request::Parts) -> Verdict {
+    let serve = Verdict::Serve { close_after: false };
     if parts.version >= Version::HTTP_2 {
-        return None;
+        return serve;
     }
     let h = &parts.headers;
-    let mut hosts = h.get_all(HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => return Some(StatusCode::BAD_REQUEST),
-        (None, _) if parts.version == Version::HTTP_11 => return Some(StatusCode::BAD_REQUEST),
-        _ => {}
-    }
-    if h.contains_key(TRANSFER_ENCODING) {
-        if !single_chunked(h) || parts.version < Version::HTTP_11 {
-            return Some(StatusCode::NOT_IMPLEMENTED);
+    let (mut hosts, mut te, mut cl, mut cl_nonzero) = (0u32, false, false, false);
+    for (name, value) in h.iter() {
+        if name == HOST {
+            hosts += 1;
+        } else if name == TRANSFER_ENCODING {
+            te = true;
+        } else if name == CONTENT_LENGTH {
+            cl = true;
+            cl_nonzero |= value.as_bytes() != b"0";
+        } else if lookalike(name.as_str()) {
+            return Verdict::Refuse(StatusCode::BAD_REQUEST);
         }
-        if h.contains_key(CONTENT_LENGTH) {
-            return Some(StatusCode::BAD_REQUEST);
+    }
+    if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
+        return Verdict::Refuse(StatusCode::BAD_REQUEST);
+    }
+    if te {
+        if !single_chunked(h) || parts.version < Version::HTTP_11 {
+            return Verdict::Refuse(StatusCode::NOT_IMPLEMENTED);
+        }
+        if cl {
+            return Verdict::Refuse(StatusCode::BAD_REQUEST);
         }
     }
     if has_encoded_nul(parts.uri.path_and_query().map_or("", |p| p.as_str())) {
-        return Some(StatusCode::BAD_REQUEST);
+        return Verdict::Refuse(StatusCode::BAD_REQUEST);
     }
-    if h.keys().any(|n| lookalike(n.as_str())) {
-        return Some(StatusCode::BAD_REQUEST);
+    let bodyless = parts.method == Method::GET || parts.method == Method::HEAD;
+    Verdict::Serve {
+        close_after: bodyless && (te || cl_nonzero),
     }
-    None
 }
 
-/// Whether a GET or HEAD carries a body (see [`CloseAfter`]).
-pub fn bodyless_method_with_body(parts: &http::request::Parts) -> bool {
-    (parts.method == Method::GET || parts.method == Method::HEAD)
-        && (parts.headers.contains_key(TRANSFER_ENCODING)
-            || parts
-                .headers
-                .get(CONTENT_LENGTH)
-                .is_some_and(|v| v.as_bytes() != b"0"))
+/// Why a request head is refused, if it is.
+pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
+    match check(parts) {
+        Verdict::Refuse(status) => Some(status),
+        Verdict::Serve { .. } => None,
+    }
 }
 
 /// A (lowercase) header name that reads as `transfer-encoding` or

@@ -391,12 +391,14 @@ async fn handle(
     guard: ActiveGuard,
 ) -> Result<http::Response<ServedBody>, Abort> {
     let (mut parts, body) = req.into_parts();
-    if let Some(status) = super::framing::refuse(&parts) {
-        let mut r = respond(status_response(status), guard);
-        close_after(&mut r);
-        return Ok(r);
-    }
-    let close = super::framing::bodyless_method_with_body(&parts);
+    let close = match super::framing::check(&parts) {
+        super::framing::Verdict::Refuse(status) => {
+            let mut r = respond(status_response(status), guard);
+            close_after(&mut r);
+            return Ok(r);
+        }
+        super::framing::Verdict::Serve { close_after } => close_after,
+    };
     if close {
         parts.extensions.insert(super::framing::CloseAfter);
     }
