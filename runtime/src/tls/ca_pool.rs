@@ -50,24 +50,7 @@ pub fn load(
             format!("unknown field of the {provider} CA pool source"),
         ));
     }
-    let strings = |name: &str| -> Result<Vec<String>, Error> {
-        match source.get(name) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    v.as_str().map(str::to_string).ok_or_else(|| {
-                        Error::config(format!("{at}.{name}[{i}]"), "must be a string")
-                    })
-                })
-                .collect(),
-            Some(_) => Err(Error::config(
-                format!("{at}.{name}"),
-                "must be a list of strings",
-            )),
-        }
-    };
+    let strings = |name: &str| string_list(source, name, at);
     let mut out = Vec::new();
     match provider {
         "inline" => {
@@ -94,9 +77,7 @@ pub fn load(
         "file" => {
             for (i, file) in strings("pem_files")?.iter().enumerate() {
                 let p = format!("{at}.pem_files[{i}]");
-                let pem =
-                    std::fs::read(file).map_err(|e| Error::config(&p, format!("{file}: {e}")))?;
-                out.extend(pem_certs(&pem, &p)?);
+                out.extend(pem_certs(&read_file(file, &p)?, &p)?);
             }
         }
         "pki_root" | "pki_intermediate" => {
@@ -115,25 +96,10 @@ pub fn load(
             }
         }
         "storage" => {
-            let storage = match source.get("storage") {
-                Some(Value::Object(m)) => {
-                    super::storage::Storage::from_config(Some(m), &format!("{at}.storage"))?
-                }
-                Some(_) => {
-                    return Err(Error::config(
-                        format!("{at}.storage"),
-                        "must be a storage module object",
-                    ))
-                }
-                None => state.storage.clone(),
-            };
+            let storage = storage_of(source, state, at)?;
             for (i, key) in strings("pem_keys")?.iter().enumerate() {
                 let p = format!("{at}.pem_keys[{i}]");
-                let pem = storage
-                    .read(key)
-                    .map_err(|e| Error::config(&p, format!("{key}: {e}")))?
-                    .ok_or_else(|| Error::config(&p, format!("{key}: not in storage")))?;
-                out.extend(pem_certs(&pem, &p)?);
+                out.extend(pem_certs(&read_stored(&storage, key, &p)?, &p)?);
             }
         }
         "lazy" => match source.get("ca") {
@@ -172,4 +138,60 @@ fn pem_certs(pem: &[u8], at: &str) -> Result<Vec<CertificateDer<'static>>, Error
         return Err(Error::config(at, "no PEM certificate in it"));
     }
     Ok(certs)
+}
+
+/// The list of strings under `name` of a module object (empty when
+/// absent), each a string or an error naming its place.
+pub(super) fn string_list(
+    obj: &Map<String, Value>,
+    name: &str,
+    at: &str,
+) -> Result<Vec<String>, Error> {
+    match obj.get(name) {
+        None => Ok(Vec::new()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| Error::config(format!("{at}.{name}[{i}]"), "must be a string"))
+            })
+            .collect(),
+        Some(_) => Err(Error::config(
+            format!("{at}.{name}"),
+            "must be a list of strings",
+        )),
+    }
+}
+
+/// The module's own `storage`, else the config's.
+pub(super) fn storage_of(
+    obj: &Map<String, Value>,
+    state: &TlsState,
+    at: &str,
+) -> Result<super::storage::Storage, Error> {
+    let p = format!("{at}.storage");
+    match obj.get("storage") {
+        Some(Value::Object(m)) => super::storage::Storage::from_config(Some(m), &p),
+        Some(_) => Err(Error::config(p, "must be a storage module object")),
+        None => Ok(state.storage.clone()),
+    }
+}
+
+/// The bytes stored under `key`; missing is an error at `at`.
+pub(super) fn read_stored(
+    storage: &super::storage::Storage,
+    key: &str,
+    at: &str,
+) -> Result<Vec<u8>, Error> {
+    storage
+        .read(key)
+        .map_err(|e| Error::config(at, format!("{key}: {e}")))?
+        .ok_or_else(|| Error::config(at, format!("{key}: not in storage")))
+}
+
+/// A file's bytes; an error at `at` names the file.
+pub(super) fn read_file(path: &str, at: &str) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::config(at, format!("{path}: {e}")))
 }

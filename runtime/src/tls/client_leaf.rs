@@ -4,6 +4,7 @@
 //! certificate must be one of them, byte for byte, after whatever the
 //! mode verifies.
 
+use super::ca_pool::{read_file, read_stored, storage_of, string_list};
 use super::TlsState;
 use crate::error::Error;
 use rustls::client::danger::HandshakeSignatureValid;
@@ -100,43 +101,20 @@ fn load(
             format!("unknown field of the {kind} loader"),
         ));
     }
-    let items: Vec<String> = match l.get(field) {
-        None => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(_) => {
-            return Err(Error::config(
-                format!("{at}.{field}"),
-                "must be a list of strings",
-            ))
-        }
+    let storage = match kind {
+        "storage" => Some(storage_of(l, state, at)?),
+        _ => None,
     };
     let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in string_list(l, field, at)?.iter().enumerate() {
         let p = format!("{at}.{field}[{i}]");
-        let pems: Vec<Vec<u8>> = match kind {
-            "file" => {
-                vec![std::fs::read(item).map_err(|e| Error::config(&p, format!("{item}: {e}")))?]
-            }
-            "folder" => {
+        let pems: Vec<Vec<u8>> = match (kind, &storage) {
+            ("file", _) => vec![read_file(item, &p)?],
+            ("folder", _) => {
                 pem_files_under(std::path::Path::new(item)).map_err(|e| Error::config(&p, e))?
             }
-            "pem" => vec![item.clone().into_bytes()],
-            _ => {
-                let storage = match l.get("storage") {
-                    Some(Value::Object(m)) => {
-                        super::storage::Storage::from_config(Some(m), &format!("{at}.storage"))?
-                    }
-                    _ => state.storage.clone(),
-                };
-                vec![storage
-                    .read(item)
-                    .map_err(|e| Error::config(&p, format!("{item}: {e}")))?
-                    .ok_or_else(|| Error::config(&p, format!("{item}: not in storage")))?]
-            }
+            (_, Some(storage)) => vec![read_stored(storage, item, &p)?],
+            _ => vec![item.clone().into_bytes()],
         };
         for pem in pems {
             out.extend(super::load::parse_certs(&pem).map_err(|e| Error::config(&p, e))?);
