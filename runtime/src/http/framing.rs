@@ -15,32 +15,46 @@
 //!   (`Transfer_Encoding`, `Content---Length`): 400, since another hop may
 //!   read it as the real one.
 //!
-//! A GET or HEAD with a body (hyper frames it) is served, but marked
-//! [`CloseAfter`]: its answer closes the client connection and its
+//! A GET or HEAD with a body (hyper frames it) is served, but its answer
+//! closes the client connection and it is marked [`FreshUpstream`]: its
 //! upstream connection is not reused, so a hop that ignores such a body
 //! cannot take it for a second request.
+//!
+//! Every chunked HTTP/1 request is marked [`FreshUpstream`] too: hyper
+//! reads `Transfer-Encoding` over `Content-Length` and removes the length
+//! before bellhop sees the head (closing the client connection after the
+//! answer itself), so a chunked request may have come with a length, and
+//! the upstream connection it went out on is not reused either.
 
 use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, StatusCode, Version};
 
-/// Request extension: close the client connection after the answer and
-/// do not reuse the upstream connection the request went out on.
+/// Request extension: do not reuse the upstream connection the request
+/// goes out on (it is sent with `Connection: close`).
 #[derive(Debug, Clone, Copy)]
-pub struct CloseAfter;
+pub struct FreshUpstream;
 
 /// What bellhop does with a request head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Answer with this status and close.
     Refuse(StatusCode),
-    /// Serve it; `close_after` for a GET or HEAD with a body.
-    Serve { close_after: bool },
+    /// Serve it; `close_after` (close the client connection after the
+    /// answer) for a GET or HEAD with a body; `fresh_upstream` for those
+    /// and for every chunked request.
+    Serve {
+        close_after: bool,
+        fresh_upstream: bool,
+    },
 }
 
 /// Checks a request head in one pass over its header lines (no lookups
 /// by name: this runs for every HTTP/1 request).
 pub fn check(parts: &http::request::Parts) -> Verdict {
-    let serve = Verdict::Serve { close_after: false };
+    let serve = Verdict::Serve {
+        close_after: false,
+        fresh_upstream: false,
+    };
     if parts.version >= Version::HTTP_2 {
         return serve;
     }
@@ -73,8 +87,10 @@ pub fn check(parts: &http::request::Parts) -> Verdict {
         return Verdict::Refuse(StatusCode::BAD_REQUEST);
     }
     let bodyless = parts.method == Method::GET || parts.method == Method::HEAD;
+    let close_after = bodyless && (te || cl_nonzero);
     Verdict::Serve {
-        close_after: bodyless && (te || cl_nonzero),
+        close_after,
+        fresh_upstream: close_after || te,
     }
 }
 
@@ -152,6 +168,26 @@ mod tests {
         assert_eq!(te(&["gzip, chunked"]), Some(StatusCode::NOT_IMPLEMENTED));
         assert_eq!(te(&[""]), Some(StatusCode::NOT_IMPLEMENTED));
         assert_eq!(te(&["chunked,"]), None);
+    }
+
+    #[test]
+    fn chunked_requests_get_a_fresh_upstream() {
+        let verdict = |method: Method, h: &[(&str, &str)]| {
+            let mut p = head(h, Version::HTTP_11, "/");
+            p.method = method;
+            check(&p)
+        };
+        let chunked = [("host", "a"), ("transfer-encoding", "chunked")];
+        let length = [("host", "a"), ("content-length", "3")];
+        let serve = |close_after, fresh_upstream| Verdict::Serve {
+            close_after,
+            fresh_upstream,
+        };
+        assert_eq!(verdict(Method::POST, &chunked), serve(false, true));
+        assert_eq!(verdict(Method::POST, &length), serve(false, false));
+        assert_eq!(verdict(Method::GET, &chunked), serve(true, true));
+        assert_eq!(verdict(Method::GET, &length), serve(true, true));
+        assert_eq!(verdict(Method::GET, &[("host", "a")]), serve(false, false));
     }
 
     #[test]

@@ -397,11 +397,16 @@ async fn handle(
             close_after(&mut r);
             return Ok(r);
         }
-        super::framing::Verdict::Serve { close_after } => close_after,
+        super::framing::Verdict::Serve {
+            close_after,
+            fresh_upstream,
+        } => {
+            if fresh_upstream {
+                parts.extensions.insert(super::framing::FreshUpstream);
+            }
+            close_after
+        }
     };
-    if close {
-        parts.extensions.insert(super::framing::CloseAfter);
-    }
     let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, |t| {
         ReqBody::incoming(body, t)
     })

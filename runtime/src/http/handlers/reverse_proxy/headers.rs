@@ -123,10 +123,10 @@ pub fn prepare_request(cx: &Cx<'_>, h: &mut HeaderMap, trusted: &[IpNet]) {
     } else if cx
         .parts
         .extensions
-        .get::<crate::http::framing::CloseAfter>()
+        .get::<crate::http::framing::FreshUpstream>()
         .is_some()
     {
-        // the upstream connection of a GET/HEAD with a body is not reused
+        // not reused: a GET/HEAD with a body, or chunked (framing.rs)
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     if !h.contains_key(header::HOST) {
