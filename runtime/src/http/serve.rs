@@ -309,6 +309,11 @@ where
 /// before it is closed (its next response closes it anyway).
 const HANDED_OFF_IDLE: Duration = Duration::from_secs(2);
 
+/// How long a connection closed for idleness may take to finish closing
+/// (an HTTP/2 GOAWAY the client never reads, behind answers it never read)
+/// before it is dropped: idle means no request runs, so nothing is cut.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// Asks the client to close after this response (not for a 101).
 fn close_after(resp: &mut http::Response<ServedBody>) {
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -320,7 +325,8 @@ fn close_after(resp: &mut http::Response<ServedBody>) {
 }
 
 /// Runs a connection until it ends, closing it gracefully when it has been
-/// idle too long or its socket leaves the config. When the socket was
+/// idle too long (and dropping it if that does not finish within
+/// [`IDLE_CLOSE_GRACE`]) or its socket leaves the config. When the socket was
 /// handed to a new process, an HTTP/1 connection is not cut at once (a
 /// request the client is sending right then would fail): its next response
 /// says `Connection: close`, and it closes if it stays idle.
@@ -337,6 +343,10 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings,
             _ = idle_elapsed(state, idle_limit), if !shut => {
                 shut = true;
                 conn.as_mut().shutdown();
+                let by = tokio::time::Instant::now() + IDLE_CLOSE_GRACE;
+                if by < grace.deadline() {
+                    grace.as_mut().reset(by);
+                }
             }
             _ = stop.changed(), if !closing => {
                 closing = true;
@@ -348,7 +358,10 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings,
                 }
                 let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
                 if ms != u64::MAX {
-                    grace.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(ms));
+                    let by = tokio::time::Instant::now() + Duration::from_millis(ms);
+                    if by < grace.deadline() {
+                        grace.as_mut().reset(by);
+                    }
                 }
             }
             _ = grace.as_mut() => break,

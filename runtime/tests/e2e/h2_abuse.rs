@@ -4,7 +4,9 @@
 //! reset, endless header blocks and empty DATA end in a GOAWAY or a closed
 //! connection; streams past the limit are refused; SETTINGS and PING
 //! floods are answered frame for frame and, from a client that never
-//! reads, stop being read once the socket is full (nothing queues up).
+//! reads, stop being read once the socket is full (nothing queues up),
+//! and that connection is closed once it has been idle for
+//! `idle_timeout` (plus a bounded grace for the GOAWAY it never reads).
 //! Memory stays flat throughout, and the next client is served.
 
 use crate::support::*;
@@ -231,11 +233,28 @@ async fn streams_past_max_concurrent_streams_are_refused() {
     still_serves(&s).await;
 }
 
+/// The kernel's state of the TCP connection whose local end is `port`
+/// (`/proc/net/tcp`: 01 established, 08 close-wait), or `None` once it is
+/// gone (reset by the peer).
+fn tcp_state(port: u16) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let local_port = f[1].rsplit(':').next()?;
+        (u16::from_str_radix(local_port, 16).ok()? == port).then(|| f[3].to_string())
+    })
+}
+
 /// A client that floods PINGs and SETTINGS but never reads the answers:
-/// the acknowledgements the server owes cannot pile up in its memory.
+/// the acknowledgements the server owes cannot pile up in its memory, and
+/// the stalled connection is closed after `idle_timeout` and the grace.
 #[tokio::test(flavor = "multi_thread")]
 async fn control_frame_floods_from_a_client_that_never_reads_stay_bounded() {
-    let s = server();
+    let s = start(config_with(json!({
+        "protocols": ["h1", "h2c"],
+        "idle_timeout": "1s",
+        "routes": [{"handle": [respond("ok")]}]
+    })));
     for (name, kind, payload) in [("PING", PING, vec![0u8; 8]), ("SETTINGS", SETTINGS, vec![])] {
         let mut c = TcpStream::connect(s.addr).await.unwrap();
         c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
@@ -259,6 +278,20 @@ async fn control_frame_floods_from_a_client_that_never_reads_stay_bounded() {
         let grown = rss_kib().saturating_sub(before);
         println!("{name} flood, never read: {sent} frames written, RSS +{grown} KiB");
         assert!(grown < 64 * 1024, "{name}: RSS grew {grown} KiB");
+        let port = c.local_addr().unwrap().port();
+        let mut state = tcp_state(port);
+        for _ in 0..100 {
+            if state.as_deref() != Some("01") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            state = tcp_state(port);
+        }
+        assert_ne!(
+            state.as_deref(),
+            Some("01"),
+            "{name}: the stalled connection is still open 10 s after the flood"
+        );
     }
     still_serves(&s).await;
 }
