@@ -27,6 +27,9 @@ pub mod address;
 pub mod handoff;
 pub mod inherited;
 pub mod owner;
+pub mod prefixed;
+pub mod proxy_protocol;
+pub mod wrappers;
 
 pub use address::{ListenAddr, Network};
 pub use handoff::Inherited;

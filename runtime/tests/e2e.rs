@@ -74,6 +74,8 @@ mod proxy_health;
 mod proxy_lb;
 #[path = "e2e/proxy_policies.rs"]
 mod proxy_policies;
+#[path = "e2e/proxy_protocol.rs"]
+mod proxy_protocol;
 #[path = "e2e/proxy_stream.rs"]
 mod proxy_stream;
 #[path = "e2e/proxy_support.rs"]

@@ -64,7 +64,7 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
                 let accepted = Accepted::new(&shared);
                 let (socket, shared) = (socket.clone(), shared.clone());
                 tokio::spawn(async move {
-                    serve_conn(s, info, socket, shared).await;
+                    serve_unix(s, info, socket, shared).await;
                     drop(accepted);
                 });
             }
@@ -106,6 +106,34 @@ fn serve_tcp_on_thread(
     if let Err(serve) = owner.serving.spawn(serve) {
         tokio::spawn(serve);
     }
+}
+
+/// Serves a unix-socket connection, after the server's listener wrappers
+/// (a unix peer is trusted: a PROXY header from it is used).
+async fn serve_unix(
+    mut s: tokio::net::UnixStream,
+    mut info: ConnInfo,
+    socket: Arc<Socket>,
+    shared: Arc<Shared>,
+) {
+    let wrappers = shared
+        .current()
+        .and_then(|i| i.server_for(socket.id).and_then(|srv| srv.wrappers.clone()));
+    let mut read = Vec::new();
+    if let Some(ws) = wrappers {
+        for list in [&ws.before_tls, &ws.after_tls] {
+            match crate::listeners::wrappers::run_stream(list, &mut s, info.remote, &mut read).await
+            {
+                Ok(addrs) => crate::tls::accept::from_proxy(&mut info, addrs),
+                Err(e) => {
+                    tracing::debug!(error = %e, "listener wrapper closed the connection");
+                    return;
+                }
+            }
+        }
+    }
+    let s = crate::listeners::prefixed::Prefixed::new(read, s);
+    serve_conn(s, info, socket, shared).await;
 }
 
 enum Stream {

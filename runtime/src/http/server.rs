@@ -11,6 +11,7 @@ use super::routes::{self, RouteList};
 use super::{Body, Cx, ReqBody, Response};
 use crate::config::ServerConfig;
 use crate::error::{Error, Fault, HttpError};
+use crate::listeners::wrappers::Wrappers;
 use crate::listeners::{address, ListenAddr};
 use crate::registry::Provision;
 use crate::util::IpNet;
@@ -62,6 +63,8 @@ pub struct Server {
     /// The QUIC config, when the server serves HTTP/3 (set by the
     /// instance with `tls`; see `tls::quic`).
     pub quic: Option<std::sync::Arc<quinn::ServerConfig>>,
+    /// `listener_wrappers`, when there are any.
+    pub wrappers: Option<std::sync::Arc<Wrappers>>,
     access_log: Option<super::access_log::AccessLog>,
     /// Drops `_` and `.` header names (see `alias_headers`).
     pub alias_filter: super::alias_headers::AliasFilter,
@@ -94,6 +97,8 @@ impl Server {
             let wp = format!("{path}.listener_wrappers[{i}]");
             p.module_name(w, "wrapper", "caddy.listeners", &wp)?;
         }
+        let wrappers =
+            Wrappers::provision(&srv.listener_wrappers, &format!("{path}.listener_wrappers"))?;
         p.server = name.to_string();
         let named = p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
         let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
@@ -137,6 +142,7 @@ impl Server {
             logs: srv.logs.clone(),
             tls: None,
             quic: None,
+            wrappers: (!wrappers.is_empty()).then(|| std::sync::Arc::new(wrappers)),
             access_log: match (&srv.logs, &p.logging) {
                 (Some(l), Some(logging)) => {
                     Some(super::access_log::AccessLog::provision(l, logging.clone()))

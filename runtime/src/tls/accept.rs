@@ -10,6 +10,8 @@ use super::challenge;
 use super::policy::ServerTls;
 use crate::app::Shared;
 use crate::http::conn::ConnInfo;
+use crate::listeners::prefixed::Prefixed;
+use crate::listeners::wrappers::{self, Wrapper};
 use crate::listeners::Socket;
 use http::StatusCode;
 use std::sync::Arc;
@@ -22,11 +24,37 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The extra time a handshake may wait for an on-demand certificate.
 const ON_DEMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Serves one accepted TCP connection, with TLS when its server has it.
-pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>) {
-    let tls = shared
+/// Serves one accepted TCP connection, with TLS when its server has it,
+/// running the server's listener wrappers before and after the handshake.
+pub async fn serve_tcp(
+    mut s: TcpStream,
+    mut info: ConnInfo,
+    socket: Arc<Socket>,
+    shared: Arc<Shared>,
+) {
+    let (tls, wrappers) = shared
         .current()
-        .and_then(|i| i.server_for(socket.id).and_then(|srv| srv.tls.clone()));
+        .and_then(|i| {
+            i.server_for(socket.id)
+                .map(|srv| (srv.tls.clone(), srv.wrappers.clone()))
+        })
+        .unwrap_or_default();
+    if let Some(ws) = &wrappers {
+        // without TLS, the wrappers after the handshake run on the socket too
+        let raw: &[&[Wrapper]] = match tls {
+            Some(_) => &[&ws.before_tls],
+            None => &[&ws.before_tls, &ws.after_tls],
+        };
+        for list in raw {
+            match wrappers::run_tcp(list, &mut s, info.remote).await {
+                Ok(addrs) => from_proxy(&mut info, addrs),
+                Err(e) => {
+                    tracing::debug!(remote = ?info.remote, error = %e, "listener wrapper closed the connection");
+                    return;
+                }
+            }
+        }
+    }
     let Some(tls) = tls else {
         crate::http::serve::serve_conn(s, info, socket, shared).await;
         return;
@@ -37,17 +65,40 @@ pub async fn serve_tcp(s: TcpStream, mut info: ConnInfo, socket: Arc<Socket>, sh
         None => HANDSHAKE_TIMEOUT,
     };
     match tokio::time::timeout(limit, handshake(&tls, s, &info)).await {
-        Ok(Ok((stream, sni, h2))) => {
+        Ok(Ok((mut stream, sni, h2))) => {
             info.tls = true;
             info.tls_sni = sni;
             info.alpn_h2 = h2;
             info.tls_info = Some(Arc::new(crate::http::tls_info::TlsInfo::from_server(
                 stream.get_ref().1,
             )));
-            crate::http::serve::serve_conn(stream, info, socket, shared).await;
+            let Some(after) = wrappers.filter(|w| !w.after_tls.is_empty()) else {
+                crate::http::serve::serve_conn(stream, info, socket, shared).await;
+                return;
+            };
+            let mut read = Vec::new();
+            match wrappers::run_stream(&after.after_tls, &mut stream, info.remote, &mut read).await
+            {
+                Ok(addrs) => {
+                    from_proxy(&mut info, addrs);
+                    let stream = Prefixed::new(read, stream);
+                    crate::http::serve::serve_conn(stream, info, socket, shared).await;
+                }
+                Err(e) => {
+                    tracing::debug!(remote = ?remote, error = %e, "listener wrapper closed the connection")
+                }
+            }
         }
         Ok(Err(e)) => tracing::debug!(remote = ?remote, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(remote = ?remote, "TLS handshake timed out"),
+    }
+}
+
+/// Serves the connection as from the addresses a PROXY header gave.
+pub fn from_proxy(info: &mut ConnInfo, addrs: wrappers::Addrs) {
+    if let Some((source, destination)) = addrs {
+        info.remote = Some(source);
+        info.local = Some(destination);
     }
 }
 
@@ -57,31 +108,9 @@ type Handshaken = (TlsStream<TcpStream>, Option<Arc<str>>, bool);
 const HTTP_ON_TLS: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
-/// Whether the connection opens with what Go's `tlsRecordHeaderLooksLikeHTTP`
-/// takes for an HTTP request (`GET /`, `HEAD `, `POST `, `PUT /`, `OPTIO`),
-/// read without consuming it.
-async fn looks_like_http(s: &TcpStream) -> bool {
-    const STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
-    let mut buf = [0u8; 5];
-    for _ in 0..50 {
-        let n = match s.peek(&mut buf).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => n,
-        };
-        if !STARTS.iter().any(|p| p.starts_with(&buf[..n])) {
-            return false;
-        }
-        if n == 5 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
-}
-
 async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::Result<Handshaken> {
     let mut s = s;
-    if looks_like_http(&s).await {
+    if wrappers::looks_like_http(&s).await {
         use tokio::io::AsyncWriteExt;
         let _ = s.write_all(HTTP_ON_TLS).await;
         let _ = s.shutdown().await;
