@@ -12,6 +12,7 @@
 //! builds an entry.
 
 pub mod encoder;
+pub mod filter;
 pub mod writer;
 
 use crate::config::{LogConfig, LoggingConfig};
@@ -170,7 +171,7 @@ impl Logger {
         };
         let epath = format!("{path}.encoder");
         let encoder = match module(&c.encoder, "format", "caddy.logging.encoders", p, &epath)? {
-            Some((format, v)) => Encoder::provision(format, &v, &epath)?,
+            Some((format, v)) => Encoder::provision(format, &v, &epath, writer.terminal)?,
             None => Encoder::default_for(writer.terminal),
         };
         if let Some(core) = &c.core {

@@ -92,6 +92,17 @@ pub fn register_standard(r: &mut Registry) {
         "caddy.logging.writers.file",
         "caddy.logging.encoders.json",
         "caddy.logging.encoders.console",
+        "caddy.logging.encoders.filter",
+        "caddy.logging.encoders.filter.delete",
+        "caddy.logging.encoders.filter.replace",
+        "caddy.logging.encoders.filter.hash",
+        "caddy.logging.encoders.filter.ip_mask",
+        "caddy.logging.encoders.filter.query",
+        "caddy.logging.encoders.filter.cookie",
+        "caddy.logging.encoders.filter.set_cookie",
+        "caddy.logging.encoders.filter.regexp",
+        "caddy.logging.encoders.filter.multi_regexp",
+        "caddy.logging.encoders.filter.rename",
     ] {
         r.register(id, Module::Provided);
     }

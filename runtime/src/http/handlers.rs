@@ -15,7 +15,7 @@ mod metrics;
 mod request_body;
 pub mod response_matcher;
 pub mod reverse_proxy;
-mod rewrite;
+pub(crate) mod rewrite;
 mod static_response;
 mod subroute;
 mod templates;

@@ -33,6 +33,16 @@ struct Config {
     level_format: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterConfig {
+    #[allow(dead_code)]
+    format: String,
+    wrap: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum TimeFmt {
     UnixSecondsFloat,
@@ -50,6 +60,9 @@ enum TimeFmt {
 /// A provisioned encoder.
 #[derive(Debug, Clone)]
 pub struct Encoder {
+    /// Field filters (`format: filter`), outermost first, applied to the
+    /// fields before this encoder writes them.
+    filters: Vec<std::sync::Arc<super::filter::Filters>>,
     json: bool,
     keys: [String; 4],
     time: TimeFmt,
@@ -62,6 +75,7 @@ impl Encoder {
     pub fn default_for(terminal: bool) -> Self {
         let json = !terminal;
         Encoder {
+            filters: Vec::new(),
             json,
             keys: ["ts".into(), "level".into(), "logger".into(), "msg".into()],
             time: if json {
@@ -74,8 +88,17 @@ impl Encoder {
         }
     }
 
-    /// Provisions the encoder `format` from its JSON at `path`.
-    pub fn provision(format: &str, v: &serde_json::Value, path: &str) -> Result<Encoder, Error> {
+    /// Provisions the encoder `format` from its JSON at `path`; `terminal`
+    /// says whether its writer is one (the default a filter wraps).
+    pub fn provision(
+        format: &str,
+        v: &serde_json::Value,
+        path: &str,
+        terminal: bool,
+    ) -> Result<Encoder, Error> {
+        if format == "filter" {
+            return Self::filter(v, path, terminal);
+        }
         let c: Config = crate::config::decode(v, path)?;
         let mut e = Encoder::default_for(format == "console");
         let _ = (
@@ -118,6 +141,36 @@ impl Encoder {
         Ok(e)
     }
 
+    /// `caddy.logging.encoders.filter`: the `wrap` encoder (by default
+    /// JSON, or console on a terminal) with `fields` filters in front.
+    fn filter(v: &serde_json::Value, path: &str, terminal: bool) -> Result<Encoder, Error> {
+        let c: FilterConfig = crate::config::decode(v, path)?;
+        let mut inner = match &c.wrap {
+            Some(w) => {
+                let wpath = format!("{path}.wrap");
+                let format = w.get("format").and_then(|f| f.as_str()).ok_or_else(|| {
+                    Error::config(&wpath, "module name missing: expected `format`")
+                })?;
+                if !matches!(format, "json" | "console" | "filter") {
+                    return Err(Error::config(
+                        format!("{wpath}.format"),
+                        format!("unknown module: caddy.logging.encoders.{format}"),
+                    ));
+                }
+                Encoder::provision(
+                    format,
+                    &serde_json::Value::Object(w.clone()),
+                    &wpath,
+                    terminal,
+                )?
+            }
+            None => Encoder::default_for(terminal),
+        };
+        let filters = super::filter::Filters::provision(&c.fields, path)?;
+        inner.filters.insert(0, std::sync::Arc::new(filters));
+        Ok(inner)
+    }
+
     /// Appends one entry as a line to `out`. `fields` is the inside of a
     /// JSON object (`"a":1,"b":"x"`), possibly empty.
     pub fn encode(
@@ -129,6 +182,11 @@ impl Encoder {
         msg: &str,
         fields: &str,
     ) {
+        let mut owned: Option<String> = None;
+        for f in &self.filters {
+            owned = Some(f.apply(owned.as_deref().unwrap_or(fields)));
+        }
+        let fields = owned.as_deref().unwrap_or(fields);
         let mut s = String::with_capacity(96 + fields.len());
         let lvl = if self.upper {
             level.upper()

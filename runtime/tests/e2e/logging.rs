@@ -176,6 +176,57 @@ async fn skips_credentials_and_console_encoder() {
     );
 }
 
+/// `format: filter` redacts access-log fields before the wrapped encoder
+/// writes them (console here, nested filter encoders compose).
+#[tokio::test]
+async fn filter_encoder_redacts_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.log");
+    let encoder = json!({"format": "filter",
+    "wrap": {"format": "filter", "wrap": {"format": "console"},
+             "fields": {"request>uri": {"filter": "query", "actions": [
+                 {"type": "hash", "parameter": "token"}, {"type": "delete", "parameter": "drop"}]}}},
+    "fields": {
+        "request>headers>Authorization": {"filter": "regexp", "regexp": "Bearer\\s+\\S+", "value": "Bearer [REDACTED]"},
+        "request>headers>Cookie": {"filter": "cookie", "actions": [{"type": "replace", "name": "sid", "value": "X"}]},
+        "request>remote_ip": {"filter": "ip_mask", "ipv4_cidr": 8},
+        "request>client_ip": {"filter": "delete"},
+        "resp_headers>Set-Cookie": {"filter": "set_cookie", "actions": [{"type": "hash", "name": "k"}]},
+        "status": {"filter": "rename", "name": "code"}
+    }});
+    let s = start_logged(
+        json!({"f": file_log(&path, json!({"encoder": encoder})),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({"should_log_credentials": true}),
+        json!([{"handle": [{"handler": "static_response", "body": "ok",
+                            "headers": {"Set-Cookie": ["k=secret; Path=/"]}}]}]),
+    );
+    get_with(
+        s.addr,
+        "/p?token=abc&drop=1&keep=2",
+        &[
+            ("Authorization", "Bearer abc.def"),
+            ("Cookie", "sid=s3cr3t; theme=dark"),
+        ],
+    )
+    .await;
+    let got = lines(&path, 1).await;
+    let cols: Vec<&str> = got[0].split('\t').collect();
+    assert_eq!(&cols[1..4], ["INFO", "http.log.access", "handled request"]);
+    let f: Value = serde_json::from_str(cols[4]).unwrap();
+    let rq = &f["request"];
+    assert_eq!(rq["uri"], "/p?keep=2&token=ba7816bf");
+    assert_eq!(rq["headers"]["Authorization"], json!(["Bearer [REDACTED]"]));
+    assert_eq!(rq["headers"]["Cookie"], json!(["sid=X; theme=dark"]));
+    assert_eq!(rq["remote_ip"], "127.0.0.0");
+    assert!(rq.get("client_ip").is_none(), "{f}");
+    assert_eq!(
+        f["resp_headers"]["Set-Cookie"],
+        json!(["k=2bb80d53; Path=/"])
+    );
+    assert_eq!((f["code"].as_u64(), f.get("status")), (Some(200), None));
+}
+
 #[tokio::test]
 async fn bad_logging_configs_name_their_path() {
     let bad = |logging: Value| {
@@ -190,8 +241,21 @@ async fn bad_logging_configs_name_their_path() {
         e.contains("caddy.logging.writers.net") && e.contains("logging.logs.x.writer"),
         "{e}"
     );
-    let e = bad(json!({"logs": {"x": {"encoder": {"format": "filter"}}}}));
-    assert!(e.contains("caddy.logging.encoders.filter"), "{e}");
+    let e =
+        bad(json!({"logs": {"x": {"encoder": {"format": "filter", "wrap": {"format": "xml"}}}}}));
+    assert!(
+        e.contains("caddy.logging.encoders.xml")
+            && e.contains("logging.logs.x.encoder.wrap.format"),
+        "{e}"
+    );
+    let e = bad(
+        json!({"logs": {"x": {"encoder": {"format": "filter", "fields": {"a": {"filter": "wipe"}}}}}}),
+    );
+    assert!(
+        e.contains("caddy.logging.encoders.filter.wipe")
+            && e.contains("logging.logs.x.encoder.fields.a.filter"),
+        "{e}"
+    );
     let e = bad(json!({"logs": {"x": {"level": "LOUD"}}}));
     assert!(e.contains("logging.logs.x.level"), "{e}");
     let e = bad(

@@ -155,7 +155,7 @@ impl QueryOps {
 }
 
 /// Go's `url.ParseQuery`, keeping what parses.
-fn parse_query(query: &str) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn parse_query(query: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in query.split('&') {
         if pair.is_empty() || pair.contains(';') {
@@ -170,7 +170,7 @@ fn parse_query(query: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Go's `url.Values.Encode`: sorted by key, values in order.
-fn encode_query(values: &BTreeMap<String, Vec<String>>) -> String {
+pub(crate) fn encode_query(values: &BTreeMap<String, Vec<String>>) -> String {
     let mut out = String::new();
     for (k, vals) in values {
         for v in vals {
