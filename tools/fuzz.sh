@@ -18,6 +18,9 @@ if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo fuzz --version >/dev/nu
 		exit 0
 	fi
 fi
+# glibc's thread-local destructor registration reads as a leak to LSan
+# (see the file); any other leak fails the run like a crash.
+export LSAN_OPTIONS="suppressions=$PWD/runtime/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 runtime_targets=(request template placeholders expression goregex config path_matchers)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${runtime_targets[@]}" syntax)
@@ -30,7 +33,7 @@ for t in "${targets[@]}"; do
 	(cd "$dir" && cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
 		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' || true)
-	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \) 2>/dev/null)" ]; then
+	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null)" ]; then
 		echo "tools/fuzz.sh: $t found a failing input:" >&2
 		ls "$dir/artifacts/$t" >&2
 		exit 1
