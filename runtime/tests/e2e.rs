@@ -46,6 +46,8 @@ mod handlers_more;
 mod handoff;
 #[path = "e2e/hostile.rs"]
 mod hostile;
+#[path = "e2e/io_idle.rs"]
+mod io_idle;
 #[path = "e2e/logging.rs"]
 mod logging;
 #[path = "e2e/matchers_basic.rs"]

@@ -30,6 +30,23 @@ pub struct ServerConfig {
     pub read_timeout: Option<CaddyDuration>,
     pub read_header_timeout: Option<CaddyDuration>,
     pub write_timeout: Option<CaddyDuration>,
+    /// A stall longer than this reading a request body aborts it
+    /// (default 1 minute).
+    pub read_idle_timeout: Option<CaddyDuration>,
+    /// With `read_idle_timeout`: bytes per second a body must average.
+    #[serde(default)]
+    pub read_min_rate: i64,
+    /// A write to the client stalled longer than this fails (default 1
+    /// minute).
+    pub write_idle_timeout: Option<CaddyDuration>,
+    /// Refused when set: see `http::server::settings`.
+    #[serde(default)]
+    pub write_min_rate: i64,
+    /// Accepted: bellhop measures a write stall per socket write, each
+    /// covering what the kernel takes at once, which is what Caddy's
+    /// chunk bound achieves.
+    #[serde(default)]
+    pub max_write_chunk: i64,
     pub idle_timeout: Option<CaddyDuration>,
     pub keepalive_interval: Option<CaddyDuration>,
     pub keepalive_idle: Option<CaddyDuration>,

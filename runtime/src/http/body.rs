@@ -88,6 +88,10 @@ pub enum BodyError {
     /// The client took longer than `read_timeout`.
     #[error("timed out reading request body")]
     Timeout,
+    /// The body stalled longer than `read_idle_timeout` (or fell behind
+    /// `read_min_rate`).
+    #[error("request body stalled")]
+    Stalled,
     /// The connection (or the HTTP/3 stream) failed.
     #[error("reading request body: {0}")]
     Io(#[source] BoxError),
@@ -104,6 +108,10 @@ impl From<BodyError> for crate::error::HttpError {
             BodyError::Timeout => HttpError::downstream(
                 StatusCode::REQUEST_TIMEOUT,
                 "timed out reading request body",
+            ),
+            BodyError::Stalled => HttpError::downstream(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body stalled (read_idle_timeout)",
             ),
             BodyError::Io(e) => HttpError::downstream(
                 StatusCode::BAD_REQUEST,
@@ -127,6 +135,28 @@ pub struct ReqBody {
     limit: Option<u64>,
     seen: u64,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// `read_idle_timeout`: the timer a stall must not outlast.
+    idle: Option<Box<Idle>>,
+}
+
+/// Caddy's `IdleDeadline` for reads: without a rate, a stall of
+/// `timeout` fails the read; with one, the allowance is `timeout` plus
+/// `1/rate` seconds per byte read so far, from `start`.
+struct Idle {
+    timer: Pin<Box<Sleep>>,
+    timeout: Duration,
+    rate: u64,
+    start: Instant,
+}
+
+impl Idle {
+    fn next(&self, seen: u64) -> Instant {
+        if self.rate == 0 {
+            return Instant::now() + self.timeout;
+        }
+        let credit = Duration::from_secs_f64(seen as f64 / self.rate as f64);
+        self.start + self.timeout + credit
+    }
 }
 
 impl ReqBody {
@@ -140,6 +170,7 @@ impl ReqBody {
             limit: None,
             seen: 0,
             deadline,
+            idle: None,
         }
     }
 
@@ -160,6 +191,7 @@ impl ReqBody {
             limit: None,
             seen: 0,
             deadline,
+            idle: None,
         }
     }
 
@@ -170,12 +202,28 @@ impl ReqBody {
             limit: None,
             seen: 0,
             deadline: None,
+            idle: None,
         }
     }
 
     /// Caps the body at `max` bytes (the smaller cap wins).
     pub fn limit(&mut self, max: u64) {
         self.limit = Some(self.limit.map_or(max, |l| l.min(max)));
+    }
+
+    /// Watches the body for stalls (`read_idle_timeout`, `read_min_rate`);
+    /// a body already complete is not watched.
+    pub fn watching(mut self, timeout: Duration, rate: u64) -> Self {
+        if !timeout.is_zero() && !http_body::Body::is_end_stream(&self) {
+            let start = Instant::now();
+            self.idle = Some(Box::new(Idle {
+                timer: Box::pin(tokio::time::sleep_until(start + timeout)),
+                timeout,
+                rate,
+                start,
+            }));
+        }
+        self
     }
 
     /// Restarts the read deadline: the rest of the body must arrive within
@@ -211,6 +259,7 @@ impl ReqBody {
         let whole = (&mut *self).collect().await?.to_bytes();
         self.inner = ReqInner::Full(Some(whole));
         self.deadline = None;
+        self.idle = None;
         Ok(())
     }
 
@@ -244,10 +293,19 @@ impl http_body::Body for ReqBody {
                     return Poll::Ready(Some(Err(BodyError::Timeout)));
                 }
             }
+            if let Some(idle) = &mut this.idle {
+                if idle.timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(BodyError::Stalled)));
+                }
+            }
         }
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
                 this.seen += data.len() as u64;
+                if let Some(idle) = &mut this.idle {
+                    let next = idle.next(this.seen);
+                    idle.timer.as_mut().reset(next);
+                }
                 if this.limit.is_some_and(|l| this.seen > l) {
                     return Poll::Ready(Some(Err(BodyError::TooLarge)));
                 }

@@ -300,7 +300,7 @@ where
         // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
         Box::pin(fut)
     });
-    let io = TokioIo::new(TimedIo::new(io, settings.write_timeout));
+    let io = TokioIo::new(TimedIo::new(io, Some(settings.write_stall)));
     match (settings.h1, settings.h2c) {
         (_, false) => {
             let conn = h1_builder(&settings)
@@ -505,7 +505,9 @@ async fn route_on(
     }
     let mut parts = parts;
     server.alias_filter.apply(&mut parts.headers);
-    let cx = super::Cx::new(parts, body(server.settings.read_timeout), info, server);
+    let s = &server.settings;
+    let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
+    let cx = super::Cx::new(parts, body, info, server);
     // Boxed so that the futures wrapping it stay small (see serve_conn).
     match catch_panic(Box::pin(server.serve(cx))).await {
         Ok(r) => r,

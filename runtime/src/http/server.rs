@@ -24,6 +24,8 @@ use std::time::Duration;
 const DEFAULT_IDLE: Duration = Duration::from_secs(300);
 /// Caddy's default read-header timeout.
 const DEFAULT_READ_HEADER: Duration = Duration::from_secs(60);
+/// Caddy's default `read_idle_timeout` and `write_idle_timeout`.
+const DEFAULT_IO_IDLE: Duration = Duration::from_secs(60);
 /// Default cap on request header bytes.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
@@ -32,7 +34,13 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 pub struct ConnSettings {
     pub read_header_timeout: Duration,
     pub read_timeout: Option<Duration>,
-    pub write_timeout: Option<Duration>,
+    /// How long reading a request body may stall, and the rate it must
+    /// average (bytes per second, 0 for none).
+    pub read_idle: Duration,
+    pub read_min_rate: u64,
+    /// How long a write to the client may stall: the smaller of
+    /// `write_timeout` and `write_idle_timeout`.
+    pub write_stall: Duration,
     pub idle_timeout: Duration,
     pub keepalive_interval: Option<Duration>,
     pub max_header_bytes: usize,
@@ -358,10 +366,31 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
     }
     let has = |p: &str| protocols.iter().any(|x| x == p);
     let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
+    if srv.write_min_rate != 0 {
+        return Err(Error::config(
+            format!("{path}.write_min_rate"),
+            "not supported: bellhop bounds writes to the client by how long each one stalls \
+             (write_idle_timeout), not by an average rate",
+        ));
+    }
+    for (v, field) in [
+        (srv.read_min_rate, "read_min_rate"),
+        (srv.max_write_chunk, "max_write_chunk"),
+    ] {
+        if v < 0 {
+            return Err(Error::config(
+                format!("{path}.{field}"),
+                "must not be negative",
+            ));
+        }
+    }
+    let write_idle = d(srv.write_idle_timeout).unwrap_or(DEFAULT_IO_IDLE);
     Ok(ConnSettings {
+        read_idle: d(srv.read_idle_timeout).unwrap_or(DEFAULT_IO_IDLE),
+        read_min_rate: srv.read_min_rate as u64,
+        write_stall: d(srv.write_timeout).map_or(write_idle, |w| w.min(write_idle)),
         read_header_timeout: d(srv.read_header_timeout).unwrap_or(DEFAULT_READ_HEADER),
         read_timeout: d(srv.read_timeout),
-        write_timeout: d(srv.write_timeout),
         idle_timeout: d(srv.idle_timeout).unwrap_or(DEFAULT_IDLE),
         keepalive_interval: d(srv.keepalive_interval),
         max_header_bytes: srv
@@ -420,7 +449,8 @@ impl Server {
     ) -> Cx<'a> {
         Cx::new(
             parts,
-            ReqBody::incoming(body, self.settings.read_timeout),
+            ReqBody::incoming(body, self.settings.read_timeout)
+                .watching(self.settings.read_idle, self.settings.read_min_rate),
             conn,
             self,
         )

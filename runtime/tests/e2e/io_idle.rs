@@ -1,0 +1,175 @@
+//! Caddy 2.11's stall limits: `read_idle_timeout` (with `read_min_rate`)
+//! on request bodies and `write_idle_timeout` on writes to the client,
+//! end to end from raw sockets against a proxied upstream that reads
+//! everything; a slow client that keeps making progress is served,
+//! one that stalls or trickles below the rate is cut.
+
+use crate::support::*;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// An upstream that reads a request with its `Content-Length` body and
+/// answers 200 with the body length.
+async fn upstream() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        let body = format!("{len}");
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = s.write_all(answer.as_bytes()).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn proxy(extra: Value) -> TestServer {
+    let up = upstream().await;
+    let mut server = json!({"routes": [{"handle": [
+        {"handler": "reverse_proxy", "upstreams": [{"dial": up.to_string()}]}
+    ]}]});
+    for (k, v) in extra.as_object().unwrap() {
+        server[k] = v.clone();
+    }
+    start(config_with(server))
+}
+
+/// Sends a 10-byte body one byte per `gap`, then reads the answer's status
+/// line (empty when the connection was cut without one).
+async fn trickle(addr: SocketAddr, gap: Duration) -> (String, Duration) {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let began = Instant::now();
+    for _ in 0..10 {
+        tokio::time::sleep(gap).await;
+        if c.write_all(b"a").await.is_err() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (
+        text.lines().next().unwrap_or("").to_string(),
+        began.elapsed(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_body_that_keeps_coming_is_read_and_a_stalled_one_is_cut() {
+    let s = proxy(json!({"read_idle_timeout": "400ms"})).await;
+    // 10 bytes over about 1.5 s, never 400 ms apart: served
+    let (status, _) = trickle(s.addr, Duration::from_millis(150)).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    // 5 bytes, then silence
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello")
+        .await
+        .unwrap();
+    let began = Instant::now();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+    let took = began.elapsed();
+    assert!(
+        took >= Duration::from_millis(350) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_body_below_read_min_rate_is_cut_even_without_a_stall() {
+    // 1 byte every 150 ms is about 7 B/s: below 100 B/s, so the allowance
+    // (500 ms + 10 ms per byte) runs out though no gap reaches 500 ms
+    let s = proxy(json!({"read_idle_timeout": "500ms", "read_min_rate": 100})).await;
+    let (status, took) = trickle(s.addr, Duration::from_millis(150)).await;
+    assert!(
+        status.is_empty() || status.starts_with("HTTP/1.1 408"),
+        "{status}"
+    );
+    assert!(took < Duration::from_millis(1400), "{took:?}");
+    // the same trickle without a rate is served
+    let s = proxy(json!({"read_idle_timeout": "500ms"})).await;
+    assert_eq!(
+        trickle(s.addr, Duration::from_millis(150)).await.0,
+        "HTTP/1.1 200 OK"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn write_idle_timeout_cuts_a_client_that_stops_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(dir.path().join("big")).unwrap();
+    big.set_len(16 << 20).unwrap();
+    let s = start(config_with(
+        json!({"write_idle_timeout": "300ms", "routes": [{"handle": [
+            {"handler": "file_server", "root": dir.path().display().to_string()}
+        ]}]}),
+    ));
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => got += n,
+        }
+    }
+    assert!(
+        got < 16 << 20,
+        "the stalled response was cut short ({got} bytes)"
+    );
+}
+
+#[tokio::test]
+async fn write_min_rate_is_refused_with_its_path() {
+    let cfg = config_with(json!({"write_min_rate": 10, "routes": []}));
+    let e = bellhop_runtime::validate(cfg.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("write_min_rate") && e.contains("not supported"),
+        "{e}"
+    );
+    let ok = config_with(json!({"read_idle_timeout": "5s", "read_min_rate": 1024,
+        "write_idle_timeout": "6s", "max_write_chunk": 4096, "routes": []}));
+    bellhop_runtime::validate(ok.to_string().as_bytes()).unwrap();
+}
