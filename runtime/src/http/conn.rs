@@ -1,10 +1,11 @@
 //! One client connection: what handlers may know about it ([`ConnInfo`]),
 //! its request accounting for idle timeouts ([`ConnState`]), and
-//! [`TimedIo`], the socket wrapper that enforces `write_timeout`.
+//! [`TimedIo`], the socket wrapper that bounds write stalls.
 //!
 //! hyper closes neither idle keep-alive connections nor stalled writers by
 //! itself; the server's connection loop watches [`ConnState`] for the first
-//! and `TimedIo` fails a write that stalls longer than `write_timeout`.
+//! and `TimedIo` fails a write that stalls longer than the write stall
+//! limit (`write_timeout`, `write_idle_timeout`).
 
 use std::future::Future;
 use std::io;
@@ -129,11 +130,15 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// A socket whose writes fail when they stall longer than `write_timeout`.
+/// A socket whose writes fail when they stall longer than the server's
+/// write stall limit (`write_timeout`, `write_idle_timeout`).
 pub struct TimedIo<T> {
     io: T,
     write_timeout: Option<Duration>,
+    /// The stall timer, kept across writes (reset, not reallocated).
     stall: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer runs for the write pending now.
+    armed: bool,
 }
 
 impl<T> TimedIo<T> {
@@ -143,6 +148,7 @@ impl<T> TimedIo<T> {
             io,
             write_timeout,
             stall: None,
+            armed: false,
         }
     }
 
@@ -156,12 +162,19 @@ impl<T> TimedIo<T> {
             return polled;
         };
         if polled.is_ready() {
-            self.stall = None;
+            self.armed = false;
             return polled;
         }
-        let sleep = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        let sleep = match &mut self.stall {
+            Some(s) => {
+                if !self.armed {
+                    s.as_mut().reset(Instant::now() + limit);
+                }
+                s
+            }
+            None => self.stall.insert(Box::pin(tokio::time::sleep(limit))),
+        };
+        self.armed = true;
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
