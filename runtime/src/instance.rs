@@ -129,6 +129,21 @@ impl Instance {
             .map(|(_, i)| &self.servers[*i])
     }
 
+    /// Sets each TCP listener's socket options from the server that
+    /// serves it (done when the config goes live, so a config that fails
+    /// to load changes nothing).
+    pub fn apply_socket_options(&self) {
+        for socket in self.sockets() {
+            let Some(server) = self.server_for(socket.id) else {
+                continue;
+            };
+            let k = server.settings.tcp_keepalive;
+            if let Some(Err(e)) = socket.with_listener(|l| l.set_keepalive(k)) {
+                tracing::warn!(listener = %socket.key, error = %e, "cannot set TCP keep-alive");
+            }
+        }
+    }
+
     /// The sockets this config listens on.
     pub fn sockets(&self) -> Vec<std::sync::Arc<crate::listeners::Socket>> {
         self.leases

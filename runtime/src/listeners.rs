@@ -88,7 +88,35 @@ enum Slot {
     Closed,
 }
 
+/// TCP keep-alive probing of a listener's accepted connections (Linux
+/// copies it from the listening socket to each one it accepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Quiet time before the first probe.
+    pub idle: std::time::Duration,
+    /// Time between probes.
+    pub interval: std::time::Duration,
+    /// Unanswered probes before the connection is dropped.
+    pub count: u32,
+}
+
 impl Listener {
+    /// Sets the TCP keep-alive its connections inherit (a no-op on unix
+    /// and UDP sockets).
+    pub fn set_keepalive(&self, k: Keepalive) -> std::io::Result<()> {
+        let Listener::Tcp(l) = self else {
+            return Ok(());
+        };
+        let s = socket2::SockRef::from(l);
+        s.set_keepalive(true)?;
+        s.set_tcp_keepalive(
+            &socket2::TcpKeepalive::new()
+                .with_time(k.idle)
+                .with_interval(k.interval)
+                .with_retries(k.count),
+        )
+    }
+
     /// `tcp`, `unix` or `udp`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -48,6 +48,8 @@ pub struct ServerConfig {
     #[serde(default)]
     pub max_write_chunk: i64,
     pub idle_timeout: Option<CaddyDuration>,
+    /// TCP keep-alive of accepted connections (Go's defaults: 15 s, 15 s,
+    /// 9 probes), set on the listener when the config goes live.
     pub keepalive_interval: Option<CaddyDuration>,
     pub keepalive_idle: Option<CaddyDuration>,
     pub keepalive_count: Option<u32>,

@@ -247,7 +247,6 @@ fn h2_builder(
     let mut b = hyper::server::conn::http2::Builder::new(exec);
     b.timer(TokioTimer::new())
         .max_header_list_size(s.max_header_bytes as u32)
-        .keep_alive_interval(s.keepalive_interval)
         // RFC 8441: WebSocket over HTTP/2 (`:protocol`), for the proxy.
         .enable_connect_protocol();
     b
@@ -325,7 +324,6 @@ where
             b.http2()
                 .timer(TokioTimer::new())
                 .max_header_list_size(settings.max_header_bytes as u32)
-                .keep_alive_interval(settings.keepalive_interval)
                 .enable_connect_protocol();
             let conn = b.serve_connection_with_upgrades(io, svc);
             drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;

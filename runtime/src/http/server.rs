@@ -42,7 +42,9 @@ pub struct ConnSettings {
     /// `write_timeout` and `write_idle_timeout`.
     pub write_stall: Duration,
     pub idle_timeout: Duration,
-    pub keepalive_interval: Option<Duration>,
+    /// TCP keep-alive of accepted connections (`keepalive_idle`,
+    /// `keepalive_interval`, `keepalive_count`), set on the listener.
+    pub tcp_keepalive: crate::listeners::Keepalive,
     pub max_header_bytes: usize,
     pub h1: bool,
     pub h2c: bool,
@@ -392,7 +394,12 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
         read_header_timeout: d(srv.read_header_timeout).unwrap_or(DEFAULT_READ_HEADER),
         read_timeout: d(srv.read_timeout),
         idle_timeout: d(srv.idle_timeout).unwrap_or(DEFAULT_IDLE),
-        keepalive_interval: d(srv.keepalive_interval),
+        // Go's defaults for what Caddy leaves zero: 15 s, 15 s, 9 probes
+        tcp_keepalive: crate::listeners::Keepalive {
+            idle: d(srv.keepalive_idle).unwrap_or(Duration::from_secs(15)),
+            interval: d(srv.keepalive_interval).unwrap_or(Duration::from_secs(15)),
+            count: srv.keepalive_count.filter(|n| *n > 0).unwrap_or(9),
+        },
         max_header_bytes: srv
             .max_header_bytes
             .filter(|n| *n > 0)

@@ -173,3 +173,47 @@ async fn write_min_rate_is_refused_with_its_path() {
         "write_idle_timeout": "6s", "max_write_chunk": 4096, "routes": []}));
     bellhop_runtime::validate(ok.to_string().as_bytes()).unwrap();
 }
+
+/// The keep-alive timer of the server's end of the connection whose
+/// server port is `port`: `Some(seconds until the first probe)` when
+/// armed (`/proc/net/tcp`: timer 2, in clock ticks of 1/100 s).
+fn keepalive_timer(port: u16) -> Option<f64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let local = u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok()?;
+        if local != port || f[3] != "01" {
+            return None;
+        }
+        let (timer, when) = f[5].split_once(':')?;
+        (u8::from_str_radix(timer, 16).ok()? == 2)
+            .then(|| u64::from_str_radix(when, 16).unwrap_or(0) as f64 / 100.0)
+    })
+}
+
+#[tokio::test]
+async fn accepted_connections_get_the_tcp_keepalive_of_their_server() {
+    for (extra, lo, hi) in [
+        (
+            json!({"keepalive_idle": "5s", "keepalive_interval": "2s", "keepalive_count": 3}),
+            3.0,
+            5.01,
+        ),
+        (json!({}), 12.5, 15.01),
+    ] {
+        let s = proxy(extra.clone()).await;
+        let c = TcpStream::connect(s.addr).await.unwrap();
+        let mut timer = None;
+        for _ in 0..50 {
+            timer = keepalive_timer(s.addr.port());
+            if timer.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let t =
+            timer.unwrap_or_else(|| panic!("{extra}: no keep-alive timer on the accepted socket"));
+        assert!(t > lo && t <= hi, "{extra}: first probe in {t} s");
+        drop(c);
+    }
+}
