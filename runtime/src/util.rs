@@ -5,6 +5,8 @@
 //! low-priority threads.
 
 pub mod background;
+pub mod glob;
+pub use glob::glob_match;
 pub mod goregex;
 pub mod ipnet;
 
@@ -101,94 +103,6 @@ pub fn sanitized_join(root: &str, req_path: &str) -> String {
         out.push('/');
     }
     out
-}
-
-/// Go's `path.Match`: `*` matches any run of non-`/` characters, `?` one
-/// non-`/` character, `[a-z]`/`[^...]` a class, `\` escapes. A malformed
-/// pattern matches nothing.
-pub fn glob_match(pattern: &str, name: &str) -> bool {
-    glob_at(pattern.as_bytes(), name.as_bytes())
-}
-
-fn glob_at(p: &[u8], n: &[u8]) -> bool {
-    match p.first() {
-        None => n.is_empty(),
-        Some(b'*') => {
-            let rest = &p[1..];
-            for i in 0..=n.len() {
-                if glob_at(rest, &n[i..]) {
-                    return true;
-                }
-                if i < n.len() && n[i] == b'/' {
-                    break;
-                }
-            }
-            false
-        }
-        Some(b'?') => match n.first() {
-            Some(c) if *c != b'/' => glob_at(&p[1..], &n[utf8_len(*c).min(n.len())..]),
-            _ => false,
-        },
-        Some(b'[') => match (n.first(), class_end(p)) {
-            (Some(&c), Some(end)) if c != b'/' => {
-                class_matches(&p[1..end], c) && glob_at(&p[end + 1..], &n[1..])
-            }
-            _ => false,
-        },
-        Some(b'\\') if p.len() > 1 => n.first() == Some(&p[1]) && glob_at(&p[2..], &n[1..]),
-        Some(&c) => n.first() == Some(&c) && glob_at(&p[1..], &n[1..]),
-    }
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xf0..=0xff => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
-    }
-}
-
-fn class_end(p: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    if p.get(i) == Some(&b'^') {
-        i += 1;
-    }
-    if p.get(i) == Some(&b']') {
-        i += 1;
-    }
-    while i < p.len() {
-        match p[i] {
-            b'\\' => i += 2,
-            b']' => return Some(i),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-fn class_matches(class: &[u8], c: u8) -> bool {
-    let (negated, class) = match class.first() {
-        Some(b'^') => (true, &class[1..]),
-        _ => (false, class),
-    };
-    let mut i = 0;
-    let mut hit = false;
-    while i < class.len() {
-        let mut lo = class[i];
-        if lo == b'\\' && i + 1 < class.len() {
-            i += 1;
-            lo = class[i];
-        }
-        let mut hi = lo;
-        if class.get(i + 1) == Some(&b'-') && i + 2 < class.len() {
-            hi = class[i + 2];
-            i += 2;
-        }
-        hit |= lo <= c && c <= hi;
-        i += 1;
-    }
-    hit != negated
 }
 
 /// Parses Caddy's duration syntax: Go's `time.ParseDuration` units plus
