@@ -242,7 +242,15 @@ impl Runtime {
     /// Stops: closes every listener, lets connections finish within the
     /// config's `grace_period` (forever when unset), then returns.
     pub async fn stop(&self) {
-        let grace = self.shared.current().and_then(|i| i.grace_period);
+        let current = self.shared.current();
+        if let Some((i, delay)) = current.as_ref().and_then(|i| Some((i, i.shutdown_delay?))) {
+            // keep serving while load balancers take this instance out
+            let at = tokio::time::Instant::now() + delay;
+            i.schedule_shutdown(at);
+            tracing::info!(delay = ?delay, "shutdown scheduled");
+            tokio::time::sleep_until(at).await;
+        }
+        let grace = current.and_then(|i| i.grace_period);
         self.stop_with_grace(grace).await;
     }
 

@@ -21,6 +21,9 @@ pub struct Instance {
     leases: Mutex<Vec<Lease>>,
     /// `apps.http.grace_period` (`None`: wait for connections forever).
     pub grace_period: Option<Duration>,
+    /// `apps.http.shutdown_delay`: how long a stopping process keeps
+    /// serving, with `{http.shutting_down}` true, before the grace period.
+    pub shutdown_delay: Option<Duration>,
     /// The `tls` app: certificates and their management.
     pub tls: Option<crate::tls::TlsApp>,
     /// The HTTP metrics, when this config collects them.
@@ -53,7 +56,7 @@ impl Instance {
         let logging = crate::logging::Logging::provision(config.logging.as_ref(), p)?;
         p.logging = Some(std::sync::Arc::new(logging));
         let mut servers = Vec::new();
-        let mut grace_period = None;
+        let (mut grace_period, mut shutdown_delay) = (None, None);
         let mut tls = crate::tls::TlsBuilder::provision(config)?;
         let planned = match &config.apps.http {
             Some(app) => crate::http::autohttps::plan(app, &mut tls)?,
@@ -62,6 +65,7 @@ impl Instance {
         let tls = tls.finish()?;
         if let Some(app) = &config.apps.http {
             grace_period = app.grace_period.map(|d| d.0).filter(|d| !d.is_zero());
+            shutdown_delay = app.shutdown_delay.map(|d| d.0).filter(|d| !d.is_zero());
         }
         for planned in &planned {
             let path = format!("apps.http.servers.{}", planned.name);
@@ -118,6 +122,7 @@ impl Instance {
             by_socket,
             leases: Mutex::new(leases),
             grace_period,
+            shutdown_delay,
         })
     }
 
@@ -127,6 +132,14 @@ impl Instance {
             .iter()
             .find(|(id, _)| *id == socket_id)
             .map(|(_, i)| &self.servers[*i])
+    }
+
+    /// Marks every server as shutting down at `at` (`{http.shutting_down}`,
+    /// `{http.time_until_shutdown}`).
+    pub fn schedule_shutdown(&self, at: tokio::time::Instant) {
+        for s in &self.servers {
+            let _ = s.shutdown_at.set(at);
+        }
     }
 
     /// Sets each TCP listener's socket options from the server that

@@ -73,6 +73,8 @@ pub struct Server {
     /// The QUIC config, when the server serves HTTP/3 (set by the
     /// instance with `tls`; see `tls::quic`).
     pub quic: Option<std::sync::Arc<quinn::ServerConfig>>,
+    /// When the server shuts down, once a `shutdown_delay` is running.
+    pub shutdown_at: std::sync::OnceLock<tokio::time::Instant>,
     /// `listener_wrappers`, when there are any.
     pub wrappers: Option<std::sync::Arc<Wrappers>>,
     access_log: Option<super::access_log::AccessLog>,
@@ -153,6 +155,7 @@ impl Server {
             tls: None,
             quic: None,
             wrappers: (!wrappers.is_empty()).then(|| std::sync::Arc::new(wrappers)),
+            shutdown_at: std::sync::OnceLock::new(),
             access_log: match (&srv.logs, &p.logging) {
                 (Some(l), Some(logging)) => {
                     Some(super::access_log::AccessLog::provision(l, logging.clone()))

@@ -10,6 +10,10 @@ use std::fmt::Write;
 pub enum Key {
     /// Known when the config is provisioned (`{env.*}`, `{system.*}`).
     Static(Box<str>),
+    /// `true` once a `shutdown_delay` runs.
+    ShuttingDown,
+    /// The time left of a running `shutdown_delay` (empty without one).
+    TimeUntilShutdown,
     Method,
     Scheme,
     Proto,
@@ -191,10 +195,8 @@ impl Key {
             "http.matchers.file.type" => Key::FileMatch(F::Type),
             "http.matchers.file.remainder" => Key::FileMatch(F::Remainder),
             "http.auth.user.id" => Key::AuthUserId,
-            // Caddy sets these only during a `shutdown_delay`, which
-            // bellhop does not implement yet (issue 16): not shutting down.
-            "http.shutting_down" => Key::Static("false".into()),
-            "http.time_until_shutdown" => Key::Static("".into()),
+            "http.shutting_down" => Key::ShuttingDown,
+            "http.time_until_shutdown" => Key::TimeUntilShutdown,
             "system.hostname" => Key::Static(hostname().into()),
             "system.slash" => Key::Static("/".into()),
             "system.os" => Key::Static(std::env::consts::OS.into()),

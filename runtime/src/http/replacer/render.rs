@@ -107,6 +107,16 @@ impl Key {
             Key::Tls(field) => return super::tls::render(cx.conn.tls_info.as_deref(), field, out),
             Key::Uuid => out.push_str(cx.uuid()),
             Key::Duration => clock::write_go_duration(cx.start.elapsed(), out),
+            Key::ShuttingDown => out.push_str(match cx.server.shutdown_at.get() {
+                Some(_) => "true",
+                None => "false",
+            }),
+            Key::TimeUntilShutdown => {
+                if let Some(at) = cx.server.shutdown_at.get() {
+                    let left = at.saturating_duration_since(tokio::time::Instant::now());
+                    clock::write_go_duration(left, out);
+                }
+            }
             Key::DurationMs => {
                 let _ = write!(out, "{}", cx.start.elapsed().as_secs_f64() * 1e3);
             }

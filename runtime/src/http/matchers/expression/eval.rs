@@ -273,6 +273,9 @@ fn placeholder(t: &crate::http::replacer::Template, raw: &str, cx: &Cx<'_>) -> V
                 return Val::Num(n);
             }
         }
+        if matches!(key, Key::ShuttingDown) {
+            return Val::Bool(out == "true");
+        }
         return Val::Str(out);
     }
     let s = t.render_known(cx);
