@@ -8,11 +8,14 @@
 //!
 //! Layout: this file holds the document root and shared value types;
 //! `config/http.rs` the `http` app (`config/handler.rs` its handler
-//! objects); `config/logging.rs` the `logging` and `admin` sections.
+//! objects); `config/logging.rs` the `logging` and `admin` sections;
+//! `config/unread.rs` every decoded field bellhop does not act on, refused
+//! or accepted with why.
 
 mod handler;
 mod http;
 mod logging;
+pub(crate) mod unread;
 
 pub use handler::HandlerConfig;
 pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
@@ -28,21 +31,33 @@ use std::time::Duration;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    pub admin: Option<AdminConfig>,
-    pub logging: Option<LoggingConfig>,
+    pub(crate) admin: Option<AdminConfig>,
+    pub(crate) logging: Option<LoggingConfig>,
     /// A `caddy.storage` module (`{"module": "file_system", ...}`).
-    pub storage: Option<Map<String, Value>>,
+    pub(crate) storage: Option<Map<String, Value>>,
     #[serde(default)]
-    pub apps: Apps,
+    pub(crate) apps: Apps,
+}
+
+impl Config {
+    /// `apps.http.grace_period`, when set and not zero.
+    pub fn grace_period(&self) -> Option<Duration> {
+        self.apps
+            .http
+            .as_ref()
+            .and_then(|h| h.grace_period.as_ref())
+            .map(|d| d.0)
+            .filter(|d| !d.is_zero())
+    }
 }
 
 /// The `apps` object: the `http` app is typed; any other app is kept raw so
 /// the registry can name it when the runtime does not implement it.
 #[derive(Debug, Default, Deserialize)]
 pub struct Apps {
-    pub http: Option<HttpApp>,
+    pub(crate) http: Option<HttpApp>,
     #[serde(flatten)]
-    pub other: Map<String, Value>,
+    pub(crate) other: Map<String, Value>,
 }
 
 impl Config {

@@ -50,6 +50,10 @@ impl Instance {
     ) -> Result<Instance, Error> {
         let p = &mut Provision::new(registry);
         check_modules(config, p)?;
+        crate::config::unread::logging_admin(config)?;
+        if let Some(app) = &config.apps.http {
+            crate::config::unread::http_app(app)?;
+        }
         if config.apps.http.as_ref().is_some_and(wants_metrics) {
             p.metrics = Some(metrics.clone());
         }
@@ -243,6 +247,7 @@ fn lease_with_udp(
 /// a `metrics` handler would have nothing to serve otherwise.
 fn wants_metrics(app: &HttpApp) -> bool {
     app.metrics.is_some()
+        || app.servers.values().any(|s| s.metrics.is_some())
         || app.servers.values().any(|s| {
             s.routes
                 .iter()

@@ -131,14 +131,16 @@ impl TlsBuilder {
         if let Some(dns) = &app.dns {
             return Err(acme::dns_unsupported(dns, "apps.tls.dns"));
         }
+        crate::config::unread::tls_app(&app)?;
+        for (id, ca) in &pki.certificate_authorities {
+            crate::config::unread::ca(ca, &format!("apps.pki.certificate_authorities.{id}"))?;
+        }
         if app.ech.is_some() {
             return Err(Error::config(
                 "apps.tls.ech",
                 "encrypted ClientHello (ECH) is not supported by bellhop",
             ));
         }
-        // `resolvers` only serve DNS-01 propagation checks, which bellhop
-        // never makes (it has no DNS provider); they are accepted unused.
         let storage = Storage::from_config(config.storage.as_ref(), "storage")?;
         let mut loaded = Vec::new();
         let mut managed = Vec::new();

@@ -167,13 +167,7 @@ impl Supervisor {
         }
         st.config = Some(json);
         st.listen = addrs.iter().map(|a| a.key()).collect();
-        st.grace = config
-            .apps
-            .http
-            .as_ref()
-            .and_then(|h| h.grace_period.as_ref())
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero());
+        st.grace = config.grace_period();
         Ok(())
     }
 

@@ -10,13 +10,13 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpApp {
-    pub http_port: Option<u16>,
-    pub https_port: Option<u16>,
-    pub grace_period: Option<CaddyDuration>,
-    pub shutdown_delay: Option<CaddyDuration>,
+    pub(crate) http_port: Option<u16>,
+    pub(crate) https_port: Option<u16>,
+    pub(crate) grace_period: Option<CaddyDuration>,
+    pub(crate) shutdown_delay: Option<CaddyDuration>,
     #[serde(default)]
-    pub servers: BTreeMap<String, ServerConfig>,
-    pub metrics: Option<Map<String, Value>>,
+    pub(crate) servers: BTreeMap<String, ServerConfig>,
+    pub(crate) metrics: Option<Map<String, Value>>,
 }
 
 /// `apps.http.servers.NAME`.
@@ -24,69 +24,69 @@ pub struct HttpApp {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     #[serde(default)]
-    pub listen: Vec<String>,
+    pub(crate) listen: Vec<String>,
     #[serde(default)]
-    pub listener_wrappers: Vec<Map<String, Value>>,
-    pub read_timeout: Option<CaddyDuration>,
-    pub read_header_timeout: Option<CaddyDuration>,
-    pub write_timeout: Option<CaddyDuration>,
+    pub(crate) listener_wrappers: Vec<Map<String, Value>>,
+    pub(crate) read_timeout: Option<CaddyDuration>,
+    pub(crate) read_header_timeout: Option<CaddyDuration>,
+    pub(crate) write_timeout: Option<CaddyDuration>,
     /// A stall longer than this reading a request body aborts it
     /// (default 1 minute).
-    pub read_idle_timeout: Option<CaddyDuration>,
+    pub(crate) read_idle_timeout: Option<CaddyDuration>,
     /// With `read_idle_timeout`: bytes per second a body must average.
     #[serde(default)]
-    pub read_min_rate: i64,
+    pub(crate) read_min_rate: i64,
     /// A write to the client stalled longer than this fails (default 1
     /// minute).
-    pub write_idle_timeout: Option<CaddyDuration>,
+    pub(crate) write_idle_timeout: Option<CaddyDuration>,
     /// Refused when set: see `http::server::settings`.
     #[serde(default)]
-    pub write_min_rate: i64,
+    pub(crate) write_min_rate: i64,
     /// Accepted: bellhop measures a write stall per socket write, each
     /// covering what the kernel takes at once, which is what Caddy's
     /// chunk bound achieves.
     #[serde(default)]
-    pub max_write_chunk: i64,
-    pub idle_timeout: Option<CaddyDuration>,
+    pub(crate) max_write_chunk: i64,
+    pub(crate) idle_timeout: Option<CaddyDuration>,
     /// TCP keep-alive of accepted connections (Go's defaults: 15 s, 15 s,
     /// 9 probes), set on the listener when the config goes live.
-    pub keepalive_interval: Option<CaddyDuration>,
-    pub keepalive_idle: Option<CaddyDuration>,
-    pub keepalive_count: Option<u32>,
-    pub max_header_bytes: Option<usize>,
+    pub(crate) keepalive_interval: Option<CaddyDuration>,
+    pub(crate) keepalive_idle: Option<CaddyDuration>,
+    pub(crate) keepalive_count: Option<u32>,
+    pub(crate) max_header_bytes: Option<usize>,
     #[serde(default)]
-    pub enable_full_duplex: bool,
+    pub(crate) enable_full_duplex: bool,
     #[serde(default)]
-    pub routes: Vec<RouteConfig>,
-    pub errors: Option<ErrorsConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
+    pub(crate) errors: Option<ErrorsConfig>,
     #[serde(default)]
-    pub named_routes: BTreeMap<String, RouteConfig>,
+    pub(crate) named_routes: BTreeMap<String, RouteConfig>,
     #[serde(default)]
-    pub tls_connection_policies: Vec<Map<String, Value>>,
-    pub automatic_https: Option<AutoHttpsConfig>,
-    pub strict_sni_host: Option<bool>,
+    pub(crate) tls_connection_policies: Vec<Map<String, Value>>,
+    pub(crate) automatic_https: Option<AutoHttpsConfig>,
+    pub(crate) strict_sni_host: Option<bool>,
     /// A `http.ip_sources` module (`{"source": "static", "ranges": [...]}`).
-    pub trusted_proxies: Option<Map<String, Value>>,
+    pub(crate) trusted_proxies: Option<Map<String, Value>>,
     #[serde(default)]
-    pub client_ip_headers: Vec<String>,
+    pub(crate) client_ip_headers: Vec<String>,
     #[serde(default)]
-    pub trusted_proxies_strict: i64,
+    pub(crate) trusted_proxies_strict: i64,
     #[serde(default)]
-    pub trusted_proxies_unix: bool,
-    pub logs: Option<ServerLogs>,
-    pub protocols: Option<Vec<String>>,
+    pub(crate) trusted_proxies_unix: bool,
+    pub(crate) logs: Option<ServerLogs>,
+    pub(crate) protocols: Option<Vec<String>>,
     /// Per `listen` entry (`null`: the server's `protocols`).
-    pub listen_protocols: Option<Vec<Option<Vec<String>>>>,
-    pub metrics: Option<Map<String, Value>>,
+    pub(crate) listen_protocols: Option<Vec<Option<Vec<String>>>>,
+    pub(crate) metrics: Option<Map<String, Value>>,
     /// `false` only: bellhop never accepts 0-RTT early data (TLS over TCP
     /// or QUIC), so `true` is refused at load.
-    pub allow_0rtt: Option<bool>,
+    pub(crate) allow_0rtt: Option<bool>,
     /// Request header names with `_` kept (else dropped).
     #[serde(default)]
-    pub expected_underscore_headers: Vec<String>,
+    pub(crate) expected_underscore_headers: Vec<String>,
     /// Request header names with `.` kept (else dropped).
     #[serde(default)]
-    pub expected_dot_headers: Vec<String>,
+    pub(crate) expected_dot_headers: Vec<String>,
 }
 
 /// One route: matcher sets (OR of ANDs), a handler chain, grouping and
@@ -94,13 +94,13 @@ pub struct ServerConfig {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
-    pub group: Option<String>,
+    pub(crate) group: Option<String>,
     #[serde(default, rename = "match")]
-    pub matchers: Vec<Map<String, Value>>,
+    pub(crate) matchers: Vec<Map<String, Value>>,
     #[serde(default)]
-    pub handle: Vec<HandlerConfig>,
+    pub(crate) handle: Vec<HandlerConfig>,
     #[serde(default)]
-    pub terminal: bool,
+    pub(crate) terminal: bool,
 }
 
 /// `errors`: routes run when the primary chain fails.
@@ -108,7 +108,7 @@ pub struct RouteConfig {
 #[serde(deny_unknown_fields)]
 pub struct ErrorsConfig {
     #[serde(default)]
-    pub routes: Vec<RouteConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
 }
 
 /// `automatic_https`.
@@ -116,34 +116,34 @@ pub struct ErrorsConfig {
 #[serde(deny_unknown_fields)]
 pub struct AutoHttpsConfig {
     #[serde(default)]
-    pub disable: bool,
+    pub(crate) disable: bool,
     #[serde(default)]
-    pub disable_redirects: bool,
+    pub(crate) disable_redirects: bool,
     #[serde(default)]
-    pub disable_certificates: bool,
+    pub(crate) disable_certificates: bool,
     #[serde(default)]
-    pub skip: Vec<String>,
+    pub(crate) skip: Vec<String>,
     #[serde(default)]
-    pub skip_certificates: Vec<String>,
+    pub(crate) skip_certificates: Vec<String>,
     #[serde(default)]
-    pub ignore_loaded_certificates: bool,
+    pub(crate) ignore_loaded_certificates: bool,
     #[serde(default)]
-    pub prefer_wildcard: bool,
+    pub(crate) prefer_wildcard: bool,
 }
 
 /// A server's `logs`: enables access logs and routes them to loggers.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerLogs {
-    pub default_logger_name: Option<String>,
+    pub(crate) default_logger_name: Option<String>,
     #[serde(default)]
-    pub logger_names: BTreeMap<String, StringList>,
+    pub(crate) logger_names: BTreeMap<String, StringList>,
     #[serde(default)]
-    pub skip_hosts: Vec<String>,
+    pub(crate) skip_hosts: Vec<String>,
     #[serde(default)]
-    pub skip_unmapped_hosts: bool,
+    pub(crate) skip_unmapped_hosts: bool,
     #[serde(default)]
-    pub should_log_credentials: bool,
+    pub(crate) should_log_credentials: bool,
     #[serde(default)]
-    pub trace: bool,
+    pub(crate) trace: bool,
 }

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggingConfig {
-    pub sink: Option<Map<String, Value>>,
+    pub(crate) sink: Option<Map<String, Value>>,
     #[serde(default)]
-    pub logs: BTreeMap<String, LogConfig>,
+    pub(crate) logs: BTreeMap<String, LogConfig>,
 }
 
 /// `logging.logs.NAME`.
@@ -19,16 +19,16 @@ pub struct LoggingConfig {
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// A `caddy.logging.writers` module, keyed by `output`.
-    pub writer: Option<Map<String, Value>>,
+    pub(crate) writer: Option<Map<String, Value>>,
     /// A `caddy.logging.encoders` module, keyed by `format`.
-    pub encoder: Option<Map<String, Value>>,
-    pub core: Option<Map<String, Value>>,
-    pub level: Option<String>,
-    pub sampling: Option<Map<String, Value>>,
+    pub(crate) encoder: Option<Map<String, Value>>,
+    pub(crate) core: Option<Map<String, Value>>,
+    pub(crate) level: Option<String>,
+    pub(crate) sampling: Option<Map<String, Value>>,
     #[serde(default)]
-    pub include: Vec<String>,
+    pub(crate) include: Vec<String>,
     #[serde(default)]
-    pub exclude: Vec<String>,
+    pub(crate) exclude: Vec<String>,
 }
 
 /// `admin`: the admin endpoint (served by a later part of bellhop).
@@ -36,22 +36,22 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     #[serde(default)]
-    pub disabled: bool,
-    pub listen: Option<String>,
+    pub(crate) disabled: bool,
+    pub(crate) listen: Option<String>,
     #[serde(default)]
-    pub enforce_origin: bool,
+    pub(crate) enforce_origin: bool,
     #[serde(default)]
-    pub origins: Vec<String>,
-    pub config: Option<AdminConfigPersist>,
-    pub identity: Option<Map<String, Value>>,
-    pub remote: Option<Map<String, Value>>,
+    pub(crate) origins: Vec<String>,
+    pub(crate) config: Option<AdminConfigPersist>,
+    pub(crate) identity: Option<Map<String, Value>>,
+    pub(crate) remote: Option<Map<String, Value>>,
 }
 
 /// `admin.config`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminConfigPersist {
-    pub persist: Option<bool>,
-    pub load: Option<Map<String, Value>>,
-    pub load_delay: Option<CaddyDuration>,
+    pub(crate) persist: Option<bool>,
+    pub(crate) load: Option<Map<String, Value>>,
+    pub(crate) load_delay: Option<CaddyDuration>,
 }

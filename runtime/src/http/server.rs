@@ -66,6 +66,8 @@ pub struct Server {
     trusted: Vec<IpNet>,
     client_ip_headers: Vec<HeaderName>,
     trusted_strict: bool,
+    /// `trusted_proxies_unix`.
+    trusted_unix: bool,
     pub logs: Option<crate::config::ServerLogs>,
     /// Connection policies, when the server speaks TLS (set by the
     /// instance once the `tls` app is provisioned).
@@ -151,6 +153,7 @@ impl Server {
             trusted,
             client_ip_headers,
             trusted_strict,
+            trusted_unix: srv.trusted_proxies_unix,
             logs: srv.logs.clone(),
             tls: None,
             quic: None,
@@ -224,6 +227,16 @@ impl Server {
         }
     }
 
+    /// Whether the peer of `conn` is a trusted proxy: its address is in
+    /// `trusted_proxies`, or it came over a unix socket and
+    /// `trusted_proxies_unix` is set.
+    pub fn trusts(&self, conn: &ConnInfo) -> bool {
+        match conn.remote {
+            None => self.trusted_unix,
+            Some(_) => self.is_trusted(conn.remote_ip()),
+        }
+    }
+
     /// Whether `ip` is one of the server's trusted proxies.
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(ip))
@@ -234,7 +247,7 @@ impl Server {
     /// strict mode, skipping trusted addresses).
     pub fn client_ip(&self, conn: &ConnInfo, headers: &http::HeaderMap) -> IpAddr {
         let remote = conn.remote_ip();
-        if self.trusted.is_empty() || !self.trusted.iter().any(|n| n.contains(remote)) {
+        if !self.trusts(conn) {
             return remote;
         }
         for name in &self.client_ip_headers {

@@ -101,12 +101,13 @@ impl Encoder {
         }
         let c: Config = crate::config::decode(v, path)?;
         let mut e = Encoder::default_for(format == "console");
-        let _ = (
+        crate::config::unread::encoder(
             &c.caller_key,
             &c.stacktrace_key,
-            &c.duration_format,
+            c.duration_format.as_deref(),
             c.time_local,
-        );
+            path,
+        )?;
         for (slot, v) in
             e.keys
                 .iter_mut()

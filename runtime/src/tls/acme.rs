@@ -48,6 +48,7 @@ impl AcmeIssuer {
     /// Decodes the issuer's JSON at `at`.
     pub fn provision(value: &serde_json::Value, at: &str) -> Result<Self, Error> {
         let c: AcmeIssuerConfig = crate::config::decode(value, at)?;
+        crate::config::unread::acme_issuer(&c, at)?;
         if c.account_key.is_some() {
             return Err(Error::config(
                 format!("{at}.account_key"),

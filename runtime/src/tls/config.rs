@@ -14,20 +14,20 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsAppConfig {
-    pub certificates: Option<Certificates>,
-    pub automation: Option<Automation>,
-    pub session_tickets: Option<SessionTickets>,
-    pub cache: Option<CacheConfig>,
+    pub(crate) certificates: Option<Certificates>,
+    pub(crate) automation: Option<Automation>,
+    pub(crate) session_tickets: Option<SessionTickets>,
+    pub(crate) cache: Option<CacheConfig>,
     #[serde(default)]
-    pub disable_ocsp_stapling: bool,
+    pub(crate) disable_ocsp_stapling: bool,
     #[serde(default)]
-    pub disable_storage_check: bool,
+    pub(crate) disable_storage_check: bool,
     #[serde(default)]
-    pub disable_storage_clean: bool,
+    pub(crate) disable_storage_clean: bool,
     /// DNS provider and resolvers (DNS-01): rejected at provisioning.
-    pub dns: Option<Value>,
-    pub resolvers: Option<Value>,
-    pub ech: Option<Value>,
+    pub(crate) dns: Option<Value>,
+    pub(crate) resolvers: Option<Value>,
+    pub(crate) ech: Option<Value>,
 }
 
 /// `apps.tls.certificates`: certificate loaders.
@@ -35,34 +35,34 @@ pub struct TlsAppConfig {
 #[serde(deny_unknown_fields)]
 pub struct Certificates {
     #[serde(default)]
-    pub load_files: Vec<LoadFile>,
+    pub(crate) load_files: Vec<LoadFile>,
     #[serde(default)]
-    pub load_folders: Vec<String>,
+    pub(crate) load_folders: Vec<String>,
     #[serde(default)]
-    pub load_pem: Vec<LoadPem>,
+    pub(crate) load_pem: Vec<LoadPem>,
     #[serde(default)]
-    pub automate: Vec<String>,
+    pub(crate) automate: Vec<String>,
 }
 
 /// One entry of `load_files`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadFile {
-    pub certificate: String,
-    pub key: String,
-    pub format: Option<String>,
+    pub(crate) certificate: String,
+    pub(crate) key: String,
+    pub(crate) format: Option<String>,
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 /// One entry of `load_pem`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadPem {
-    pub certificate: String,
-    pub key: String,
+    pub(crate) certificate: String,
+    pub(crate) key: String,
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 /// `apps.tls.automation`.
@@ -70,11 +70,11 @@ pub struct LoadPem {
 #[serde(deny_unknown_fields)]
 pub struct Automation {
     #[serde(default)]
-    pub policies: Vec<AutomationPolicy>,
-    pub on_demand: Option<OnDemand>,
-    pub ocsp_interval: Option<CaddyDuration>,
-    pub renew_interval: Option<CaddyDuration>,
-    pub storage_clean_interval: Option<CaddyDuration>,
+    pub(crate) policies: Vec<AutomationPolicy>,
+    pub(crate) on_demand: Option<OnDemand>,
+    pub(crate) ocsp_interval: Option<CaddyDuration>,
+    pub(crate) renew_interval: Option<CaddyDuration>,
+    pub(crate) storage_clean_interval: Option<CaddyDuration>,
 }
 
 /// One automation policy: which issuers manage which subjects, and how.
@@ -82,53 +82,53 @@ pub struct Automation {
 #[serde(deny_unknown_fields)]
 pub struct AutomationPolicy {
     #[serde(default)]
-    pub subjects: Vec<String>,
+    pub(crate) subjects: Vec<String>,
     #[serde(default)]
-    pub issuers: Vec<Map<String, Value>>,
-    pub key_type: Option<String>,
-    pub renewal_window_ratio: Option<f64>,
+    pub(crate) issuers: Vec<Map<String, Value>>,
+    pub(crate) key_type: Option<String>,
+    pub(crate) renewal_window_ratio: Option<f64>,
     #[serde(default)]
-    pub on_demand: bool,
+    pub(crate) on_demand: bool,
     #[serde(default)]
-    pub reuse_private_keys: bool,
+    pub(crate) reuse_private_keys: bool,
     /// Certificate managers (`tls.get_certificate.*`, keyed by `via`):
     /// refused by name at provisioning.
     #[serde(default)]
-    pub get_certificate: Vec<Map<String, Value>>,
+    pub(crate) get_certificate: Vec<Map<String, Value>>,
     #[serde(default)]
-    pub must_staple: bool,
+    pub(crate) must_staple: bool,
     #[serde(default)]
-    pub disable_ocsp_stapling: bool,
-    pub storage: Option<Map<String, Value>>,
+    pub(crate) disable_ocsp_stapling: bool,
+    pub(crate) storage: Option<Map<String, Value>>,
 }
 
 /// `automation.on_demand`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OnDemand {
-    pub ask: Option<String>,
-    pub permission: Option<Map<String, Value>>,
-    pub rate_limit: Option<Value>,
+    pub(crate) ask: Option<String>,
+    pub(crate) permission: Option<Map<String, Value>>,
+    pub(crate) rate_limit: Option<Value>,
 }
 
 /// `apps.tls.session_tickets`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionTickets {
-    pub key_source: Option<Map<String, Value>>,
-    pub rotation_interval: Option<CaddyDuration>,
-    pub max_keys: Option<u32>,
+    pub(crate) key_source: Option<Map<String, Value>>,
+    pub(crate) rotation_interval: Option<CaddyDuration>,
+    pub(crate) max_keys: Option<u32>,
     #[serde(default)]
-    pub disable_rotation: bool,
+    pub(crate) disable_rotation: bool,
     #[serde(default)]
-    pub disabled: bool,
+    pub(crate) disabled: bool,
 }
 
 /// `apps.tls.cache`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheConfig {
-    pub capacity: Option<usize>,
+    pub(crate) capacity: Option<usize>,
 }
 
 /// One entry of a server's `tls_connection_policies`.
@@ -136,31 +136,31 @@ pub struct CacheConfig {
 #[serde(deny_unknown_fields)]
 pub struct ConnPolicyConfig {
     #[serde(rename = "match")]
-    pub matchers: Option<PolicyMatch>,
-    pub certificate_selection: Option<CertSelection>,
+    pub(crate) matchers: Option<PolicyMatch>,
+    pub(crate) certificate_selection: Option<CertSelection>,
     #[serde(default)]
-    pub cipher_suites: Vec<String>,
+    pub(crate) cipher_suites: Vec<String>,
     #[serde(default)]
-    pub curves: Vec<String>,
+    pub(crate) curves: Vec<String>,
     #[serde(default)]
-    pub alpn: Vec<String>,
-    pub protocol_min: Option<String>,
-    pub protocol_max: Option<String>,
-    pub client_authentication: Option<ClientAuthConfig>,
-    pub default_sni: Option<String>,
-    pub fallback_sni: Option<String>,
-    pub insecure_secrets_log: Option<String>,
+    pub(crate) alpn: Vec<String>,
+    pub(crate) protocol_min: Option<String>,
+    pub(crate) protocol_max: Option<String>,
+    pub(crate) client_authentication: Option<ClientAuthConfig>,
+    pub(crate) default_sni: Option<String>,
+    pub(crate) fallback_sni: Option<String>,
+    pub(crate) insecure_secrets_log: Option<String>,
     #[serde(default)]
-    pub drop: bool,
+    pub(crate) drop: bool,
 }
 
 /// A connection policy's `match` (the `tls.handshake_match.*` modules).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyMatch {
-    pub sni: Option<Vec<String>>,
-    pub remote_ip: Option<IpRanges>,
-    pub local_ip: Option<IpRanges>,
+    pub(crate) sni: Option<Vec<String>>,
+    pub(crate) remote_ip: Option<IpRanges>,
+    pub(crate) local_ip: Option<IpRanges>,
 }
 
 /// `remote_ip` / `local_ip` handshake matchers.
@@ -168,9 +168,9 @@ pub struct PolicyMatch {
 #[serde(deny_unknown_fields)]
 pub struct IpRanges {
     #[serde(default)]
-    pub ranges: Vec<String>,
+    pub(crate) ranges: Vec<String>,
     #[serde(default)]
-    pub not_ranges: Vec<String>,
+    pub(crate) not_ranges: Vec<String>,
 }
 
 /// `certificate_selection`: narrows the certificates a policy may serve.
@@ -178,30 +178,30 @@ pub struct IpRanges {
 #[serde(deny_unknown_fields)]
 pub struct CertSelection {
     #[serde(default)]
-    pub serial_number: Vec<String>,
+    pub(crate) serial_number: Vec<String>,
     #[serde(default)]
-    pub subject_organization: Vec<String>,
-    pub public_key_algorithm: Option<String>,
+    pub(crate) subject_organization: Vec<String>,
+    pub(crate) public_key_algorithm: Option<String>,
     #[serde(default)]
-    pub any_tag: Vec<String>,
+    pub(crate) any_tag: Vec<String>,
     #[serde(default)]
-    pub all_tags: Vec<String>,
+    pub(crate) all_tags: Vec<String>,
 }
 
 /// `client_authentication` of a connection policy.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientAuthConfig {
-    pub ca: Option<Map<String, Value>>,
+    pub(crate) ca: Option<Map<String, Value>>,
     #[serde(default)]
-    pub trusted_ca_certs: Vec<String>,
+    pub(crate) trusted_ca_certs: Vec<String>,
     #[serde(default)]
-    pub trusted_ca_certs_pem_files: Vec<String>,
+    pub(crate) trusted_ca_certs_pem_files: Vec<String>,
     #[serde(default)]
-    pub trusted_leaf_certs: Vec<String>,
+    pub(crate) trusted_leaf_certs: Vec<String>,
     #[serde(default)]
-    pub verifiers: Vec<Map<String, Value>>,
-    pub mode: Option<String>,
+    pub(crate) verifiers: Vec<Map<String, Value>>,
+    pub(crate) mode: Option<String>,
 }
 
 /// `apps.pki`.
@@ -209,85 +209,85 @@ pub struct ClientAuthConfig {
 #[serde(deny_unknown_fields)]
 pub struct PkiAppConfig {
     #[serde(default)]
-    pub certificate_authorities: BTreeMap<String, CaConfig>,
+    pub(crate) certificate_authorities: BTreeMap<String, CaConfig>,
 }
 
 /// One certificate authority of the `pki` app.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaConfig {
-    pub name: Option<String>,
-    pub root_common_name: Option<String>,
-    pub intermediate_common_name: Option<String>,
-    pub intermediate_lifetime: Option<CaddyDuration>,
+    pub(crate) name: Option<String>,
+    pub(crate) root_common_name: Option<String>,
+    pub(crate) intermediate_common_name: Option<String>,
+    pub(crate) intermediate_lifetime: Option<CaddyDuration>,
     /// How often Caddy checks the intermediate; bellhop checks it at every
     /// issuance, so any interval is met.
-    pub maintenance_interval: Option<CaddyDuration>,
+    pub(crate) maintenance_interval: Option<CaddyDuration>,
     /// The share of the intermediate's lifetime left when it is renewed.
-    pub renewal_window_ratio: Option<f64>,
-    pub install_trust: Option<bool>,
-    pub root: Option<KeyPairFiles>,
-    pub intermediate: Option<KeyPairFiles>,
-    pub storage: Option<Map<String, Value>>,
+    pub(crate) renewal_window_ratio: Option<f64>,
+    pub(crate) install_trust: Option<bool>,
+    pub(crate) root: Option<KeyPairFiles>,
+    pub(crate) intermediate: Option<KeyPairFiles>,
+    pub(crate) storage: Option<Map<String, Value>>,
 }
 
 /// A CA key pair given as files (`root`/`intermediate` of a CA).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPairFiles {
-    pub certificate: String,
-    pub private_key: Option<String>,
-    pub format: Option<String>,
+    pub(crate) certificate: String,
+    pub(crate) private_key: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// The `internal` issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InternalIssuerConfig {
-    pub module: String,
-    pub ca: Option<String>,
-    pub lifetime: Option<CaddyDuration>,
+    pub(crate) module: String,
+    pub(crate) ca: Option<String>,
+    pub(crate) lifetime: Option<CaddyDuration>,
     #[serde(default)]
-    pub sign_with_root: bool,
+    pub(crate) sign_with_root: bool,
 }
 
 /// The `acme` issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcmeIssuerConfig {
-    pub module: String,
-    pub ca: Option<String>,
-    pub test_ca: Option<String>,
-    pub email: Option<String>,
-    pub account_key: Option<String>,
-    pub external_account: Option<ExternalAccount>,
-    pub acme_timeout: Option<CaddyDuration>,
-    pub challenges: Option<Challenges>,
+    pub(crate) module: String,
+    pub(crate) ca: Option<String>,
+    pub(crate) test_ca: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) account_key: Option<String>,
+    pub(crate) external_account: Option<ExternalAccount>,
+    pub(crate) acme_timeout: Option<CaddyDuration>,
+    pub(crate) challenges: Option<Challenges>,
     #[serde(default)]
-    pub trusted_roots_pem_files: Vec<String>,
-    pub preferred_chains: Option<Value>,
-    pub certificate_lifetime: Option<CaddyDuration>,
+    pub(crate) trusted_roots_pem_files: Vec<String>,
+    pub(crate) preferred_chains: Option<Value>,
+    pub(crate) certificate_lifetime: Option<CaddyDuration>,
     /// The ACME profile to order (draft-ietf-acme-profiles).
-    pub profile: Option<String>,
+    pub(crate) profile: Option<String>,
 }
 
 /// `external_account` (EAB) of the ACME issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalAccount {
-    pub key_id: String,
-    pub mac_key: String,
+    pub(crate) key_id: String,
+    pub(crate) mac_key: String,
 }
 
 /// `challenges` of the ACME issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Challenges {
-    pub http: Option<ChallengeConfig>,
+    pub(crate) http: Option<ChallengeConfig>,
     #[serde(rename = "tls-alpn")]
-    pub tls_alpn: Option<ChallengeConfig>,
-    pub dns: Option<Value>,
-    pub bind_host: Option<String>,
+    pub(crate) tls_alpn: Option<ChallengeConfig>,
+    pub(crate) dns: Option<Value>,
+    pub(crate) bind_host: Option<String>,
 }
 
 /// One challenge type's settings.
@@ -295,6 +295,6 @@ pub struct Challenges {
 #[serde(deny_unknown_fields)]
 pub struct ChallengeConfig {
     #[serde(default)]
-    pub disabled: bool,
-    pub alternate_port: Option<u16>,
+    pub(crate) disabled: bool,
+    pub(crate) alternate_port: Option<u16>,
 }

@@ -38,6 +38,7 @@ impl Issuer {
         match obj.get("module").and_then(Value::as_str) {
             Some("internal") => {
                 let c: InternalIssuerConfig = crate::config::decode(&value, at)?;
+                crate::config::unread::internal_issuer(&c);
                 Ok(Issuer::Internal(InternalIssuer {
                     ca: c
                         .ca

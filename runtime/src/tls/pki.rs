@@ -91,12 +91,7 @@ impl Ca {
         storage: &Storage,
         at: &str,
     ) -> Result<Ca, Error> {
-        if cfg.root.is_some() || cfg.intermediate.is_some() {
-            return Err(Error::config(
-                at,
-                "CA key pairs from files (root/intermediate) are not supported; bellhop keeps its CA in storage",
-            ));
-        }
+        crate::config::unread::ca(cfg, at)?;
         if cfg.install_trust != Some(false) {
             // Caddy installs the root into the system store here (and only
             // warns when it cannot); bellhop leaves that to an explicit

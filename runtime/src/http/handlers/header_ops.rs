@@ -23,13 +23,13 @@ use std::sync::Arc;
 #[serde(deny_unknown_fields)]
 pub struct HeaderOpsConfig {
     #[serde(default)]
-    pub add: BTreeMap<String, Vec<String>>,
+    pub(crate) add: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub set: BTreeMap<String, Vec<String>>,
+    pub(crate) set: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub delete: Vec<String>,
+    pub(crate) delete: Vec<String>,
     #[serde(default)]
-    pub replace: BTreeMap<String, Vec<ReplacementConfig>>,
+    pub(crate) replace: BTreeMap<String, Vec<ReplacementConfig>>,
 }
 
 /// One `replace` entry.
@@ -37,10 +37,10 @@ pub struct HeaderOpsConfig {
 #[serde(deny_unknown_fields)]
 pub struct ReplacementConfig {
     #[serde(default)]
-    pub search: String,
-    pub search_regexp: Option<String>,
+    pub(crate) search: String,
+    pub(crate) search_regexp: Option<String>,
     #[serde(default)]
-    pub replace: String,
+    pub(crate) replace: String,
 }
 
 struct Replacement {

@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct ResponseMatcherConfig {
     #[serde(default)]
-    pub status_code: Vec<u16>,
+    pub(crate) status_code: Vec<u16>,
     #[serde(default)]
-    pub headers: BTreeMap<String, Option<Vec<String>>>,
+    pub(crate) headers: BTreeMap<String, Option<Vec<String>>>,
 }
 
 /// A provisioned response matcher.

@@ -14,8 +14,8 @@
 //! - At most `roll_keep` (default 10) rolled files younger than
 //!   `roll_keep_days` (default 90) are kept, compressed or not.
 //!
-//! Timestamps are UTC (`roll_local_time` is accepted, but bellhop has no
-//! time zone database).
+//! Timestamps are UTC (`roll_local_time` is refused: bellhop has no time
+//! zone database).
 
 use super::schedule::Schedule;
 use super::FileConfig;
@@ -92,7 +92,7 @@ impl Rolling {
             c.roll_minutes.as_ref(),
             path,
         )?;
-        let _ = c.roll_local_time;
+        crate::config::unread::roll_local_time(c.roll_local_time, path)?;
         let mode = parse_mode(&c.mode, 0o600, &format!("{path}.mode"))?;
         let dir_mode = parse_mode(&c.dir_mode, 0o700, &format!("{path}.dir_mode"))?;
         let file_path = PathBuf::from(&c.filename);

@@ -16,31 +16,31 @@ use std::time::Duration;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct HandlerConfig {
-    pub transport: Option<Map<String, Value>>,
-    pub circuit_breaker: Option<Map<String, Value>>,
-    pub load_balancing: Option<LoadBalancing>,
-    pub health_checks: Option<HealthChecks>,
+    pub(crate) transport: Option<Map<String, Value>>,
+    pub(crate) circuit_breaker: Option<Map<String, Value>>,
+    pub(crate) load_balancing: Option<LoadBalancing>,
+    pub(crate) health_checks: Option<HealthChecks>,
     #[serde(default)]
-    pub upstreams: Vec<UpstreamConfig>,
-    pub dynamic_upstreams: Option<Map<String, Value>>,
+    pub(crate) upstreams: Vec<UpstreamConfig>,
+    pub(crate) dynamic_upstreams: Option<Map<String, Value>>,
     #[serde(default)]
-    pub flush_interval: SignedDuration,
+    pub(crate) flush_interval: SignedDuration,
     #[serde(default)]
-    pub trusted_proxies: Vec<String>,
-    pub headers: Option<HeadersConfig>,
+    pub(crate) trusted_proxies: Vec<String>,
+    pub(crate) headers: Option<HeadersConfig>,
     #[serde(default)]
-    pub request_buffers: i64,
+    pub(crate) request_buffers: i64,
     #[serde(default)]
-    pub response_buffers: i64,
-    pub stream_timeout: Option<CaddyDuration>,
-    pub stream_close_delay: Option<CaddyDuration>,
+    pub(crate) response_buffers: i64,
+    pub(crate) stream_timeout: Option<CaddyDuration>,
+    pub(crate) stream_close_delay: Option<CaddyDuration>,
     #[serde(default)]
-    pub stream_buffer_size: i64,
-    pub rewrite: Option<Box<serde_json::value::RawValue>>,
+    pub(crate) stream_buffer_size: i64,
+    pub(crate) rewrite: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
-    pub handle_response: Vec<ResponseHandlerConfig>,
+    pub(crate) handle_response: Vec<ResponseHandlerConfig>,
     #[serde(default)]
-    pub verbose_logs: bool,
+    pub(crate) verbose_logs: bool,
 }
 
 /// One static upstream.
@@ -48,32 +48,32 @@ pub struct HandlerConfig {
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
     #[serde(default)]
-    pub dial: String,
+    pub(crate) dial: String,
     #[serde(default)]
-    pub lookup_srv: String,
+    pub(crate) lookup_srv: String,
     #[serde(default)]
-    pub max_requests: usize,
+    pub(crate) max_requests: usize,
 }
 
 /// `load_balancing`.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancing {
-    pub selection_policy: Option<Map<String, Value>>,
+    pub(crate) selection_policy: Option<Map<String, Value>>,
     #[serde(default)]
-    pub retries: u32,
-    pub try_duration: Option<CaddyDuration>,
-    pub try_interval: Option<CaddyDuration>,
+    pub(crate) retries: u32,
+    pub(crate) try_duration: Option<CaddyDuration>,
+    pub(crate) try_interval: Option<CaddyDuration>,
     #[serde(default)]
-    pub retry_match: Vec<Map<String, Value>>,
+    pub(crate) retry_match: Vec<Map<String, Value>>,
 }
 
 /// `health_checks`.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct HealthChecks {
-    pub active: Option<ActiveConfig>,
-    pub passive: Option<PassiveConfig>,
+    pub(crate) active: Option<ActiveConfig>,
+    pub(crate) passive: Option<PassiveConfig>,
 }
 
 /// `health_checks.active`.
@@ -81,55 +81,55 @@ pub struct HealthChecks {
 #[serde(deny_unknown_fields)]
 pub struct ActiveConfig {
     #[serde(default)]
-    pub path: String,
+    pub(crate) path: String,
     #[serde(default)]
-    pub uri: String,
+    pub(crate) uri: String,
     #[serde(default)]
-    pub upstream: String,
+    pub(crate) upstream: String,
     #[serde(default)]
-    pub port: u16,
+    pub(crate) port: u16,
     #[serde(default)]
-    pub headers: BTreeMap<String, Vec<String>>,
+    pub(crate) headers: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub method: String,
+    pub(crate) method: String,
     #[serde(default)]
-    pub body: String,
+    pub(crate) body: String,
     #[serde(default)]
-    pub follow_redirects: bool,
-    pub interval: Option<CaddyDuration>,
-    pub timeout: Option<CaddyDuration>,
+    pub(crate) follow_redirects: bool,
+    pub(crate) interval: Option<CaddyDuration>,
+    pub(crate) timeout: Option<CaddyDuration>,
     #[serde(default)]
-    pub passes: u32,
+    pub(crate) passes: u32,
     #[serde(default)]
-    pub fails: u32,
+    pub(crate) fails: u32,
     #[serde(default)]
-    pub max_size: i64,
+    pub(crate) max_size: i64,
     #[serde(default)]
-    pub expect_status: u16,
+    pub(crate) expect_status: u16,
     #[serde(default)]
-    pub expect_body: String,
+    pub(crate) expect_body: String,
 }
 
 /// `health_checks.passive`.
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct PassiveConfig {
-    pub fail_duration: Option<CaddyDuration>,
+    pub(crate) fail_duration: Option<CaddyDuration>,
     #[serde(default)]
-    pub max_fails: usize,
+    pub(crate) max_fails: usize,
     #[serde(default)]
-    pub unhealthy_request_count: usize,
+    pub(crate) unhealthy_request_count: usize,
     #[serde(default)]
-    pub unhealthy_status: Vec<u16>,
-    pub unhealthy_latency: Option<CaddyDuration>,
+    pub(crate) unhealthy_status: Vec<u16>,
+    pub(crate) unhealthy_latency: Option<CaddyDuration>,
 }
 
 /// `headers`: request and response operations (`header_up`/`header_down`).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct HeadersConfig {
-    pub request: Option<HeaderOpsConfig>,
-    pub response: Option<RespHeadersConfig>,
+    pub(crate) request: Option<HeaderOpsConfig>,
+    pub(crate) response: Option<RespHeadersConfig>,
 }
 
 /// Response header operations, with `require` conditions.
@@ -137,16 +137,16 @@ pub struct HeadersConfig {
 #[serde(deny_unknown_fields)]
 pub struct RespHeadersConfig {
     #[serde(default)]
-    pub add: BTreeMap<String, Vec<String>>,
+    pub(crate) add: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub set: BTreeMap<String, Vec<String>>,
+    pub(crate) set: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub delete: Vec<String>,
+    pub(crate) delete: Vec<String>,
     #[serde(default)]
-    pub replace: BTreeMap<String, Vec<ReplacementConfig>>,
-    pub require: Option<ResponseMatcherConfig>,
+    pub(crate) replace: BTreeMap<String, Vec<ReplacementConfig>>,
+    pub(crate) require: Option<ResponseMatcherConfig>,
     #[serde(default)]
-    pub deferred: bool,
+    pub(crate) deferred: bool,
 }
 
 /// Caddy's `ResponseMatcher`: status codes (`2` = any 2xx) and headers.
@@ -154,9 +154,9 @@ pub struct RespHeadersConfig {
 #[serde(deny_unknown_fields)]
 pub struct ResponseMatcherConfig {
     #[serde(default)]
-    pub status_code: Vec<u16>,
+    pub(crate) status_code: Vec<u16>,
     #[serde(default)]
-    pub headers: BTreeMap<String, Option<Vec<String>>>,
+    pub(crate) headers: BTreeMap<String, Option<Vec<String>>>,
 }
 
 /// One `handle_response` entry.
@@ -164,10 +164,10 @@ pub struct ResponseMatcherConfig {
 #[serde(deny_unknown_fields)]
 pub struct ResponseHandlerConfig {
     #[serde(rename = "match")]
-    pub matcher: Option<ResponseMatcherConfig>,
-    pub status_code: Option<WeakString>,
+    pub(crate) matcher: Option<ResponseMatcherConfig>,
+    pub(crate) status_code: Option<WeakString>,
     #[serde(default)]
-    pub routes: Vec<RouteConfig>,
+    pub(crate) routes: Vec<RouteConfig>,
 }
 
 /// A string that JSON may give as a number (Caddy's `WeakString`).

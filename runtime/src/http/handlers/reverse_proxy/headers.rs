@@ -149,14 +149,18 @@ pub fn via(version: http::Version) -> HeaderValue {
 }
 
 fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
-    if cx.conn.remote.is_none() {
+    // a unix-socket peer has no address: trusted only with
+    // `trusted_proxies_unix`, and then nothing is appended to the chain
+    let unix = cx.conn.remote.is_none();
+    let remote = cx.remote_ip();
+    let trusted =
+        cx.server.trusts(cx.conn) || (!unix && trusted_here.iter().any(|n| n.contains(remote)));
+    if unix && !trusted {
         h.remove(&XFF);
         h.remove(&XFP);
         h.remove(&XFH);
         return;
     }
-    let remote = cx.remote_ip();
-    let trusted = cx.server.is_trusted(remote) || trusted_here.iter().any(|n| n.contains(remote));
     let prior: Vec<&str> = match trusted {
         true => h
             .get_all(&XFF)
@@ -165,10 +169,12 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
             .collect(),
         false => Vec::new(),
     };
-    let xff = if prior.iter().any(|p| !p.is_empty()) {
-        HeaderValue::from_str(&format!("{}, {remote}", prior.join(", "))).ok()
-    } else {
-        ip_value(remote)
+    let has_prior = prior.iter().any(|p| !p.is_empty());
+    let xff = match (has_prior, unix) {
+        (true, false) => HeaderValue::from_str(&format!("{}, {remote}", prior.join(", "))).ok(),
+        (true, true) => HeaderValue::from_str(&prior.join(", ")).ok(),
+        (false, false) => ip_value(remote),
+        (false, true) => None,
     };
     if let Some(v) = xff {
         h.insert(&XFF, v);

@@ -20,46 +20,46 @@ use std::time::Duration;
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTransportConfig {
-    pub resolver: Option<Value>,
-    pub tls: Option<TlsConfig>,
-    pub keep_alive: Option<KeepAliveConfig>,
-    pub compression: Option<bool>,
+    pub(crate) resolver: Option<Value>,
+    pub(crate) tls: Option<TlsConfig>,
+    pub(crate) keep_alive: Option<KeepAliveConfig>,
+    pub(crate) compression: Option<bool>,
     #[serde(default)]
-    pub max_conns_per_host: usize,
+    pub(crate) max_conns_per_host: usize,
     #[serde(default)]
-    pub proxy_protocol: String,
+    pub(crate) proxy_protocol: String,
     #[serde(default)]
-    pub forward_proxy_url: String,
-    pub network_proxy: Option<Map<String, Value>>,
-    pub dial_timeout: Option<CaddyDuration>,
-    pub dial_fallback_delay: Option<SignedDuration>,
-    pub response_header_timeout: Option<CaddyDuration>,
-    pub expect_continue_timeout: Option<CaddyDuration>,
+    pub(crate) forward_proxy_url: String,
+    pub(crate) network_proxy: Option<Map<String, Value>>,
+    pub(crate) dial_timeout: Option<CaddyDuration>,
+    pub(crate) dial_fallback_delay: Option<SignedDuration>,
+    pub(crate) response_header_timeout: Option<CaddyDuration>,
+    pub(crate) expect_continue_timeout: Option<CaddyDuration>,
     #[serde(default)]
-    pub max_response_header_size: i64,
+    pub(crate) max_response_header_size: i64,
     #[serde(default)]
-    pub write_buffer_size: usize,
+    pub(crate) write_buffer_size: usize,
     #[serde(default)]
-    pub read_buffer_size: usize,
-    pub read_timeout: Option<CaddyDuration>,
-    pub write_timeout: Option<CaddyDuration>,
+    pub(crate) read_buffer_size: usize,
+    pub(crate) read_timeout: Option<CaddyDuration>,
+    pub(crate) write_timeout: Option<CaddyDuration>,
     #[serde(default)]
-    pub versions: Vec<String>,
+    pub(crate) versions: Vec<String>,
     #[serde(default)]
-    pub local_address: String,
+    pub(crate) local_address: String,
 }
 
 /// `keep_alive`.
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct KeepAliveConfig {
-    pub enabled: Option<bool>,
-    pub probe_interval: Option<CaddyDuration>,
+    pub(crate) enabled: Option<bool>,
+    pub(crate) probe_interval: Option<CaddyDuration>,
     #[serde(default)]
-    pub max_idle_conns: usize,
+    pub(crate) max_idle_conns: usize,
     #[serde(default)]
-    pub max_idle_conns_per_host: usize,
-    pub idle_timeout: Option<CaddyDuration>,
+    pub(crate) max_idle_conns_per_host: usize,
+    pub(crate) idle_timeout: Option<CaddyDuration>,
 }
 
 fn d(o: Option<CaddyDuration>) -> Option<Duration> {

@@ -380,7 +380,7 @@ fn cookie<'c>(cx: &'c Cx<'_>, name: &str) -> Option<&'c str> {
 }
 
 fn set_cookie(cx: &mut Cx<'_>, name: &str, value: &str, max_age: Option<u64>) {
-    let trusted_https = cx.server.is_trusted(cx.remote_ip())
+    let trusted_https = cx.server.trusts(cx.conn)
         && cx
             .parts
             .headers

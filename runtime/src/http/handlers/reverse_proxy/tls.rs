@@ -19,28 +19,28 @@ use std::sync::Arc;
 #[derive(Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
-    pub ca: Option<Map<String, Value>>,
+    pub(crate) ca: Option<Map<String, Value>>,
     #[serde(default)]
-    pub root_ca_pool: Vec<String>,
+    pub(crate) root_ca_pool: Vec<String>,
     #[serde(default)]
-    pub root_ca_pem_files: Vec<String>,
+    pub(crate) root_ca_pem_files: Vec<String>,
     #[serde(default)]
-    pub client_certificate_file: String,
+    pub(crate) client_certificate_file: String,
     #[serde(default)]
-    pub client_certificate_key_file: String,
+    pub(crate) client_certificate_key_file: String,
     #[serde(default)]
-    pub client_certificate_automate: String,
+    pub(crate) client_certificate_automate: String,
     #[serde(default)]
-    pub insecure_skip_verify: bool,
-    pub handshake_timeout: Option<CaddyDuration>,
+    pub(crate) insecure_skip_verify: bool,
+    pub(crate) handshake_timeout: Option<CaddyDuration>,
     #[serde(default)]
-    pub server_name: String,
+    pub(crate) server_name: String,
     #[serde(default)]
-    pub renegotiation: String,
+    pub(crate) renegotiation: String,
     #[serde(default)]
-    pub except_ports: Vec<String>,
+    pub(crate) except_ports: Vec<String>,
     #[serde(default)]
-    pub curves: Vec<String>,
+    pub(crate) curves: Vec<String>,
 }
 
 fn provider() -> rustls::crypto::CryptoProvider {

@@ -1,0 +1,415 @@
+//! Every config field bellhop decodes but does not act on, in one place,
+//! each with why: **refused** when set (the load fails naming the field),
+//! or **accepted** because what it tunes does not exist in bellhop, so
+//! any value is met as it is (`disable_ocsp_stapling` with no stapling).
+//!
+//! The compiler keeps this list complete: the config model's fields are
+//! `pub(crate)`, so a field that no code reads is a `dead_code` warning,
+//! which CI denies; reading a field here is what acknowledges it. The
+//! test below fails if anything else silences such a field (a
+//! `let _ = field` or an `allow(dead_code)` on anything but a module
+//! name), so nothing can be accepted and then quietly ignored.
+
+use super::{Config, HttpApp, ServerConfig};
+use crate::error::Error;
+use crate::tls::config::{AcmeIssuerConfig, CaConfig, InternalIssuerConfig, TlsAppConfig};
+use serde::Deserialize;
+
+/// Fails with `why` at `path` when `set`.
+fn refuse(set: bool, path: impl Into<String>, why: &str) -> Result<(), Error> {
+    match set {
+        true => Err(Error::config(path, why)),
+        false => Ok(()),
+    }
+}
+
+/// `apps.http.metrics` (Caddy's `Metrics`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Metrics {
+    #[serde(default)]
+    per_host: bool,
+    #[serde(default)]
+    observe_catchall_hosts: bool,
+    #[serde(default)]
+    otlp: bool,
+}
+
+/// The `http` app and its servers.
+pub(crate) fn http_app(app: &HttpApp) -> Result<(), Error> {
+    if let Some(m) = &app.metrics {
+        let m: Metrics =
+            crate::config::decode(&serde_json::Value::Object(m.clone()), "apps.http.metrics")?;
+        let why = "per-host metrics are not implemented: bellhop's metrics carry no host label";
+        refuse(m.per_host, "apps.http.metrics.per_host", why)?;
+        refuse(
+            m.observe_catchall_hosts,
+            "apps.http.metrics.observe_catchall_hosts",
+            why,
+        )?;
+        refuse(
+            m.otlp,
+            "apps.http.metrics.otlp",
+            "pushing metrics over OTLP is not implemented; scrape the admin /metrics endpoint",
+        )?;
+    }
+    for (name, s) in &app.servers {
+        server(s, &format!("apps.http.servers.{name}"))?;
+    }
+    Ok(())
+}
+
+fn server(s: &ServerConfig, path: &str) -> Result<(), Error> {
+    // Accepted: hyper reads an HTTP/1 request body while the response is
+    // written (full duplex) whatever the setting.
+    let _full_duplex_always = s.enable_full_duplex;
+    // Accepted: the deprecated per-server switch turns metrics on for the
+    // app, as in Caddy (see `instance::wants_metrics`).
+    let _metrics_for_the_app = s.metrics.is_some();
+    if let Some(a) = &s.automatic_https {
+        refuse(
+            a.prefer_wildcard,
+            format!("{path}.automatic_https.prefer_wildcard"),
+            "not implemented: bellhop manages a certificate for every name a site lists",
+        )?;
+    }
+    if let Some(l) = &s.logs {
+        refuse(
+            l.trace,
+            format!("{path}.logs.trace"),
+            "not implemented: bellhop logs no per-handler traces",
+        )?;
+    }
+    Ok(())
+}
+
+/// The `logging` and `admin` sections.
+pub(crate) fn logging_admin(config: &Config) -> Result<(), Error> {
+    // Accepted: the sink receives the log output of Go's standard
+    // library in Caddy; nothing in bellhop writes there.
+    let _no_stdlib_log = config.logging.as_ref().map(|l| l.sink.is_some());
+    let Some(admin) = &config.admin else {
+        return Ok(());
+    };
+    let remote = "the remote admin endpoint (mTLS and per-key access) is not implemented";
+    refuse(admin.identity.is_some(), "admin.identity", remote)?;
+    refuse(admin.remote.is_some(), "admin.remote", remote)?;
+    if let Some(c) = &admin.config {
+        let load = "dynamic config loading (caddy.config_loaders) is not implemented; \
+                    load configs through the admin API or `bellhop run --config`";
+        refuse(c.load.is_some(), "admin.config.load", load)?;
+        refuse(c.load_delay.is_some(), "admin.config.load_delay", load)?;
+    }
+    Ok(())
+}
+
+/// The `tls` app.
+pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
+    // Accepted: bellhop staples no OCSP responses (so "disabled" holds),
+    // makes no storage self-check at start and never cleans storage, and
+    // resolvers serve only DNS-01, which is refused with its provider.
+    let _no_stapling = app.disable_ocsp_stapling;
+    let _no_storage_check = app.disable_storage_check;
+    let _no_storage_clean = app.disable_storage_clean;
+    let _dns_only = app.resolvers.is_some();
+    if let Some(c) = &app.cache {
+        refuse(
+            c.capacity.is_some(),
+            "apps.tls.cache.capacity",
+            "not implemented: bellhop keeps every certificate it manages or loads in memory",
+        )?;
+    }
+    if let Some(t) = &app.session_tickets {
+        let why = "session ticket keys from a source, their rotation and count are not \
+                   implemented: rustls makes and rotates each process's keys";
+        refuse(
+            t.key_source.is_some(),
+            "apps.tls.session_tickets.key_source",
+            why,
+        )?;
+        refuse(
+            t.rotation_interval.is_some(),
+            "apps.tls.session_tickets.rotation_interval",
+            why,
+        )?;
+        refuse(
+            t.max_keys.is_some(),
+            "apps.tls.session_tickets.max_keys",
+            why,
+        )?;
+        refuse(
+            t.disable_rotation,
+            "apps.tls.session_tickets.disable_rotation",
+            why,
+        )?;
+    }
+    if let Some(a) = &app.automation {
+        refuse(
+            a.ocsp_interval.is_some(),
+            "apps.tls.automation.ocsp_interval",
+            "OCSP stapling is not implemented",
+        )?;
+        refuse(
+            a.storage_clean_interval.is_some(),
+            "apps.tls.automation.storage_clean_interval",
+            "not implemented: bellhop does not clean expired certificates out of storage",
+        )?;
+        for (i, p) in a.policies.iter().enumerate() {
+            let _no_stapling = p.disable_ocsp_stapling;
+            refuse(
+                p.must_staple,
+                format!("apps.tls.automation.policies[{i}].must_staple"),
+                "OCSP stapling is not implemented, so certificates cannot require it",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A CA of the `pki` app.
+pub(crate) fn ca(c: &CaConfig, at: &str) -> Result<(), Error> {
+    // Accepted: the intermediate is checked at every issuance, so any
+    // maintenance interval is met.
+    let _checked_always = c.maintenance_interval;
+    refuse(
+        c.storage.is_some(),
+        format!("{at}.storage"),
+        "a CA storage of its own is not implemented; the CA lives in the config's storage",
+    )?;
+    for (key, pair) in [("root", &c.root), ("intermediate", &c.intermediate)] {
+        if let Some(p) = pair {
+            let what = format!(
+                "a CA key pair from files ({} {}, key {}) is not supported; bellhop keeps its CA in storage",
+                p.format.as_deref().unwrap_or("pem_file"),
+                p.certificate,
+                p.private_key.as_deref().unwrap_or("none"),
+            );
+            return Err(Error::config(format!("{at}.{key}"), what));
+        }
+    }
+    Ok(())
+}
+
+/// The `acme` issuer.
+pub(crate) fn acme_issuer(c: &AcmeIssuerConfig, at: &str) -> Result<(), Error> {
+    let _module_name = &c.module;
+    refuse(
+        c.preferred_chains.is_some(),
+        format!("{at}.preferred_chains"),
+        "not implemented: bellhop uses the chain the CA sends first",
+    )?;
+    refuse(
+        c.certificate_lifetime.is_some(),
+        format!("{at}.certificate_lifetime"),
+        "not implemented: bellhop orders the CA's default lifetime (or its `profile`)",
+    )?;
+    if let Some(ch) = &c.challenges {
+        // Accepted: challenges are answered by bellhop's own HTTP and TLS
+        // servers on every address and port they listen on; no separate
+        // solver binds a host or an alternate port.
+        let _own_servers = &ch.bind_host;
+        let _http_port = ch.http.as_ref().map(|h| h.alternate_port);
+        let _tls_port = ch.tls_alpn.as_ref().map(|h| h.alternate_port);
+    }
+    Ok(())
+}
+
+/// A log encoder's options bellhop has no use for.
+pub(crate) fn encoder(
+    caller_key: &Option<String>,
+    stacktrace_key: &Option<String>,
+    duration_format: Option<&str>,
+    time_local: bool,
+    path: &str,
+) -> Result<(), Error> {
+    // Accepted: bellhop's entries carry no caller and no stack trace, so
+    // the keys they would go under name nothing.
+    let _no_caller = caller_key;
+    let _no_stack = stacktrace_key;
+    refuse(
+        !matches!(
+            duration_format,
+            None | Some("" | "s" | "second" | "seconds")
+        ),
+        format!("{path}.duration_format"),
+        "not implemented: durations are logged in seconds (a float), zap's default",
+    )?;
+    refuse(
+        time_local,
+        format!("{path}.time_local"),
+        "not implemented: bellhop has no time zone database; times are UTC",
+    )
+}
+
+/// A file writer's `roll_local_time`.
+pub(crate) fn roll_local_time(v: Option<bool>, path: &str) -> Result<(), Error> {
+    refuse(
+        v == Some(true),
+        format!("{path}.roll_local_time"),
+        "not implemented: bellhop has no time zone database; rolled file names use UTC",
+    )
+}
+
+/// The `internal` issuer.
+pub(crate) fn internal_issuer(c: &InternalIssuerConfig) {
+    let _module_name = &c.module;
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    /// Each refused field fails the load naming itself; the accepted ones
+    /// load.
+    #[test]
+    fn refused_fields_name_themselves() {
+        let srv = |extra: serde_json::Value| {
+            let mut s = json!({"listen": ["127.0.0.1:0"], "routes": []});
+            for (k, v) in extra.as_object().unwrap() {
+                s[k] = v.clone();
+            }
+            json!({"apps": {"http": {"servers": {"s": s}}}})
+        };
+        let tls = |app: serde_json::Value| json!({"apps": {"tls": app}});
+        let acme = |extra: serde_json::Value| {
+            let mut i = json!({"module": "acme"});
+            for (k, v) in extra.as_object().unwrap() {
+                i[k] = v.clone();
+            }
+            tls(json!({"automation": {"policies": [{"subjects": ["a.test"], "issuers": [i]}]}}))
+        };
+        let refused = [
+            (
+                json!({"apps": {"http": {"metrics": {"per_host": true}}}}),
+                "apps.http.metrics.per_host",
+            ),
+            (
+                json!({"apps": {"http": {"metrics": {"otlp": true}}}}),
+                "apps.http.metrics.otlp",
+            ),
+            (
+                srv(json!({"automatic_https": {"prefer_wildcard": true}})),
+                "automatic_https.prefer_wildcard",
+            ),
+            (
+                srv(json!({"logs": {"trace": true}})),
+                "apps.http.servers.s.logs.trace",
+            ),
+            (
+                json!({"admin": {"remote": {"listen": ":2021"}}}),
+                "admin.remote",
+            ),
+            (json!({"admin": {"identity": {}}}), "admin.identity"),
+            (
+                json!({"admin": {"config": {"load": {"module": "http"}}}}),
+                "admin.config.load",
+            ),
+            (
+                tls(json!({"cache": {"capacity": 10}})),
+                "apps.tls.cache.capacity",
+            ),
+            (
+                tls(json!({"session_tickets": {"max_keys": 2}})),
+                "apps.tls.session_tickets.max_keys",
+            ),
+            (
+                tls(json!({"automation": {"ocsp_interval": "1h"}})),
+                "apps.tls.automation.ocsp_interval",
+            ),
+            (
+                tls(json!({"automation": {"policies": [{"must_staple": true}]}})),
+                "policies[0].must_staple",
+            ),
+            (
+                acme(json!({"preferred_chains": {"smallest": true}})),
+                "issuers[0].preferred_chains",
+            ),
+            (
+                acme(json!({"certificate_lifetime": "24h"})),
+                "issuers[0].certificate_lifetime",
+            ),
+            (
+                json!({"apps": {"pki": {"certificate_authorities": {"local": {"storage": {"module": "file_system"}}}}}}),
+                "storage",
+            ),
+            (
+                json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "time_local": true}}}}}),
+                "encoder.time_local",
+            ),
+            (
+                json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "duration_format": "ms"}}}}}),
+                "encoder.duration_format",
+            ),
+        ];
+        for (config, at) in refused {
+            let e = match crate::validate(config.to_string().as_bytes()) {
+                Ok(()) => panic!("{at}: loaded"),
+                Err(e) => e.to_string(),
+            };
+            assert!(e.contains(at), "{at}: {e}");
+        }
+        let accepted = [
+            srv(json!({"enable_full_duplex": true, "trusted_proxies_unix": true})),
+            tls(
+                json!({"disable_ocsp_stapling": true, "disable_storage_check": true, "disable_storage_clean": true}),
+            ),
+            acme(
+                json!({"challenges": {"bind_host": "127.0.0.1", "http": {"alternate_port": 8080}}}),
+            ),
+            json!({"logging": {"sink": {"writer": {"output": "stderr"}},
+                   "logs": {"l": {"encoder": {"format": "json", "caller_key": "c", "duration_format": "seconds"}}}}}),
+        ];
+        for config in accepted {
+            crate::validate(config.to_string().as_bytes())
+                .unwrap_or_else(|e| panic!("{config}: {e}"));
+        }
+    }
+
+    /// Module-name keys: decoded so `deny_unknown_fields` accepts them,
+    /// read by the code that chose the module.
+    const DISCRIMINATORS: &[&str] = &["format", "output", "wrapper", "source", "policy", "module"];
+
+    #[test]
+    fn nothing_else_silences_an_unread_field() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut bad = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                if p.ends_with("config/unread.rs") || p.extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).unwrap();
+                let lines: Vec<&str> = text.lines().collect();
+                for (i, l) in lines.iter().enumerate() {
+                    let t = l.trim();
+                    let silenced_read =
+                        t.starts_with("let _ = c.") || t.starts_with("let _ = (&c.");
+                    let allowed_field = t == "#[allow(dead_code)]"
+                        && lines.get(i + 1).is_some_and(|n| {
+                            let field = n
+                                .trim()
+                                .trim_start_matches("pub(crate) ")
+                                .split(':')
+                                .next()
+                                .unwrap_or("");
+                            !DISCRIMINATORS.contains(&field)
+                        });
+                    if silenced_read || allowed_field {
+                        bad.push(format!("{}:{}: {t}", p.display(), i + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "unread config fields belong in config/unread.rs, refused or accepted with why:\n{}",
+            bad.join("\n")
+        );
+    }
+}
