@@ -349,7 +349,8 @@ fn trusted_proxies(
     path: &str,
 ) -> Result<(Vec<IpNet>, bool), Error> {
     let Some(tp) = &srv.trusted_proxies else {
-        return Ok((Vec::new(), false));
+        // strict still applies to a unix-socket proxy (trusted_proxies_unix)
+        return Ok((Vec::new(), srv.trusted_proxies_strict > 0));
     };
     let tpath = format!("{path}.trusted_proxies");
     p.module_name(tp, "source", "http.ip_sources", &tpath)?;

@@ -296,3 +296,38 @@ async fn serving_threads_run_batch_scheduled_with_the_nice_value_kept() {
         assert_eq!(Some(t.2), nice, "nice value kept: {t:?}");
     }
 }
+
+/// `trusted_proxies_unix`: a proxy in front on a unix socket is trusted
+/// for the client IP headers (Caddy's determineTrustedProxy tables).
+#[tokio::test]
+async fn a_unix_socket_proxy_is_trusted_with_trusted_proxies_unix() {
+    let dir = tempfile::tempdir().unwrap();
+    for (extra, want) in [
+        (json!({"trusted_proxies_unix": true}), "2.2.2.2"),
+        (
+            json!({"trusted_proxies_unix": true, "trusted_proxies_strict": 1}),
+            "3.3.3.3",
+        ),
+        (json!({}), "0.0.0.0"),
+    ] {
+        let path = dir
+            .path()
+            .join(format!("t{}.sock", want.len() + extra.to_string().len()));
+        let rt = Runtime::new();
+        let mut server = json!({
+            "listen": [format!("unix/{}", path.display())],
+            "routes": [{"handle": [respond("{http.vars.client_ip}")]}]
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            server[k] = v.clone();
+        }
+        rt.load(config_with(server).to_string().as_bytes()).unwrap();
+        let mut c = tokio::net::UnixStream::connect(&path).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 2.2.2.2, 3.3.3.3\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        c.read_to_string(&mut out).await.unwrap();
+        assert!(out.ends_with(want), "{extra}: {out}");
+    }
+}
