@@ -126,6 +126,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.handshake_match.local_ip",
         "tls.handshake_match.remote_ip",
         "tls.handshake_match.sni",
+        "tls.handshake_match.sni_regexp",
         "tls.permission.http",
         "tls.ca_pool.source.inline",
         "tls.ca_pool.source.file",

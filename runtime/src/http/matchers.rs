@@ -38,6 +38,7 @@ pub fn register(r: &mut Registry) {
         Module::Matcher(simple::new_protocol),
     );
     r.register("http.matchers.query", Module::Matcher(simple::new_query));
+    r.register("http.matchers.tls", Module::Matcher(simple::new_tls));
     r.register(
         "http.matchers.remote_ip",
         Module::Matcher(simple::new_remote_ip),

@@ -159,8 +159,18 @@ pub struct ConnPolicyConfig {
 #[serde(deny_unknown_fields)]
 pub struct PolicyMatch {
     pub(crate) sni: Option<Vec<String>>,
+    pub(crate) sni_regexp: Option<SniRegexp>,
     pub(crate) remote_ip: Option<IpRanges>,
     pub(crate) local_ip: Option<IpRanges>,
+}
+
+/// `sni_regexp`: the server name matches a Go regexp (`name` labels its
+/// captures in Caddy's replacer, which no handshake reads in bellhop).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniRegexp {
+    pub(crate) pattern: String,
+    pub(crate) name: Option<String>,
 }
 
 /// `remote_ip` / `local_ip` handshake matchers.

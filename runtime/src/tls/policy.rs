@@ -32,6 +32,7 @@ pub struct ServerTls {
 /// One compiled connection policy.
 pub struct ConnPolicy {
     sni: Option<Vec<String>>,
+    sni_regexp: Option<regex::Regex>,
     remote_ip: Option<IpMatch>,
     local_ip: Option<IpMatch>,
     pub drop: bool,
@@ -154,6 +155,15 @@ impl ConnPolicy {
         config.ignore_client_order = true;
         Ok(ConnPolicy {
             sni: m.sni.map(|v| v.iter().map(|s| s.to_lowercase()).collect()),
+            sni_regexp: m
+                .sni_regexp
+                .as_ref()
+                .map(|r| {
+                    crate::config::unread::sni_regexp_name(r);
+                    crate::util::goregex::compile(&r.pattern)
+                        .map_err(|e| Error::config(format!("{at}.match.sni_regexp.pattern"), e))
+                })
+                .transpose()?,
             remote_ip: m
                 .remote_ip
                 .as_ref()
@@ -176,6 +186,11 @@ impl ConnPolicy {
             let Some(sni) = sni else { return false };
             let sni = sni.to_ascii_lowercase();
             if !names.iter().any(|n| name_matches(n, &sni)) {
+                return false;
+            }
+        }
+        if let Some(re) = &self.sni_regexp {
+            if !re.is_match(sni.unwrap_or("")) {
                 return false;
             }
         }

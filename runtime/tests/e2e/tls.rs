@@ -534,3 +534,57 @@ async fn mtls_leaf_verifier_pins_client_certificates() {
         );
     }
 }
+
+/// `http.matchers.tls`: TLS requests match; `handshake_complete: false`
+/// (0-RTT only) never does, since bellhop accepts no early data; plain
+/// HTTP never matches.
+#[tokio::test]
+async fn the_tls_matcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Matcher CA");
+    let mut cfg = tls_config(dir.path(), json!([{}]), two_sites(&ca));
+    cfg["apps"]["http"]["servers"]["srv0"]["routes"] = json!([
+        {"match": [{"tls": {"handshake_complete": false}}], "handle": [respond("early")]},
+        {"match": [{"tls": {}}], "handle": [respond("tls")]},
+        {"handle": [respond("plain")]}
+    ]);
+    let s = start(cfg);
+    let r = get_tls(client_for(&ca), s.addr, "a.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(r.body, "tls");
+    let plain = start_routes(json!([
+        {"match": [{"tls": {}}], "handle": [respond("tls")]},
+        {"handle": [respond("plain")]}
+    ]));
+    assert_eq!(get(plain.addr, "/").await.body, "plain");
+}
+
+/// `tls.handshake_match.sni_regexp`: a policy chosen by a Go regexp on
+/// the server name (here one that drops the handshake).
+#[tokio::test]
+async fn sni_regexp_selects_a_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Regexp CA");
+    let policies = json!([
+        {"match": {"sni_regexp": {"pattern": "^b\\.", "name": "b"}}, "drop": true},
+        {}
+    ]);
+    let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
+    let a = get_tls(client_for(&ca), s.addr, "a.test", "/")
+        .await
+        .unwrap();
+    assert_eq!(a.body, "hello https");
+    assert!(get_tls(client_for(&ca), s.addr, "b.test", "/")
+        .await
+        .is_err());
+    let bad = tls_config(
+        dir.path(),
+        json!([{"match": {"sni_regexp": {"pattern": "("}}}]),
+        two_sites(&ca),
+    );
+    let e = bellhop_runtime::validate(bad.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("match.sni_regexp.pattern"), "{e}");
+}

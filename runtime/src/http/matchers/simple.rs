@@ -1,4 +1,4 @@
-//! Small matchers: `query`, `protocol`, `vars`, `remote_ip`, `client_ip`
+//! Small matchers: `query`, `protocol`, `tls`, `vars`, `remote_ip`, `client_ip`
 //! and `not`.
 //!
 //! - `query`: every configured key is present with one of its values (`*`:
@@ -235,5 +235,31 @@ impl Matcher for MatchNot {
             return Ok(true);
         }
         Ok(!self.0.matches(cx)?)
+    }
+}
+
+/// `tls`: the request came over TLS (or QUIC); with `handshake_complete`,
+/// only when its handshake is (`false`: only 0-RTT early data, which
+/// bellhop never accepts, so it never matches).
+struct MatchTls {
+    handshake_complete: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsConfig {
+    handshake_complete: Option<bool>,
+}
+
+pub fn new_tls(v: &Value, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Matcher>, Error> {
+    let c: TlsConfig = p.decode(v, path)?;
+    Ok(Box::new(MatchTls {
+        handshake_complete: c.handshake_complete,
+    }))
+}
+
+impl Matcher for MatchTls {
+    fn matches(&self, cx: &mut Cx<'_>) -> Result<bool, HttpError> {
+        Ok(cx.conn.tls && self.handshake_complete != Some(false))
     }
 }
