@@ -123,6 +123,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.certificates.load_files",
         "tls.certificates.load_folders",
         "tls.certificates.load_pem",
+        "tls.certificates.load_storage",
         "tls.handshake_match.local_ip",
         "tls.handshake_match.remote_ip",
         "tls.handshake_match.sni",

@@ -5,7 +5,7 @@
 //! - `config`: the strict serde model of both apps and of connection
 //!   policies; `der`: the few X.509 facts read from certificates.
 //! - `cache`: certificates indexed by name for the handshake (lock-free
-//!   reads); `load`: `load_files`, `load_folders`, `load_pem`.
+//!   reads); `load`: `load_files`, `load_folders`, `load_pem`, `load_storage`.
 //! - `storage`: the `file_system` storage and its locks.
 //! - `pki`: the internal CA; `issuer`: issuers and automation policies;
 //!   `keys`: the key types of managed certificates; `on_demand`:
@@ -145,7 +145,7 @@ impl TlsBuilder {
         let mut loaded = Vec::new();
         let mut managed = Vec::new();
         if let Some(c) = &app.certificates {
-            loaded = load::load_all(c, "apps.tls.certificates")?;
+            loaded = load::load_all(c, &storage, "apps.tls.certificates")?;
             managed.extend(c.automate.iter().map(|n| n.to_lowercase()));
         }
         let mut policies = Vec::new();

@@ -40,8 +40,17 @@ pub struct Certificates {
     pub(crate) load_folders: Vec<String>,
     #[serde(default)]
     pub(crate) load_pem: Vec<LoadPem>,
+    pub(crate) load_storage: Option<LoadStorage>,
     #[serde(default)]
     pub(crate) automate: Vec<String>,
+}
+
+/// `load_storage`: certificate and key PEM read from the config's storage.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadStorage {
+    #[serde(default)]
+    pub(crate) pairs: Vec<LoadFile>,
 }
 
 /// One entry of `load_files`.

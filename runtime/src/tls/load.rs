@@ -1,5 +1,6 @@
-//! Certificate loaders of the `tls` app: `load_files`, `load_folders` and
-//! `load_pem`, plus the PEM helpers the rest of the TLS code shares.
+//! Certificate loaders of the `tls` app: `load_files`, `load_folders`,
+//! `load_pem` and `load_storage` (keys of the config's storage), plus the
+//! PEM helpers the rest of the TLS code shares.
 //!
 //! A folder is walked recursively; each `.pem` file in it must hold both a
 //! certificate chain and its private key (Caddy's rule).
@@ -37,8 +38,13 @@ fn read(path: &str, at: &str) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(|e| Error::config(at, format!("reading {path}: {e}")))
 }
 
-/// Runs every loader of `certificates`, in Caddy's order.
-pub fn load_all(c: &Certificates, path: &str) -> Result<Vec<Cert>, Error> {
+/// Runs every loader of `certificates`, in Caddy's order (`storage` is
+/// the config's, for `load_storage`).
+pub fn load_all(
+    c: &Certificates,
+    storage: &super::storage::Storage,
+    path: &str,
+) -> Result<Vec<Cert>, Error> {
     let mut out = Vec::new();
     for (i, f) in c.load_files.iter().enumerate() {
         let at = format!("{path}.load_files[{i}]");
@@ -62,6 +68,25 @@ pub fn load_all(c: &Certificates, path: &str) -> Result<Vec<Cert>, Error> {
         let at = format!("{path}.load_pem[{i}]");
         let cert = Cert::from_pem(&p.certificate, &p.key, p.tags.clone())
             .map_err(|e| Error::config(&at, e))?;
+        out.push(cert);
+    }
+    let pairs = c.load_storage.iter().flat_map(|l| l.pairs.iter());
+    for (i, p) in pairs.enumerate() {
+        let at = format!("{path}.load_storage.pairs[{i}]");
+        if let Some(fmt) = p.format.as_deref().filter(|f| !f.is_empty() && *f != "pem") {
+            return Err(Error::config(
+                format!("{at}.format"),
+                format!("unrecognized certificate/key encoding format: {fmt}"),
+            ));
+        }
+        let text = |key: &str, field: &str| -> Result<String, Error> {
+            let bytes = super::ca_pool::read_stored(storage, key, &format!("{at}.{field}"))?;
+            String::from_utf8(bytes)
+                .map_err(|_| Error::config(format!("{at}.{field}"), format!("{key}: not PEM text")))
+        };
+        let (chain, key) = (text(&p.certificate, "certificate")?, text(&p.key, "key")?);
+        let cert = Cert::from_pem(&chain, &key, p.tags.clone())
+            .map_err(|e| Error::config(&at, format!("{}: {e}", p.certificate)))?;
         out.push(cert);
     }
     Ok(out)
@@ -92,6 +117,61 @@ fn load_folder(dir: &Path, at: &str, out: &mut Vec<Cert>) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::config::{LoadFile, LoadStorage};
+
+    fn storage_in(dir: &Path) -> crate::tls::storage::Storage {
+        let cfg = serde_json::json!({"module": "file_system", "root": dir.join("storage").display().to_string()});
+        crate::tls::storage::Storage::from_config(cfg.as_object(), "storage").unwrap()
+    }
+
+    /// `load_storage`: pairs of storage keys (Caddy's StorageLoader); a
+    /// missing key is named with its pair.
+    #[test]
+    fn storage_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage_in(dir.path());
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["s.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        storage
+            .write("certs/s.crt", cert.pem().as_bytes(), false)
+            .unwrap();
+        storage
+            .write("certs/s.key", key.serialize_pem().as_bytes(), true)
+            .unwrap();
+        let pair = |key: &str| LoadFile {
+            certificate: "certs/s.crt".into(),
+            key: key.into(),
+            format: None,
+            tags: vec!["t".into()],
+        };
+        let c = Certificates {
+            load_storage: Some(LoadStorage {
+                pairs: vec![pair("certs/s.key")],
+            }),
+            ..Default::default()
+        };
+        let certs = load_all(&c, &storage, "apps.tls.certificates").unwrap();
+        assert_eq!(
+            (certs[0].names.clone(), certs[0].tags.clone()),
+            (vec!["s.example".to_string()], vec!["t".to_string()])
+        );
+        let c = Certificates {
+            load_storage: Some(LoadStorage {
+                pairs: vec![pair("certs/none.key")],
+            }),
+            ..Default::default()
+        };
+        let e = load_all(&c, &storage, "apps.tls.certificates")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("load_storage.pairs[0].key") && e.contains("certs/none.key"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn folder_bundles_and_bad_files_are_named() {
@@ -109,11 +189,12 @@ mod tests {
             load_folders: vec![dir.path().display().to_string()],
             ..Default::default()
         };
-        let certs = load_all(&c, "apps.tls.certificates").unwrap();
+        let storage = storage_in(dir.path());
+        let certs = load_all(&c, &storage, "apps.tls.certificates").unwrap();
         assert_eq!(certs[0].names, vec!["f.example"]);
 
         std::fs::write(dir.path().join("bad.pem"), cert.pem()).unwrap();
-        let err = load_all(&c, "apps.tls.certificates")
+        let err = load_all(&c, &storage, "apps.tls.certificates")
             .unwrap_err()
             .to_string();
         assert!(
