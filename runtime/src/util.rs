@@ -9,6 +9,7 @@ pub mod glob;
 pub use glob::glob_match;
 pub mod goregex;
 pub mod ipnet;
+pub mod localtime;
 
 pub use ipnet::IpNet;
 

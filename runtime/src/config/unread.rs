@@ -219,7 +219,6 @@ pub(crate) fn encoder(
     caller_key: &Option<String>,
     stacktrace_key: &Option<String>,
     duration_format: Option<&str>,
-    time_local: bool,
     path: &str,
 ) -> Result<(), Error> {
     // Accepted: bellhop's entries carry no caller and no stack trace, so
@@ -233,20 +232,6 @@ pub(crate) fn encoder(
         ),
         format!("{path}.duration_format"),
         "not implemented: durations are logged in seconds (a float), zap's default",
-    )?;
-    refuse(
-        time_local,
-        format!("{path}.time_local"),
-        "not implemented: bellhop has no time zone database; times are UTC",
-    )
-}
-
-/// A file writer's `roll_local_time`.
-pub(crate) fn roll_local_time(v: Option<bool>, path: &str) -> Result<(), Error> {
-    refuse(
-        v == Some(true),
-        format!("{path}.roll_local_time"),
-        "not implemented: bellhop has no time zone database; rolled file names use UTC",
     )
 }
 
@@ -338,10 +323,6 @@ mod tests {
             (
                 json!({"apps": {"pki": {"certificate_authorities": {"local": {"storage": {"module": "file_system"}}}}}}),
                 "storage",
-            ),
-            (
-                json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "time_local": true}}}}}),
-                "encoder.time_local",
             ),
             (
                 json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "duration_format": "ms"}}}}}),

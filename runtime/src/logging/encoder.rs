@@ -68,6 +68,8 @@ pub struct Encoder {
     time: TimeFmt,
     upper: bool,
     line_ending: String,
+    /// `time_local`: times in the system's zone instead of UTC.
+    local: bool,
 }
 
 impl Encoder {
@@ -85,6 +87,7 @@ impl Encoder {
             },
             upper: !json,
             line_ending: "\n".into(),
+            local: false,
         }
     }
 
@@ -105,9 +108,9 @@ impl Encoder {
             &c.caller_key,
             &c.stacktrace_key,
             c.duration_format.as_deref(),
-            c.time_local,
             path,
         )?;
+        e.local = c.time_local;
         for (slot, v) in
             e.keys
                 .iter_mut()
@@ -249,8 +252,17 @@ impl Encoder {
         if quoted {
             s.push('"');
         }
-        let c = civil(d.as_secs() as i64);
+        let offset = match self.local {
+            true => crate::util::localtime::offset_secs(d.as_secs() as i64),
+            false => 0,
+        };
+        let c = civil(d.as_secs() as i64 + i64::from(offset));
         let (ms, ns) = (d.subsec_millis(), d.subsec_nanos());
+        // Go's `Z07:00` / `Z0700`: `Z` at UTC, else the offset
+        let zone = |colon: bool| match offset {
+            0 => "Z".to_string(),
+            o => crate::util::localtime::format_offset(o, colon),
+        };
         let date = |s: &mut String, sep: char| {
             let _ = write!(s, "{}{sep}{:02}{sep}{:02}", c.year, c.month, c.day);
         };
@@ -272,9 +284,9 @@ impl Encoder {
                 s.push('T');
                 clock(s);
                 let _ = match self.time {
-                    TimeFmt::Iso8601 => write!(s, ".{ms:03}Z"),
-                    TimeFmt::Rfc3339Nano => write!(s, ".{ns:09}Z"),
-                    _ => write!(s, "Z"),
+                    TimeFmt::Iso8601 => write!(s, ".{ms:03}{}", zone(false)),
+                    TimeFmt::Rfc3339Nano => write!(s, ".{ns:09}{}", zone(true)),
+                    _ => write!(s, "{}", zone(true)),
                 };
             }
             TimeFmt::Wall | TimeFmt::WallMilli | TimeFmt::WallNano => {
@@ -294,7 +306,8 @@ impl Encoder {
                 ];
                 let _ = write!(s, "{:02}/{}/{}:", c.day, M[c.month as usize - 1], c.year);
                 clock(s);
-                s.push_str(" +0000");
+                s.push(' ');
+                s.push_str(&crate::util::localtime::format_offset(offset, false));
             }
         }
         if quoted {

@@ -14,8 +14,7 @@
 //! - At most `roll_keep` (default 10) rolled files younger than
 //!   `roll_keep_days` (default 90) are kept, compressed or not.
 //!
-//! Timestamps are UTC (`roll_local_time` is refused: bellhop has no time
-//! zone database).
+//! Timestamps are UTC, or the system zone's with `roll_local_time`.
 
 use super::schedule::Schedule;
 use super::FileConfig;
@@ -56,6 +55,8 @@ pub struct Rolling {
     mode: u32,
     compression: Compression,
     schedule: Option<Schedule>,
+    /// `roll_local_time`: backup names in the system's zone.
+    local: bool,
     started: SystemTime,
     deadline: Option<SystemTime>,
 }
@@ -92,7 +93,6 @@ impl Rolling {
             c.roll_minutes.as_ref(),
             path,
         )?;
-        crate::config::unread::roll_local_time(c.roll_local_time, path)?;
         let mode = parse_mode(&c.mode, 0o600, &format!("{path}.mode"))?;
         let dir_mode = parse_mode(&c.dir_mode, 0o700, &format!("{path}.dir_mode"))?;
         let file_path = PathBuf::from(&c.filename);
@@ -123,6 +123,7 @@ impl Rolling {
             compression,
             deadline: schedule.as_ref().and_then(|s| s.next(now, now)),
             schedule,
+            local: c.roll_local_time == Some(true),
             started: now,
         })
     }
@@ -163,7 +164,7 @@ impl Rolling {
     /// rolled one and prunes old ones.
     fn roll(&mut self) -> io::Result<()> {
         let now = SystemTime::now();
-        let backup = backup_name(&self.path, now);
+        let backup = backup_name(&self.path, now, self.local);
         std::fs::rename(&self.path, &backup)?;
         self.file = open_append(&self.path, self.mode)?;
         self.size = 0;
@@ -172,6 +173,7 @@ impl Rolling {
             path: self.path.clone(),
             keep: self.keep,
             keep_for: self.keep_for,
+            local: self.local,
         };
         match self.compression {
             Compression::None => pruner.prune(),
@@ -242,6 +244,7 @@ struct Pruner {
     path: PathBuf,
     keep: usize,
     keep_for: Duration,
+    local: bool,
 }
 
 impl Pruner {
@@ -264,7 +267,7 @@ impl Pruner {
             })
             .collect();
         backups.sort_by(|a, b| b.0.cmp(&a.0));
-        let oldest = backup_stamp(SystemTime::now() - self.keep_for);
+        let oldest = backup_stamp(SystemTime::now() - self.keep_for, self.local);
         for (i, (stamp, p)) in backups.iter().enumerate() {
             let too_many = self.keep > 0 && i >= self.keep;
             let too_old = !self.keep_for.is_zero() && *stamp < oldest;
@@ -299,10 +302,16 @@ fn parts(p: &Path) -> (PathBuf, String, String) {
     (dir, stem, ext)
 }
 
-/// `2006-01-02T15-04-05.000`.
-fn backup_stamp(t: SystemTime) -> String {
+/// `2006-01-02T15-04-05.000`, in UTC or (`local`) the system's zone.
+fn backup_stamp(t: SystemTime, local: bool) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let c = civil(d.as_secs() as i64);
+    let secs = d.as_secs() as i64;
+    let offset = if local {
+        crate::util::localtime::offset_secs(secs)
+    } else {
+        0
+    };
+    let c = civil(secs + i64::from(offset));
     format!(
         "{}-{:02}-{:02}T{:02}-{:02}-{:02}.{:03}",
         c.year,
@@ -315,7 +324,7 @@ fn backup_stamp(t: SystemTime) -> String {
     )
 }
 
-fn backup_name(p: &Path, t: SystemTime) -> PathBuf {
+fn backup_name(p: &Path, t: SystemTime, local: bool) -> PathBuf {
     let (dir, stem, ext) = parts(p);
-    dir.join(format!("{stem}-{}{ext}", backup_stamp(t)))
+    dir.join(format!("{stem}-{}{ext}", backup_stamp(t, local)))
 }
