@@ -304,3 +304,67 @@ fn a_udp_port_held_by_another_process_stops_start_up_naming_it() {
     assert!(log.contains(&format!("{want}python3")), "{log}");
     assert!(!log.contains("import socket"), "{log}");
 }
+
+/// One HTTPS GET on a new connection with `client` (whose session store
+/// keeps tickets between calls): whether the handshake resumed, and the
+/// worker that answered.
+fn resumed_get(addr: std::net::SocketAddr, client: &Arc<rustls::ClientConfig>) -> (bool, String) {
+    use std::io::{Read, Write};
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let conn = rustls::ClientConnection::new(client.clone(), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut resp = Vec::new();
+    let _ = tls.read_to_end(&mut resp);
+    let resp = String::from_utf8_lossy(&resp).to_ascii_lowercase();
+    let worker = resp
+        .lines()
+        .find_map(|l| l.strip_prefix("x-worker: "))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let resumed = tls.conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    (resumed, worker)
+}
+
+/// The supervisor hands every worker the same session ticket keys: a TLS
+/// session started on one worker resumes on whichever worker the kernel
+/// gives the next connection to (with a key each, 1 in 4 did).
+#[test]
+fn tls_sessions_resume_across_workers() {
+    let s = Scratch::new("tickets");
+    let ca = h3c::TestCa::new();
+    let port = h3c::free_port_pair();
+    let config = h3c::tls_site(&ca, port, "secure", serde_json::json!({}));
+    let mut sup = spawn_workers(&s, 4, &config);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while slots(&sup).len() < 4 || h3c::https_get(addr, &ca).is_err() {
+        assert!(sup.child.try_wait().unwrap().is_none(), "{}", s.log());
+        assert!(Instant::now() < deadline, "workers not up:\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let client = ca.client(b"http/1.1");
+    let (first, _) = resumed_get(addr, &client);
+    assert!(!first, "the first handshake is a full one");
+    let mut resumed = 0;
+    let mut workers = std::collections::BTreeSet::new();
+    for _ in 0..24 {
+        let (r, w) = resumed_get(addr, &client);
+        resumed += usize::from(r);
+        workers.insert(w);
+    }
+    assert!(
+        workers.len() >= 2,
+        "one worker answered everything: {workers:?}"
+    );
+    assert!(
+        resumed >= 23,
+        "{resumed} of 24 handshakes resumed across workers {workers:?}"
+    );
+    sup.signal("-TERM");
+    assert!(sup.wait(Duration::from_secs(10)).success(), "{}", s.log());
+}

@@ -129,6 +129,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.handshake_match.sni",
         "tls.handshake_match.sni_regexp",
         "tls.permission.http",
+        "tls.stek.standard",
         "tls.ca_pool.source.inline",
         "tls.ca_pool.source.file",
         "tls.ca_pool.source.system",

@@ -39,6 +39,7 @@ pub mod policy;
 pub mod quic;
 pub mod storage;
 pub mod suites;
+pub mod tickets;
 
 use crate::config::{decode, Config};
 use crate::error::Error;
@@ -205,13 +206,11 @@ impl TlsBuilder {
     /// Freezes the builder into the shared state.
     pub fn finish(self) -> Result<TlsApp, Error> {
         let tickets = self.app.session_tickets.clone().unwrap_or_default();
-        let ticketer = if tickets.disabled {
+        let ticketer: Option<Arc<dyn rustls::server::ProducesTickets>> = if tickets.disabled {
             None
         } else {
-            Some(
-                rustls::crypto::ring::Ticketer::new()
-                    .map_err(|e| Error::config("apps.tls.session_tickets", e.to_string()))?,
-            )
+            tickets::configure(&tickets, "apps.tls.session_tickets")?;
+            Some(Arc::new(tickets::Ticketer))
         };
         let renew_interval = self
             .app

@@ -25,6 +25,9 @@ pub enum ToWorker {
     Commit { seq: u64 },
     /// Drop the prepared config; answer `aborted`.
     Abort { seq: u64 },
+    /// Use these TLS session ticket keys (hex, newest first) instead of
+    /// making and rotating its own; answer `ticket_keys_set`.
+    TicketKeys { keys: Vec<String> },
     /// Stop gracefully (within the config's grace period) and exit.
     Stop,
 }
@@ -50,6 +53,33 @@ pub enum FromWorker {
     Aborted {
         seq: u64,
     },
+    TicketKeysSet,
+}
+
+/// The process's session ticket keys as the control channel carries them.
+pub fn export_ticket_keys() -> Vec<String> {
+    bellhop_runtime::tls::tickets::keys()
+        .export()
+        .iter()
+        .map(|k| k.iter().map(|b| format!("{b:02x}")).collect())
+        .collect()
+}
+
+/// Installs keys received over the control channel.
+pub fn install_ticket_keys(hex: &[String]) -> Result<(), String> {
+    let raw = hex
+        .iter()
+        .map(|h| {
+            let bytes: Vec<u8> = (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect::<Option<_>>()
+                .ok_or("a ticket key that is not hex")?;
+            <[u8; 32]>::try_from(bytes).map_err(|_| "a ticket key that is not 32 bytes")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    bellhop_runtime::tls::tickets::keys().install(&raw);
+    Ok(())
 }
 
 /// One end of the channel.

@@ -6,6 +6,9 @@
 //! further quick failure (100 ms up to 30 s), back to at once when a
 //! worker stayed up for 10 s.
 //!
+//! Before its config, each worker gets the supervisor's TLS session
+//! ticket keys, so a session started on one worker resumes on another.
+//!
 //! Each worker gets `BELLHOP_WORKER_ID` (its slot, 0-based, the same
 //! across restarts) in its environment, so a config can tell the workers
 //! apart with `{env.BELLHOP_WORKER_ID}`.
@@ -103,6 +106,19 @@ async fn spawn(shared: &Shared, slot: usize) -> Result<(Child, u32), String> {
     }
     let mut conn = Conn { pid, chan };
     let mut st = shared.state.lock().await;
+    // every worker seals and opens TLS session tickets with the same keys
+    let keys = super::protocol::ToWorker::TicketKeys {
+        keys: super::protocol::export_ticket_keys(),
+    };
+    if let Err(e) = conn.call(&keys).await.and_then(|a| match a {
+        FromWorker::TicketKeysSet => Ok(()),
+        other => Err(format!("unexpected answer {other:?}")),
+    }) {
+        let _ = child.start_kill();
+        return Err(format!(
+            "pid {pid} did not take the session ticket keys: {e}"
+        ));
+    }
     let stopping = *shared.stopping.borrow();
     if stopping {
         let _ = child.start_kill();

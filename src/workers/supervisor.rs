@@ -107,9 +107,10 @@ impl Supervisor {
             stopping: watch::channel(false).0,
             kill: watch::channel(false).0,
         });
-        let tasks = (0..count)
+        let mut tasks: Vec<JoinHandle<()>> = (0..count)
             .map(|i| tokio::spawn(slot::run(shared.clone(), i)))
             .collect();
+        tasks.push(tokio::spawn(rotate_ticket_keys(shared.clone())));
         let sup = Arc::new(Supervisor {
             shared: shared.clone(),
             tasks: StdMutex::new(tasks),
@@ -210,6 +211,33 @@ impl Supervisor {
         self.shared.kill.send_replace(true);
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         futures_join(tasks).await;
+    }
+}
+
+/// Rotates the session ticket keys every `rotation_interval` and hands
+/// them to every live worker (a worker started later gets them first
+/// thing, see `slot`).
+async fn rotate_ticket_keys(shared: Arc<Shared>) {
+    let keys = bellhop_runtime::tls::tickets::keys();
+    let mut stopping = shared.stopping.subscribe();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(keys.interval()) => {}
+            _ = async { drop(stopping.wait_for(|s| *s).await) } => return,
+        }
+        keys.rotate();
+        let msg = ToWorker::TicketKeys {
+            keys: super::protocol::export_ticket_keys(),
+        };
+        let mut st = shared.state.lock().await;
+        for (i, w) in st.workers.iter_mut().enumerate() {
+            if let Some(w) = w {
+                if let Err(e) = w.call(&msg).await {
+                    tracing::error!(worker = i, pid = w.pid, error = %e, "worker did not take the new session ticket keys");
+                }
+            }
+        }
+        tracing::info!("session ticket keys rotated");
     }
 }
 

@@ -96,6 +96,10 @@ async fn serve(sock: std::os::unix::net::UnixStream) -> Result<Outcome> {
                 pending = None;
                 FromWorker::Aborted { seq }
             }
+            ToWorker::TicketKeys { keys } => match super::protocol::install_ticket_keys(&keys) {
+                Ok(()) => FromWorker::TicketKeysSet,
+                Err(error) => FromWorker::Failed { seq: 0, error },
+            },
         };
         if let Err(e) = chan.send(&reply).await {
             tracing::error!(worker = id, error = %e, "control channel failed; stopping");

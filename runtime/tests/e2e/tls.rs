@@ -588,3 +588,38 @@ async fn sni_regexp_selects_a_policy() {
         .to_string();
     assert!(e.contains("match.sni_regexp.pattern"), "{e}");
 }
+
+/// Whether a GET over a new TLS connection with `client` resumed a
+/// session (the client's store keeps the tickets it was given).
+async fn resumes(client: &std::sync::Arc<rustls::ClientConfig>, addr: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(client.clone())
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out).await;
+    tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed)
+}
+
+/// Session ticket keys belong to the process, not to a config: a session
+/// resumes after a reload (with rustls' per-config ticketer it did not).
+#[tokio::test]
+async fn sessions_resume_across_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Ticket CA");
+    let certs = two_sites(&ca);
+    let s = start(tls_config(dir.path(), json!([{}]), certs.clone()));
+    let client = client_for(&ca);
+    assert!(!resumes(&client, s.addr).await, "a first handshake is full");
+    assert!(resumes(&client, s.addr).await, "the second resumes");
+    let mut cfg = tls_config(dir.path(), json!([{}]), certs);
+    cfg["apps"]["http"]["servers"]["srv0"]["listen"] = json!([s.addr.to_string()]);
+    s.rt.load(cfg.to_string().as_bytes()).unwrap();
+    assert!(resumes(&client, s.addr).await, "resumed after the reload");
+}

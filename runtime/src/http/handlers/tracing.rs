@@ -10,13 +10,12 @@
 //! `{http.vars.span_id}`.
 //!
 //! bellhop has no OpenTelemetry exporter: spans are not sent anywhere, so
-//! `span` (the span name, with placeholders) and `span_attributes` are
-//! accepted and checked but have no visible effect.
+//! `span` and `span_attributes` are accepted without effect (see
+//! `config/unread.rs`).
 //!
 //! Caddyfile: `tracing [<matcher>] { span <name> }`.
 
 use crate::error::Error;
-use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use http::header::{HeaderName, HeaderValue};
@@ -36,27 +35,12 @@ struct Config {
     span_attributes: BTreeMap<String, String>,
 }
 
-struct Tracing {
-    /// The span name; kept for when an exporter exists.
-    _span: Template,
-    _attributes: Vec<(String, Template)>,
-}
+struct Tracing;
 
 pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
     let c: Config = p.decode_text(v, path)?;
-    let span = if c.span.is_empty() {
-        "handler"
-    } else {
-        &c.span
-    };
-    Ok(Box::new(Tracing {
-        _span: Template::parse(span),
-        _attributes: c
-            .span_attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), Template::parse(v)))
-            .collect(),
-    }))
+    crate::config::unread::tracing_span(&c.span, &c.span_attributes);
+    Ok(Box::new(Tracing))
 }
 
 /// The parts of a `traceparent` header this handler uses.
