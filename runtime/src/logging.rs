@@ -11,6 +11,7 @@
 //! Nothing here runs unless something logs: a server without `logs` never
 //! builds an entry.
 
+pub mod append;
 pub mod encoder;
 pub mod filter;
 pub mod writer;

@@ -92,6 +92,7 @@ pub fn register_standard(r: &mut Registry) {
         "caddy.logging.writers.file",
         "caddy.logging.encoders.json",
         "caddy.logging.encoders.console",
+        "caddy.logging.encoders.append",
         "caddy.logging.encoders.filter",
         "caddy.logging.encoders.filter.delete",
         "caddy.logging.encoders.filter.replace",

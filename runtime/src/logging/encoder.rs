@@ -57,12 +57,19 @@ enum TimeFmt {
     CommonLog,
 }
 
+/// What a wrapping encoder does to the fields before the inner one.
+#[derive(Debug, Clone)]
+enum Stage {
+    Filter(std::sync::Arc<super::filter::Filters>),
+    Append(std::sync::Arc<super::append::Appended>),
+}
+
 /// A provisioned encoder.
 #[derive(Debug, Clone)]
 pub struct Encoder {
-    /// Field filters (`format: filter`), outermost first, applied to the
-    /// fields before this encoder writes them.
-    filters: Vec<std::sync::Arc<super::filter::Filters>>,
+    /// Field stages (`format: filter`, `format: append`), outermost
+    /// first, applied to the fields before this encoder writes them.
+    stages: Vec<Stage>,
     json: bool,
     keys: [String; 4],
     time: TimeFmt,
@@ -77,7 +84,7 @@ impl Encoder {
     pub fn default_for(terminal: bool) -> Self {
         let json = !terminal;
         Encoder {
-            filters: Vec::new(),
+            stages: Vec::new(),
             json,
             keys: ["ts".into(), "level".into(), "logger".into(), "msg".into()],
             time: if json {
@@ -99,8 +106,8 @@ impl Encoder {
         path: &str,
         terminal: bool,
     ) -> Result<Encoder, Error> {
-        if format == "filter" {
-            return Self::filter(v, path, terminal);
+        if format == "filter" || format == "append" {
+            return Self::wrapping(format, v, path, terminal);
         }
         let c: Config = crate::config::decode(v, path)?;
         let mut e = Encoder::default_for(format == "console");
@@ -145,9 +152,15 @@ impl Encoder {
         Ok(e)
     }
 
-    /// `caddy.logging.encoders.filter`: the `wrap` encoder (by default
-    /// JSON, or console on a terminal) with `fields` filters in front.
-    fn filter(v: &serde_json::Value, path: &str, terminal: bool) -> Result<Encoder, Error> {
+    /// `caddy.logging.encoders.filter` and `.append`: the `wrap` encoder
+    /// (by default JSON, or console on a terminal) with the `fields`
+    /// filters, or appended fields, in front.
+    fn wrapping(
+        format: &str,
+        v: &serde_json::Value,
+        path: &str,
+        terminal: bool,
+    ) -> Result<Encoder, Error> {
         let c: FilterConfig = crate::config::decode(v, path)?;
         let mut inner = match &c.wrap {
             Some(w) => {
@@ -155,7 +168,7 @@ impl Encoder {
                 let format = w.get("format").and_then(|f| f.as_str()).ok_or_else(|| {
                     Error::config(&wpath, "module name missing: expected `format`")
                 })?;
-                if !matches!(format, "json" | "console" | "filter") {
+                if !matches!(format, "json" | "console" | "filter" | "append") {
                     return Err(Error::config(
                         format!("{wpath}.format"),
                         format!("unknown module: caddy.logging.encoders.{format}"),
@@ -170,8 +183,15 @@ impl Encoder {
             }
             None => Encoder::default_for(terminal),
         };
-        let filters = super::filter::Filters::provision(&c.fields, path)?;
-        inner.filters.insert(0, std::sync::Arc::new(filters));
+        let stage = match format {
+            "filter" => Stage::Filter(std::sync::Arc::new(super::filter::Filters::provision(
+                &c.fields, path,
+            )?)),
+            _ => Stage::Append(std::sync::Arc::new(super::append::Appended::provision(
+                &c.fields, path,
+            )?)),
+        };
+        inner.stages.insert(0, stage);
         Ok(inner)
     }
 
@@ -187,8 +207,12 @@ impl Encoder {
         fields: &str,
     ) {
         let mut owned: Option<String> = None;
-        for f in &self.filters {
-            owned = Some(f.apply(owned.as_deref().unwrap_or(fields)));
+        for stage in &self.stages {
+            let now = owned.as_deref().unwrap_or(fields);
+            owned = Some(match stage {
+                Stage::Filter(f) => f.apply(now),
+                Stage::Append(a) => a.apply(now),
+            });
         }
         let fields = owned.as_deref().unwrap_or(fields);
         let mut s = String::with_capacity(96 + fields.len());

@@ -227,6 +227,32 @@ async fn filter_encoder_redacts_fields() {
     assert_eq!((f["code"].as_u64(), f.get("status")), (Some(200), None));
 }
 
+/// `format: append` adds fields to every entry; wrapping a filter, the
+/// filter sees them too (as Caddy's encoders nest).
+#[tokio::test]
+async fn append_encoder_adds_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    let encoder = json!({"format": "append",
+        "wrap": {"format": "filter", "wrap": {"format": "json"},
+                 "fields": {"site": {"filter": "replace", "value": "S"}}},
+        "fields": {"site": "{system.hostname}", "n": 1, "at": "{time.now.unix}", "uri": "{http.request.uri}"}});
+    let s = start_logged(
+        json!({"a": file_log(&path, json!({"encoder": encoder})),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({}),
+        json!([{"handle": [respond("ok")]}]),
+    );
+    get_with(s.addr, "/x", &[]).await;
+    let got = lines(&path, 1).await;
+    let e: Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(e["msg"], "handled request");
+    assert_eq!(e["request"]["uri"], "/x");
+    assert_eq!((e["site"].as_str(), e["n"].as_u64()), (Some("S"), Some(1)));
+    assert!(e["at"].as_u64().unwrap() > 1_700_000_000, "{e}");
+    assert!(e["uri"].is_null(), "no request in the global replacer: {e}");
+}
+
 #[tokio::test]
 async fn bad_logging_configs_name_their_path() {
     let bad = |logging: Value| {
