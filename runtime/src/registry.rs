@@ -90,6 +90,7 @@ pub fn register_standard(r: &mut Registry) {
         "caddy.logging.writers.stderr",
         "caddy.logging.writers.discard",
         "caddy.logging.writers.file",
+        "caddy.logging.writers.net",
         "caddy.logging.encoders.json",
         "caddy.logging.encoders.console",
         "caddy.logging.encoders.append",

@@ -1,4 +1,4 @@
-//! Log writers (`caddy.logging.writers.stdout|stderr|discard|file`).
+//! Log writers (`caddy.logging.writers.stdout|stderr|discard|file|net`).
 //!
 //! A writer hands preformatted lines to its own thread over a bounded
 //! channel, so a request never waits on the disk (only when the channel is
@@ -8,8 +8,10 @@
 //! flushing, when the last handle of its writer is dropped.
 //!
 //! The file writer's rolling (by size and time, with compression) is in
-//! `writer/rolling.rs`, its time rules in `writer/schedule.rs`.
+//! `writer/rolling.rs`, its time rules in `writer/schedule.rs`; the net
+//! writer in `writer/net.rs`.
 
+mod net;
 mod rolling;
 mod schedule;
 
@@ -82,6 +84,7 @@ impl Writer {
                     terminal: false,
                 })
             }
+            "net" => Ok(spawn(net::Net::open(v, path)?, false)),
             _ => {
                 let c: FileConfig = crate::config::decode(v, path)?;
                 Ok(spawn(Rolling::open(&c, path)?, false))

@@ -253,6 +253,47 @@ async fn append_encoder_adds_fields() {
     assert!(e["uri"].is_null(), "no request in the global replacer: {e}");
 }
 
+/// `writers.net`: access-log lines over TCP and UDP to a collector; with
+/// `soft_start` a collector that is not up yet does not fail the load.
+#[tokio::test]
+async fn net_writer_sends_lines_over_tcp_and_udp() {
+    use tokio::io::AsyncBufReadExt;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (t, u) = (tcp.local_addr().unwrap(), udp.local_addr().unwrap());
+    let net = |addr: String| json!({"writer": {"output": "net", "address": addr, "dial_timeout": "2s"}, "include": ["http.log.access"]});
+    let s = start_logged(
+        json!({"t": net(format!("tcp/{t}")), "u": net(format!("udp/{u}")),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({}),
+        json!([{"handle": [respond("ok")]}]),
+    );
+    get_with(s.addr, "/over-the-wire", &[]).await;
+    let (conn, _) = tokio::time::timeout(Duration::from_secs(5), tcp.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut line = String::new();
+    let mut r = tokio::io::BufReader::new(conn);
+    tokio::time::timeout(Duration::from_secs(5), r.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
+    let e: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(e["request"]["uri"], "/over-the-wire");
+    let mut buf = vec![0u8; 65536];
+    let n = tokio::time::timeout(Duration::from_secs(5), udp.recv(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let e: Value = serde_json::from_slice(&buf[..n]).unwrap();
+    assert_eq!(e["request"]["uri"], "/over-the-wire");
+    // soft_start: nothing listens yet, the config loads anyway
+    let mut cfg = config_with(json!({"routes": []}));
+    cfg["logging"] = json!({"logs": {"x": {"writer": {"output": "net", "address": "127.0.0.1:1", "soft_start": true}}}});
+    bellhop_runtime::validate(cfg.to_string().as_bytes()).unwrap();
+}
+
 #[tokio::test]
 async fn bad_logging_configs_name_their_path() {
     let bad = |logging: Value| {
@@ -262,9 +303,10 @@ async fn bad_logging_configs_name_their_path() {
             .unwrap_err()
             .to_string()
     };
-    let e = bad(json!({"logs": {"x": {"writer": {"output": "net", "address": "localhost:1"}}}}));
+    // nothing listens on port 1: the dial fails the load, naming it
+    let e = bad(json!({"logs": {"x": {"writer": {"output": "net", "address": "127.0.0.1:1"}}}}));
     assert!(
-        e.contains("caddy.logging.writers.net") && e.contains("logging.logs.x.writer"),
+        e.contains("logging.logs.x.writer.address") && e.contains("dialing 127.0.0.1:1"),
         "{e}"
     );
     let e =
