@@ -95,6 +95,7 @@ pub fn register_standard(r: &mut Registry) {
         "caddy.logging.encoders.console",
         "caddy.logging.encoders.append",
         "caddy.logging.encoders.filter",
+        "caddy.logging.encoders.journald",
         "caddy.logging.encoders.filter.delete",
         "caddy.logging.encoders.filter.replace",
         "caddy.logging.encoders.filter.hash",

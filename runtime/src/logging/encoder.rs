@@ -5,7 +5,9 @@
 //! JSON: `{"level":"info","ts":1700000000.123,"logger":"…","msg":"…",…}`;
 //! console: `2006/01/02 15:04:05.000\tINFO\tlogger\tmsg\t{"field":…}`, as
 //! zap writes them for Caddy. The key names, time format and level case can
-//! be changed with Caddy's encoder options.
+//! be changed with Caddy's encoder options. The wrapping encoders `filter`
+//! and `append` change the fields first (`filter.rs`, `append.rs`);
+//! `journald` prefixes each line with its syslog priority.
 
 use super::Level;
 use crate::error::Error;
@@ -57,6 +59,18 @@ enum TimeFmt {
     CommonLog,
 }
 
+/// The syslog priority prefix sd-journald reads (Caddy's
+/// `journaldPriorityPrefix`).
+fn journald_priority(level: Level) -> &'static str {
+    match level {
+        Level::Debug => "<7>",
+        Level::Info => "<6>",
+        Level::Warn => "<4>",
+        Level::Error => "<3>",
+        Level::Panic | Level::Fatal => "<2>",
+    }
+}
+
 /// What a wrapping encoder does to the fields before the inner one.
 #[derive(Debug, Clone)]
 enum Stage {
@@ -77,6 +91,9 @@ pub struct Encoder {
     line_ending: String,
     /// `time_local`: times in the system's zone instead of UTC.
     local: bool,
+    /// `journald`: each line starts with its syslog priority (`<6>`), and
+    /// a console line has no time (the journal stamps it).
+    journald: bool,
 }
 
 impl Encoder {
@@ -95,6 +112,7 @@ impl Encoder {
             upper: !json,
             line_ending: "\n".into(),
             local: false,
+            journald: false,
         }
     }
 
@@ -106,7 +124,7 @@ impl Encoder {
         path: &str,
         terminal: bool,
     ) -> Result<Encoder, Error> {
-        if format == "filter" || format == "append" {
+        if matches!(format, "filter" | "append" | "journald") {
             return Self::wrapping(format, v, path, terminal);
         }
         let c: Config = crate::config::decode(v, path)?;
@@ -168,7 +186,10 @@ impl Encoder {
                 let format = w.get("format").and_then(|f| f.as_str()).ok_or_else(|| {
                     Error::config(&wpath, "module name missing: expected `format`")
                 })?;
-                if !matches!(format, "json" | "console" | "filter" | "append") {
+                if !matches!(
+                    format,
+                    "json" | "console" | "filter" | "append" | "journald"
+                ) {
                     return Err(Error::config(
                         format!("{wpath}.format"),
                         format!("unknown module: caddy.logging.encoders.{format}"),
@@ -183,6 +204,13 @@ impl Encoder {
             }
             None => Encoder::default_for(terminal),
         };
+        if format == "journald" {
+            if let Some(k) = c.fields.keys().next() {
+                return Err(Error::config(format!("{path}.fields.{k}"), "unknown field"));
+            }
+            inner.journald = true;
+            return Ok(inner);
+        }
         let stage = match format {
             "filter" => Stage::Filter(std::sync::Arc::new(super::filter::Filters::provision(
                 &c.fields, path,
@@ -216,6 +244,9 @@ impl Encoder {
         }
         let fields = owned.as_deref().unwrap_or(fields);
         let mut s = String::with_capacity(96 + fields.len());
+        if self.journald {
+            s.push_str(journald_priority(level));
+        }
         let lvl = if self.upper {
             level.upper()
         } else {
@@ -247,8 +278,10 @@ impl Encoder {
             }
             s.push('}');
         } else {
-            self.write_time(&mut s, ts, false);
-            s.push('\t');
+            if !self.journald {
+                self.write_time(&mut s, ts, false);
+                s.push('\t');
+            }
             s.push_str(lvl);
             if !logger.is_empty() {
                 s.push('\t');

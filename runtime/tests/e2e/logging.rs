@@ -294,6 +294,36 @@ async fn net_writer_sends_lines_over_tcp_and_udp() {
     bellhop_runtime::validate(cfg.to_string().as_bytes()).unwrap();
 }
 
+/// `format: journald`: each line starts with its syslog priority; a
+/// wrapped console encoder drops the time (the journal stamps lines), a
+/// JSON one keeps `ts`.
+#[tokio::test]
+async fn journald_encoder_prefixes_the_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, j) = (dir.path().join("c.log"), dir.path().join("j.log"));
+    let s = start_logged(
+        json!({"c": file_log(&c, json!({"encoder": {"format": "journald", "wrap": {"format": "console"}}})),
+               "j": file_log(&j, json!({"encoder": {"format": "journald"}})),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({}),
+        json!([{"handle": [respond("ok")]}]),
+    );
+    get_with(s.addr, "/j", &[]).await;
+    let console = lines(&c, 1).await;
+    assert!(
+        console[0].starts_with("<6>INFO\thttp.log.access\thandled request\t{"),
+        "{}",
+        console[0]
+    );
+    let json_line = lines(&j, 1).await;
+    let rest = json_line[0].strip_prefix("<6>").unwrap();
+    let e: Value = serde_json::from_str(rest).unwrap();
+    assert!(
+        e["ts"].as_f64().is_some() && e["request"]["uri"] == "/j",
+        "{rest}"
+    );
+}
+
 #[tokio::test]
 async fn bad_logging_configs_name_their_path() {
     let bad = |logging: Value| {
