@@ -181,7 +181,7 @@ impl Runtime {
     pub fn commit(&self, prepared: Prepared) {
         let s = &self.shared;
         let new = prepared.0;
-        new.apply_socket_options();
+        new.go_live();
         let sockets = new.sockets();
         let old = s.current.swap(Some(new));
         for socket in sockets {

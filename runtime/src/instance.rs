@@ -146,10 +146,20 @@ impl Instance {
         }
     }
 
-    /// Sets each TCP listener's socket options from the server that
-    /// serves it (done when the config goes live, so a config that fails
-    /// to load changes nothing).
-    pub fn apply_socket_options(&self) {
+    /// The session ticket key rotation of this config (`None`: tickets
+    /// disabled, or no TLS app).
+    pub fn ticket_rotation(&self) -> Option<crate::tls::tickets::Rotation> {
+        self.tls.as_ref().and_then(|t| t.state.ticket_rotation)
+    }
+
+    /// What a config changes in the process when it goes live (never
+    /// before, so a config that fails to load changes nothing): each TCP
+    /// listener's socket options, from the server that serves it, and the
+    /// session ticket key rotation.
+    pub fn go_live(&self) {
+        if let Some(r) = self.ticket_rotation() {
+            crate::tls::tickets::keys().configure(&r);
+        }
         for socket in self.sockets() {
             let Some(server) = self.server_for(socket.id) else {
                 continue;

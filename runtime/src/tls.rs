@@ -59,6 +59,8 @@ pub struct TlsState {
     pub cache: CertCache,
     pub storage: Storage,
     pub ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
+    /// The session ticket key rotation, applied when the config goes live.
+    pub ticket_rotation: Option<tickets::Rotation>,
     pub policies: Vec<AutoPolicy>,
     /// The fallback policy for names no policy covers (ACME).
     pub default_policy: AutoPolicy,
@@ -206,12 +208,15 @@ impl TlsBuilder {
     /// Freezes the builder into the shared state.
     pub fn finish(self) -> Result<TlsApp, Error> {
         let tickets = self.app.session_tickets.clone().unwrap_or_default();
-        let ticketer: Option<Arc<dyn rustls::server::ProducesTickets>> = if tickets.disabled {
-            None
-        } else {
-            tickets::configure(&tickets, "apps.tls.session_tickets")?;
-            Some(Arc::new(tickets::Ticketer))
+        let ticket_rotation = match tickets.disabled {
+            true => None,
+            false => Some(tickets::Rotation::from_config(
+                &tickets,
+                "apps.tls.session_tickets",
+            )?),
         };
+        let ticketer: Option<Arc<dyn rustls::server::ProducesTickets>> = ticket_rotation
+            .map(|_| Arc::new(tickets::Ticketer) as Arc<dyn rustls::server::ProducesTickets>);
         let renew_interval = self
             .app
             .automation
@@ -225,6 +230,7 @@ impl TlsBuilder {
             cache: CertCache::default(),
             storage: self.storage,
             ticketer,
+            ticket_rotation,
             policies: self.policies,
             default_policy,
             renew_interval,

@@ -40,10 +40,14 @@ impl Port {
     }
 }
 
-/// The ports `config` listens on, checked for sharing by workers; an
-/// error is the reason the config cannot be served by workers (decoding
-/// and provisioning errors included, prefixed `loading config:`).
-pub fn addresses(config: &Config) -> Result<Vec<Port>, String> {
+/// The ports `config` listens on, checked for sharing by workers, and its
+/// session ticket key rotation (which the supervisor applies to the keys
+/// it hands out once the config is live); an error is the reason the
+/// config cannot be served by workers (decoding and provisioning errors
+/// included, prefixed `loading config:`).
+pub fn addresses(
+    config: &Config,
+) -> Result<(Vec<Port>, Option<bellhop_runtime::tls::tickets::Rotation>), String> {
     let instance = Instance::provision(config, &Registry::standard(), None)
         .map_err(|e| format!("loading config: {e}"))?;
     let mut out: Vec<Port> = Vec::new();
@@ -76,7 +80,7 @@ pub fn addresses(config: &Config) -> Result<Vec<Port>, String> {
             }
         }
     }
-    Ok(out)
+    Ok((out, instance.ticket_rotation()))
 }
 
 /// Fails when another process owns `port` (see the module docs): the

@@ -143,7 +143,7 @@ impl Supervisor {
 
     /// Loads `json` on every worker, all or nothing.
     async fn reload(&self, json: &[u8], config: &Config) -> Result<(), String> {
-        let addrs = ports::addresses(config)?;
+        let (addrs, rotation) = ports::addresses(config)?;
         let json: Arc<str> = String::from_utf8_lossy(json).into();
         let mut st = self.shared.state.lock().await;
         for a in addrs.iter().filter(|a| !st.listen.contains(&a.key())) {
@@ -167,6 +167,9 @@ impl Supervisor {
             return Err(e);
         }
         st.config = Some(json);
+        if let Some(r) = rotation {
+            bellhop_runtime::tls::tickets::keys().configure(&r);
+        }
         st.listen = addrs.iter().map(|a| a.key()).collect();
         st.grace = config.grace_period();
         Ok(())

@@ -83,12 +83,12 @@ fn now() -> u64 {
 }
 
 impl Keys {
-    /// Applies a config's rotation settings (the latest config wins).
-    pub fn configure(&self, interval: Duration, max: usize, disable_rotation: bool) {
+    /// Applies the rotation settings of the config that went live.
+    pub fn configure(&self, r: &Rotation) {
         self.interval_secs
-            .store(interval.as_secs().max(1), Ordering::Relaxed);
-        self.max.store(max.max(1), Ordering::Relaxed);
-        self.frozen.store(disable_rotation, Ordering::Relaxed);
+            .store(r.interval.as_secs().max(1), Ordering::Relaxed);
+        self.max.store(r.max.max(1), Ordering::Relaxed);
+        self.frozen.store(r.frozen, Ordering::Relaxed);
     }
 
     /// The rotation interval in force.
@@ -142,44 +142,61 @@ impl Keys {
     }
 }
 
-/// Applies a config's `session_tickets` (not `disabled`) to the process's
-/// keys: the `standard` key source (the only one; `distributed` needs a
-/// shared storage, issue 17), its rotation interval, key count and
-/// `disable_rotation`.
-pub fn configure(c: &super::config::SessionTickets, at: &str) -> Result<(), crate::error::Error> {
-    use crate::error::Error;
-    if let Some(src) = &c.key_source {
-        match src.get("provider").and_then(|p| p.as_str()) {
-            Some("standard") => {
-                if let Some(k) = src.keys().find(|k| *k != "provider") {
+/// A config's key rotation (`session_tickets`), applied to the process's
+/// keys only when that config goes live, so a config that fails to load
+/// changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub interval: Duration,
+    pub max: usize,
+    /// `disable_rotation`.
+    pub frozen: bool,
+}
+
+impl Rotation {
+    /// Checks `session_tickets` (not `disabled`): the `standard` key
+    /// source is the only one (`distributed` needs a shared storage,
+    /// issue 17); then its rotation interval, key count and
+    /// `disable_rotation`.
+    pub fn from_config(
+        c: &super::config::SessionTickets,
+        at: &str,
+    ) -> Result<Rotation, crate::error::Error> {
+        use crate::error::Error;
+        if let Some(src) = &c.key_source {
+            match src.get("provider").and_then(|p| p.as_str()) {
+                Some("standard") => {
+                    if let Some(k) = src.keys().find(|k| *k != "provider") {
+                        return Err(Error::config(
+                            format!("{at}.key_source.{k}"),
+                            "unknown field",
+                        ));
+                    }
+                }
+                Some(other) => {
                     return Err(Error::config(
-                        format!("{at}.key_source.{k}"),
-                        "unknown field",
-                    ));
+                        format!("{at}.key_source.provider"),
+                        format!("unknown module: tls.stek.{other} (bellhop has tls.stek.standard)"),
+                    ))
+                }
+                None => {
+                    return Err(Error::config(
+                        format!("{at}.key_source"),
+                        "module name missing: expected `provider`",
+                    ))
                 }
             }
-            Some(other) => {
-                return Err(Error::config(
-                    format!("{at}.key_source.provider"),
-                    format!("unknown module: tls.stek.{other} (bellhop has tls.stek.standard)"),
-                ))
-            }
-            None => {
-                return Err(Error::config(
-                    format!("{at}.key_source"),
-                    "module name missing: expected `provider`",
-                ))
-            }
         }
+        Ok(Rotation {
+            interval: c
+                .rotation_interval
+                .map(|d| d.0)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_ROTATION),
+            max: c.max_keys.map_or(DEFAULT_MAX_KEYS, |n| n as usize).max(1),
+            frozen: c.disable_rotation,
+        })
     }
-    let interval = c
-        .rotation_interval
-        .map(|d| d.0)
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_ROTATION);
-    let max = c.max_keys.map_or(DEFAULT_MAX_KEYS, |n| n as usize).max(1);
-    keys().configure(interval, max, c.disable_rotation);
-    Ok(())
 }
 
 /// rustls' ticket producer over [`keys`].
@@ -248,7 +265,11 @@ mod tests {
     fn tickets_open_under_any_kept_key_and_not_after_it_is_dropped() {
         let t = Ticketer;
         let k = keys();
-        k.configure(DEFAULT_ROTATION, 2, false);
+        k.configure(&Rotation {
+            interval: DEFAULT_ROTATION,
+            max: 2,
+            frozen: false,
+        });
         let first = t.encrypt(b"session state").unwrap();
         assert_eq!(t.decrypt(&first).unwrap(), b"session state");
         k.rotate();
@@ -271,5 +292,18 @@ mod tests {
         let exported = k.export();
         assert_eq!(exported.len(), 2);
         assert!(exported.iter().any(|r| Key::new(*r).id == second[..4]));
+
+        // a config's rotation applies only when it goes live
+        let json = serde_json::json!({"apps": {"tls": {"session_tickets": {"rotation_interval": "1h", "max_keys": 3}}}});
+        let config = crate::config::Config::from_json(json.to_string().as_bytes()).unwrap();
+        let registry = crate::registry::Registry::standard();
+        let instance = crate::instance::Instance::provision(&config, &registry, None).unwrap();
+        assert_eq!(
+            k.interval(),
+            DEFAULT_ROTATION,
+            "provisioning alone changes nothing"
+        );
+        instance.go_live();
+        assert_eq!(k.interval(), Duration::from_secs(3600));
     }
 }
