@@ -42,9 +42,8 @@ pub struct ServerConfig {
     /// Refused when set: see `http::server::settings`.
     #[serde(default)]
     pub(crate) write_min_rate: i64,
-    /// Accepted: bellhop measures a write stall per socket write, each
-    /// covering what the kernel takes at once, which is what Caddy's
-    /// chunk bound achieves.
+    /// The most bytes one socket write to the client covers (unset: no
+    /// bound; the stall limit resets on every partial write anyway).
     #[serde(default)]
     pub(crate) max_write_chunk: i64,
     pub(crate) idle_timeout: Option<CaddyDuration>,

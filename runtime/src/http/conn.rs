@@ -135,6 +135,9 @@ impl Drop for ActiveGuard {
 pub struct TimedIo<T> {
     io: T,
     write_timeout: Option<Duration>,
+    /// `max_write_chunk`: no socket write covers more bytes than this, so
+    /// the stall limit applies between chunks of a large response.
+    chunk: Option<usize>,
     /// The stall timer, kept across writes (reset, not reallocated).
     stall: Option<Pin<Box<Sleep>>>,
     /// Whether the timer runs for the write pending now.
@@ -143,10 +146,11 @@ pub struct TimedIo<T> {
 
 impl<T> TimedIo<T> {
     /// Wraps `io`.
-    pub fn new(io: T, write_timeout: Option<Duration>) -> Self {
+    pub fn new(io: T, write_timeout: Option<Duration>, chunk: Option<usize>) -> Self {
         TimedIo {
             io,
             write_timeout,
+            chunk: chunk.filter(|c| *c > 0),
             stall: None,
             armed: false,
         }
@@ -202,6 +206,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let buf = match this.chunk {
+            Some(c) if buf.len() > c => &buf[..c],
+            _ => buf,
+        };
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
         this.check_stall(cx, polled)
     }
@@ -212,6 +220,17 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(c) = this.chunk {
+            if bufs.iter().map(|b| b.len()).sum::<usize>() > c {
+                // a chunk's worth of the first buffer that has bytes
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                let polled = Pin::new(&mut this.io).poll_write(cx, &first[..first.len().min(c)]);
+                return this.check_stall(cx, polled);
+            }
+        }
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         this.check_stall(cx, polled)
     }
@@ -228,5 +247,49 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimedIo;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::AsyncWriteExt;
+
+    /// Records the size of every write it is given.
+    #[derive(Default)]
+    struct Sizes(Vec<usize>);
+
+    impl tokio::io::AsyncWrite for Sizes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            b: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.get_mut().0.push(b.len());
+            Poll::Ready(Ok(b.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// `max_write_chunk` bounds each socket write, plain or vectored.
+    #[tokio::test]
+    async fn writes_are_cut_into_chunks() {
+        let mut io = TimedIo::new(Sizes::default(), None, Some(4096));
+        io.write_all(&[0u8; 10_000]).await.unwrap();
+        let head = std::io::IoSlice::new(&[1u8; 100]);
+        let body = std::io::IoSlice::new(&[2u8; 9_000]);
+        let n = io.write_vectored(&[head, body]).await.unwrap();
+        assert_eq!(n, 100);
+        assert_eq!(io.io.0, vec![4096, 4096, 1808, 100]);
+        let mut whole = TimedIo::new(Sizes::default(), None, None);
+        whole.write_all(&[0u8; 10_000]).await.unwrap();
+        assert_eq!(whole.io.0, vec![10_000]);
     }
 }

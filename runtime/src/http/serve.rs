@@ -299,7 +299,11 @@ where
         // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
         Box::pin(fut)
     });
-    let io = TokioIo::new(TimedIo::new(io, Some(settings.write_stall)));
+    let io = TokioIo::new(TimedIo::new(
+        io,
+        Some(settings.write_stall),
+        settings.max_write_chunk,
+    ));
     match (settings.h1, settings.h2c) {
         (_, false) => {
             let conn = h1_builder(&settings)
