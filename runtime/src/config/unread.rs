@@ -212,10 +212,13 @@ pub(crate) fn encoder(
 }
 
 /// A `sni_regexp` handshake matcher's `name`.
-pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp) {
-    // Accepted: it names the captures in Caddy's replacer; no placeholder
-    // is rendered during a handshake in bellhop, so none would read them.
-    let _capture_label = &r.name;
+pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp, at: &str) -> Result<(), Error> {
+    refuse(
+        r.name.is_some(),
+        format!("{at}.name"),
+        "not implemented: it names the captures in Caddy's replacer, and no placeholder of a \
+         handshake would read them in bellhop; leave it out",
+    )
 }
 
 /// The `tracing` handler's span name and attributes.
@@ -280,6 +283,12 @@ mod tests {
             (
                 json!({"admin": {"config": {"load": {"module": "http"}}}}),
                 "admin.config.load",
+            ),
+            (
+                srv(
+                    json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "n"}}}]}),
+                ),
+                "match.sni_regexp.name",
             ),
             (
                 tls(json!({"cache": {"capacity": 10}})),

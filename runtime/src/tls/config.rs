@@ -173,8 +173,8 @@ pub struct PolicyMatch {
     pub(crate) local_ip: Option<IpRanges>,
 }
 
-/// `sni_regexp`: the server name matches a Go regexp (`name` labels its
-/// captures in Caddy's replacer, which no handshake reads in bellhop).
+/// `sni_regexp`: the server name matches a Go regexp (`name`, which
+/// labels its captures in Caddy's replacer, is refused: see unread.rs).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SniRegexp {
