@@ -229,28 +229,7 @@ async fn read_timeout_bites_on_a_stalled_body() {
 
 #[tokio::test]
 async fn write_timeout_cuts_a_client_that_does_not_read() {
-    let dir = tempfile::tempdir().unwrap();
-    // Sparse: 16 MiB of zeros that take no disk space.
-    let big = std::fs::File::create(dir.path().join("big")).unwrap();
-    big.set_len(16 << 20).unwrap();
-    let s = start(config_with(
-        json!({"write_timeout": "300ms", "routes": [{"handle": [
-            {"handler": "file_server", "root": dir.path().display().to_string()}
-        ]}]}),
-    ));
-    let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
-            Ok(Ok(n)) => got += n,
-        }
-    }
+    let got = bytes_of_a_stalled_download(json!({"write_timeout": "300ms"})).await;
     assert!(
         got < 16 << 20,
         "the stalled response was cut short ({got} bytes)"

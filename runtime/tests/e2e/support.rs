@@ -140,3 +140,35 @@ pub fn rss_kib() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Bytes a client gets of a 16 MiB file served by a server with `limit`
+/// (a write stall setting such as `{"write_timeout": "300ms"}`) when it
+/// stops reading for 1.5 s after its request, then reads what is left.
+pub async fn bytes_of_a_stalled_download(limit: Value) -> usize {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    // Sparse: 16 MiB of zeros that take no disk space.
+    let big = std::fs::File::create(dir.path().join("big")).unwrap();
+    big.set_len(16 << 20).unwrap();
+    let mut server = json!({"routes": [{"handle": [
+        {"handler": "file_server", "root": dir.path().display().to_string()}
+    ]}]});
+    for (k, v) in limit.as_object().unwrap() {
+        server[k] = v.clone();
+    }
+    let s = start(config_with(server));
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => got += n,
+        }
+    }
+    got
+}
