@@ -63,9 +63,6 @@ fn server(s: &ServerConfig, path: &str) -> Result<(), Error> {
     // Accepted: hyper reads an HTTP/1 request body while the response is
     // written (full duplex) whatever the setting.
     let _full_duplex_always = s.enable_full_duplex;
-    // Accepted: the deprecated per-server switch turns metrics on for the
-    // app, as in Caddy (see `instance::wants_metrics`).
-    let _metrics_for_the_app = s.metrics.is_some();
     if let Some(a) = &s.automatic_https {
         refuse(
             a.prefer_wildcard,

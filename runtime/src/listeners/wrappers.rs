@@ -267,23 +267,25 @@ async fn read_header<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Resu
     }
 }
 
-/// Whether five bytes open what Go's `tlsRecordHeaderLooksLikeHTTP` takes
-/// for an HTTP request.
+/// The five bytes Go's `tlsRecordHeaderLooksLikeHTTP` takes for the start
+/// of an HTTP request.
+const HTTP_STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+
+/// Whether five bytes open an HTTP request ([`HTTP_STARTS`]).
 fn starts_like_http(first: &[u8]) -> bool {
-    matches!(first, b"GET /" | b"HEAD " | b"POST " | b"PUT /" | b"OPTIO")
+    HTTP_STARTS.iter().any(|p| &p[..] == first)
 }
 
 /// Whether the connection opens like an HTTP request, read without
 /// consuming it (waiting a little for five bytes).
 pub async fn looks_like_http(s: &TcpStream) -> bool {
-    const STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
     let mut buf = [0u8; 5];
     for _ in 0..50 {
         let n = match s.peek(&mut buf).await {
             Ok(0) | Err(_) => return false,
             Ok(n) => n,
         };
-        if !STARTS.iter().any(|p| p.starts_with(&buf[..n])) {
+        if !HTTP_STARTS.iter().any(|p| p.starts_with(&buf[..n])) {
             return false;
         }
         if n == 5 {

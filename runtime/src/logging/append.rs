@@ -8,7 +8,6 @@
 //! included, is written as given. Fields keep their config order (Go's
 //! map order is random).
 
-use crate::error::Error;
 use crate::http::replacer::clock::{write_now, TimeFormat};
 use crate::http::replacer::Key;
 use serde_json::{Map, Value};
@@ -28,11 +27,10 @@ enum Source {
 }
 
 impl Appended {
-    /// Provisions the `fields` object at `path`.
-    pub fn provision(fields: &Map<String, Value>, path: &str) -> Result<Self, Error> {
-        let _ = path;
+    /// The fields of a `fields` object (any JSON value is a valid one).
+    pub fn new(fields: &Map<String, Value>) -> Self {
         let fields = fields.iter().map(|(k, v)| (k.clone(), source(v))).collect();
-        Ok(Appended { fields })
+        Appended { fields }
     }
 
     /// `fields` (the inside of a JSON object) with the appended ones after.
@@ -92,7 +90,7 @@ mod tests {
             "req": "{http.request.uri}",
             "at": "{time.now.unix}"
         });
-        let a = Appended::provision(cfg.as_object().unwrap(), "enc").unwrap();
+        let a = Appended::new(cfg.as_object().unwrap());
         let out = a.apply(r#""msg2":"m""#);
         let v: serde_json::Value = serde_json::from_str(&format!("{{{out}}}")).unwrap();
         assert_eq!(v["msg2"], "m");

@@ -35,9 +35,10 @@ struct Config {
     level_format: Option<String>,
 }
 
+/// The config of a wrapping encoder (`filter`, `append`, `journald`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FilterConfig {
+struct WrapperConfig {
     #[allow(dead_code)]
     format: String,
     wrap: Option<serde_json::Map<String, serde_json::Value>>,
@@ -179,7 +180,7 @@ impl Encoder {
         path: &str,
         terminal: bool,
     ) -> Result<Encoder, Error> {
-        let c: FilterConfig = crate::config::decode(v, path)?;
+        let c: WrapperConfig = crate::config::decode(v, path)?;
         let mut inner = match &c.wrap {
             Some(w) => {
                 let wpath = format!("{path}.wrap");
@@ -215,9 +216,7 @@ impl Encoder {
             "filter" => Stage::Filter(std::sync::Arc::new(super::filter::Filters::provision(
                 &c.fields, path,
             )?)),
-            _ => Stage::Append(std::sync::Arc::new(super::append::Appended::provision(
-                &c.fields, path,
-            )?)),
+            _ => Stage::Append(std::sync::Arc::new(super::append::Appended::new(&c.fields))),
         };
         inner.stages.insert(0, stage);
         Ok(inner)
