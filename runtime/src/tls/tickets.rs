@@ -293,6 +293,36 @@ mod tests {
         assert_eq!(exported.len(), 2);
         assert!(exported.iter().any(|r| Key::new(*r).id == second[..4]));
 
+        // keys rotate once the interval is over, unless rotation is disabled
+        let frozen = Rotation {
+            interval: Duration::from_secs(1),
+            max: 4,
+            frozen: true,
+        };
+        k.configure(&frozen);
+        let before = t.encrypt(b"a").unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        assert_eq!(
+            t.encrypt(b"b").unwrap()[..4],
+            before[..4],
+            "disable_rotation"
+        );
+        k.configure(&Rotation {
+            frozen: false,
+            ..frozen
+        });
+        assert_ne!(
+            t.encrypt(b"c").unwrap()[..4],
+            before[..4],
+            "rotated after 1 s"
+        );
+        assert_eq!(t.decrypt(&before).unwrap(), b"a", "the old key is kept");
+        k.configure(&Rotation {
+            interval: DEFAULT_ROTATION,
+            max: 4,
+            frozen: false,
+        });
+
         // a config's rotation applies only when it goes live
         let json = serde_json::json!({"apps": {"tls": {"session_tickets": {"rotation_interval": "1h", "max_keys": 3}}}});
         let config = crate::config::Config::from_json(json.to_string().as_bytes()).unwrap();

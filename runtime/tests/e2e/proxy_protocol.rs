@@ -181,6 +181,27 @@ async fn proxy_protocol_before_tls_and_http_redirect_on_the_tls_port() {
         out,
         "HTTP/1.0 308 Permanent Redirect\r\nLocation: https://a.test:8443/a/b?c=d\r\nContent-Length: 0\r\n\r\n"
     );
+    // a head longer than max_header_bytes gets no redirect, only a close
+    let tight = tls_server(
+        &ca,
+        json!([{"wrapper": "http_redirect", "max_header_bytes": 64}, {"wrapper": "tls"}]),
+    );
+    let mut c = TcpStream::connect(tight.addr).await.unwrap();
+    let long = format!(
+        "GET /a HTTP/1.1\r\nHost: a.test\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(200)
+    );
+    c.write_all(long.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out).await;
+    assert_eq!(out, "", "no redirect for an oversized head");
+    let mut c = TcpStream::connect(tight.addr).await.unwrap();
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out).await;
+    assert!(out.starts_with("HTTP/1.0 308"), "{out}");
     // without the wrapper, the same request gets Go's 400
     let plain = tls_server(&ca, json!([]));
     let mut c = TcpStream::connect(plain.addr).await.unwrap();
