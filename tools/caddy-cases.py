@@ -53,6 +53,35 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+class RawUpstream(threading.Thread):
+    """Answers every request with the case's `upstream_raw` bytes, then closes."""
+
+    def __init__(self, raw):
+        super().__init__(daemon=True)
+        self.raw = raw.encode()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    buf += b
+                c.sendall(self.raw)
+                c.shutdown(socket.SHUT_WR)
+                time.sleep(0.05)
+
+
 def build_request(r):
     method = r.get("method", "GET")
     target = r.get("target", "/")
@@ -69,8 +98,17 @@ def build_request(r):
     return s
 
 
-def exchange(port, raw):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+def connect(to):
+    if isinstance(to, str):
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(to)
+        return c
+    return socket.create_connection(("127.0.0.1", to), timeout=10)
+
+
+def exchange(to, raw):
+    with connect(to) as c:
         c.sendall(raw.encode())
         out = b""
         while True:
@@ -199,7 +237,14 @@ def run_case(case, admin, port, backend, base):
                 fh.write(content)
         for name, secs in case.get("mtimes", {}).items():
             os.utime(os.path.join(root, name), (secs, secs))
-        fill = lambda s: s.replace("{root}", root).replace("{backend}", backend)
+        upstream = None
+        if "upstream_raw" in case:
+            upstream = RawUpstream(case["upstream_raw"])
+            upstream.start()
+
+        def fill(s):
+            s = s.replace("{root}", root).replace("{backend}", backend)
+            return s.replace("{upstream}", upstream.addr) if upstream else s
         if "routes" in case:
             server = {"routes": json.loads(fill(case["routes"]))}
         elif "server" in case:
@@ -221,18 +266,21 @@ def run_case(case, admin, port, backend, base):
         if err:
             return [f"Caddy refused the config: {err.strip()}"]
         errs = []
+        to = os.path.join(root, case["unix"]) if "unix" in case else port
         for i, r in enumerate(case.get("req", [])):
             raw = r.get("raw") or build_request(r)
             try:
-                got = exchange(port, raw)
+                got = exchange(to, raw)
                 if got[0] == 0:  # the listener was being swapped by /load
                     time.sleep(0.3)
-                    got = exchange(port, raw)
+                    got = exchange(to, raw)
             except OSError as e:
                 errs.append(f"request {i}: {e}")
                 continue
             errs += [f"request {i} ({raw.splitlines()[0]}): {e}"
                      for e in differences(r, *got)]
+        if upstream:
+            upstream.sock.close()
         return errs
 
 

@@ -32,7 +32,12 @@
 //! otherwise than Caddy: it is counted apart, and the run fails when it
 //! starts to pass, so the mark is removed with the gap. In config text, `{root}` is the case's file folder and
 //! `{backend}` the address of an echo backend, which answers 200 with the
-//! request line and headers it received as its body.
+//! request line and headers it received as its body. `upstream_raw` (raw
+//! HTTP text) starts a backend for the case that answers every request
+//! with exactly those bytes and closes; `{upstream}` is its address.
+//! `unix = "srv.sock"` sends the requests over the unix socket
+//! `{root}/srv.sock` (which the case's server must `listen` on) instead of
+//! TCP.
 
 use bellhop_runtime::Runtime;
 use serde::Deserialize;
@@ -65,6 +70,8 @@ struct Case {
     merge: Option<String>,
     load_error: Option<String>,
     known_gap: Option<String>,
+    upstream_raw: Option<String>,
+    unix: Option<String>,
     #[serde(default)]
     req: Vec<Req>,
 }
@@ -169,9 +176,18 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
             .unwrap();
         f.set_modified(t).unwrap();
     }
+    let upstream = match &case.upstream_raw {
+        Some(raw) => Some(raw_upstream(raw.clone()).await),
+        None => None,
+    };
     let fill = |s: &str| {
-        s.replace("{root}", &root.path().display().to_string())
-            .replace("{backend}", &backend.to_string())
+        let s = s
+            .replace("{root}", &root.path().display().to_string())
+            .replace("{backend}", &backend.to_string());
+        match &upstream {
+            Some((a, _)) => s.replace("{upstream}", &a.to_string()),
+            None => s,
+        }
     };
     let mut config = match (&case.routes, &case.server, &case.config) {
         (Some(r), None, None) => crate::support::config_with(serde_json::json!({
@@ -193,14 +209,26 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         (None, Err(e)) => return Err(format!("config refused: {e}")),
         (None, Ok(())) => {}
     }
-    let addr = rt.server_addrs("srv0")[0];
+    let to = match &case.unix {
+        Some(name) => To::Unix(root.path().join(name)),
+        None => To::Tcp(rt.server_addrs("srv0")[0]),
+    };
     for (i, r) in case.req.iter().enumerate() {
         let raw = r.raw.clone().unwrap_or_else(|| build_request(r));
-        let got = exchange(addr, raw.as_bytes()).await?;
+        let got = exchange(&to, raw.as_bytes()).await?;
         check(r, &got).map_err(|e| format!("request {i} ({}): {e}", first_line(&raw)))?;
     }
     rt.stop().await;
+    if let Some((_, task)) = upstream {
+        task.abort();
+    }
     Ok(())
+}
+
+/// Where a case's requests go.
+enum To {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
 }
 
 /// Merges `add` into `into`: objects key by key, anything else replaced.
@@ -308,15 +336,48 @@ fn check(r: &Req, got: &Answer) -> Result<(), String> {
 }
 
 /// Sends `raw` and reads the answer until the server closes.
-async fn exchange(addr: SocketAddr, raw: &[u8]) -> Result<Answer, String> {
-    let mut c = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+async fn exchange(to: &To, raw: &[u8]) -> Result<Answer, String> {
+    let out = match to {
+        To::Tcp(addr) => {
+            let c = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+            send_and_read(c, raw).await?
+        }
+        To::Unix(path) => {
+            let c = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            send_and_read(c, raw).await?
+        }
+    };
+    parse_answer(&out)
+}
+
+async fn send_and_read<S>(mut c: S, raw: &[u8]) -> Result<Vec<u8>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     c.write_all(raw).await.map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out))
         .await
         .map_err(|_| "no answer within 10 s".to_string())?
         .map_err(|e| e.to_string())?;
-    parse_answer(&out)
+    Ok(out)
+}
+
+/// A backend that reads each request's head and answers `raw`, then closes.
+async fn raw_upstream(raw: String) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let raw = std::sync::Arc::new(raw);
+    crate::proxy_support::raw_backend(move |mut c| {
+        let raw = raw.clone();
+        async move {
+            if crate::proxy_support::read_head(&mut c).await.is_some() {
+                let _ = c.write_all(raw.as_bytes()).await;
+                let _ = c.shutdown().await;
+            }
+        }
+    })
+    .await
 }
 
 fn parse_answer(out: &[u8]) -> Result<Answer, String> {

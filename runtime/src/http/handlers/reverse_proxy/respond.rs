@@ -255,7 +255,7 @@ impl Shared {
         // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
         cx.omit_server = true;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return tunnel(self, cx, resp);
+            return switch_protocols(self, cx, resp);
         }
         let version = resp.version();
         let h = resp.headers_mut();
@@ -319,6 +319,42 @@ impl Tunnels {
                 });
             }
             _ => close(),
+        }
+    }
+}
+
+/// An upstream's 101, as Caddy's `finalizeResponse` and
+/// `handleUpgradeResponse`: hop-by-hop fields go (but `Upgrade` and
+/// `Connection: Upgrade`), and the client's connection is switched only to
+/// the protocol it asked for; otherwise nothing is switched and the client
+/// gets an empty 200, as from Caddy.
+fn switch_protocols(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
+    // The upstream's `Upgrade` counts whatever its `Connection` says.
+    let offered = resp.headers().get(http::header::UPGRADE).cloned();
+    strip_hop(resp.headers_mut(), false);
+    let asked = if super::headers::h2_websocket(&cx.parts) {
+        Some("websocket".to_string())
+    } else {
+        super::headers::upgrade_type(&cx.parts.headers)
+    };
+    let printable = |v: &http::HeaderValue| v.as_bytes().iter().all(|b| (0x20..0x7f).contains(b));
+    match (offered, asked) {
+        (Some(up), Some(asked))
+            if printable(&up) && up.as_bytes().eq_ignore_ascii_case(asked.as_bytes()) =>
+        {
+            let h = resp.headers_mut();
+            h.insert(http::header::UPGRADE, up);
+            h.insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("Upgrade"),
+            );
+            tunnel(shared, cx, resp)
+        }
+        (offered, asked) => {
+            tracing::debug!(backend_upgrade = ?offered, requested_upgrade = ?asked,
+                "backend tried to switch to unexpected protocol via Upgrade header");
+            cx.omit_server = false;
+            http::Response::new(Body::Empty)
         }
     }
 }
