@@ -337,26 +337,21 @@ fn weighted<'u>(
     (!eligible.is_empty()).then(|| eligible[index % eligible.len()])
 }
 
-/// Rendezvous hashing: the available upstream whose hash with `key` is
-/// highest.
+/// Rendezvous hashing, as Caddy's `hostByHashing`: the available upstream
+/// whose XXH64 of its address followed by `key` is highest (the first of
+/// equals), so bellhop and Caddy instances send a key to the same upstream.
 fn by_hash<'u>(pool: &'u [Upstream], key: &str) -> Option<&'u Upstream> {
-    pool.iter()
-        .filter(|u| u.available())
-        .max_by_key(|u| fnv(u.key.as_bytes(), key.as_bytes()))
-}
-
-fn fnv(a: &[u8], b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in a.iter().chain(b) {
-        h ^= x as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut best: (u64, Option<&Upstream>) = (0, None);
+    for u in pool.iter().filter(|u| u.available()) {
+        let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+        h.update(u.key.as_bytes());
+        h.update(key.as_bytes());
+        let h = h.digest();
+        if h > best.0 {
+            best = (h, Some(u));
+        }
     }
-    // final avalanche (splitmix64) so nearby keys spread
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
+    best.1
 }
 
 /// HMAC-SHA256 of `data` keyed by `secret`, in lowercase hex.

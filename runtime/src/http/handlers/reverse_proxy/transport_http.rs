@@ -82,7 +82,7 @@ impl HttpTransport {
             return up.idle.clone();
         }
         let mut m = self.dynamic.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(addr.hostport())
+        m.entry(addr.pool_key())
             .or_insert_with(|| IdleConns::new(&self.limits))
             .clone()
     }

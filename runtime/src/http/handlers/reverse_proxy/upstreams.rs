@@ -153,6 +153,15 @@ impl DialAddr {
             DialAddr::Unix(_) => "localhost".into(),
         }
     }
+
+    /// What tells two addresses apart (a unix socket by its path), for
+    /// pools of connections by address.
+    pub fn pool_key(&self) -> String {
+        match self {
+            DialAddr::Tcp { .. } => self.hostport(),
+            DialAddr::Unix(p) => format!("unix/{}", p.display()),
+        }
+    }
 }
 
 /// `host:port`, with brackets around an IPv6 host (Go's `JoinHostPort`).
