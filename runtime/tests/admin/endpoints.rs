@@ -247,6 +247,12 @@ async fn other_endpoints() {
     let r = t.req("GET", "/reverse_proxy/upstreams", &[], "").await;
     assert_eq!(r.status, 200);
     assert!(body_json(&r).is_array());
+    assert_eq!(r.headers["content-type"], "application/json");
+    // Only GET (Caddy's admin_test.go TestAdminUpstreamsMethodNotAllowed).
+    for m in ["POST", "PUT", "DELETE"] {
+        let r = t.req(m, "/reverse_proxy/upstreams", &[], "").await;
+        assert_eq!(r.status, 405, "{m}");
+    }
     // A config whose reverse proxy names an upstream: the pool the proxy
     // keeps (across reloads) is what the endpoint lists.
     let mut proxied = site("a");

@@ -182,3 +182,46 @@ async fn resolver_without_addresses_is_a_config_error_naming_the_path() {
         "{err}"
     );
 }
+
+/// A dynamic upstream's passive health state lasts from one request to the
+/// next, as Caddy's `dynamicHosts` (reverseproxy/hosts.go, admin_test.go):
+/// a failure marks it down for `fail_duration`, so the next request finds
+/// no upstream available (503) instead of dialling it again (502).
+#[tokio::test]
+async fn a_dynamic_upstreams_failures_count_across_requests() {
+    let dns = DnsServer::start().await;
+    dns.set("down.passive.test", vec![Rec::A(LOCAL)]);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let s = bellhop(json!({"handler": "reverse_proxy", "dynamic_upstreams": {
+        "source": "a", "name": "down.passive.test", "port": dead.port().to_string(),
+        "versions": {"ipv4": true}, "resolver": {"addresses": [dns.addr.to_string()]}},
+        "health_checks": {"passive": {"fail_duration": "1m", "max_fails": 1}}}));
+    assert_eq!(get(s.addr, "/").await.status, 502);
+    for _ in 0..2 {
+        assert_eq!(get(s.addr, "/").await.status, 503);
+    }
+}
+
+/// The admin API lists dynamic upstreams once used, as Caddy's
+/// (admin_test.go TestAdminUpstreamsDynamicOnly): their hosts are kept
+/// between requests, not only while one is in flight.
+#[tokio::test]
+async fn dynamic_upstreams_are_listed_by_the_admin_api_after_use() {
+    let dns = DnsServer::start().await;
+    let b = named("listed").await;
+    dns.set("listed.admin.test", vec![Rec::A(LOCAL)]);
+    let s = bellhop(json!({"handler": "reverse_proxy", "dynamic_upstreams": {
+        "source": "a", "name": "listed.admin.test", "port": b.addr.port().to_string(),
+        "versions": {"ipv4": true}, "resolver": {"addresses": [dns.addr.to_string()]}}}));
+    assert_eq!(get(s.addr, "/").await.body, "listed");
+    let want = b.addr.to_string();
+    let listed: Vec<_> = bellhop_runtime::admin::upstreams_status()
+        .into_iter()
+        .filter(|u| u.address == want)
+        .collect();
+    assert_eq!(listed.len(), 1, "{want} listed once");
+    assert_eq!((listed[0].num_requests, listed[0].fails), (0, 0));
+}

@@ -166,6 +166,7 @@ impl Source {
         }
         for u in &mut out {
             u.own_pool = false;
+            u.host = super::upstreams::dynamic_host_for(&u.key);
         }
         Ok(out)
     }

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 /// The shared state of one backend address.
 #[derive(Debug, Default)]
@@ -106,6 +107,44 @@ pub fn host_for(address: &str) -> Arc<Host> {
     h
 }
 
+/// How long a dynamic upstream's host (its passive health state) outlives
+/// its last use (Caddy's `dynamicHostIdleExpiry`).
+const DYNAMIC_HOST_IDLE: Duration = Duration::from_secs(3600);
+
+/// Hosts of dynamic upstreams (`dynamic_upstreams`), by address: kept
+/// while seen, so their passive health state lasts from one request to
+/// the next (as Caddy's `dynamicHosts`), dropped after an hour unused.
+#[derive(Default)]
+struct DynamicHosts {
+    map: HashMap<String, (Arc<Host>, Instant)>,
+    swept: Option<Instant>,
+}
+
+fn dynamic_hosts() -> &'static Mutex<DynamicHosts> {
+    static HOSTS: OnceLock<Mutex<DynamicHosts>> = OnceLock::new();
+    HOSTS.get_or_init(Default::default)
+}
+
+/// The host of the dynamic upstream at `address`.
+pub fn dynamic_host_for(address: &str) -> Arc<Host> {
+    let now = Instant::now();
+    let mut d = dynamic_hosts().lock().unwrap_or_else(|e| e.into_inner());
+    if d.swept
+        .is_none_or(|t| now.duration_since(t) > Duration::from_secs(60))
+    {
+        d.map
+            .retain(|_, (_, seen)| now.duration_since(*seen) <= DYNAMIC_HOST_IDLE);
+        d.swept = Some(now);
+    }
+    if let Some((h, seen)) = d.map.get_mut(address) {
+        *seen = now;
+        return h.clone();
+    }
+    let h = Arc::new(Host::default());
+    d.map.insert(address.to_string(), (h.clone(), now));
+    h
+}
+
 /// One entry of the admin API's upstream list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamStatus {
@@ -118,18 +157,20 @@ pub struct UpstreamStatus {
 
 /// The state of every upstream in use, sorted by address.
 pub fn upstreams_status() -> Vec<UpstreamStatus> {
-    let map = hosts().lock().unwrap_or_else(|e| e.into_inner());
-    let mut out: Vec<UpstreamStatus> = map
-        .iter()
-        .filter_map(|(a, w)| {
-            w.upgrade().map(|h| UpstreamStatus {
-                address: a.clone(),
-                num_requests: h.num_requests(),
-                fails: h.fails(),
-                healthy: h.healthy(),
-            })
-        })
-        .collect();
+    let status = |address: &str, h: &Host| UpstreamStatus {
+        address: address.to_string(),
+        num_requests: h.num_requests(),
+        fails: h.fails(),
+        healthy: h.healthy(),
+    };
+    let mut out: Vec<UpstreamStatus> = {
+        let map = hosts().lock().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter_map(|(a, w)| w.upgrade().map(|h| status(a, &h)))
+            .collect()
+    };
+    let dynamic = dynamic_hosts().lock().unwrap_or_else(|e| e.into_inner());
+    out.extend(dynamic.map.iter().map(|(a, (h, _))| status(a, h)));
     out.sort_by(|a, b| a.address.cmp(&b.address));
     out
 }
