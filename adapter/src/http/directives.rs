@@ -37,6 +37,7 @@ mod rewrite;
 mod root;
 mod route;
 mod templates;
+mod timeouts;
 pub(crate) mod tls;
 mod tracing;
 mod try_files;
@@ -77,6 +78,7 @@ pub fn register_standard(reg: &mut Directives) {
     reg.register_handler("push", push::parse);
     reg.register_handler("redir", redir::parse);
     reg.register_handler("request_body", request_body::parse);
+    reg.register_handler("timeouts", timeouts::parse);
     reg.register_handler("respond", respond::parse);
     reg.register_handler("reverse_proxy", reverse_proxy::parse);
     reg.register("rewrite", rewrite::parse);

@@ -26,6 +26,7 @@ pub const DEFAULT_DIRECTIVE_ORDER: &[&str] = &[
     "header",
     "copy_response_headers", // only in reverse_proxy's handle_response
     "request_body",
+    "timeouts", // wraps the response writer, so keep it close to the real writer
     "redir",
     // incoming request manipulation
     "method",

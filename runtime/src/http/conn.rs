@@ -33,6 +33,9 @@ pub struct ConnInfo {
     pub alpn_h2: bool,
     /// What TLS negotiated, for `{http.request.tls.*}`.
     pub tls_info: Option<Arc<super::tls_info::TlsInfo>>,
+    /// The connection's request accounting and per-route write limits
+    /// (HTTP/1 and HTTP/2; `None` elsewhere).
+    pub state: Option<Arc<ConnState>>,
 }
 
 impl ConnInfo {
@@ -88,6 +91,12 @@ pub struct ConnState {
     active: AtomicUsize,
     /// Milliseconds after `born` when the connection last became idle.
     idle_since_ms: AtomicU64,
+    /// A route's write stall limit in milliseconds (`http.handlers.timeouts`
+    /// `write_timeout`), 0 for the server's; cleared when the connection's
+    /// requests are done.
+    write_limit_ms: AtomicU64,
+    /// A route's `max_write_chunk`, 0 for the server's.
+    write_chunk: AtomicUsize,
 }
 
 impl ConnState {
@@ -97,7 +106,37 @@ impl ConnState {
             born: Instant::now(),
             active: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(0),
+            write_limit_ms: AtomicU64::new(0),
+            write_chunk: AtomicUsize::new(0),
         })
+    }
+
+    /// Sets the write stall limit and chunk size for the requests in flight
+    /// (a route's `timeouts` handler); `None` keeps the server's.
+    pub fn limit_writes(&self, stall: Option<Duration>, chunk: Option<usize>) {
+        if let Some(t) = stall {
+            let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
+            self.write_limit_ms.store(ms, Ordering::Release);
+        }
+        if let Some(c) = chunk.filter(|c| *c > 0) {
+            self.write_chunk.store(c, Ordering::Release);
+        }
+    }
+
+    /// A route's write stall limit, if one is set.
+    fn write_limit(&self) -> Option<Duration> {
+        match self.write_limit_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// A route's write chunk size, if one is set.
+    fn write_chunk(&self) -> Option<usize> {
+        match self.write_chunk.load(Ordering::Acquire) {
+            0 => None,
+            c => Some(c),
+        }
     }
 
     /// Marks a request as started; the guard marks it finished when the
@@ -126,7 +165,15 @@ impl Drop for ActiveGuard {
         let s = &self.0;
         let ms = s.born.elapsed().as_millis() as u64;
         s.idle_since_ms.store(ms, Ordering::Release);
-        s.active.fetch_sub(1, Ordering::AcqRel);
+        if s.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last request is done: a route's write limits end with it.
+            if s.write_limit_ms.load(Ordering::Relaxed) != 0 {
+                s.write_limit_ms.store(0, Ordering::Release);
+            }
+            if s.write_chunk.load(Ordering::Relaxed) != 0 {
+                s.write_chunk.store(0, Ordering::Release);
+            }
+        }
     }
 }
 
@@ -142,6 +189,8 @@ pub struct TimedIo<T> {
     stall: Option<Pin<Box<Sleep>>>,
     /// Whether the timer runs for the write pending now.
     armed: bool,
+    /// Where a route's own write limits are set.
+    state: Option<Arc<ConnState>>,
 }
 
 impl<T> TimedIo<T> {
@@ -153,7 +202,21 @@ impl<T> TimedIo<T> {
             chunk: chunk.filter(|c| *c > 0),
             stall: None,
             armed: false,
+            state: None,
         }
+    }
+
+    /// Follows the per-route write limits set on `state`.
+    pub fn with_state(mut self, state: Arc<ConnState>) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    fn chunk(&self) -> Option<usize> {
+        self.state
+            .as_ref()
+            .and_then(|s| s.write_chunk())
+            .or(self.chunk)
     }
 
     /// Tracks a pending write: arms the stall timer, fails once it fires.
@@ -162,7 +225,8 @@ impl<T> TimedIo<T> {
         cx: &mut Context<'_>,
         polled: Poll<io::Result<R>>,
     ) -> Poll<io::Result<R>> {
-        let Some(limit) = self.write_timeout else {
+        let limit = self.state.as_ref().and_then(|s| s.write_limit());
+        let Some(limit) = limit.or(self.write_timeout) else {
             return polled;
         };
         if polled.is_ready() {
@@ -206,7 +270,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let buf = match this.chunk {
+        let buf = match this.chunk() {
             Some(c) if buf.len() > c => &buf[..c],
             _ => buf,
         };
@@ -220,7 +284,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if let Some(c) = this.chunk {
+        if let Some(c) = this.chunk() {
             if bufs.iter().map(|b| b.len()).sum::<usize>() > c {
                 // a chunk's worth of the first buffer that has bytes
                 let first = bufs

@@ -19,6 +19,7 @@ pub(crate) mod rewrite;
 mod static_response;
 mod subroute;
 mod templates;
+mod timeouts;
 mod tracing;
 mod vars;
 
@@ -54,6 +55,7 @@ pub fn register(r: &mut Registry) {
     r.register("http.handlers.headers", Module::Handler(headers::new));
     r.register("http.handlers.map", Module::Handler(map::new));
     r.register("http.handlers.metrics", Module::Handler(metrics::new));
+    r.register("http.handlers.timeouts", Module::Handler(timeouts::new));
     r.register(
         "http.handlers.request_body",
         Module::Handler(request_body::new),

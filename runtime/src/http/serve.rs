@@ -155,6 +155,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     tls_sni: None,
                     alpn_h2: false,
                     tls_info: None,
+                    state: None,
                 },
             ))
         }
@@ -169,6 +170,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     tls_sni: None,
                     alpn_h2: false,
                     tls_info: None,
+                    state: None,
                 },
             ))
         }
@@ -253,8 +255,12 @@ fn h2_builder(
 }
 
 /// Serves HTTP on an accepted (and, for TLS, handshaken) connection.
-pub(crate) async fn serve_conn<I>(io: I, info: ConnInfo, socket: Arc<Socket>, shared: Arc<Shared>)
-where
+pub(crate) async fn serve_conn<I>(
+    io: I,
+    mut info: ConnInfo,
+    socket: Arc<Socket>,
+    shared: Arc<Shared>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let Some(mut settings) = shared
@@ -270,6 +276,7 @@ where
     let counter = shared.clone();
     let _counted = counter.conns.enter();
     let state = ConnState::new();
+    info.state = Some(state.clone());
     let alt_svc = super::h3::alt_svc(&shared, socket.id, &info);
     // Everything a request needs from its connection, behind one pointer
     // that only this connection's thread touches: cloning it per request
@@ -299,11 +306,10 @@ where
         // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
         Box::pin(fut)
     });
-    let io = TokioIo::new(TimedIo::new(
-        io,
-        Some(settings.write_stall),
-        settings.max_write_chunk,
-    ));
+    let io = TokioIo::new(
+        TimedIo::new(io, Some(settings.write_stall), settings.max_write_chunk)
+            .with_state(state.clone()),
+    );
     match (settings.h1, settings.h2c) {
         (_, false) => {
             let conn = h1_builder(&settings)

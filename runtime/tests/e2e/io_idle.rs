@@ -68,24 +68,7 @@ async fn proxy(extra: Value) -> TestServer {
 /// Sends a 10-byte body one byte per `gap`, then reads the answer's status
 /// line (empty when the connection was cut without one).
 async fn trickle(addr: SocketAddr, gap: Duration) -> (String, Duration) {
-    let mut c = TcpStream::connect(addr).await.unwrap();
-    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let began = Instant::now();
-    for _ in 0..10 {
-        tokio::time::sleep(gap).await;
-        if c.write_all(b"a").await.is_err() {
-            break;
-        }
-    }
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
-    let text = String::from_utf8_lossy(&out).into_owned();
-    (
-        text.lines().next().unwrap_or("").to_string(),
-        began.elapsed(),
-    )
+    trickle_to(addr, "/", gap).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,4 +179,127 @@ async fn accepted_connections_get_the_tcp_keepalive_of_their_server() {
         assert!(t > lo && t <= hi, "{extra}: first probe in {t} s");
         drop(c);
     }
+}
+
+/// `http.handlers.timeouts` (Caddy's timeouts_test.go
+/// TestTimeouts_ReadTimeoutIsIdleReset): its `read_timeout` is the
+/// server's `read_idle_timeout` for its routes only.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeouts_handler_cuts_a_stalled_body_on_its_routes_only() {
+    let up = upstream().await;
+    let proxy = json!({"handler": "reverse_proxy", "upstreams": [{"dial": up.to_string()}]});
+    let s = start(config_with(json!({"routes": [
+        {"match": [{"path": ["/limited"]}], "handle": [
+            {"handler": "timeouts", "read_timeout": "400ms"}, proxy.clone()]},
+        {"handle": [proxy]}
+    ]})));
+    let stalled = |path: &'static str| async move {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello");
+        c.write_all(head.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let cut = tokio::time::timeout(Duration::from_secs(2), c.read_to_end(&mut out)).await;
+        (cut.is_ok(), String::from_utf8_lossy(&out).into_owned())
+    };
+    let (cut, out) = stalled("/limited").await;
+    assert!(cut && out.starts_with("HTTP/1.1 408"), "{out}");
+    let (cut, out) = stalled("/free").await;
+    assert!(!cut, "no limit on other routes: {out}");
+    // a slow body that keeps coming passes
+    let (status, _) = trickle_to(s.addr, "/limited", Duration::from_millis(150)).await;
+    assert_eq!(status, "HTTP/1.1 200 OK");
+}
+
+/// Its `write_timeout` is the server's `write_idle_timeout` for the
+/// requests of its routes, and ends with them: the next request on the
+/// same connection has the server's limits again.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeouts_handler_cuts_a_stalled_download_and_its_limit_ends_with_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::File::create(dir.path().join("big"))
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    std::fs::write(dir.path().join("small"), "small").unwrap();
+    let files = json!({"handler": "file_server", "root": dir.path().display().to_string()});
+    let s = start(config_with(json!({"routes": [
+        {"match": [{"path": ["/limited/*"]}], "handle": [
+            {"handler": "timeouts", "write_timeout": "300ms", "max_write_chunk": 65536},
+            {"handler": "rewrite", "strip_path_prefix": "/limited"}, files.clone()]},
+        {"match": [{"path": ["/free/*"]}], "handle": [
+            {"handler": "rewrite", "strip_path_prefix": "/free"}, files]}
+    ]})));
+    // read what comes after a stall of 1.5 s
+    async fn drain(c: &mut TcpStream) -> usize {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let (mut got, mut buf) = (0, vec![0u8; 1 << 16]);
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return got,
+                Ok(Ok(n)) => got += n,
+            }
+        }
+    }
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /limited/big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let got = drain(&mut c).await;
+    assert!(got < 16 << 20, "cut short: {got} bytes");
+    // the same connection: a small answer on the limited route, then a
+    // stalled download on the free one, which is not cut
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /limited/small HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut head = String::new();
+    while !head.ends_with("small") {
+        let n = c.read(&mut buf).await.unwrap();
+        assert!(n > 0, "{head}");
+        head += &String::from_utf8_lossy(&buf[..n]);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    c.write_all(b"GET /free/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let got = drain(&mut c).await;
+    assert!(got > 16 << 20, "served whole: {got} bytes");
+}
+
+#[tokio::test]
+async fn the_timeouts_handler_refuses_write_min_rate() {
+    let cfg = config_with(json!({"routes": [{"handle": [
+        {"handler": "timeouts", "write_timeout": "1s", "write_min_rate": 10}]}]}));
+    let e = bellhop_runtime::validate(cfg.to_string().as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("handle[0].write_min_rate") && e.contains("not supported"),
+        "{e}"
+    );
+}
+
+/// Sends a 10-byte body to `path` one byte per `gap`; the answer's status
+/// line.
+async fn trickle_to(addr: SocketAddr, path: &str, gap: Duration) -> (String, Duration) {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    let began = Instant::now();
+    for _ in 0..10 {
+        tokio::time::sleep(gap).await;
+        if c.write_all(b"a").await.is_err() {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    (
+        text.lines().next().unwrap_or("").to_string(),
+        began.elapsed(),
+    )
 }

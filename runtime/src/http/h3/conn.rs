@@ -89,6 +89,7 @@ pub(super) async fn serve(
         tls_sni: server_name(&conn),
         alpn_h2: false,
         tls_info: Some(Arc::new(crate::http::tls_info::TlsInfo::from_quic(&conn))),
+        state: None,
     });
     match catch_panic(drive(&conn, info, &socket, &shared, &settings)).await {
         Ok(Ok(linger_until)) => {

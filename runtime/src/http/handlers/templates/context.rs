@@ -160,6 +160,7 @@ pub async fn virtual_get(cx: &Cx<'_>, uri: &str) -> Result<String, String> {
         tls_sni: None,
         alpn_h2: false,
         tls_info: None,
+        state: None,
     };
     let body = crate::http::ReqBody::full(bytes::Bytes::new());
     let sub = Cx::new(parts, body, &conn, cx.server);
