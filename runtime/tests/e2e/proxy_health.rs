@@ -247,3 +247,41 @@ async fn try_duration_keeps_trying_dead_upstreams_then_gives_up() {
     assert!(flag.load(Ordering::SeqCst));
     starter.await.unwrap();
 }
+
+/// Two handlers dialling one address with different active checks keep
+/// their own verdicts (Caddy's active_health_test.go
+/// TestActiveHealthChecksSameAddressDifferentChecksAreIndependent, #7870):
+/// one vhost's failing health endpoint takes the backend out of that vhost
+/// only, and its failures do not count toward the other's threshold.
+#[tokio::test]
+async fn handlers_checking_one_address_differently_keep_their_own_verdicts() {
+    let b = backend(|r| async move {
+        match r.uri().path() {
+            "/vhost-a/health" => http::Response::builder()
+                .status(503)
+                .body(text("down"))
+                .unwrap(),
+            _ => ok("up"),
+        }
+    })
+    .await;
+    let check = |uri: &str| {
+        json!({"handler": "reverse_proxy", "upstreams": [{"dial": b.addr.to_string()}],
+            "health_checks": {"active": {"uri": uri, "interval": "40ms", "fails": 1}}})
+    };
+    let s = start_routes(json!([
+        {"match": [{"path": ["/a"]}], "handle": [check("/vhost-a/health")]},
+        {"handle": [check("/vhost-b/health")]}
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while get(s.addr, "/a").await.status != 503 {
+        assert!(Instant::now() < deadline, "vhost A never marked down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // many of A's failed checks later, B still sends every request on
+    for _ in 0..10 {
+        assert_eq!(get(s.addr, "/b").await.body, "up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(get(s.addr, "/a").await.status, 503);
+}

@@ -12,7 +12,7 @@ use super::config::{ActiveConfig, PassiveConfig};
 use super::prepare::UpBody;
 use super::respond::Shared;
 use super::transport_http::{HttpTransport, HttpTransportConfig};
-use super::upstreams::{Dial, DialAddr, Host, Upstream};
+use super::upstreams::{ActiveHealth, Dial, DialAddr, Host, Upstream};
 use super::Transport;
 use crate::error::Error;
 use bytes::Bytes;
@@ -119,10 +119,10 @@ pub fn start(
     // address needs request placeholders. Global placeholders are
     // rendered when bellhop provisions an upstream, so the addresses
     // still holding placeholders are exactly those Caddy skips.
-    let targets: Vec<(Arc<Host>, DialAddr)> = upstreams
+    let targets: Vec<(Arc<ActiveHealth>, Arc<Host>, DialAddr)> = upstreams
         .iter()
         .filter_map(|u| match &u.dial {
-            Dial::Static(a) => Some((u.host.clone(), a.clone())),
+            Dial::Static(a) => Some((u.active.clone(), u.host.clone(), a.clone())),
             Dial::Template(_) => {
                 tracing::error!(address = %u.key, "invalid use of placeholders in dial address for active health checks");
                 None
@@ -147,11 +147,13 @@ pub fn start(
                 _ = tick.tick() => {}
                 _ = stopped.changed() => return,
             }
-            for (host, addr) in &targets {
-                let (a, t, host, addr) = (a.clone(), t.clone(), host.clone(), addr.clone());
+            for (state, host, addr) in &targets {
+                let (a, t, addr) = (a.clone(), t.clone(), addr.clone());
+                let (state, host) = (state.clone(), host.clone());
                 tokio::spawn(async move {
                     let ok = check(&a, &t, &addr).await;
-                    if let Some(up) = host.record_check(ok.is_ok(), a.passes, a.fails) {
+                    if let Some(up) = state.record_check(ok.is_ok(), a.passes, a.fails) {
+                        host.report(up);
                         tracing::info!(host = %addr.hostport(), healthy = up, reason = ?ok.err(), "active health check changed host status");
                     }
                 });

@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 pub struct Host {
     num_requests: AtomicI64,
     fails: AtomicI64,
+    /// The last verdict of an active checker on this address, for the
+    /// admin API and metrics (each handler's own verdict, which decides
+    /// where requests go, is its upstream's [`ActiveHealth`]).
     unhealthy: AtomicBool,
-    /// Active checks passed and failed since the last verdict change.
-    health_passes: AtomicU32,
-    health_fails: AtomicU32,
 }
 
 impl Host {
@@ -45,7 +45,38 @@ impl Host {
         self.fails.fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// Whether the active health checker has not marked it down.
+    /// Whether the last active verdict on this address was healthy.
+    pub fn healthy(&self) -> bool {
+        !self.unhealthy.load(Ordering::Relaxed)
+    }
+
+    /// Records an active checker's verdict change.
+    pub fn report(&self, healthy: bool) {
+        self.unhealthy.store(!healthy, Ordering::Relaxed);
+    }
+
+    /// Counts a request in flight until the guard drops.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.num_requests.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+}
+
+/// One handler's active health state of one upstream: kept on the
+/// upstream, not on the [`Host`] shared by every handler that dials the
+/// address, so two handlers checking different health targets on one
+/// address (different `health_uri`, headers…) neither share a verdict nor
+/// push each other over their thresholds (as Caddy's `Upstream`, #7870).
+#[derive(Debug, Default)]
+pub struct ActiveHealth {
+    unhealthy: AtomicBool,
+    /// Active checks passed and failed since the last verdict change.
+    passes: AtomicU32,
+    fails: AtomicU32,
+}
+
+impl ActiveHealth {
+    /// Whether the active checker has not marked it down.
     pub fn healthy(&self) -> bool {
         !self.unhealthy.load(Ordering::Relaxed)
     }
@@ -55,9 +86,9 @@ impl Host {
     /// run from the last change of verdict, which resets both.
     pub fn record_check(&self, ok: bool, passes: u32, fails: u32) -> Option<bool> {
         let (count, limit) = if ok {
-            (&self.health_passes, passes)
+            (&self.passes, passes)
         } else {
-            (&self.health_fails, fails)
+            (&self.fails, fails)
         };
         let n = count.fetch_add(1, Ordering::Relaxed) + 1;
         if n < limit {
@@ -67,15 +98,9 @@ impl Host {
         if was_unhealthy != ok {
             return None;
         }
-        self.health_passes.store(0, Ordering::Relaxed);
-        self.health_fails.store(0, Ordering::Relaxed);
+        self.passes.store(0, Ordering::Relaxed);
+        self.fails.store(0, Ordering::Relaxed);
         Some(ok)
-    }
-
-    /// Counts a request in flight until the guard drops.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
-        self.num_requests.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
     }
 }
 
@@ -275,6 +300,8 @@ pub struct Upstream {
     pub key: String,
     pub dial: Dial,
     pub host: Arc<Host>,
+    /// This handler's active health verdict.
+    pub active: Arc<ActiveHealth>,
     pub max_requests: usize,
     /// Passive health: unavailable at this many remembered failures.
     pub max_fails: usize,
@@ -302,6 +329,7 @@ impl Upstream {
                 key: dial.to_string(),
                 dial: Dial::Template(template),
                 host: host_for(dial),
+                active: Default::default(),
                 max_requests,
                 max_fails,
                 idle: IdleConns::new(limits),
@@ -318,6 +346,7 @@ impl Upstream {
                     host: host_for(&key),
                     key,
                     dial: Dial::Static(a),
+                    active: Default::default(),
                     max_requests,
                     max_fails,
                     idle: IdleConns::new(limits),
@@ -329,7 +358,7 @@ impl Upstream {
 
     /// Whether it may take a request: healthy, and not full.
     pub fn available(&self) -> bool {
-        self.host.healthy()
+        self.active.healthy()
             && (self.max_fails == 0 || self.host.fails() < self.max_fails)
             && (self.max_requests == 0 || self.host.num_requests() < self.max_requests)
     }
