@@ -6,7 +6,8 @@
 //! Caddy skips them) and, as Caddy counts, marks a healthy host down once
 //! `fails` checks failed and a down host up once `passes` checks passed
 //! since its last change (status 2xx or `expect_status`, body matching
-//! `expect_body`). Verdicts live in the shared host pool.
+//! `expect_body`). Passive failures live in the host pool shared by
+//! address; active verdicts on each handler's upstream (as Caddy's).
 
 use super::config::{ActiveConfig, PassiveConfig};
 use super::prepare::UpBody;
