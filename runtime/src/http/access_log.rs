@@ -125,7 +125,28 @@ impl AccessLog {
 
     /// Arranges for `response` to be logged once its body is done.
     pub fn wrap(&self, cx: &Cx<'_>, response: Response) -> Response {
-        let status = response.status().as_u16();
+        let Some(pending) = self.pending(cx, response.status().as_u16(), response.headers()) else {
+            return response;
+        };
+        response.map(|inner| {
+            Body::stream(LoggedBody {
+                inner,
+                pending: Some(Box::new(pending)),
+            })
+        })
+    }
+
+    /// Logs a request whose client went away before it was answered:
+    /// status 499 ("client closed request"), as Caddy records it.
+    pub fn client_gone(&self, cx: &Cx<'_>) {
+        if let Some(p) = self.pending(cx, 499, &HeaderMap::new()) {
+            p.emit();
+        }
+    }
+
+    /// The log entry of a request answered `status` with `headers`, but
+    /// for its duration and size; `None` when no logger takes it.
+    fn pending(&self, cx: &Cx<'_>, status: u16, headers: &HeaderMap) -> Option<Pending> {
         let level = if status >= 400 {
             Level::Error
         } else {
@@ -133,7 +154,7 @@ impl AccessLog {
         };
         let names = self.names(cx, level);
         if names.is_empty() {
-            return response;
+            return None;
         }
         let mut head = String::with_capacity(512);
         self.write_request(cx, &mut head);
@@ -145,14 +166,14 @@ impl AccessLog {
         json_str(&mut head, cx.auth_user.as_deref().unwrap_or(""));
         let mut tail = String::with_capacity(256);
         let _ = write!(tail, ",\"status\":{status},\"resp_headers\":");
-        write_headers(&mut tail, response.headers(), self.credentials, false);
+        write_headers(&mut tail, headers, self.credentials, false);
         for (k, v) in &cx.log_fields {
             tail.push(',');
             json_str(&mut tail, k);
             tail.push(':');
             json_str(&mut tail, v);
         }
-        let pending = Pending {
+        Some(Pending {
             logging: self.logging.clone(),
             names,
             level,
@@ -160,12 +181,6 @@ impl AccessLog {
             tail,
             start: cx.start,
             size: 0,
-        };
-        response.map(|inner| {
-            Body::stream(LoggedBody {
-                inner,
-                pending: Some(Box::new(pending)),
-            })
         })
     }
 

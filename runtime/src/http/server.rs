@@ -172,25 +172,38 @@ impl Server {
     }
 
     /// Answers one request. `Err` means: drop the connection unanswered.
-    pub async fn serve<'a>(&'a self, mut cx: Cx<'a>) -> Result<Response, Abort> {
+    /// A request whose client goes away before it is answered (the
+    /// connection drops this future) is logged with status 499, as Caddy
+    /// logs it.
+    pub async fn serve<'a>(&'a self, cx: Cx<'a>) -> Result<Response, Abort> {
+        let mut pending = Unanswered {
+            cx,
+            log: self.access_log.as_ref(),
+        };
+        let r = self.answer(&mut pending.cx).await;
+        pending.log = None;
+        r
+    }
+
+    async fn answer<'a>(&'a self, cx: &mut Cx<'a>) -> Result<Response, Abort> {
         if cx.parts.method.as_str().len() > 32 {
             return Ok(status_response(StatusCode::METHOD_NOT_ALLOWED));
         }
         if header_bytes(&cx.parts) > self.settings.max_header_bytes {
             return Ok(status_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE));
         }
-        let routed = match routes::run(&self.routes, &mut cx).await {
+        let routed = match routes::run(&self.routes, cx).await {
             Ok(r) => {
                 let r = r.unwrap_or_else(|| Response::new(Body::Empty));
-                routes::apply_async_hooks(&mut cx, r).await
+                routes::apply_async_hooks(cx, r).await
             }
             Err(e) => Err(e),
         };
         let response = match routed {
             Ok(r) => r,
             Err(e) => {
-                super::metrics::finish(&mut cx, e.status, 0, true);
-                self.handle_error(&mut cx, e).await
+                super::metrics::finish(cx, e.status, 0, true);
+                self.handle_error(cx, e).await
             }
         };
         if response
@@ -200,11 +213,11 @@ impl Server {
         {
             return Err(Abort);
         }
-        let response = finish(&mut cx, response);
+        let response = finish(cx, response);
         let size = http_body::Body::size_hint(response.body()).lower();
-        super::metrics::finish(&mut cx, response.status(), size, false);
+        super::metrics::finish(cx, response.status(), size, false);
         Ok(match &self.access_log {
-            Some(log) => log.wrap(&cx, response),
+            Some(log) => log.wrap(cx, response),
             None => response,
         })
     }
@@ -312,6 +325,21 @@ fn finish(cx: &mut Cx<'_>, mut response: Response) -> Response {
             .or_insert(HeaderValue::from_static("bellhop"));
     }
     routes::apply_hooks(cx, response)
+}
+
+/// A request being answered: logged with status 499 if dropped unanswered
+/// (the client went away).
+struct Unanswered<'a, 'l> {
+    cx: Cx<'a>,
+    log: Option<&'l super::access_log::AccessLog>,
+}
+
+impl Drop for Unanswered<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(log) = self.log {
+            log.client_gone(&self.cx);
+        }
+    }
 }
 
 fn log_error(e: &HttpError, cx: &Cx<'_>) {

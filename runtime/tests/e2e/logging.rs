@@ -361,3 +361,38 @@ async fn bad_logging_configs_name_their_path() {
     );
     assert!(e.contains("logging.logs.x.writer.roll_sise_mb"), "{e}");
 }
+
+/// A client that goes away before the upstream answers is logged with
+/// status 499 (Caddy's client_disconnect_test.go
+/// TestClientDisconnectRecordsStatus), not left out of the access log.
+#[tokio::test]
+async fn a_client_gone_before_the_upstream_answered_is_logged_499() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // an upstream that reads the request and never answers
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            held.push(c);
+        }
+    });
+    let s = start_logged(
+        json!({"main": file_log(&log, json!({"include": ["http.log.access"]})),
+               "default": {"writer": {"output": "discard"}}}),
+        json!({}),
+        json!([{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": up.to_string()}]}]}]),
+    );
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(c);
+    let got = lines(&log, 1).await;
+    let e: Value = serde_json::from_str(&got[0]).unwrap();
+    assert_eq!(e["status"], 499, "{e}");
+    assert_eq!(e["request"]["uri"], "/slow");
+}
