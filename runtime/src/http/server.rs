@@ -233,14 +233,20 @@ impl Server {
         let Some(errors) = &self.errors else {
             return status_response(status);
         };
-        match routes::run(errors, cx).await {
-            Ok(Some(r)) => r,
-            Ok(None) => status_response(cx.error.as_ref().map_or(status, |e| e.status)),
-            Err(e2) => {
-                tracing::error!(server = %self.name, error = %e2, first_error = %status, "error handling handler error");
-                status_response(status)
+        let answered = match routes::run(errors, cx).await {
+            Ok(r) => {
+                let r = r.unwrap_or_else(|| {
+                    status_response(cx.error.as_ref().map_or(status, |e| e.status))
+                });
+                // The error routes' wrapping handlers (encode, templates…).
+                routes::apply_async_hooks(cx, r).await
             }
-        }
+            Err(e2) => Err(e2),
+        };
+        answered.unwrap_or_else(|e2| {
+            tracing::error!(server = %self.name, error = %e2, first_error = %status, "error handling handler error");
+            status_response(status)
+        })
     }
 
     /// Whether the peer of `conn` is a trusted proxy: its address is in
