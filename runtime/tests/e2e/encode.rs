@@ -228,3 +228,80 @@ async fn bad_encode_configs_name_their_path() {
     let e = bad(json!({"handler": "encode", "encodings": {"zstd": {"level": "max"}}}));
     assert!(e.contains("encodings.zstd.level"), "{e}");
 }
+
+/// An upstream that sends a chunked head of `content_type` at once, then
+/// after `wait` one chunk of `first` and the end.
+async fn late_upstream(
+    content_type: &'static str,
+    first: String,
+    wait: std::time::Duration,
+) -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            let first = first.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n");
+                let _ = c.write_all(head.as_bytes()).await;
+                tokio::time::sleep(wait).await;
+                let msg = format!("{:x}\r\n{first}\r\n0\r\n\r\n", first.len());
+                let _ = c.write_all(msg.as_bytes()).await;
+            });
+        }
+    });
+    addr
+}
+
+/// The raw answer to a gzip-accepting GET, and how long its head took.
+async fn timed_head(addr: std::net::SocketAddr) -> (String, std::time::Duration) {
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut buf = vec![0u8; 8192];
+    let n = c.read(&mut buf).await.unwrap();
+    let took = began.elapsed();
+    let mut out = buf[..n].to_vec();
+    let _ = c.read_to_end(&mut out).await;
+    (String::from_utf8_lossy(&out).into_owned(), took)
+}
+
+/// A stream of unknown length is decided at its first piece, as Caddy's
+/// encode decides at the first write (encode.go responseWriter.Write;
+/// sse_test.go): the head waits for it and a piece not above
+/// `minimum_length` goes out uncompressed; a longer one is compressed; an
+/// event stream's head goes out at once, compressed
+/// (TestSSEHeadersFlushedBeforeBody, TestNonSSESmallResponseStillBuffersHeader).
+#[tokio::test]
+async fn streams_of_unknown_length_are_decided_at_their_first_piece() {
+    let wait = std::time::Duration::from_millis(600);
+    let proxy = |up: std::net::SocketAddr| {
+        start_routes(json!([{"handle": [encode(json!({"minimum_length": 512})),
+            {"handler": "reverse_proxy", "upstreams": [{"dial": up.to_string()}]}]}]))
+    };
+    let s = proxy(late_upstream("text/plain", "data: hello".into(), wait).await);
+    let (out, took) = timed_head(s.addr).await;
+    assert!(
+        took >= wait - std::time::Duration::from_millis(100),
+        "head withheld: {took:?}"
+    );
+    assert!(!out.to_lowercase().contains("content-encoding"), "{out}");
+    assert!(out.contains("data: hello"), "{out}");
+    let s = proxy(late_upstream("text/plain", text(600), wait).await);
+    let (out, _) = timed_head(s.addr).await;
+    assert!(
+        out.to_lowercase().contains("content-encoding: gzip"),
+        "{out}"
+    );
+    let s = proxy(late_upstream("text/event-stream", "data: hi\n\n".into(), wait).await);
+    let (out, took) = timed_head(s.addr).await;
+    assert!(took < wait / 2, "event stream head at once: {took:?}");
+    assert!(
+        out.to_lowercase().contains("content-encoding: gzip"),
+        "{out}"
+    );
+}

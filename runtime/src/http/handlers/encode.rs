@@ -16,9 +16,14 @@
 //!   the body is compressed: at once for a single buffer, as a stream
 //!   otherwise (`encode/stream.rs`).
 //!
-//! A body whose length is unknown (a stream without an exact size) counts
-//! as long enough. Caddyfile: `encode [<matcher>] <formats...> { ... }`.
+//! A body whose length is unknown (a stream without an exact size) is
+//! decided at its first piece, as Caddy decides at the first write: the
+//! headers wait for it, and only a first piece longer than
+//! `minimum_length` is compressed (`encode/first.rs`); a server-sent event
+//! stream is decided at once. Caddyfile: `encode [<matcher>] <formats...>
+//! { ... }`.
 
+mod first;
 mod stream;
 
 use super::response_matcher::{ResponseMatcher, ResponseMatcherConfig};
@@ -184,8 +189,9 @@ impl Encode {
         best.map(|(_, _, c)| c)
     }
 
-    /// Whether the response qualifies for encoding (headers untouched).
-    fn qualifies(&self, cx: &Cx<'_>, r: &Response) -> bool {
+    /// Whether the response qualifies for encoding (headers untouched),
+    /// its body being `len` bytes long.
+    fn qualifies(&self, cx: &Cx<'_>, r: &Response, len: u64) -> bool {
         let h = r.headers();
         if h.contains_key(header::CONTENT_ENCODING)
             || h.contains_key(header::CONTENT_RANGE)
@@ -193,33 +199,51 @@ impl Encode {
         {
             return false;
         }
+        len > self.min_length && self.matcher.matches(cx, r.status().as_u16(), h)
+    }
+
+    /// The body's length if known now: its size, or a declared
+    /// `Content-Length`; `None` for a stream that must be read to know.
+    fn known_length(r: &Response) -> Option<u64> {
         let declared = || {
-            h.get(header::CONTENT_LENGTH)
+            r.headers()
+                .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok())
         };
-        let len = match r.body() {
-            Body::Empty => declared().unwrap_or(0),
-            Body::Full(b) => b.as_ref().map_or(0, |b| b.len() as u64),
-            Body::Stream(s) => http_body::Body::size_hint(s)
-                .exact()
-                .or_else(declared)
-                .unwrap_or(u64::MAX),
-        };
-        len > self.min_length && self.matcher.matches(cx, r.status().as_u16(), h)
-    }
-}
-
-impl Handler for Encode {
-    fn handle(&self, cx: &mut Cx<'_>) -> Step {
-        let Some(codec) = self.choose(&cx.parts.headers) else {
-            return Step::Next;
-        };
-        strip_etag_suffix(&mut cx.parts.headers, codec.name());
-        Step::Wrap
+        match r.body() {
+            Body::Empty => Some(declared().unwrap_or(0)),
+            Body::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Stream(s) => http_body::Body::size_hint(s).exact().or_else(declared),
+        }
     }
 
-    fn on_response(&self, cx: &Cx<'_>, mut r: Response) -> Response {
+    /// The length that decides, reading the first piece of a stream of
+    /// unknown length (which may also give it a sniffed `Content-Type`).
+    async fn decisive_length(&self, r: &mut Response) -> u64 {
+        if let Some(n) = Self::known_length(r) {
+            return n;
+        }
+        if first::is_sse(r.headers().get(header::CONTENT_TYPE)) {
+            return u64::MAX;
+        }
+        let body = std::mem::replace(r.body_mut(), Body::Empty);
+        let (seen, body) = first::peek(body).await;
+        *r.body_mut() = body;
+        match seen {
+            first::First::Data(d) => {
+                let len = d.len() as u64;
+                if len > self.min_length && !r.headers().contains_key(header::CONTENT_TYPE) {
+                    let sniffed = HeaderValue::from_static(stream::sniff(&d));
+                    r.headers_mut().insert(header::CONTENT_TYPE, sniffed);
+                }
+                len
+            }
+            first::First::Empty | first::First::Other => 0,
+        }
+    }
+
+    async fn encode(&self, cx: &Cx<'_>, mut r: Response) -> Response {
         let Some(codec) = self.choose(&cx.parts.headers) else {
             return r;
         };
@@ -237,7 +261,8 @@ impl Handler for Encode {
                 r.headers_mut().insert(header::CONTENT_TYPE, sniffed);
             }
         }
-        if !self.qualifies(cx, &r) {
+        let len = self.decisive_length(&mut r).await;
+        if !self.qualifies(cx, &r, len) {
             return r;
         }
         let h = r.headers_mut();
@@ -256,6 +281,30 @@ impl Handler for Encode {
             Body::Full(Some(b)) => codec.encode_all(&b),
             other => Body::stream(EncodedBody::new(other, codec.encoder())),
         })
+    }
+}
+
+impl Handler for Encode {
+    fn handle(&self, cx: &mut Cx<'_>) -> Step {
+        let Some(codec) = self.choose(&cx.parts.headers) else {
+            return Step::Next;
+        };
+        strip_etag_suffix(&mut cx.parts.headers, codec.name());
+        Step::Wrap
+    }
+
+    /// Asynchronous: a stream of unknown length is decided at its first
+    /// piece.
+    fn wraps_async(&self) -> bool {
+        true
+    }
+
+    fn on_response_async<'s>(
+        &'s self,
+        cx: &'s mut Cx<'_>,
+        response: Response,
+    ) -> crate::http::BoxFuture<'s, Result<Response, crate::error::HttpError>> {
+        Box::pin(async move { Ok(self.encode(cx, response).await) })
     }
 }
 
