@@ -252,3 +252,37 @@ async fn response_trailers_reach_the_client() {
     assert_eq!(trailers["x-checksum"], "abc");
     assert_eq!(&collected.to_bytes()[..], b"body");
 }
+
+/// With a TLS transport the upstream gets its own address as `Host` (Caddy's
+/// httptransport_test.go TestHTTPTransport_RequestHeaderOps_TLS: `Host` set
+/// to `{http.reverse_proxy.upstream.hostport}`), unless `header_up` sets
+/// one; over plain HTTP the client's `Host` passes.
+#[tokio::test]
+async fn a_tls_upstream_gets_its_own_address_as_host() {
+    let cert = test_cert(&["127.0.0.1", "localhost"]);
+    let host = |r: http::Request<hyper::body::Incoming>| async move {
+        let h = r
+            .headers()
+            .get("host")
+            .map(|v| v.to_str().unwrap().to_string());
+        ok(h.or_else(|| r.uri().authority().map(|a| a.to_string()))
+            .unwrap_or_default())
+    };
+    let b = tls_backend(&cert, host).await;
+    let ca = pem_file(&cert);
+    let tls = json!({"root_ca_pem_files": [ca.path()]});
+    let s = bellhop(proxy(
+        &[b.addr],
+        json!({"transport": {"protocol": "http", "tls": tls}}),
+    ));
+    assert_eq!(get(s.addr, "/").await.body, b.addr.to_string());
+    let s = bellhop(proxy(
+        &[b.addr],
+        json!({"transport": {"protocol": "http", "tls": tls},
+               "headers": {"request": {"set": {"Host": ["chosen.example"]}}}}),
+    ));
+    assert_eq!(get(s.addr, "/").await.body, "chosen.example");
+    let plain = backend(host).await;
+    let s = bellhop(proxy(&[plain.addr], json!({})));
+    assert_eq!(get(s.addr, "/").await.body, s.addr.to_string());
+}

@@ -103,6 +103,14 @@ pub fn classify(e: &RtError) -> HttpError {
     }
 }
 
+/// `{http.reverse_proxy.upstream.hostport}` of `addr`.
+fn upstream_host(addr: &DialAddr) -> Option<http::HeaderValue> {
+    match addr {
+        DialAddr::Unix(p) => http::HeaderValue::from_str(&p.display().to_string()).ok(),
+        a => http::HeaderValue::from_str(&a.hostport()).ok(),
+    }
+}
+
 /// One try against `up`.
 pub async fn round_trip(
     h: &ReverseProxy,
@@ -118,6 +126,15 @@ pub async fn round_trip(
     } else {
         p.headers.clone()
     };
+    if let Transport::Http(t) = &h.shared.transport {
+        if t.tls.is_some() {
+            // Caddy's TLS transport: `Host` is the upstream's address,
+            // before the user's operations (`RequestHeaderOps`).
+            if let Some(v) = upstream_host(addr) {
+                headers.insert(http::header::HOST, v);
+            }
+        }
+    }
     if !h.shared.request_ops.is_empty() {
         h.shared.request_ops.apply(cx, &mut headers);
     }
