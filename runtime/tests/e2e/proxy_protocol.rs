@@ -265,3 +265,42 @@ async fn a_unix_socket_peer_is_trusted() {
         assert!(out.ends_with(want), "{out}");
     }
 }
+
+/// reverse_proxy to a TLS upstream with `proxy_protocol` sends the PROXY
+/// header before the TLS handshake, and a `server_name` with placeholders
+/// is rendered per request (Caddy's httptransport_test.go
+/// TestHTTPTransport_DialTLSContext_ProxyProtocol: "TLS with placeholder
+/// ServerName and proxy protocol"): the upstream sees the client's own
+/// port and the name the client asked for.
+#[tokio::test]
+async fn a_tls_upstream_gets_the_proxy_header_first_and_a_rendered_server_name() {
+    let ca = TestCa::new("PP upstream CA");
+    let (cert, key) = ca.leaf(&["a.test"]);
+    let up = start(json!({"apps": {
+        "tls": {"certificates": {"load_pem": [{"certificate": cert, "key": key}]}},
+        "http": {"servers": {"s": {
+            "listen": ["127.0.0.1:0"],
+            "listener_wrappers": [{"wrapper": "proxy_protocol", "allow": ["127.0.0.0/8"]}, {"wrapper": "tls"}],
+            "tls_connection_policies": [{}],
+            "routes": [{"handle": [respond("{http.request.remote.port} {http.request.tls.server_name}")]}]
+        }}}
+    }}));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    for version in ["v1", "v2"] {
+        let front = start(config_with(json!({"routes": [{"handle": [{
+            "handler": "reverse_proxy",
+            "upstreams": [{"dial": up.addr.to_string()}],
+            "transport": {"protocol": "http", "proxy_protocol": version, "tls": {
+                "root_ca_pem_files": [ca_file.display().to_string()],
+                "server_name": "{http.request.host}"}}
+        }]}]})));
+        let mut c = TcpStream::connect(front.addr).await.unwrap();
+        let port = c.local_addr().unwrap().port();
+        c.write_all(REQ).await.unwrap();
+        let mut out = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_string(&mut out)).await;
+        assert!(out.ends_with(&format!("{port} a.test")), "{version}: {out}");
+    }
+}

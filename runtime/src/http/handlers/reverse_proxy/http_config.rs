@@ -206,6 +206,10 @@ fn provision_tls(t: &TlsConfig, path: &str) -> Result<Tls, Error> {
         h1: Arc::new(client_config(t, &[b"http/1.1"], path)?),
         both: Arc::new(client_config(t, &[b"h2", b"http/1.1"], path)?),
         server_name: t.server_name.clone(),
+        server_name_template: t
+            .server_name
+            .contains('{')
+            .then(|| crate::http::replacer::Template::parse(&t.server_name)),
         except_ports: except,
         handshake_timeout: t.handshake_timeout.map(|d| d.0).filter(|d| !d.is_zero()),
     })

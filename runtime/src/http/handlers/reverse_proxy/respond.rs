@@ -143,8 +143,13 @@ pub async fn round_trip(
     let resp = match &h.shared.transport {
         Transport::Http(t) => {
             let upgrade = headers.contains_key(http::header::UPGRADE);
+            let sni = t
+                .tls
+                .as_ref()
+                .and_then(|tls| tls.server_name_template.as_ref())
+                .map(|n| n.render(cx));
             let conn = t
-                .sender(up, addr, client, upgrade)
+                .sender(up, addr, client, upgrade, sni.as_deref())
                 .await
                 .map_err(|e| Failure {
                     before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),

@@ -3,7 +3,8 @@
 //! (`tls.ca_pool.source.inline`/`file`), `root_ca_pool` (base64 DER) and
 //! `root_ca_pem_files`; a client certificate from PEM files;
 //! `insecure_skip_verify` accepts any certificate; `server_name` overrides
-//! SNI and verification; `curves` restricts key exchange groups.
+//! SNI and verification (with placeholders, rendered per request when a
+//! connection opens); `curves` restricts key exchange groups.
 
 use crate::config::CaddyDuration;
 use crate::error::Error;

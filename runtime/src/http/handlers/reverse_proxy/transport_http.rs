@@ -43,6 +43,9 @@ pub struct Tls {
     pub h1: Arc<rustls::ClientConfig>,
     pub both: Arc<rustls::ClientConfig>,
     pub server_name: String,
+    /// `server_name` with placeholders, rendered per request (a
+    /// connection keeps the name it was opened with, as Caddy's).
+    pub server_name_template: Option<crate::http::replacer::Template>,
     pub except_ports: Vec<u16>,
     pub handshake_timeout: Option<Duration>,
 }
@@ -98,11 +101,12 @@ impl HttpTransport {
         addr: &DialAddr,
         client: SocketAddr,
         upgrade: bool,
+        sni: Option<&str>,
     ) -> Result<(Sender, IdleConns), RtError> {
         let idle = self.idle_for(up, addr);
         let tls = self.uses_tls(addr);
         if upgrade && ((tls && self.h2) || self.h2c) {
-            let s = self.connect(addr, tls, client, &idle, true).await?;
+            let s = self.connect(addr, tls, client, &idle, true, sni).await?;
             return Ok((s, idle));
         }
         if self.keepalive {
@@ -110,7 +114,7 @@ impl HttpTransport {
                 return Ok((s, idle));
             }
         }
-        let sender = self.connect(addr, tls, client, &idle, false).await?;
+        let sender = self.connect(addr, tls, client, &idle, false, sni).await?;
         if let (Sender::H2(s), true) = (&sender, self.keepalive) {
             // An HTTP/2 connection is shared: later requests find it idle.
             idle.put(Sender::H2(s.clone()));
@@ -126,7 +130,10 @@ impl HttpTransport {
     ) -> Result<(Sender, IdleConns), RtError> {
         let tls = self.uses_tls(addr);
         let pool = IdleConns::new(&PoolLimits::default());
-        Ok((self.connect(addr, tls, client, &pool, false).await?, pool))
+        Ok((
+            self.connect(addr, tls, client, &pool, false, None).await?,
+            pool,
+        ))
     }
 
     /// Sends `req` (origin-form URI, Host header set) on `sender`.
@@ -208,6 +215,7 @@ impl HttpTransport {
         client: SocketAddr,
         pool: &IdleConns,
         h1_only: bool,
+        sni: Option<&str>,
     ) -> Result<Sender, RtError> {
         let permit = pool.permit().await;
         let raw = match &self.proxy {
@@ -215,7 +223,7 @@ impl HttpTransport {
             None => dial(addr, &self.opts, client).await?,
         };
         let (io, h2) = match (&self.tls, tls) {
-            (Some(t), true) => self.handshake(t, addr, raw, h1_only).await?,
+            (Some(t), true) => self.handshake(t, addr, raw, h1_only, sni).await?,
             _ => (UpStream::plain(raw, &self.opts), self.h2c && !h1_only),
         };
         let io = TokioIo::new(io);
@@ -251,12 +259,20 @@ impl HttpTransport {
         addr: &DialAddr,
         raw: super::dial::Raw,
         h1_only: bool,
+        sni: Option<&str>,
     ) -> Result<(UpStream, bool), RtError> {
         let host = match addr {
             DialAddr::Tcp { host, .. } => &**host,
             DialAddr::Unix(_) => "localhost",
         };
-        let name = server_name(&t.server_name, host).map_err(RtError::Other)?;
+        // A templated name not rendered (health checks) falls back to the
+        // dial host.
+        let configured = match (&t.server_name_template, sni) {
+            (Some(_), Some(rendered)) => rendered,
+            (Some(_), None) => "",
+            (None, _) => &t.server_name,
+        };
+        let name = server_name(configured, host).map_err(RtError::Other)?;
         let cfg = if self.h2 && self.h1 && !h1_only {
             &t.both
         } else {
