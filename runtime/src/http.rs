@@ -130,7 +130,7 @@ pub trait Handler: Send + Sync {
 
     /// The metrics series the handler is counted in, when the config
     /// collects metrics (see `metrics::Instrumented`).
-    fn series(&self) -> Option<&metrics::Series> {
+    fn series(&self, _cx: &Cx<'_>) -> Option<metrics::SeriesRef<'_>> {
         None
     }
 }

@@ -67,6 +67,9 @@ impl Instance {
             None => Vec::new(),
         };
         let tls = tls.finish()?;
+        if let (Some(app), Some(_)) = (&config.apps.http, &p.metrics) {
+            p.metric_hosts = crate::http::metrics::hosts::HostLabels::provision(app, &planned);
+        }
         if let Some(app) = &config.apps.http {
             grace_period = app.grace_period.map(|d| d.0).filter(|d| !d.is_zero());
             shutdown_delay = app.shutdown_delay.map(|d| d.0).filter(|d| !d.is_zero());

@@ -163,6 +163,8 @@ pub struct Provision<'r> {
     pub server: String,
     /// Set when the config collects metrics: handlers are instrumented.
     pub metrics: Option<Arc<Metrics>>,
+    /// Which hosts get their own label, with per-host metrics.
+    pub metric_hosts: Option<Arc<crate::http::metrics::hosts::HostLabels>>,
     /// The config's loggers, for servers' access logs.
     pub logging: Option<Arc<crate::logging::Logging>>,
 }
@@ -176,6 +178,7 @@ impl<'r> Provision<'r> {
             named: BTreeMap::new(),
             server: String::new(),
             metrics: None,
+            metric_hosts: None,
         }
     }
 
@@ -231,9 +234,18 @@ impl<'r> Provision<'r> {
             return Err(Error::config(path, "not a handler module"));
         };
         let handler = ctor(&h.body, self, path)?;
-        Ok(match &self.metrics {
-            Some(m) => Instrumented::wrap(handler, m.series(&self.server, name)),
-            None => handler,
+        Ok(match (&self.metrics, &self.metric_hosts) {
+            (Some(m), None) => Instrumented::wrap(handler, m.series(&self.server, name)),
+            (Some(m), Some(labels)) => Instrumented::per_host(
+                handler,
+                crate::http::metrics::hosts::HostSeries::provision(
+                    m,
+                    labels.clone(),
+                    &self.server,
+                    name,
+                ),
+            ),
+            (None, _) => handler,
         })
     }
 

@@ -16,7 +16,21 @@ pub struct HttpApp {
     pub(crate) shutdown_delay: Option<CaddyDuration>,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, ServerConfig>,
-    pub(crate) metrics: Option<Map<String, Value>>,
+    pub(crate) metrics: Option<MetricsConfig>,
+}
+
+/// `apps.http.metrics` (Caddy's `Metrics`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A `host` label on every series.
+    #[serde(default)]
+    pub(crate) per_host: bool,
+    /// Every host gets its own label, not only those the routes name.
+    #[serde(default)]
+    pub(crate) observe_catchall_hosts: bool,
+    #[serde(default)]
+    pub(crate) otlp: bool,
 }
 
 /// `apps.http.servers.NAME`.

@@ -13,7 +13,6 @@
 use super::{Config, HttpApp, ServerConfig};
 use crate::error::Error;
 use crate::tls::config::{AcmeIssuerConfig, CaConfig, InternalIssuerConfig, TlsAppConfig};
-use serde::Deserialize;
 
 /// Fails with `why` at `path` when `set`.
 fn refuse(set: bool, path: impl Into<String>, why: &str) -> Result<(), Error> {
@@ -23,30 +22,9 @@ fn refuse(set: bool, path: impl Into<String>, why: &str) -> Result<(), Error> {
     }
 }
 
-/// `apps.http.metrics` (Caddy's `Metrics`).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Metrics {
-    #[serde(default)]
-    per_host: bool,
-    #[serde(default)]
-    observe_catchall_hosts: bool,
-    #[serde(default)]
-    otlp: bool,
-}
-
 /// The `http` app and its servers.
 pub(crate) fn http_app(app: &HttpApp) -> Result<(), Error> {
     if let Some(m) = &app.metrics {
-        let m: Metrics =
-            crate::config::decode(&serde_json::Value::Object(m.clone()), "apps.http.metrics")?;
-        let why = "per-host metrics are not implemented: bellhop's metrics carry no host label";
-        refuse(m.per_host, "apps.http.metrics.per_host", why)?;
-        refuse(
-            m.observe_catchall_hosts,
-            "apps.http.metrics.observe_catchall_hosts",
-            why,
-        )?;
         refuse(
             m.otlp,
             "apps.http.metrics.otlp",
@@ -256,10 +234,6 @@ mod tests {
             tls(json!({"automation": {"policies": [{"subjects": ["a.test"], "issuers": [i]}]}}))
         };
         let refused = [
-            (
-                json!({"apps": {"http": {"metrics": {"per_host": true}}}}),
-                "apps.http.metrics.per_host",
-            ),
             (
                 json!({"apps": {"http": {"metrics": {"otlp": true}}}}),
                 "apps.http.metrics.otlp",

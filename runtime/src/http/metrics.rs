@@ -17,11 +17,13 @@
 //! reloads and keyed by `(server, handler)`, so counters keep counting
 //! through config changes, as Caddy's process-wide registry does.
 //! Without metrics enabled, handlers are not wrapped and nothing is
-//! counted.
+//! counted. With `per_host`, each handler has a series per host label
+//! (`metrics/hosts.rs`, Caddy's cardinality protection).
 
+pub mod hosts;
 mod series;
 
-pub use series::{method_index, Metered, Outcome, Series};
+pub use series::{method_index, Metered, Outcome, Series, SeriesRef};
 
 use super::routes::RouteList;
 use super::{BoxFuture, Cx, Flow, Handler, Response, Step};
@@ -31,10 +33,10 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-/// `(server, handler)` → its series.
-type SeriesMap = HashMap<(Box<str>, Box<str>), Arc<Series>>;
+/// `(server, handler, host)` → its series.
+type SeriesMap = HashMap<(Box<str>, Box<str>, Option<Box<str>>), Arc<Series>>;
 
-/// Every series, by `(server, handler)`.
+/// Every series, by `(server, handler, host)`.
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<SeriesMap>,
@@ -52,9 +54,15 @@ type Family = (&'static str, &'static str, &'static str, fn(&Series) -> i64);
 impl Metrics {
     /// The series of `handler` in `server`, registered on first use.
     pub fn series(&self, server: &str, handler: &str) -> Arc<Series> {
+        self.host_series(server, handler, None)
+    }
+
+    /// The series of `handler` in `server` for requests to `host` (per-host
+    /// metrics), registered on first use.
+    pub fn host_series(&self, server: &str, handler: &str, host: Option<&str>) -> Arc<Series> {
         let mut all = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        all.entry((server.into(), handler.into()))
-            .or_insert_with(|| Arc::new(Series::new(server, handler)))
+        all.entry((server.into(), handler.into(), host.map(Into::into)))
+            .or_insert_with(|| Arc::new(Series::new(server, handler, host)))
             .clone()
     }
 
@@ -66,7 +74,7 @@ impl Metrics {
             .values()
             .cloned()
             .collect();
-        all.sort_by(|a, b| (&a.server, &a.handler).cmp(&(&b.server, &b.handler)));
+        all.sort_by(|a, b| (&a.handler, &a.host, &a.server).cmp(&(&b.handler, &b.host, &b.server)));
         all
     }
 
@@ -109,8 +117,9 @@ impl Metrics {
             for s in &all {
                 let _ = writeln!(
                     out,
-                    "{name}{{handler=\"{}\",server=\"{}\"}} {}",
+                    "{name}{{handler=\"{}\",{}server=\"{}\"}} {}",
                     escape(&s.handler),
+                    host_label(s),
                     escape(&s.server),
                     value(s)
                 );
@@ -161,10 +170,11 @@ fn histograms(out: &mut String, all: &[Arc<Series>], openmetrics: bool) {
             &series::SIZE_BUCKETS
         };
         for s in all {
-            let (h, srv) = (escape(&s.handler), escape(&s.server));
+            let (h, host, srv) = (escape(&s.handler), host_label(s), escape(&s.server));
             s.each_observed(|method, code, o| {
-                let labels =
-                    format!("code=\"{code}\",handler=\"{h}\",method=\"{method}\",server=\"{srv}\"");
+                let labels = format!(
+                    "code=\"{code}\",handler=\"{h}\",{host}method=\"{method}\",server=\"{srv}\""
+                );
                 let (buckets, count, sum) = pick(o);
                 for (b, le) in buckets.iter().zip(bounds) {
                     let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {b}");
@@ -185,6 +195,14 @@ fn widen((b, n, sum): ([u64; 8], u64, u64)) -> ([u64; 11], u64, f64) {
     (w, n, sum as f64)
 }
 
+/// `host="…",` for a per-host series, else nothing (labels go in
+/// alphabetical order, as Prometheus' Go client prints them).
+fn host_label(s: &Series) -> String {
+    s.host
+        .as_deref()
+        .map_or(String::new(), |h| format!("host=\"{}\",", escape(h)))
+}
+
 /// Escapes a label value (backslash, quote, newline).
 pub fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -196,13 +214,30 @@ pub fn escape(v: &str) -> String {
 /// enters it (see [`Handler::series`]).
 pub struct Instrumented {
     inner: Box<dyn Handler>,
-    series: Arc<Series>,
+    series: Counted,
+}
+
+/// Where an instrumented handler counts.
+enum Counted {
+    One(Arc<Series>),
+    PerHost(hosts::HostSeries),
 }
 
 impl Instrumented {
     /// Wraps `inner`, counting into `series`.
     pub fn wrap(inner: Box<dyn Handler>, series: Arc<Series>) -> Box<dyn Handler> {
-        Box::new(Instrumented { inner, series })
+        Box::new(Instrumented {
+            inner,
+            series: Counted::One(series),
+        })
+    }
+
+    /// Wraps `inner`, counting into a series per host label.
+    pub fn per_host(inner: Box<dyn Handler>, series: hosts::HostSeries) -> Box<dyn Handler> {
+        Box::new(Instrumented {
+            inner,
+            series: Counted::PerHost(series),
+        })
     }
 }
 
@@ -231,8 +266,11 @@ impl Handler for Instrumented {
         self.inner.on_response(cx, response)
     }
 
-    fn series(&self) -> Option<&Series> {
-        Some(&self.series)
+    fn series(&self, cx: &Cx<'_>) -> Option<SeriesRef<'_>> {
+        Some(match &self.series {
+            Counted::One(s) => SeriesRef::Borrowed(s),
+            Counted::PerHost(h) => h.for_request(cx),
+        })
     }
 
     fn cleanup(&self) {

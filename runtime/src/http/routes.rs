@@ -249,7 +249,7 @@ async fn step<'a>(
             cx.body.read_whole().await?;
         }
         frame.handler += 1;
-        if let Some(series) = handler.series() {
+        if let Some(series) = handler.series(cx) {
             cx.metered.enter(series);
         }
         match handler.handle(cx) {

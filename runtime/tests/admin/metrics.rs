@@ -178,3 +178,67 @@ async fn metrics_report_upstream_health() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Sends a GET for `/` with `Host: host`; the status.
+async fn get_host(addr: SocketAddr, host: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    c.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).await.unwrap();
+    out[9..12].parse().unwrap()
+}
+
+/// `per_host` (Caddy's metrics_test.go TestMetricsInstrumentedHandlerPerHost,
+/// TestMetricsCardinalityProtection): a `host` label on every series, the
+/// hosts the routes name on their own, any other (wildcard-matched, with a
+/// port, unknown) under `_other`; `observe_catchall_hosts` gives each its
+/// own.
+#[tokio::test]
+async fn per_host_metrics_label_named_hosts_and_fold_the_rest() {
+    let config = |catchall: bool| {
+        json!({"apps": {"http": {"metrics": {"per_host": true, "observe_catchall_hosts": catchall},
+        "servers": {"srv0": {"listen": ["127.0.0.1:0"], "automatic_https": {"disable": true}, "routes": [
+            {"match": [{"host": ["allowed.com", "*.wild.com"]}],
+             "handle": [{"handler": "static_response", "body": "a"}]},
+            {"handle": [{"handler": "static_response", "body": "b"}]}
+        ]}}}}})
+    };
+    let t = start(config(false)).await;
+    for host in [
+        "allowed.com",
+        "ALLOWED.COM",
+        "attacker.com",
+        "evil.com",
+        "x.wild.com",
+        "allowed.com:8080",
+    ] {
+        assert_eq!(get_host(t.site(), host).await, 200, "{host}");
+    }
+    let m = scrape(&t).await;
+    let count = |m: &str, host: &str| {
+        sample(
+            m,
+            "caddy_http_requests_total",
+            &format!("handler=\"static_response\",host=\"{host}\",server=\"srv0\""),
+        )
+    };
+    assert_eq!(count(&m, "allowed.com"), Some(2.0), "{m}");
+    assert_eq!(count(&m, "_other"), Some(4.0), "{m}");
+    assert_eq!(count(&m, "attacker.com"), None, "{m}");
+    let d = "code=\"200\",handler=\"static_response\",host=\"allowed.com\",method=\"GET\",server=\"srv0\"";
+    assert_eq!(
+        sample(&m, "caddy_http_request_duration_seconds_count", d),
+        Some(2.0),
+        "{m}"
+    );
+    assert!(
+        !m.contains("caddy_http_requests_total{handler=\"static_response\",server"),
+        "{m}"
+    );
+    let t = start(config(true)).await;
+    assert_eq!(get_host(t.site(), "attacker.com").await, 200);
+    let m = scrape(&t).await;
+    assert_eq!(count(&m, "attacker.com"), Some(1.0), "{m}");
+}

@@ -12,7 +12,7 @@
 
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// Slots per series before the overflow list.
@@ -109,6 +109,8 @@ struct Slot {
 pub struct Series {
     pub server: Box<str>,
     pub handler: Box<str>,
+    /// The `host` label, with per-host metrics.
+    pub host: Option<Box<str>>,
     pub(super) requests: AtomicU64,
     pub(super) errors: AtomicU64,
     pub(super) in_flight: AtomicI64,
@@ -118,10 +120,11 @@ pub struct Series {
 
 impl Series {
     /// A series with nothing counted.
-    pub fn new(server: &str, handler: &str) -> Self {
+    pub fn new(server: &str, handler: &str, host: Option<&str>) -> Self {
         Series {
             server: server.into(),
             handler: handler.into(),
+            host: host.map(Into::into),
             requests: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             in_flight: AtomicI64::new(0),
@@ -189,17 +192,35 @@ pub struct Outcome {
     pub failed: bool,
 }
 
+/// A series a request counts in: a handler's own, or one of its per-host
+/// series made after the handler (shared, so counted).
+pub enum SeriesRef<'a> {
+    Borrowed(&'a Series),
+    Owned(Arc<Series>),
+}
+
+impl std::ops::Deref for SeriesRef<'_> {
+    type Target = Series;
+
+    fn deref(&self) -> &Series {
+        match self {
+            SeriesRef::Borrowed(s) => s,
+            SeriesRef::Owned(s) => s,
+        }
+    }
+}
+
 /// The instrumented handlers one request entered and when. Inline for up
 /// to eight handlers; what is not finished when the request is dropped
 /// (an aborted request) is still counted and leaves the in-flight gauge.
 #[derive(Default)]
 pub struct Metered<'a> {
-    entered: SmallVec<[(&'a Series, Instant); 8]>,
+    entered: SmallVec<[(SeriesRef<'a>, Instant); 8]>,
 }
 
 impl<'a> Metered<'a> {
     /// Records that the request entered the handler of `series`.
-    pub fn enter(&mut self, series: &'a Series) {
+    pub fn enter(&mut self, series: SeriesRef<'a>) {
         series.in_flight.fetch_add(1, Ordering::Relaxed);
         self.entered.push((series, Instant::now()));
     }
