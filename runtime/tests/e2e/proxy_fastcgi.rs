@@ -153,3 +153,49 @@ async fn fastcgi_dead_server_is_502() {
     ));
     assert_eq!(get(s.addr, "/x.php").await.status, 502);
 }
+
+/// Caddy's fastcgi_test.go TestBuildEnvServerAddr and
+/// TestBuildEnvDropsProxyHeader: `SERVER_ADDR` is the listener's IP, and a
+/// configured `env` overrides it; a client's `Proxy` header, in any case,
+/// never becomes `HTTP_PROXY`, while a configured `HTTP_PROXY` is kept;
+/// other headers pass as `HTTP_*` with `-` made `_`.
+#[tokio::test]
+async fn fastcgi_server_addr_and_httpoxy_as_caddys_tables() {
+    let (addr, _task) = raw_backend(responder).await;
+    let plain = bellhop(proxy(
+        &[addr],
+        json!({"transport": {"protocol": "fastcgi", "root": "/srv"}}),
+    ));
+    let configured = bellhop(proxy(
+        &[addr],
+        json!({"transport": {"protocol": "fastcgi", "root": "/srv", "env": {
+            "SERVER_ADDR": "192.168.1.100", "HTTP_PROXY": "http://trusted.example:3128"}}}),
+    ));
+    for casing in ["Proxy", "proxy", "pRoXy", "PROXY"] {
+        let headers = [
+            (casing, "http://attacker.example:8080"),
+            ("X-Safe-Hdr", "kept"),
+        ];
+        let r = send(Proto::H1, "GET", plain.addr, "/index.php", &headers, "").await;
+        let b = r.body.as_str();
+        assert_eq!(var(b, "HTTP_PROXY"), None, "{casing}: {b}");
+        assert_eq!(var(b, "HTTP_X_SAFE_HDR"), Some("kept"), "{b}");
+        assert_eq!(var(b, "SERVER_ADDR"), Some("127.0.0.1"), "{b}");
+        let r = send(
+            Proto::H1,
+            "GET",
+            configured.addr,
+            "/index.php",
+            &headers,
+            "",
+        )
+        .await;
+        let b = r.body.as_str();
+        assert_eq!(
+            var(b, "HTTP_PROXY"),
+            Some("http://trusted.example:3128"),
+            "{b}"
+        );
+        assert_eq!(var(b, "SERVER_ADDR"), Some("192.168.1.100"), "{b}");
+    }
+}

@@ -101,23 +101,8 @@ impl FastcgiTransport {
         })
     }
 
-    /// Where `path` splits into script and PATH_INFO (ASCII
-    /// case-insensitive); 0 without `split_path`, `None` when no match.
     fn split_pos(&self, path: &str) -> Option<usize> {
-        if self.split.is_empty() {
-            return Some(0);
-        }
-        let lower = path.as_bytes();
-        self.split.iter().filter(|s| !s.is_empty()).find_map(|s| {
-            lower
-                .windows(s.len())
-                .position(|w| {
-                    w.iter()
-                        .zip(s.bytes())
-                        .all(|(a, b)| a.is_ascii() && a.to_ascii_lowercase() == b)
-                })
-                .map(|i| i + s.len())
-        })
+        split_pos(&self.split, path)
     }
 
     /// The script's paths for a request to `uri`: `split_path` decides
@@ -430,5 +415,80 @@ impl http_body::Body for ChannelBody {
         self.0
             .poll_recv(cx)
             .map(|o| o.map(|r| r.map(http_body::Frame::data)))
+    }
+}
+
+/// Where `path` splits into script and PATH_INFO: just after the first
+/// occurrence of the first `split` extension found (ASCII case-insensitive:
+/// a non-ASCII byte never matches, so no Unicode look-alike or case
+/// folding counts); 0 without `split_path`, `None` when no match.
+fn split_pos(split: &[String], path: &str) -> Option<usize> {
+    if split.is_empty() {
+        return Some(0);
+    }
+    let bytes = path.as_bytes();
+    split.iter().filter(|s| !s.is_empty()).find_map(|s| {
+        bytes
+            .windows(s.len())
+            .position(|w| {
+                w.iter()
+                    .zip(s.bytes())
+                    .all(|(a, b)| a.is_ascii() && a.to_ascii_lowercase() == b)
+            })
+            .map(|i| i + s.len())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_pos;
+
+    /// Caddy's fastcgi_test.go TestSplitPos, TestSplitPosUnicodeSecurityRegression
+    /// and TestSplitPosSecurityRegressionUnicodeBypass (-1 there is `None`).
+    #[test]
+    fn split_positions_as_caddys_table() {
+        let php = &[".php"][..];
+        let both = &[".php", ".phtml"][..];
+        let cases: &[(&str, &[&str], Option<usize>)] = &[
+            ("/path/to/script.php", php, Some(19)),
+            ("/path/to/script.php/some/path", php, Some(19)),
+            ("/path/to/script.PHP", php, Some(19)),
+            ("/path/to/script.PhP/info", php, Some(19)),
+            ("/path/to/script.txt", php, None),
+            ("/path/to/script.php", &[], Some(0)),
+            ("/path/to/script.php", both, Some(19)),
+            ("/path/to/script.phtml", both, Some(21)),
+            ("/ȺȺȺȺshell.php", php, Some(18)),
+            ("/ȺȺȺȺshell.php/path/info", php, Some(18)),
+            ("/ȺȺȺȺshell.php.txt.php", php, Some(18)),
+            ("/ȺȺȺȺshell.PHP", php, Some(18)),
+            ("/path/Ⱥtest/script.php", php, Some(23)),
+            ("/Ⱥ/script.php", php, Some(14)),
+            ("/İtest.php", php, Some(11)),
+            ("/PATH/TO/SCRIPT.PHP/INFO", php, Some(19)),
+            ("/index.php", php, Some(10)),
+            ("/test.php.bak", php, Some(9)),
+            ("/PoC-match-unset.¡.txt", php, None),
+            ("/script.p\u{a1}p", php, None),
+            ("/shell﹒php", php, None),
+            ("/shell．php", php, None),
+            ("/shell.ｐhp", php, None),
+            ("/shell.pｈp", php, None),
+            ("/shell.phｐ", php, None),
+            ("/shell.\u{1D5C1}\u{1D5B5}\u{1D5C1}", php, None),
+            ("/shell.\u{1D5FD}\u{1D5F5}\u{1D5FD}", php, None),
+            ("/shell.\u{1D4C5}\u{1D4BD}\u{1D4C5}", php, None),
+            ("/shell.ⓟⓗⓟ", php, None),
+            ("/shell.ⓟⓗⓟ.anything-after-payload.php", php, Some(43)),
+        ];
+        for (path, split, want) in cases {
+            let split: Vec<String> = split.iter().map(|s| s.to_string()).collect();
+            let got = split_pos(&split, path);
+            assert_eq!(got, *want, "{path} {split:?}");
+            if let Some(i) = got.filter(|i| *i > 0) {
+                let script = path[..i].to_ascii_lowercase();
+                assert!(split.iter().any(|s| script.ends_with(s.as_str())), "{path}");
+            }
+        }
     }
 }
