@@ -332,3 +332,43 @@ impl http_body::Body for ReqBody {
 }
 
 use std::future::Future;
+
+/// A response body that fails once its deadline has passed (a write
+/// timeout: the rest of the response is cut off and the connection
+/// closed).
+pub struct Deadline {
+    body: Body,
+    sleep: Pin<Box<Sleep>>,
+    /// What set the deadline, for the error.
+    what: &'static str,
+}
+
+impl Deadline {
+    /// `body`, failing at `deadline`.
+    pub fn new(body: Body, deadline: Instant, what: &'static str) -> Self {
+        Deadline {
+            body,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            what,
+        }
+    }
+}
+
+impl http_body::Body for Deadline {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(format!("write timeout ({})", self.what).into())));
+        }
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.body)
+    }
+}

@@ -516,13 +516,24 @@ async fn route_on(
     let s = &server.settings;
     let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
     let cx = super::Cx::new(parts, body, info, server);
+    let deadline = s
+        .write_timeout
+        .map(|t| tokio::time::Instant::from_std(cx.start) + t);
     // Boxed so that the futures wrapping it stay small (see serve_conn).
-    match catch_panic(Box::pin(server.serve(cx))).await {
+    let r = match catch_panic(Box::pin(server.serve(cx))).await {
         Ok(r) => r,
         Err(msg) => {
             tracing::error!(server = %server.name, panic = %msg, "handler panicked");
             Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
         }
+    };
+    match (r, deadline) {
+        // `write_timeout` bounds the whole response, however steadily the
+        // client reads (the stall limit bounds each write).
+        (Ok(r), Some(at)) if !http_body::Body::is_end_stream(r.body()) => {
+            Ok(r.map(|b| Body::stream(super::body::Deadline::new(b, at, "write_timeout"))))
+        }
+        (r, _) => r,
     }
 }
 

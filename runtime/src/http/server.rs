@@ -41,6 +41,9 @@ pub struct ConnSettings {
     /// How long a write to the client may stall: the smaller of
     /// `write_timeout` and `write_idle_timeout`.
     pub write_stall: Duration,
+    /// `write_timeout`: how long after its request began a response may
+    /// still be written (Go's `WriteTimeout`, Caddy's hard write deadline).
+    pub write_timeout: Option<Duration>,
     /// `max_write_chunk`: the most one socket write covers (none when
     /// unset: bellhop's stall limit already resets on every partial write).
     pub max_write_chunk: Option<usize>,
@@ -445,6 +448,7 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
         read_idle: d(srv.read_idle_timeout).unwrap_or(DEFAULT_IO_IDLE),
         read_min_rate: srv.read_min_rate as u64,
         write_stall: d(srv.write_timeout).map_or(write_idle, |w| w.min(write_idle)),
+        write_timeout: d(srv.write_timeout),
         max_write_chunk: usize::try_from(srv.max_write_chunk).ok().filter(|n| *n > 0),
         read_header_timeout: d(srv.read_header_timeout).unwrap_or(DEFAULT_READ_HEADER),
         read_timeout: d(srv.read_timeout),

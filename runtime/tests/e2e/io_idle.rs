@@ -303,3 +303,73 @@ async fn trickle_to(addr: SocketAddr, path: &str, gap: Duration) -> (String, Dur
         began.elapsed(),
     )
 }
+
+/// `read_timeout` stays a hard limit beside `read_idle_timeout` (Caddy's
+/// idletimeout_test.go TestIdleTimeoutReader_HardDeadlineCapsIdleReset): a
+/// body that keeps coming, never stalling, is still cut once the whole
+/// read took longer than `read_timeout`.
+#[tokio::test(flavor = "multi_thread")]
+async fn read_timeout_caps_a_body_that_never_stalls() {
+    let s = proxy(json!({"read_idle_timeout": "400ms", "read_timeout": "800ms"})).await;
+    let (status, took) = trickle(s.addr, Duration::from_millis(150)).await;
+    assert!(
+        status.is_empty() || status.starts_with("HTTP/1.1 408"),
+        "{status}"
+    );
+    assert!(took < Duration::from_millis(1400), "{took:?}");
+}
+
+/// `write_timeout` stays a hard limit beside `write_idle_timeout`
+/// (TestIdleTimeoutWriter_HardDeadlineCapsIdleReset): a response that keeps
+/// coming, to a client that reads it all at once, is still cut once it
+/// took longer than `write_timeout` from its request.
+#[tokio::test(flavor = "multi_thread")]
+async fn write_timeout_caps_a_response_that_never_stalls() {
+    // an upstream that sends a chunk every 200 ms for 3 s
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                let _ = c.write_all(head.as_bytes()).await;
+                for _ in 0..15 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if c.write_all(b"6\r\nchunk\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+                let _ = c.write_all(b"0\r\n\r\n").await;
+            });
+        }
+    });
+    let proxy = json!({"handler": "reverse_proxy", "upstreams": [{"dial": up.to_string()}]});
+    let served = |extra: Value| {
+        let mut server =
+            json!({"write_idle_timeout": "2s", "routes": [{"handle": [proxy.clone()]}]});
+        for (k, v) in extra.as_object().unwrap() {
+            server[k] = v.clone();
+        }
+        start(config_with(server))
+    };
+    let fetch = |addr: SocketAddr| async move {
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let began = Instant::now();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out)).await;
+        let chunks = String::from_utf8_lossy(&out).matches("chunk\n").count();
+        (chunks, began.elapsed())
+    };
+    let (chunks, took) = fetch(served(json!({"write_timeout": "1s"})).addr).await;
+    assert!(
+        chunks < 15 && took < Duration::from_millis(2500),
+        "{chunks} chunks in {took:?}"
+    );
+    let (chunks, _) = fetch(served(json!({})).addr).await;
+    assert_eq!(chunks, 15, "without write_timeout the whole response");
+}

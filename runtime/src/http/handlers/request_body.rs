@@ -16,21 +16,17 @@
 
 use crate::config::CaddyDuration;
 use crate::error::{Error, HttpError};
-use crate::http::body::BoxError;
+use crate::http::body::Deadline;
 use crate::http::replacer::Template;
 use crate::http::{Body, Cx, Handler, ReqBody, Response, Step};
 use crate::registry::Provision;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::StatusCode;
-use http_body::Frame;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,36 +101,6 @@ impl Handler for RequestBody {
             return response;
         };
         let deadline = Instant::from_std(cx.start) + t;
-        response.map(|body| {
-            Body::stream(Deadline {
-                body,
-                sleep: Box::pin(tokio::time::sleep_until(deadline)),
-            })
-        })
-    }
-}
-
-/// A response body that fails once its deadline has passed.
-struct Deadline {
-    body: Body,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl http_body::Body for Deadline {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if self.sleep.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Some(Err("write timeout (request_body)".into())));
-        }
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        http_body::Body::is_end_stream(&self.body)
+        response.map(|body| Body::stream(Deadline::new(body, deadline, "request_body")))
     }
 }
