@@ -33,6 +33,7 @@ pub mod der;
 pub mod issuer;
 pub mod keys;
 pub mod load;
+pub mod ocsp;
 pub mod on_demand;
 pub mod pki;
 pub mod policy;
@@ -53,6 +54,8 @@ use storage::Storage;
 
 /// certmagic's default interval between renewal checks.
 const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(600);
+/// certmagic's `OCSPCheckInterval`.
+const DEFAULT_OCSP_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What the TLS side of a config shares with its handshakes and tasks.
 pub struct TlsState {
@@ -65,6 +68,8 @@ pub struct TlsState {
     /// The fallback policy for names no policy covers (ACME).
     pub default_policy: AutoPolicy,
     pub renew_interval: Duration,
+    /// OCSP stapling (`tls/ocsp.rs`).
+    pub ocsp: ocsp::OcspSettings,
     /// Set when a policy enables on-demand TLS.
     pub on_demand: Option<on_demand::OnDemandState>,
     pki: BTreeMap<String, CaConfig>,
@@ -226,6 +231,17 @@ impl TlsBuilder {
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_RENEW_INTERVAL);
         let default_policy = AutoPolicy::with_issuer(Vec::new(), acme::default_issuer());
+        let ocsp = ocsp::OcspSettings {
+            disabled_for_loaded: self.app.disable_ocsp_stapling,
+            interval: self
+                .app
+                .automation
+                .as_ref()
+                .and_then(|a| a.ocsp_interval)
+                .map(|d| d.0)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_OCSP_INTERVAL),
+        };
         let state = TlsState {
             cache: CertCache::default(),
             storage: self.storage,
@@ -234,6 +250,7 @@ impl TlsBuilder {
             policies: self.policies,
             default_policy,
             renew_interval,
+            ocsp,
             on_demand: self.on_demand,
             pki: self.pki.certificate_authorities,
             cas: Mutex::new(BTreeMap::new()),
@@ -248,7 +265,7 @@ impl TlsBuilder {
         Ok(TlsApp {
             state: Arc::new(state),
             managed,
-            task: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
         })
     }
 }
@@ -257,7 +274,7 @@ impl TlsBuilder {
 pub struct TlsApp {
     pub state: Arc<TlsState>,
     pub managed: Vec<String>,
-    task: Mutex<Option<tokio::task::AbortHandle>>,
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl TlsApp {
@@ -266,14 +283,21 @@ impl TlsApp {
     /// and everything is renewed until the config is unloaded.
     pub fn start(&self) {
         let pending = automate::manage_now(&self.state, &self.managed);
-        let handle = tokio::spawn(automate::maintain(self.state.clone(), pending));
-        *self.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle.abort_handle());
+        let renewing = tokio::spawn(automate::maintain(self.state.clone(), pending));
+        let stapling = tokio::spawn(ocsp::maintain(self.state.clone()));
+        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) =
+            vec![renewing.abort_handle(), stapling.abort_handle()];
     }
 }
 
 impl Drop for TlsApp {
     fn drop(&mut self) {
-        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             t.abort();
         }
     }

@@ -102,6 +102,8 @@ mod templates;
 mod tls;
 #[path = "e2e/tls_managed.rs"]
 mod tls_managed;
+#[path = "e2e/tls_ocsp.rs"]
+mod tls_ocsp;
 #[path = "e2e/tls_on_demand.rs"]
 mod tls_on_demand;
 #[path = "e2e/tls_reuse_keys.rs"]

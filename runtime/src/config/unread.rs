@@ -1,7 +1,7 @@
 //! Every config field bellhop decodes but does not act on, in one place,
 //! each with why: **refused** when set (the load fails naming the field),
 //! or **accepted** because what it tunes does not exist in bellhop, so
-//! any value is met as it is (`disable_ocsp_stapling` with no stapling).
+//! any value is met as it is (`disable_storage_clean` with no cleaning).
 //!
 //! The compiler keeps this list complete: the config model's fields are
 //! `pub(crate)`, so a field that no code reads is a `dead_code` warning,
@@ -80,10 +80,9 @@ pub(crate) fn logging_admin(config: &Config) -> Result<(), Error> {
 
 /// The `tls` app.
 pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
-    // Accepted: bellhop staples no OCSP responses (so "disabled" holds),
-    // makes no storage self-check at start and never cleans storage, and
-    // resolvers serve only DNS-01, which is refused with its provider.
-    let _no_stapling = app.disable_ocsp_stapling;
+    // Accepted: bellhop makes no storage self-check at start and never
+    // cleans storage, and resolvers serve only DNS-01, which is refused
+    // with its provider.
     let _no_storage_check = app.disable_storage_check;
     let _no_storage_clean = app.disable_storage_clean;
     let _dns_only = app.resolvers.is_some();
@@ -96,21 +95,16 @@ pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
     }
     if let Some(a) = &app.automation {
         refuse(
-            a.ocsp_interval.is_some(),
-            "apps.tls.automation.ocsp_interval",
-            "OCSP stapling is not implemented",
-        )?;
-        refuse(
             a.storage_clean_interval.is_some(),
             "apps.tls.automation.storage_clean_interval",
             "not implemented: bellhop does not clean expired certificates out of storage",
         )?;
         for (i, p) in a.policies.iter().enumerate() {
-            let _no_stapling = p.disable_ocsp_stapling;
             refuse(
                 p.must_staple,
                 format!("apps.tls.automation.policies[{i}].must_staple"),
-                "OCSP stapling is not implemented, so certificates cannot require it",
+                "not implemented: bellhop's certificate requests carry no Must-Staple extension \
+                 (stapling itself works)",
             )?;
         }
     }
@@ -268,10 +262,6 @@ mod tests {
             (
                 tls(json!({"session_tickets": {"key_source": {"provider": "distributed"}}})),
                 "apps.tls.session_tickets.key_source.provider",
-            ),
-            (
-                tls(json!({"automation": {"ocsp_interval": "1h"}})),
-                "apps.tls.automation.ocsp_interval",
             ),
             (
                 tls(json!({"automation": {"policies": [{"must_staple": true}]}})),

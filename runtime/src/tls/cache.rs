@@ -25,6 +25,8 @@ pub struct Cert {
     pub managed_by: Option<String>,
     /// The PEM it was made from (chain, key), for storage.
     pub pem: Option<(String, String)>,
+    /// The OCSP response stapled to its handshakes (`tls/ocsp.rs`).
+    pub staple: Option<super::ocsp::Staple>,
 }
 
 impl Cert {
@@ -49,7 +51,26 @@ impl Cert {
             tags,
             managed_by: None,
             pem: None,
+            staple: None,
         })
+    }
+
+    /// This certificate with `staple` sent in its handshakes.
+    pub fn with_staple(&self, staple: super::ocsp::Staple) -> Cert {
+        let key = CertifiedKey {
+            cert: self.key.cert.clone(),
+            key: self.key.key.clone(),
+            ocsp: Some(staple.der.clone()),
+        };
+        Cert {
+            key: Arc::new(key),
+            facts: self.facts.clone(),
+            names: self.names.clone(),
+            tags: self.tags.clone(),
+            managed_by: self.managed_by.clone(),
+            pem: self.pem.clone(),
+            staple: Some(staple),
+        }
     }
 
     /// Builds a certificate from PEM text (chain, key).
@@ -92,6 +113,20 @@ impl CertCache {
             all.retain(|c| !(c.managed_by == cert.managed_by && c.names == cert.names));
         }
         all.push(cert);
+        self.reindex(&all);
+    }
+
+    /// Puts `new` where `old` is (a stapled copy); nothing when `old` was
+    /// replaced meanwhile (renewed).
+    pub fn replace(&self, old: &Arc<Cert>, new: Arc<Cert>) {
+        let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = all.iter_mut().find(|c| Arc::ptr_eq(c, old)) {
+            *slot = new;
+            self.reindex(&all);
+        }
+    }
+
+    fn reindex(&self, all: &[Arc<Cert>]) {
         let mut index: Index = HashMap::new();
         for c in all.iter().rev() {
             for n in &c.names {

@@ -121,6 +121,8 @@ pub struct AutoPolicy {
     /// Renewals (and new orders) reuse the private key in storage
     /// instead of generating one (certmagic's `ReusePrivateKeys`).
     pub reuse_private_keys: bool,
+    /// No OCSP stapling for the certificates it manages.
+    pub disable_ocsp_stapling: bool,
 }
 
 impl AutoPolicy {
@@ -167,6 +169,7 @@ impl AutoPolicy {
             on_demand: p.on_demand,
             key_type,
             reuse_private_keys: p.reuse_private_keys,
+            disable_ocsp_stapling: p.disable_ocsp_stapling,
         })
     }
 
@@ -189,6 +192,7 @@ impl AutoPolicy {
             on_demand: false,
             key_type: KeyType::default(),
             reuse_private_keys: false,
+            disable_ocsp_stapling: false,
         }
     }
 }

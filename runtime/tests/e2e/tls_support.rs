@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A CA for tests.
 pub struct TestCa {
     pub pem: String,
+    pub key_pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
@@ -29,6 +30,7 @@ impl TestCa {
         let cert = p.self_signed(&key).unwrap();
         TestCa {
             pem: cert.pem(),
+            key_pem: key.serialize_pem(),
             issuer: Issuer::new(p, key),
         }
     }
@@ -42,6 +44,36 @@ impl TestCa {
             .signed_by(&key, &self.issuer)
             .unwrap();
         (cert.pem(), key.serialize_pem())
+    }
+
+    /// A leaf for `names` naming `ocsp_url` as its OCSP responder
+    /// (Authority Information Access): (PEM cert, PEM key, serial in
+    /// upper-case hex).
+    pub fn leaf_with_ocsp(&self, names: &[&str], ocsp_url: &str) -> (String, String, String) {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(names).unwrap();
+        let serial = [0x1b, 0x2c, 0x3d, 0x4e, 0x5f, 0x60, 0x71, 0x02];
+        p.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        // AuthorityInfoAccessSyntax: one AccessDescription, id-ad-ocsp with
+        // a URI GeneralName ([6] IA5String)
+        let url = ocsp_url.as_bytes();
+        let oid = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+        let mut desc = oid.to_vec();
+        desc.push(0x86);
+        desc.push(url.len() as u8);
+        desc.extend_from_slice(url);
+        let mut access = vec![0x30, desc.len() as u8];
+        access.extend(desc);
+        let mut aia = vec![0x30, access.len() as u8];
+        aia.extend(access);
+        p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+            aia,
+        )];
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        let hex: String = serial.iter().map(|b| format!("{b:02X}")).collect();
+        (cert.pem(), key.serialize_pem(), hex)
     }
 }
 
