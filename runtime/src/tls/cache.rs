@@ -27,6 +27,9 @@ pub struct Cert {
     pub pem: Option<(String, String)>,
     /// The OCSP response stapled to its handshakes (`tls/ocsp.rs`).
     pub staple: Option<super::ocsp::Staple>,
+    /// Whether it can be stapled at all (its responder and issuer are
+    /// known), worked out once.
+    pub stapleable: std::sync::OnceLock<bool>,
 }
 
 impl Cert {
@@ -52,6 +55,7 @@ impl Cert {
             managed_by: None,
             pem: None,
             staple: None,
+            stapleable: std::sync::OnceLock::new(),
         })
     }
 
@@ -70,6 +74,7 @@ impl Cert {
             managed_by: self.managed_by.clone(),
             pem: self.pem.clone(),
             staple: Some(staple),
+            stapleable: std::sync::OnceLock::from(true),
         }
     }
 
@@ -102,6 +107,8 @@ type Index = HashMap<String, Vec<Arc<Cert>>>;
 pub struct CertCache {
     all: Mutex<Vec<Arc<Cert>>>,
     index: ArcSwap<Index>,
+    /// Woken when a certificate is added (OCSP stapling staples it).
+    pub added: tokio::sync::Notify,
 }
 
 impl CertCache {
@@ -114,6 +121,7 @@ impl CertCache {
         }
         all.push(cert);
         self.reindex(&all);
+        self.added.notify_one();
     }
 
     /// Puts `new` where `old` is (a stapled copy); nothing when `old` was

@@ -218,7 +218,11 @@ pub async fn staple(state: &TlsState, cert: &Arc<Cert>) -> Result<bool, String> 
     if disabled(state, cert) || cert.staple.as_ref().is_some_and(|s| !s.needs_refresh(now)) {
         return Ok(false);
     }
+    if cert.stapleable.get() == Some(&false) {
+        return Ok(false);
+    }
     let Some(subject) = subject(cert) else {
+        let _ = cert.stapleable.set(false);
         return Ok(false);
     };
     let leaf = cert.key.cert[0].as_ref();
@@ -253,8 +257,9 @@ pub struct OcspSettings {
     pub interval: Duration,
 }
 
-/// Staples every certificate now, then checks every `ocsp_interval`;
-/// after a failure, again within a minute.
+/// Staples every certificate now, then checks every `ocsp_interval` and
+/// whenever a certificate is added; after a failure, again within a
+/// minute.
 pub async fn maintain(state: Arc<TlsState>) {
     loop {
         let mut failed = false;
@@ -268,6 +273,10 @@ pub async fn maintain(state: Arc<TlsState>) {
             true => state.ocsp.interval.min(RETRY),
             false => state.ocsp.interval,
         };
-        tokio::time::sleep(wait).await;
+        // A certificate obtained meanwhile is stapled at once.
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = state.cache.added.notified() => {}
+        }
     }
 }
