@@ -16,6 +16,8 @@
 //! - `hooks`: upstream and CA registries other parts of the runtime fill.
 //! - `client`: a small admin client (CLI and tests).
 //! - `upgrade`: `POST /upgrade`, through a hook the binary injects.
+//! - `loader`: `admin.config.load` (`caddy.config_loaders.http`): the
+//!   running config pulls the next one, applied through `change`.
 //!
 //! The runtime never sees Caddyfile text: adapters (`text/caddyfile`) are
 //! injected by the binary through [`ConfigAdapter`].
@@ -24,6 +26,7 @@ mod canonical;
 mod change;
 pub mod client;
 pub mod hooks;
+pub mod loader;
 mod metrics;
 mod origin;
 pub mod persist;
@@ -189,6 +192,8 @@ pub(crate) struct Inner {
     pub stop: watch::Sender<bool>,
     /// Writes `autosave.json` off the change's thread.
     pub saver: persist::Saver,
+    /// The running config's loader task (`admin.config.load`).
+    pub loading: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Admin {
@@ -205,6 +210,7 @@ impl Admin {
                 conns: ConnCount::default(),
                 stop: watch::channel(false).0,
                 saver: persist::Saver::default(),
+                loading: Mutex::new(None),
             }),
         }
     }

@@ -19,7 +19,7 @@ pub(crate) mod unread;
 
 pub use handler::HandlerConfig;
 pub use http::{AutoHttpsConfig, ErrorsConfig, HttpApp, RouteConfig, ServerConfig, ServerLogs};
-pub use logging::{AdminConfig, LogConfig, LoggingConfig};
+pub use logging::{AdminConfig, AdminConfigPersist, LogConfig, LoggingConfig};
 
 use crate::error::Error;
 use serde::{Deserialize, Deserializer};

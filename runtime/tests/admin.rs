@@ -6,6 +6,8 @@ mod support;
 
 #[path = "admin/endpoints.rs"]
 mod endpoints;
+#[path = "admin/loader.rs"]
+mod loader;
 #[path = "admin/metrics.rs"]
 mod metrics;
 #[path = "admin/protections.rs"]

@@ -43,6 +43,8 @@ pub enum Edit {
     /// Replace the whole config (`POST /load`) with this JSON body, decoded
     /// on the reload thread.
     Replace(Vec<u8>),
+    /// Replace it with a config a loader pulled (`admin.config.load`).
+    Pulled(Vec<u8>),
     /// Edit at a `/config/…` path (`body` is `None` for DELETE).
     Access {
         method: Method,
@@ -110,8 +112,9 @@ impl Inner {
         if let Some(tag) = if_match {
             check_if_match(current.root(), tag)?;
         }
+        let pulled = matches!(edit, Edit::Pulled(_));
         let (root, json) = match edit {
-            Edit::Replace(body) => replacement(&body)?,
+            Edit::Replace(body) | Edit::Pulled(body) => replacement(&body)?,
             Edit::Access { method, path, body } => {
                 let mut doc = Map::new();
                 doc.insert("config".into(), current.root().clone());
@@ -145,7 +148,7 @@ impl Inner {
             }
         };
         tell(super::ChangeEvent::Applying);
-        let applied = self.apply(&json, root.as_ref(), ids);
+        let applied = self.apply(&json, root.as_ref(), ids, pulled);
         // Freed only now: see `Config::from_document`.
         drop(root);
         tell(super::ChangeEvent::Applied {
@@ -182,11 +185,13 @@ impl Inner {
         json: &[u8],
         root: Option<&Value>,
         ids: bool,
+        pulled: bool,
     ) -> Result<bool, ApiError> {
         let t0 = Instant::now();
         let config = Config::from_document(root, ids, json)
             .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
         let admin = config.admin.as_ref();
+        let next = super::loader::Pending::prepare(admin, pulled, &self.opts.adapters)?;
         let disabled = admin.is_some_and(|a| a.disabled);
         let listen = admin
             .and_then(|a| a.listen.clone())
@@ -226,6 +231,11 @@ impl Inner {
             // Dropping the old server stops its listener; its requests
             // (this one, perhaps) finish first.
             *slot = fresh.map(|b| b.start(self.clone(), admin));
+        }
+        // The config running now decides what is loaded next.
+        let task = next.map(|n| n.start(self.clone()));
+        if let Some(old) = std::mem::replace(&mut *lock(&self.loading), task) {
+            old.abort();
         }
         Ok(persist)
     }

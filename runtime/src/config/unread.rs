@@ -70,10 +70,9 @@ pub(crate) fn logging_admin(config: &Config) -> Result<(), Error> {
     refuse(admin.identity.is_some(), "admin.identity", remote)?;
     refuse(admin.remote.is_some(), "admin.remote", remote)?;
     if let Some(c) = &admin.config {
-        let load = "dynamic config loading (caddy.config_loaders) is not implemented; \
-                    load configs through the admin API or `bellhop run --config`";
-        refuse(c.load.is_some(), "admin.config.load", load)?;
-        refuse(c.load_delay.is_some(), "admin.config.load_delay", load)?;
+        // Read when the admin API runs the config (admin/loader.rs);
+        // checked here so that `validate` names a bad loader too.
+        crate::admin::loader::Loader::provision(c)?;
     }
     Ok(())
 }
@@ -245,10 +244,6 @@ mod tests {
                 "admin.remote",
             ),
             (json!({"admin": {"identity": {}}}), "admin.identity"),
-            (
-                json!({"admin": {"config": {"load": {"module": "http"}}}}),
-                "admin.config.load",
-            ),
             (
                 srv(
                     json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "n"}}}]}),

@@ -42,7 +42,7 @@ mod transport_fastcgi;
 mod transport_http;
 mod upstreams;
 
-pub use tls::NoVerify;
+pub use tls::{client_config, NoVerify, TlsConfig};
 
 pub use config::ResponseHandlerConfig;
 pub use handle_response::{copy_response, copy_response_headers, ResponseHandler};
