@@ -33,6 +33,7 @@ pub mod der;
 pub mod issuer;
 pub mod keys;
 pub mod load;
+pub mod managers;
 pub mod ocsp;
 pub mod on_demand;
 pub mod pki;

@@ -102,6 +102,8 @@ mod templates;
 mod tls;
 #[path = "e2e/tls_managed.rs"]
 mod tls_managed;
+#[path = "e2e/tls_managers.rs"]
+mod tls_managers;
 #[path = "e2e/tls_ocsp.rs"]
 mod tls_ocsp;
 #[path = "e2e/tls_on_demand.rs"]

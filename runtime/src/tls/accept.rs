@@ -132,12 +132,18 @@ async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::R
         let stream = start.into_stream(challenge::tls_alpn_config(cert)).await?;
         return Ok((stream, sni, false));
     }
-    if let Some(name) = sni.as_deref().filter(|_| tls.state.on_demand.is_some()) {
-        super::on_demand::ensure(&tls.state, name)
-            .await
-            .map_err(std::io::Error::other)?;
-    }
     let local = info.local.map(|a| a.ip());
+    let managed = match sni.as_deref() {
+        Some(name) => from_manager(tls, name, hello, local).await,
+        None => None,
+    };
+    if let Some(name) = sni.as_deref().filter(|_| tls.state.on_demand.is_some()) {
+        if managed.is_none() {
+            super::on_demand::ensure(&tls.state, name)
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+    }
     let remote = info.remote.map(|a| a.ip());
     let Some(policy) = tls.select(sni.as_deref(), remote, local) else {
         return Err(other("no TLS connection policy matches the ClientHello"));
@@ -145,14 +151,58 @@ async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::R
     if policy.drop {
         return Err(other("connection policy drops the connection"));
     }
-    let config = if sni.is_none() {
-        policy.config_without_sni(local)
-    } else {
-        policy.config.clone()
+    let config = match (managed, sni.is_none()) {
+        (Some(key), _) => {
+            // the manager's certificate, for this handshake only
+            let mut c = (*policy.config).clone();
+            c.cert_resolver = Arc::new(super::managers::Fixed(key));
+            Arc::new(c)
+        }
+        (None, true) => policy.config_without_sni(local),
+        (None, false) => policy.config.clone(),
     };
     let stream = start.into_stream(config).await?;
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
     Ok((stream, sni, h2))
+}
+
+/// A certificate for `name` from the managers (`get_certificate`) of the
+/// first automation policy covering it, when no cached certificate
+/// matches; a manager's failure is logged and the next one asked.
+async fn from_manager(
+    tls: &ServerTls,
+    name: &str,
+    hello: rustls::server::ClientHello<'_>,
+    local: Option<std::net::IpAddr>,
+) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let state = &tls.state;
+    let name = name.to_ascii_lowercase();
+    let policy = state.policies.iter().find(|p| p.covers(&name))?;
+    if policy.managers.is_empty() || state.cache.has_match(&name) {
+        return None;
+    }
+    let asked = super::managers::Hello {
+        server_name: name.clone(),
+        signature_schemes: hello
+            .signature_schemes()
+            .iter()
+            .map(|s| u16::from(*s))
+            .collect(),
+        cipher_suites: hello
+            .cipher_suites()
+            .iter()
+            .map(|s| u16::from(*s))
+            .collect(),
+        local_ip: local,
+    };
+    for m in &policy.managers {
+        match m.get(&asked).await {
+            Ok(Some(key)) => return Some(key),
+            Ok(None) => {}
+            Err(e) => tracing::error!(name = %name, error = %e, "certificate manager failed"),
+        }
+    }
+    None
 }
 
 fn other(msg: &str) -> std::io::Error {

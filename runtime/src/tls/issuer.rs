@@ -123,6 +123,8 @@ pub struct AutoPolicy {
     pub reuse_private_keys: bool,
     /// No OCSP stapling for the certificates it manages.
     pub disable_ocsp_stapling: bool,
+    /// Certificate managers asked during handshakes (`get_certificate`).
+    pub managers: Vec<super::managers::Manager>,
 }
 
 impl AutoPolicy {
@@ -134,13 +136,14 @@ impl AutoPolicy {
                 "per-policy storage is not supported; set the top-level storage",
             ));
         }
-        if let Some((i, m)) = p.get_certificate.iter().enumerate().next() {
-            let via = m.get("via").and_then(Value::as_str).unwrap_or("");
-            return Err(Error::UnknownModule {
-                path: format!("{at}.get_certificate[{i}].via"),
-                id: format!("tls.get_certificate.{via}"),
-            });
-        }
+        let managers = p
+            .get_certificate
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                super::managers::Manager::provision(m, &format!("{at}.get_certificate[{i}]"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let key_type = KeyType::parse(
             p.key_type.as_deref().unwrap_or(""),
             &format!("{at}.key_type"),
@@ -170,6 +173,7 @@ impl AutoPolicy {
             key_type,
             reuse_private_keys: p.reuse_private_keys,
             disable_ocsp_stapling: p.disable_ocsp_stapling,
+            managers,
         })
     }
 
@@ -193,6 +197,7 @@ impl AutoPolicy {
             key_type: KeyType::default(),
             reuse_private_keys: false,
             disable_ocsp_stapling: false,
+            managers: Vec::new(),
         }
     }
 }

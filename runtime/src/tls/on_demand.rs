@@ -39,6 +39,11 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
+/// Go's `url.QueryEscape` of `v`.
+pub(super) fn query_escape(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, QUERY).collect()
+}
+
 /// The tls app's `automation.on_demand`, provisioned.
 pub struct OnDemandState {
     permission: Option<Permission>,
@@ -48,8 +53,9 @@ pub struct OnDemandState {
     failed: Mutex<std::collections::HashMap<String, (Instant, Duration)>>,
 }
 
-/// The `http` permission module: asks an HTTP(S) endpoint.
-struct Permission {
+/// The `http` permission module: asks an HTTP(S) endpoint (also how a
+/// `get_certificate` `http` manager asks its endpoint).
+pub struct Permission {
     endpoint: String,
     /// The request target: the endpoint's path and query.
     target: String,
@@ -170,7 +176,7 @@ fn rate_limit(v: &Value, at: &str) -> Result<Option<(Duration, usize)>, Error> {
 }
 
 impl Permission {
-    fn provision(endpoint: &str, at: &str) -> Result<Permission, Error> {
+    pub(super) fn provision(endpoint: &str, at: &str) -> Result<Permission, Error> {
         let uri: http::Uri = endpoint
             .parse()
             .map_err(|e| Error::config(at, format!("invalid URL {endpoint:?}: {e}")))?;
@@ -216,9 +222,17 @@ impl Permission {
 
     /// Asks the endpoint about `name`: `Ok(true)` on a 2xx answer.
     async fn allowed(&self, name: &str) -> Result<bool, String> {
+        let (status, _) = self
+            .fetch(&format!("domain={}", query_escape(name)))
+            .await?;
+        Ok(status.is_success())
+    }
+
+    /// GETs the endpoint with `query` (escaped `k=v` pairs) added to its
+    /// own: the status and the body.
+    pub(super) async fn fetch(&self, query: &str) -> Result<(http::StatusCode, Bytes), String> {
         let sep = if self.target.contains('?') { '&' } else { '?' };
-        let query: String = percent_encoding::utf8_percent_encode(name, QUERY).collect();
-        let url = format!("{}{sep}domain={query}", self.target);
+        let url = format!("{}{sep}{query}", self.target);
         let ask = async {
             let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
                 .await
@@ -236,13 +250,12 @@ impl Permission {
                 }
             }
         };
-        let status = tokio::time::timeout(ASK_TIMEOUT, ask)
+        tokio::time::timeout(ASK_TIMEOUT, ask)
             .await
-            .map_err(|_| format!("{} did not answer within {ASK_TIMEOUT:?}", self.endpoint))??;
-        Ok(status.is_success())
+            .map_err(|_| format!("{} did not answer within {ASK_TIMEOUT:?}", self.endpoint))?
     }
 
-    async fn get<S>(&self, stream: S, url: &str) -> Result<http::StatusCode, String>
+    async fn get<S>(&self, stream: S, url: &str) -> Result<(http::StatusCode, Bytes), String>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -258,8 +271,13 @@ impl Permission {
             .map_err(|e| e.to_string())?;
         let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = resp.status();
-        let _ = resp.into_body().collect().await;
-        Ok(status)
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, body))
     }
 }
 
