@@ -142,6 +142,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.ca_pool.source.pki_intermediate",
         "tls.ca_pool.source.storage",
         "tls.ca_pool.source.lazy",
+        "tls.ca_pool.source.http",
         "tls.ca_pool.source.combined",
         "tls.client_auth.verifier.leaf",
         "tls.leaf_cert_loader.file",

@@ -30,6 +30,7 @@ pub mod client_auth;
 pub mod client_leaf;
 pub mod config;
 pub mod der;
+pub mod http_source;
 pub mod issuer;
 pub mod keys;
 pub mod load;

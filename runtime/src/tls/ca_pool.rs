@@ -4,8 +4,8 @@
 //! operating system's roots), `pki_root` and
 //! `pki_intermediate` (the `pki` app's authorities), `storage` (PEM keys
 //! in the config's storage), `lazy` (another source; bellhop loads it at
-//! provision time either way) and `combined` (several). The HTTP source
-//! (fetching bundles at provision time) is refused with its path.
+//! provision time either way), `combined` (several) and `http` (PEM
+//! bundles fetched from `endpoints` at provision time, `http_source.rs`).
 
 use super::TlsState;
 use crate::error::Error;
@@ -27,17 +27,11 @@ pub fn load(
         "storage" => &["storage", "pem_keys"],
         "lazy" => &["ca", "eager_validation"],
         "combined" => &["sources"],
-        "http" => {
-            return Err(Error::config(
-                format!("{at}.provider"),
-                "the http CA pool source (fetching bundles at provision time) is not supported yet; \
-                 use file or inline",
-            ))
-        }
+        "http" => &["endpoints", "tls"],
         other => {
             return Err(Error::config(
                 format!("{at}.provider"),
-                format!("unknown CA pool source {other:?} (inline, file, system, pki_root, pki_intermediate, storage, lazy, combined)"),
+                format!("unknown CA pool source {other:?} (inline, file, system, pki_root, pki_intermediate, storage, lazy, combined, http)"),
             ))
         }
     };
@@ -102,6 +96,7 @@ pub fn load(
                 out.extend(pem_certs(&read_stored(&storage, key, &p)?, &p)?);
             }
         }
+        "http" => out.extend(super::http_source::load(source, state, at)?),
         "lazy" => match source.get("ca") {
             Some(Value::Object(inner)) => out.extend(load(inner, state, &format!("{at}.ca"))?),
             _ => {
@@ -132,7 +127,7 @@ pub fn load(
     Ok(out)
 }
 
-fn pem_certs(pem: &[u8], at: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(super) fn pem_certs(pem: &[u8], at: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = super::load::parse_certs(pem).map_err(|e| Error::config(at, e))?;
     if certs.is_empty() {
         return Err(Error::config(at, "no PEM certificate in it"));

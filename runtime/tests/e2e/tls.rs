@@ -399,10 +399,13 @@ async fn mtls_trust_pools_from_every_local_source() {
         json!({"provider": "inline", "trusted_ca_certs": [pem_to_b64_der(&other.pem)]});
     let stored = json!({"provider": "storage", "pem_keys": ["pools/clients.pem"],
         "storage": {"module": "file_system", "root": storage.display().to_string()}});
+    let served = pem_server(client_ca.pem.clone());
+    let http = json!({"provider": "http", "endpoints": [format!("http://{served}/clients.pem")]});
     let sources = [
         ("file", file.clone()),
         ("inline", inline.clone()),
         ("storage", stored),
+        ("http", http),
         ("lazy", json!({"provider": "lazy", "ca": file.clone()})),
         (
             "combined",
@@ -424,6 +427,32 @@ async fn mtls_trust_pools_from_every_local_source() {
             "{name}: a rogue cert"
         );
     }
+}
+
+/// A blocking HTTP server answering every GET with `pem` (200), or 404
+/// for a path with `missing` in it; its address.
+fn pem_server(pem: String) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { return };
+            let mut buf = [0u8; 4096];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let answer = match head.contains("missing") {
+                true => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string(),
+                false => format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{pem}",
+                    pem.len()
+                ),
+            };
+            let _ = c.write_all(answer.as_bytes());
+        }
+    });
+    addr
 }
 
 /// A bad source is a config error naming its place.
@@ -449,8 +478,12 @@ async fn bad_trust_pools_are_refused_with_their_path() {
             "client_authentication.ca.pem_file",
         ),
         (
-            json!({"provider": "http", "endpoints": ["https://x"]}),
-            "client_authentication.ca.provider",
+            json!({"provider": "http", "endpoints": [format!("http://{}/missing.pem", pem_server(String::new()))]}),
+            "client_authentication.ca.endpoints[0]",
+        ),
+        (
+            json!({"provider": "http", "endpoints": ["https://x.invalid"]}),
+            "client_authentication.ca.endpoints[0]: https://x.invalid",
         ),
     ] {
         let policies = json!([{"client_authentication": {"ca": source}}]);
