@@ -45,7 +45,7 @@ fn server(s: &ServerConfig, path: &str) -> Result<(), Error> {
         refuse(
             a.prefer_wildcard,
             format!("{path}.automatic_https.prefer_wildcard"),
-            "not implemented: bellhop manages a certificate for every name a site lists",
+            "removed in Caddy 2.11, which refuses it as an unknown field (as bellhop does)",
         )?;
     }
     if let Some(l) = &s.logs {
