@@ -26,6 +26,7 @@ pub mod automate;
 pub mod ca_pool;
 pub mod cache;
 pub mod challenge;
+pub mod clean;
 pub mod client_auth;
 pub mod client_leaf;
 pub mod config;
@@ -56,6 +57,8 @@ use storage::Storage;
 
 /// certmagic's default interval between renewal checks.
 const DEFAULT_RENEW_INTERVAL: Duration = Duration::from_secs(600);
+/// Caddy's default `storage_clean_interval`.
+const DEFAULT_CLEAN_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// certmagic's `OCSPCheckInterval`.
 const DEFAULT_OCSP_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -72,6 +75,8 @@ pub struct TlsState {
     pub renew_interval: Duration,
     /// OCSP stapling (`tls/ocsp.rs`).
     pub ocsp: ocsp::OcspSettings,
+    /// Storage cleaning (`tls/clean.rs`).
+    pub clean: clean::CleanSettings,
     /// Set when a policy enables on-demand TLS.
     pub on_demand: Option<on_demand::OnDemandState>,
     pki: BTreeMap<String, CaConfig>,
@@ -244,6 +249,17 @@ impl TlsBuilder {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(DEFAULT_OCSP_INTERVAL),
         };
+        let clean = clean::CleanSettings {
+            disabled: self.app.disable_storage_clean,
+            interval: self
+                .app
+                .automation
+                .as_ref()
+                .and_then(|a| a.storage_clean_interval)
+                .map(|d| d.0)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_CLEAN_INTERVAL),
+        };
         let state = TlsState {
             cache: CertCache::default(),
             storage: self.storage,
@@ -253,6 +269,7 @@ impl TlsBuilder {
             default_policy,
             renew_interval,
             ocsp,
+            clean,
             on_demand: self.on_demand,
             pki: self.pki.certificate_authorities,
             cas: Mutex::new(BTreeMap::new()),
@@ -287,8 +304,12 @@ impl TlsApp {
         let pending = automate::manage_now(&self.state, &self.managed);
         let renewing = tokio::spawn(automate::maintain(self.state.clone(), pending));
         let stapling = tokio::spawn(ocsp::maintain(self.state.clone()));
-        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) =
-            vec![renewing.abort_handle(), stapling.abort_handle()];
+        let cleaning = tokio::spawn(clean::maintain(self.state.clone()));
+        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = vec![
+            renewing.abort_handle(),
+            stapling.abort_handle(),
+            cleaning.abort_handle(),
+        ];
     }
 }
 

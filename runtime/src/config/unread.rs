@@ -1,7 +1,7 @@
 //! Every config field bellhop decodes but does not act on, in one place,
 //! each with why: **refused** when set (the load fails naming the field),
 //! or **accepted** because what it tunes does not exist in bellhop, so
-//! any value is met as it is (`disable_storage_clean` with no cleaning).
+//! any value is met as it is (`disable_storage_check` with no check).
 //!
 //! The compiler keeps this list complete: the config model's fields are
 //! `pub(crate)`, so a field that no code reads is a `dead_code` warning,
@@ -79,11 +79,9 @@ pub(crate) fn logging_admin(config: &Config) -> Result<(), Error> {
 
 /// The `tls` app.
 pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
-    // Accepted: bellhop makes no storage self-check at start and never
-    // cleans storage, and resolvers serve only DNS-01, which is refused
-    // with its provider.
+    // Accepted: bellhop makes no storage self-check at start, and
+    // resolvers serve only DNS-01, which is refused with its provider.
     let _no_storage_check = app.disable_storage_check;
-    let _no_storage_clean = app.disable_storage_clean;
     let _dns_only = app.resolvers.is_some();
     if let Some(c) = &app.cache {
         refuse(
@@ -93,11 +91,6 @@ pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
         )?;
     }
     if let Some(a) = &app.automation {
-        refuse(
-            a.storage_clean_interval.is_some(),
-            "apps.tls.automation.storage_clean_interval",
-            "not implemented: bellhop does not clean expired certificates out of storage",
-        )?;
         for (i, p) in a.policies.iter().enumerate() {
             refuse(
                 p.must_staple,

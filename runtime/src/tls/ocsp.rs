@@ -136,6 +136,21 @@ pub fn parse(der: &[u8], leaf_der: &[u8], now: i64) -> Result<Staple, String> {
     })
 }
 
+/// The latest `nextUpdate` of a stored answer (Unix seconds), for
+/// cleaning storage; `None` when it cannot be read.
+pub fn next_update_of(der: &[u8]) -> Option<i64> {
+    let resp = OcspResponse::from_der(der).ok()?;
+    let bytes = resp.response_bytes?;
+    let basic = BasicOcspResponse::from_der(bytes.response.as_bytes()).ok()?;
+    basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .filter_map(|r| r.next_update.as_ref())
+        .map(|t| t.0.to_unix_duration().as_secs() as i64)
+        .max()
+}
+
 /// Asks `url` (plain HTTP) with `body`; the answer's bytes.
 async fn fetch(url: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
     use http_body_util::{BodyExt, Full};

@@ -110,6 +110,42 @@ impl Storage {
         std::fs::rename(&tmp, &dest)
     }
 
+    /// The keys under `prefix` (a folder), recursively, files only;
+    /// temporary files of unfinished writes are left out.
+    pub fn list(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut dirs = vec![self.path(prefix)];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => dirs.push(path),
+                    Ok(t) if t.is_file() => {
+                        let hidden = e.file_name().to_string_lossy().starts_with('.');
+                        if let (false, Ok(rel)) = (hidden, path.strip_prefix(&self.root)) {
+                            out.push(rel.to_string_lossy().into_owned());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Removes the folder of `key` when it is empty.
+    pub fn prune_dir(&self, key: &str) {
+        if let Some(dir) = self.path(key).parent() {
+            if dir != self.root {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+    }
+
     /// Deletes a key (absent is fine).
     pub fn delete(&self, key: &str) -> std::io::Result<()> {
         match std::fs::remove_file(self.path(key)) {

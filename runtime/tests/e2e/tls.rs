@@ -656,3 +656,45 @@ async fn sessions_resume_across_a_reload() {
     s.rt.load(cfg.to_string().as_bytes()).unwrap();
     assert!(resumes(&client, s.addr).await, "resumed after the reload");
 }
+
+/// Storage cleaning at start (certmagic's `CleanStorage`): a managed
+/// certificate long expired is deleted from storage, unless
+/// `disable_storage_clean`.
+#[tokio::test]
+async fn expired_certificates_are_cleaned_out_of_storage_unless_disabled() {
+    for disabled in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(vec!["old.test".to_string()]).unwrap();
+        p.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        p.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        let stem = dir.path().join("certificates/acme-v02/old.test");
+        std::fs::create_dir_all(&stem).unwrap();
+        std::fs::write(
+            stem.join("old.test.crt"),
+            p.self_signed(&key).unwrap().pem(),
+        )
+        .unwrap();
+        std::fs::write(stem.join("old.test.key"), key.serialize_pem()).unwrap();
+        let _s = start(json!({
+            "storage": {"module": "file_system", "root": dir.path().display().to_string()},
+            "apps": {"tls": {"disable_storage_clean": disabled},
+                     "http": {"servers": {"s": {"listen": ["127.0.0.1:0"], "routes": []}}}}
+        }));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while stem.join("old.test.crt").exists()
+            && std::time::Instant::now() < deadline
+            && !disabled
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if disabled {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+        assert_eq!(
+            stem.join("old.test.crt").exists(),
+            disabled,
+            "disabled: {disabled}"
+        );
+    }
+}
