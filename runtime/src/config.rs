@@ -12,6 +12,7 @@
 //! `config/unread.rs` every decoded field bellhop does not act on, refused
 //! or accepted with why.
 
+pub(crate) mod events;
 mod handler;
 mod http;
 mod logging;

@@ -279,6 +279,9 @@ fn check_modules(config: &Config, p: &mut Provision<'_>) -> Result<(), Error> {
             _ => return Err(Error::config(format!("apps.{name}"), "not an app module")),
         }
     }
+    if let Some(events) = config.apps.other.get("events") {
+        crate::config::events::check(events)?;
+    }
     if let Some(storage) = &config.storage {
         p.module_name(storage, "module", "caddy.storage", "storage")?;
     }
