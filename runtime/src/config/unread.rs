@@ -90,16 +90,6 @@ pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
             "not implemented: bellhop keeps every certificate it manages or loads in memory",
         )?;
     }
-    if let Some(a) = &app.automation {
-        for (i, p) in a.policies.iter().enumerate() {
-            refuse(
-                p.must_staple,
-                format!("apps.tls.automation.policies[{i}].must_staple"),
-                "not implemented: bellhop's certificate requests carry no Must-Staple extension \
-                 (stapling itself works)",
-            )?;
-        }
-    }
     Ok(())
 }
 
@@ -250,10 +240,6 @@ mod tests {
             (
                 tls(json!({"session_tickets": {"key_source": {"provider": "distributed"}}})),
                 "apps.tls.session_tickets.key_source.provider",
-            ),
-            (
-                tls(json!({"automation": {"policies": [{"must_staple": true}]}})),
-                "policies[0].must_staple",
             ),
             (
                 acme(json!({"preferred_chains": {"smallest": true}})),

@@ -34,6 +34,8 @@ pub struct AcmeIssuer {
     tls_alpn01: bool,
     timeout: Duration,
     profile: Option<String>,
+    /// Ask for certificates with the TLS Feature (Must-Staple) extension.
+    pub must_staple: bool,
     account: tokio::sync::Mutex<Option<Arc<Account>>>,
 }
 
@@ -100,6 +102,7 @@ impl AcmeIssuer {
                 .filter(|d| !d.is_zero())
                 .unwrap_or(Duration::from_secs(90)),
             profile: c.profile.filter(|p| !p.is_empty()),
+            must_staple: false,
             account: tokio::sync::Mutex::new(None),
         }
     }
@@ -275,6 +278,9 @@ impl AcmeIssuer {
         drop(published);
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
+        if self.must_staple {
+            params.custom_extensions = vec![super::pki::must_staple_extension()];
+        }
         let csr = params.serialize_request(key).map_err(es)?;
         order.finalize_csr(csr.der()).await.map_err(es)?;
         let chain = order.poll_certificate(&retry).await.map_err(es)?;

@@ -29,6 +29,8 @@ pub struct InternalIssuer {
     pub ca: String,
     pub lifetime: Duration,
     pub sign_with_root: bool,
+    /// Issue with the TLS Feature (Must-Staple) extension.
+    pub must_staple: bool,
 }
 
 impl Issuer {
@@ -50,6 +52,7 @@ impl Issuer {
                         .filter(|d| !d.is_zero())
                         .unwrap_or(DEFAULT_INTERNAL_LIFETIME),
                     sign_with_root: c.sign_with_root,
+                    must_staple: false,
                 }))
             }
             Some("acme") => Ok(Issuer::Acme(Arc::new(AcmeIssuer::provision(&value, at)?))),
@@ -97,6 +100,22 @@ impl Issuer {
     }
 }
 
+impl Issuer {
+    /// This issuer asking for Must-Staple certificates when `on` (a
+    /// policy's `must_staple`).
+    pub fn with_must_staple(mut self, on: bool) -> Issuer {
+        match &mut self {
+            Issuer::Internal(i) => i.must_staple = on,
+            Issuer::Acme(a) => {
+                if let Some(a) = Arc::get_mut(a) {
+                    a.must_staple = on;
+                }
+            }
+        }
+        self
+    }
+}
+
 impl InternalIssuer {
     /// Signs a leaf for `key` synchronously.
     pub fn issue(
@@ -106,7 +125,13 @@ impl InternalIssuer {
         key: &KeyPair,
     ) -> Result<(String, String), String> {
         state.with_ca(&self.ca, |ca| {
-            ca.issue(names, key, self.lifetime, self.sign_with_root)
+            ca.issue(
+                names,
+                key,
+                self.lifetime,
+                self.sign_with_root,
+                self.must_staple,
+            )
         })
     }
 }
@@ -159,7 +184,10 @@ impl AutoPolicy {
             .issuers
             .iter()
             .enumerate()
-            .map(|(i, o)| Issuer::provision(o, &format!("{at}.issuers[{i}]")).map(Arc::new))
+            .map(|(i, o)| {
+                Issuer::provision(o, &format!("{at}.issuers[{i}]"))
+                    .map(|iss| Arc::new(iss.with_must_staple(p.must_staple)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(AutoPolicy {
             subjects: p.subjects.iter().map(|s| s.to_lowercase()).collect(),
@@ -208,5 +236,6 @@ pub fn default_internal() -> Issuer {
         ca: DEFAULT_CA.into(),
         lifetime: DEFAULT_INTERNAL_LIFETIME,
         sign_with_root: false,
+        must_staple: false,
     })
 }

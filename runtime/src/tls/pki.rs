@@ -206,6 +206,7 @@ impl Ca {
         key: &KeyPair,
         lifetime: Duration,
         sign_with_root: bool,
+        must_staple: bool,
     ) -> Result<(String, String), String> {
         let signer = if sign_with_root {
             &self.root
@@ -230,6 +231,9 @@ impl Ca {
         ];
         p.use_authority_key_identifier_extension = true;
         p.serial_number = Some(random_serial());
+        if must_staple {
+            p.custom_extensions = vec![must_staple_extension()];
+        }
         let cert = p
             .signed_by(key, &issuer_of(signer))
             .map_err(|e| e.to_string())?;
@@ -345,9 +349,50 @@ fn store_pair(
     Ok(CaCert { pem, key, facts })
 }
 
+/// The TLS Feature extension asking for `status_request` (RFC 7633,
+/// "Must-Staple").
+pub fn must_staple_extension() -> rcgen::CustomExtension {
+    rcgen::CustomExtension::from_oid_content(
+        &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+        vec![0x30, 0x03, 0x02, 0x01, 0x05],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `must_staple`: the leaf carries the TLS Feature extension asking
+    /// for `status_request` (RFC 7633), and only then.
+    #[test]
+    fn must_staple_leaves_carry_the_tls_feature() {
+        use ::der::Decode;
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::new(dir.path());
+        let ca = Ca::load_or_create("local", &CaConfig::default(), &storage, "apps.pki").unwrap();
+        let feature = |must: bool| {
+            let (chain, key) = ca
+                .issue(
+                    &["a.test".into()],
+                    &KeyPair::generate().unwrap(),
+                    Duration::from_secs(3600),
+                    false,
+                    must,
+                )
+                .unwrap();
+            let (certs, _) = super::super::load::parse_pem_pair(&chain, &key).unwrap();
+            let leaf = x509_cert::Certificate::from_der(certs[0].as_ref()).unwrap();
+            let tls_feature = ::der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.24");
+            leaf.tbs_certificate
+                .extensions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|e| e.extn_id == tls_feature)
+                .map(|e| e.extn_value.as_bytes().to_vec())
+        };
+        assert_eq!(feature(true), Some(vec![0x30, 0x03, 0x02, 0x01, 0x05]));
+        assert_eq!(feature(false), None);
+    }
 
     #[test]
     fn ca_persists_and_issues_verifiable_leaves() {
@@ -363,6 +408,7 @@ mod tests {
                 &["localhost".into(), "127.0.0.1".into()],
                 &KeyPair::generate().unwrap(),
                 Duration::from_secs(3600),
+                false,
                 false,
             )
             .unwrap();

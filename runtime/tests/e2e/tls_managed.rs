@@ -109,3 +109,31 @@ fn unsupported_tls_modules_are_named_with_their_json_path() {
     let e = load_err(acme_dns(json!({"ttl": 1000})));
     assert!(e.starts_with("apps.tls.automation.policies[0].issuers[0].challenges.dns.provider: the DNS-01 challenge needs a DNS provider module"), "{e}");
 }
+
+/// A policy's `must_staple` reaches its issuer: the internal CA's
+/// certificate for it carries the TLS Feature extension (RFC 7633), and
+/// another policy's does not.
+#[tokio::test]
+async fn must_staple_policies_get_tls_feature_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let automation = json!({"policies": [
+        {"subjects": ["staple.test"], "issuers": [{"module": "internal"}], "must_staple": true},
+        {"subjects": ["plain.test"], "issuers": [{"module": "internal"}]}
+    ]});
+    let s = start(managed_config(
+        dir.path(),
+        automation,
+        &["staple.test", "plain.test"],
+    ));
+    let c = client(&[&local_root(dir.path())], None, &[b"http/1.1"]);
+    // the extension: OID 1.3.6.1.5.5.7.1.24, then SEQUENCE { INTEGER 5 }
+    const FEATURE: &[u8] = &[0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x18];
+    let staple = get_tls(c.clone(), s.addr, "staple.test", "/")
+        .await
+        .unwrap();
+    assert!(
+        contains(&staple.peer, FEATURE) && contains(&staple.peer, &[0x30, 0x03, 0x02, 0x01, 0x05])
+    );
+    let plain = get_tls(c, s.addr, "plain.test", "/").await.unwrap();
+    assert!(!contains(&plain.peer, FEATURE));
+}
