@@ -91,12 +91,10 @@ fn unsupported_tls_modules_are_named_with_their_json_path() {
             .unwrap_err()
             .to_string()
     };
-    let e = load_err(
-        json!({"policies": [{"get_certificate": [{"via": "http", "url": "http://x/get"}]}]}),
-    );
+    let e = load_err(json!({"policies": [{"get_certificate": [{"via": "tailscale"}]}]}));
     assert_eq!(
         e,
-        "apps.tls.automation.policies[0].get_certificate[0].via: module not implemented by bellhop: tls.get_certificate.http"
+        "apps.tls.automation.policies[0].get_certificate[0].via: module not implemented by bellhop: tls.get_certificate.tailscale"
     );
     let acme_dns = |dns: Value| json!({"policies": [{"issuers": [{"module": "acme", "challenges": {"dns": dns}}]}]});
     let e = load_err(acme_dns(

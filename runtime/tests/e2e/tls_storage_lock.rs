@@ -16,10 +16,13 @@ fn serial(cert: &[u8]) -> String {
 }
 
 /// The file names under `dir` (relative), sorted.
+/// The files in `dir`, but `last_clean.json` (when storage was last
+/// cleaned: written by whichever runtime cleans first, at its own pace).
 fn files(dir: &Path) -> Vec<String> {
     let mut out: Vec<String> = walk(dir)
         .into_iter()
         .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .filter(|f| f != "last_clean.json")
         .collect();
     out.sort();
     out
