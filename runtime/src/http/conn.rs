@@ -225,14 +225,15 @@ impl<T> TimedIo<T> {
         cx: &mut Context<'_>,
         polled: Poll<io::Result<R>>,
     ) -> Poll<io::Result<R>> {
-        let limit = self.state.as_ref().and_then(|s| s.write_limit());
-        let Some(limit) = limit.or(self.write_timeout) else {
-            return polled;
-        };
         if polled.is_ready() {
             self.armed = false;
             return polled;
         }
+        // Only a pending write looks the limit up.
+        let limit = self.state.as_ref().and_then(|s| s.write_limit());
+        let Some(limit) = limit.or(self.write_timeout) else {
+            return polled;
+        };
         let sleep = match &mut self.stall {
             Some(s) => {
                 if !self.armed {
