@@ -13,6 +13,7 @@
 //! or accepted with why.
 
 pub(crate) mod events;
+pub(crate) mod filesystems;
 mod handler;
 mod http;
 mod logging;

@@ -282,6 +282,9 @@ fn check_modules(config: &Config, p: &mut Provision<'_>) -> Result<(), Error> {
     if let Some(events) = config.apps.other.get("events") {
         crate::config::events::check(events)?;
     }
+    if let Some(fs) = config.apps.other.get("caddy.filesystems") {
+        crate::config::filesystems::check(fs)?;
+    }
     if let Some(storage) = &config.storage {
         p.module_name(storage, "module", "caddy.storage", "storage")?;
     }

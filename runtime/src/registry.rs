@@ -82,6 +82,7 @@ pub fn register_standard(r: &mut Registry) {
     r.register("tls", Module::App);
     r.register("pki", Module::App);
     r.register("events", Module::App);
+    r.register("caddy.filesystems", Module::App);
     r.register("tls.issuance.acme", Module::Provided);
     r.register("tls.issuance.internal", Module::Provided);
     r.register("caddy.storage.file_system", Module::Provided);
