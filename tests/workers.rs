@@ -368,3 +368,77 @@ fn tls_sessions_resume_across_workers() {
     sup.signal("-TERM");
     assert!(sup.wait(Duration::from_secs(10)).success(), "{}", s.log());
 }
+
+/// Starts a plain `bellhop run` on `config` (admin socket and log named
+/// after `name` in the scratch directory).
+fn spawn_run(s: &Scratch, name: &str, config: &str) -> Supervisor {
+    let cfg = s.write(&format!("{name}.json"), config);
+    let log = std::fs::File::create(s.0.join(format!("{name}.log"))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .env(
+            "BELLHOP_ADMIN",
+            format!("unix/{}", s.0.join(format!("{name}.sock")).display()),
+        )
+        .env("XDG_CONFIG_HOME", s.0.join("xdg"))
+        .env("XDG_DATA_HOME", s.0.join(format!("data-{name}")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Supervisor { child, port: 0 }
+}
+
+/// `tls.stek.distributed` (issue 16/17): two separate instances keep their
+/// session ticket keys in one storage, so a TLS session started on one
+/// resumes on the other; with the standard key source (a key each) it
+/// does not.
+#[test]
+fn tls_sessions_resume_across_instances_sharing_distributed_keys() {
+    let s = Scratch::new("stek");
+    let ca = h3c::TestCa::new();
+    let storage = s.0.join("storage");
+    let instance = |name: &str, source: &str| {
+        let port = h3c::free_port_pair();
+        let mut config: serde_json::Value =
+            serde_json::from_str(&h3c::tls_site(&ca, port, name, serde_json::json!({}))).unwrap();
+        config["storage"] =
+            serde_json::json!({"module": "file_system", "root": storage.display().to_string()});
+        config["apps"]["tls"]["session_tickets"] =
+            serde_json::json!({"key_source": {"provider": source}});
+        let sup = spawn_run(&s, name, &config.to_string());
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while h3c::https_get(addr, &ca).is_err() {
+            assert!(Instant::now() < deadline, "{name} not up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (sup, addr)
+    };
+    let (mut a, a_addr) = instance("a", "distributed");
+    let (mut b, b_addr) = instance("b", "distributed");
+    let client = ca.client(b"http/1.1");
+    assert!(!resumed_get(a_addr, &client).0, "a full handshake first");
+    assert!(resumed_get(b_addr, &client).0, "A's session resumes on B");
+    assert!(resumed_get(a_addr, &client).0, "and B's on A");
+    assert!(storage.join("stek/stek.json").exists());
+    for sup in [&mut a, &mut b] {
+        sup.signal("-TERM");
+        assert!(sup.wait(Duration::from_secs(10)).success());
+    }
+    // the standard source: each instance has its own keys
+    let (mut c, c_addr) = instance("c", "standard");
+    let (mut d, d_addr) = instance("d", "standard");
+    let client = ca.client(b"http/1.1");
+    assert!(!resumed_get(c_addr, &client).0);
+    assert!(
+        !resumed_get(d_addr, &client).0,
+        "C's session does not resume on D"
+    );
+    for sup in [&mut c, &mut d] {
+        sup.signal("-TERM");
+        sup.wait(Duration::from_secs(10));
+    }
+}

@@ -136,6 +136,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.handshake_match.sni_regexp",
         "tls.get_certificate.http",
         "tls.permission.http",
+        "tls.stek.distributed",
         "tls.stek.standard",
         "tls.ca_pool.source.inline",
         "tls.ca_pool.source.file",

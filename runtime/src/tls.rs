@@ -41,6 +41,7 @@ pub mod on_demand;
 pub mod pki;
 pub mod policy;
 pub mod quic;
+pub mod stek;
 pub mod storage;
 pub mod suites;
 pub mod tickets;
@@ -69,6 +70,8 @@ pub struct TlsState {
     pub ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
     /// The session ticket key rotation, applied when the config goes live.
     pub ticket_rotation: Option<tickets::Rotation>,
+    /// Where `tls.stek.distributed` keeps the keys (`tls/stek.rs`).
+    pub stek_storage: Option<Storage>,
     pub policies: Vec<AutoPolicy>,
     /// The fallback policy for names no policy covers (ACME).
     pub default_policy: AutoPolicy,
@@ -220,12 +223,15 @@ impl TlsBuilder {
     /// Freezes the builder into the shared state.
     pub fn finish(self) -> Result<TlsApp, Error> {
         let tickets = self.app.session_tickets.clone().unwrap_or_default();
-        let ticket_rotation = match tickets.disabled {
-            true => None,
-            false => Some(tickets::Rotation::from_config(
-                &tickets,
-                "apps.tls.session_tickets",
-            )?),
+        let (ticket_rotation, stek_storage) = match tickets.disabled {
+            true => (None, None),
+            false => {
+                let (r, distributed) =
+                    tickets::Rotation::from_config(&tickets, "apps.tls.session_tickets")?;
+                // the key source's own storage, else the config's
+                let storage = distributed.map(|own| own.unwrap_or_else(|| self.storage.clone()));
+                (Some(r), storage)
+            }
         };
         let ticketer: Option<Arc<dyn rustls::server::ProducesTickets>> = ticket_rotation
             .map(|_| Arc::new(tickets::Ticketer) as Arc<dyn rustls::server::ProducesTickets>);
@@ -265,6 +271,7 @@ impl TlsBuilder {
             storage: self.storage,
             ticketer,
             ticket_rotation,
+            stek_storage,
             policies: self.policies,
             default_policy,
             renew_interval,
@@ -305,11 +312,15 @@ impl TlsApp {
         let renewing = tokio::spawn(automate::maintain(self.state.clone(), pending));
         let stapling = tokio::spawn(ocsp::maintain(self.state.clone()));
         let cleaning = tokio::spawn(clean::maintain(self.state.clone()));
-        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = vec![
+        let mut tasks = vec![
             renewing.abort_handle(),
             stapling.abort_handle(),
             cleaning.abort_handle(),
         ];
+        if let (Some(storage), Some(r)) = (&self.state.stek_storage, self.state.ticket_rotation) {
+            tasks.push(tokio::spawn(stek::maintain(storage.clone(), r)).abort_handle());
+        }
+        *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
     }
 }
 

@@ -228,6 +228,10 @@ async fn rotate_ticket_keys(shared: Arc<Shared>) {
             _ = tokio::time::sleep(keys.interval()) => {}
             _ = async { drop(stopping.wait_for(|s| *s).await) } => return,
         }
+        if keys.is_distributed() {
+            // the workers take their keys from storage (tls.stek.distributed)
+            continue;
+        }
         keys.rotate();
         let msg = ToWorker::TicketKeys {
             keys: super::protocol::export_ticket_keys(),

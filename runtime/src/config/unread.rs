@@ -238,7 +238,7 @@ mod tests {
                 "apps.tls.cache.capacity",
             ),
             (
-                tls(json!({"session_tickets": {"key_source": {"provider": "distributed"}}})),
+                tls(json!({"session_tickets": {"key_source": {"provider": "vault"}}})),
                 "apps.tls.session_tickets.key_source.provider",
             ),
             (

@@ -11,6 +11,8 @@
 //! With `run --workers N` the supervisor makes and rotates the keys and
 //! hands them to every worker ([`Keys::install`]); a worker then never
 //! rotates by itself, so a ticket from one worker resumes on any other.
+//! With the `distributed` key source the keys come from storage instead
+//! (`tls/stek.rs`), shared by every instance (and worker) using it.
 
 use arc_swap::ArcSwap;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
@@ -61,6 +63,8 @@ pub struct Keys {
     max: AtomicUsize,
     /// `disable_rotation`.
     frozen: AtomicBool,
+    /// The keys come from storage (`tls.stek.distributed`).
+    distributed: AtomicBool,
 }
 
 /// The process's keys.
@@ -73,6 +77,7 @@ pub fn keys() -> &'static Keys {
         interval_secs: AtomicU64::new(DEFAULT_ROTATION.as_secs()),
         max: AtomicUsize::new(DEFAULT_MAX_KEYS),
         frozen: AtomicBool::new(false),
+        distributed: AtomicBool::new(false),
     })
 }
 
@@ -89,6 +94,13 @@ impl Keys {
             .store(r.interval.as_secs().max(1), Ordering::Relaxed);
         self.max.store(r.max.max(1), Ordering::Relaxed);
         self.frozen.store(r.frozen, Ordering::Relaxed);
+        self.distributed.store(r.distributed, Ordering::Relaxed);
+    }
+
+    /// Whether the keys come from storage, shared with other instances
+    /// (a supervisor then hands its workers none of its own).
+    pub fn is_distributed(&self) -> bool {
+        self.distributed.load(Ordering::Relaxed)
     }
 
     /// The rotation interval in force.
@@ -151,20 +163,44 @@ pub struct Rotation {
     pub max: usize,
     /// `disable_rotation`.
     pub frozen: bool,
+    /// The `distributed` key source: the keys come from storage
+    /// (`tls/stek.rs`), not from this process.
+    pub distributed: bool,
 }
 
 impl Rotation {
     /// Checks `session_tickets` (not `disabled`): the `standard` key
-    /// source is the only one (`distributed` needs a shared storage,
-    /// issue 17); then its rotation interval, key count and
+    /// source, or `distributed` (with an optional `storage` of its own,
+    /// returned); then its rotation interval, key count and
     /// `disable_rotation`.
     pub fn from_config(
         c: &super::config::SessionTickets,
         at: &str,
-    ) -> Result<Rotation, crate::error::Error> {
+    ) -> Result<(Rotation, Option<Option<super::storage::Storage>>), crate::error::Error> {
         use crate::error::Error;
+        let mut distributed = None;
         if let Some(src) = &c.key_source {
             match src.get("provider").and_then(|p| p.as_str()) {
+                Some("distributed") => {
+                    if let Some(k) = src.keys().find(|k| *k != "provider" && *k != "storage") {
+                        return Err(Error::config(
+                            format!("{at}.key_source.{k}"),
+                            "unknown field",
+                        ));
+                    }
+                    distributed = Some(match src.get("storage") {
+                        Some(serde_json::Value::Object(m)) => Some(
+                            super::storage::Storage::from_config(Some(m), &format!("{at}.key_source.storage"))?,
+                        ),
+                        Some(_) => {
+                            return Err(Error::config(
+                                format!("{at}.key_source.storage"),
+                                "must be a storage module object",
+                            ))
+                        }
+                        None => None,
+                    });
+                }
                 Some("standard") => {
                     if let Some(k) = src.keys().find(|k| *k != "provider") {
                         return Err(Error::config(
@@ -176,7 +212,7 @@ impl Rotation {
                 Some(other) => {
                     return Err(Error::config(
                         format!("{at}.key_source.provider"),
-                        format!("unknown module: tls.stek.{other} (bellhop has tls.stek.standard)"),
+                        format!("unknown module: tls.stek.{other} (bellhop has tls.stek.standard and tls.stek.distributed)"),
                     ))
                 }
                 None => {
@@ -187,7 +223,7 @@ impl Rotation {
                 }
             }
         }
-        Ok(Rotation {
+        let rotation = Rotation {
             interval: c
                 .rotation_interval
                 .map(|d| d.0)
@@ -195,7 +231,9 @@ impl Rotation {
                 .unwrap_or(DEFAULT_ROTATION),
             max: c.max_keys.map_or(DEFAULT_MAX_KEYS, |n| n as usize).max(1),
             frozen: c.disable_rotation,
-        })
+            distributed: distributed.is_some(),
+        };
+        Ok((rotation, distributed))
     }
 }
 
@@ -269,6 +307,7 @@ mod tests {
             interval: DEFAULT_ROTATION,
             max: 2,
             frozen: false,
+            distributed: false,
         });
         let first = t.encrypt(b"session state").unwrap();
         assert_eq!(t.decrypt(&first).unwrap(), b"session state");
@@ -298,6 +337,7 @@ mod tests {
             interval: Duration::from_secs(1),
             max: 4,
             frozen: true,
+            distributed: false,
         };
         k.configure(&frozen);
         let before = t.encrypt(b"a").unwrap();
@@ -321,6 +361,7 @@ mod tests {
             interval: DEFAULT_ROTATION,
             max: 4,
             frozen: false,
+            distributed: false,
         });
 
         // a config's rotation applies only when it goes live
