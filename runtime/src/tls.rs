@@ -235,36 +235,25 @@ impl TlsBuilder {
         };
         let ticketer: Option<Arc<dyn rustls::server::ProducesTickets>> = ticket_rotation
             .map(|_| Arc::new(tickets::Ticketer) as Arc<dyn rustls::server::ProducesTickets>);
-        let renew_interval = self
-            .app
-            .automation
-            .as_ref()
-            .and_then(|a| a.renew_interval)
-            .map(|d| d.0)
-            .filter(|d| !d.is_zero())
-            .unwrap_or(DEFAULT_RENEW_INTERVAL);
+        // An automation interval, or its default when unset or zero.
+        let automation = self.app.automation.as_ref();
+        let interval = |pick: fn(&config::Automation) -> Option<crate::config::CaddyDuration>,
+                        default: Duration| {
+            automation
+                .and_then(pick)
+                .map(|d| d.0)
+                .filter(|d| !d.is_zero())
+                .unwrap_or(default)
+        };
+        let renew_interval = interval(|a| a.renew_interval, DEFAULT_RENEW_INTERVAL);
         let default_policy = AutoPolicy::with_issuer(Vec::new(), acme::default_issuer());
         let ocsp = ocsp::OcspSettings {
             disabled_for_loaded: self.app.disable_ocsp_stapling,
-            interval: self
-                .app
-                .automation
-                .as_ref()
-                .and_then(|a| a.ocsp_interval)
-                .map(|d| d.0)
-                .filter(|d| !d.is_zero())
-                .unwrap_or(DEFAULT_OCSP_INTERVAL),
+            interval: interval(|a| a.ocsp_interval, DEFAULT_OCSP_INTERVAL),
         };
         let clean = clean::CleanSettings {
             disabled: self.app.disable_storage_clean,
-            interval: self
-                .app
-                .automation
-                .as_ref()
-                .and_then(|a| a.storage_clean_interval)
-                .map(|d| d.0)
-                .filter(|d| !d.is_zero())
-                .unwrap_or(DEFAULT_CLEAN_INTERVAL),
+            interval: interval(|a| a.storage_clean_interval, DEFAULT_CLEAN_INTERVAL),
         };
         let state = TlsState {
             cache: CertCache::default(),
