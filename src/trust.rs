@@ -28,7 +28,7 @@ pub fn run(args: Args) -> Result<Outcome> {
     };
     let (path, pem) = bellhop_runtime::tls::root_certificate(&storage, &args.ca)
         .context("loading the internal CA")?;
-    println!("{}", path.display());
+    println!("{path}");
     print!("{pem}");
     if args.install {
         install(&args.ca, &pem)?;

@@ -328,10 +328,7 @@ impl Drop for TlsApp {
 
 /// The root certificate of the internal CA `ca` in `storage` (created if
 /// missing): its path and PEM, for `bellhop trust`.
-pub fn root_certificate(
-    storage: &Storage,
-    ca: &str,
-) -> Result<(std::path::PathBuf, String), Error> {
+pub fn root_certificate(storage: &Storage, ca: &str) -> Result<(String, String), Error> {
     let at = format!("apps.pki.certificate_authorities.{ca}");
     let ca = pki::Ca::load_or_create(ca, &CaConfig::default(), storage, &at)?;
     Ok((ca.root_path(), ca.root.pem.clone()))

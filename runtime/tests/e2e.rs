@@ -7,6 +7,8 @@ mod h3_support;
 mod hostile_support;
 #[path = "e2e/log_capture.rs"]
 mod log_capture;
+#[path = "e2e/redis_support.rs"]
+mod redis_support;
 #[path = "e2e/support.rs"]
 mod support;
 #[path = "e2e/tls_support.rs"]
@@ -86,6 +88,8 @@ mod proxy_support;
 mod proxy_transport;
 #[path = "e2e/proxy_upgrade.rs"]
 mod proxy_upgrade;
+#[path = "e2e/redis_storage.rs"]
+mod redis_storage;
 #[path = "e2e/request_body.rs"]
 mod request_body;
 #[path = "e2e/routes.rs"]

@@ -193,9 +193,10 @@ impl Ca {
         Ok(())
     }
 
-    /// The storage path of the root certificate.
-    pub fn root_path(&self) -> std::path::PathBuf {
-        self.storage.path(&format!("{}/root.crt", self.prefix()))
+    /// Where the root certificate is stored (a file path, or a URL).
+    pub fn root_path(&self) -> String {
+        self.storage
+            .describe(&format!("{}/root.crt", self.prefix()))
     }
 
     /// Issues a leaf for `names` with `key`, valid for `lifetime` (capped by the
@@ -275,7 +276,7 @@ fn new_root(
         .self_signed(&key)
         .map_err(|e| err(at, e))?;
     let c = store_pair(storage, prefix, "root", cert.pem(), key, at)?;
-    tracing::info!(ca = id, root = %storage.path(&format!("{prefix}/root.crt")).display(), "created a new root certificate for the internal CA");
+    tracing::info!(ca = id, root = %storage.describe(&format!("{prefix}/root.crt")), "created a new root certificate for the internal CA");
     Ok(c)
 }
 

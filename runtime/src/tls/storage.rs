@@ -1,83 +1,105 @@
-//! The `file_system` storage module: where certificates, keys, the
-//! internal CA and ACME accounts live, and the locks that keep two
-//! processes sharing the storage from obtaining the same certificate twice.
+//! Storage: where certificates, keys, the internal CA, ACME accounts, OCSP
+//! staples and session ticket keys live, and the locks that keep two
+//! processes sharing it from obtaining the same certificate twice.
 //!
-//! Layout (Caddy's): `certificates/<issuer>/<name>/<name>.{crt,key,json}`,
+//! One type, [`Storage`], over one trait, [`Backend`], with two modules
+//! behind it: `file_system` (Caddy's standard storage, `storage/fs.rs`)
+//! and `redis` (pberkel/caddy-storage-redis's config and data layout,
+//! `storage/redis.rs`). Another engine is one more file implementing the
+//! trait and one more arm in [`Storage::from_config`].
+//!
+//! Keys are Caddy's: `certificates/<issuer>/<name>/<name>.{crt,key,json}`,
 //! `pki/authorities/<ca>/{root,intermediate}.{crt,key}`,
-//! `acme/<ca host>/users/<email>/account.json`, `locks/<name>.lock`.
-//! Private material is written with mode 0600; every write is atomic
-//! (a temporary file renamed into place).
+//! `acme/<ca host>/users/<email>/account.json`, `ocsp/…`, `stek/…`.
 
+mod fs;
+mod fs_lock;
 mod lock;
+mod redis;
 
 use crate::error::Error;
 use serde_json::{Map, Value};
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub use lock::{LockGuard, ASYNC_WAIT, BLOCKING_WAIT, LOCK_FRESHNESS, STALE_LOCK};
+pub use lock::{HeldLock, LockGuard, ASYNC_WAIT, BLOCKING_WAIT, LOCK_FRESHNESS, STALE_LOCK};
 
-/// A file-system storage rooted at one directory.
+/// What a storage engine does. Every call is synchronous and short (a
+/// file operation, or one round trip to a server with a timeout); none is
+/// on the request path.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Reads a key; `None` when absent.
+    fn read(&self, key: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Writes a key whole (readers see the old value or the new one);
+    /// `private` values are kept from other local users where the engine
+    /// can tell.
+    fn write(&self, key: &str, data: &[u8], private: bool) -> std::io::Result<()>;
+    /// The keys under `prefix` (a folder), recursively, sorted.
+    fn list(&self, prefix: &str) -> std::io::Result<Vec<String>>;
+    /// Deletes a key (absent is fine).
+    fn delete(&self, key: &str) -> std::io::Result<()>;
+    /// Tidies the folder of a deleted key, where the engine has folders.
+    fn prune_dir(&self, _key: &str) {}
+    /// Where a key lives, for people (a file path, a URL).
+    fn describe(&self, key: &str) -> String;
+    /// One attempt at the named lock: `Some` when it is now ours.
+    fn try_lock(&self, name: &str) -> std::io::Result<Option<Box<dyn HeldLock>>>;
+    /// The folder of a file-system storage.
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+}
+
+/// A storage: a cheap handle onto one engine.
 #[derive(Debug, Clone)]
 pub struct Storage {
-    root: PathBuf,
+    backend: Arc<dyn Backend>,
 }
 
 impl Storage {
-    /// Storage at `root`.
+    /// File-system storage at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Storage { root: root.into() }
+        Storage {
+            backend: Arc::new(fs::FileSystem::new(root.into())),
+        }
     }
 
-    /// The storage a config asks for (`{"module":"file_system","root":…}`),
-    /// or the default one.
+    /// The storage a config asks for (`{"module":"file_system",…}`,
+    /// `{"module":"redis",…}`), or the default one. `path` is the JSON
+    /// path of the object, for errors.
     pub fn from_config(cfg: Option<&Map<String, Value>>, path: &str) -> Result<Self, Error> {
         let Some(cfg) = cfg else {
             return Ok(Storage::new(default_root()));
         };
         match cfg.get("module").and_then(Value::as_str) {
-            Some("file_system") => {}
-            Some(m) => {
-                return Err(Error::UnknownModule {
-                    path: format!("{path}.module"),
-                    id: format!("caddy.storage.{m}"),
-                })
-            }
-            None => {
-                return Err(Error::config(
-                    path,
-                    "module name missing: expected `module`",
-                ))
-            }
-        }
-        if let Some(k) = cfg.keys().find(|k| *k != "module" && *k != "root") {
-            return Err(Error::config(format!("{path}.{k}"), "unknown field"));
-        }
-        match cfg.get("root") {
-            Some(Value::String(r)) if !r.is_empty() => Ok(Storage::new(r)),
-            Some(Value::String(_)) | None => Ok(Storage::new(default_root())),
-            Some(_) => Err(Error::config(format!("{path}.root"), "must be a string")),
+            Some("file_system") => Ok(Storage::new(fs::root_from_config(cfg, path)?)),
+            Some("redis") => Ok(Storage {
+                backend: redis::provision(cfg, path)?,
+            }),
+            Some(m) => Err(Error::UnknownModule {
+                path: format!("{path}.module"),
+                id: format!("caddy.storage.{m}"),
+            }),
+            None => Err(Error::config(
+                path,
+                "module name missing: expected `module`",
+            )),
         }
     }
 
-    /// The storage root.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// The folder of a file-system storage (`None` for other engines).
+    pub fn local_root(&self) -> Option<&Path> {
+        self.backend.local_root()
     }
 
-    /// The file of a storage key.
-    pub fn path(&self, key: &str) -> PathBuf {
-        self.root.join(key)
+    /// Where a key lives, for people: a file path or a `redis://` URL.
+    pub fn describe(&self, key: &str) -> String {
+        self.backend.describe(key)
     }
 
     /// Reads a key; `None` when absent.
     pub fn read(&self, key: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.path(key)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.backend.read(key)
     }
 
     /// Reads a key as text; `None` when absent.
@@ -87,71 +109,34 @@ impl Storage {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    /// Writes a key atomically; `private` files get mode 0600.
+    /// Writes a key atomically; `private` values (keys) are kept from
+    /// other local users (mode 0600 on a file system).
     pub fn write(&self, key: &str, data: &[u8], private: bool) -> std::io::Result<()> {
-        let dest = self.path(key);
-        let dir = dest.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)?;
-        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let tmp = dir.join(format!(
-            ".{}.tmp{}-{}",
-            dest.file_name().and_then(|n| n.to_str()).unwrap_or("x"),
-            std::process::id(),
-            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(if private { 0o600 } else { 0o644 })
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &dest)
+        self.backend.write(key, data, private)
     }
 
-    /// The keys under `prefix` (a folder), recursively, files only;
-    /// temporary files of unfinished writes are left out.
+    /// The keys under `prefix` (a folder), recursively, sorted.
+    pub fn try_list(&self, prefix: &str) -> std::io::Result<Vec<String>> {
+        self.backend.list(prefix)
+    }
+
+    /// As [`Storage::try_list`], with a failure logged and read as no keys
+    /// (for maintenance that simply tries again later).
     pub fn list(&self, prefix: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut dirs = vec![self.path(prefix)];
-        while let Some(dir) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let path = e.path();
-                match e.file_type() {
-                    Ok(t) if t.is_dir() => dirs.push(path),
-                    Ok(t) if t.is_file() => {
-                        let hidden = e.file_name().to_string_lossy().starts_with('.');
-                        if let (false, Ok(rel)) = (hidden, path.strip_prefix(&self.root)) {
-                            out.push(rel.to_string_lossy().into_owned());
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out.sort();
-        out
+        self.try_list(prefix).unwrap_or_else(|e| {
+            tracing::warn!(prefix, storage = %self.describe(prefix), error = %e, "cannot list storage keys");
+            Vec::new()
+        })
     }
 
     /// Removes the folder of `key` when it is empty.
     pub fn prune_dir(&self, key: &str) {
-        if let Some(dir) = self.path(key).parent() {
-            if dir != self.root {
-                let _ = std::fs::remove_dir(dir);
-            }
-        }
+        self.backend.prune_dir(key)
     }
 
     /// Deletes a key (absent is fine).
     pub fn delete(&self, key: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.path(key)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        self.backend.delete(key)
     }
 }
 
@@ -180,20 +165,26 @@ pub fn safe_key(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn private_files_are_0600_and_keys_are_safe() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Storage::new(dir.path());
-        s.write("certificates/x/a.key", b"k", true).unwrap();
-        s.write("certificates/x/a.crt", b"c", false).unwrap();
-        let mode = |k: &str| std::fs::metadata(s.path(k)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode("certificates/x/a.key"), 0o600);
-        assert_eq!(mode("certificates/x/a.crt"), 0o644);
-        assert_eq!(s.read("certificates/x/a.key").unwrap().unwrap(), b"k");
-        assert_eq!(s.read("nope").unwrap(), None);
+    fn keys_are_safe_and_modules_are_checked() {
         assert_eq!(safe_key("*.Example.com"), "wildcard_.example.com");
         assert_eq!(safe_key("../etc"), "_etc");
+        let cfg = |v: Value| v.as_object().cloned().unwrap();
+        let e = Storage::from_config(Some(&cfg(serde_json::json!({"module": "s3"}))), "storage")
+            .unwrap_err();
+        assert!(e.to_string().contains("caddy.storage.s3"), "{e}");
+        let e = Storage::from_config(Some(&cfg(serde_json::json!({"root": "/x"}))), "storage")
+            .unwrap_err();
+        assert!(e.to_string().contains("module name missing"), "{e}");
+        let s = Storage::from_config(
+            Some(&cfg(
+                serde_json::json!({"module": "file_system", "root": "/srv/x"}),
+            )),
+            "storage",
+        )
+        .unwrap();
+        assert_eq!(s.local_root(), Some(Path::new("/srv/x")));
+        assert_eq!(s.describe("a/b"), "/srv/x/a/b");
     }
 }
