@@ -11,6 +11,7 @@ mod ports;
 mod server_options;
 pub mod servers;
 mod simple;
+mod storage_redis;
 
 use super::order::default_order;
 use super::registry::Directives;

@@ -143,13 +143,16 @@ pub fn parse_admin(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Res
 }
 
 /// `storage <module> { … }`: `file_system [<root>] { root <path> }` as
-/// Caddy's file storage parses it; another module is written through
-/// with the block's keys and values.
+/// Caddy's file storage parses it, `redis` as pberkel/caddy-storage-redis
+/// does (`storage_redis.rs`); another module is written through with the
+/// block's keys and values.
 pub fn parse_storage(d: &mut Dispenser, opts: &mut Options, _: &Directives) -> Result<()> {
     d.next();
     let module = d.next_arg_value().ok_or_else(|| d.arg_err())?;
     let v = if module == "file_system" {
         file_storage(d)?
+    } else if module == "redis" {
+        super::storage_redis::parse(d)?
     } else {
         let mut o = Obj::module("module", &module);
         while d.next_block(0) {
