@@ -508,7 +508,12 @@ async fn route_on(
     let Some(server) = instance.server_for(socket_id) else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
-    if let Some(r) = crate::tls::accept::pre_route(server.tls.as_deref(), info, &parts) {
+    if let Some(r) = crate::tls::accept::pre_route(
+        server.tls.as_deref(),
+        instance.tls.as_ref().map(|t| &t.state.storage),
+        info,
+        &parts,
+    ) {
         return Ok(r);
     }
     let mut parts = parts;

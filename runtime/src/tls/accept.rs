@@ -124,7 +124,13 @@ async fn handshake(tls: &ServerTls, s: TcpStream, info: &ConnInfo) -> std::io::R
         .alpn()
         .is_some_and(|mut a| a.next() == Some(challenge::ACME_TLS_ALPN) && a.next().is_none());
     if alpn_only_acme {
-        let cert = sni.as_deref().and_then(challenge::tls_alpn_cert);
+        let cert = sni.as_deref().and_then(|name| {
+            challenge::tls_alpn_cert(name).or_else(|| {
+                let key_auth = challenge::tls_alpn_from_storage(&tls.state.storage, name)?;
+                let digest = ring::digest::digest(&ring::digest::SHA256, key_auth.as_bytes());
+                super::acme::alpn_cert(name, digest.as_ref()).ok()
+            })
+        });
         let Some(cert) = cert else {
             return Err(other("acme-tls/1 ClientHello without a live challenge"));
         };
@@ -210,15 +216,24 @@ fn other(msg: &str) -> std::io::Error {
 }
 
 /// Answers what TLS settles before the routes run: an ACME HTTP-01
-/// challenge, or 421 when `strict_sni_host` finds Host and SNI differ.
+/// challenge (this process's own, or one another instance on `storage`
+/// is solving), or 421 when `strict_sni_host` finds Host and SNI differ.
 pub fn pre_route(
     tls: Option<&ServerTls>,
+    storage: Option<&super::storage::Storage>,
     info: &ConnInfo,
     parts: &http::request::Parts,
 ) -> Option<crate::http::Response> {
     let path = parts.uri.path();
     if path.starts_with(challenge::HTTP01_PREFIX) {
-        if let Some(answer) = challenge::http01_answer(path) {
+        let answer = challenge::http01_answer(path).or_else(|| {
+            let host = parts
+                .uri
+                .host()
+                .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())?;
+            challenge::http01_from_storage(storage?, strip_port(host), path)
+        });
+        if let Some(answer) = answer {
             tracing::info!(path, "answering an HTTP-01 challenge");
             let mut r = crate::http::Response::new(crate::http::Body::from_bytes(answer));
             r.headers_mut().insert(

@@ -239,6 +239,7 @@ impl AcmeIssuer {
         }
         let mut order = account.new_order(&new).await.map_err(es)?;
         let mut published = Vec::new();
+        let mut shared = Vec::new();
         let mut authzs = order.authorizations();
         while let Some(a) = authzs.next().await {
             let mut a = a.map_err(es)?;
@@ -260,6 +261,17 @@ impl AcmeIssuer {
             )?;
             let mut ch = a.challenge(kind.clone()).ok_or("challenge vanished")?;
             let key_auth = ch.key_authorization();
+            let kind_name = match kind {
+                ChallengeType::Http01 => "http-01",
+                _ => "tls-alpn-01",
+            };
+            shared.extend(challenge::share(
+                storage,
+                &name,
+                kind_name,
+                &ch.token,
+                key_auth.as_str(),
+            ));
             published.push(match kind {
                 ChallengeType::Http01 => challenge::publish_http01(&ch.token, key_auth.as_str()),
                 _ => challenge::publish_tls_alpn(
@@ -275,7 +287,7 @@ impl AcmeIssuer {
         if status != OrderStatus::Ready {
             return Err(format!("order ended {status:?}"));
         }
-        drop(published);
+        drop((published, shared));
         let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
         params.distinguished_name = rcgen::DistinguishedName::new();
         if self.must_staple {
@@ -299,7 +311,10 @@ impl AcmeIssuer {
 }
 
 /// The self-signed TLS-ALPN-01 certificate for `name` (RFC 8737).
-fn alpn_cert(name: &str, digest: &[u8]) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+pub(crate) fn alpn_cert(
+    name: &str,
+    digest: &[u8],
+) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
     let key = rcgen::KeyPair::generate().map_err(es)?;
     let mut p = rcgen::CertificateParams::new(vec![name.to_string()]).map_err(es)?;
     p.custom_extensions = vec![rcgen::CustomExtension::new_acme_identifier(digest)];

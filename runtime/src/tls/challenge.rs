@@ -2,7 +2,13 @@
 //! certmagic's are): HTTP-01 key authorizations by token, served on
 //! `/.well-known/acme-challenge/<token>`, and TLS-ALPN-01 certificates by
 //! name, served to ClientHellos offering only `acme-tls/1`.
+//!
+//! Shared by every process on the storage too (certmagic's distributed
+//! solver): while a challenge is live its answer is also kept in storage
+//! under `challenge_tokens/<name>.json`, so whichever instance of a fleet
+//! the CA's validation request reaches can answer it.
 
+use super::storage::{safe_key, Storage};
 use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
@@ -69,6 +75,77 @@ pub fn tls_alpn_cert(name: &str) -> Option<Arc<CertifiedKey>> {
         .ok()?
         .get(&name.to_ascii_lowercase())
         .cloned()
+}
+
+/// Where a live challenge for `name` is kept in storage.
+fn shared_key(name: &str) -> String {
+    format!("challenge_tokens/{}.json", safe_key(name))
+}
+
+/// A challenge answer kept in storage until dropped.
+#[derive(Debug)]
+pub struct Shared {
+    storage: Storage,
+    key: String,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Err(e) = self.storage.delete(&self.key) {
+            tracing::warn!(key = %self.storage.describe(&self.key), error = %e, "cannot remove a challenge answer from storage");
+        }
+    }
+}
+
+/// Keeps the answer to a challenge for `name` in storage, for the other
+/// instances sharing it (`kind`: `http-01` or `tls-alpn-01`). A storage
+/// failure is logged: this instance still answers itself.
+pub fn share(
+    storage: &Storage,
+    name: &str,
+    kind: &str,
+    token: &str,
+    key_auth: &str,
+) -> Option<Shared> {
+    let key = shared_key(name);
+    let body = serde_json::json!({"type": kind, "token": token, "keyAuthorization": key_auth});
+    match storage.write(&key, body.to_string().as_bytes(), false) {
+        Ok(()) => Some(Shared {
+            storage: storage.clone(),
+            key,
+        }),
+        Err(e) => {
+            tracing::warn!(name, error = %e, "cannot share a challenge answer through storage; only this instance can answer it");
+            None
+        }
+    }
+}
+
+/// The stored challenge for `name` of type `kind`: (token, key authorization).
+fn stored(storage: &Storage, name: &str, kind: &str) -> Option<(String, String)> {
+    let raw = storage.read(&shared_key(name)).ok()??;
+    let v: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    if v.get("type")?.as_str()? != kind {
+        return None;
+    }
+    Some((
+        v.get("token")?.as_str()?.to_string(),
+        v.get("keyAuthorization")?.as_str()?.to_string(),
+    ))
+}
+
+/// The HTTP-01 answer another instance keeps in storage for `host`, if
+/// the request path asks for its token.
+pub fn http01_from_storage(storage: &Storage, host: &str, path: &str) -> Option<String> {
+    let token = path.strip_prefix(HTTP01_PREFIX)?;
+    let (stored_token, key_auth) = stored(storage, host, "http-01")?;
+    (stored_token == token).then_some(key_auth)
+}
+
+/// The TLS-ALPN-01 key authorization another instance keeps in storage
+/// for `name`.
+pub fn tls_alpn_from_storage(storage: &Storage, name: &str) -> Option<String> {
+    stored(storage, name, "tls-alpn-01").map(|(_, key_auth)| key_auth)
 }
 
 /// A rustls config answering a TLS-ALPN-01 validation with `cert`.

@@ -1,7 +1,9 @@
 //! A real `redis-server` (Debian's package), started by a test on a free
 //! loopback port with no persistence, stopped (and startable again on the
-//! same port) at will, killed on drop. Without it the tests fail, saying
-//! how to install it.
+//! same port) or frozen at will, killed on drop. Without it the tests
+//! fail, saying how to install it. Shared by the runtime's storage tests
+//! and the binary's fleet tests.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -63,6 +65,17 @@ impl Redis {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Sends a signal to the server (`-STOP` freezes it: connections
+    /// stay open and go unanswered; `-CONT` thaws it).
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
     }
 
     /// `{"module":"redis","address":[…]}` plus `extra` fields.

@@ -38,6 +38,10 @@ const RELEASE: &str = r#"if redis.call("get", KEYS[1]) == ARGV[1] then return re
 pub struct RedisStorage {
     settings: Settings,
     conn: Arc<Conn>,
+    /// Locks asked for when the answer never came (a timeout): the
+    /// server may have set them. Released (if still ours) at the next
+    /// attempt that reaches it, rather than left to expire.
+    unanswered: Mutex<Vec<(String, String)>>,
 }
 
 /// The storage a `{"module":"redis",…}` object at `path` describes; the
@@ -59,6 +63,7 @@ pub fn provision(cfg: &Map<String, Value>, path: &str) -> Result<Arc<dyn Backend
     let s = Arc::new(RedisStorage {
         settings,
         conn: Arc::new(conn),
+        unanswered: Mutex::default(),
     });
     open.insert(id, Arc::downgrade(&s));
     Ok(s)
@@ -180,18 +185,25 @@ impl Backend for RedisStorage {
     }
 
     fn try_lock(&self, name: &str) -> std::io::Result<Option<Box<dyn HeldLock>>> {
+        self.release_unanswered();
         let key = self.key(&format!("locks/{name}"));
         let token = super::lock::new_token();
         let ttl = LOCK_TTL.as_millis() as u64;
-        let set: Option<String> = self.conn.with(|c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl)
-                .query(c)
-        })?;
+        let set: Option<String> = self
+            .conn
+            .with(|c| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl)
+                    .query(c)
+            })
+            .inspect_err(|_| {
+                let mut u = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
+                u.push((key.clone(), token.clone()));
+            })?;
         Ok(set.map(|_| {
             Box::new(RedisLock {
                 conn: self.conn.clone(),
@@ -199,6 +211,25 @@ impl Backend for RedisStorage {
                 token,
             }) as Box<dyn HeldLock>
         }))
+    }
+}
+
+impl RedisStorage {
+    /// Releases the locks whose asking went unanswered, where they turn
+    /// out to be ours; keeps the ones the server still cannot be asked.
+    fn release_unanswered(&self) {
+        let mut u = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
+        u.retain(|(key, token)| {
+            let r: std::io::Result<i64> = self.conn.with(|c| {
+                redis::cmd("EVAL")
+                    .arg(RELEASE)
+                    .arg(1)
+                    .arg(key)
+                    .arg(token)
+                    .query(c)
+            });
+            r.is_err()
+        });
     }
 }
 

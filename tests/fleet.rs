@@ -1,0 +1,223 @@
+//! A fleet: three `bellhop run` processes sharing one real `redis-server`
+//! as storage (`caddy.storage.redis`), ordering from a real ACME server
+//! (Debian's `pebble`) whose HTTP-01 validations reach the fleet through a
+//! load balancer, so any instance may be asked for another's challenge.
+//!
+//! - Started together for one name: exactly one order, one certificate in
+//!   storage, the same serial served by all three; over several rounds.
+//!   A TLS session from one instance resumes on another (session ticket
+//!   keys from storage).
+//! - `kill -9` of the instance holding the issuance lock: another takes
+//!   the lock once it expires and completes; one certificate in storage.
+//! - Redis frozen while a renewal falls due: all three keep serving; the
+//!   renewal is retried and done (once) when Redis is back.
+
+#[path = "../runtime/tests/e2e/redis_support.rs"]
+mod redis_support;
+#[path = "fleet/support.rs"]
+mod support;
+
+use redis_support::Redis;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Three instances' ports, and a balancer in front of their HTTP ports.
+fn ports() -> (Vec<(u16, u16)>, u16) {
+    let p: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let lb = balancer(p.iter().map(|p| p.0).collect());
+    (p, lb)
+}
+
+/// Starts the three instances at once.
+fn start_fleet(
+    s: &Scratch,
+    redis: &Redis,
+    pebble: &Pebble,
+    names: &[&str],
+    ports: &[(u16, u16)],
+    automation: serde_json::Value,
+) -> Vec<Instance> {
+    let storage = redis.storage(json!({"timeout": "1"}));
+    ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let name = format!("i{i}");
+            let cfg = config(&name, &storage, pebble, names, *p, automation.clone());
+            spawn(s, &name, &cfg, *p)
+        })
+        .collect()
+}
+
+fn logs(s: &Scratch, fleet: &[Instance]) -> String {
+    fleet
+        .iter()
+        .map(|i| format!("--- {}:\n{}", i.name, s.log(&i.name)))
+        .collect()
+}
+
+/// The certificate files stored for `name`.
+fn stored(redis: &Redis, name: &str) -> Vec<String> {
+    redis.list(&["KEYS", &format!("caddy/certificates/*/{name}/{name}.crt")])
+}
+
+#[test]
+fn one_order_per_name_across_the_fleet_and_sessions_resume_anywhere() {
+    let s = Scratch::new("rounds");
+    let redis = Redis::start();
+    let (ports, lb) = ports();
+    let pebble = Pebble::start(&s.0, lb, None);
+    for round in 0..3 {
+        let name = format!("r{round}.fleet.test");
+        let before = (pebble.orders(), pebble.issued());
+        let fleet = start_fleet(&s, &redis, &pebble, &[&name], &ports, json!({}));
+        let got = serials(&fleet, &name, Duration::from_secs(30), |_| true).unwrap_or_else(|e| {
+            panic!(
+                "round {round}: {e}\n{}\npebble:\n{}",
+                logs(&s, &fleet),
+                pebble.log()
+            )
+        });
+        assert!(got.iter().all(|g| *g == got[0]), "round {round}: {got:?}");
+        std::thread::sleep(Duration::from_millis(500));
+        let (orders, issued) = (pebble.orders() - before.0, pebble.issued() - before.1);
+        println!("round {round}: {orders} order(s), {issued} certificate(s) issued, serial {} served by all three", got[0]);
+        assert_eq!(
+            (orders, issued),
+            (1, 1),
+            "round {round}\n{}",
+            logs(&s, &fleet)
+        );
+        assert_eq!(stored(&redis, &name).len(), 1);
+        if round == 2 {
+            let client = client();
+            let first = get(fleet[0].addr(), &name, &client).unwrap();
+            assert!(!first.resumed && first.body == "i0");
+            for i in [1, 2, 0] {
+                let seen = get(fleet[i].addr(), &name, &client).unwrap();
+                assert!(seen.resumed, "a session resumes on i{i}: {seen:?}");
+                assert_eq!(seen.body, format!("i{i}"));
+            }
+            assert!(redis.text(&["GET", "caddy/stek/stek.json"]).is_some());
+        }
+        fleet.into_iter().for_each(Instance::stop);
+    }
+}
+
+/// The pid in a lock token (`<pid>-…`).
+fn holder(redis: &Redis, lock: &str) -> Option<u32> {
+    redis.text(&["GET", lock])?.split('-').next()?.parse().ok()
+}
+
+#[test]
+fn kill_9_of_the_lock_holder_hands_the_order_to_another_instance() {
+    let s = Scratch::new("kill");
+    let redis = Redis::start();
+    let (ports, lb) = ports();
+    let pebble = Pebble::start(&s.0, lb, None);
+    let name = "kill.fleet.test";
+    let lock = format!("caddy/locks/issue_cert_{name}");
+    let mut fleet = start_fleet(&s, &redis, &pebble, &[name], &ports, json!({}));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Killed mid-order: once it holds the lock and pebble has its order.
+    let victim = loop {
+        if let (Some(pid), 1..) = (holder(&redis, &lock), pebble.orders()) {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no lock taken\n{}",
+            logs(&s, &fleet)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let at = fleet
+        .iter()
+        .position(|i| i.pid() == victim)
+        .expect("a fleet member holds the lock");
+    let dead = fleet.remove(at);
+    std::process::Command::new("kill")
+        .arg("-KILL")
+        .arg(victim.to_string())
+        .status()
+        .unwrap();
+    let killed = Instant::now();
+    drop(dead);
+    let taker = loop {
+        match holder(&redis, &lock) {
+            Some(pid) if pid != victim => break pid,
+            _ => {}
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "nobody took the lock over\n{}",
+            logs(&s, &fleet)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let takeover = killed.elapsed();
+    println!("lock taken over by pid {taker} {takeover:?} after kill -9 of pid {victim}");
+    assert!(fleet.iter().any(|i| i.pid() == taker));
+    let got = serials(&fleet, name, Duration::from_secs(30), |_| true)
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs(&s, &fleet)));
+    assert_eq!(got[0], got[1]);
+    assert_eq!(stored(&redis, name).len(), 1, "one certificate in storage");
+    println!(
+        "after the kill: {} order(s) at pebble, {} certificate(s) issued",
+        pebble.orders(),
+        pebble.issued()
+    );
+    fleet.into_iter().for_each(Instance::stop);
+}
+
+#[test]
+fn a_redis_outage_keeps_the_fleet_serving_and_the_renewal_waits_for_it() {
+    let s = Scratch::new("outage");
+    let redis = Redis::start();
+    let (ports, lb) = ports();
+    // 24-second certificates, due for renewal at half their life.
+    let pebble = Pebble::start(&s.0, lb, Some(24));
+    let name = "outage.fleet.test";
+    let fleet = start_fleet(
+        &s,
+        &redis,
+        &pebble,
+        &[name],
+        &ports,
+        json!({"renew_interval": "1s", "renewal_window_ratio": 0.5}),
+    );
+    let first = serials(&fleet, name, Duration::from_secs(30), |_| true)
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs(&s, &fleet)));
+    let obtained = Instant::now();
+    redis.signal("-STOP");
+    // Frozen past the renewal time: every instance keeps serving.
+    while obtained.elapsed() < Duration::from_secs(15) {
+        for i in &fleet {
+            let seen = get(i.addr(), name, &client())
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", i.name, logs(&s, &fleet)));
+            assert_eq!(seen.serial, first[0], "nothing renewed while Redis is away");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(
+        logs(&s, &fleet).contains("renewing certificate failed"),
+        "{}",
+        logs(&s, &fleet)
+    );
+    redis.signal("-CONT");
+    let back = Instant::now();
+    let renewed = serials(&fleet, name, Duration::from_secs(20), |serial| {
+        serial != first[0]
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}\npebble:\n{}", logs(&s, &fleet), pebble.log()));
+    // The next renewal is due 12 s after this one: count before it.
+    let issued = pebble.issued();
+    println!(
+        "renewed {:?} after Redis came back; {issued} certificates issued in all",
+        back.elapsed()
+    );
+    assert!(renewed.iter().all(|r| *r == renewed[0]), "{renewed:?}");
+    assert_eq!(issued, 2, "one renewal for the fleet\n{}", logs(&s, &fleet));
+    fleet.into_iter().for_each(Instance::stop);
+}
