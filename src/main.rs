@@ -15,6 +15,7 @@ mod reload;
 mod run;
 mod start;
 mod stop;
+mod storage;
 mod trust;
 mod upgrade;
 mod validate;
@@ -52,6 +53,9 @@ enum Command {
     Validate(validate::Args),
     /// Print (or install) the internal CA's root certificate.
     Trust(trust::Args),
+    /// Export the storage a config names to a tar archive, or import one.
+    #[command(subcommand)]
+    Storage(storage::Command),
     /// One worker process of `run --workers N` (started by the supervisor).
     #[command(hide = true)]
     Worker,
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => upgrade::command::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Trust(args) => trust::run(args),
+        Command::Storage(cmd) => storage::run(cmd),
         Command::Worker => workers::worker::run(),
         Command::ListModules => {
             // the binary, not the runtime, carries the Caddyfile adapter

@@ -221,3 +221,127 @@ fn a_redis_outage_keeps_the_fleet_serving_and_the_renewal_waits_for_it() {
     assert_eq!(issued, 2, "one renewal for the fleet\n{}", logs(&s, &fleet));
     fleet.into_iter().for_each(Instance::stop);
 }
+
+/// Runs `bellhop storage …`, which must succeed.
+fn storage_cmd(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .arg("storage")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "bellhop storage {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_file_system_storage_moves_to_redis_and_back_without_a_new_order() {
+    let s = Scratch::new("move");
+    let redis = Redis::start();
+    let (ports, lb) = ports();
+    let pebble = Pebble::start(&s.0, lb, None);
+    let name = "move.fleet.test";
+    // One instance on the file system obtains the certificate.
+    let fs = json!({"module": "file_system", "root": s.0.join("fs").display().to_string()});
+    let cfg = config("solo", &fs, &pebble, &[name], ports[0], json!({}));
+    let solo = spawn(&s, "solo", &cfg, ports[0]);
+    let first = serials(
+        std::slice::from_ref(&solo),
+        name,
+        Duration::from_secs(30),
+        |_| true,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", s.log("solo")));
+    solo.stop();
+    assert_eq!(pebble.orders(), 1);
+    // Exported from the file system, imported into Redis.
+    let fs_config = s.0.join("solo.json");
+    let archive = s.0.join("storage.tar");
+    storage_cmd(&[
+        "export",
+        "-c",
+        fs_config.to_str().unwrap(),
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    let redis_config = s.0.join("redis.json");
+    std::fs::write(
+        &redis_config,
+        json!({"storage": redis.storage(json!({}))}).to_string(),
+    )
+    .unwrap();
+    let said = storage_cmd(&[
+        "import",
+        "-c",
+        redis_config.to_str().unwrap(),
+        "-i",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(said.contains("Successfully imported storage"), "{said}");
+    assert_eq!(stored(&redis, name).len(), 1);
+    // The fleet on Redis serves it, and orders nothing.
+    let fleet = start_fleet(&s, &redis, &pebble, &[name], &ports, json!({}));
+    let got = serials(&fleet, name, Duration::from_secs(30), |_| true)
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs(&s, &fleet)));
+    assert!(got.iter().all(|g| *g == first[0]), "{got:?} vs {first:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pebble.orders(), 1, "no new order\n{}", logs(&s, &fleet));
+    fleet.into_iter().for_each(Instance::stop);
+    // And back: Redis through a pipe into a new file-system storage.
+    let back = s.0.join("back");
+    let back_config = s.0.join("back.json");
+    let back_storage =
+        json!({"storage": {"module": "file_system", "root": back.display().to_string()}});
+    std::fs::write(&back_config, back_storage.to_string()).unwrap();
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args([
+            "storage",
+            "export",
+            "-c",
+            redis_config.to_str().unwrap(),
+            "-o",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let mut import = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args([
+            "storage",
+            "import",
+            "-c",
+            back_config.to_str().unwrap(),
+            "-i",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    let crt = |root: &std::path::Path| {
+        let dir = root.join("certificates");
+        let issuer = std::fs::read_dir(&dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::read(issuer.join(name).join(format!("{name}.crt"))).unwrap()
+    };
+    assert_eq!(
+        crt(&back),
+        crt(&s.0.join("fs")),
+        "the certificate made the round trip"
+    );
+}
