@@ -345,3 +345,199 @@ fn a_file_system_storage_moves_to_redis_and_back_without_a_new_order() {
         "the certificate made the round trip"
     );
 }
+
+/// The config the fleet follows: one server on the instance's own port
+/// answering `body`, and the Redis loader itself (so each instance keeps
+/// following the key), each instance named by its environment.
+fn published(redis: &Redis, body: &str, handler: &str) -> String {
+    json!({
+        "admin": {"config": {"load": {
+            "module": "redis",
+            "address": [format!("127.0.0.1:{}", redis.port)],
+            "key": "fleet/config",
+            "instance_id": "{env.FLEET_INSTANCE}"
+        }}},
+        "apps": {"http": {"servers": {"s": {
+            "listen": ["127.0.0.1:{env.FLEET_PORT}"],
+            "routes": [{"handle": [{"handler": handler, "body": body}]}]
+        }}}}
+    })
+    .to_string()
+}
+
+/// A plain GET of `/` on `port`: the body, if answered.
+fn http_body(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut r = String::new();
+    c.read_to_string(&mut r).ok()?;
+    Some(r.split_once("\r\n\r\n")?.1.to_string())
+}
+
+#[test]
+fn a_config_set_in_redis_reaches_the_fleet_within_a_second() {
+    let s = Scratch::new("config");
+    let redis = Redis::start();
+    redis
+        .query(&[
+            "SET",
+            "fleet/config",
+            &published(&redis, "v1", "static_response"),
+        ])
+        .unwrap();
+    // Each instance starts from a file that only names the loader.
+    let bootstrap = json!({"admin": {"config": {"load": {
+        "module": "redis", "address": [format!("127.0.0.1:{}", redis.port)],
+        "key": "fleet/config", "instance_id": "{env.FLEET_INSTANCE}"
+    }}}});
+    let file = s.0.join("bootstrap.json");
+    std::fs::write(&file, bootstrap.to_string()).unwrap();
+    let mut fleet = Vec::new();
+    for i in 0..3 {
+        let (name, port) = (format!("i{i}"), free_port());
+        let log = std::fs::File::create(s.0.join(format!("{name}.log"))).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"))
+            .args(["run", "--config"])
+            .arg(&file)
+            .env("FLEET_INSTANCE", &name)
+            .env("FLEET_PORT", port.to_string())
+            .env(
+                "BELLHOP_ADMIN",
+                format!("unix/{}", s.0.join(format!("{name}.sock")).display()),
+            )
+            .env("XDG_CONFIG_HOME", s.0.join(format!("xdg-{name}")))
+            .env("XDG_DATA_HOME", s.0.join(format!("data-{name}")))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        fleet.push((
+            Instance {
+                child,
+                name,
+                https: 0,
+            },
+            port,
+        ));
+    }
+    let wait_all = |want: &str, limit: Duration| -> Vec<Duration> {
+        let t = Instant::now();
+        let mut at = vec![None; fleet.len()];
+        while at.iter().any(Option::is_none) {
+            for (i, (_, port)) in fleet.iter().enumerate() {
+                if at[i].is_none() && http_body(*port).as_deref() == Some(want) {
+                    at[i] = Some(t.elapsed());
+                }
+            }
+            let who: Vec<&Instance> = fleet.iter().map(|(i, _)| i).collect();
+            assert!(
+                t.elapsed() < limit,
+                "{want} not everywhere after {limit:?}: {at:?}\n{}",
+                who.iter().map(|i| s.log(&i.name)).collect::<String>()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        at.into_iter().flatten().collect()
+    };
+    wait_all("v1", Duration::from_secs(20));
+    // A new version: SET, nothing else.
+    redis
+        .query(&[
+            "SET",
+            "fleet/config",
+            &published(&redis, "v2", "static_response"),
+        ])
+        .unwrap();
+    let took = wait_all("v2", Duration::from_secs(1));
+    let (min, max) = (took.iter().min().unwrap(), took.iter().max().unwrap());
+    println!("config propagation: {took:?} (spread {:?})", *max - *min);
+    // A broken one: every instance stays on v2 and says why.
+    redis
+        .query(&[
+            "SET",
+            "fleet/config",
+            &published(&redis, "v3", "no_such_handler"),
+        ])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let st: Vec<String> = redis.list(&["HGETALL", "fleet/config:status"]);
+        let failed = st
+            .chunks(2)
+            .filter(|kv| kv[1].contains("no_such_handler"))
+            .count();
+        if failed == 3 {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "status: {st:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let names: Vec<&str> = status.chunks(2).map(|kv| kv[0].as_str()).collect();
+    assert_eq!(
+        sorted(names.iter().map(|s| s.to_string()).collect()),
+        ["i0", "i1", "i2"]
+    );
+    for (inst, port) in &fleet {
+        assert_eq!(
+            http_body(*port).as_deref(),
+            Some("v2"),
+            "{} kept the running config",
+            inst.name
+        );
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-H", "Host:", "--unix-socket"])
+            .arg(s.0.join(format!("{}.sock", inst.name)))
+            .arg("http://localhost/config-loader")
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(v["instance"], inst.name.as_str(), "{v}");
+        assert!(
+            v["failed"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("no_such_handler"),
+            "{v}"
+        );
+        assert!(v["applied"]["version"].is_string(), "{v}");
+    }
+    // Redis down for a while: the fleet serves on; back (empty, as a new
+    // server), a new version reaches every instance once each resubscribes.
+    let mut redis = redis;
+    redis.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    for (inst, port) in &fleet {
+        assert_eq!(
+            http_body(*port).as_deref(),
+            Some("v2"),
+            "{} serves while Redis is down",
+            inst.name
+        );
+    }
+    redis.resume();
+    redis
+        .query(&[
+            "SET",
+            "fleet/config",
+            &published(&redis, "v4", "static_response"),
+        ])
+        .unwrap();
+    let took = wait_all("v4", Duration::from_secs(10));
+    println!(
+        "after the outage, v4 everywhere within {:?}",
+        took.iter().max().unwrap()
+    );
+    for (i, _) in fleet {
+        i.stop();
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}

@@ -193,7 +193,7 @@ pub(crate) struct Inner {
     /// Writes `autosave.json` off the change's thread.
     pub saver: persist::Saver,
     /// The running config's loader task (`admin.config.load`).
-    pub loading: Mutex<Option<tokio::task::AbortHandle>>,
+    pub loading: Mutex<Option<loader::Running>>,
 }
 
 impl Admin {

@@ -121,6 +121,7 @@ pub fn register_standard(r: &mut Registry) {
         "admin.api.pki",
         "admin.api.reverse_proxy",
         "caddy.config_loaders.http",
+        "caddy.config_loaders.redis",
         "caddy.listeners.http_redirect",
         "caddy.listeners.proxy_protocol",
         "caddy.listeners.tls",

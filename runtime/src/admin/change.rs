@@ -233,10 +233,17 @@ impl Inner {
             *slot = fresh.map(|b| b.start(self.clone(), admin));
         }
         // The config running now decides what is loaded next.
-        let task = next.map(|n| n.start(self.clone()));
-        if let Some(old) = std::mem::replace(&mut *lock(&self.loading), task) {
-            old.abort();
-        }
+        let mut loading = lock(&self.loading);
+        let running = loading.take();
+        *loading = match next {
+            Some(n) => Some(n.start(self.clone(), running)),
+            None => {
+                if let Some(old) = running {
+                    old.abort();
+                }
+                None
+            }
+        };
         Ok(persist)
     }
 }

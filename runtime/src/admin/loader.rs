@@ -13,234 +13,79 @@
 //! ten times, 500 ms apart, while the server cannot be reached or answers
 //! 5xx; 4xx fails it. The answer is adapted by its `Content-Type` (or
 //! `text/<adapter>`), JSON as it is.
+//!
+//! Beyond Caddy, `caddy.config_loaders.redis` (`loader/redis.rs`): the
+//! config in a Redis key, followed through pub/sub by every instance.
 
-use crate::config::CaddyDuration;
+mod http;
+mod redis;
+
 use crate::error::Error;
-use serde::Deserialize;
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use http::Loader;
+use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// `caddy.config_loaders.http`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HttpLoaderConfig {
-    module: String,
-    #[serde(default)]
-    method: String,
-    url: String,
-    #[serde(default)]
-    header: BTreeMap<String, Vec<String>>,
-    timeout: Option<CaddyDuration>,
-    #[serde(default)]
-    adapter: String,
-    tls: Option<Map<String, Value>>,
+/// A config loader, by module.
+pub(crate) enum Source {
+    Http(Arc<Loader>),
+    Redis(Arc<redis::RedisLoader>),
 }
 
-/// A provisioned loader.
-pub struct Loader {
-    method: http::Method,
-    url: http::Uri,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    timeout: Option<Duration>,
-    adapter: String,
-    tls: Option<Arc<rustls::ClientConfig>>,
-    /// `load_delay` (none: load at once).
-    pub delay: Option<Duration>,
-}
-
-const ATTEMPTS: usize = 10;
-const BETWEEN_ATTEMPTS: Duration = Duration::from_millis(500);
-
-impl Loader {
+impl Source {
     /// The loader `admin.config` names, if any.
-    pub fn provision(c: &crate::config::AdminConfigPersist) -> Result<Option<Loader>, Error> {
+    pub(crate) fn provision(
+        c: &crate::config::AdminConfigPersist,
+    ) -> Result<Option<Source>, Error> {
         let Some(load) = &c.load else {
             return Ok(None);
         };
         let at = "admin.config.load";
-        let module = load.get("module").and_then(Value::as_str).unwrap_or("");
-        if module != "http" {
-            return Err(Error::UnknownModule {
-                path: format!("{at}.module"),
-                id: format!("caddy.config_loaders.{module}"),
-            });
-        }
-        let cfg: HttpLoaderConfig = crate::config::decode(&Value::Object(load.clone()), at)?;
-        let _module = cfg.module;
-        let bad = |field: &str, m: String| Error::config(format!("{at}.{field}"), m);
-        let method = match cfg.method.as_str() {
-            "" => http::Method::GET,
-            m => m.parse().map_err(|e| bad("method", format!("{e}")))?,
-        };
-        let url: http::Uri = cfg.url.parse().map_err(|e| bad("url", format!("{e}")))?;
-        if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
-            return Err(bad("url", format!("{:?}: not an http(s) URL", cfg.url)));
-        }
-        let mut headers = Vec::new();
-        for (k, vals) in &cfg.header {
-            let name = http::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| bad("header", format!("{k:?}: {e}")))?;
-            for v in vals {
-                let value = http::HeaderValue::from_str(v)
-                    .map_err(|e| bad("header", format!("{k:?}: {e}")))?;
-                headers.push((name.clone(), value));
-            }
-        }
-        let tls = match cfg.tls {
-            Some(mut t) => {
-                if t.remove("use_server_identity").and_then(|v| v.as_bool()) == Some(true) {
-                    return Err(bad(
-                        "tls.use_server_identity",
-                        "not supported: bellhop has no server identity (admin.identity)".into(),
+        match load.get("module").and_then(Value::as_str).unwrap_or("") {
+            "http" => Ok(Some(Source::Http(Arc::new(Loader::provision(c, load)?)))),
+            "redis" => {
+                if c.load_delay.is_some_and(|d| !d.0.is_zero()) {
+                    return Err(Error::config(
+                        "admin.config.load_delay",
+                        "the redis loader follows its key as it changes; a delay has no meaning there",
                     ));
                 }
-                let t: crate::http::handlers::reverse_proxy::TlsConfig =
-                    crate::config::decode(&Value::Object(t), &format!("{at}.tls"))?;
-                let c = crate::http::handlers::reverse_proxy::client_config(
-                    &t,
-                    &[b"http/1.1"],
-                    &format!("{at}.tls"),
-                )?;
-                Some(Arc::new(c))
+                Ok(Some(Source::Redis(Arc::new(
+                    redis::RedisLoader::provision(load, at)?,
+                ))))
             }
-            None if url.scheme_str() == Some("https") => {
-                let t = crate::http::handlers::reverse_proxy::TlsConfig::default();
-                Some(Arc::new(
-                    crate::http::handlers::reverse_proxy::client_config(&t, &[b"http/1.1"], at)?,
-                ))
-            }
-            None => None,
-        };
-        Ok(Some(Loader {
-            method,
-            url,
-            headers,
-            timeout: cfg.timeout.map(|d| d.0).filter(|d| !d.is_zero()),
-            adapter: cfg.adapter,
-            tls,
-            delay: c.load_delay.map(|d| d.0).filter(|d| !d.is_zero()),
-        }))
-    }
-
-    /// Fetches the next config: its body and the media type to adapt it
-    /// by (`None`: JSON).
-    pub async fn fetch(&self) -> Result<(Vec<u8>, Option<String>), String> {
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(BETWEEN_ATTEMPTS).await;
-            }
-            let once = self.fetch_once();
-            let got = match self.timeout {
-                Some(t) => tokio::time::timeout(t, once)
-                    .await
-                    .unwrap_or_else(|_| Err(Attempt::Retry(format!("no answer within {t:?}")))),
-                None => once.await,
-            };
-            match got {
-                Ok(r) => return Ok(r),
-                Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(e)) => last = e,
-            }
+            module => Err(Error::UnknownModule {
+                path: format!("{at}.module"),
+                id: format!("caddy.config_loaders.{module}"),
+            }),
         }
-        Err(format!("problem calling http loader url: {last}"))
-    }
-
-    async fn fetch_once(&self) -> Result<(Vec<u8>, Option<String>), Attempt> {
-        use http_body_util::{BodyExt, Empty};
-        let retry = |e: String| Attempt::Retry(e);
-        let host = self.url.host().unwrap_or_default().trim_matches(['[', ']']);
-        let tls = self.url.scheme_str() == Some("https");
-        let port = self.url.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let tcp = tokio::net::TcpStream::connect((host, port))
-            .await
-            .map_err(|e| retry(e.to_string()))?;
-        let req = http::Request::builder()
-            .method(self.method.clone())
-            .uri(self.url.path_and_query().map_or("/", |p| p.as_str()))
-            .header(
-                http::header::HOST,
-                self.url.authority().map_or(host, |a| a.as_str()),
-            );
-        let mut req = req
-            .body(Empty::<bytes::Bytes>::new())
-            .map_err(|e| Attempt::Fail(e.to_string()))?;
-        for (k, v) in &self.headers {
-            req.headers_mut().append(k.clone(), v.clone());
-        }
-        let resp = match (&self.tls, tls) {
-            (Some(cfg), true) => {
-                let name = rustls::pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|e| Attempt::Fail(e.to_string()))?;
-                let stream = tokio_rustls::TlsConnector::from(cfg.clone())
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| retry(e.to_string()))?;
-                send(stream, req).await?
-            }
-            _ => send(tcp, req).await?,
-        };
-        let status = resp.status();
-        if !(200..=499).contains(&status.as_u16()) {
-            return Err(retry(format!(
-                "bad response status code {}",
-                status.as_u16()
-            )));
-        }
-        if status.as_u16() >= 400 {
-            return Err(Attempt::Fail(format!(
-                "server responded with HTTP {}",
-                status.as_u16()
-            )));
-        }
-        let media = match self.adapter.as_str() {
-            "" => resp
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            a => Some(format!("text/{a}")),
-        };
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| retry(e.to_string()))?
-            .to_bytes()
-            .to_vec();
-        Ok((body, media))
     }
 }
 
-/// Why an attempt failed: worth another try, or not.
-enum Attempt {
-    Retry(String),
-    Fail(String),
+/// The loader of the running config, while it runs.
+pub(crate) struct Running {
+    task: tokio::task::AbortHandle,
+    /// A loader that follows a source (redis) and the JSON naming it: a
+    /// config it loads naming the same loader keeps it running.
+    follows: Option<(String, Arc<redis::RedisLoader>)>,
 }
 
-async fn send<S>(
-    io: S,
-    req: http::Request<http_body_util::Empty<bytes::Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, Attempt>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-            .await
-            .map_err(|e| Attempt::Retry(e.to_string()))?;
-    tokio::spawn(conn);
-    sender
-        .send_request(req)
-        .await
-        .map_err(|e| Attempt::Retry(e.to_string()))
+impl Running {
+    pub(crate) fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// What `GET /config-loader` shows.
+    pub(crate) fn status(&self) -> Option<Value> {
+        let (_, l) = self.follows.as_ref()?;
+        Some(l.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
+    }
 }
 
 /// What a config that names a loader loads next.
 pub(crate) struct Pending {
-    loader: Arc<Loader>,
+    source: Source,
+    /// The `load` object, for [`Running::follows`].
+    identity: String,
     /// Fetched while the config loaded (no `load_delay`).
     fetched: Option<Vec<u8>>,
     adapters: Vec<(String, Arc<dyn super::ConfigAdapter>)>,
@@ -259,8 +104,20 @@ impl Pending {
         let Some(c) = admin.and_then(|a| a.config.as_ref()) else {
             return Ok(None);
         };
-        let Some(loader) = Loader::provision(c).map_err(|e| bad(e.to_string()))? else {
+        let Some(source) = Source::provision(c).map_err(|e| bad(e.to_string()))? else {
             return Ok(None);
+        };
+        let identity = serde_json::to_string(&c.load).unwrap_or_default();
+        let loader = match source {
+            Source::Http(l) => l,
+            redis => {
+                return Ok(Some(Pending {
+                    source: redis,
+                    identity,
+                    fetched: None,
+                    adapters: adapters.to_vec(),
+                }))
+            }
         };
         if pulled && loader.delay.is_none() {
             return Err(bad(
@@ -269,39 +126,65 @@ impl Pending {
                     .into(),
             ));
         }
-        let mut pending = Pending {
-            loader: Arc::new(loader),
-            fetched: None,
-            adapters: adapters.to_vec(),
-        };
-        if pending.loader.delay.is_none() {
+        let mut fetched = None;
+        if loader.delay.is_none() {
             let handle = tokio::runtime::Handle::try_current()
                 .map_err(|_| bad("loading dynamic config: no async runtime".into()))?;
-            let got = handle.block_on(pending.fetch_adapted());
-            pending.fetched =
-                Some(got.map_err(|e| bad(format!("loading dynamic config from http: {e}")))?);
+            let got = handle.block_on(Self::fetch_adapted(&loader, adapters));
+            fetched = Some(got.map_err(|e| bad(format!("loading dynamic config from http: {e}")))?);
         }
-        Ok(Some(pending))
+        Ok(Some(Pending {
+            source: Source::Http(loader),
+            identity,
+            fetched,
+            adapters: adapters.to_vec(),
+        }))
     }
 
-    /// Fetches and adapts to JSON.
-    async fn fetch_adapted(&self) -> Result<Vec<u8>, String> {
-        let (body, media) = self.loader.fetch().await?;
-        adapt(&body, media.as_deref(), &self.adapters)
+    /// Fetches (over HTTP) and adapts to JSON.
+    async fn fetch_adapted(
+        loader: &Loader,
+        adapters: &[(String, Arc<dyn super::ConfigAdapter>)],
+    ) -> Result<Vec<u8>, String> {
+        let (body, media) = loader.fetch().await?;
+        adapt(&body, media.as_deref(), adapters)
     }
 
-    /// Starts loading: the config fetched already, or fetches after
-    /// `load_delay` until a config is applied.
-    pub(crate) fn start(self, admin: Arc<super::Inner>) -> tokio::task::AbortHandle {
+    /// Starts loading, unless `running` is already following the same
+    /// source (then it goes on, and is returned).
+    pub(crate) fn start(self, admin: Arc<super::Inner>, running: Option<Running>) -> Running {
+        let loader = match self.source {
+            Source::Redis(l) => {
+                if let Some(r) = running {
+                    if r.follows
+                        .as_ref()
+                        .is_some_and(|(id, _)| *id == self.identity)
+                    {
+                        return r;
+                    }
+                    r.abort();
+                }
+                let follow = redis::follow(l.clone(), admin, self.adapters);
+                return Running {
+                    task: tokio::spawn(follow).abort_handle(),
+                    follows: Some((self.identity, l)),
+                };
+            }
+            Source::Http(l) => l,
+        };
+        if let Some(r) = running {
+            r.abort();
+        }
+        let (fetched, adapters) = (self.fetched, self.adapters);
         let task = tokio::spawn(async move {
-            if let Some(json) = self.fetched.clone() {
+            if let Some(json) = fetched {
                 apply(&admin, json).await;
                 return;
             }
-            let delay = self.loader.delay.unwrap_or_default();
+            let delay = loader.delay.unwrap_or_default();
             loop {
                 tokio::time::sleep(delay).await;
-                let json = match self.fetch_adapted().await {
+                let json = match Self::fetch_adapted(&loader, &adapters).await {
                     Ok(j) => j,
                     Err(e) => {
                         tracing::error!(error = %e, "failed loading dynamic config; will retry");
@@ -314,8 +197,22 @@ impl Pending {
                 tracing::info!("dynamically-loaded config was unchanged; will retry");
             }
         });
-        task.abort_handle()
+        Running {
+            task: task.abort_handle(),
+            follows: None,
+        }
     }
+}
+
+/// Loads a pulled config through the admin pipeline: `Ok` when it runs
+/// (changed or not), else the error.
+async fn apply_reporting(admin: &Arc<super::Inner>, json: Vec<u8>) -> Result<(), String> {
+    admin
+        .clone()
+        .change_async(super::change::Edit::Pulled(json), None, false)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.message.to_string())
 }
 
 #[derive(PartialEq, Eq)]

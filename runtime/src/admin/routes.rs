@@ -99,6 +99,19 @@ async fn route(
             })
             .await
         }
+        "/config-loader" => {
+            only(parts, Method::GET, async {
+                let status = super::lock(&inner.loading).as_ref().and_then(|r| r.status());
+                let Some(status) = status else {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        "the running config follows no config loader (admin.config.load with module redis)",
+                    ));
+                };
+                Ok(body_response("application/json", status.to_string().into_bytes()))
+            })
+            .await
+        }
         p if p == "/config" || p.starts_with("/config/") => config(inner, parts, body, p).await,
         p if p.starts_with("/id/") || p == "/id" => {
             let expanded = expand_id(inner, p)?;
@@ -345,6 +358,7 @@ fn metric_path(path: &str) -> &'static str {
         "/upgrade" => "/upgrade",
         "/metrics" => "/metrics",
         "/reverse_proxy/upstreams" => "/reverse_proxy/upstreams",
+        "/config-loader" => "/config-loader",
         p if p == "/config" || p.starts_with("/config/") => "/config/",
         p if p.starts_with("/id/") => "/id/",
         p if p.starts_with("/pki/") => "/pki/",

@@ -72,7 +72,7 @@ pub(crate) fn logging_admin(config: &Config) -> Result<(), Error> {
     if let Some(c) = &admin.config {
         // Read when the admin API runs the config (admin/loader.rs);
         // checked here so that `validate` names a bad loader too.
-        crate::admin::loader::Loader::provision(c)?;
+        crate::admin::loader::Source::provision(c)?;
     }
     Ok(())
 }

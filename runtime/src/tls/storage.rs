@@ -15,7 +15,7 @@
 mod fs;
 mod fs_lock;
 mod lock;
-mod redis;
+pub(crate) mod redis;
 
 use crate::error::Error;
 use serde_json::{Map, Value};

@@ -138,19 +138,47 @@ async fn a_pulled_config_may_name_a_loader_only_with_a_delay() {
 async fn bad_loaders_are_refused_naming_the_field() {
     let t = start(site("ok")).await;
     let mut c = site("x");
-    c["admin"] = json!({"listen": "127.0.0.1:0", "config": {"load": {"module": "redis"}}});
+    c["admin"] = json!({"listen": "127.0.0.1:0", "config": {"load": {"module": "consul"}}});
     let r = t.load(&c).await;
     assert!(
-        r.error_message().contains("caddy.config_loaders.redis"),
+        r.error_message().contains("caddy.config_loaders.consul"),
         "{}",
         r.error_message()
     );
-    c["admin"]["config"]["load"] = json!({"module": "http", "url": "ftp://x/"});
-    let r = t.load(&c).await;
-    assert!(
-        r.error_message().contains("admin.config.load.url"),
-        "{}",
-        r.error_message()
-    );
+    for (load, delay, says) in [
+        (
+            json!({"module": "http", "url": "ftp://x/"}),
+            None,
+            "admin.config.load.url",
+        ),
+        (
+            json!({"module": "redis", "key_prefix": "x"}),
+            None,
+            "admin.config.load.key_prefix",
+        ),
+        (
+            json!({"module": "redis", "db": "-2"}),
+            None,
+            "admin.config.load.db",
+        ),
+        (
+            json!({"module": "redis", "colour": 1}),
+            None,
+            "admin.config.load.colour",
+        ),
+        (
+            json!({"module": "redis"}),
+            Some("1s"),
+            "admin.config.load_delay",
+        ),
+    ] {
+        c["admin"]["config"] = json!({"load": load, "load_delay": delay});
+        let r = t.load(&c).await;
+        assert!(
+            r.error_message().contains(says),
+            "{says}: {}",
+            r.error_message()
+        );
+    }
     assert_eq!(get(t.site(), "/").await.1, "ok");
 }
