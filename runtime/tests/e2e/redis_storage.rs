@@ -2,7 +2,8 @@
 //! folder index and the envelope as pberkel/caddy-storage-redis lays them
 //! out; locks that exclude, stay alive while held and expire when their
 //! holder is gone; and an outage that fails calls quickly and heals by
-//! itself when the server is back.
+//! itself when the server is back; TLS to the server, trusting the
+//! certificates named, or any under `tls_insecure`.
 
 use crate::redis_support::Redis;
 use bellhop_runtime::tls::storage::Storage;
@@ -178,4 +179,44 @@ fn an_outage_fails_fast_and_heals_when_redis_is_back() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(s.read("b").unwrap().unwrap(), b"2");
+}
+
+#[test]
+fn tls_to_redis_trusts_the_named_certificates_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = crate::tls_support::TestCa::new("redis test CA");
+    let (cert, key) = ca.leaf(&["localhost", "127.0.0.1"]);
+    let (cert_file, key_file, ca_file) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&cert_file, &cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let redis = Redis::start_tls(cert_file, key_file);
+    let tls_port = redis.tls.as_ref().unwrap().0;
+    let at = |extra: Value| {
+        let mut v = json!({"module": "redis", "address": [format!("127.0.0.1:{tls_port}")], "tls_enabled": true, "timeout": "2"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        storage(v)
+    };
+    let trusted = at(json!({"tls_server_certs_path": ca_file.display().to_string()}));
+    trusted.write("k", b"over tls", false).unwrap();
+    assert_eq!(trusted.read("k").unwrap().unwrap(), b"over tls");
+    assert!(trusted.describe("k").starts_with("rediss://"));
+    let pem = at(json!({"tls_server_certs_pem": ca.pem}));
+    assert_eq!(pem.read("k").unwrap().unwrap(), b"over tls");
+    // The system's roots do not know the test CA.
+    let e = at(json!({})).read("k").unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
+    let insecure = at(json!({"tls_insecure": true}));
+    assert_eq!(insecure.read("k").unwrap().unwrap(), b"over tls");
+    // Plain text to the TLS port is no Redis conversation.
+    let plain = storage(
+        json!({"module": "redis", "address": [format!("127.0.0.1:{tls_port}")], "timeout": "1"}),
+    );
+    assert!(plain.read("k").is_err());
 }

@@ -11,7 +11,17 @@ use std::time::{Duration, Instant};
 
 pub struct Redis {
     pub port: u16,
+    /// With TLS: its port, and the server's certificate and key files.
+    pub tls: Option<(u16, PathBuf, PathBuf)>,
     child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn bin() -> PathBuf {
@@ -28,19 +38,39 @@ fn bin() -> PathBuf {
 impl Redis {
     /// A server on a free port.
     pub fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut r = Redis { port, child: None };
+        let mut r = Redis {
+            port: free_port(),
+            tls: None,
+            child: None,
+        };
+        r.resume();
+        r
+    }
+
+    /// A server also listening with TLS (certificate and key files).
+    pub fn start_tls(cert: PathBuf, key: PathBuf) -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            tls: Some((free_port(), cert, key)),
+            child: None,
+        };
         r.resume();
         r
     }
 
     /// Starts the server (again) on its port.
     pub fn resume(&mut self) {
-        let child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        if let Some((port, cert, key)) = &self.tls {
+            cmd.args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .arg("--tls-ca-cert-file")
+                .arg(cert);
+        }
+        let child = cmd
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .stdout(Stdio::null())
