@@ -541,3 +541,59 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+#[test]
+fn a_caddyfile_in_redis_is_adapted_and_followed() {
+    let s = Scratch::new("caddyfile");
+    let redis = Redis::start();
+    let site = |body: &str| format!(":{{$FLEET_PORT}} {{\n\trespond {body}\n}}\n");
+    redis
+        .query(&["SET", "fleet/caddyfile", &site("c1")])
+        .unwrap();
+    let bootstrap = json!({"admin": {"config": {"load": {
+        "module": "redis", "address": [format!("127.0.0.1:{}", redis.port)],
+        "key": "fleet/caddyfile", "adapter": "caddyfile", "instance_id": "solo"
+    }}}});
+    let file = s.0.join("bootstrap.json");
+    std::fs::write(&file, bootstrap.to_string()).unwrap();
+    let port = free_port();
+    let log = std::fs::File::create(s.0.join("solo.log")).unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_bellhop"))
+        .args(["run", "--config"])
+        .arg(&file)
+        .env("FLEET_PORT", port.to_string())
+        .env(
+            "BELLHOP_ADMIN",
+            format!("unix/{}", s.0.join("solo.sock").display()),
+        )
+        .env("XDG_CONFIG_HOME", s.0.join("xdg"))
+        .env("XDG_DATA_HOME", s.0.join("data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let solo = Instance {
+        child,
+        name: "solo".into(),
+        https: 0,
+    };
+    let wait = |want: &str| {
+        let t = Instant::now();
+        while http_body(port).as_deref() != Some(want) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{want}: {}",
+                s.log("solo")
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait("c1");
+    // The adapted Caddyfile names no loader; the loader follows on.
+    redis
+        .query(&["SET", "fleet/caddyfile", &site("c2")])
+        .unwrap();
+    wait("c2");
+    solo.stop();
+}

@@ -235,9 +235,12 @@ impl Inner {
         // The config running now decides what is loaded next.
         let mut loading = lock(&self.loading);
         let running = loading.take();
-        *loading = match next {
-            Some(n) => Some(n.start(self.clone(), running)),
-            None => {
+        *loading = match (next, running) {
+            (Some(n), running) => Some(n.start(self.clone(), running)),
+            // A loader that follows a source owns the configs it pulls:
+            // one naming no loader (a Caddyfile cannot) keeps it going.
+            (None, Some(r)) if pulled && r.follows_source() => Some(r),
+            (None, running) => {
                 if let Some(old) = running {
                     old.abort();
                 }

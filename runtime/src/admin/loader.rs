@@ -74,6 +74,11 @@ impl Running {
         self.task.abort();
     }
 
+    /// Whether it follows a source (redis) rather than pulling once.
+    pub(crate) fn follows_source(&self) -> bool {
+        self.follows.is_some()
+    }
+
     /// What `GET /config-loader` shows.
     pub(crate) fn status(&self) -> Option<Value> {
         let (_, l) = self.follows.as_ref()?;

@@ -13,7 +13,8 @@
 //! failed with its error, goes to the hash `<key>:status`, one field per
 //! instance (`instance_id`, default `<hostname>/<pid>`), and to the admin
 //! API's `GET /config-loader`. A config that fails leaves the instance on
-//! the one it runs. While Redis is unreachable the instance keeps serving
+//! the one it runs. A config it loads keeps it following unless it names
+//! another loader (`admin/change.rs`). While Redis is unreachable the instance keeps serving
 //! and tries again with backoff.
 //!
 //! JSON: the `redis` storage module's connection fields (`address`,
