@@ -7,6 +7,9 @@ use std::io::Write;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Environment file(s) to load first.
+    #[command(flatten)]
+    pub env: crate::info::EnvFiles,
     /// The Caddyfile to adapt (`-` for standard input).
     #[arg(long, short = 'c', default_value = "Caddyfile")]
     config: String,

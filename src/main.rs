@@ -5,12 +5,16 @@
 //! or a forced quit (a second interrupt during a graceful stop).
 
 mod adapt;
+mod completion;
 mod config_source;
 mod fmt;
+mod hash_password;
+mod info;
 mod input;
 mod live;
 mod logging;
 mod notify;
+mod quick;
 mod reload;
 mod run;
 mod start;
@@ -22,6 +26,7 @@ mod validate;
 mod workers;
 
 use clap::{Parser, Subcommand};
+
 use std::process::ExitCode;
 
 /// A Caddy-compatible web server and reverse proxy.
@@ -56,11 +61,29 @@ enum Command {
     /// Export the storage a config names to a tar archive, or import one.
     #[command(subcommand)]
     Storage(storage::Command),
+    /// Remove the internal CA's root certificate from the system trust store.
+    Untrust(trust::UntrustArgs),
+    /// Simple, hard-coded HTTP responses for development and testing.
+    Respond(quick::respond::Args),
+    /// Spins up a production-ready file server.
+    FileServer(quick::file_server::Args),
+    /// A quick and production-ready reverse proxy.
+    ReverseProxy(quick::reverse_proxy::Args),
+    /// Hashes a password (for basic_auth) and writes it to stdout.
+    HashPassword(hash_password::Args),
+    /// Prints the environment.
+    Environ(info::EnvFiles),
+    /// Prints information about this build.
+    BuildInfo,
     /// One worker process of `run --workers N` (started by the supervisor).
     #[command(hide = true)]
     Worker,
     /// List the module IDs this build implements.
-    ListModules,
+    ListModules(info::ListArgs),
+    /// Print a shell completion script.
+    Completion(completion::CompletionArgs),
+    /// Write man pages for every command.
+    Manpage(completion::ManpageArgs),
     /// Print bellhop's version.
     Version,
 }
@@ -82,7 +105,28 @@ fn main() -> ExitCode {
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
     }));
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let env_files = match &cli.command {
+        Command::Run(a) => Some(&a.env),
+        Command::Start(a) => Some(&a.env),
+        Command::Adapt(a) => Some(&a.env),
+        Command::Validate(a) => Some(&a.env),
+        Command::Environ(e) => Some(e),
+        _ => None,
+    };
+    if let Some(Err(e)) = env_files.map(|e| info::load_env_files(&e.files)) {
+        eprintln!("bellhop: {e:#}");
+        return ExitCode::from(1);
+    }
+    // `respond`: whether --status was given (a bare number argument is
+    // the status only when it was not).
+    let status_given = matches
+        .subcommand_matches("respond")
+        .is_some_and(|m| m.value_source("status") == Some(clap::parser::ValueSource::CommandLine));
     let outcome = match cli.command {
         Command::Adapt(args) => adapt::run(args),
         Command::Fmt(args) => fmt::run(args),
@@ -95,15 +139,22 @@ fn main() -> ExitCode {
         Command::Trust(args) => trust::run(args),
         Command::Storage(cmd) => storage::run(cmd),
         Command::Worker => workers::worker::run(),
-        Command::ListModules => {
-            // the binary, not the runtime, carries the Caddyfile adapter
-            let mut ids = bellhop_runtime::module_ids();
-            ids.push("caddy.adapters.caddyfile");
-            ids.sort_unstable();
-            for id in ids {
-                println!("{id}");
-            }
+        Command::Untrust(args) => trust::untrust(args),
+        Command::Respond(args) => quick::respond::run(args, status_given),
+        Command::FileServer(args) => quick::file_server::run(args),
+        Command::ReverseProxy(args) => quick::reverse_proxy::run(args),
+        Command::HashPassword(args) => hash_password::run(args),
+        Command::Environ(_) => {
+            info::print_environment();
             Ok(Outcome::Ok)
+        }
+        Command::BuildInfo => info::build_info(),
+        Command::ListModules(args) => info::list_modules(args),
+        Command::Completion(args) => {
+            completion::completion(args, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Manpage(args) => {
+            completion::manpage(args, <Cli as clap::CommandFactory>::command())
         }
         Command::Version => {
             println!("bellhop {}", env!("CARGO_PKG_VERSION"));

@@ -19,6 +19,12 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Environment file(s) to load first.
+    #[command(flatten)]
+    pub env: crate::info::EnvFiles,
+    /// Print the environment before serving.
+    #[arg(long)]
+    environ: bool,
     /// The config file (default `./Caddyfile` when it exists).
     #[arg(long, short = 'c')]
     config: Option<String>,
@@ -43,6 +49,34 @@ pub struct Args {
     /// Report the outcome of loading to `bellhop start` at this address.
     #[arg(long, hide = true)]
     pingback: Option<String>,
+    /// Print `Server address: …` per listener once serving (the one-line
+    /// commands' way, as Caddy's `respond`).
+    #[arg(skip)]
+    announce: bool,
+}
+
+/// Serves a config a one-line command built (`respond`, `file-server`,
+/// `reverse-proxy`) as `run` serves a file, until interrupted.
+pub fn serve_built(json: Vec<u8>, label: &str, announce: bool) -> Result<Outcome> {
+    bellhop_runtime::listeners::inherited::record();
+    crate::logging::init();
+    let args = Args {
+        config: None,
+        adapter: Some(AdapterName::Json),
+        resume: false,
+        watch: false,
+        workers: WorkerCount(1),
+        pidfile: None,
+        pingback: None,
+        announce,
+        env: Default::default(),
+        environ: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(serve(json, label, &args, None, |_| {}, None))
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
@@ -50,6 +84,9 @@ pub fn run(args: Args) -> Result<Outcome> {
     // (`fd/N` listen addresses, systemd's socket activation).
     bellhop_runtime::listeners::inherited::record();
     crate::logging::init();
+    if args.environ {
+        crate::info::print_environment();
+    }
     // Started by an upgrade: the old process's sockets and config.
     let mut incoming = Incoming::from_env()?;
     let secret = match &args.pingback {
@@ -152,6 +189,11 @@ async fn serve(
     upgrade::pidfile::write_logged(args.pidfile.as_deref());
     report(Ok(()));
     notifier.ready();
+    if args.announce {
+        for a in runtime.listen_addrs() {
+            println!("Server address: {a}");
+        }
+    }
     match &workers {
         Some(w) => {
             tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving")

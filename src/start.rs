@@ -20,6 +20,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Environment file(s) to load first.
+    #[command(flatten)]
+    pub env: crate::info::EnvFiles,
     /// The config file (default `./Caddyfile` when it exists).
     #[arg(long, short = 'c')]
     config: Option<String>,

@@ -36,6 +36,39 @@ pub fn run(args: Args) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+#[derive(clap::Args, Debug)]
+pub struct UntrustArgs {
+    /// The CA's ID in the `pki` app.
+    #[arg(long, default_value = "local")]
+    ca: String,
+}
+
+/// `bellhop untrust`: removes what `trust --install` put into the system
+/// trust store (`update-ca-certificates --fresh`, which needs root).
+pub fn untrust(args: UntrustArgs) -> Result<Outcome> {
+    let dest =
+        PathBuf::from("/usr/local/share/ca-certificates").join(format!("bellhop-{}.crt", args.ca));
+    match std::fs::remove_file(&dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("{} is not installed; nothing to remove", dest.display());
+            return Ok(Outcome::Ok);
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("removing {} (needs root)", dest.display()))
+        }
+    }
+    let status = std::process::Command::new("update-ca-certificates")
+        .arg("--fresh")
+        .status()
+        .context("running update-ca-certificates")?;
+    if !status.success() {
+        bail!("update-ca-certificates failed: {status}");
+    }
+    eprintln!("removed {} from the system trust store", dest.display());
+    Ok(Outcome::Ok)
+}
+
 fn install(ca: &str, pem: &str) -> Result<()> {
     let dir = PathBuf::from("/usr/local/share/ca-certificates");
     let dest = dir.join(format!("bellhop-{ca}.crt"));

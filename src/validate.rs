@@ -7,6 +7,9 @@ use anyhow::Result;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// Environment file(s) to load first.
+    #[command(flatten)]
+    pub env: crate::info::EnvFiles,
     /// The config file.
     #[arg(long, short = 'c', default_value = "Caddyfile")]
     config: String,

@@ -320,11 +320,15 @@ fn list_modules_names_every_module_once_in_order() {
     let out = bellhop().arg("list-modules").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<&str> = text.lines().collect();
+    // Caddy's layout: the standard modules, their count, then bellhop's
+    // own (plugins in Caddy) and theirs.
+    let (standard, rest) = text.split_once("\n\n  Standard modules: ").expect(&text);
+    let ids: Vec<&str> = standard.lines().collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(ids, sorted, "sorted and unique");
+    assert!(rest.starts_with(&format!("{}\n", ids.len())), "{rest}");
     for id in [
         "caddy.adapters.caddyfile",
         "http.handlers.reverse_proxy",
@@ -336,4 +340,36 @@ fn list_modules_names_every_module_once_in_order() {
     ] {
         assert!(ids.contains(&id), "{id} is listed");
     }
+    assert!(
+        rest.contains("\ncaddy.storage.redis\n") && rest.ends_with("\n  Non-standard modules: 2\n"),
+        "{rest}"
+    );
+    assert!(!ids.contains(&"caddy.storage.redis"));
+    // --json --skip-standard: bellhop's own only, with version and package.
+    let out = bellhop()
+        .args(["list-modules", "--json", "--skip-standard"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["module_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["caddy.config_loaders.redis", "caddy.storage.redis"]);
+    assert_eq!(v[0]["module_type"], "non-standard");
+    assert_eq!(v[0]["version"], format!("v{}", env!("CARGO_PKG_VERSION")));
+    let out = bellhop()
+        .args(["list-modules", "--versions"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "http.handlers.reverse_proxy v{}\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
 }

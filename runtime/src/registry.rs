@@ -77,6 +77,15 @@ impl Registry {
 }
 
 /// Registers every standard module of bellhop.
+/// The modules bellhop has that Caddy's standard build does not (plugins
+/// in Caddy, or bellhop's own); `list-modules` calls them non-standard.
+pub const BELLHOPS_OWN: &[&str] = &["caddy.config_loaders.redis", "caddy.storage.redis"];
+
+/// Whether `id` is one of [`BELLHOPS_OWN`].
+pub fn is_bellhops_own(id: &str) -> bool {
+    BELLHOPS_OWN.contains(&id)
+}
+
 pub fn register_standard(r: &mut Registry) {
     r.register("http", Module::App);
     r.register("tls", Module::App);
