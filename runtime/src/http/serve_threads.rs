@@ -15,6 +15,7 @@
 
 mod policy;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -68,6 +69,24 @@ impl ServeThreads {
     }
 }
 
+thread_local! {
+    /// This thread's lane: 1 + its index on a serving thread, 0 elsewhere.
+    static LANE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The lane of the calling thread: `1..=N` on serving thread `0..N`, 0 on
+/// any other (the multi-threaded runtime). Per-thread state (the reverse
+/// proxy's idle connections) is kept by lane.
+pub fn lane() -> usize {
+    LANE.with(Cell::get)
+}
+
+/// How many lanes there are: the serving threads, plus lane 0.
+pub fn lanes() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| thread_count() + 1)
+}
+
 /// `BELLHOP_SERVE_THREADS`, else one per core.
 fn thread_count() -> usize {
     if let Some(n) = std::env::var("BELLHOP_SERVE_THREADS")
@@ -91,6 +110,7 @@ fn start_one(i: usize) -> std::io::Result<(Handle, oneshot::Sender<()>)> {
     std::thread::Builder::new()
         .name(format!("bellhop-serve-{i}"))
         .spawn(move || {
+            LANE.with(|l| l.set(i + 1));
             if let Some(p) = sched {
                 policy::apply(p);
             }

@@ -19,6 +19,11 @@ pub struct Rig {
     pub seen: Arc<Mutex<Vec<u8>>>,
     /// Connections the backend accepted.
     pub conns: Arc<Mutex<usize>>,
+    /// The connection (1, 2, … in the order accepted) that received the
+    /// latest whole request.
+    pub last_conn: Arc<Mutex<usize>>,
+    /// The connections the proxy has closed.
+    pub closed: Arc<Mutex<Vec<usize>>>,
     _backend: tokio::task::JoinHandle<()>,
 }
 
@@ -38,11 +43,25 @@ impl Rig {
     pub async fn start() -> Rig {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let conns = Arc::new(Mutex::new(0usize));
-        let (s2, c2) = (seen.clone(), conns.clone());
+        let last_conn = Arc::new(Mutex::new(0usize));
+        let closed = Arc::new(Mutex::new(Vec::new()));
+        let (s2, c2, l2, d2) = (
+            seen.clone(),
+            conns.clone(),
+            last_conn.clone(),
+            closed.clone(),
+        );
         let (addr, task) = raw_backend(move |c| {
-            let (seen, conns) = (s2.clone(), c2.clone());
-            *conns.lock().unwrap() += 1;
-            backend_conn(c, seen)
+            let (seen, conns, last, done) = (s2.clone(), c2.clone(), l2.clone(), d2.clone());
+            let id = {
+                let mut n = conns.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            async move {
+                backend_conn(c, seen, id, last).await;
+                done.lock().unwrap().push(id);
+            }
         })
         .await;
         let server = bellhop(proxy(&[addr], serde_json::json!({})));
@@ -50,6 +69,8 @@ impl Rig {
             server,
             seen,
             conns,
+            last_conn,
+            closed,
             _backend: task,
         }
     }
@@ -91,13 +112,20 @@ pub async fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8], wait: Durati
     }
 }
 
-/// One backend connection: records bytes, answers each request.
-async fn backend_conn(mut c: TcpStream, seen: Arc<Mutex<Vec<u8>>>) {
+/// One backend connection (`id`): records bytes, answers each request,
+/// notes itself in `last` as the latest to receive one.
+async fn backend_conn(
+    mut c: TcpStream,
+    seen: Arc<Mutex<Vec<u8>>>,
+    id: usize,
+    last: Arc<Mutex<usize>>,
+) {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
         while let Some(len) = request_len(&buf) {
             buf.drain(..len);
+            *last.lock().unwrap() = id;
             let body = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
             if c.write_all(body).await.is_err() {
                 return;

@@ -78,10 +78,68 @@ async fn h2c_upstream_and_keep_alive_reuse() {
     }
     assert_eq!(b.conns(), 1, "one h2c connection carries every request");
     let h1 = bellhop(proxy(&[b.addr], json!({})));
-    for _ in 0..3 {
+    // HTTP/1.1 connections are kept per serving thread (each client
+    // connection here lands on the next one): once every thread has one,
+    // no request opens another.
+    for _ in 0..4 {
         assert_eq!(get(h1.addr, "/").await.body, "HTTP/1.1");
     }
-    assert_eq!(b.conns(), 2, "the HTTP/1.1 connection is reused");
+    let warmed = b.conns();
+    for _ in 0..8 {
+        assert_eq!(get(h1.addr, "/").await.body, "HTTP/1.1");
+    }
+    assert_eq!(b.conns(), warmed, "the HTTP/1.1 connections are reused");
+}
+
+/// `n` requests at once through `addr` (the backend holds each a while,
+/// so all are in flight together).
+async fn wave(addr: std::net::SocketAddr, n: usize) {
+    let all = (0..n).map(|_| get(addr, "/"));
+    for r in futures_util::future::join_all(all).await {
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_default_per_field_and_outnumber_caddys_32() {
+    let b = backend(|_| async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        ok("slow")
+    })
+    .await;
+    // A keep_alive object naming only the probe interval: the other
+    // fields still take their defaults (Caddy 2.11), not Go's (2 idle
+    // connections per host, which closed 38 of 40 here).
+    let s = bellhop(proxy(
+        &[b.addr],
+        json!({"transport": {"protocol": "http", "keep_alive": {"probe_interval": "10s"}}}),
+    ));
+    wave(s.addr, 40).await;
+    let first = b.conns();
+    assert!(first >= 35, "{first} connections for 40 requests in flight");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // All kept: a second wave opens none (with Caddy's 32, it opened 8).
+    wave(s.addr, 40).await;
+    assert_eq!(b.conns(), first, "the second wave reuses every connection");
+    // An explicit cap is honoured.
+    let c = backend(|_| async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        ok("slow")
+    })
+    .await;
+    let capped = bellhop(proxy(
+        &[c.addr],
+        json!({"transport": {"protocol": "http", "keep_alive": {"max_idle_conns_per_host": 4}}}),
+    ));
+    wave(capped.addr, 20).await;
+    let opened = c.conns();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    wave(capped.addr, 20).await;
+    assert!(
+        c.conns() >= opened + 14,
+        "only 4 of {opened} kept: {}",
+        c.conns()
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,14 @@ pub struct KeepAliveConfig {
     pub(crate) idle_timeout: Option<CaddyDuration>,
 }
 
+/// Idle connections kept per upstream when `max_idle_conns_per_host` is
+/// unset. Caddy keeps 32; with more requests in flight than that, every
+/// response beyond the 32nd closes its connection and a later request
+/// opens a new one (at 64 in flight, one connect per ~27 requests, a
+/// third of the proxy's CPU per request). 128 matches what nginx is
+/// usually given (`keepalive 64` per worker) and costs only idle sockets.
+pub const DEFAULT_IDLE_PER_HOST: usize = 128;
+
 fn d(o: Option<CaddyDuration>) -> Option<Duration> {
     o.map(|d| d.0).filter(|d| !d.is_zero())
 }
@@ -99,17 +107,20 @@ impl HttpTransport {
     pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
         let (h1, h2, h2c) = versions(c, path)?;
         let proxy_protocol = proxy_protocol(&c.proxy_protocol, path)?;
-        // As Caddy: without a `keep_alive` object the defaults are 30s
-        // probes, 2m idle timeout and 32 idle connections per host; with
-        // one, unset fields take Go's defaults (15s probes, no idle
-        // timeout, 2 idle connections per host).
-        let ka_given = c.keep_alive.is_some();
-        let ka = c.keep_alive.clone().unwrap_or(KeepAliveConfig {
-            probe_interval: Some(CaddyDuration(Duration::from_secs(30))),
-            idle_timeout: Some(CaddyDuration(Duration::from_secs(120))),
-            max_idle_conns_per_host: 32,
-            ..Default::default()
-        });
+        // As Caddy 2.11: each `keep_alive` field left unset (or zero)
+        // takes its default, whether or not the object is there: 30s
+        // probes, a 2m idle timeout, and DEFAULT_IDLE_PER_HOST idle
+        // connections per host (Caddy's is 32; see there).
+        let mut ka = c.keep_alive.clone().unwrap_or_default();
+        if d(ka.probe_interval).is_none() {
+            ka.probe_interval = Some(CaddyDuration(Duration::from_secs(30)));
+        }
+        if d(ka.idle_timeout).is_none() {
+            ka.idle_timeout = Some(CaddyDuration(Duration::from_secs(120)));
+        }
+        if ka.max_idle_conns_per_host == 0 {
+            ka.max_idle_conns_per_host = DEFAULT_IDLE_PER_HOST;
+        }
         let opts = dial_opts(c, &ka, proxy_protocol, path)?;
         let tls = match &c.tls {
             Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
@@ -126,11 +137,7 @@ impl HttpTransport {
             keepalive: ka.enabled.unwrap_or(true) && proxy_protocol == 0,
             idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::MAX),
             limits: PoolLimits {
-                idle_per_host: match ka.max_idle_conns_per_host {
-                    0 if ka_given => 2,
-                    0 => 32,
-                    n => n,
-                },
+                idle_per_host: ka.max_idle_conns_per_host,
                 idle_total: (ka.max_idle_conns > 0)
                     .then(|| Arc::new(IdleBudget::new(ka.max_idle_conns))),
                 conns_per_host: c.max_conns_per_host,

@@ -1,11 +1,18 @@
 //! Keep-alive connections to upstreams, without locks: each upstream owns
-//! a bounded lock-free queue of idle senders (`max_idle_conns_per_host`),
-//! all of a transport's queues share an atomic budget (`max_idle_conns`),
-//! and a semaphore per host bounds its connections (`max_conns_per_host`). An HTTP/1.1 connection is
-//! taken out for one exchange and put back when its response body ends;
-//! an HTTP/2 connection stays in the queue and is shared (cloned) by
-//! concurrent requests. Idle connections older than the idle timeout are
-//! dropped when found.
+//! bounded lock-free queues of idle senders, one per lane (serving
+//! thread, `http/serve_threads.rs`), under one count per host
+//! (`max_idle_conns_per_host`); all of a transport's hosts share an
+//! atomic budget (`max_idle_conns`), and a semaphore per host bounds its
+//! connections (`max_conns_per_host`). An HTTP/1.1 connection is
+//! taken out for one exchange and put back when its response body ends,
+//! into the lane of the thread that used it: its driving task lives on
+//! the thread that made it, so a request takes its own lane's connections
+//! first and another thread's only when its own has none and a new one
+//! would wait for `max_conns_per_host`; a request and its upstream
+//! exchange then stay on one thread, with no cross-thread wake-up. An
+//! HTTP/2 connection stays in lane 0 and is shared (cloned) by concurrent
+//! requests of every thread. Idle connections older than the idle
+//! timeout are dropped when found.
 
 use super::prepare::UpBody;
 use bytes::Bytes;
@@ -98,7 +105,11 @@ pub struct PoolLimits {
 }
 
 struct HostPool {
-    idle: ArrayQueue<Idle>,
+    /// Idle connections by lane.
+    idle: Box<[ArrayQueue<Idle>]>,
+    /// The host's idle connections over all lanes, and their cap.
+    idle_count: AtomicUsize,
+    idle_cap: usize,
     budget: Option<Arc<IdleBudget>>,
     conns: Option<Arc<Semaphore>>,
 }
@@ -110,8 +121,12 @@ pub struct IdleConns(Arc<HostPool>);
 impl IdleConns {
     /// A pool for one address under `limits`.
     pub fn new(limits: &PoolLimits) -> Self {
+        let cap = limits.idle_per_host.max(1);
+        let lanes = crate::http::serve_threads::lanes();
         IdleConns(Arc::new(HostPool {
-            idle: ArrayQueue::new(limits.idle_per_host.max(1)),
+            idle: (0..lanes).map(|_| ArrayQueue::new(cap)).collect(),
+            idle_count: AtomicUsize::new(0),
+            idle_cap: cap,
             budget: limits.idle_total.clone(),
             conns: (limits.conns_per_host > 0)
                 .then(|| Arc::new(Semaphore::new(limits.conns_per_host))),
@@ -127,37 +142,57 @@ impl IdleConns {
         }
     }
 
-    fn pop(&self) -> Option<Idle> {
-        let idle = self.0.idle.pop()?;
+    /// The calling thread's lane (bounded, should the serving threads
+    /// outnumber the lanes counted when the pool was made).
+    fn my_lane(&self) -> usize {
+        crate::http::serve_threads::lane() % self.0.idle.len()
+    }
+
+    fn pop(&self, lane: usize) -> Option<Idle> {
+        let idle = self.0.idle[lane].pop()?;
+        self.0.idle_count.fetch_sub(1, Ordering::AcqRel);
         if let Some(b) = &self.0.budget {
             b.give_back();
         }
         Some(idle)
     }
 
-    fn push(&self, sender: Sender, since: Instant) {
+    fn push(&self, lane: usize, sender: Sender, since: Instant) {
+        let room = self
+            .0
+            .idle_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.0.idle_cap).then_some(n + 1)
+            })
+            .is_ok();
+        if !room {
+            return;
+        }
         if let Some(b) = &self.0.budget {
             if !b.take() {
+                self.0.idle_count.fetch_sub(1, Ordering::AcqRel);
                 return;
             }
         }
-        if self.0.idle.push(Idle { sender, since }).is_err() {
+        if self.0.idle[lane].push(Idle { sender, since }).is_err() {
+            self.0.idle_count.fetch_sub(1, Ordering::AcqRel);
             if let Some(b) = &self.0.budget {
                 b.give_back();
             }
         }
     }
 
-    /// A live connection, if one is idle (HTTP/2 ones are shared).
-    pub fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
-        while let Some(idle) = self.pop() {
+    /// A live connection from `lane`, if one is idle there (HTTP/2 ones
+    /// are shared and stay).
+    fn checkout_lane(&self, lane: usize, idle_timeout: Duration) -> Option<Sender> {
+        while let Some(idle) = self.pop(lane) {
             if idle.sender.is_closed() || idle.since.elapsed() > idle_timeout {
                 continue;
             }
             return Some(match idle.sender {
                 Sender::H2(s) => {
                     let clone = s.clone();
-                    self.push(Sender::H2(s), Instant::now());
+                    self.push(lane, Sender::H2(s), Instant::now());
                     Sender::H2(clone)
                 }
                 h1 => h1,
@@ -166,11 +201,42 @@ impl IdleConns {
         None
     }
 
+    /// A live connection, if one is idle: this thread's own, then a
+    /// shared HTTP/2 one (lane 0); another thread's only when no new
+    /// connection could be made without waiting (`max_conns_per_host`).
+    pub fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
+        let mine = self.my_lane();
+        if let Some(s) = self.checkout_lane(mine, idle_timeout) {
+            return Some(s);
+        }
+        if mine != 0 {
+            if let Some(s) = self.checkout_lane(0, idle_timeout) {
+                return Some(s);
+            }
+        }
+        let full = self
+            .0
+            .conns
+            .as_ref()
+            .is_some_and(|c| c.available_permits() == 0);
+        if !full {
+            return None;
+        }
+        (1..self.0.idle.len())
+            .filter(|l| *l != mine)
+            .find_map(|l| self.checkout_lane(l, idle_timeout))
+    }
+
     /// Keeps a connection for later requests (dropped, and so closed,
-    /// when the host's or the transport's idle cap is reached).
+    /// when the host's or the transport's idle cap is reached): an
+    /// HTTP/1.1 one in the calling thread's lane, an HTTP/2 one in lane 0.
     pub fn put(&self, sender: Sender) {
         if !sender.is_closed() {
-            self.push(sender, Instant::now());
+            let lane = match sender {
+                Sender::H1(_) => self.my_lane(),
+                Sender::H2(_) => 0,
+            };
+            self.push(lane, sender, Instant::now());
         }
     }
 }
