@@ -1,6 +1,8 @@
 //! End-to-end tests of bellhop-runtime: one binary, real sockets on
 //! 127.0.0.1 port 0, real HTTP/1.1 and HTTP/2 (h2c) clients.
 
+#[path = "e2e/dns_responder.rs"]
+mod dns_responder;
 #[path = "e2e/h3_support.rs"]
 mod h3_support;
 #[path = "e2e/hostile_support.rs"]

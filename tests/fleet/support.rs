@@ -3,12 +3,13 @@
 //! instances sharing a Redis storage, and a TLS client that reports the
 //! served certificate's serial and whether the session resumed.
 
+use crate::dns_responder::start_dns;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -42,40 +43,6 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A UDP DNS responder answering A 127.0.0.1 for every name.
-fn start_dns() -> SocketAddr {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = sock.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            if let Some(reply) = dns_reply(&buf[..n]) {
-                let _ = sock.send_to(&reply, peer);
-            }
-        }
-    });
-    addr
-}
-
-fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 12;
-    while *q.get(i)? != 0 {
-        i += 1 + *q.get(i)? as usize;
-    }
-    let end = i + 5;
-    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
-    let answers = u16::from(qtype == 1);
-    let mut r = q[..2].to_vec();
-    r.extend([0x81, 0x80, 0, 1]);
-    r.extend(answers.to_be_bytes());
-    r.extend([0, 0, 0, 0]);
-    r.extend(q.get(12..end)?);
-    if answers == 1 {
-        r.extend([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
-    }
-    Some(r)
 }
 
 /// A running pebble, validating HTTP-01 challenges on `http_port`.

@@ -11,6 +11,7 @@
 //!
 //! Without pebble the tests fail, saying how to install it.
 
+use crate::dns_responder::start_dns;
 use crate::support::*;
 use crate::tls_support::*;
 use serde_json::{json, Value};
@@ -36,42 +37,6 @@ fn pebble_bin() -> PathBuf {
     found.unwrap_or_else(|| {
         panic!("pebble (the ACME test server) is not installed: run `apt-get install -y pebble`")
     })
-}
-
-/// A UDP DNS responder answering A 127.0.0.1 for every name (and no
-/// records for other types). Runs until the process ends.
-fn start_dns() -> SocketAddr {
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let addr = sock.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
-            if let Some(reply) = dns_reply(&buf[..n]) {
-                let _ = sock.send_to(&reply, peer);
-            }
-        }
-    });
-    addr
-}
-
-fn dns_reply(q: &[u8]) -> Option<Vec<u8>> {
-    // The question: labels up to the root label, then type and class.
-    let mut i = 12;
-    while *q.get(i)? != 0 {
-        i += 1 + *q.get(i)? as usize;
-    }
-    let end = i + 5;
-    let qtype = u16::from_be_bytes([*q.get(i + 1)?, *q.get(i + 2)?]);
-    let answers = u16::from(qtype == 1);
-    let mut r = q[..2].to_vec();
-    r.extend([0x81, 0x80, 0, 1]);
-    r.extend(answers.to_be_bytes());
-    r.extend([0, 0, 0, 0]);
-    r.extend(q.get(12..end)?);
-    if answers == 1 {
-        r.extend([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1]);
-    }
-    Some(r)
 }
 
 /// A pebble, prepared then started; killed on drop.

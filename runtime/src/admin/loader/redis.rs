@@ -22,7 +22,7 @@
 //! `key` (default `bellhop/config`), `adapter`, `instance_id`.
 
 use crate::error::Error;
-use crate::tls::storage::redis::{Conn, Settings};
+use crate::tls::storage::redis::{expand, Conn, Settings};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -50,20 +50,6 @@ impl std::fmt::Debug for RedisLoader {
     }
 }
 
-fn expand_env(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("{env.") {
-        let Some(len) = rest[i..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..i]);
-        out.push_str(&std::env::var(&rest[i + 5..i + len]).unwrap_or_default());
-        rest = &rest[i + len + 1..];
-    }
-    out + rest
-}
-
 fn default_instance() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}/{}", host.trim(), std::process::id())
@@ -88,7 +74,7 @@ impl RedisLoader {
         let text = |k: &str| -> Result<Option<String>, Error> {
             match load.get(k) {
                 None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(expand_env(s))),
+                Some(Value::String(s)) => Ok(Some(expand(s))),
                 Some(_) => Err(Error::config(format!("{at}.{k}"), "must be a string")),
             }
         };

@@ -16,7 +16,7 @@
 mod conn;
 mod envelope;
 
-pub use conn::{Conn, Settings};
+pub use conn::{expand, Conn, Settings};
 
 use super::{Backend, HeldLock};
 use crate::error::Error;

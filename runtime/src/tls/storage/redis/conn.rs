@@ -54,8 +54,9 @@ pub struct Tls {
 }
 
 /// `{env.NAME}` replaced by the variable (empty when unset), as Caddy's
-/// global replacer does for this module's fields.
-fn expand(s: &str) -> String {
+/// global replacer does for this module's fields (and the Redis config
+/// loader's).
+pub fn expand(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("{env.") {
