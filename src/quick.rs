@@ -46,6 +46,23 @@ pub fn headers(list: &[String], flag: &str) -> Result<Map<String, Value>> {
     Ok(out)
 }
 
+/// A server on `listen` with one route, with the limits Caddy's `respond`
+/// and `file-server` give theirs (10 s to read a head, 30 s idle, 10 KiB
+/// of head) and, with `access_log`, the access log on.
+pub fn server(listen: &str, route: Value, access_log: bool) -> Value {
+    let mut s = json!({
+        "listen": [listen],
+        "read_header_timeout": 10_000_000_000u64,
+        "idle_timeout": 30_000_000_000u64,
+        "max_header_bytes": 10240,
+        "routes": [route],
+    });
+    if access_log {
+        s["logs"] = json!({});
+    }
+    s
+}
+
 /// The whole config around `apps`: the admin API off and never saved,
 /// and with `debug` the default logger at DEBUG.
 pub fn config(apps: Value, debug: bool) -> Vec<u8> {

@@ -97,16 +97,7 @@ pub fn build(args: &Args) -> Result<Vec<u8>> {
         ("", false) => ":443".to_string(),
         (l, _) => l.to_string(),
     };
-    let mut server = json!({
-        "listen": [listen],
-        "read_header_timeout": 10_000_000_000u64,
-        "idle_timeout": 30_000_000_000u64,
-        "max_header_bytes": 10240,
-        "routes": [route],
-    });
-    if args.access_log {
-        server["logs"] = json!({});
-    }
+    let server = super::server(&listen, route, args.access_log);
     Ok(super::config(
         json!({"http": {"servers": {"static": server}}}),
         args.debug,

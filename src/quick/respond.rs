@@ -120,17 +120,8 @@ pub fn run(args: Args, status_given: bool) -> Result<Outcome> {
         if !text.is_empty() {
             handler["body"] = text.into();
         }
-        let mut server = json!({
-            "listen": [addr],
-            "read_header_timeout": 10_000_000_000u64,
-            "idle_timeout": 30_000_000_000u64,
-            "max_header_bytes": 10240,
-            "routes": [{"handle": [handler]}],
-            "automatic_https": {"disable_redirects": true},
-        });
-        if args.access_log {
-            server["logs"] = json!({});
-        }
+        let mut server = super::server(&addr, json!({"handle": [handler]}), args.access_log);
+        server["automatic_https"] = json!({"disable_redirects": true});
         servers.insert(format!("static{i}"), server);
     }
     let json = super::config(json!({"http": {"servers": servers}}), args.debug);

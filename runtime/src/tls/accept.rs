@@ -227,11 +227,8 @@ pub fn pre_route(
     let path = parts.uri.path();
     if path.starts_with(challenge::HTTP01_PREFIX) {
         let answer = challenge::http01_answer(path).or_else(|| {
-            let host = parts
-                .uri
-                .host()
-                .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())?;
-            challenge::http01_from_storage(storage?, strip_port(host), path)
+            let host = Some(request_host(parts)).filter(|h| !h.is_empty())?;
+            challenge::http01_from_storage(storage?, host, path)
         });
         if let Some(answer) = answer {
             tracing::info!(path, "answering an HTTP-01 challenge");
@@ -247,12 +244,7 @@ pub fn pre_route(
     if !tls.strict_sni_host || !info.tls {
         return None;
     }
-    let host = parts
-        .uri
-        .host()
-        .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())
-        .unwrap_or("");
-    let host = strip_port(host);
+    let host = request_host(parts);
     let sni = info.tls_sni.as_deref().unwrap_or("");
     if host.eq_ignore_ascii_case(sni) {
         return None;
@@ -265,6 +257,17 @@ pub fn pre_route(
     Some(crate::http::handlers::status_response(
         StatusCode::MISDIRECTED_REQUEST,
     ))
+}
+
+/// The host a request names (its URI's, else its `Host` header's), without
+/// the port; empty when it names none.
+fn request_host(parts: &http::request::Parts) -> &str {
+    let host = parts
+        .uri
+        .host()
+        .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())
+        .unwrap_or("");
+    strip_port(host)
 }
 
 fn strip_port(host: &str) -> &str {

@@ -109,6 +109,13 @@ impl RedisStorage {
         out
     }
 
+    /// Releases the locks whose asking went unanswered, where they turn
+    /// out to be ours; keeps the ones the server still cannot be asked.
+    fn release_unanswered(&self) {
+        let mut u = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
+        u.retain(|(key, token)| release(&self.conn, key, token).is_err());
+    }
+
     fn list_into(
         &self,
         c: &mut redis::Connection,
@@ -214,23 +221,17 @@ impl Backend for RedisStorage {
     }
 }
 
-impl RedisStorage {
-    /// Releases the locks whose asking went unanswered, where they turn
-    /// out to be ours; keeps the ones the server still cannot be asked.
-    fn release_unanswered(&self) {
-        let mut u = self.unanswered.lock().unwrap_or_else(|p| p.into_inner());
-        u.retain(|(key, token)| {
-            let r: std::io::Result<i64> = self.conn.with(|c| {
-                redis::cmd("EVAL")
-                    .arg(RELEASE)
-                    .arg(1)
-                    .arg(key)
-                    .arg(token)
-                    .query(c)
-            });
-            r.is_err()
-        });
-    }
+/// Deletes the lock `key` if it still holds `token`.
+fn release(conn: &Conn, key: &str, token: &str) -> std::io::Result<()> {
+    conn.with(|c| {
+        redis::cmd("EVAL")
+            .arg(RELEASE)
+            .arg(1)
+            .arg(key)
+            .arg(token)
+            .query::<i64>(c)
+    })
+    .map(|_| ())
 }
 
 /// A Redis lock this process holds.
@@ -256,15 +257,7 @@ impl HeldLock for RedisLock {
     }
 
     fn release(&self) {
-        let r: std::io::Result<i64> = self.conn.with(|c| {
-            redis::cmd("EVAL")
-                .arg(RELEASE)
-                .arg(1)
-                .arg(&self.key)
-                .arg(&self.token)
-                .query(c)
-        });
-        if let Err(e) = r {
+        if let Err(e) = release(&self.conn, &self.key, &self.token) {
             tracing::warn!(lock = %self.key, error = %e, "cannot release a Redis storage lock; it expires within {LOCK_TTL:?}");
         }
     }

@@ -109,19 +109,12 @@ impl HttpTransport {
         let proxy_protocol = proxy_protocol(&c.proxy_protocol, path)?;
         // As Caddy 2.11: each `keep_alive` field left unset (or zero)
         // takes its default, whether or not the object is there: 30s
-        // probes, a 2m idle timeout, and DEFAULT_IDLE_PER_HOST idle
-        // connections per host (Caddy's is 32; see there).
-        let mut ka = c.keep_alive.clone().unwrap_or_default();
-        if d(ka.probe_interval).is_none() {
-            ka.probe_interval = Some(CaddyDuration(Duration::from_secs(30)));
-        }
-        if d(ka.idle_timeout).is_none() {
-            ka.idle_timeout = Some(CaddyDuration(Duration::from_secs(120)));
-        }
-        if ka.max_idle_conns_per_host == 0 {
-            ka.max_idle_conns_per_host = DEFAULT_IDLE_PER_HOST;
-        }
-        let opts = dial_opts(c, &ka, proxy_protocol, path)?;
+        // probes (`dial_opts`), a 2m idle timeout, and
+        // DEFAULT_IDLE_PER_HOST idle connections per host (Caddy's is 32;
+        // see there).
+        let none = KeepAliveConfig::default();
+        let ka = c.keep_alive.as_ref().unwrap_or(&none);
+        let opts = dial_opts(c, ka, proxy_protocol, path)?;
         let tls = match &c.tls {
             Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
             None => None,
@@ -135,9 +128,12 @@ impl HttpTransport {
             // As Caddy: a connection that announced one client with the
             // PROXY protocol cannot carry another client's requests.
             keepalive: ka.enabled.unwrap_or(true) && proxy_protocol == 0,
-            idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::MAX),
+            idle_timeout: d(ka.idle_timeout).unwrap_or(Duration::from_secs(120)),
             limits: PoolLimits {
-                idle_per_host: ka.max_idle_conns_per_host,
+                idle_per_host: match ka.max_idle_conns_per_host {
+                    0 => DEFAULT_IDLE_PER_HOST,
+                    n => n,
+                },
                 idle_total: (ka.max_idle_conns > 0)
                     .then(|| Arc::new(IdleBudget::new(ka.max_idle_conns))),
                 conns_per_host: c.max_conns_per_host,
@@ -189,7 +185,7 @@ fn dial_opts(
     Ok(DialOpts {
         timeout: d(c.dial_timeout).unwrap_or(Duration::from_secs(3)),
         local: local_address(&c.local_address, path)?,
-        keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(15))),
+        keepalive_probe: Some(d(ka.probe_interval).unwrap_or(Duration::from_secs(30))),
         proxy_protocol,
         read_timeout: d(c.read_timeout),
         write_timeout: d(c.write_timeout),
