@@ -207,6 +207,47 @@ fn file_server_serves_compresses_and_browses() {
     assert!(body(port, "/sub/").contains("a.txt"), "a listing");
 }
 
+/// `file-server export-template` prints the browse page's template, and a
+/// Caddyfile's `browse <file>` runs it (edited) as the listing's template.
+#[test]
+fn an_exported_browse_template_serves_as_a_template_file() {
+    let out = bellhop()
+        .args(["file-server", "export-template"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tpl = String::from_utf8(out.stdout).unwrap();
+    assert!(tpl.starts_with("<!DOCTYPE html>") && tpl.contains("{{- range .Items}}"));
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    std::fs::write(site.join("a.txt"), "a").unwrap();
+    let edited = dir.path().join("listing.html");
+    std::fs::write(
+        &edited,
+        tpl.replace("Served by bellhop", "Served by my template"),
+    )
+    .unwrap();
+    let port = free_port();
+    let caddyfile = dir.path().join("Caddyfile");
+    std::fs::write(
+        &caddyfile,
+        format!(
+            "{{\n\tadmin off\n}}\nhttp://127.0.0.1:{port} {{\n\troot * {}\n\tfile_server {{\n\t\tbrowse {}\n\t}}\n}}\n",
+            site.display(),
+            edited.display()
+        ),
+    )
+    .unwrap();
+    let _s = serve(&["run", "--config", caddyfile.to_str().unwrap()], port);
+    let page = body(port, "/");
+    assert!(page.contains("Served by my template"), "{page}");
+    assert!(
+        page.contains(r#"<span class="label">a.txt</span>"#),
+        "{page}"
+    );
+}
+
 #[test]
 fn reverse_proxy_proxies_with_header_flags() {
     let backend = free_port();

@@ -152,6 +152,8 @@ def differences(r, status, headers, body):
     for s in r.get("body_lacks_nocase", []):
         if s.lower() in body.lower():
             errs.append(f"body {body!r} holds {s!r}")
+    if "body_match" in r and not re.search(r["body_match"], body):
+        errs.append(f"body {body!r} (recorded /{r['body_match']}/)")
 
     def header(n):
         vals = [v for k, v in headers if k.lower() == n.lower()]
@@ -235,6 +237,8 @@ def run_case(case, admin, port, backend, base):
             os.makedirs(os.path.dirname(p), exist_ok=True)
             with open(p, "w") as fh:
                 fh.write(content)
+        for name, target in case.get("symlinks", {}).items():
+            os.symlink(target, os.path.join(root, name))
         for name, secs in case.get("mtimes", {}).items():
             os.utime(os.path.join(root, name), (secs, secs))
         upstream = None

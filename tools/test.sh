@@ -3,13 +3,14 @@
 # (Debian packages used as real peers: caddy for reference, pebble as the
 # ACME server, nginx and curl as real clients and backends, openssl as an
 # OCSP responder and a client that asks for staples, python3 as a foreign
-# process holding a port, redis-server as shared storage for a fleet).
+# process holding a port, redis-server as shared storage for a fleet,
+# chromium as the browser that renders the file browser page).
 # Usage: tools/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg_bin in caddy:caddy curl:curl openssl:openssl pebble:pebble python3:python3 redis-server:redis-server; do
+for pkg_bin in caddy:caddy chromium:chromium curl:curl openssl:openssl pebble:pebble python3:python3 redis-server:redis-server; do
 	pkg=${pkg_bin%%:*}
 	bin=${pkg_bin##*:}
 	command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")

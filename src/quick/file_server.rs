@@ -4,6 +4,8 @@
 //! serves it over HTTPS with a managed certificate), zstd and gzip
 //! compression unless `--no-compress`, `--browse` listings,
 //! `--templates`, `--precompressed` sidecar files in the order given.
+//! `file-server export-template` prints the browse page's template (a
+//! starting point for `browse <template_file>`).
 
 use crate::Outcome;
 use anyhow::{bail, Result};
@@ -13,7 +15,10 @@ use serde_json::{json, Map, Value};
 const FILE_LIMIT: u64 = 10_000;
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// Domain name at which to serve the files.
     #[arg(long, short = 'd', default_value = "")]
     domain: String,
@@ -47,6 +52,12 @@ pub struct Args {
     /// Precompressed file extensions (gzip, zstd, br), preferred in order.
     #[arg(long, short = 'p', value_delimiter = ',')]
     precompressed: Vec<String>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Print the default file browser template to stdout.
+    ExportTemplate,
 }
 
 /// The config the flags describe.
@@ -105,6 +116,11 @@ pub fn build(args: &Args) -> Result<Vec<u8>> {
 }
 
 pub fn run(args: Args) -> Result<Outcome> {
+    if let Some(Sub::ExportTemplate) = args.command {
+        use std::io::Write;
+        std::io::stdout().write_all(bellhop_runtime::http::handlers::BROWSE_TEMPLATE.as_bytes())?;
+        return Ok(Outcome::Ok);
+    }
     let json = build(&args)?;
     crate::run::serve_built(json, "file-server", false)
 }

@@ -67,6 +67,7 @@ pub fn serve(instance: &Instance, parts: http::request::Parts, body: Bytes) -> O
         tls_sni: None,
         alpn_h2: false,
         tls_info: None,
+        state: None,
     };
     RT.with(|rt| {
         rt.block_on(async {

@@ -23,6 +23,7 @@ mod timeouts;
 mod tracing;
 mod vars;
 
+pub use file_server::BROWSE_TEMPLATE;
 pub use intercept::{merge as intercept_merge, Intercepted};
 pub use rewrite::new as rewrite_handler;
 pub use static_response::Abort;

@@ -14,11 +14,13 @@
 //! routes = '''[{"handle": [{"handler": "static_response", "body": "{http.request.uri_escaped}"}]}]'''
 //! files = { "a/index.html" = "hi" }     # written under {root}, optional
 //! mtimes = { "a/index.html" = 0 }       # their modification times (Unix s)
+//! symlinks = { "a/link" = "index.html" } # symbolic links: name → target
 //! [[case.req]]
 //! target = "/foo?a=1"                   # method = "GET", host = "example.com"
 //! headers = [["Accept", "*/*"]]         # send_body = "…", or raw = "…" whole
 //! status = 200
-//! body = "%2Ffoo%3Fa%3D1"               # or body_has (body_has_nocase) = ["…"]
+//! body = "%2Ffoo%3Fa%3D1"               # or body_has (body_has_nocase) = ["…"],
+//!                                       # body_lacks_nocase = ["…"], body_match = '^…$'
 //! header = { "Content-Type" = "text/plain" }
 //! header_match = { "ETag" = '^"[0-9a-z]+-[0-9a-z]+"$' }   # a regexp
 //! present = ["Last-Modified"]
@@ -67,6 +69,9 @@ struct Case {
     files: BTreeMap<String, String>,
     #[serde(default)]
     mtimes: BTreeMap<String, u64>,
+    /// Symbolic links to make: name → target.
+    #[serde(default)]
+    symlinks: BTreeMap<String, String>,
     merge: Option<String>,
     load_error: Option<String>,
     known_gap: Option<String>,
@@ -96,6 +101,8 @@ struct Req {
     /// Substrings the body must not hold, compared without case.
     #[serde(default)]
     body_lacks_nocase: Vec<String>,
+    /// A regexp the whole body must match.
+    body_match: Option<String>,
     #[serde(default)]
     header: BTreeMap<String, String>,
     #[serde(default)]
@@ -168,12 +175,13 @@ async fn run_case(case: &Case, backend: SocketAddr) -> Result<(), String> {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
     }
+    for (name, target) in &case.symlinks {
+        std::os::unix::fs::symlink(target, root.path().join(name)).unwrap();
+    }
+    // Directories too (after their entries, whose making changes them).
     for (name, secs) in &case.mtimes {
         let t = std::time::UNIX_EPOCH + Duration::from_secs(*secs);
-        let f = std::fs::File::options()
-            .write(true)
-            .open(root.path().join(name))
-            .unwrap();
+        let f = std::fs::File::open(root.path().join(name)).unwrap();
         f.set_modified(t).unwrap();
     }
     let upstream = match &case.upstream_raw {
@@ -294,6 +302,12 @@ fn check(r: &Req, got: &Answer) -> Result<(), String> {
     for s in &r.body_lacks_nocase {
         if got.body.to_lowercase().contains(&s.to_lowercase()) {
             errs.push(format!("body {:?} holds {s:?}", got.body));
+        }
+    }
+    if let Some(re) = &r.body_match {
+        let re = regex::Regex::new(re).map_err(|e| format!("body_match: {e}"))?;
+        if !re.is_match(&got.body) {
+            errs.push(format!("body {:?} (want /{re}/)", got.body));
         }
     }
     let header = |n: &str| {

@@ -24,7 +24,10 @@
 mod browse;
 mod cache;
 mod conditional;
+mod mime;
 mod send;
+
+pub use browse::DEFAULT_TEMPLATE as BROWSE_TEMPLATE;
 
 use crate::error::{Error, HttpError};
 use crate::http::replacer::Template;
@@ -44,7 +47,7 @@ struct Config {
     #[serde(default)]
     hide: Vec<String>,
     index_names: Option<Vec<String>>,
-    browse: Option<Map<String, Value>>,
+    browse: Option<browse::Config>,
     canonical_uris: Option<bool>,
     status_code: Option<Value>,
     #[serde(default)]
@@ -62,7 +65,7 @@ struct FileServer {
     hide: Vec<String>,
     /// Index file names; placeholders allowed.
     index: Vec<Template>,
-    browse: bool,
+    browse: Option<browse::Browse>,
     canonical: bool,
     status: Option<Template>,
     pass_thru: bool,
@@ -77,17 +80,10 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
     if let Some(fs) = c.fs.as_deref().filter(|f| !f.is_empty()) {
         p.require(&format!("caddy.fs.{fs}"), &format!("{path}.fs"))?;
     }
-    if let Some(b) = &c.browse {
-        if let Some(k) = b
-            .keys()
-            .find(|k| !matches!(k.as_str(), "reveal_symlinks" | "sort" | "file_limit"))
-        {
-            return Err(Error::config(
-                format!("{path}.browse.{k}"),
-                "not implemented by bellhop yet",
-            ));
-        }
-    }
+    let browse = match c.browse {
+        Some(b) => Some(browse::Browse::new(b, &format!("{path}.browse"))?),
+        None => None,
+    };
     let mut precompressed = Vec::new();
     if let Some(pc) = &c.precompressed {
         let order = c.precompressed_order.clone().unwrap_or_else(|| {
@@ -131,7 +127,7 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
             .iter()
             .map(|n| Template::parse(n))
             .collect(),
-        browse: c.browse.is_some(),
+        browse,
         canonical: c.canonical_uris.unwrap_or(true),
         status,
         pass_thru: c.pass_thru,
@@ -230,14 +226,17 @@ impl FileServer {
             }
         }
         if meta.is_dir() {
-            if !self.browse {
+            let Some(browse) = &self.browse else {
                 return self.not_found();
-            }
+            };
             let orig = crate::http::context::decode_path(cx.orig_uri.path());
             if (req_path.is_empty() || base(&orig) == base(&req_path)) && !orig.ends_with('/') {
                 return Ok(redirect(cx, &format!("{orig}/")));
             }
-            return browse::listing(cx, &file, &req_path, |f| self.hidden(f)).await;
+            return match browse.serve(cx, &root, &file, &|f| self.hidden(f)).await {
+                Err(e) if e.status == StatusCode::NOT_FOUND => self.not_found(),
+                other => other,
+            };
         }
         if self.canonical {
             // Only where the file name was not rewritten (Caddy #4205).

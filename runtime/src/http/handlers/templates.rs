@@ -40,7 +40,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
-use value::Value;
+pub(crate) use value::{Object, Value};
 
 /// Caddy's default `mime_types`.
 const DEFAULT_TYPES: [&str; 3] = ["text/html", "text/plain", "text/markdown"];
@@ -257,6 +257,34 @@ impl Handler for Templates {
     ) -> BoxFuture<'s, Result<Response, HttpError>> {
         Box::pin(self.execute(cx, response))
     }
+}
+
+/// Runs page template `src` (named `name`, as the browse listing's) for
+/// the request: `extend` wraps Caddy's `TemplateContext` (`.Req`, …, with
+/// files under `file_root`) in the page's own context. Errors carry the
+/// template name and line.
+pub(crate) fn render_page(
+    cx: &Cx<'_>,
+    file_root: &str,
+    headers: &mut HeaderMap,
+    name: &str,
+    src: &str,
+    extend: impl FnOnce(Value) -> Value,
+) -> Result<String, String> {
+    let delims = ("{{", "}}");
+    let mut env = context::HttpEnv::new(cx, file_root.to_string(), delims, headers, &[]);
+    let t = parse::parse(name, src, delims)?;
+    let dot = extend(env.root(Vec::new()));
+    exec::execute(&t, dot, &mut env).map_err(|e| match e {
+        Fail::Msg(m) => m,
+        Fail::Http(code) => format!("template called httpError {code}"),
+        Fail::Include(uri) => format!("httpInclude {uri}: not available in this template"),
+    })
+}
+
+/// Formats a time by a Go layout (`2006-01-02 15:04`), in UTC.
+pub(crate) fn go_time_format(t: std::time::SystemTime, layout: &str) -> String {
+    funcs::time::format(t, layout)
 }
 
 #[cfg(test)]

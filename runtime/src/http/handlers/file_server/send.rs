@@ -99,7 +99,7 @@ pub async fn file(
     let mut headers = http::HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(super::browse::mime(path)),
+        HeaderValue::from_static(super::mime::of(path)),
     );
     let (mut send_path, mut send_meta) = (path.to_string(), meta);
     // Vary on every file, compressed or not, so caches key by encoding

@@ -4,7 +4,8 @@
 //! quote squote cat substr trunc indent nindent split splitList join`),
 //! defaults (`default empty coalesce ternary`), lists and dicts (`list
 //! first last dict get hasKey keys`), numbers (`add sub mul div mod max
-//! min int atoi toString`), encodings (`toJson fromJson b64enc b64dec`).
+//! min int atoi toString`), encodings (`toJson fromJson b64enc b64dec`), and `uuidv4` (from the system's
+//! random source: it makes CSP nonces).
 //! Sprig's argument order: the piped value comes last (`replace old new
 //! s`, `default "x" .V`).
 
@@ -12,6 +13,26 @@ use super::super::value::Value;
 use super::{arity, sprint};
 use base64::Engine as _;
 use std::collections::BTreeMap;
+
+/// A random (version 4) UUID, as Sprig's `uuidv4`.
+fn uuid_v4() -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| "uuidv4: no random source".to_string())?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))
+}
 
 fn s(v: &Value) -> String {
     match v {
@@ -177,6 +198,7 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value, String>> {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_else(|e| e.to_string())
         }),
+        "uuidv4" => arity(a, 0).and_then(|_| uuid_v4().map(Value::str)),
         _ => return None,
     })
 }
