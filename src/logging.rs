@@ -1,8 +1,5 @@
-//! Process logging: `tracing` events to standard error.
-//!
-//! A closed or broken standard error must never take the server down, so
-//! the writer swallows write errors (tracing-subscriber would otherwise
-//! report them with `eprintln!`, which panics on a broken pipe).
+//! Process logging: `tracing` events as Caddy's process logs (see
+//! `bellhop_runtime::logging::process`).
 //!
 //! A panic anywhere (a handler, a connection task, a worker thread) is
 //! logged as an error event with its thread, source location and message,
@@ -10,34 +7,23 @@
 //! The runtime catches panics of request handlers (500) and connection
 //! tasks; this hook makes sure none of them is silent.
 
-use std::io::{self, IsTerminal, Write};
+use bellhop_runtime::logging::{process, Level};
 
-/// Standard error that never fails.
-struct QuietStderr;
-
-impl Write for QuietStderr {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let _ = io::stderr().write_all(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let _ = io::stderr().flush();
-        Ok(())
-    }
-}
-
-/// Logs to standard error; `BELLHOP_LOG` (e.g. `debug`) sets the level.
+/// Sends `tracing` events through the `logging` app's loggers (Caddy's
+/// zap-style entries: JSON on standard error, the console format on a
+/// terminal; `logs.default` of the running config decides). `BELLHOP_LOG`
+/// (e.g. `debug`) sets the default logger's level where the config sets
+/// none. Write errors are ignored there, so a closed or broken standard
+/// error never takes the server down.
 pub fn init() {
     let level = std::env::var("BELLHOP_LOG")
         .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(|| QuietStderr)
-        .with_ansi(io::stderr().is_terminal())
-        .try_init();
+        .and_then(|l| match l.as_str() {
+            "trace" | "TRACE" => Some(Level::Debug),
+            other => Level::parse(other),
+        });
+    process::set_default_level(level);
+    let _ = tracing::subscriber::set_global_default(process::ProcessLogs);
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         let location = info

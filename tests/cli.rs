@@ -185,7 +185,7 @@ fn wait_for_listen_addr(stderr: impl Read) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     for line in BufReader::new(stderr).lines() {
         let line = line.unwrap();
-        if let Some(rest) = line.split("listen=[").nth(1) {
+        if let Some(rest) = line.split("\"listen\":\"[").nth(1) {
             return rest.split([',', ']']).next().unwrap().to_string();
         }
         assert!(Instant::now() < deadline, "no serving line");
@@ -291,7 +291,7 @@ fn run_logs_http_only_servers_and_managed_names() {
     let mut log = String::new();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !log.contains("listen=[") && Instant::now() < deadline {
+    while !log.contains("\"listen\":\"[") && Instant::now() < deadline {
         match lines.next() {
             Some(l) => log.push_str(&(l.unwrap() + "\n")),
             None => break,
@@ -308,11 +308,13 @@ fn run_logs_http_only_servers_and_managed_names() {
     for name in ["localhost", "127.0.0.1"] {
         let managed = log
             .lines()
-            .find(|l| l.contains("managing certificate") && l.contains(&format!("name={name} ")))
+            .find(|l| {
+                l.contains("managing certificate") && l.contains(&format!("\"name\":\"{name}\""))
+            })
             .unwrap_or_else(|| panic!("{name} managed: {log}"));
         assert!(managed.contains("internal"), "{managed}");
     }
-    assert!(!log.contains("name=a.localhost"), "{log}");
+    assert!(!log.contains("\"name\":\"a.localhost\""), "{log}");
 }
 
 #[test]

@@ -24,18 +24,45 @@ export LSAN_OPTIONS="suppressions=$PWD/runtime/fuzz/lsan.supp${LSAN_OPTIONS:+:$L
 runtime_targets=(request template placeholders expression goregex config path_matchers)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${runtime_targets[@]}" syntax)
+# FUZZ_CODEGEN_UNITS (CI sets it) trades some fuzzing speed for a much
+# shorter sanitizer build; cargo-fuzz's default is one unit.
+cgu=()
+[ -n "${FUZZ_CODEGEN_UNITS:-}" ] && cgu=(--codegen-units "$FUZZ_CODEGEN_UNITS")
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# Builds every target of a crate at once (in parallel, one link each); a
+# build error fails the run instead of reading as "nothing found".
+dirs=()
+for t in "${targets[@]}"; do
+	if [ "$t" = syntax ]; then dirs+=(adapter/fuzz); else dirs+=(runtime/fuzz); fi
+done
+for dir in $(printf '%s\n' "${dirs[@]}" | sort -u); do
+	echo "== fuzz build $dir"
+	if ! (cd "$dir" && cargo +nightly fuzz build -O "${cgu[@]}" >"$log" 2>&1); then
+		tail -40 "$log" >&2
+		echo "tools/fuzz.sh: building $dir failed" >&2
+		exit 1
+	fi
+done
 for t in "${targets[@]}"; do
 	if [ "$t" = syntax ]; then dir=adapter/fuzz; else dir=runtime/fuzz; fi
 	corpus="$dir/corpus/$t"
 	mkdir -p "$corpus"
 	if [ -d "$dir/seeds/$t" ]; then cp -n "$dir/seeds/$t"/* "$corpus/" 2>/dev/null || true; fi
 	echo "== fuzz $t (${secs}s)"
-	(cd "$dir" && cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
-		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
-		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' || true)
+	status=0
+	(cd "$dir" && cargo +nightly fuzz run -O "${cgu[@]}" "$t" "corpus/$t" -- \
+		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) >"$log" 2>&1 || status=$?
+	grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' "$log" || true
 	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null)" ]; then
 		echo "tools/fuzz.sh: $t found a failing input:" >&2
 		ls "$dir/artifacts/$t" >&2
+		exit 1
+	fi
+	# A run that ended without libFuzzer's final stats did not fuzz.
+	if [ "$status" != 0 ] || ! grep -q '^stat::number_of_executed_units: *[1-9]' "$log"; then
+		tail -40 "$log" >&2
+		echo "tools/fuzz.sh: fuzzing $t did not run to its end (exit $status)" >&2
 		exit 1
 	fi
 done

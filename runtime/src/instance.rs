@@ -28,6 +28,8 @@ pub struct Instance {
     pub tls: Option<crate::tls::TlsApp>,
     /// The HTTP metrics, when this config collects them.
     pub metrics: Option<Arc<Metrics>>,
+    /// The `logging` app's loggers; process logs follow them once live.
+    logging: Arc<crate::logging::Logging>,
 }
 
 impl Instance {
@@ -57,8 +59,11 @@ impl Instance {
         if config.apps.http.as_ref().is_some_and(wants_metrics) {
             p.metrics = Some(metrics.clone());
         }
-        let logging = crate::logging::Logging::provision(config.logging.as_ref(), p)?;
-        p.logging = Some(std::sync::Arc::new(logging));
+        let logging = Arc::new(crate::logging::Logging::provision(
+            config.logging.as_ref(),
+            p,
+        )?);
+        p.logging = Some(logging.clone());
         let mut servers = Vec::new();
         let (mut grace_period, mut shutdown_delay) = (None, None);
         let mut tls = crate::tls::TlsBuilder::provision(config)?;
@@ -130,6 +135,7 @@ impl Instance {
             leases: Mutex::new(leases),
             grace_period,
             shutdown_delay,
+            logging,
         })
     }
 
@@ -160,6 +166,7 @@ impl Instance {
     /// listener's socket options, from the server that serves it, and the
     /// session ticket key rotation.
     pub fn go_live(&self) {
+        crate::logging::process::follow(&self.logging);
         if let Some(r) = self.ticket_rotation() {
             crate::tls::tickets::keys().configure(&r);
         }

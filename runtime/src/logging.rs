@@ -14,6 +14,7 @@
 pub mod append;
 pub mod encoder;
 pub mod filter;
+pub mod process;
 pub mod writer;
 
 use crate::config::{LogConfig, LoggingConfig};
@@ -128,6 +129,31 @@ impl Logging {
         Ok(Logging { loggers })
     }
 
+    /// Only the default logger, as Caddy's before any config: standard
+    /// error, the default encoder for it.
+    pub fn default_only() -> Logging {
+        let writer = Writer::stderr();
+        Logging {
+            loggers: vec![Logger {
+                level: process::default_level(),
+                include: Vec::new(),
+                exclude: Vec::new(),
+                encoder: Encoder::default_for(writer.terminal),
+                writer,
+                sampler: None,
+            }],
+        }
+    }
+
+    /// The lowest level any logger writes.
+    pub fn lowest_level(&self) -> Level {
+        self.loggers
+            .iter()
+            .map(|l| l.level)
+            .min()
+            .unwrap_or(Level::Info)
+    }
+
     /// Whether an entry of `level` under `name` would be written anywhere.
     pub fn enabled(&self, name: &str, level: Level) -> bool {
         self.loggers.iter().any(|l| l.accepts(name, level))
@@ -136,6 +162,23 @@ impl Logging {
     /// Writes one entry to every logger that accepts it. `fields` is the
     /// inside of a JSON object.
     pub fn log(&self, name: &str, level: Level, msg: &str, fields: &str) {
+        self.log_with(name, level, msg, fields, Writer::write)
+    }
+
+    /// Like [`Logging::log`], with standard streams written before it
+    /// returns (process logs).
+    pub fn log_now(&self, name: &str, level: Level, msg: &str, fields: &str) {
+        self.log_with(name, level, msg, fields, Writer::write_now)
+    }
+
+    fn log_with(
+        &self,
+        name: &str,
+        level: Level,
+        msg: &str,
+        fields: &str,
+        write: fn(&Writer, Vec<u8>),
+    ) {
         let now = SystemTime::now();
         let ns = now
             .duration_since(UNIX_EPOCH)
@@ -146,7 +189,7 @@ impl Logging {
             }
             let mut line = Vec::new();
             l.encoder.encode(&mut line, now, level, name, msg, fields);
-            l.writer.write(line);
+            write(&l.writer, line);
         }
     }
 }
@@ -183,8 +226,11 @@ impl Logger {
                 &format!("{path}.core"),
             )?;
         }
-        let level = Level::parse(c.level.as_deref().unwrap_or(""))
-            .ok_or_else(|| Error::config(format!("{path}.level"), "unknown level"))?;
+        let level = match c.level.as_deref() {
+            None | Some("") if path == "logging.logs.default" => process::default_level(),
+            l => Level::parse(l.unwrap_or(""))
+                .ok_or_else(|| Error::config(format!("{path}.level"), "unknown level"))?,
+        };
         let sampler = match &c.sampling {
             Some(s) => {
                 let s: SamplingConfig =

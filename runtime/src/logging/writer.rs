@@ -53,6 +53,15 @@ pub struct Writer {
     tx: Option<SyncSender<Vec<u8>>>,
     /// Whether the output is a terminal (console encoding by default).
     pub terminal: bool,
+    /// The standard stream it writes, for [`Writer::write_now`].
+    stream: Option<Stream>,
+}
+
+/// A standard stream.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
 }
 
 impl Writer {
@@ -71,7 +80,9 @@ impl Writer {
         match output {
             "stdout" => {
                 only_output(v)?;
-                Ok(spawn(io::stdout(), io::stdout().is_terminal()))
+                let mut w = spawn(io::stdout(), io::stdout().is_terminal());
+                w.stream = Some(Stream::Stdout);
+                Ok(w)
             }
             "stderr" => {
                 only_output(v)?;
@@ -82,6 +93,7 @@ impl Writer {
                 Ok(Writer {
                     tx: None,
                     terminal: false,
+                    stream: None,
                 })
             }
             "net" => Ok(spawn(net::Net::open(v, path)?, false)),
@@ -95,7 +107,21 @@ impl Writer {
     /// Standard error.
     pub fn stderr() -> Writer {
         use std::io::IsTerminal;
-        spawn(io::stderr(), io::stderr().is_terminal())
+        let mut w = spawn(io::stderr(), io::stderr().is_terminal());
+        w.stream = Some(Stream::Stderr);
+        w
+    }
+
+    /// Writes one line before returning where the output is a standard
+    /// stream (process logs: a message logged just before the process
+    /// ends is not lost), else queues it as [`Writer::write`]. Write
+    /// errors are ignored: a closed stream never stops the server.
+    pub fn write_now(&self, line: Vec<u8>) {
+        match self.stream {
+            Some(Stream::Stderr) => drop(io::stderr().write_all(&line)),
+            Some(Stream::Stdout) => drop(io::stdout().lock().write_all(&line)),
+            None => self.write(line),
+        }
     }
 
     /// Queues one line (or several), waiting only when the queue is full.
@@ -139,6 +165,7 @@ fn spawn<W: Output>(out: W, terminal: bool) -> Writer {
     Writer {
         tx: spawned.ok().map(|_| tx),
         terminal,
+        stream: None,
     }
 }
 

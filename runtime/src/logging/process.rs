@@ -1,0 +1,235 @@
+//! Process logs as Caddy writes them: every `tracing` event becomes an
+//! entry of the `logging` app, written by each logger that accepts it,
+//! so `logs.default` (and any logger that includes it) decides where
+//! bellhop's own messages go, how they are encoded and from which level,
+//! as zap does for Caddy: JSON to standard error by default, the console
+//! format on a terminal.
+//!
+//! The logger name of an event is its module path under the crate, with
+//! dots (`bellhop_runtime::tls::acme` logs as `tls.acme`, the binary's
+//! `bellhop::run` as `run`; another crate's events keep the crate's name);
+//! its fields become the entry's fields (numbers and booleans as JSON
+//! values, anything else as a string).
+//!
+//! [`ProcessLogs`] is the process's `tracing` subscriber. It follows the
+//! running config's loggers ([`follow`], called when a config goes live);
+//! before any config, the default logger alone. Callsites below every
+//! logger's level are switched off in `tracing` itself, so a disabled
+//! `debug!` costs what `tracing` makes it cost.
+
+use super::{Level, Logging};
+use arc_swap::ArcSwapOption;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Event, Metadata};
+
+/// The running config's loggers.
+static CURRENT: ArcSwapOption<Logging> = ArcSwapOption::const_empty();
+/// The lowest level any of them writes (a `Level` as u8).
+static FLOOR: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// The default logger's level when the config names none (`BELLHOP_LOG`).
+static DEFAULT_LEVEL: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// Sends process logs to `logging`'s loggers from now on.
+pub fn follow(logging: &Arc<Logging>) {
+    if CURRENT
+        .load()
+        .as_ref()
+        .is_some_and(|c| Arc::ptr_eq(c, logging))
+    {
+        return;
+    }
+    FLOOR.store(logging.lowest_level() as u8, Ordering::Release);
+    CURRENT.store(Some(logging.clone()));
+    tracing::callsite::rebuild_interest_cache();
+}
+
+/// The level of the default logger where the config sets none (the
+/// binary's `BELLHOP_LOG`); `None`: INFO, as Caddy's.
+pub fn set_default_level(level: Option<Level>) {
+    DEFAULT_LEVEL.store(level.map_or(u8::MAX, |l| l as u8), Ordering::Release);
+}
+
+/// The default logger's level where the config leaves it unset.
+pub(super) fn default_level() -> Level {
+    match DEFAULT_LEVEL.load(Ordering::Acquire) {
+        u8::MAX => Level::Info,
+        n => LEVELS.get(n as usize).copied().unwrap_or(Level::Info),
+    }
+}
+
+const LEVELS: [Level; 6] = [
+    Level::Debug,
+    Level::Info,
+    Level::Warn,
+    Level::Error,
+    Level::Panic,
+    Level::Fatal,
+];
+
+fn level_of(meta: &Metadata<'_>) -> Level {
+    match *meta.level() {
+        tracing::Level::TRACE | tracing::Level::DEBUG => Level::Debug,
+        tracing::Level::INFO => Level::Info,
+        tracing::Level::WARN => Level::Warn,
+        _ => Level::Error,
+    }
+}
+
+/// The loggers events go to: the config's, or the defaults before one.
+fn loggers() -> Arc<Logging> {
+    static BEFORE: OnceLock<Arc<Logging>> = OnceLock::new();
+    match CURRENT.load_full() {
+        Some(l) => l,
+        None => BEFORE
+            .get_or_init(|| Arc::new(Logging::default_only()))
+            .clone(),
+    }
+}
+
+/// The logger name of an event from `target` (a module path).
+pub fn logger_name(target: &str) -> String {
+    let inner = ["bellhop_runtime::", "bellhop::"]
+        .iter()
+        .find_map(|c| target.strip_prefix(c))
+        .unwrap_or(target);
+    inner.replace("::", ".")
+}
+
+/// The process's `tracing` subscriber (see the module's documentation).
+pub struct ProcessLogs;
+
+impl ProcessLogs {
+    fn wanted(meta: &Metadata<'_>) -> bool {
+        level_of(meta) as u8 >= FLOOR.load(Ordering::Acquire)
+    }
+}
+
+impl tracing::Subscriber for ProcessLogs {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        match Self::wanted(meta) {
+            true => Interest::always(),
+            false => Interest::never(),
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        Self::wanted(meta)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        use tracing::level_filters::LevelFilter;
+        Some(match FLOOR.load(Ordering::Acquire) {
+            0 => LevelFilter::TRACE,
+            1 => LevelFilter::INFO,
+            2 => LevelFilter::WARN,
+            _ => LevelFilter::ERROR,
+        })
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        let meta = event.metadata();
+        let level = level_of(meta);
+        let name = logger_name(meta.target());
+        let logging = loggers();
+        if !logging.enabled(&name, level) {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        logging.log_now(&name, level, &fields.msg, &fields.json);
+    }
+
+    fn new_span(&self, _span: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _span: &Id, _values: &Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn enter(&self, _span: &Id) {}
+
+    fn exit(&self, _span: &Id) {}
+}
+
+/// An event's message and its other fields, as the inside of a JSON
+/// object.
+#[derive(Default)]
+struct Fields {
+    msg: String,
+    json: String,
+}
+
+impl Fields {
+    fn key(&mut self, field: &Field) {
+        if !self.json.is_empty() {
+            self.json.push(',');
+        }
+        super::encoder::json_str(&mut self.json, field.name());
+        self.json.push(':');
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.msg = value.to_string();
+            return;
+        }
+        self.key(field);
+        super::encoder::json_str(&mut self.json, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
+        self.record_str(field, &text);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        let _ = write!(self.json, "{value}");
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        let _ = write!(self.json, "{value}");
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        match value.is_finite() {
+            true => {
+                self.key(field);
+                let _ = write!(self.json, "{value}");
+            }
+            false => self.record_str(field, &value.to_string()),
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.json.push_str(if value { "true" } else { "false" });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let text = value.to_string();
+        self.record_str(field, &text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logger_names_from_module_paths() {
+        assert_eq!(logger_name("bellhop_runtime::tls::acme"), "tls.acme");
+        assert_eq!(logger_name("bellhop::run"), "run");
+        assert_eq!(logger_name("bellhop"), "bellhop");
+        assert_eq!(logger_name("hyper::proto::h1"), "hyper.proto.h1");
+    }
+}
