@@ -196,10 +196,10 @@ async fn serve(
     }
     match &workers {
         Some(w) => {
-            tracing::info!(config = path, workers = ?w.pids().await, admin = ?admin.address(), "serving")
+            tracing::info!(config = path, workers = ?w.pids().await, admin = admin.address().as_deref().unwrap_or("off"), "serving initial configuration")
         }
         None => {
-            tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = ?admin.address(), "serving")
+            tracing::info!(config = path, listen = ?runtime.listen_addrs(), admin = admin.address().as_deref().unwrap_or("off"), "serving initial configuration")
         }
     }
     let file = path;

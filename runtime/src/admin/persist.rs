@@ -124,7 +124,9 @@ fn write_loop(shared: &(Mutex<State>, Condvar)) {
 /// the change that was already made).
 pub fn save(path: &Path, json: &[u8]) {
     match write_atomic(path, json) {
-        Ok(()) => tracing::info!(file = %path.display(), "autosaved config (load with --resume)"),
+        Ok(()) => {
+            tracing::info!(file = %path.display(), "autosaved config (load with --resume flag)")
+        }
         Err(e) => tracing::error!(file = %path.display(), error = %e, "unable to autosave config"),
     }
 }

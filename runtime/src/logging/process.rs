@@ -5,9 +5,11 @@
 //! as zap does for Caddy: JSON to standard error by default, the console
 //! format on a terminal.
 //!
-//! The logger name of an event is its module path under the crate, with
-//! dots (`bellhop_runtime::tls::acme` logs as `tls.acme`, the binary's
-//! `bellhop::run` as `run`; another crate's events keep the crate's name);
+//! The logger name of an event is Caddy's for the part of bellhop it comes
+//! from (`admin.api`, `http.auto_https`, `tls.obtain`, …; the command's
+//! own messages on the root logger, with no name, as Caddy's), or its
+//! target where that is a logger name already (`target: "tls.renew"`);
+//! another crate's events are named by its module path, with dots;
 //! its fields become the entry's fields (numbers and booleans as JSON
 //! values, anything else as a string).
 //!
@@ -91,13 +93,83 @@ fn loggers() -> Arc<Logging> {
     }
 }
 
-/// The logger name of an event from `target` (a module path).
-pub fn logger_name(target: &str) -> String {
-    let inner = ["bellhop_runtime::", "bellhop::"]
+/// Caddy's logger names for the runtime's modules (longest prefix wins).
+const RUNTIME_NAMES: &[(&str, &str)] = &[
+    ("admin", "admin"),
+    ("admin::change", "admin.api"),
+    ("admin::routes", "admin.api"),
+    ("admin::upgrade", "admin.api"),
+    ("admin::persist", ""),
+    ("admin::loader", "caddy.config_loaders"),
+    ("app", ""),
+    ("instance", ""),
+    ("http", "http"),
+    ("http::autohttps", "http.auto_https"),
+    ("http::handlers", "http.handlers"),
+    (
+        "http::handlers::authentication",
+        "http.handlers.authentication",
+    ),
+    ("http::handlers::file_server", "http.handlers.file_server"),
+    ("http::handlers::header_ops", "http.handlers.headers"),
+    (
+        "http::handlers::reverse_proxy",
+        "http.handlers.reverse_proxy",
+    ),
+    (
+        "http::handlers::reverse_proxy::health",
+        "http.handlers.reverse_proxy.health_checker.active",
+    ),
+    (
+        "http::handlers::reverse_proxy::transport_fastcgi",
+        "http.reverse_proxy.transport.fastcgi",
+    ),
+    ("listeners", "caddy.listeners"),
+    ("logging", "logging"),
+    ("tls", "tls"),
+    ("tls::acme", "tls.issuance.acme"),
+    ("tls::automate", "tls.obtain"),
+    ("tls::challenge", "tls.issuance.acme.acme_client"),
+    ("tls::ocsp", "tls.cache.maintenance"),
+    ("tls::on_demand", "tls.on_demand"),
+    ("tls::pki", "pki.ca.local"),
+    ("tls::storage", "caddy.storage"),
+    ("tls::storage::redis", "caddy.storage.redis"),
+];
+
+/// The binary's: the command's own messages go to the root logger, as
+/// Caddy's `cmd` package writes them.
+const BINARY_NAMES: &[(&str, &str)] = &[
+    ("", ""),
+    ("storage", "storage"),
+    ("upgrade", "upgrade"),
+    ("workers", "workers"),
+];
+
+/// The logger name of an event from `target`: Caddy's name for the module
+/// it comes from, a target that is already a logger name (`tls.renew`) as
+/// it is, another crate's module path with dots.
+pub fn logger_name(target: &str) -> &str {
+    let (table, inner) = if let Some(m) = target.strip_prefix("bellhop_runtime::") {
+        (RUNTIME_NAMES, m)
+    } else if let Some(m) = target.strip_prefix("bellhop::") {
+        (BINARY_NAMES, m)
+    } else if target == "bellhop" {
+        (BINARY_NAMES, "")
+    } else {
+        return target;
+    };
+    let covers = |prefix: &str| {
+        prefix.is_empty()
+            || inner
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    };
+    table
         .iter()
-        .find_map(|c| target.strip_prefix(c))
-        .unwrap_or(target);
-    inner.replace("::", ".")
+        .filter(|(prefix, _)| covers(prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map_or(inner, |(_, name)| name)
 }
 
 /// The process's `tracing` subscriber (see the module's documentation).
@@ -134,7 +206,11 @@ impl tracing::Subscriber for ProcessLogs {
     fn event(&self, event: &Event<'_>) {
         let meta = event.metadata();
         let level = level_of(meta);
-        let name = logger_name(meta.target());
+        let target = meta.target();
+        let name = match target.contains("::") && !target.starts_with("bellhop") {
+            true => std::borrow::Cow::Owned(target.replace("::", ".")),
+            false => std::borrow::Cow::Borrowed(logger_name(target)),
+        };
         let logging = loggers();
         if !logging.enabled(&name, level) {
             return;
@@ -226,10 +302,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn logger_names_from_module_paths() {
-        assert_eq!(logger_name("bellhop_runtime::tls::acme"), "tls.acme");
-        assert_eq!(logger_name("bellhop::run"), "run");
-        assert_eq!(logger_name("bellhop"), "bellhop");
-        assert_eq!(logger_name("hyper::proto::h1"), "hyper.proto.h1");
+    fn logger_names_as_caddys() {
+        let cases = [
+            ("bellhop_runtime::tls::acme", "tls.issuance.acme"),
+            (
+                "bellhop_runtime::tls::storage::redis::conn",
+                "caddy.storage.redis",
+            ),
+            ("bellhop_runtime::tls::clean", "tls"),
+            ("bellhop_runtime::admin::server", "admin"),
+            ("bellhop_runtime::admin::change", "admin.api"),
+            ("bellhop_runtime::admin::persist", ""),
+            ("bellhop_runtime::http::autohttps", "http.auto_https"),
+            ("bellhop_runtime::http::serve_threads::policy", "http"),
+            (
+                "bellhop_runtime::http::handlers::reverse_proxy::health",
+                "http.handlers.reverse_proxy.health_checker.active",
+            ),
+            ("bellhop_runtime::httpish", "httpish"),
+            ("bellhop::run", ""),
+            ("bellhop", ""),
+            ("bellhop::workers::supervisor", "workers"),
+            ("tls.renew", "tls.renew"),
+        ];
+        for (target, want) in cases {
+            assert_eq!(logger_name(target), want, "{target}");
+        }
     }
 }

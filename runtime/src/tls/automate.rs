@@ -170,7 +170,7 @@ fn install(
         name,
         issuer = issuer.kind(),
         not_after = c.facts.not_after,
-        "certificate obtained"
+        "certificate obtained successfully"
     );
     state.cache.insert(Arc::new(c));
     Ok(())
@@ -287,9 +287,9 @@ pub async fn renew_due(state: &TlsState) {
             let Ok(_one) = gate.try_lock() else {
                 continue;
             };
-            tracing::info!(name = %name, "renewing certificate");
+            tracing::info!(target: "tls.renew", name = %name, "renewing certificate");
             if let Err(e) = obtain_locked(state, name).await {
-                tracing::error!(name = %name, error = %e, "renewing certificate failed; will retry");
+                tracing::error!(target: "tls.renew", name = %name, error = %e, "renewing certificate failed; will retry");
             }
         }
     }
