@@ -22,7 +22,7 @@
 //! `key` (default `bellhop/config`), `adapter`, `instance_id`.
 
 use crate::error::Error;
-use crate::tls::storage::redis::{expand, Conn, Settings};
+use crate::tls::storage::redis::{expand, ClientType, Conn, Settings};
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -97,6 +97,12 @@ impl RedisLoader {
             }
         }
         let settings = Settings::parse(&conn_fields, at)?;
+        if settings.client_type != ClientType::Simple {
+            return Err(Error::config(
+                format!("{at}.client_type"),
+                "the Redis config loader follows one server's keyspace notifications: client_type simple, one address",
+            ));
+        }
         let conn = Conn::new(&settings).map_err(|e| Error::config(at, e))?;
         let status = json!({"module": "redis", "source": format!("{}/{key}", settings.url()), "instance": instance});
         Ok(RedisLoader {

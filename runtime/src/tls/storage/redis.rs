@@ -11,12 +11,18 @@
 //! by itself within 5 s and a slow one keeps it.
 //!
 //! Storages with the same settings share one connection (`redis/conn.rs`)
-//! across config reloads.
+//! across config reloads: to one server, to a Redis Cluster (each command
+//! goes to the node of its key), or to the master of a Sentinel set
+//! (`redis/settings.rs`). A write is one `MULTI` on one server; on a
+//! cluster, where its keys live in different slots, the folder sets are
+//! written first and the value last, as pberkel's plugin writes them.
 
 mod conn;
 mod envelope;
+mod settings;
 
-pub use conn::{expand, Conn, Settings};
+pub use conn::Conn;
+pub use settings::{expand, ClientType, Settings};
 
 use super::{Backend, HeldLock};
 use crate::error::Error;
@@ -118,7 +124,7 @@ impl RedisStorage {
 
     fn list_into(
         &self,
-        c: &mut redis::Connection,
+        c: &mut conn::Link,
         dir: &str,
         out: &mut Vec<String>,
     ) -> redis::RedisResult<()> {
@@ -151,6 +157,16 @@ impl Backend for RedisStorage {
         let score = unix_now();
         let index = Self::index_entries(&full);
         self.conn.with(|c| {
+            if !c.transactions() {
+                for (set, member) in &index {
+                    redis::cmd("ZADD")
+                        .arg(set)
+                        .arg(score)
+                        .arg(member)
+                        .query::<()>(c)?;
+                }
+                return redis::cmd("SET").arg(&full).arg(&sealed).query::<()>(c);
+            }
             let mut p = redis::pipe();
             p.atomic().cmd("SET").arg(&full).arg(&sealed).ignore();
             for (set, member) in &index {

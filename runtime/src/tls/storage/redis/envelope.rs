@@ -6,7 +6,7 @@
 //! then sealed with AES-256-GCM (the nonce before the ciphertext, as Go's
 //! `gcm.Seal(nonce, nonce, …)`).
 
-use super::conn::{Compression, Settings};
+use super::settings::{Compression, Settings};
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::SecureRandom as _;
