@@ -216,6 +216,20 @@ pub fn split_host(hostport: &str) -> (&str, &str) {
     }
 }
 
+/// The value of the request cookie `name` (the first, quotes removed), as
+/// Go's `Request.Cookie`.
+pub fn cookie<'h>(headers: &'h http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.trim_matches('"'))
+        })
+}
+
 /// Percent-decodes a path, lossily for invalid UTF-8.
 pub fn decode_path(raw: &str) -> Cow<'_, str> {
     if !raw.contains('%') {

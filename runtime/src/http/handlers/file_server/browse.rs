@@ -222,15 +222,7 @@ fn not_modified(cx: &Cx<'_>, last: Option<std::time::SystemTime>) -> bool {
 }
 
 fn cookie(cx: &Cx<'_>, name: &str) -> Option<String> {
-    cx.parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_string())
+    crate::http::context::cookie(&cx.parts.headers, name).map(str::to_string)
 }
 
 /// Go's `http.SetCookie` of Caddy's sort cookies.

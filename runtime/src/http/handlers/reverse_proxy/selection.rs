@@ -362,16 +362,7 @@ pub fn hmac_hex(secret: &str, data: &str) -> String {
 }
 
 fn cookie<'c>(cx: &'c Cx<'_>, name: &str) -> Option<&'c str> {
-    cx.parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| v.trim_matches('"'))
-        })
+    crate::http::context::cookie(&cx.parts.headers, name)
 }
 
 fn set_cookie(cx: &mut Cx<'_>, name: &str, value: &str, max_age: Option<u64>) {

@@ -266,15 +266,7 @@ impl ReqView {
     }
 
     fn cookie(&self, name: &str) -> Option<String> {
-        self.header
-            .0
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.trim_matches('"').to_string())
+        crate::http::context::cookie(&self.header.0, name).map(str::to_string)
     }
 }
 
