@@ -24,10 +24,12 @@ export LSAN_OPTIONS="suppressions=$PWD/runtime/fuzz/lsan.supp${LSAN_OPTIONS:+:$L
 runtime_targets=(request template placeholders expression goregex config path_matchers)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${runtime_targets[@]}" syntax)
-# FUZZ_CODEGEN_UNITS (CI sets it) trades some fuzzing speed for a much
-# shorter sanitizer build; cargo-fuzz's default is one unit.
-cgu=()
-[ -n "${FUZZ_CODEGEN_UNITS:-}" ] && cgu=(--codegen-units "$FUZZ_CODEGEN_UNITS")
+# FUZZ_CODEGEN_UNITS and FUZZ_SANITIZER (CI sets both: 16 and none) trade
+# fuzzing speed and AddressSanitizer's checks for a build about half as
+# long; cargo-fuzz's defaults are one unit and ASan.
+flags=()
+[ -n "${FUZZ_CODEGEN_UNITS:-}" ] && flags+=(--codegen-units "$FUZZ_CODEGEN_UNITS")
+[ -n "${FUZZ_SANITIZER:-}" ] && flags+=(--sanitizer "$FUZZ_SANITIZER")
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Builds every target of a crate at once (in parallel, one link each); a
@@ -38,7 +40,7 @@ for t in "${targets[@]}"; do
 done
 for dir in $(printf '%s\n' "${dirs[@]}" | sort -u); do
 	echo "== fuzz build $dir"
-	if ! (cd "$dir" && cargo +nightly fuzz build -O "${cgu[@]}" >"$log" 2>&1); then
+	if ! (cd "$dir" && cargo +nightly fuzz build -O "${flags[@]}" >"$log" 2>&1); then
 		tail -40 "$log" >&2
 		echo "tools/fuzz.sh: building $dir failed" >&2
 		exit 1
@@ -51,7 +53,7 @@ for t in "${targets[@]}"; do
 	if [ -d "$dir/seeds/$t" ]; then cp -n "$dir/seeds/$t"/* "$corpus/" 2>/dev/null || true; fi
 	echo "== fuzz $t (${secs}s)"
 	status=0
-	(cd "$dir" && cargo +nightly fuzz run -O "${cgu[@]}" "$t" "corpus/$t" -- \
+	(cd "$dir" && cargo +nightly fuzz run -O "${flags[@]}" "$t" "corpus/$t" -- \
 		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) >"$log" 2>&1 || status=$?
 	grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' "$log" || true
 	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null)" ]; then
