@@ -171,11 +171,12 @@ fn logs_default_sets_writer_encoder_level_and_names() {
         "logging": {"logs": {"default": {"level": "DEBUG", "include": ["admin"]}}},
         "apps": server(port)
     });
+    let before = std::fs::read_to_string(&stderr).unwrap().len();
     let status = load(admin, &config.to_string());
     assert!(status.contains(" 200 "), "{status}");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let err = std::fs::read_to_string(&stderr).unwrap();
+        let err = std::fs::read_to_string(&stderr).unwrap()[before..].to_string();
         let entries: Vec<serde_json::Value> = err
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())

@@ -167,6 +167,10 @@ impl Instance {
     /// session ticket key rotation.
     pub fn go_live(&self) {
         crate::logging::process::follow(&self.logging);
+        for s in self.servers.iter().filter(|s| !s.listen.is_empty()) {
+            let protocols = s.settings.protocols();
+            tracing::info!(target: "http", name = %s.name, %protocols, "server running");
+        }
         if let Some(r) = self.ticket_rotation() {
             crate::tls::tickets::keys().configure(&r);
         }

@@ -310,6 +310,7 @@ impl TlsApp {
             tasks.push(tokio::spawn(stek::maintain(storage.clone(), r)).abort_handle());
         }
         *self.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
+        tracing::info!(target: "tls.cache.maintenance", "started background certificate maintenance");
     }
 }
 

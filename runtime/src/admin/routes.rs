@@ -33,10 +33,10 @@ pub async fn handle(
     let path = parts.uri.path().to_string();
     let remote = remote.map(|r| r.to_string()).unwrap_or_default();
     if path == "/metrics" {
-        tracing::debug!(method = %parts.method, uri = %parts.uri, %remote, "admin request");
+        tracing::debug!(method = %parts.method, uri = %parts.uri, %remote, "received request");
     } else {
         let headers = loggable_headers(&parts.headers);
-        tracing::info!(method = %parts.method, uri = %parts.uri, %remote, %headers, "admin request");
+        tracing::info!(method = %parts.method, uri = %parts.uri, %remote, %headers, "received request");
     }
     let result = match checks.check(&parts) {
         Ok(origin) => route(&inner, &parts, body, &path)

@@ -471,6 +471,18 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
 }
 
 impl ConnSettings {
+    /// The protocols served, as Caddy names them (`h1,h2,h3`).
+    pub fn protocols(&self) -> String {
+        let all = [
+            ("h1", self.h1),
+            ("h2", self.h2),
+            ("h2c", self.h2c),
+            ("h3", self.h3),
+        ];
+        let on: Vec<&str> = all.iter().filter(|(_, on)| *on).map(|(p, _)| *p).collect();
+        on.join(",")
+    }
+
     /// The ALPN protocols a TLS connection may negotiate, preferred first.
     pub fn alpn(&self) -> Vec<&'static str> {
         let mut v = Vec::new();

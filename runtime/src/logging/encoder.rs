@@ -326,11 +326,12 @@ impl Encoder {
             let _ = write!(s, "{:02}:{:02}:{:02}", c.hour, c.minute, c.second);
         };
         match self.time {
+            // zap's epoch encoders: a float64, in its shortest form.
             TimeFmt::UnixSecondsFloat => {
-                let _ = write!(s, "{}.{:09}", d.as_secs(), ns);
+                let _ = write!(s, "{}", d.as_nanos() as f64 / 1e9);
             }
             TimeFmt::UnixMilliFloat => {
-                let _ = write!(s, "{}.{:06}", d.as_millis(), ns % 1_000_000);
+                let _ = write!(s, "{}", d.as_nanos() as f64 / 1e6);
             }
             TimeFmt::UnixNano => {
                 let _ = write!(s, "{}", d.as_nanos());

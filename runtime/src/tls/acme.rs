@@ -194,7 +194,7 @@ impl AcmeIssuer {
             .map_err(es)?;
         let json = serde_json::to_vec(&creds).map_err(es)?;
         storage.write(key, &json, true).map_err(es)?;
-        tracing::info!(ca, email = ?self.email, "registered an ACME account");
+        tracing::info!(ca, email = ?self.email, "new ACME account registered");
         Ok(account)
     }
 

@@ -92,7 +92,7 @@ pub async fn maintain(state: Arc<super::TlsState>) {
             .await
             .unwrap_or_default();
         if done != Cleaned::default() {
-            tracing::info!(certificates = ?done.certificates, staples = ?done.staples, "cleaned expired assets out of storage");
+            tracing::info!(certificates = ?done.certificates, staples = ?done.staples, "finished cleaning storage units");
         }
         tokio::time::sleep(state.clean.interval).await;
     }
