@@ -54,6 +54,11 @@ pub fn follow(logging: &Arc<Logging>) {
 /// binary's `BELLHOP_LOG`); `None`: INFO, as Caddy's.
 pub fn set_default_level(level: Option<Level>) {
     DEFAULT_LEVEL.store(level.map_or(u8::MAX, |l| l as u8), Ordering::Release);
+    if CURRENT.load().is_none() {
+        // Before any config, the default logger is all there is.
+        FLOOR.store(default_level() as u8, Ordering::Release);
+        tracing::callsite::rebuild_interest_cache();
+    }
 }
 
 /// The default logger's level where the config leaves it unset.
