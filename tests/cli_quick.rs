@@ -365,6 +365,15 @@ fn envfile_environ_completion_and_manpages() {
         script.contains("_bellhop") && script.contains("reverse-proxy"),
         "completion"
     );
+    // The script is bash that bash reads (`bash -n`: parsed, not run).
+    let file = dir.path().join("bellhop.bash");
+    std::fs::write(&file, script.as_bytes()).unwrap();
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "bash -n: {checked:?}");
     let pages = dir.path().join("man");
     assert!(bellhop()
         .args(["manpage", "--directory", pages.to_str().unwrap()])
@@ -377,4 +386,22 @@ fn envfile_environ_completion_and_manpages() {
         "{page}"
     );
     assert!(pages.join("bellhop.1").exists());
+    // One page per command `bellhop --help` lists.
+    let help = bellhop().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 15, "{help}");
+    for c in commands {
+        assert!(
+            pages.join(format!("bellhop-{c}.1")).exists(),
+            "no page for {c}"
+        );
+    }
 }
