@@ -259,6 +259,13 @@ impl Handler for Templates {
     }
 }
 
+/// A page template's text: a user's file, read for this request, or one
+/// built into bellhop, parsed once per serving thread.
+pub(crate) enum PageSource<'a> {
+    File(&'a str),
+    BuiltIn(&'static str),
+}
+
 /// Runs page template `src` (named `name`, as the browse listing's) for
 /// the request: `extend` wraps Caddy's `TemplateContext` (`.Req`, …, with
 /// files under `file_root`) in the page's own context. Errors carry the
@@ -268,18 +275,46 @@ pub(crate) fn render_page(
     file_root: &str,
     headers: &mut HeaderMap,
     name: &str,
-    src: &str,
+    src: PageSource<'_>,
     extend: impl FnOnce(Value) -> Value,
 ) -> Result<String, String> {
     let delims = ("{{", "}}");
+    let t = match src {
+        PageSource::File(text) => std::rc::Rc::new(parse::parse(name, text, delims)?),
+        PageSource::BuiltIn(text) => built_in(name, text, delims)?,
+    };
     let mut env = context::HttpEnv::new(cx, file_root.to_string(), delims, headers, &[]);
-    let t = parse::parse(name, src, delims)?;
     let dot = extend(env.root(Vec::new()));
     exec::execute(&t, dot, &mut env).map_err(|e| match e {
         Fail::Msg(m) => m,
         Fail::Http(code) => format!("template called httpError {code}"),
         Fail::Include(uri) => format!("httpInclude {uri}: not available in this template"),
     })
+}
+
+/// A built-in template, parsed on this thread's first use (parsed
+/// templates hold `Rc`s, so each serving thread keeps its own).
+fn built_in(
+    name: &str,
+    text: &'static str,
+    delims: (&str, &str),
+) -> Result<std::rc::Rc<parse::Template>, String> {
+    use std::cell::RefCell;
+    thread_local! {
+        static PARSED: RefCell<Vec<(usize, std::rc::Rc<parse::Template>)>> = const { RefCell::new(Vec::new()) };
+    }
+    let key = text.as_ptr() as usize;
+    if let Some(t) = PARSED.with(|p| {
+        p.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| t.clone())
+    }) {
+        return Ok(t);
+    }
+    let t = std::rc::Rc::new(parse::parse(name, text, delims)?);
+    PARSED.with(|p| p.borrow_mut().push((key, t.clone())));
+    Ok(t)
 }
 
 /// Formats a time by a Go layout (`2006-01-02 15:04`), in UTC.

@@ -186,16 +186,18 @@ impl Browse {
         headers: &mut HeaderMap,
         listing: Listing,
     ) -> Result<String, HttpError> {
+        use crate::http::handlers::templates::{render_page, PageSource};
+        let text;
         let (name, src) = match &self.template_file {
             Some(f) => {
-                let src = tokio::fs::read_to_string(f).await.map_err(|e| {
+                text = tokio::fs::read_to_string(f).await.map_err(|e| {
                     HttpError::internal(format!("parsing browse template file: open {f}: {e}"))
                 })?;
-                (f.rsplit('/').next().unwrap_or(f).to_string(), src)
+                (f.rsplit('/').next().unwrap_or(f), PageSource::File(&text))
             }
-            None => ("default_listing".to_string(), DEFAULT_TEMPLATE.to_string()),
+            None => ("default_listing", PageSource::BuiltIn(DEFAULT_TEMPLATE)),
         };
-        crate::http::handlers::templates::render_page(cx, root, headers, &name, &src, |base| {
+        render_page(cx, root, headers, name, src, |base| {
             page::Root::value(listing, base)
         })
         .map_err(|e| HttpError::internal(format!("browse template: {e}")))
