@@ -72,6 +72,7 @@ impl Instance {
             None => Vec::new(),
         };
         let tls = tls.finish()?;
+        p.tls = Some(tls.state.clone());
         if let (Some(app), Some(_)) = (&config.apps.http, &p.metrics) {
             p.metric_hosts = crate::http::metrics::hosts::HostLabels::provision(app, &planned);
         }

@@ -184,6 +184,9 @@ pub struct Provision<'r> {
     pub metric_hosts: Option<Arc<crate::http::metrics::hosts::HostLabels>>,
     /// The config's loggers, for servers' access logs.
     pub logging: Option<Arc<crate::logging::Logging>>,
+    /// The config's TLS state, once the `tls` app is provisioned (the
+    /// `acme_server` handler signs with its CAs).
+    pub tls: Option<Arc<crate::tls::TlsState>>,
 }
 
 impl<'r> Provision<'r> {
@@ -192,6 +195,7 @@ impl<'r> Provision<'r> {
         Provision {
             registry,
             logging: None,
+            tls: None,
             named: BTreeMap::new(),
             server: String::new(),
             metrics: None,

@@ -1,6 +1,7 @@
 //! HTTP handler modules (`http.handlers.*`), one file each, and what they
 //! share: empty and status-only responses, and header operations.
 
+mod acme_server;
 mod authentication;
 mod encode;
 mod error;
@@ -35,6 +36,10 @@ use http::StatusCode;
 /// Registers the handler modules.
 pub fn register(r: &mut Registry) {
     r.register("http.handlers.intercept", Module::Handler(intercept::new));
+    r.register(
+        "http.handlers.acme_server",
+        Module::Handler(acme_server::new),
+    );
     r.register(
         "http.handlers.authentication",
         Module::Handler(authentication::new),

@@ -209,6 +209,31 @@ impl Ca {
         sign_with_root: bool,
         must_staple: bool,
     ) -> Result<(String, String), String> {
+        let chain = self.sign(names, key, lifetime, sign_with_root, must_staple)?;
+        Ok((chain, key.serialize_pem()))
+    }
+
+    /// Issues a leaf for `names` to the holder of a public key (its
+    /// SubjectPublicKeyInfo DER, from a CSR): returns the PEM chain.
+    pub fn issue_for_public_key(
+        &self,
+        names: &[String],
+        spki_der: &[u8],
+        lifetime: Duration,
+        sign_with_root: bool,
+    ) -> Result<String, String> {
+        let public = rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| e.to_string())?;
+        self.sign(names, &public, lifetime, sign_with_root, false)
+    }
+
+    fn sign(
+        &self,
+        names: &[String],
+        public: &impl rcgen::PublicKeyData,
+        lifetime: Duration,
+        sign_with_root: bool,
+        must_staple: bool,
+    ) -> Result<String, String> {
         let signer = if sign_with_root {
             &self.root
         } else {
@@ -236,13 +261,13 @@ impl Ca {
             p.custom_extensions = vec![must_staple_extension()];
         }
         let cert = p
-            .signed_by(key, &issuer_of(signer))
+            .signed_by(public, &issuer_of(signer))
             .map_err(|e| e.to_string())?;
         let mut chain = cert.pem();
         if !sign_with_root {
             chain.push_str(&self.intermediate.pem);
         }
-        Ok((chain, key.serialize_pem()))
+        Ok(chain)
     }
 }
 

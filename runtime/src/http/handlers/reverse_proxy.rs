@@ -32,7 +32,7 @@ mod placeholders;
 mod pool;
 mod prepare;
 mod provision;
-mod resolver;
+pub(crate) mod resolver;
 mod respond;
 mod response_body;
 mod selection;

@@ -170,6 +170,24 @@ impl DnsResolver {
         Ok(ips)
     }
 
+    /// The TXT records of `name`, each as one string (its parts joined).
+    pub async fn lookup_txt(&self, name: &str) -> Result<Vec<String>, String> {
+        let client = self.client().await?;
+        let answer = client
+            .txt_lookup(name)
+            .await
+            .map_err(|e| format!("TXT lookup of {name}: {e}"))?;
+        Ok(answer
+            .iter()
+            .map(|r| {
+                r.txt_data()
+                    .iter()
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .collect()
+            })
+            .collect())
+    }
+
     /// The SRV records of `name`, with their targets as names without
     /// the final dot.
     pub async fn lookup_srv(&self, name: &str) -> Result<Vec<Srv>, String> {
