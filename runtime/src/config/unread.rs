@@ -103,17 +103,7 @@ pub(crate) fn ca(c: &CaConfig, at: &str) -> Result<(), Error> {
         format!("{at}.storage"),
         "a CA storage of its own is not implemented; the CA lives in the config's storage",
     )?;
-    for (key, pair) in [("root", &c.root), ("intermediate", &c.intermediate)] {
-        if let Some(p) = pair {
-            let what = format!(
-                "a CA key pair from files ({} {}, key {}) is not supported; bellhop keeps its CA in storage",
-                p.format.as_deref().unwrap_or("pem_file"),
-                p.certificate,
-                p.private_key.as_deref().unwrap_or("none"),
-            );
-            return Err(Error::config(format!("{at}.{key}"), what));
-        }
-    }
+    // `root` and `intermediate` (key pairs from files): tls/pki/files.rs.
     Ok(())
 }
 

@@ -138,7 +138,7 @@ fn private_key(state: &TlsState, policy: &AutoPolicy, name: &str) -> Result<KeyP
         for issuer in &policy.issuers {
             let pem = state.storage.read_string(&cert_key(issuer, name, "key"));
             let Ok(Some(pem)) = pem else { continue };
-            match KeyPair::from_pem(&pem) {
+            match super::keys::key_pair_from_pem(&pem) {
                 Ok(key) => {
                     tracing::info!(
                         name,

@@ -1,18 +1,24 @@
 //! The `pki` app's certificate authorities: a root and an intermediate made
-//! with rcgen, persisted in storage, and leaf certificates signed by the
-//! intermediate (the `internal` issuer's back end).
+//! with rcgen and persisted in storage, or either given as files
+//! (`files.rs`), and leaf certificates signed by the intermediate
+//! (`sign.rs`: the `internal` issuer's and `acme_server`'s back end).
 //!
 //! Defaults follow Caddy: the CA `local`, a root valid ten years, an
 //! intermediate valid seven days and renewed when a third of its life
 //! remains, leaf certificates valid twelve hours.
+
+mod files;
+mod sign;
+
+pub use sign::must_staple_extension;
 
 use super::config::CaConfig;
 use super::der::{self, CertFacts};
 use super::storage::{safe_key, LockGuard, Storage, BLOCKING_WAIT};
 use crate::error::Error;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 use std::time::Duration;
 
@@ -25,7 +31,8 @@ const DEFAULT_INTERMEDIATE_LIFETIME: Duration = Duration::from_secs(7 * 86_400);
 /// A CA certificate with its key.
 pub struct CaCert {
     pub pem: String,
-    pub key: KeyPair,
+    /// `None` for a root given as a file without its key.
+    pub key: Option<KeyPair>,
     pub facts: CertFacts,
 }
 
@@ -39,6 +46,10 @@ pub struct Ca {
     intermediate_lifetime: Duration,
     renewal_ratio: f64,
     storage: Storage,
+    /// The root's file, when it was given as one.
+    root_file: Option<String>,
+    /// The intermediate was given as files: never renewed here.
+    fixed_intermediate: bool,
 }
 
 impl std::fmt::Debug for Ca {
@@ -67,10 +78,16 @@ fn ca_params(cn: &str, lifetime: Duration, path_len: Option<u8>) -> CertificateP
     p
 }
 
-/// An issuer rebuilt from a stored CA certificate (same subject, same key).
-fn issuer_of(c: &CaCert) -> Issuer<'static, &KeyPair> {
-    let cn = c.facts.common_name.clone().unwrap_or_default();
-    Issuer::new(ca_params(&cn, Duration::ZERO, None), &c.key)
+/// The issuer of a CA certificate: its subject and key identifier, read
+/// from the certificate itself, and its key.
+fn issuer_of(c: &CaCert) -> Result<Issuer<'_, &KeyPair>, String> {
+    let key = c.key.as_ref().ok_or(
+        "the CA certificate's private key is needed here, and its files give none (private_key)",
+    )?;
+    Issuer::from_ca_cert_pem(&c.pem, key).or_else(|_| {
+        let cn = c.facts.common_name.clone().unwrap_or_default();
+        Ok(Issuer::new(ca_params(&cn, Duration::ZERO, None), key))
+    })
 }
 
 fn err(at: &str, e: impl std::fmt::Display) -> Error {
@@ -128,31 +145,65 @@ impl Ca {
         };
         let prefix = format!("pki/authorities/{}", safe_key(id));
         let fresh = |i: &CaCert| !in_renewal_window(&i.facts, renewal_ratio);
+        let given = |kp: &Option<super::config::KeyPairFiles>, which: &str| {
+            kp.as_ref()
+                .map(|kp| files::load(kp, which, &format!("{at}.{which}")))
+                .transpose()
+        };
+        let (root_given, intermediate_given) = (
+            given(&cfg.root, "root")?,
+            given(&cfg.intermediate, "intermediate")?,
+        );
+        let fixed_intermediate = intermediate_given.is_some();
         let stored = (
-            load_pair(storage, &prefix, "root", at)?,
-            load_pair(storage, &prefix, "intermediate", at)?.filter(fresh),
+            match root_given {
+                Some(r) => Some(r),
+                None => load_pair(storage, &prefix, "root", at)?,
+            },
+            match intermediate_given {
+                Some(i) => Some(i),
+                None => load_pair(storage, &prefix, "intermediate", at)?.filter(fresh),
+            },
         );
         let (root, intermediate) = match stored {
-            (Some(r), Some(i)) => (r, i),
-            _ => {
+            (Some(r), Some(i)) if fixed_intermediate || files::signed_by(&i, &r) => (r, i),
+            (stored_root, stored_intermediate) => {
                 // Creating: under the CA's storage lock, looking again, so
                 // processes starting together on one storage make one CA.
                 let _lock = lock_ca(storage, id, at)?;
-                let (root, new_root) = match load_pair(storage, &prefix, "root", at)? {
+                let (root, new_root) = match stored_root {
                     Some(r) => (r, false),
-                    None => (new_root(storage, &prefix, &root_cn, id, at)?, true),
+                    None => match load_pair(storage, &prefix, "root", at)? {
+                        Some(r) => (r, false),
+                        None => (new_root(storage, &prefix, &root_cn, id, at)?, true),
+                    },
                 };
-                let stored = load_pair(storage, &prefix, "intermediate", at)?;
-                let intermediate = match stored.filter(|i| !new_root && fresh(i)) {
+                let intermediate = match stored_intermediate.filter(|_| fixed_intermediate) {
                     Some(i) => i,
-                    None => new_intermediate(
-                        storage,
-                        &prefix,
-                        &intermediate_cn,
-                        intermediate_lifetime,
-                        &root,
-                        at,
-                    )?,
+                    None => {
+                        let stored = load_pair(storage, &prefix, "intermediate", at)?;
+                        match stored.filter(|i| !new_root && fresh(i) && files::signed_by(i, &root))
+                        {
+                            Some(i) => i,
+                            None => {
+                                let left = (root.facts.not_after - der::now()).max(0) as u64;
+                                if intermediate_lifetime >= Duration::from_secs(left) {
+                                    return Err(err(
+                                        &format!("{at}.intermediate_lifetime"),
+                                        format!("intermediate certificate lifetime must be less than actual root certificate lifetime ({left} s)"),
+                                    ));
+                                }
+                                new_intermediate(
+                                    storage,
+                                    &prefix,
+                                    &intermediate_cn,
+                                    intermediate_lifetime,
+                                    &root,
+                                    at,
+                                )?
+                            }
+                        }
+                    }
                 };
                 (root, intermediate)
             }
@@ -166,6 +217,8 @@ impl Ca {
             intermediate_lifetime,
             renewal_ratio,
             storage: storage.clone(),
+            root_file: cfg.root.as_ref().map(|r| r.certificate.clone()),
+            fixed_intermediate,
         })
     }
 
@@ -173,7 +226,9 @@ impl Ca {
     /// Another process sharing the storage may have renewed it already:
     /// that one is used then.
     pub fn maintain(&mut self) -> Result<(), Error> {
-        if !in_renewal_window(&self.intermediate.facts, self.renewal_ratio) {
+        if self.fixed_intermediate
+            || !in_renewal_window(&self.intermediate.facts, self.renewal_ratio)
+        {
             return Ok(());
         }
         let at = format!("pki CA {}", self.id);
@@ -195,91 +250,12 @@ impl Ca {
 
     /// Where the root certificate is stored (a file path, or a URL).
     pub fn root_path(&self) -> String {
+        if let Some(f) = &self.root_file {
+            return f.clone();
+        }
         self.storage
             .describe(&format!("{}/root.crt", self.prefix()))
     }
-
-    /// Issues a leaf for `names` with `key`, valid for `lifetime` (capped by the
-    /// signer's own expiry): returns the PEM chain and the PEM key.
-    pub fn issue(
-        &self,
-        names: &[String],
-        key: &KeyPair,
-        lifetime: Duration,
-        sign_with_root: bool,
-        must_staple: bool,
-    ) -> Result<(String, String), String> {
-        let chain = self.sign(names, key, lifetime, sign_with_root, must_staple)?;
-        Ok((chain, key.serialize_pem()))
-    }
-
-    /// Issues a leaf for `names` to the holder of a public key (its
-    /// SubjectPublicKeyInfo DER, from a CSR): returns the PEM chain.
-    pub fn issue_for_public_key(
-        &self,
-        names: &[String],
-        spki_der: &[u8],
-        lifetime: Duration,
-        sign_with_root: bool,
-    ) -> Result<String, String> {
-        let public = rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| e.to_string())?;
-        self.sign(names, &public, lifetime, sign_with_root, false)
-    }
-
-    fn sign(
-        &self,
-        names: &[String],
-        public: &impl rcgen::PublicKeyData,
-        lifetime: Duration,
-        sign_with_root: bool,
-        must_staple: bool,
-    ) -> Result<String, String> {
-        let signer = if sign_with_root {
-            &self.root
-        } else {
-            &self.intermediate
-        };
-        let mut p = CertificateParams::new(names.to_vec()).map_err(|e| e.to_string())?;
-        if let Some(first) = names.first() {
-            p.distinguished_name = DistinguishedName::new();
-            p.distinguished_name
-                .push(DnType::CommonName, first.as_str());
-        }
-        let now = time::OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::minutes(1);
-        let cap = time::OffsetDateTime::from_unix_timestamp(signer.facts.not_after)
-            .map_err(|e| e.to_string())?;
-        p.not_after = (now + lifetime).min(cap);
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        p.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        p.use_authority_key_identifier_extension = true;
-        p.serial_number = Some(random_serial());
-        if must_staple {
-            p.custom_extensions = vec![must_staple_extension()];
-        }
-        let cert = p
-            .signed_by(public, &issuer_of(signer))
-            .map_err(|e| e.to_string())?;
-        let mut chain = cert.pem();
-        if !sign_with_root {
-            chain.push_str(&self.intermediate.pem);
-        }
-        Ok(chain)
-    }
-}
-
-/// A random positive 128-bit serial number (rcgen's default derives it
-/// from the public key, which a renewal with a reused key keeps).
-fn random_serial() -> SerialNumber {
-    use rand_core::RngCore as _;
-    let mut bytes = [0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut bytes);
-    bytes[0] &= 0x7f;
-    bytes[0] |= 0x01 << 6;
-    SerialNumber::from(bytes.to_vec())
 }
 
 /// The storage lock guarding the creation of the CA `id`'s certificates.
@@ -315,7 +291,7 @@ fn new_intermediate(
 ) -> Result<CaCert, Error> {
     let key = KeyPair::generate().map_err(|e| err(at, e))?;
     let cert = ca_params(cn, lifetime, Some(0))
-        .signed_by(&key, &issuer_of(root))
+        .signed_by(&key, &issuer_of(root).map_err(|e| err(at, e))?)
         .map_err(|e| err(at, e))?;
     store_pair(storage, prefix, "intermediate", cert.pem(), key, at)
 }
@@ -342,13 +318,14 @@ fn load_pair(
         .map_err(|e| err(at, format!("stored {which}: {e}")))?;
     let facts = der::parse(&chain[0])
         .ok_or_else(|| err(at, format!("stored {which} certificate is malformed")))?;
-    let key = KeyPair::from_pem(&key).map_err(|e| err(at, format!("stored {which} key: {e}")))?;
+    let key = super::keys::key_pair_from_pem(&key)
+        .map_err(|e| err(at, format!("stored {which} key: {e}")))?;
     if facts.not_after <= der::now() {
         return Ok(None);
     }
     Ok(Some(CaCert {
         pem: crt,
-        key,
+        key: Some(key),
         facts,
     }))
 }
@@ -372,16 +349,11 @@ fn store_pair(
     let chain = super::load::parse_certs(pem.as_bytes()).map_err(|e| err(at, e))?;
     let facts =
         der::parse(&chain[0]).ok_or_else(|| err(at, "generated certificate is malformed"))?;
-    Ok(CaCert { pem, key, facts })
-}
-
-/// The TLS Feature extension asking for `status_request` (RFC 7633,
-/// "Must-Staple").
-pub fn must_staple_extension() -> rcgen::CustomExtension {
-    rcgen::CustomExtension::from_oid_content(
-        &[1, 3, 6, 1, 5, 5, 7, 1, 24],
-        vec![0x30, 0x03, 0x02, 0x01, 0x05],
-    )
+    Ok(CaCert {
+        pem,
+        key: Some(key),
+        facts,
+    })
 }
 
 #[cfg(test)]
