@@ -388,3 +388,123 @@ async fn acme_server_config_errors_name_the_field() {
         assert!(e.contains(path) && e.contains(text), "{e}");
     }
 }
+
+/// A UDP DNS responder answering A `ip` and TXT with whatever `txt`
+/// holds at the time, for every name.
+fn start_txt_dns(ip: Ipv4Addr, txt: std::sync::Arc<std::sync::Mutex<String>>) -> SocketAddr {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = sock.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = sock.recv_from(&mut buf) {
+            let q = &buf[..n];
+            let mut i = 12;
+            while i < n && q[i] != 0 {
+                i += 1 + q[i] as usize;
+            }
+            if i + 5 > n {
+                continue;
+            }
+            let qtype = u16::from_be_bytes([q[i + 1], q[i + 2]]);
+            let rdata: Vec<u8> = match qtype {
+                1 => ip.octets().to_vec(),
+                16 => {
+                    let t = txt.lock().unwrap().clone();
+                    let mut d = vec![t.len() as u8];
+                    d.extend(t.as_bytes());
+                    d
+                }
+                _ => Vec::new(),
+            };
+            let answers = u16::from(!rdata.is_empty());
+            let mut r = q[..2].to_vec();
+            r.extend([0x81, 0x80, 0, 1]);
+            r.extend(answers.to_be_bytes());
+            r.extend([0, 0, 0, 0]);
+            r.extend(&q[12..i + 5]);
+            if answers == 1 {
+                r.extend([0xc0, 0x0c]);
+                r.extend(qtype.to_be_bytes());
+                r.extend([0, 1, 0, 0, 0, 60]);
+                r.extend((rdata.len() as u16).to_be_bytes());
+                r.extend(rdata);
+            }
+            let _ = sock.send_to(&r, peer);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_server_validates_dns01_for_a_wildcard() {
+    use instant_acme::{
+        Account, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let txt = std::sync::Arc::new(std::sync::Mutex::new(String::from("not yet")));
+    let dns = start_txt_dns(Ipv4Addr::LOCALHOST, txt.clone());
+    let ca_storage = dir.path().join("ca");
+    let server = start(server_config(
+        &ca_storage,
+        json!({"resolvers": [dns.to_string()],
+               "policy": {"allow_wildcard_names": true, "allow": {"domains": ["*.wild.acme-server.test"]}}}),
+    ));
+    let root = ca_storage.join("pki/authorities/local/root.crt");
+    let directory = format!(
+        "https://localhost:{}/acme/local/directory",
+        server.addr.port()
+    );
+    let new = NewAccount {
+        contact: &[],
+        terms_of_service_agreed: true,
+        only_return_existing: false,
+    };
+    let (account, _) = Account::builder_with_root(&root)
+        .unwrap()
+        .create(&new, directory, None)
+        .await
+        .unwrap();
+    let retry = RetryPolicy::new().timeout(Duration::from_secs(20));
+    let name = "*.wild.acme-server.test";
+    for right in [false, true] {
+        let ids = vec![Identifier::Dns(name.to_string())];
+        let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
+        {
+            let mut authzs = order.authorizations();
+            let mut a = authzs.next().await.unwrap().unwrap();
+            assert!(a.wildcard, "the authorization is for the wildcard");
+            assert_eq!(
+                *a.identifier().identifier,
+                Identifier::Dns("wild.acme-server.test".into())
+            );
+            assert!(
+                a.challenges
+                    .iter()
+                    .all(|c| c.r#type == ChallengeType::Dns01),
+                "a wildcard is proved by DNS-01 only"
+            );
+            let mut ch = a.challenge(ChallengeType::Dns01).unwrap();
+            *txt.lock().unwrap() = if right {
+                ch.key_authorization().dns_value()
+            } else {
+                "wrong".into()
+            };
+            ch.set_ready().await.unwrap();
+        }
+        let status = order.poll_ready(&retry).await.unwrap();
+        if !right {
+            assert_eq!(status, OrderStatus::Invalid, "a wrong TXT record fails");
+            continue;
+        }
+        assert_eq!(status, OrderStatus::Ready);
+        order.finalize_csr(&csr_for(name)).await.unwrap();
+        let chain = order.poll_certificate(&retry).await.unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let leaf = rustls::pki_types::CertificateDer::pem_slice_iter(chain.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(dns_names(&leaf), vec![name.to_string()]);
+    }
+    server.rt.stop().await;
+}

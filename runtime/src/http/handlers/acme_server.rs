@@ -27,7 +27,7 @@ mod validate;
 
 use crate::config::CaddyDuration;
 use crate::error::{Error, HttpError};
-use crate::http::handlers::reverse_proxy::resolver::{DnsResolver, Family};
+use crate::http::handlers::reverse_proxy::resolver::DnsResolver;
 use crate::http::{BoxFuture, Cx, Flow, Handler, Step};
 use crate::registry::Provision;
 use crate::tls::TlsState;
@@ -123,12 +123,7 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
     let mut prefix = c.path_prefix.filter(|s| !s.is_empty());
     let prefix = prefix.take().unwrap_or_else(|| DEFAULT_PREFIX.to_string());
     let prefix = format!("/{}/", prefix.trim_matches('/')).replace("//", "/");
-    let resolver = if c.resolvers.is_empty() {
-        DnsResolver::system()
-    } else {
-        let v = serde_json::json!({ "addresses": c.resolvers });
-        DnsResolver::provision(&v, None, Family::Both, &format!("{path}.resolvers"))?
-    };
+    let resolver = DnsResolver::uncached(&c.resolvers, &format!("{path}.resolvers"))?;
     let policy = policy::Policy::provision(c.policy, &format!("{path}.policy"))?;
     if policy.allows_all() {
         tracing::warn!(

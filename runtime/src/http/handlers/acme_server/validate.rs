@@ -13,8 +13,9 @@
 //! - `dns-01`: a TXT record at `_acme-challenge.<name>` (without a
 //!   wildcard's `*.`) holding base64url(SHA-256(key authorization)).
 //!
-//! Names resolve through the handler's `resolvers` (else the TLS app's,
-//! else the system's). Each attempt has 10 s.
+//! Names resolve through the handler's `resolvers`, else the system's name
+//! servers, with no cache (a record just changed is seen at once). Each
+//! attempt has 10 s.
 
 use super::store::Identifier;
 use crate::http::handlers::reverse_proxy::resolver::DnsResolver;

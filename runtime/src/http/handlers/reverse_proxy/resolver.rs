@@ -64,6 +64,9 @@ pub struct DnsResolver {
     addrs: Vec<Addr>,
     timeout: Option<Duration>,
     family: Family,
+    /// Whether answers are kept for their TTL (not for ACME validation,
+    /// which must see a record as soon as the client has changed it).
+    cache: bool,
     client: OnceCell<TokioResolver>,
 }
 
@@ -102,6 +105,26 @@ impl DnsResolver {
             addrs,
             timeout,
             family,
+            cache: true,
+            client: OnceCell::new(),
+        }))
+    }
+
+    /// A resolver that caches nothing: at `resolvers` (Caddy's address
+    /// syntax), else the system's name servers.
+    pub fn uncached(resolvers: &[String], path: &str) -> Result<Arc<Self>, Error> {
+        let mut addrs = Vec::new();
+        for (i, a) in resolvers.iter().enumerate() {
+            addrs.push(
+                parse_addr(a)
+                    .map_err(|e| Error::config(format!("{path}[{i}]"), format!("{a:?}: {e}")))?,
+            );
+        }
+        Ok(Arc::new(DnsResolver {
+            addrs,
+            timeout: None,
+            family: Family::Both,
+            cache: false,
             client: OnceCell::new(),
         }))
     }
@@ -115,6 +138,7 @@ impl DnsResolver {
                     addrs: Vec::new(),
                     timeout: None,
                     family: Family::Both,
+                    cache: true,
                     client: OnceCell::new(),
                 })
             })
@@ -146,6 +170,9 @@ impl DnsResolver {
         let o = builder.options_mut();
         if let Some(t) = self.timeout {
             o.timeout = t;
+        }
+        if !self.cache {
+            o.cache_size = 0;
         }
         o.ip_strategy = match self.family {
             Family::V4 => LookupIpStrategy::Ipv4Only,
