@@ -30,6 +30,7 @@ pub mod loader;
 mod metrics;
 mod origin;
 pub mod persist;
+mod remote;
 mod routes;
 mod server;
 mod traverse;
@@ -185,6 +186,8 @@ pub(crate) struct Inner {
     pub changing: Mutex<()>,
     /// The admin server now serving (none when disabled).
     pub server: Mutex<Option<server::AdminServer>>,
+    /// The remote (mutual TLS) admin endpoint, when configured.
+    pub remote: Mutex<Option<server::RemoteServer>>,
     pub metrics: metrics::Metrics,
     /// Admin connections open now.
     pub conns: ConnCount,
@@ -206,6 +209,7 @@ impl Admin {
                 raw: ArcSwap::from_pointee(change::RawConfig::default()),
                 changing: Mutex::new(()),
                 server: Mutex::new(None),
+                remote: Mutex::new(None),
                 metrics: metrics::Metrics::default(),
                 conns: ConnCount::default(),
                 stop: watch::channel(false).0,
@@ -233,6 +237,12 @@ impl Admin {
     /// `unix//path`), when enabled.
     pub fn address(&self) -> Option<String> {
         lock(&self.inner.server).as_ref().map(|s| s.address.clone())
+    }
+
+    /// The address of the remote (mutual TLS) admin endpoint, when the
+    /// config has one.
+    pub fn remote_address(&self) -> Option<String> {
+        lock(&self.inner.remote).as_ref().map(|s| s.address.clone())
     }
 
     /// The JSON config now running (`null` before the first load).

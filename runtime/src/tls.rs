@@ -32,6 +32,7 @@ pub mod client_leaf;
 pub mod config;
 pub mod der;
 pub mod http_source;
+pub mod identity;
 pub mod issuer;
 pub mod keys;
 pub mod load;
@@ -167,6 +168,10 @@ impl TlsBuilder {
             managed.extend(c.automate.iter().map(|n| n.to_lowercase()));
         }
         let mut policies = Vec::new();
+        if let Some(identity) = identity::policy(config.admin.as_ref())? {
+            managed.extend(identity.subjects.iter().cloned());
+            policies.push(identity);
+        }
         let mut on_demand = None;
         if let Some(a) = &app.automation {
             let od_at = "apps.tls.automation.on_demand";

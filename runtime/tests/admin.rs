@@ -14,3 +14,5 @@ mod metrics;
 mod protections;
 #[path = "admin/reload.rs"]
 mod reload;
+#[path = "admin/remote.rs"]
+mod remote;

@@ -207,6 +207,22 @@ impl Inner {
             (false, false) => Some(bind_admin(&listen, self.runtime.listener_pool())?),
             _ => None,
         };
+        let remote = super::remote::provision(admin, &self.runtime)
+            .map_err(|e| ApiError::bad_request(format!("loading config: {e}")))?;
+        if remote.is_some() && self.opts.loader.is_some() {
+            // The identity certificate lives in the config's TLS state,
+            // which the workers hold, not this process.
+            return Err(ApiError::bad_request(
+                "loading config: admin.remote: the remote admin endpoint is not available with --workers",
+            ));
+        }
+        let mut remote_slot = lock(&self.remote);
+        let keep_remote =
+            matches!((&remote, remote_slot.as_ref()), (Some(r), Some(s)) if s.listen == r.listen);
+        let fresh_remote = match &remote {
+            Some(r) if !keep_remote => Some(bind_admin(&r.listen, &Default::default())?),
+            _ => None,
+        };
         // Everything the new config needs is bound; a failure from here on
         // drops `fresh` (closing it) and leaves the old config running.
         let t1 = Instant::now();
@@ -231,6 +247,16 @@ impl Inner {
             // Dropping the old server stops its listener; its requests
             // (this one, perhaps) finish first.
             *slot = fresh.map(|b| b.start(self.clone(), admin));
+        }
+        match (remote, fresh_remote) {
+            (Some(r), Some(bound)) => *remote_slot = Some(bound.start_remote(self.clone(), r)),
+            (Some(r), None) => {
+                if let Some(s) = remote_slot.as_ref() {
+                    s.set(r);
+                }
+            }
+            // No remote endpoint now: the old one (if any) stops.
+            (None, _) => *remote_slot = None,
         }
         // The config running now decides what is loaded next.
         let mut loading = lock(&self.loading);

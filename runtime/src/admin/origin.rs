@@ -33,6 +33,9 @@ pub struct Checks {
     enforce_host: bool,
     enforce_origin: bool,
     allowed: Vec<Allowed>,
+    /// The remote endpoint: its client certificates authenticate, so
+    /// Host and Origin are not checked (as Caddy's).
+    remote: bool,
 }
 
 /// Splits `scheme://host[:port][/…]` (or a bare `host[:port]`).
@@ -94,6 +97,17 @@ impl Checks {
             enforce_host: !wildcard,
             enforce_origin: cfg.is_some_and(|c| c.enforce_origin),
             allowed,
+            remote: false,
+        }
+    }
+
+    /// The checks of the remote (mutual TLS) endpoint.
+    pub fn remote() -> Self {
+        Checks {
+            enforce_host: false,
+            enforce_origin: false,
+            allowed: Vec::new(),
+            remote: true,
         }
     }
 
@@ -112,6 +126,9 @@ impl Checks {
         }
         if text("sec-fetch-mode").is_some_and(|m| m.eq_ignore_ascii_case("no-cors")) {
             return refuse("no-cors requests aren't allowed");
+        }
+        if self.remote {
+            return Ok(None);
         }
         if self.enforce_host {
             let host = text(HOST.as_str())

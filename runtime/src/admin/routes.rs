@@ -404,7 +404,7 @@ fn json_response(v: &Value) -> Resp {
     body_response("application/json", body)
 }
 
-fn error_response(e: &ApiError) -> Resp {
+pub(crate) fn error_response(e: &ApiError) -> Resp {
     let mut r = json_response(&json!({ "error": e.message }));
     *r.status_mut() = e.status;
     r

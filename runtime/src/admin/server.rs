@@ -1,4 +1,5 @@
-//! The admin listener and its connections (hyper, HTTP/1.1).
+//! The admin listeners and their connections (hyper, HTTP/1.1): the local
+//! endpoint, and the remote one over mutual TLS (`remote.rs`).
 //!
 //! The admin socket is bound through a listener pool of its own, so it gets
 //! the same address syntax and unix-socket handling as the HTTP servers
@@ -7,6 +8,7 @@
 //! its request, then closes.
 
 use super::origin::Checks;
+use super::remote::Remote;
 use super::{routes, Inner};
 use crate::config::AdminConfig;
 use crate::error::Error;
@@ -81,6 +83,109 @@ impl Bound {
     }
 }
 
+/// A serving remote admin endpoint (`remote.rs`).
+pub struct RemoteServer {
+    /// The listen address as configured (compared across reloads).
+    pub listen: String,
+    pub address: String,
+    settings: Arc<ArcSwap<Remote>>,
+    _lease: Lease,
+}
+
+impl RemoteServer {
+    /// Applies the access controls of a new config (to new connections).
+    pub fn set(&self, remote: Arc<Remote>) {
+        self.settings.store(remote);
+    }
+}
+
+impl Bound {
+    /// Starts serving the remote endpoint `remote`.
+    pub fn start_remote(self, inner: Arc<Inner>, remote: Arc<Remote>) -> RemoteServer {
+        let socket = self.lease.socket.clone();
+        let address = socket.local.map(|l| l.to_string()).unwrap_or_default();
+        tracing::info!(target: "admin.remote", address = %address, "secure admin remote control endpoint started");
+        let settings = Arc::new(ArcSwap::new(remote));
+        tokio::spawn(remote_accept_loop(socket, inner, settings.clone()));
+        RemoteServer {
+            listen: self.listen,
+            address,
+            settings,
+            _lease: self.lease,
+        }
+    }
+}
+
+async fn remote_accept_loop(
+    socket: Arc<Socket>,
+    inner: Arc<Inner>,
+    settings: Arc<ArcSwap<Remote>>,
+) {
+    let Some(owned) = socket.take_listener() else {
+        return;
+    };
+    let Listener::Tcp(listener) = &*owned else {
+        tracing::error!(target: "admin.remote", listener = %socket.key, "the remote admin endpoint listens on TCP only");
+        return;
+    };
+    let mut stop = socket.stop.clone();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let (inner, remote) = (inner.clone(), settings.load_full());
+                tokio::spawn(serve_remote(tcp, peer, inner, remote, socket.stop.clone()));
+            }
+            Err(e) => {
+                tracing::error!(target: "admin.remote", error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One remote connection: the TLS handshake (a client certificate that an
+/// access entry allows, or no connection), then each request held to that
+/// entry's permissions.
+async fn serve_remote(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    inner: Arc<Inner>,
+    remote: Arc<Remote>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(remote.tls.clone());
+    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(target: "admin.remote", %peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let chain = tls.get_ref().1.peer_certificates().unwrap_or_default();
+    let Some(index) = remote.access_of(chain) else {
+        return;
+    };
+    let checks = Arc::new(Checks::remote());
+    let counted = inner.clone();
+    let _open = counted.conns.enter();
+    let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let (inner, checks, remote) = (inner.clone(), checks.clone(), remote.clone());
+        async move {
+            if let Err(m) = remote.permit(index, req.method().as_str(), req.uri().path()) {
+                let e = super::ApiError::new(http::StatusCode::FORBIDDEN, m);
+                return Ok::<_, Infallible>(routes::error_response(&e));
+            }
+            Ok(routes::handle(inner, checks, Some(peer), req).await)
+        }
+    });
+    serve_http1(tls, svc, stop).await;
+}
+
 impl AdminServer {
     /// The listening socket.
     pub fn socket(&self) -> Arc<Socket> {
@@ -143,7 +248,7 @@ async fn serve_conn<I>(
     remote: Option<SocketAddr>,
     inner: Arc<Inner>,
     checks: Arc<ArcSwap<Checks>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -153,6 +258,22 @@ async fn serve_conn<I>(
         let (inner, checks) = (inner.clone(), checks.load_full());
         async move { Ok::<_, Infallible>(routes::handle(inner, checks, remote, req).await) }
     });
+    serve_http1(io, svc, stop).await;
+}
+
+/// Serves admin requests on one connection until it ends, or until the
+/// listener stops (then the request in flight finishes, within 10 s).
+async fn serve_http1<I, S>(io: I, svc: S, mut stop: tokio::sync::watch::Receiver<bool>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<http_body_util::Full<bytes::Bytes>>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(10))
