@@ -261,7 +261,13 @@ impl TlsBuilder {
             interval: interval(|a| a.storage_clean_interval, DEFAULT_CLEAN_INTERVAL),
         };
         let state = TlsState {
-            cache: CertCache::default(),
+            cache: CertCache::with_capacity(
+                self.app
+                    .cache
+                    .as_ref()
+                    .and_then(|c| c.capacity)
+                    .unwrap_or(0),
+            ),
             storage: self.storage,
             ticketer,
             ticket_rotation,

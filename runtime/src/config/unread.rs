@@ -81,13 +81,7 @@ pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
     // resolvers serve only DNS-01, which is refused with its provider.
     let _no_storage_check = app.disable_storage_check;
     let _dns_only = app.resolvers.is_some();
-    if let Some(c) = &app.cache {
-        refuse(
-            c.capacity.is_some(),
-            "apps.tls.cache.capacity",
-            "not implemented: bellhop keeps every certificate it manages or loads in memory",
-        )?;
-    }
+    // `cache.capacity`: tls/cache.rs.
     Ok(())
 }
 
@@ -211,19 +205,10 @@ mod tests {
                 "apps.http.servers.s.logs.trace",
             ),
             (
-                json!({"admin": {"remote": {"listen": ":2021"}}}),
-                "admin.remote",
-            ),
-            (json!({"admin": {"identity": {}}}), "admin.identity"),
-            (
                 srv(
                     json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "n"}}}]}),
                 ),
                 "match.sni_regexp.name",
-            ),
-            (
-                tls(json!({"cache": {"capacity": 10}})),
-                "apps.tls.cache.capacity",
             ),
             (
                 tls(json!({"session_tickets": {"key_source": {"provider": "vault"}}})),

@@ -102,9 +102,26 @@ impl Cert {
 
 type Index = HashMap<String, Vec<Arc<Cert>>>;
 
+/// Removes a managed certificate picked at random (none when all were
+/// loaded by the user).
+fn evict_one(all: &mut Vec<Arc<Cert>>) {
+    use rand_core::RngCore as _;
+    let n = all.len();
+    let start = (rand_core::OsRng.next_u64() % n.max(1) as u64) as usize;
+    if let Some(i) = (start..n)
+        .chain(0..start)
+        .find(|i| all[*i].managed_by.is_some())
+    {
+        let gone = all.remove(i);
+        tracing::debug!(names = ?gone.names, "certificate cache at capacity: evicted one");
+    }
+}
+
 /// All certificates of a `tls` app.
 #[derive(Default)]
 pub struct CertCache {
+    /// `apps.tls.cache.capacity` (0: no limit).
+    capacity: usize,
     all: Mutex<Vec<Arc<Cert>>>,
     index: ArcSwap<Index>,
     /// Woken when a certificate is added (OCSP stapling staples it).
@@ -112,12 +129,26 @@ pub struct CertCache {
 }
 
 impl CertCache {
+    /// A cache holding at most `capacity` certificates (0: no limit).
+    pub fn with_capacity(capacity: usize) -> Self {
+        CertCache {
+            capacity,
+            ..Default::default()
+        }
+    }
+
     /// Adds a certificate; a managed one replaces the certificate the same
-    /// issuer manages for the same names.
+    /// issuer manages for the same names. At capacity, a managed
+    /// certificate chosen at random makes room (certmagic's eviction; one
+    /// the user loaded is never evicted, and on-demand names load theirs
+    /// again from storage at their next handshake).
     pub fn insert(&self, cert: Arc<Cert>) {
         let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
         if cert.managed_by.is_some() {
             all.retain(|c| !(c.managed_by == cert.managed_by && c.names == cert.names));
+        }
+        if self.capacity > 0 && all.len() >= self.capacity {
+            evict_one(&mut all);
         }
         all.push(cert);
         self.reindex(&all);
@@ -132,6 +163,16 @@ impl CertCache {
             *slot = new;
             self.reindex(&all);
         }
+    }
+
+    /// How many certificates the cache holds.
+    pub fn len(&self) -> usize {
+        self.all.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn reindex(&self, all: &[Arc<Cert>]) {
@@ -199,6 +240,44 @@ mod tests {
         let key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
         let tags = tags.iter().map(|s| s.to_string()).collect();
         Arc::new(Cert::new(vec![c.der().clone()], key, tags).unwrap())
+    }
+
+    fn managed(name: &str) -> Arc<Cert> {
+        let mut c = Arc::try_unwrap(cert(&[name], &[])).ok().unwrap();
+        c.managed_by = Some("internal".into());
+        Arc::new(c)
+    }
+
+    #[test]
+    fn at_capacity_a_managed_certificate_makes_room_and_loaded_ones_stay() {
+        let cache = CertCache::with_capacity(3);
+        cache.insert(cert(&["loaded.test"], &[]));
+        for n in ["a.test", "b.test", "c.test", "d.test"] {
+            cache.insert(managed(n));
+            assert!(cache.len() <= 3);
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(cache.has_match("d.test"), "the newest is in");
+        assert!(
+            cache.has_match("loaded.test"),
+            "a loaded certificate is never evicted"
+        );
+        let managed_left = ["a.test", "b.test", "c.test"]
+            .iter()
+            .filter(|n| cache.has_match(n))
+            .count();
+        assert_eq!(managed_left, 1);
+        // Only loaded certificates: nothing to evict, the cache grows.
+        let full = CertCache::with_capacity(1);
+        full.insert(cert(&["x.test"], &[]));
+        full.insert(cert(&["y.test"], &[]));
+        assert_eq!(full.len(), 2);
+        // No capacity: no limit.
+        let open = CertCache::default();
+        for n in ["a.test", "b.test", "c.test"] {
+            open.insert(managed(n));
+        }
+        assert_eq!(open.len(), 3);
     }
 
     #[test]

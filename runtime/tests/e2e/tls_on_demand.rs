@@ -157,3 +157,39 @@ async fn a_failed_on_demand_issuance_backs_off_instead_of_retrying_every_handsha
     );
     s.rt.stop().await;
 }
+
+/// `apps.tls.cache.capacity`: with room for one certificate, on-demand
+/// names evict each other and each is loaded again from storage (the same
+/// certificate, no new issuance) at its next handshake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_capacity_evicts_and_on_demand_reloads_from_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ask, asked) = ask_server(&["one.test", "two.test"]).await;
+    let automation = json!({
+        "policies": [{"issuers": [{"module": "internal"}], "on_demand": true}],
+        "on_demand": {"permission": {"module": "http", "endpoint": format!("http://{ask}/ask")}}
+    });
+    let storage = bellhop_runtime::tls::storage::Storage::new(dir.path());
+    let (_, root) = bellhop_runtime::tls::root_certificate(&storage, "local").unwrap();
+    let mut config = managed_config(dir.path(), automation, &[]);
+    config["apps"]["tls"]["cache"] = json!({"capacity": 1});
+    let s = crate::support::start(config);
+    let c = client(&[&root], None, &[b"http/1.1"]);
+    let first = get_tls(c.clone(), s.addr, "one.test", "/").await.unwrap();
+    let second = get_tls(c.clone(), s.addr, "two.test", "/").await.unwrap();
+    let tls = s.rt.current_instance().unwrap();
+    let cache = &tls.tls.as_ref().unwrap().state.cache;
+    assert_eq!(cache.len(), 1, "room for one");
+    let again = get_tls(c.clone(), s.addr, "one.test", "/").await.unwrap();
+    assert_eq!((again.status, again.body.as_str()), (200, "one.test"));
+    assert_eq!(
+        again.peer, first.peer,
+        "the stored certificate, not a new one"
+    );
+    assert_eq!(cache.len(), 1);
+    assert_ne!(second.peer, first.peer);
+    assert!(asked
+        .lock()
+        .unwrap()
+        .starts_with(&["one.test".to_string(), "two.test".to_string()]));
+}
