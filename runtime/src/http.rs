@@ -32,6 +32,7 @@ pub(crate) mod serve_threads;
 pub mod server;
 mod streams;
 pub mod tls_info;
+pub(crate) mod trace_log;
 
 pub use body::{Body, ReqBody};
 pub use context::Cx;

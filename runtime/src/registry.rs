@@ -187,6 +187,9 @@ pub struct Provision<'r> {
     /// The config's TLS state, once the `tls` app is provisioned (the
     /// `acme_server` handler signs with its CAs).
     pub tls: Option<Arc<crate::tls::TlsState>>,
+    /// The server being provisioned logs each handler it enters
+    /// (`logs.trace`).
+    pub trace: bool,
 }
 
 impl<'r> Provision<'r> {
@@ -196,6 +199,7 @@ impl<'r> Provision<'r> {
             registry,
             logging: None,
             tls: None,
+            trace: false,
             named: BTreeMap::new(),
             server: String::new(),
             metrics: None,
@@ -254,7 +258,11 @@ impl<'r> Provision<'r> {
         let Module::Handler(ctor) = module else {
             return Err(Error::config(path, "not a handler module"));
         };
-        let handler = ctor(&h.body, self, path)?;
+        let mut handler = ctor(&h.body, self, path)?;
+        if let (true, Some(logging)) = (self.trace, &self.logging) {
+            let body = h.body.get();
+            handler = crate::http::trace_log::Traced::wrap(handler, name, body, logging.clone());
+        }
         Ok(match (&self.metrics, &self.metric_hosts) {
             (Some(m), None) => Instrumented::wrap(handler, m.series(&self.server, name)),
             (Some(m), Some(labels)) => Instrumented::per_host(

@@ -48,13 +48,7 @@ fn server(s: &ServerConfig, path: &str) -> Result<(), Error> {
             "removed in Caddy 2.11, which refuses it as an unknown field (as bellhop does)",
         )?;
     }
-    if let Some(l) = &s.logs {
-        refuse(
-            l.trace,
-            format!("{path}.logs.trace"),
-            "not implemented: bellhop logs no per-handler traces",
-        )?;
-    }
+    // `logs.trace`: http/trace_log.rs.
     Ok(())
 }
 
@@ -199,10 +193,6 @@ mod tests {
             (
                 srv(json!({"automatic_https": {"prefer_wildcard": true}})),
                 "automatic_https.prefer_wildcard",
-            ),
-            (
-                srv(json!({"logs": {"trace": true}})),
-                "apps.http.servers.s.logs.trace",
             ),
             (
                 srv(

@@ -266,6 +266,18 @@ impl Handler for Instrumented {
         self.inner.on_response(cx, response)
     }
 
+    fn wraps_async(&self) -> bool {
+        self.inner.wraps_async()
+    }
+
+    fn on_response_async<'s>(
+        &'s self,
+        cx: &'s mut Cx<'_>,
+        response: Response,
+    ) -> BoxFuture<'s, Result<Response, HttpError>> {
+        self.inner.on_response_async(cx, response)
+    }
+
     fn series(&self, cx: &Cx<'_>) -> Option<SeriesRef<'_>> {
         Some(match &self.series {
             Counted::One(s) => SeriesRef::Borrowed(s),

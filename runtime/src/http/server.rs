@@ -120,6 +120,7 @@ impl Server {
         let wrappers =
             Wrappers::provision(&srv.listener_wrappers, &format!("{path}.listener_wrappers"))?;
         p.server = name.to_string();
+        p.trace = srv.logs.as_ref().is_some_and(|l| l.trace);
         let named = p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
         let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
         let errors = match &srv.errors {

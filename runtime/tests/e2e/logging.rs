@@ -396,3 +396,45 @@ async fn a_client_gone_before_the_upstream_answered_is_logged_499() {
     assert_eq!(e["status"], 499, "{e}");
     assert_eq!(e["request"]["uri"], "/slow");
 }
+
+/// `logs.trace`: each handler a request enters writes a DEBUG entry to
+/// `http.log.trace` named by its module ID, its config as `module`; a
+/// logger at INFO writes none of them.
+#[tokio::test]
+async fn trace_logs_each_handler_entered_at_debug() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("logs/trace.log");
+    let info = dir.path().join("logs/info.log");
+    let s = start_logged(
+        json!({
+            "trace": file_log(&trace, json!({"level": "DEBUG", "include": ["http.log.trace"]})),
+            "info": file_log(&info, json!({"include": ["http.log.trace", "http.log.access"]})),
+            "default": {"writer": {"output": "discard"}}
+        }),
+        json!({"trace": true}),
+        json!([{"handle": [
+            {"handler": "vars", "who": "x"},
+            {"handler": "static_response", "body": "traced"}
+        ]}]),
+    );
+    let r = get(s.addr, "/").await;
+    assert_eq!(r.body, "traced");
+    let got = lines(&trace, 2).await;
+    let e: Vec<Value> = got
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        (e[0]["level"].as_str(), e[0]["logger"].as_str()),
+        (Some("debug"), Some("http.log.trace"))
+    );
+    assert_eq!(e[0]["msg"], "http.handlers.vars");
+    assert_eq!(e[0]["module"], json!({"who": "x"}));
+    assert_eq!(e[1]["msg"], "http.handlers.static_response");
+    assert_eq!(e[1]["module"], json!({"body": "traced"}));
+    let access = lines(&info, 1).await;
+    assert!(
+        access.iter().all(|l| !l.contains("http.log.trace")),
+        "{access:?}"
+    );
+}

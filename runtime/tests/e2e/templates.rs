@@ -202,3 +202,22 @@ async fn bad_configs_are_refused_with_their_path() {
     let e = rt.load(ext.to_string().as_bytes()).unwrap_err().to_string();
     assert!(e.contains("http.handlers.templates.functions.hello"), "{e}");
 }
+
+/// Templates run when the config collects metrics too (every handler is
+/// then instrumented) and when the server traces its handlers
+/// (`logs.trace`): the wrappers pass the asynchronous response hook on.
+#[tokio::test]
+async fn templates_render_under_metrics_and_trace() {
+    for extra in [json!({"metrics": {}}), json!({"logs": {"trace": true}})] {
+        let mut server = json!({"routes": [{"handle": [
+            templates(json!({})),
+            {"handler": "static_response", "body": "{{ add 1 2 }}"}
+        ]}]});
+        for (k, v) in extra.as_object().unwrap() {
+            server[k] = v.clone();
+        }
+        let s = start(config_with(server));
+        let r = get(s.addr, "/").await;
+        assert_eq!((r.status, r.body.as_str()), (200, "3"), "with {extra}");
+    }
+}
