@@ -151,8 +151,8 @@ impl TlsBuilder {
             return Err(acme::dns_unsupported(dns, "apps.tls.dns"));
         }
         crate::config::unread::tls_app(&app)?;
-        for (id, ca) in &pki.certificate_authorities {
-            crate::config::unread::ca(ca, &format!("apps.pki.certificate_authorities.{id}"))?;
+        for ca in pki.certificate_authorities.values() {
+            crate::config::unread::ca(ca);
         }
         if app.ech.is_some() {
             return Err(Error::config(

@@ -80,17 +80,11 @@ pub(crate) fn tls_app(app: &TlsAppConfig) -> Result<(), Error> {
 }
 
 /// A CA of the `pki` app.
-pub(crate) fn ca(c: &CaConfig, at: &str) -> Result<(), Error> {
+pub(crate) fn ca(c: &CaConfig) {
     // Accepted: the intermediate is checked at every issuance, so any
-    // maintenance interval is met.
+    // maintenance interval is met. (`storage`, `root` and `intermediate`:
+    // tls/pki.rs and tls/pki/files.rs.)
     let _checked_always = c.maintenance_interval;
-    refuse(
-        c.storage.is_some(),
-        format!("{at}.storage"),
-        "a CA storage of its own is not implemented; the CA lives in the config's storage",
-    )?;
-    // `root` and `intermediate` (key pairs from files): tls/pki/files.rs.
-    Ok(())
 }
 
 /// The `acme` issuer.
@@ -211,10 +205,6 @@ mod tests {
             (
                 acme(json!({"certificate_lifetime": "24h"})),
                 "issuers[0].certificate_lifetime",
-            ),
-            (
-                json!({"apps": {"pki": {"certificate_authorities": {"local": {"storage": {"module": "file_system"}}}}}}),
-                "storage",
             ),
             (
                 json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "duration_format": "ms"}}}}}),

@@ -108,7 +108,17 @@ impl Ca {
         storage: &Storage,
         at: &str,
     ) -> Result<Ca, Error> {
-        crate::config::unread::ca(cfg, at)?;
+        crate::config::unread::ca(cfg);
+        // A CA may keep its data in a storage of its own (Caddy's
+        // `storage` of a CA), else in the config's.
+        let own;
+        let storage = match &cfg.storage {
+            Some(m) => {
+                own = Storage::from_config(Some(m), &format!("{at}.storage"))?;
+                &own
+            }
+            None => storage,
+        };
         if cfg.install_trust != Some(false) {
             // Caddy installs the root into the system store here (and only
             // warns when it cannot); bellhop leaves that to an explicit

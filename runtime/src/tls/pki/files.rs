@@ -327,6 +327,36 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_may_keep_its_data_in_a_storage_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = Storage::new(dir.path().join("main"));
+        let own = dir.path().join("own");
+        let cfg = config(serde_json::json!({"install_trust": false,
+            "storage": {"module": "file_system", "root": own}}));
+        let ca = Ca::load_or_create("corp", &cfg, &main, "apps.pki.certificate_authorities.corp")
+            .unwrap();
+        assert!(own.join("pki/authorities/corp/root.crt").is_file());
+        assert!(
+            main.list("pki").is_empty(),
+            "nothing in the config's storage"
+        );
+        assert_eq!(
+            ca.root_path(),
+            own.join("pki/authorities/corp/root.crt")
+                .display()
+                .to_string()
+        );
+        let bad = config(serde_json::json!({"storage": {"module": "nowhere"}}));
+        let e = Ca::load_or_create("corp", &bad, &main, "apps.pki.certificate_authorities.corp")
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("apps.pki.certificate_authorities.corp.storage.module"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn file_errors_name_the_field() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
