@@ -142,15 +142,6 @@ pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp, at: &str) -> Re
     )
 }
 
-/// The `tracing` handler's span name and attributes.
-pub(crate) fn tracing_span(span: &str, attributes: &std::collections::BTreeMap<String, String>) {
-    // Accepted (issue 16 asks for more): bellhop has no OpenTelemetry
-    // exporter, so no span is recorded anywhere and its name and
-    // attributes would label nothing; what the handler does, W3C trace
-    // context propagation to upstreams, works without them.
-    let _no_exporter = (span, attributes);
-}
-
 /// The `internal` issuer.
 pub(crate) fn internal_issuer(c: &InternalIssuerConfig) {
     let _module_name = &c.module;

@@ -47,6 +47,8 @@ pub struct Cx<'a> {
     /// What `reverse_proxy` did, for `{http.reverse_proxy.*}` and its
     /// `handle_response` routes.
     pub proxy: Option<Box<crate::http::handlers::reverse_proxy::ProxyInfo>>,
+    /// The spans the `tracing` handlers opened, ended with the response.
+    pub spans: Vec<crate::http::handlers::SpanEnd>,
     pub orig_method: Method,
     pub orig_uri: Uri,
     /// Leave out bellhop's `Server` header (a proxied response: Caddy
@@ -86,6 +88,7 @@ impl<'a> Cx<'a> {
             resp_headers: http::HeaderMap::new(),
             start: Instant::now(),
             proxy: None,
+            spans: Vec::new(),
             omit_server: false,
             metered: Default::default(),
             path: OnceLock::new(),

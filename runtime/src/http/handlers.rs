@@ -28,6 +28,7 @@ pub use file_server::BROWSE_TEMPLATE;
 pub use intercept::{merge as intercept_merge, Intercepted};
 pub use rewrite::new as rewrite_handler;
 pub use static_response::Abort;
+pub use tracing::SpanEnd;
 
 use super::{Body, Response};
 use crate::registry::{Module, Registry};

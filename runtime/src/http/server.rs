@@ -218,6 +218,9 @@ impl Server {
             return Err(Abort);
         }
         let response = finish(cx, response);
+        for span in std::mem::take(&mut cx.spans).into_iter().rev() {
+            span.end(cx, response.status());
+        }
         let size = http_body::Body::size_hint(response.body()).lower();
         super::metrics::finish(cx, response.status(), size, false);
         Ok(match &self.access_log {

@@ -9,13 +9,22 @@
 //! The IDs are available as `{http.vars.trace_id}` and
 //! `{http.vars.span_id}`.
 //!
-//! bellhop has no OpenTelemetry exporter: spans are not sent anywhere, so
-//! `span` and `span_attributes` are accepted without effect (see
-//! `config/unread.rs`).
+//! A sampled request's server span is exported over OTLP when it has been
+//! answered (`otlp.rs`, configured by the `OTEL_*` environment as the
+//! OpenTelemetry SDKs are; `proto.rs` encodes it): named `span` (default
+//! `handler`; placeholders expand), with the request's semantic-convention
+//! attributes (method, path, scheme, host, status, user agent, client
+//! address, protocol version) and `span_attributes` (placeholders
+//! expand), ERROR for a 5xx. The server ends the span with the response
+//! it sends, the error routes' included.
 //!
-//! Caddyfile: `tracing [<matcher>] { span <name> }`.
+//! Caddyfile: `tracing [<matcher>] { span <name>; span_attributes { <key> <value> } }`.
+
+mod otlp;
+mod proto;
 
 use crate::error::Error;
+use crate::http::replacer::Template;
 use crate::http::{Cx, Handler, Step};
 use crate::registry::Provision;
 use http::header::{HeaderName, HeaderValue};
@@ -23,6 +32,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
@@ -35,18 +45,64 @@ struct Config {
     span_attributes: BTreeMap<String, String>,
 }
 
-struct Tracing;
+struct Tracing {
+    spans: Option<Arc<Spans>>,
+}
+
+/// How a handler's spans are named, labelled and sent.
+struct Spans {
+    name: Template,
+    attributes: Vec<(String, Template)>,
+    exporter: &'static otlp::Exporter,
+}
+
+/// A request's open span, ended (and exported) by the server once the
+/// response is known, error routes included.
+pub struct SpanEnd {
+    spans: Arc<Spans>,
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    parent: Option<[u8; 8]>,
+    at: std::time::SystemTime,
+}
 
 pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
     let c: Config = p.decode_text(v, path)?;
-    crate::config::unread::tracing_span(&c.span, &c.span_attributes);
-    Ok(Box::new(Tracing))
+    let name = if c.span.is_empty() {
+        "handler"
+    } else {
+        &c.span
+    };
+    let spans = otlp::exporter().map(|exporter| {
+        Arc::new(Spans {
+            name: Template::parse(name),
+            attributes: c
+                .span_attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), Template::parse(v)))
+                .collect(),
+            exporter,
+        })
+    });
+    Ok(Box::new(Tracing { spans }))
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    if s.len() != N * 2 {
+        return None;
+    }
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// The parts of a `traceparent` header this handler uses.
 #[derive(Debug, PartialEq)]
 pub struct Parent {
     pub trace_id: String,
+    pub span_id: String,
     pub sampled: bool,
 }
 
@@ -76,6 +132,7 @@ pub fn parse_traceparent(v: &str) -> Option<Parent> {
     let flags = u8::from_str_radix(flags, 16).ok()?;
     Some(Parent {
         trace_id: trace.to_string(),
+        span_id: parent.to_string(),
         sampled: flags & 1 == 1,
     })
 }
@@ -101,9 +158,9 @@ impl Handler for Tracing {
             .get(&TRACEPARENT)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_traceparent);
-        let (trace_id, sampled) = match parent {
-            Some(p) => (p.trace_id, p.sampled),
-            None => (random_hex(2), true),
+        let (trace_id, parent_span, sampled) = match parent {
+            Some(p) => (p.trace_id, Some(p.span_id), p.sampled),
+            None => (random_hex(2), None, true),
         };
         let span_id = random_hex(1);
         let header = format!(
@@ -113,9 +170,87 @@ impl Handler for Tracing {
         if let Ok(v) = HeaderValue::from_str(&header) {
             cx.parts.headers.insert(TRACEPARENT, v);
         }
+        if let (Some(spans), true) = (&self.spans, sampled) {
+            if let (Some(t), Some(s)) = (unhex::<16>(&trace_id), unhex::<8>(&span_id)) {
+                cx.spans.push(SpanEnd {
+                    spans: spans.clone(),
+                    trace_id: t,
+                    span_id: s,
+                    parent: parent_span.as_deref().and_then(unhex::<8>),
+                    at: std::time::SystemTime::now(),
+                });
+            }
+        }
         cx.set_var("trace_id", trace_id);
         cx.set_var("span_id", span_id);
         Step::Next
+    }
+}
+
+impl SpanEnd {
+    /// Ends the span of a request answered with `status`, and queues it.
+    pub fn end(self, cx: &Cx<'_>, status: http::StatusCode) {
+        let exporter = self.spans.exporter;
+        exporter.submit(self.finish(cx, status));
+    }
+
+    fn finish(&self, cx: &Cx<'_>, status: http::StatusCode) -> proto::Span {
+        use proto::Value::{Int, Str};
+        let p = &cx.parts;
+        let text = |v: &str| Str(v.to_string());
+        let mut attributes = vec![
+            ("http.request.method".to_string(), text(p.method.as_str())),
+            ("url.scheme".to_string(), text(cx.conn.scheme())),
+            ("url.path".to_string(), text(p.uri.path())),
+            (
+                "http.response.status_code".to_string(),
+                Int(i64::from(status.as_u16())),
+            ),
+            (
+                "client.address".to_string(),
+                Str(cx.conn.remote_ip().to_string()),
+            ),
+            (
+                "network.protocol.version".to_string(),
+                text(match p.version {
+                    http::Version::HTTP_10 => "1.0",
+                    http::Version::HTTP_2 => "2",
+                    http::Version::HTTP_3 => "3",
+                    _ => "1.1",
+                }),
+            ),
+        ];
+        let host = p
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        if let Some(host) = host.or_else(|| p.uri.host()) {
+            let host = host
+                .rsplit_once(':')
+                .filter(|(_, port)| port.parse::<u16>().is_ok())
+                .map_or(host, |(h, _)| h);
+            attributes.push(("server.address".to_string(), text(host)));
+        }
+        if let Some(ua) = p
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|h| h.to_str().ok())
+        {
+            attributes.push(("user_agent.original".to_string(), text(ua)));
+        }
+        for (k, t) in &self.spans.attributes {
+            attributes.push((k.clone(), Str(t.render(cx).into_owned())));
+        }
+        proto::Span {
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            parent: self.parent,
+            name: self.spans.name.render(cx).into_owned(),
+            start: self.at,
+            end: std::time::SystemTime::now(),
+            attributes,
+            error: status.is_server_error(),
+        }
     }
 }
 
@@ -130,6 +265,7 @@ mod tests {
             parse_traceparent(ok),
             Some(Parent {
                 trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                span_id: "00f067aa0ba902b7".into(),
                 sampled: true
             })
         );
