@@ -240,6 +240,7 @@ fn sampled_requests_are_exported_as_server_spans() {
                  "span_attributes": {"tenant": "{http.request.header.X-Tenant}"}},
                 {"handler": "subroute", "routes": [
                     {"match": [{"path": ["/fail"]}], "handle": [{"handler": "static_response", "status_code": 503}]},
+                    {"match": [{"path": ["/boom"]}], "handle": [{"handler": "error", "status_code": 500}]},
                     {"handle": [{"handler": "static_response", "body": "ok"}]}
                 ]}
             ]}]
@@ -281,16 +282,21 @@ fn sampled_requests_are_exported_as_server_spans() {
     );
     assert!(r.ends_with("ok"), "{r}");
     assert!(get(port, "/fail", "").starts_with("HTTP/1.1 503"));
+    assert!(get(port, "/boom", "").starts_with("HTTP/1.1 500"));
     let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
     get(port, "/quiet", &format!("traceparent: {unsampled}\r\n"));
     let deadline = Instant::now() + Duration::from_secs(10);
-    while spans(&got.lock().unwrap()).len() < 2 && Instant::now() < deadline {
+    while spans(&got.lock().unwrap()).len() < 3 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Several batch delays more: the unsampled request must not show up.
     std::thread::sleep(Duration::from_millis(300));
     let found = spans(&got.lock().unwrap());
-    assert_eq!(found.len(), 2, "two sampled requests, two spans: {found:?}");
+    assert_eq!(
+        found.len(),
+        3,
+        "three sampled requests, three spans: {found:?}"
+    );
     {
         let exports = got.lock().unwrap();
         let e = &exports[0];
@@ -339,6 +345,15 @@ fn sampled_requests_are_exported_as_server_spans() {
         "a 5xx is an ERROR; a new trace has no parent"
     );
     assert_eq!(attr(f, "http.response.status_code"), Some("503"));
+    // A handler error: the span ends with the response the server sends.
+    let b = found
+        .iter()
+        .find(|s| attr(s, "url.path") == Some("/boom"))
+        .expect("the span of /boom");
+    assert_eq!(
+        (attr(b, "http.response.status_code"), b.status),
+        (Some("500"), 2)
+    );
 }
 
 fn hex(b: &[u8]) -> String {
