@@ -356,6 +356,115 @@ fn sampled_requests_are_exported_as_server_spans() {
     );
 }
 
+/// The first data point's double value (field 4 of a NumberDataPoint).
+fn point_value(point: &[u8]) -> f64 {
+    match one(point, 4) {
+        Some(Pb::Int(bits)) => f64::from_bits(bits),
+        other => panic!("no as_double: {other:?}"),
+    }
+}
+
+#[test]
+fn metrics_are_pushed_over_otlp_with_metrics_otlp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (collector_port, got) = collector();
+    let port = free_port();
+    let config = serde_json::json!({
+        "admin": {"disabled": true},
+        "apps": {"http": {"metrics": {"otlp": true}, "servers": {"s": {
+            "listen": [format!("127.0.0.1:{port}")],
+            "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]
+        }}}}
+    });
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let _p = Proc(
+        Command::new(env!("CARGO_BIN_EXE_bellhop"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{collector_port}"),
+            )
+            .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+            .env_remove("OTEL_METRICS_EXPORTER")
+            .env_remove("OTEL_SDK_DISABLED")
+            .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "bellhop does not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..3 {
+        assert!(get(port, "/", "").ends_with("ok"));
+    }
+    // Metrics named as the Prometheus endpoint names them, by their values.
+    let metrics_of = |e: &Export| -> Vec<(String, Vec<u8>)> {
+        all(&e.body, 1)
+            .iter()
+            .flat_map(|rm| all(rm, 2))
+            .flat_map(|sm| all(&sm, 2))
+            .map(|m| (text(&m, 1), m))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (requests, histogram) = loop {
+        let exports = got.lock().unwrap();
+        let latest = exports
+            .iter()
+            .rev()
+            .find(|e| e.path == "/v1/metrics")
+            .map(metrics_of);
+        let find = |name: &str| {
+            latest
+                .as_ref()?
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, m)| m.clone())
+        };
+        let requests = find("caddy_http_requests_total")
+            .and_then(|m| all(&m, 7).pop())
+            .map(|sum| all(&sum, 1).iter().map(|p| point_value(p)).sum::<f64>());
+        let histogram = find("caddy_http_request_duration_seconds").and_then(|m| all(&m, 9).pop());
+        if let (Some(r), Some(h)) = (requests, histogram.clone()) {
+            if r >= 3.0 {
+                break (r, h);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no OTLP metrics with the 3 requests"
+        );
+        drop(exports);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(requests, 3.0);
+    // Cumulative (2), with one data point whose count is the 3 requests and
+    // whose buckets (one more than the bounds) add up to it.
+    assert!(matches!(one(&histogram, 2), Some(Pb::Int(2))));
+    let point = all(&histogram, 1).remove(0);
+    assert!(matches!(one(&point, 4), Some(Pb::Int(3))), "count");
+    let counts = match one(&point, 6) {
+        Some(Pb::Bytes(b)) => b
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect::<Vec<_>>(),
+        other => panic!("bucket_counts: {other:?}"),
+    };
+    let bounds = match one(&point, 7) {
+        Some(Pb::Bytes(b)) => b.len() / 8,
+        other => panic!("explicit_bounds: {other:?}"),
+    };
+    assert_eq!((counts.len(), counts.iter().sum::<u64>()), (bounds + 1, 3));
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

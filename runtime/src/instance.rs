@@ -30,6 +30,8 @@ pub struct Instance {
     pub metrics: Option<Arc<Metrics>>,
     /// The `logging` app's loggers; process logs follow them once live.
     logging: Arc<crate::logging::Logging>,
+    /// The task pushing the metrics over OTLP (`metrics.otlp`).
+    otlp_push: Option<tokio::task::AbortHandle>,
 }
 
 impl Instance {
@@ -125,8 +127,18 @@ impl Instance {
                 }
             }
         }
+        let mut otlp_push = None;
         if pool.is_some() {
             tls.start();
+            let otlp = config
+                .apps
+                .http
+                .as_ref()
+                .and_then(|a| a.metrics.as_ref())
+                .is_some_and(|m| m.otlp);
+            if let (true, Some(m)) = (otlp, &p.metrics) {
+                otlp_push = crate::http::metrics::otlp::start(m.clone());
+            }
         }
         Ok(Instance {
             metrics: p.metrics.clone(),
@@ -137,6 +149,7 @@ impl Instance {
             grace_period,
             shutdown_delay,
             logging,
+            otlp_push,
         })
     }
 
@@ -216,6 +229,9 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        if let Some(t) = &self.otlp_push {
+            t.abort();
+        }
         for s in &self.servers {
             s.cleanup();
         }

@@ -10,6 +10,7 @@ pub use glob::glob_match;
 pub mod goregex;
 pub mod ipnet;
 pub mod localtime;
+pub mod otlp;
 
 pub use ipnet::IpNet;
 

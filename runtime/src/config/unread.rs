@@ -24,13 +24,7 @@ fn refuse(set: bool, path: impl Into<String>, why: &str) -> Result<(), Error> {
 
 /// The `http` app and its servers.
 pub(crate) fn http_app(app: &HttpApp) -> Result<(), Error> {
-    if let Some(m) = &app.metrics {
-        refuse(
-            m.otlp,
-            "apps.http.metrics.otlp",
-            "pushing metrics over OTLP is not implemented; scrape the admin /metrics endpoint",
-        )?;
-    }
+    // `metrics.otlp`: http/metrics/otlp.rs.
     for (name, s) in &app.servers {
         server(s, &format!("apps.http.servers.{name}"))?;
     }
@@ -171,10 +165,6 @@ mod tests {
             tls(json!({"automation": {"policies": [{"subjects": ["a.test"], "issuers": [i]}]}}))
         };
         let refused = [
-            (
-                json!({"apps": {"http": {"metrics": {"otlp": true}}}}),
-                "apps.http.metrics.otlp",
-            ),
             (
                 srv(json!({"automatic_https": {"prefer_wildcard": true}})),
                 "automatic_https.prefer_wildcard",

@@ -21,6 +21,7 @@
 //! (`metrics/hosts.rs`, Caddy's cardinality protection).
 
 pub mod hosts;
+pub mod otlp;
 mod series;
 
 pub use series::{method_index, Metered, Outcome, Series, SeriesRef};

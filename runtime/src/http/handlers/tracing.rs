@@ -195,7 +195,7 @@ impl SpanEnd {
     }
 
     fn finish(&self, cx: &Cx<'_>, status: http::StatusCode) -> proto::Span {
-        use proto::Value::{Int, Str};
+        use crate::util::otlp::wire::Value::{Int, Str};
         let p = &cx.parts;
         let text = |v: &str| Str(v.to_string());
         let mut attributes = vec![
