@@ -12,6 +12,7 @@
 //! builds an entry.
 
 pub mod append;
+pub mod durations;
 pub mod encoder;
 pub mod filter;
 pub mod process;

@@ -106,24 +106,12 @@ pub(crate) fn acme_issuer(c: &AcmeIssuerConfig, at: &str) -> Result<(), Error> {
 }
 
 /// A log encoder's options bellhop has no use for.
-pub(crate) fn encoder(
-    caller_key: &Option<String>,
-    stacktrace_key: &Option<String>,
-    duration_format: Option<&str>,
-    path: &str,
-) -> Result<(), Error> {
+pub(crate) fn encoder(caller_key: &Option<String>, stacktrace_key: &Option<String>) {
     // Accepted: bellhop's entries carry no caller and no stack trace, so
-    // the keys they would go under name nothing.
+    // the keys they would go under name nothing. (`duration_format`:
+    // logging/durations.rs.)
     let _no_caller = caller_key;
     let _no_stack = stacktrace_key;
-    refuse(
-        !matches!(
-            duration_format,
-            None | Some("" | "s" | "second" | "seconds")
-        ),
-        format!("{path}.duration_format"),
-        "not implemented: durations are logged in seconds (a float), zap's default",
-    )
 }
 
 /// A `sni_regexp` handshake matcher's `name`.
@@ -194,10 +182,6 @@ mod tests {
             (
                 acme(json!({"certificate_lifetime": "24h"})),
                 "issuers[0].certificate_lifetime",
-            ),
-            (
-                json!({"logging": {"logs": {"l": {"encoder": {"format": "json", "duration_format": "ms"}}}}}),
-                "encoder.duration_format",
             ),
         ];
         for (config, at) in refused {

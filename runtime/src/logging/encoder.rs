@@ -95,6 +95,8 @@ pub struct Encoder {
     /// `journald`: each line starts with its syslog priority (`<6>`), and
     /// a console line has no time (the journal stamps it).
     journald: bool,
+    /// `duration_format` (`durations.rs`).
+    durations: super::durations::DurationFormat,
 }
 
 impl Encoder {
@@ -114,6 +116,7 @@ impl Encoder {
             line_ending: "\n".into(),
             local: false,
             journald: false,
+            durations: Default::default(),
         }
     }
 
@@ -130,12 +133,8 @@ impl Encoder {
         }
         let c: Config = crate::config::decode(v, path)?;
         let mut e = Encoder::default_for(format == "console");
-        crate::config::unread::encoder(
-            &c.caller_key,
-            &c.stacktrace_key,
-            c.duration_format.as_deref(),
-            path,
-        )?;
+        crate::config::unread::encoder(&c.caller_key, &c.stacktrace_key);
+        e.durations = super::durations::DurationFormat::parse(c.duration_format.as_deref());
         e.local = c.time_local;
         for (slot, v) in
             e.keys
@@ -242,6 +241,8 @@ impl Encoder {
             });
         }
         let fields = owned.as_deref().unwrap_or(fields);
+        let fields = self.durations.apply(fields);
+        let fields = fields.as_ref();
         let mut s = String::with_capacity(96 + fields.len());
         if self.journald {
             s.push_str(journald_priority(level));

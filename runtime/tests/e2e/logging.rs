@@ -438,3 +438,47 @@ async fn trace_logs_each_handler_entered_at_debug() {
         "{access:?}"
     );
 }
+
+/// An encoder's `duration_format`: the same request's `duration`, logged
+/// by loggers that differ only in it, in seconds, milliseconds,
+/// nanoseconds and Go's text.
+#[tokio::test]
+async fn duration_format_changes_how_the_access_log_duration_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |n: &str| dir.path().join(format!("logs/{n}.log"));
+    let log = |n: &str, fmt: Option<&str>| {
+        let mut encoder = json!({"format": "json"});
+        if let Some(f) = fmt {
+            encoder["duration_format"] = json!(f);
+        }
+        file_log(
+            &path(n),
+            json!({"include": ["http.log.access"], "encoder": encoder}),
+        )
+    };
+    let s = start_logged(
+        json!({
+            "s": log("s", None), "ms": log("ms", Some("ms")), "ns": log("ns", Some("nanos")),
+            "text": log("text", Some("string")),
+            "default": {"writer": {"output": "discard"}}
+        }),
+        json!({}),
+        json!([{"handle": [{"handler": "static_response", "body": "timed"}]}]),
+    );
+    assert_eq!(get(s.addr, "/").await.body, "timed");
+    let entry = |n: &str| {
+        let p = path(n);
+        async move { serde_json::from_str::<Value>(&lines(&p, 1).await[0]).unwrap() }
+    };
+    let secs = entry("s").await["duration"].as_f64().unwrap();
+    let ms = entry("ms").await["duration"].as_f64().unwrap();
+    let ns = entry("ns").await["duration"].clone();
+    let text = entry("text").await["duration"].clone();
+    assert!((ms - secs * 1e3).abs() < 1e-6, "{ms} ms for {secs} s");
+    assert_eq!(ns.as_i64(), Some((secs * 1e9).round() as i64), "{ns}");
+    let text = text.as_str().unwrap().to_string();
+    assert!(
+        text.ends_with('s') && text.chars().next().unwrap().is_ascii_digit(),
+        "{text}"
+    );
+}
