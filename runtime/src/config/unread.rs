@@ -115,21 +115,13 @@ pub(crate) fn encoder(caller_key: &Option<String>, stacktrace_key: &Option<Strin
 }
 
 /// A `sni_regexp` handshake matcher's `name`.
-///
-/// Caddy stores the captures under `{tls.regexp.<name>.*}` in the
-/// handshake's replacer, which in its standard build is a fresh one that
-/// nothing reads (only layer4 passes one on): accepted as a name, checked
-/// as Caddy checks it, with no effect there or here.
 pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp, at: &str) -> Result<(), Error> {
-    // Caddy's check is `\w+` unanchored: one word character will do.
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    match r.name.as_deref() {
-        Some(n) if !n.is_empty() && !n.chars().any(word) => Err(Error::config(
-            format!("{at}.name"),
-            format!("invalid regexp name (must contain only word characters): {n}"),
-        )),
-        _ => Ok(()),
-    }
+    refuse(
+        r.name.is_some(),
+        format!("{at}.name"),
+        "not implemented: it names the captures in Caddy's replacer, and no placeholder of a \
+         handshake would read them in bellhop; leave it out",
+    )
 }
 
 /// The `internal` issuer.
@@ -167,7 +159,7 @@ mod tests {
             ),
             (
                 srv(
-                    json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "-"}}}]}),
+                    json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "n"}}}]}),
                 ),
                 "match.sni_regexp.name",
             ),

@@ -600,7 +600,7 @@ async fn sni_regexp_selects_a_policy() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Regexp CA");
     let policies = json!([
-        {"match": {"sni_regexp": {"pattern": "^b\\.", "name": "bee"}}, "drop": true},
+        {"match": {"sni_regexp": {"pattern": "^b\\."}}, "drop": true},
         {}
     ]);
     let s = start(tls_config(dir.path(), policies, two_sites(&ca)));
