@@ -136,6 +136,59 @@ pub trait Handler: Send + Sync {
     }
 }
 
+/// The [`Handler`] methods of a wrapper (metrics, `logs.trace`) that pass
+/// straight to the handler in its field `$inner`: every method but
+/// `handle` and `series`, which each wrapper writes itself. One list, so a
+/// method added to the trait is forwarded by every wrapper (a missing one
+/// once kept templates from running under metrics).
+macro_rules! forward_handler {
+    ($inner:ident) => {
+        fn handle_async<'s>(
+            &'s self,
+            cx: &'s mut $crate::http::Cx<'_>,
+        ) -> $crate::http::BoxFuture<'s, Result<$crate::http::Flow, $crate::error::HttpError>> {
+            self.$inner.handle_async(cx)
+        }
+
+        fn routes(&self) -> Option<&$crate::http::routes::RouteList> {
+            self.$inner.routes()
+        }
+
+        fn indexed_routes(&self, index: usize) -> Option<&$crate::http::routes::RouteList> {
+            self.$inner.indexed_routes(index)
+        }
+
+        fn error_routes(&self) -> Option<&$crate::http::routes::RouteList> {
+            self.$inner.error_routes()
+        }
+
+        fn on_response(
+            &self,
+            cx: &$crate::http::Cx<'_>,
+            response: $crate::http::Response,
+        ) -> $crate::http::Response {
+            self.$inner.on_response(cx, response)
+        }
+
+        fn wraps_async(&self) -> bool {
+            self.$inner.wraps_async()
+        }
+
+        fn on_response_async<'s>(
+            &'s self,
+            cx: &'s mut $crate::http::Cx<'_>,
+            response: $crate::http::Response,
+        ) -> $crate::http::BoxFuture<'s, Result<$crate::http::Response, $crate::error::HttpError>> {
+            self.$inner.on_response_async(cx, response)
+        }
+
+        fn cleanup(&self) {
+            self.$inner.cleanup();
+        }
+    };
+}
+pub(crate) use forward_handler;
+
 /// A request matcher module (`http.matchers.*`).
 pub trait Matcher: Send + Sync {
     /// Whether the request matches; an error aborts the request.

@@ -26,9 +26,7 @@ mod series;
 
 pub use series::{method_index, Metered, Outcome, Series, SeriesRef};
 
-use super::routes::RouteList;
-use super::{BoxFuture, Cx, Flow, Handler, Response, Step};
-use crate::error::HttpError;
+use super::{Cx, Handler, Step};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -247,38 +245,6 @@ impl Handler for Instrumented {
         self.inner.handle(cx)
     }
 
-    fn handle_async<'s>(&'s self, cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
-        self.inner.handle_async(cx)
-    }
-
-    fn routes(&self) -> Option<&RouteList> {
-        self.inner.routes()
-    }
-
-    fn indexed_routes(&self, index: usize) -> Option<&RouteList> {
-        self.inner.indexed_routes(index)
-    }
-
-    fn error_routes(&self) -> Option<&RouteList> {
-        self.inner.error_routes()
-    }
-
-    fn on_response(&self, cx: &Cx<'_>, response: Response) -> Response {
-        self.inner.on_response(cx, response)
-    }
-
-    fn wraps_async(&self) -> bool {
-        self.inner.wraps_async()
-    }
-
-    fn on_response_async<'s>(
-        &'s self,
-        cx: &'s mut Cx<'_>,
-        response: Response,
-    ) -> BoxFuture<'s, Result<Response, HttpError>> {
-        self.inner.on_response_async(cx, response)
-    }
-
     fn series(&self, cx: &Cx<'_>) -> Option<SeriesRef<'_>> {
         Some(match &self.series {
             Counted::One(s) => SeriesRef::Borrowed(s),
@@ -286,9 +252,7 @@ impl Handler for Instrumented {
         })
     }
 
-    fn cleanup(&self) {
-        self.inner.cleanup();
-    }
+    super::forward_handler!(inner);
 }
 
 /// Finishes the handlers `cx` entered with the response's `status` and

@@ -6,9 +6,7 @@
 //! Only servers with `trace` pay for it: others' handlers are not wrapped.
 
 use super::metrics::SeriesRef;
-use super::routes::RouteList;
-use super::{BoxFuture, Cx, Flow, Handler, Response, Step};
-use crate::error::HttpError;
+use super::{Cx, Handler, Step};
 use crate::logging::{Level, Logging};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -48,43 +46,9 @@ impl Handler for Traced {
         self.inner.handle(cx)
     }
 
-    fn handle_async<'s>(&'s self, cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
-        self.inner.handle_async(cx)
-    }
-
-    fn routes(&self) -> Option<&RouteList> {
-        self.inner.routes()
-    }
-
-    fn indexed_routes(&self, index: usize) -> Option<&RouteList> {
-        self.inner.indexed_routes(index)
-    }
-
-    fn error_routes(&self) -> Option<&RouteList> {
-        self.inner.error_routes()
-    }
-
-    fn on_response(&self, cx: &Cx<'_>, response: Response) -> Response {
-        self.inner.on_response(cx, response)
-    }
-
-    fn wraps_async(&self) -> bool {
-        self.inner.wraps_async()
-    }
-
-    fn on_response_async<'s>(
-        &'s self,
-        cx: &'s mut Cx<'_>,
-        response: Response,
-    ) -> BoxFuture<'s, Result<Response, HttpError>> {
-        self.inner.on_response_async(cx, response)
-    }
-
-    fn cleanup(&self) {
-        self.inner.cleanup();
-    }
-
     fn series(&self, cx: &Cx<'_>) -> Option<SeriesRef<'_>> {
         self.inner.series(cx)
     }
+
+    super::forward_handler!(inner);
 }
