@@ -207,6 +207,52 @@ fn spans(exports: &[Export]) -> Vec<Span> {
     out
 }
 
+/// `bellhop run` with `config`, exporting to the collector on
+/// `collector_port` with the `extra` environment (and no inherited
+/// `OTEL_*` that would turn export off or send it elsewhere), once it
+/// listens on `port`.
+fn run(
+    dir: &std::path::Path,
+    config: &serde_json::Value,
+    port: u16,
+    collector_port: u16,
+    extra: &[(&str, &str)],
+) -> Proc {
+    let path = dir.join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bellhop"));
+    cmd.args(["run", "--config"])
+        .arg(&path)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{collector_port}"),
+        );
+    for var in [
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_METRICS_EXPORTER",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(extra.iter().copied());
+    let p = Proc(
+        cmd.stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "bellhop does not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
 fn get(port: u16, path: &str, headers: &str) -> String {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
@@ -246,34 +292,17 @@ fn sampled_requests_are_exported_as_server_spans() {
             ]}]
         }}}}
     });
-    let path = dir.path().join("config.json");
-    std::fs::write(&path, config.to_string()).unwrap();
-    let _p = Proc(
-        Command::new(env!("CARGO_BIN_EXE_bellhop"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("http://127.0.0.1:{collector_port}"),
-            )
-            .env("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret")
-            .env("OTEL_SERVICE_NAME", "shop")
-            .env("OTEL_BSP_SCHEDULE_DELAY", "50")
-            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-            .env_remove("OTEL_TRACES_EXPORTER")
-            .env_remove("OTEL_SDK_DISABLED")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _p = run(
+        dir.path(),
+        &config,
+        port,
+        collector_port,
+        &[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cret"),
+            ("OTEL_SERVICE_NAME", "shop"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "bellhop does not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let r = get(
         port,
@@ -376,32 +405,13 @@ fn metrics_are_pushed_over_otlp_with_metrics_otlp() {
             "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]
         }}}}
     });
-    let path = dir.path().join("config.json");
-    std::fs::write(&path, config.to_string()).unwrap();
-    let _p = Proc(
-        Command::new(env!("CARGO_BIN_EXE_bellhop"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .env(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                format!("http://127.0.0.1:{collector_port}"),
-            )
-            .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
-            .env_remove("OTEL_METRICS_EXPORTER")
-            .env_remove("OTEL_SDK_DISABLED")
-            .env_remove("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _p = run(
+        dir.path(),
+        &config,
+        port,
+        collector_port,
+        &[("OTEL_METRIC_EXPORT_INTERVAL", "100")],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "bellhop does not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     for _ in 0..3 {
         assert!(get(port, "/", "").ends_with("ok"));
     }
