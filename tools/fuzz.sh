@@ -9,6 +9,7 @@
 # Usage: tools/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 secs=${1:-30}
 shift || true
 if ! cargo +nightly --version >/dev/null 2>&1 || ! cargo fuzz --version >/dev/null 2>&1; then
@@ -31,7 +32,10 @@ flags=()
 [ -n "${FUZZ_CODEGEN_UNITS:-}" ] && flags+=(--codegen-units "$FUZZ_CODEGEN_UNITS")
 [ -n "${FUZZ_SANITIZER:-}" ] && flags+=(--sanitizer "$FUZZ_SANITIZER")
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Targets that provision configs open the files those configs name; they
+# work under TMPDIR (see runtime/fuzz/fuzz_targets/config.rs), removed here.
+scratch=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$scratch"' EXIT
 # Builds every target of a crate at once (in parallel, one link each); a
 # build error fails the run instead of reading as "nothing found".
 dirs=()
@@ -53,7 +57,7 @@ for t in "${targets[@]}"; do
 	if [ -d "$dir/seeds/$t" ]; then cp -n "$dir/seeds/$t"/* "$corpus/" 2>/dev/null || true; fi
 	echo "== fuzz $t (${secs}s)"
 	status=0
-	(cd "$dir" && cargo +nightly fuzz run -O "${flags[@]}" "$t" "corpus/$t" -- \
+	(cd "$dir" && TMPDIR="$scratch" cargo +nightly fuzz run -O "${flags[@]}" "$t" "$root/$corpus" -- \
 		-max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1) >"$log" 2>&1 || status=$?
 	grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)|SUMMARY|panicked|ERROR' "$log" || true
 	if [ -n "$(find "$dir/artifacts/$t" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null)" ]; then
