@@ -20,6 +20,8 @@ mod tls_support;
 mod acme_account_lock;
 #[path = "e2e/acme_pebble.rs"]
 mod acme_pebble;
+#[path = "e2e/acme_pebble_chains.rs"]
+mod acme_pebble_chains;
 #[path = "e2e/acme_server.rs"]
 mod acme_server;
 #[path = "e2e/auth.rs"]

@@ -82,18 +82,9 @@ pub(crate) fn ca(c: &CaConfig) {
 }
 
 /// The `acme` issuer.
-pub(crate) fn acme_issuer(c: &AcmeIssuerConfig, at: &str) -> Result<(), Error> {
+pub(crate) fn acme_issuer(c: &AcmeIssuerConfig) {
     let _module_name = &c.module;
-    refuse(
-        c.preferred_chains.is_some(),
-        format!("{at}.preferred_chains"),
-        "not implemented: bellhop uses the chain the CA sends first",
-    )?;
-    refuse(
-        c.certificate_lifetime.is_some(),
-        format!("{at}.certificate_lifetime"),
-        "not implemented: bellhop orders the CA's default lifetime (or its `profile`)",
-    )?;
+    // `preferred_chains` and `certificate_lifetime`: tls/acme.rs.
     if let Some(ch) = &c.challenges {
         // Accepted: challenges are answered by bellhop's own HTTP and TLS
         // servers on every address and port they listen on; no separate
@@ -102,7 +93,6 @@ pub(crate) fn acme_issuer(c: &AcmeIssuerConfig, at: &str) -> Result<(), Error> {
         let _http_port = ch.http.as_ref().map(|h| h.alternate_port);
         let _tls_port = ch.tls_alpn.as_ref().map(|h| h.alternate_port);
     }
-    Ok(())
 }
 
 /// A log encoder's options bellhop has no use for.
@@ -168,11 +158,11 @@ mod tests {
                 "apps.tls.session_tickets.key_source.provider",
             ),
             (
-                acme(json!({"preferred_chains": {"smallest": true}})),
+                acme(json!({"preferred_chains": {"largest": true}})),
                 "issuers[0].preferred_chains",
             ),
             (
-                acme(json!({"certificate_lifetime": "24h"})),
+                acme(json!({"certificate_lifetime": "0s"})),
                 "issuers[0].certificate_lifetime",
             ),
         ];
@@ -190,6 +180,9 @@ mod tests {
             ),
             acme(
                 json!({"challenges": {"bind_host": "127.0.0.1", "http": {"alternate_port": 8080}}}),
+            ),
+            acme(
+                json!({"certificate_lifetime": "24h", "preferred_chains": {"smallest": true, "root_common_name": ["R"]}}),
             ),
             json!({"logging": {"sink": {"writer": {"output": "stderr"}},
                    "logs": {"l": {"encoder": {"format": "json", "caller_key": "c", "duration_format": "seconds"}}}}}),

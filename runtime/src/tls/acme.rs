@@ -3,22 +3,26 @@
 //! lock); orders validated by HTTP-01 or TLS-ALPN-01, answered by
 //! bellhop's own listeners through
 //! [`super::challenge`]; external account binding; a custom trusted root
-//! for test CAs; polling with backoff.
+//! for test CAs; polling with backoff; `certificate_lifetime` and
+//! `preferred_chains` through signed requests of our own ([`wire`]).
 //!
 //! Defaults follow Caddy: Let's Encrypt's production directory, both
 //! challenge types enabled (HTTP-01 tried first). ZeroSSL-specific
 //! settings are rejected with a clear error by the issuer module.
 
+mod chains;
+mod order;
+mod wire;
+
 use super::challenge;
 use super::config::AcmeIssuerConfig;
 use super::storage::{safe_key, Storage};
 use crate::error::Error;
-use instant_acme::{
-    Account, AccountCredentials, AuthorizationStatus, ChallengeType, ExternalAccountKey,
-    Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
-};
+use instant_acme::{Account, AccountCredentials, ExternalAccountKey, NewAccount};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use chains::ChainPreference;
 
 /// Let's Encrypt's production directory (Caddy's default `ca`).
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -36,7 +40,18 @@ pub struct AcmeIssuer {
     profile: Option<String>,
     /// Ask for certificates with the TLS Feature (Must-Staple) extension.
     pub must_staple: bool,
-    account: tokio::sync::Mutex<Option<Arc<Account>>>,
+    /// The `notAfter` asked for, from now (`certificate_lifetime`).
+    lifetime: Option<Duration>,
+    preferred_chains: Option<ChainPreference>,
+    /// The HTTPS client (built at first use: it needs the runtime).
+    http: std::sync::OnceLock<Result<wire::Http, String>>,
+    account: tokio::sync::Mutex<Option<Arc<Registered>>>,
+}
+
+/// An account: instant-acme's handle, and its key for our own requests.
+struct Registered {
+    account: Account,
+    signer: wire::Signer,
 }
 
 /// The issuer used when no policy names one.
@@ -50,7 +65,7 @@ impl AcmeIssuer {
     /// Decodes the issuer's JSON at `at`.
     pub fn provision(value: &serde_json::Value, at: &str) -> Result<Self, Error> {
         let c: AcmeIssuerConfig = crate::config::decode(value, at)?;
-        crate::config::unread::acme_issuer(&c, at)?;
+        crate::config::unread::acme_issuer(&c);
         if c.account_key.is_some() {
             return Err(Error::config(
                 format!("{at}.account_key"),
@@ -78,12 +93,29 @@ impl AcmeIssuer {
                 )
             })?;
         }
-        Ok(Self::from_config(c))
+        let preferred_chains = c
+            .preferred_chains
+            .as_ref()
+            .map(|p| ChainPreference::decode(p, &format!("{at}.preferred_chains")))
+            .transpose()?;
+        if c.certificate_lifetime.is_some_and(|l| l.0.is_zero()) {
+            return Err(Error::config(
+                format!("{at}.certificate_lifetime"),
+                "must be more than zero",
+            ));
+        }
+        Ok(AcmeIssuer {
+            preferred_chains,
+            ..Self::from_config(c)
+        })
     }
 
     fn from_config(c: AcmeIssuerConfig) -> Self {
         let ch = c.challenges.unwrap_or_default();
         AcmeIssuer {
+            lifetime: c.certificate_lifetime.map(|l| l.0),
+            preferred_chains: None,
+            http: std::sync::OnceLock::new(),
             ca: c
                 .ca
                 .filter(|s| !s.is_empty())
@@ -121,12 +153,15 @@ impl AcmeIssuer {
         )
     }
 
+    fn http(&self) -> Result<&wire::Http, String> {
+        self.http
+            .get_or_init(|| wire::http_client(self.trusted_root.as_deref()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn builder(&self) -> Result<instant_acme::AccountBuilder, String> {
-        match &self.trusted_root {
-            Some(root) => Account::builder_with_root(root),
-            None => Account::builder(),
-        }
-        .map_err(es)
+        Ok(Account::builder_with_http(Box::new(self.http()?.clone())))
     }
 
     /// The account stored at `key`, if any.
@@ -134,21 +169,22 @@ impl AcmeIssuer {
         &self,
         storage: &Storage,
         key: &str,
-    ) -> Result<Option<Account>, String> {
-        let stored = storage.read(key).map_err(|e| e.to_string())?;
-        let Some(creds) =
-            stored.and_then(|b| serde_json::from_slice::<AccountCredentials>(&b).ok())
-        else {
+    ) -> Result<Option<Registered>, String> {
+        let Some(stored) = storage.read(key).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let Ok(creds) = serde_json::from_slice::<AccountCredentials>(&stored) else {
             return Ok(None);
         };
         let account = self.builder()?.from_credentials(creds).await.map_err(es)?;
-        Ok(Some(account))
+        let signer = wire::Signer::from_credentials(&stored)?;
+        Ok(Some(Registered { account, signer }))
     }
 
     /// The account at `ca`: the one in memory, else the stored one, else a
     /// new registration. Registering takes the account's storage lock and
     /// looks in storage again, so processes sharing storage register once.
-    async fn account(&self, storage: &Storage, ca: &str) -> Result<Arc<Account>, String> {
+    async fn account(&self, storage: &Storage, ca: &str) -> Result<Arc<Registered>, String> {
         let mut slot = self.account.lock().await;
         if let Some(a) = slot.as_ref().filter(|_| ca == self.ca) {
             return Ok(a.clone());
@@ -175,7 +211,7 @@ impl AcmeIssuer {
     }
 
     /// Registers a new account at `ca` and stores it at `key`.
-    async fn register(&self, storage: &Storage, ca: &str, key: &str) -> Result<Account, String> {
+    async fn register(&self, storage: &Storage, ca: &str, key: &str) -> Result<Registered, String> {
         let contact = self.email.as_ref().map(|e| format!("mailto:{e}"));
         let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
         let new = NewAccount {
@@ -193,9 +229,10 @@ impl AcmeIssuer {
             .await
             .map_err(es)?;
         let json = serde_json::to_vec(&creds).map_err(es)?;
+        let signer = wire::Signer::from_credentials(&json)?;
         storage.write(key, &json, true).map_err(es)?;
         tracing::info!(ca, email = ?self.email, "new ACME account registered");
-        Ok(account)
+        Ok(Registered { account, signer })
     }
 
     /// Obtains a certificate for `names` from the CA, falling back to the
@@ -216,97 +253,6 @@ impl AcmeIssuer {
                 None => Err(e),
             },
         }
-    }
-
-    async fn obtain_from(
-        &self,
-        storage: &Storage,
-        ca: &str,
-        names: &[String],
-        key: &rcgen::KeyPair,
-    ) -> Result<(String, String), String> {
-        let account = self.account(storage, ca).await?;
-        let ids: Vec<Identifier> = names
-            .iter()
-            .map(|n| match n.parse() {
-                Ok(ip) => Identifier::Ip(ip),
-                Err(_) => Identifier::Dns(n.clone()),
-            })
-            .collect();
-        let mut new = NewOrder::new(&ids);
-        if let Some(p) = &self.profile {
-            new = new.profile(p);
-        }
-        let mut order = account.new_order(&new).await.map_err(es)?;
-        let mut published = Vec::new();
-        let mut shared = Vec::new();
-        let mut authzs = order.authorizations();
-        while let Some(a) = authzs.next().await {
-            let mut a = a.map_err(es)?;
-            match a.status {
-                AuthorizationStatus::Pending => {}
-                AuthorizationStatus::Valid => continue,
-                s => return Err(format!("authorization is {s:?}")),
-            }
-            let name = match &a.identifier().identifier {
-                Identifier::Dns(d) => d.clone(),
-                Identifier::Ip(ip) => ip.to_string(),
-                other => return Err(format!("unsupported identifier {other:?}")),
-            };
-            let kind = self.pick(
-                &a.challenges
-                    .iter()
-                    .map(|c| c.r#type.clone())
-                    .collect::<Vec<_>>(),
-            )?;
-            let mut ch = a.challenge(kind.clone()).ok_or("challenge vanished")?;
-            let key_auth = ch.key_authorization();
-            let kind_name = match kind {
-                ChallengeType::Http01 => "http-01",
-                _ => "tls-alpn-01",
-            };
-            shared.extend(challenge::share(
-                storage,
-                &name,
-                kind_name,
-                &ch.token,
-                key_auth.as_str(),
-            ));
-            published.push(match kind {
-                ChallengeType::Http01 => challenge::publish_http01(&ch.token, key_auth.as_str()),
-                _ => challenge::publish_tls_alpn(
-                    &name,
-                    alpn_cert(&name, key_auth.digest().as_ref())?,
-                ),
-            });
-            tracing::info!(name, challenge = ?kind, "solving ACME challenge");
-            ch.set_ready().await.map_err(es)?;
-        }
-        let retry = RetryPolicy::new().timeout(self.timeout);
-        let status = order.poll_ready(&retry).await.map_err(es)?;
-        if status != OrderStatus::Ready {
-            return Err(format!("order ended {status:?}"));
-        }
-        drop((published, shared));
-        let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(es)?;
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        if self.must_staple {
-            params.custom_extensions = vec![super::pki::must_staple_extension()];
-        }
-        let csr = params.serialize_request(key).map_err(es)?;
-        order.finalize_csr(csr.der()).await.map_err(es)?;
-        let chain = order.poll_certificate(&retry).await.map_err(es)?;
-        Ok((chain, key.serialize_pem()))
-    }
-
-    fn pick(&self, offered: &[ChallengeType]) -> Result<ChallengeType, String> {
-        if self.http01 && offered.contains(&ChallengeType::Http01) {
-            return Ok(ChallengeType::Http01);
-        }
-        if self.tls_alpn01 && offered.contains(&ChallengeType::TlsAlpn01) {
-            return Ok(ChallengeType::TlsAlpn01);
-        }
-        Err(format!("no enabled challenge among {offered:?}"))
     }
 }
 

@@ -44,10 +44,12 @@ pub struct Pebble {
     child: Option<Child>,
     api: u16,
     directory: String,
-    management: SocketAddr,
+    pub management: SocketAddr,
     /// The CA (PEM file) of pebble's own HTTPS listeners.
     api_ca_file: PathBuf,
-    api_ca: TestCa,
+    pub api_ca: TestCa,
+    /// Alternate chains pebble offers (`PEBBLE_ALTERNATE_ROOTS`).
+    pub alternate_roots: u32,
 }
 
 impl Drop for Pebble {
@@ -76,6 +78,7 @@ pub fn prepare_pebble(dir: &Path) -> Pebble {
         management: format!("127.0.0.1:{mgmt}").parse().unwrap(),
         api_ca_file,
         api_ca,
+        alternate_roots: 0,
     }
 }
 
@@ -112,6 +115,7 @@ pub fn start_pebble(
         .arg(start_dns().to_string())
         .env("PEBBLE_VA_NOSLEEP", "1")
         .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .env("PEBBLE_ALTERNATE_ROOTS", pebble.alternate_roots.to_string())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
