@@ -56,6 +56,8 @@ mod handoff;
 mod hostile;
 #[path = "e2e/io_idle.rs"]
 mod io_idle;
+#[path = "e2e/io_min_rate.rs"]
+mod io_min_rate;
 #[path = "e2e/logging.rs"]
 mod logging;
 #[path = "e2e/matchers_basic.rs"]

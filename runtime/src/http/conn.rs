@@ -97,6 +97,12 @@ pub struct ConnState {
     write_limit_ms: AtomicU64,
     /// A route's `max_write_chunk`, 0 for the server's.
     write_chunk: AtomicUsize,
+    /// A route's `write_min_rate` (bytes per second), 0 for the server's.
+    write_rate: AtomicU64,
+    /// Milliseconds after `born` when the connection last became busy (its
+    /// first request in flight began): where a minimum write rate counts
+    /// from, as Caddy counts from the request's start.
+    busy_since_ms: AtomicU64,
 }
 
 impl ConnState {
@@ -108,12 +114,18 @@ impl ConnState {
             idle_since_ms: AtomicU64::new(0),
             write_limit_ms: AtomicU64::new(0),
             write_chunk: AtomicUsize::new(0),
+            write_rate: AtomicU64::new(0),
+            busy_since_ms: AtomicU64::new(0),
         })
     }
 
-    /// Sets the write stall limit and chunk size for the requests in flight
-    /// (a route's `timeouts` handler); `None` keeps the server's.
-    pub fn limit_writes(&self, stall: Option<Duration>, chunk: Option<usize>) {
+    /// Sets the write stall limit, chunk size and minimum rate for the
+    /// requests in flight (a route's `timeouts` handler); `None` keeps the
+    /// server's.
+    pub fn limit_writes(&self, stall: Option<Duration>, chunk: Option<usize>, rate: Option<u64>) {
+        if let Some(r) = rate.filter(|r| *r > 0) {
+            self.write_rate.store(r, Ordering::Release);
+        }
         if let Some(t) = stall {
             let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
             self.write_limit_ms.store(ms, Ordering::Release);
@@ -139,10 +151,21 @@ impl ConnState {
         }
     }
 
+    /// A route's minimum write rate, if one is set.
+    fn write_rate(&self) -> Option<u64> {
+        match self.write_rate.load(Ordering::Acquire) {
+            0 => None,
+            r => Some(r),
+        }
+    }
+
     /// Marks a request as started; the guard marks it finished when the
     /// response body is done or dropped.
     pub fn begin(self: &Arc<Self>) -> ActiveGuard {
-        self.active.fetch_add(1, Ordering::AcqRel);
+        if self.active.fetch_add(1, Ordering::AcqRel) == 0 {
+            let ms = self.born.elapsed().as_millis() as u64;
+            self.busy_since_ms.store(ms, Ordering::Release);
+        }
         ActiveGuard(self.clone())
     }
 
@@ -173,12 +196,19 @@ impl Drop for ActiveGuard {
             if s.write_chunk.load(Ordering::Relaxed) != 0 {
                 s.write_chunk.store(0, Ordering::Release);
             }
+            if s.write_rate.load(Ordering::Relaxed) != 0 {
+                s.write_rate.store(0, Ordering::Release);
+            }
         }
     }
 }
 
 /// A socket whose writes fail when they stall longer than the server's
-/// write stall limit (`write_timeout`, `write_idle_timeout`).
+/// write stall limit (`write_timeout`, `write_idle_timeout`), or, under a
+/// minimum write rate (`write_min_rate`), once they fall behind it: a
+/// write pending past `busy since + limit + written / rate` fails, as
+/// Caddy's `IdleDeadline` bounds each write with a rate (so a client that
+/// reads just enough never to stall, but slower than the rate, is cut).
 pub struct TimedIo<T> {
     io: T,
     write_timeout: Option<Duration>,
@@ -191,6 +221,14 @@ pub struct TimedIo<T> {
     armed: bool,
     /// Where a route's own write limits are set.
     state: Option<Arc<ConnState>>,
+    /// The server's `write_min_rate`, 0 for none.
+    min_rate: u64,
+    /// Bytes written since the connection last became busy, and the
+    /// `busy_since_ms` they count from.
+    written: u64,
+    window_ms: u64,
+    /// When the wrapper was made: the rate's start without a state.
+    made: Instant,
 }
 
 impl<T> TimedIo<T> {
@@ -203,7 +241,47 @@ impl<T> TimedIo<T> {
             stall: None,
             armed: false,
             state: None,
+            min_rate: 0,
+            written: 0,
+            window_ms: 0,
+            made: Instant::now(),
         }
+    }
+
+    /// Fails writes that fall behind `rate` bytes per second (0: none).
+    pub fn with_min_rate(mut self, rate: u64) -> Self {
+        self.min_rate = rate;
+        self
+    }
+
+    /// The start of the rate's window, starting a new count when the
+    /// connection became busy again since the last write.
+    fn window_start(&mut self) -> Instant {
+        let Some(s) = &self.state else {
+            return self.made;
+        };
+        let ms = s.busy_since_ms.load(Ordering::Acquire);
+        if ms != self.window_ms {
+            self.window_ms = ms;
+            self.written = 0;
+        }
+        s.born + Duration::from_millis(ms)
+    }
+
+    /// Counts the bytes of a finished write.
+    fn count(&mut self, polled: &Poll<io::Result<usize>>) {
+        if let Poll::Ready(Ok(n)) = polled {
+            self.window_start();
+            self.written += *n as u64;
+        }
+    }
+
+    /// The rate in force: the route's, else the server's.
+    fn rate(&self) -> u64 {
+        self.state
+            .as_ref()
+            .and_then(|s| s.write_rate())
+            .unwrap_or(self.min_rate)
     }
 
     /// Follows the per-route write limits set on `state`.
@@ -234,14 +312,27 @@ impl<T> TimedIo<T> {
         let Some(limit) = limit.or(self.write_timeout) else {
             return polled;
         };
+        let rate = self.rate();
+        let deadline = if rate > 0 {
+            // Recomputed on every pending poll: the allowance grows with
+            // what was written.
+            let credit = Duration::from_secs_f64(self.written as f64 / rate as f64);
+            Some(self.window_start() + limit + credit)
+        } else {
+            None
+        };
         let sleep = match &mut self.stall {
             Some(s) => {
-                if !self.armed {
+                if let Some(d) = deadline {
+                    s.as_mut().reset(d);
+                } else if !self.armed {
                     s.as_mut().reset(Instant::now() + limit);
                 }
                 s
             }
-            None => self.stall.insert(Box::pin(tokio::time::sleep(limit))),
+            None => self.stall.insert(Box::pin(tokio::time::sleep_until(
+                deadline.unwrap_or_else(|| Instant::now() + limit),
+            ))),
         };
         self.armed = true;
         match sleep.as_mut().poll(cx) {
@@ -276,6 +367,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
             _ => buf,
         };
         let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.count(&polled);
         this.check_stall(cx, polled)
     }
 
@@ -293,10 +385,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
                     .find(|b| !b.is_empty())
                     .map_or(&[][..], |b| &b[..]);
                 let polled = Pin::new(&mut this.io).poll_write(cx, &first[..first.len().min(c)]);
+                this.count(&polled);
                 return this.check_stall(cx, polled);
             }
         }
         let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.count(&polled);
         this.check_stall(cx, polled)
     }
 

@@ -308,6 +308,7 @@ pub(crate) async fn serve_conn<I>(
     });
     let io = TokioIo::new(
         TimedIo::new(io, Some(settings.write_stall), settings.max_write_chunk)
+            .with_min_rate(settings.write_min_rate)
             .with_state(state.clone()),
     );
     match (settings.h1, settings.h2c) {

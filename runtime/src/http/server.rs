@@ -41,6 +41,9 @@ pub struct ConnSettings {
     /// How long a write to the client may stall: the smaller of
     /// `write_timeout` and `write_idle_timeout`.
     pub write_stall: Duration,
+    /// `write_min_rate`: the bytes per second a response must average
+    /// from its start (0 for none); see [`super::conn::TimedIo`].
+    pub write_min_rate: u64,
     /// `write_timeout`: how long after its request began a response may
     /// still be written (Go's `WriteTimeout`, Caddy's hard write deadline).
     pub write_timeout: Option<Duration>,
@@ -429,15 +432,9 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
     }
     let has = |p: &str| protocols.iter().any(|x| x == p);
     let d = |o: Option<crate::config::CaddyDuration>| o.map(|d| d.0).filter(|d| !d.is_zero());
-    if srv.write_min_rate != 0 {
-        return Err(Error::config(
-            format!("{path}.write_min_rate"),
-            "not supported: bellhop bounds writes to the client by how long each one stalls \
-             (write_idle_timeout), not by an average rate",
-        ));
-    }
     for (v, field) in [
         (srv.read_min_rate, "read_min_rate"),
+        (srv.write_min_rate, "write_min_rate"),
         (srv.max_write_chunk, "max_write_chunk"),
     ] {
         if v < 0 {
@@ -452,6 +449,7 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
         read_idle: d(srv.read_idle_timeout).unwrap_or(DEFAULT_IO_IDLE),
         read_min_rate: srv.read_min_rate as u64,
         write_stall: d(srv.write_timeout).map_or(write_idle, |w| w.min(write_idle)),
+        write_min_rate: srv.write_min_rate as u64,
         write_timeout: d(srv.write_timeout),
         max_write_chunk: usize::try_from(srv.max_write_chunk).ok().filter(|n| *n > 0),
         read_header_timeout: d(srv.read_header_timeout).unwrap_or(DEFAULT_READ_HEADER),

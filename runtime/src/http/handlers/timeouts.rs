@@ -6,18 +6,18 @@
 //!   `read_timeout` plus `1/rate` seconds per byte read so far (Caddy's
 //!   `IdleDeadline`, as the server's `read_idle_timeout`). A stalled body
 //!   fails whoever reads it (`reverse_proxy` answers 408).
-//! - `write_timeout`: a write to the client may stall at most this long
-//!   (as the server's `write_idle_timeout`), for as long as the
-//!   connection's requests run; `max_write_chunk` bounds each socket write
-//!   so the limit applies between chunks of a large response.
-//! - `write_min_rate` is refused, as the server's is: bellhop bounds writes
-//!   by how long each one stalls, not by an average rate.
+//! - `write_timeout` (with `write_min_rate`): a write to the client may
+//!   stall at most this long (as the server's `write_idle_timeout`), for
+//!   as long as the connection's requests run; with a rate, a write fails
+//!   once pending past `write_timeout` plus `1/rate` seconds per byte
+//!   written since the requests began; `max_write_chunk` bounds each
+//!   socket write so the limit applies between chunks of a large response.
 //!
 //! Over HTTP/3 only the read limits apply: QUIC's own flow control paces
 //! what a client does not read.
 //!
 //! Caddyfile: `timeouts { read_timeout <duration> [<min_rate>];
-//! write_timeout <duration>; max_write_chunk <size> }`.
+//! write_timeout <duration> [<min_rate>]; max_write_chunk <size> }`.
 
 use crate::config::CaddyDuration;
 use crate::error::Error;
@@ -44,6 +44,7 @@ struct Config {
 struct Timeouts {
     read: Option<(Duration, u64)>,
     write: Option<Duration>,
+    write_rate: Option<u64>,
     chunk: Option<usize>,
 }
 
@@ -54,19 +55,15 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
         u64::try_from(n)
             .map_err(|_| Error::config(format!("{path}.{field}"), "must not be negative"))
     };
-    if c.write_min_rate != 0 {
-        return Err(Error::config(
-            format!("{path}.write_min_rate"),
-            "not supported: bellhop bounds writes to the client by how long each one stalls \
-             (write_timeout), not by an average rate",
-        ));
-    }
     let rate = non_negative(c.read_min_rate, "read_min_rate")?;
     let chunk = non_negative(c.max_write_chunk, "max_write_chunk")?;
+    let write_rate = non_negative(c.write_min_rate, "write_min_rate")?;
     let write = positive(c.write_timeout);
     Ok(Box::new(Timeouts {
         read: positive(c.read_timeout).map(|t| (t, rate)),
         write,
+        // As the chunk size, only with a write timeout.
+        write_rate: write.and((write_rate > 0).then_some(write_rate)),
         // Caddy applies the chunk size only with a write timeout.
         chunk: write.and((chunk > 0).then_some(chunk as usize)),
     }))
@@ -80,7 +77,7 @@ impl Handler for Timeouts {
         }
         if self.write.is_some() {
             if let Some(state) = &cx.conn.state {
-                state.limit_writes(self.write, self.chunk);
+                state.limit_writes(self.write, self.chunk, self.write_rate);
             }
         }
         Step::Next
