@@ -73,7 +73,7 @@ impl Instance {
             Some(app) => crate::http::autohttps::plan(app, &mut tls)?,
             None => Vec::new(),
         };
-        let tls = tls.finish()?;
+        let mut tls = tls.finish()?;
         p.tls = Some(tls.state.clone());
         if let (Some(app), Some(_)) = (&config.apps.http, &p.metrics) {
             p.metric_hosts = crate::http::metrics::hosts::HostLabels::provision(app, &planned);
@@ -99,6 +99,8 @@ impl Instance {
             crate::http::h3::provision(&mut server);
             servers.push(server);
         }
+        let asked = std::mem::take(&mut *p.manage.lock().unwrap_or_else(|e| e.into_inner()));
+        tls.manage(asked);
         let mut leases = Vec::new();
         let mut by_socket: Vec<(u64, usize)> = Vec::new();
         if let Some(pool) = pool {

@@ -190,6 +190,9 @@ pub struct Provision<'r> {
     /// The server being provisioned logs each handler it enters
     /// (`logs.trace`).
     pub trace: bool,
+    /// Names modules ask the `tls` app to manage (a `reverse_proxy`'s
+    /// `client_certificate_automate`), as Caddy's `tlsApp.Manage`.
+    pub manage: std::sync::Mutex<Vec<String>>,
 }
 
 impl<'r> Provision<'r> {
@@ -200,6 +203,7 @@ impl<'r> Provision<'r> {
             logging: None,
             tls: None,
             trace: false,
+            manage: std::sync::Mutex::new(Vec::new()),
             named: BTreeMap::new(),
             server: String::new(),
             metrics: None,

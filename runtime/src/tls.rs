@@ -304,6 +304,17 @@ pub struct TlsApp {
 }
 
 impl TlsApp {
+    /// Adds `names` (lower-cased) to the names managed from the start.
+    pub fn manage(&mut self, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        self.managed
+            .extend(names.into_iter().map(|n| n.to_lowercase()));
+        self.managed.sort();
+        self.managed.dedup();
+    }
+
     /// Starts managing certificates: names the internal CA can sign are
     /// ready when this returns; the rest are obtained in the background,
     /// and everything is renewed until the config is unloaded.

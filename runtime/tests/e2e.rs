@@ -72,6 +72,8 @@ mod observability;
 mod ports;
 #[path = "e2e/proxy.rs"]
 mod proxy;
+#[path = "e2e/proxy_client_cert.rs"]
+mod proxy_client_cert;
 #[path = "e2e/proxy_dns.rs"]
 mod proxy_dns;
 #[path = "e2e/proxy_fastcgi.rs"]

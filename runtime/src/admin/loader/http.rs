@@ -83,6 +83,7 @@ impl Loader {
                 let c = crate::http::handlers::reverse_proxy::client_config(
                     &t,
                     &[b"http/1.1"],
+                    None,
                     &format!("{at}.tls"),
                 )?;
                 Some(Arc::new(c))
@@ -90,7 +91,12 @@ impl Loader {
             None if url.scheme_str() == Some("https") => {
                 let t = crate::http::handlers::reverse_proxy::TlsConfig::default();
                 Some(Arc::new(
-                    crate::http::handlers::reverse_proxy::client_config(&t, &[b"http/1.1"], at)?,
+                    crate::http::handlers::reverse_proxy::client_config(
+                        &t,
+                        &[b"http/1.1"],
+                        None,
+                        at,
+                    )?,
                 ))
             }
             None => None,

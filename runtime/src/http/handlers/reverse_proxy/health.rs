@@ -134,6 +134,7 @@ pub fn start(
         Transport::Http(t) => t.clone(),
         Transport::Fastcgi(_) => Arc::new(HttpTransport::provision(
             &HttpTransportConfig::default(),
+            None,
             path,
         )?),
     };

@@ -104,7 +104,13 @@ fn versions(c: &HttpTransportConfig, path: &str) -> Result<(bool, bool, bool), E
 
 impl HttpTransport {
     /// Provisions the transport's JSON at `path`.
-    pub fn provision(c: &HttpTransportConfig, path: &str) -> Result<Self, Error> {
+    /// `p` is where a `client_certificate_automate` name is handed to the
+    /// `tls` app (health checks' stand-in transports have none).
+    pub fn provision(
+        c: &HttpTransportConfig,
+        p: Option<&crate::registry::Provision<'_>>,
+        path: &str,
+    ) -> Result<Self, Error> {
         let (h1, h2, h2c) = versions(c, path)?;
         let proxy_protocol = proxy_protocol(&c.proxy_protocol, path)?;
         // As Caddy 2.11: each `keep_alive` field left unset (or zero)
@@ -116,7 +122,7 @@ impl HttpTransport {
         let ka = c.keep_alive.as_ref().unwrap_or(&none);
         let opts = dial_opts(c, ka, proxy_protocol, path)?;
         let tls = match &c.tls {
-            Some(t) => Some(provision_tls(t, &format!("{path}.tls"))?),
+            Some(t) => Some(provision_tls(t, p, &format!("{path}.tls"))?),
             None => None,
         };
         Ok(HttpTransport {
@@ -195,7 +201,18 @@ fn dial_opts(
     })
 }
 
-fn provision_tls(t: &TlsConfig, path: &str) -> Result<Tls, Error> {
+fn provision_tls(
+    t: &TlsConfig,
+    p: Option<&crate::registry::Provision<'_>>,
+    path: &str,
+) -> Result<Tls, Error> {
+    let tls = p.and_then(|p| p.tls.as_ref());
+    if let (false, Some(p)) = (t.client_certificate_automate.is_empty(), p) {
+        p.manage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(t.client_certificate_automate.clone());
+    }
     let mut except = Vec::new();
     for (i, p) in t.except_ports.iter().enumerate() {
         except.push(p.parse().map_err(|_| {
@@ -206,8 +223,8 @@ fn provision_tls(t: &TlsConfig, path: &str) -> Result<Tls, Error> {
         })?);
     }
     Ok(Tls {
-        h1: Arc::new(client_config(t, &[b"http/1.1"], path)?),
-        both: Arc::new(client_config(t, &[b"h2", b"http/1.1"], path)?),
+        h1: Arc::new(client_config(t, &[b"http/1.1"], tls, path)?),
+        both: Arc::new(client_config(t, &[b"h2", b"http/1.1"], tls, path)?),
         server_name: t.server_name.clone(),
         server_name_template: t
             .server_name

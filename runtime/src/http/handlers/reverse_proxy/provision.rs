@@ -154,6 +154,7 @@ fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transp
     let Some(t) = &c.transport else {
         let t = HttpTransport::provision(
             &HttpTransportConfig::default(),
+            None,
             &format!("{path}.transport"),
         )?;
         return Ok((Transport::Http(Arc::new(t)), 0));
@@ -167,7 +168,7 @@ fn transport(c: &HandlerConfig, p: &Provision<'_>, path: &str) -> Result<(Transp
         "http" => {
             let cfg: HttpTransportConfig = p.decode(&v, &tpath)?;
             Ok((
-                Transport::Http(Arc::new(HttpTransport::provision(&cfg, &tpath)?)),
+                Transport::Http(Arc::new(HttpTransport::provision(&cfg, Some(p), &tpath)?)),
                 0,
             ))
         }

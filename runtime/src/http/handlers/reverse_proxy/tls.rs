@@ -1,13 +1,18 @@
 //! TLS to upstreams (the HTTP transport's `tls`): rustls with the `ring`
 //! provider. Trust comes from the system roots, or from `ca`
 //! (`tls.ca_pool.source.inline`/`file`), `root_ca_pool` (base64 DER) and
-//! `root_ca_pem_files`; a client certificate from PEM files;
+//! `root_ca_pem_files`; a client certificate from PEM files, or the one
+//! the `tls` app manages for `client_certificate_automate` (the name is
+//! handed to the app to obtain and renew; each handshake presents the
+//! newest cached certificate for it whose key can sign one of the schemes
+//! the upstream asks for, as Caddy's `GetClientCertificate`);
 //! `insecure_skip_verify` accepts any certificate; `server_name` overrides
 //! SNI and verification (with placeholders, rendered per request when a
 //! connection opens); `curves` restricts key exchange groups.
 
 use crate::config::CaddyDuration;
 use crate::error::Error;
+use crate::tls::TlsState;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -48,15 +53,29 @@ fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 
-/// Builds the client config; `alpn` lists the protocols to offer.
-pub fn client_config(t: &TlsConfig, alpn: &[&[u8]], path: &str) -> Result<ClientConfig, Error> {
+/// Builds the client config; `alpn` lists the protocols to offer; `tls`
+/// is the config's `tls` app, where `client_certificate_automate` finds its
+/// certificate (without it, that field is refused).
+pub fn client_config(
+    t: &TlsConfig,
+    alpn: &[&[u8]],
+    tls: Option<&Arc<TlsState>>,
+    path: &str,
+) -> Result<ClientConfig, Error> {
     let e = |field: &str, m: String| Error::config(format!("{path}.{field}"), m);
-    if !t.client_certificate_automate.is_empty() {
-        return Err(e(
-            "client_certificate_automate",
-            "not implemented by bellhop yet".into(),
-        ));
-    }
+    let automated = match (t.client_certificate_automate.as_str(), tls) {
+        ("", _) => None,
+        (_, None) => {
+            return Err(e(
+                "client_certificate_automate",
+                "needs the tls app, which only a reverse_proxy's transport has".into(),
+            ))
+        }
+        (name, Some(state)) => Some(Arc::new(AutomatedClientCert {
+            name: name.to_lowercase(),
+            state: state.clone(),
+        })),
+    };
     if !matches!(t.renegotiation.as_str(), "" | "never") {
         return Err(e(
             "renegotiation",
@@ -87,20 +106,21 @@ pub fn client_config(t: &TlsConfig, alpn: &[&[u8]], path: &str) -> Result<Client
     } else {
         builder.with_root_certificates(roots(t, path)?)
     };
-    let mut cfg = match (
+    // Files are read (and their errors reported) even when an automated
+    // certificate is set, which wins, as Go's GetClientCertificate wins
+    // over Certificates in Caddy.
+    let files = match (
         t.client_certificate_file.is_empty(),
         t.client_certificate_key_file.is_empty(),
     ) {
-        (true, true) => builder.with_no_client_auth(),
+        (true, true) => None,
         (false, false) => {
             let certs = CertificateDer::pem_file_iter(&t.client_certificate_file)
                 .and_then(|i| i.collect::<Result<Vec<_>, _>>())
                 .map_err(|x| e("client_certificate_file", x.to_string()))?;
             let key = PrivateKeyDer::from_pem_file(&t.client_certificate_key_file)
                 .map_err(|x| e("client_certificate_key_file", x.to_string()))?;
-            builder
-                .with_client_auth_cert(certs, key)
-                .map_err(|x| e("client_certificate_file", x.to_string()))?
+            Some((certs, key))
         }
         (false, true) => {
             return Err(e(
@@ -115,8 +135,48 @@ pub fn client_config(t: &TlsConfig, alpn: &[&[u8]], path: &str) -> Result<Client
             ))
         }
     };
+    let mut cfg = match (automated, files) {
+        (Some(resolver), _) => builder.with_client_cert_resolver(resolver),
+        (None, Some((certs, key))) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|x| e("client_certificate_file", x.to_string()))?,
+        (None, None) => builder.with_no_client_auth(),
+    };
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(cfg)
+}
+
+/// The client certificate the `tls` app manages for `name`.
+struct AutomatedClientCert {
+    name: String,
+    state: Arc<TlsState>,
+}
+
+impl std::fmt::Debug for AutomatedClientCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AutomatedClientCert({})", self.name)
+    }
+}
+
+impl rustls::client::ResolvesClientCert for AutomatedClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        schemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let cert = self
+            .state
+            .cache
+            .lookup(&self.name, |c| c.key.key.choose_scheme(schemes).is_some());
+        if cert.is_none() {
+            tracing::warn!(name = %self.name, "no managed client certificate for the upstream handshake");
+        }
+        cert.map(|c| c.key.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 fn roots(t: &TlsConfig, path: &str) -> Result<RootCertStore, Error> {
