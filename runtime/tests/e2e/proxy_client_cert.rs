@@ -4,7 +4,8 @@
 //! client certificates signed by that CA. The upstream is a second server
 //! of the same config, on HTTPS with `require_and_verify` against the
 //! `local` CA's root (`tls.ca_pool.source.pki_root`); it answers with the
-//! client certificate's first DNS name. Without the field the same
+//! client certificate's first DNS name. The proxy verifies the upstream
+//! against the same root (`ca`: `pki_root`). Without the field the same
 //! upstream refuses the proxy (502).
 
 use crate::support::*;
@@ -28,8 +29,13 @@ fn config(storage: &std::path::Path, up: u16) -> Value {
                "transport": {"protocol": "http", "tls": tls}})
     };
     let upstream_tls = json!({"insecure_skip_verify": true, "server_name": "up.internal"});
-    let mut automated = upstream_tls.clone();
-    automated["client_certificate_automate"] = json!("Client.Internal");
+    // The upstream's certificate verified against the internal CA's root
+    // (any tls.ca_pool.source, as in client authentication).
+    let automated = json!({
+        "ca": {"provider": "pki_root", "authority": ["local"]},
+        "server_name": "up.internal",
+        "client_certificate_automate": "Client.Internal"
+    });
     json!({
         "storage": {"module": "file_system", "root": storage.display().to_string()},
         "apps": {

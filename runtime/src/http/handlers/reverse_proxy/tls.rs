@@ -1,6 +1,7 @@
 //! TLS to upstreams (the HTTP transport's `tls`): rustls with the `ring`
-//! provider. Trust comes from the system roots, or from `ca`
-//! (`tls.ca_pool.source.inline`/`file`), `root_ca_pool` (base64 DER) and
+//! provider. Trust comes from the system roots, or from `ca` (any
+//! `tls.ca_pool.source.*`; only `inline` and `file` where there is no `tls`
+//! app, as in `admin.config.load`), `root_ca_pool` (base64 DER) and
 //! `root_ca_pem_files`; a client certificate from PEM files, or the one
 //! the `tls` app manages for `client_certificate_automate` (the name is
 //! handed to the app to obtain and renew; each handshake presents the
@@ -104,7 +105,7 @@ pub fn client_config(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify))
     } else {
-        builder.with_root_certificates(roots(t, path)?)
+        builder.with_root_certificates(roots(t, tls, path)?)
     };
     // Files are read (and their errors reported) even when an automated
     // certificate is set, which wins, as Go's GetClientCertificate wins
@@ -179,7 +180,7 @@ impl rustls::client::ResolvesClientCert for AutomatedClientCert {
     }
 }
 
-fn roots(t: &TlsConfig, path: &str) -> Result<RootCertStore, Error> {
+fn roots(t: &TlsConfig, tls: Option<&Arc<TlsState>>, path: &str) -> Result<RootCertStore, Error> {
     let mut store = RootCertStore::empty();
     let mut custom = false;
     let mut add = |der: CertificateDer<'static>, field: &str| {
@@ -194,7 +195,15 @@ fn roots(t: &TlsConfig, path: &str) -> Result<RootCertStore, Error> {
         custom = true;
     }
     let mut pem_files: Vec<String> = t.root_ca_pem_files.clone();
-    if let Some(ca) = &t.ca {
+    if let (Some(ca), Some(state)) = (&t.ca, tls) {
+        // Every tls.ca_pool.source module, as client authentication has.
+        for c in crate::tls::ca_pool::load(ca, state, &format!("{path}.ca"))? {
+            add(c, "ca")?;
+        }
+        custom = true;
+    } else if let Some(ca) = &t.ca {
+        // Without the tls app (admin.config.load): the sources that need
+        // nothing of it.
         let cpath = format!("{path}.ca");
         match ca.get("provider").and_then(Value::as_str) {
             Some("inline") => {
