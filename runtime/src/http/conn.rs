@@ -268,11 +268,14 @@ impl<T> TimedIo<T> {
         s.born + Duration::from_millis(ms)
     }
 
-    /// Counts the bytes of a finished write.
+    /// Counts the bytes of a finished write, while a rate is in force
+    /// (a route's rate is set before its response is written).
     fn count(&mut self, polled: &Poll<io::Result<usize>>) {
         if let Poll::Ready(Ok(n)) = polled {
-            self.window_start();
-            self.written += *n as u64;
+            if self.rate() > 0 {
+                self.window_start();
+                self.written += *n as u64;
+            }
         }
     }
 
