@@ -11,14 +11,6 @@
 use crate::support::*;
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn config(storage: &std::path::Path, up: u16) -> Value {
     let proxy = |tls: Value| {
         json!({"handler": "reverse_proxy",

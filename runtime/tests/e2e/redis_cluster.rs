@@ -5,19 +5,12 @@
 //! across slots, and a Sentinel failover the storage follows to the new
 //! master.
 
+use crate::support::free_port;
 use bellhop_runtime::tls::storage::Storage;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A `redis-server` with extra arguments, killed on drop.
 struct Node {

@@ -18,6 +18,16 @@ pub struct TestServer {
 }
 
 /// Wraps routes into a one-server config listening on 127.0.0.1:0.
+/// A port free on 127.0.0.1 now (for configs that must name it before
+/// they load).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub fn config_with(server: Value) -> Value {
     let mut server = server;
     if server.get("listen").is_none() {

@@ -227,14 +227,6 @@ async fn tls_1_1_clients_are_refused_with_a_protocol_version_alert() {
     assert!(e.contains("tls_connection_policies[0].protocol_min"), "{e}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn automatic_https_uses_the_internal_ca_and_redirects_http() {
     let dir = tempfile::tempdir().unwrap();
