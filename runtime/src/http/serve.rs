@@ -499,15 +499,63 @@ pub(crate) async fn route(
     r
 }
 
-async fn route_on(
-    instance: &crate::instance::Instance,
+/// Runs the request on `instance`'s server for `socket_id`. The work before
+/// the first await (choosing the server, TLS pre-route checks, the request
+/// context) is done here, outside the returned future, so that the future
+/// holds only the boxed serving future and the write deadline: every async
+/// level above copies this future whole, and a `parts` or `Cx` kept in it
+/// (2 KB) was copied per request again and again.
+fn route_on<'a>(
+    instance: &'a crate::instance::Instance,
     socket_id: u64,
-    info: &ConnInfo,
+    info: &'a ConnInfo,
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
-) -> Result<super::Response, Abort> {
+) -> impl Future<Output = Result<super::Response, Abort>> + 'a {
+    let started = start_serving(instance, socket_id, info, parts, body);
+    async move {
+        let (serving, deadline, name) = match started {
+            Ok(s) => s,
+            Err(r) => return Ok(r),
+        };
+        let r = match catch_panic(serving).await {
+            Ok(r) => r,
+            Err(msg) => {
+                tracing::error!(server = %name, panic = %msg, "handler panicked");
+                Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
+            }
+        };
+        match (r, deadline) {
+            // `write_timeout` bounds the whole response, however steadily
+            // the client reads (the stall limit bounds each write).
+            (Ok(r), Some(at)) if !http_body::Body::is_end_stream(r.body()) => {
+                Ok(r.map(|b| Body::stream(super::body::Deadline::new(b, at, "write_timeout"))))
+            }
+            (r, _) => r,
+        }
+    }
+}
+
+/// The serving future of a request (boxed), its write deadline and the
+/// server's name; or the answer when no server serves it (an `Err` as large
+/// as the future it replaces, made once per request).
+#[allow(clippy::type_complexity, clippy::result_large_err)]
+fn start_serving<'a>(
+    instance: &'a crate::instance::Instance,
+    socket_id: u64,
+    info: &'a ConnInfo,
+    parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+) -> Result<
+    (
+        Pin<Box<impl Future<Output = Result<super::Response, Abort>> + 'a>>,
+        Option<tokio::time::Instant>,
+        &'a str,
+    ),
+    super::Response,
+> {
     let Some(server) = instance.server_for(socket_id) else {
-        return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
+        return Err(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
     if let Some(r) = crate::tls::accept::pre_route(
         server.tls.as_deref(),
@@ -515,7 +563,7 @@ async fn route_on(
         info,
         &parts,
     ) {
-        return Ok(r);
+        return Err(r);
     }
     let mut parts = parts;
     server.alias_filter.apply(&mut parts.headers);
@@ -525,22 +573,7 @@ async fn route_on(
     let deadline = s
         .write_timeout
         .map(|t| tokio::time::Instant::from_std(cx.start) + t);
-    // Boxed so that the futures wrapping it stay small (see serve_conn).
-    let r = match catch_panic(Box::pin(server.serve(cx))).await {
-        Ok(r) => r,
-        Err(msg) => {
-            tracing::error!(server = %server.name, panic = %msg, "handler panicked");
-            Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
-        }
-    };
-    match (r, deadline) {
-        // `write_timeout` bounds the whole response, however steadily the
-        // client reads (the stall limit bounds each write).
-        (Ok(r), Some(at)) if !http_body::Body::is_end_stream(r.body()) => {
-            Ok(r.map(|b| Body::stream(super::body::Deadline::new(b, at, "write_timeout"))))
-        }
-        (r, _) => r,
-    }
+    Ok((Box::pin(server.serve(cx)), deadline, &server.name))
 }
 
 fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody> {
