@@ -6,6 +6,9 @@
 //! page's script passed its own Content-Security-Policy. A screenshot is
 //! taken as README's is.
 
+mod common;
+use common::free_port;
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -19,14 +22,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn serve(root: &Path, port: u16) -> Server {

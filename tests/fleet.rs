@@ -12,6 +12,8 @@
 //! - Redis frozen while a renewal falls due: all three keep serving; the
 //!   renewal is retried and done (once) when Redis is back.
 
+mod common;
+
 #[path = "../runtime/tests/e2e/dns_responder.rs"]
 mod dns_responder;
 #[path = "../runtime/tests/e2e/redis_support.rs"]

@@ -2,20 +2,14 @@
 //! `bellhop` binary run with `TZ` set to a POSIX zone string writes its
 //! access log's times with that zone's offset, and in UTC without it.
 
+mod common;
+use common::Proc;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs `bellhop run` on a config logging to `log` with a local-time
 /// console encoder, with `tz` as `TZ`; returns the port it serves.

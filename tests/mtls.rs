@@ -3,22 +3,16 @@
 //! and checked with `curl --cert` (a trusted client certificate gets in;
 //! none, or one from another CA, does not).
 
+mod common;
+use common::Proc;
+
 #[path = "h3/client.rs"]
 mod h3c;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -3,28 +3,14 @@
 //! app's `logs.default` deciding their writer, encoder, level and logger
 //! names, as Caddy's default logger does; checked with the binary.
 
+mod common;
+use common::{free_port, Proc};
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn bellhop(dir: &Path, config: &serde_json::Value) -> Command {
     let path = dir.join("config.json");

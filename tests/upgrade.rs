@@ -4,6 +4,8 @@
 //! new-connection clients that retry nothing; and with HTTP/3, whose UDP
 //! socket the new process takes over while the old one lets go of it.
 
+mod common;
+
 #[path = "h3/client.rs"]
 mod h3c;
 #[path = "upgrade/load.rs"]

@@ -9,6 +9,8 @@
 //! each test picks a free port (bind 127.0.0.1:0, close) and starts again
 //! on another if that port was taken meanwhile.
 
+mod common;
+
 #[path = "h3/client.rs"]
 mod h3c;
 #[path = "workers/support.rs"]

@@ -36,13 +36,7 @@ impl Drop for Scratch {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::common::free_port;
 
 /// A running pebble, validating HTTP-01 challenges on `http_port`.
 pub struct Pebble {

@@ -15,13 +15,7 @@ pub struct Server {
     pub first: Child,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::common::free_port;
 
 /// A config answering `body` on 127.0.0.1:`port`.
 pub fn site(port: u16, body: &str) -> String {

@@ -99,13 +99,7 @@ pub fn kill(signal: &str, pid: u32) {
     assert!(ok.success(), "kill {signal} {pid}");
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::common::free_port;
 
 /// Starts `workers` workers on a free port with `body` and waits until
 /// every worker answers; `env` goes to the supervisor. Tries another port

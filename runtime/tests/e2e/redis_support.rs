@@ -5,6 +5,7 @@
 //! and the binary's fleet tests.
 #![allow(dead_code)]
 
+use crate::support::free_port;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +15,6 @@ pub struct Redis {
     /// With TLS: its port, and the server's certificate and key files.
     pub tls: Option<(u16, PathBuf, PathBuf)>,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn bin() -> PathBuf {
