@@ -2,12 +2,13 @@
 //! glob matching (Caddy's path rules are defined in terms of Go's `path`
 //! package), Caddy's duration syntax, a cheap non-cryptographic PRNG, and
 //! the text a panic carries; `background` runs reconfiguration work on
-//! low-priority threads.
+//! low-priority threads; `http_post` makes one-off HTTP/1.1 POSTs.
 
 pub mod background;
 pub mod glob;
 pub use glob::glob_match;
 pub mod goregex;
+pub mod http_post;
 pub mod ipnet;
 pub mod localtime;
 pub mod otlp;

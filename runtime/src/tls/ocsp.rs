@@ -153,45 +153,19 @@ pub fn next_update_of(der: &[u8]) -> Option<i64> {
 
 /// Asks `url` (plain HTTP) with `body`; the answer's bytes.
 async fn fetch(url: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
-    use http_body_util::{BodyExt, Full};
     let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err(format!("{url}: only http:// responders are supported"));
     }
-    let host = uri.host().ok_or("responder URL has no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(80);
-    let ask = async {
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let req = http::Request::post(path)
-            .header(
-                http::header::HOST,
-                uri.authority().map_or("", |a| a.as_str()),
-            )
-            .header(http::header::CONTENT_TYPE, "application/ocsp-request")
-            .body(Full::new(bytes::Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        if !resp.status().is_success() {
-            return Err(format!("{url}: HTTP {}", resp.status()));
-        }
-        let got = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(got.to_bytes().to_vec())
-    };
-    tokio::time::timeout(FETCH_TIMEOUT, ask)
+    let ask = crate::util::http_post::post(&uri, "application/ocsp-request", &[], body, None);
+    let (status, got) = tokio::time::timeout(FETCH_TIMEOUT, ask)
         .await
         .map_err(|_| format!("{url}: no answer within {FETCH_TIMEOUT:?}"))?
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("{url}: HTTP {status}"));
+    }
+    Ok(got.to_vec())
 }
 
 /// Where `cert`'s staple is kept: certmagic's `ocsp/<name>-<FNV-32a of

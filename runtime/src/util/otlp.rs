@@ -145,58 +145,13 @@ pub async fn post(s: &Endpoint, body: Vec<u8>) -> Result<(), String> {
 }
 
 async fn post_now(s: &Endpoint, body: Vec<u8>) -> Result<(), String> {
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
-    let uri = &s.uri;
-    let https = uri.scheme_str() == Some("https");
-    let host = uri
-        .host()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    let mut req = http::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(
-            http::header::HOST,
-            uri.authority().map_or("", |a| a.as_str()),
-        )
-        .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-        .body(Full::new(bytes::Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    for (k, v) in &s.headers {
-        req.headers_mut().append(k.clone(), v.clone());
-    }
-    let status = if https {
-        let tls = tls_client()?
-            .connect(
-                rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?,
-                tcp,
-            )
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        send(TokioIo::new(tls), req).await?
-    } else {
-        send(TokioIo::new(tcp), req).await?
+    let tls = match s.uri.scheme_str() {
+        Some("https") => Some(tls_client()?),
+        _ => None,
     };
-    async fn send<I>(
-        io: I,
-        req: http::Request<Full<bytes::Bytes>>,
-    ) -> Result<http::StatusCode, String>
-    where
-        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    {
-        let (mut send, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let _ = resp.into_body().collect().await;
-        Ok(status)
-    }
+    let content_type = "application/x-protobuf";
+    let (status, _) =
+        super::http_post::post(&s.uri, content_type, &s.headers, body, tls.as_ref()).await?;
     if status.is_success() {
         Ok(())
     } else {
