@@ -27,7 +27,13 @@ impl AcmeIssuer {
                 Err(_) => Identifier::Dns(n.clone()),
             })
             .collect();
-        let mut order = self.new_order(&account, ca, &ids).await?;
+        // Our own signed requests, for what instant-acme cannot ask: one
+        // directory read per issuance, and only when a setting needs them.
+        let wire = match self.lifetime.is_some() || self.preferred_chains.is_some() {
+            true => Some(wire::Wire::new(self.http()?, &account.signer, ca).await?),
+            false => None,
+        };
+        let mut order = self.new_order(&account, wire.as_ref(), &ids).await?;
         let mut published = Vec::new();
         let mut shared = Vec::new();
         let mut authzs = order.authorizations();
@@ -86,13 +92,14 @@ impl AcmeIssuer {
         let csr = params.serialize_request(key).map_err(es)?;
         order.finalize_csr(csr.der()).await.map_err(es)?;
         let mut chain = order.poll_certificate(&retry).await.map_err(es)?;
-        if let Some(prefs) = &self.preferred_chains {
+        if let (Some(prefs), Some(wire)) = (&self.preferred_chains, &wire) {
             let url = order
                 .state()
                 .certificate
                 .clone()
                 .ok_or("no certificate URL")?;
-            let wire = wire::Wire::new(self.http()?, &account.signer, ca).await?;
+            // The default chain again: instant-acme keeps the response's
+            // Link headers, which name the alternates, to itself.
             chain = prefs.select(wire.chains(&url).await?);
         }
         Ok((chain, key.serialize_pem()))
@@ -103,17 +110,16 @@ impl AcmeIssuer {
     async fn new_order(
         &self,
         reg: &Registered,
-        ca: &str,
+        wire: Option<&wire::Wire<'_>>,
         ids: &[Identifier],
     ) -> Result<instant_acme::Order, String> {
-        let Some(lifetime) = self.lifetime else {
+        let (Some(lifetime), Some(wire)) = (self.lifetime, wire) else {
             let mut new = NewOrder::new(ids);
             if let Some(p) = &self.profile {
                 new = new.profile(p);
             }
             return reg.account.new_order(&new).await.map_err(es);
         };
-        let wire = wire::Wire::new(self.http()?, &reg.signer, ca).await?;
         let not_after = SystemTime::now() + lifetime;
         let url = wire
             .new_order(ids, self.profile.as_deref(), not_after)
