@@ -580,6 +580,7 @@ fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody>
     r.map(|inner| ServedBody {
         inner,
         _guard: guard,
+        failed: None,
     })
 }
 
@@ -599,9 +600,16 @@ pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> 
 }
 
 /// A response body that keeps its request counted as active until done.
+///
+/// A body that fails is given one more turn first: hyper's connection
+/// drops what it has not flushed when a body fails, so the head and data
+/// read just before the failure (an upstream that died mid-body) would
+/// never reach the client, which would see no response instead of a
+/// broken one.
 pub struct ServedBody {
     inner: Body,
     _guard: ActiveGuard,
+    failed: Option<BoxError>,
 }
 
 impl http_body::Body for ServedBody {
@@ -612,7 +620,18 @@ impl http_body::Body for ServedBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(e) = this.failed.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => {
+                this.failed = Some(e);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            other => other,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
