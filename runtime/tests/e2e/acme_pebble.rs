@@ -113,10 +113,21 @@ pub fn start_pebble(
         .spawn()
         .expect("pebble starts");
     pebble.child = Some(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Under a full parallel test run pebble can take a while to start.
+    let deadline = Instant::now() + Duration::from_secs(30);
     for port in [api, mgmt] {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "pebble did not listen on {port}");
+            let exited = pebble
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            let log = || std::fs::read_to_string(dir.join("pebble.log")).unwrap_or_default();
+            assert!(exited.is_none(), "pebble exited ({exited:?}):\n{}", log());
+            assert!(
+                Instant::now() < deadline,
+                "pebble did not listen on {port}:\n{}",
+                log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
