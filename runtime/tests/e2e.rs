@@ -84,6 +84,8 @@ mod proxy_forward;
 mod proxy_headers;
 #[path = "e2e/proxy_health.rs"]
 mod proxy_health;
+#[path = "e2e/proxy_keepalive.rs"]
+mod proxy_keepalive;
 #[path = "e2e/proxy_lb.rs"]
 mod proxy_lb;
 #[path = "e2e/proxy_policies.rs"]

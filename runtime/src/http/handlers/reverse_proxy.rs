@@ -12,7 +12,7 @@
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
 //! `transport_http` + `http_config` + `dial` + `forward_proxy` + `stream` +
-//! `tls` + `pool`,
+//! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange),
 //! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
 //! request and its body), `respond` (round trips, finishing responses,
 //! upgrades), `response_body` (`flush_interval`, gzip decoding),
@@ -24,6 +24,7 @@ mod dial;
 mod dynamic;
 mod fastcgi;
 mod forward_proxy;
+mod h1;
 mod handle_response;
 mod headers;
 mod health;
@@ -36,6 +37,7 @@ pub(crate) mod resolver;
 mod respond;
 mod response_body;
 mod selection;
+mod send;
 mod stream;
 mod tls;
 mod transport_fastcgi;

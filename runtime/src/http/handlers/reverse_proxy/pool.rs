@@ -5,15 +5,19 @@
 //! atomic budget (`max_idle_conns`), and a semaphore per host bounds its
 //! connections (`max_conns_per_host`). An HTTP/1.1 connection is
 //! taken out for one exchange and put back when its response body ends,
-//! into the lane of the thread that used it: its driving task lives on
-//! the thread that made it, so a request takes its own lane's connections
+//! into the lane of the thread that used it: its socket is registered
+//! with that thread's reactor (and a hyper connection's task runs there),
+//! so a request takes its own lane's connections
 //! first and another thread's only when its own has none and a new one
 //! would wait for `max_conns_per_host`; a request and its upstream
 //! exchange then stay on one thread, with no cross-thread wake-up. An
 //! HTTP/2 connection stays in lane 0 and is shared (cloned) by concurrent
 //! requests of every thread. Idle connections older than the idle
-//! timeout are dropped when found.
+//! timeout, or closed by the upstream, are dropped when found (our own
+//! HTTP/1.1 connections are probed from the reactor's readiness, with no
+//! system call while nothing arrived).
 
+use super::h1::H1Conn;
 use super::prepare::UpBody;
 use bytes::Bytes;
 use crossbeam_queue::ArrayQueue;
@@ -27,34 +31,54 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// A request sender on one connection.
+/// A connection to send a request on.
 pub enum Sender {
+    /// An HTTP/1.1 connection of hyper's client (driven by its task).
+    H1(http1::SendRequest<UpBody>),
+    H2(http2::SendRequest<UpBody>),
+    /// An HTTP/1.1 connection of our own (`h1`), driven by the request.
+    Own(Box<H1Conn>),
+}
+
+/// A hyper client connection's request sender.
+pub enum HyperSender {
     H1(http1::SendRequest<UpBody>),
     H2(http2::SendRequest<UpBody>),
 }
 
 impl Sender {
-    fn is_closed(&self) -> bool {
+    fn is_closed(&mut self) -> bool {
         match self {
             Sender::H1(s) => s.is_closed(),
             Sender::H2(s) => s.is_closed(),
+            Sender::Own(c) => c.is_closed(),
         }
     }
+}
 
+impl HyperSender {
     /// Sends a request once the connection is ready.
     pub async fn send(
         &mut self,
         req: http::Request<UpBody>,
     ) -> Result<http::Response<Incoming>, hyper::Error> {
         match self {
-            Sender::H1(s) => {
+            HyperSender::H1(s) => {
                 s.ready().await?;
                 s.send_request(req).await
             }
-            Sender::H2(s) => {
+            HyperSender::H2(s) => {
                 s.ready().await?;
                 s.send_request(req).await
             }
+        }
+    }
+
+    /// Back into the pool's form.
+    pub fn into_sender(self) -> Sender {
+        match self {
+            HyperSender::H1(s) => Sender::H1(s),
+            HyperSender::H2(s) => Sender::H2(s),
         }
     }
 }
@@ -185,7 +209,7 @@ impl IdleConns {
     /// A live connection from `lane`, if one is idle there (HTTP/2 ones
     /// are shared and stay).
     fn checkout_lane(&self, lane: usize, idle_timeout: Duration) -> Option<Sender> {
-        while let Some(idle) = self.pop(lane) {
+        while let Some(mut idle) = self.pop(lane) {
             if idle.sender.is_closed() || idle.since.elapsed() > idle_timeout {
                 continue;
             }
@@ -194,6 +218,10 @@ impl IdleConns {
                     let clone = s.clone();
                     self.push(lane, Sender::H2(s), Instant::now());
                     Sender::H2(clone)
+                }
+                Sender::Own(mut c) => {
+                    c.set_reused();
+                    Sender::Own(c)
                 }
                 h1 => h1,
             });
@@ -230,19 +258,21 @@ impl IdleConns {
     /// Keeps a connection for later requests (dropped, and so closed,
     /// when the host's or the transport's idle cap is reached): an
     /// HTTP/1.1 one in the calling thread's lane, an HTTP/2 one in lane 0.
-    pub fn put(&self, sender: Sender) {
-        if !sender.is_closed() {
-            let lane = match sender {
-                Sender::H1(_) => self.my_lane(),
-                Sender::H2(_) => 0,
-            };
-            self.push(lane, sender, Instant::now());
-        }
+    /// Our own connections come back just after their last read, which
+    /// saw the upstream keep them.
+    pub fn put(&self, mut sender: Sender) {
+        let lane = match &mut sender {
+            Sender::H1(s) if !s.is_closed() => self.my_lane(),
+            Sender::Own(_) => self.my_lane(),
+            Sender::H2(s) if !s.is_closed() => 0,
+            _ => return,
+        };
+        self.push(lane, sender, Instant::now());
     }
 }
 
-/// An upstream response body that gives its HTTP/1.1 connection back to
-/// the pool once read to the end.
+/// An upstream response body that gives its hyper HTTP/1.1 connection
+/// back to the pool once read to the end.
 pub struct PooledBody {
     inner: Incoming,
     ret: Option<(Sender, IdleConns)>,

@@ -203,6 +203,16 @@ impl UpBody {
         });
     }
 
+    /// Whether the whole body is in memory (no stream, not held back).
+    pub fn is_in_memory(&self) -> bool {
+        self.rest.is_none() && self.gate.is_none()
+    }
+
+    /// The body in memory (see `is_in_memory`).
+    pub fn into_bytes(self) -> Bytes {
+        self.head.unwrap_or_default()
+    }
+
     fn is_end(&self) -> bool {
         self.head.is_none()
             && self

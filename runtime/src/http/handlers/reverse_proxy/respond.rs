@@ -218,7 +218,7 @@ pub async fn round_trip(
 /// own task, which the handler only waits for.
 async fn send_detached(
     t: &Arc<HttpTransport>,
-    conn: (super::pool::Sender, super::pool::IdleConns),
+    conn: super::transport_http::Conn,
     addr: &DialAddr,
     req: http::Request<super::prepare::UpBody>,
 ) -> Result<http::Response<Body>, RtError> {

@@ -62,6 +62,15 @@ impl UpStream {
         }
     }
 
+    /// A read past the timers, for a liveness probe of an idle stream.
+    pub fn poll_probe(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(&mut self.inner, s => Pin::new(s).poll_read(cx, buf))
+    }
+
     fn poll_inner_write(&mut self, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
         let polled = each!(&mut self.inner, s => Pin::new(s).poll_write(cx, b));
         timed(&mut self.write_timer, self.write_timeout, cx, polled)

@@ -3,18 +3,19 @@
 //! header, read, write, `expect_continue_timeout`), keep-alive settings,
 //! PROXY protocol, a local address, forward proxies (`network_proxy`, in
 //! `forward_proxy`) and transparent gzip (`compression`).
-//! Connections are hyper client connections driven by tasks; idle ones
-//! wait in each upstream's lock-free queue. The JSON model and its
-//! provisioning are in `http_config`.
+//! An HTTP/1.1 connection is our own (`h1`), driven by the requests that
+//! use it, and handed to hyper's client for what that does not cover;
+//! HTTP/2 ones are hyper's, driven by a task. Idle ones wait in each
+//! upstream's lock-free queue (`pool`). Sending a request is in `send`;
+//! the JSON model and its provisioning are in `http_config`.
 
 use super::dial::{dial, DialError, DialOpts};
 use super::forward_proxy::ForwardProxy;
-use super::pool::{IdleConns, PoolLimits, PooledBody, Sender};
-use super::prepare::UpBody;
+use super::h1::{H1Conn, H1Error, Limits, DEFAULT_MAX_HEAD};
+use super::pool::{HyperSender, IdleConns, PoolLimits, Sender};
 use super::stream::UpStream;
 use super::tls::server_name;
 use super::upstreams::{Dial, DialAddr, Upstream};
-use crate::http::Body;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,8 +35,26 @@ pub enum RtError {
     Timeout,
     #[error("upstream: {0}")]
     Http(#[from] hyper::Error),
+    #[error(transparent)]
+    H1(#[from] H1Error),
     #[error("{0}")]
     Other(String),
+}
+
+/// A connection taken for one request, with what it takes to dial anew.
+pub struct Conn {
+    pub(super) sender: Sender,
+    pub(super) idle: IdleConns,
+    pub(super) client: SocketAddr,
+    pub(super) sni: Option<String>,
+}
+
+/// Where a connection came from: its pool, and the client address (for a
+/// PROXY header) and server name it was dialled with.
+pub struct Redial {
+    pub(super) idle: IdleConns,
+    pub(super) client: SocketAddr,
+    pub(super) sni: Option<String>,
 }
 
 /// Provisioned TLS settings.
@@ -102,16 +121,22 @@ impl HttpTransport {
         client: SocketAddr,
         upgrade: bool,
         sni: Option<&str>,
-    ) -> Result<(Sender, IdleConns), RtError> {
+    ) -> Result<Conn, RtError> {
         let idle = self.idle_for(up, addr);
         let tls = self.uses_tls(addr);
+        let conn = |sender| Conn {
+            sender,
+            idle: idle.clone(),
+            client,
+            sni: sni.map(String::from),
+        };
         if upgrade && ((tls && self.h2) || self.h2c) {
             let s = self.connect(addr, tls, client, &idle, true, sni).await?;
-            return Ok((s, idle));
+            return Ok(conn(s));
         }
         if self.keepalive {
             if let Some(s) = idle.checkout(self.idle_timeout) {
-                return Ok((s, idle));
+                return Ok(conn(s));
             }
         }
         let sender = self.connect(addr, tls, client, &idle, false, sni).await?;
@@ -119,7 +144,7 @@ impl HttpTransport {
             // An HTTP/2 connection is shared: later requests find it idle.
             idle.put(Sender::H2(s.clone()));
         }
-        Ok((sender, idle))
+        Ok(conn(sender))
     }
 
     /// A new connection (for health checks), outside the pool.
@@ -127,85 +152,29 @@ impl HttpTransport {
         &self,
         addr: &DialAddr,
         client: SocketAddr,
-    ) -> Result<(Sender, IdleConns), RtError> {
+    ) -> Result<Conn, RtError> {
         let tls = self.uses_tls(addr);
-        let pool = IdleConns::new(&PoolLimits::default());
-        Ok((
-            self.connect(addr, tls, client, &pool, false, None).await?,
-            pool,
-        ))
-    }
-
-    /// Sends `req` (origin-form URI, Host header set) on `sender`.
-    pub async fn send(
-        &self,
-        (mut sender, idle): (Sender, IdleConns),
-        addr: &DialAddr,
-        mut req: http::Request<UpBody>,
-    ) -> Result<http::Response<Body>, RtError> {
-        if let Sender::H2(_) = sender {
-            to_h2_form(&mut req, self.uses_tls(addr))?;
-        } else {
-            if !self.keepalive {
-                req.headers_mut().insert(
-                    http::header::CONNECTION,
-                    http::HeaderValue::from_static("close"),
-                );
-            }
-            self.expect_continue(&mut req);
-            if let Some(p) = self.proxy.as_deref().filter(|p| p.absolute_form()) {
-                if !self.uses_tls(addr) {
-                    to_proxy_form(&mut req, addr, p)?;
-                }
-            }
-        }
-        let closing = req
-            .headers()
-            .get(http::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let gzip = self.compression && super::response_body::request_gzip(&mut req);
-        let sent = sender.send(req);
-        let resp = match self.header_timeout {
-            Some(t) => tokio::time::timeout(t, sent)
-                .await
-                .map_err(|_| RtError::Timeout)??,
-            None => sent.await?,
-        };
-        let ret = match sender {
-            Sender::H1(_) if self.keepalive && !closing => Some((sender, idle)),
-            _ => None,
-        };
-        let resp = resp.map(|b| Body::stream(PooledBody::new(b, ret)));
-        Ok(if gzip {
-            super::response_body::decode_response(resp)
-        } else {
-            resp
+        let idle = IdleConns::new(&PoolLimits::default());
+        Ok(Conn {
+            sender: self.connect(addr, tls, client, &idle, false, None).await?,
+            idle,
+            client,
+            sni: None,
         })
     }
 
-    /// `expect_continue_timeout`: a request with `Expect: 100-continue`
-    /// sends its head, then its body only once the upstream answered
-    /// `100 Continue` or the timeout passed (HTTP/1.1; without the
-    /// setting the body follows at once, as in Go).
-    fn expect_continue(&self, req: &mut http::Request<UpBody>) {
-        let Some(timeout) = self.expect_timeout else {
-            return;
-        };
-        let expects = req
-            .headers()
-            .get(http::header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        if !expects {
-            return;
+    /// A new HTTP/1.1 connection of our own to `addr`, for a request whose
+    /// kept-alive connection was found closed.
+    pub(super) async fn redial(&self, addr: &DialAddr, r: &Redial) -> Result<Box<H1Conn>, RtError> {
+        let tls = self.uses_tls(addr);
+        let sni = r.sni.as_deref();
+        match self
+            .connect(addr, tls, r.client, &r.idle, true, sni)
+            .await?
+        {
+            Sender::Own(c) => Ok(c),
+            _ => Err(RtError::Other("upstream redial: not HTTP/1.1".into())),
         }
-        let go = Arc::new(tokio::sync::Notify::new());
-        let notify = go.clone();
-        hyper::ext::on_informational(req, move |r| {
-            if r.status() == http::StatusCode::CONTINUE {
-                notify.notify_one();
-            }
-        });
-        req.body_mut().hold_until(go, timeout);
     }
 
     async fn connect(
@@ -226,11 +195,10 @@ impl HttpTransport {
             (Some(t), true) => self.handshake(t, addr, raw, h1_only, sni).await?,
             _ => (UpStream::plain(raw, &self.opts), self.h2c && !h1_only),
         };
-        let io = TokioIo::new(io);
         if h2 {
             let (s, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
-                .handshake(io)
+                .handshake(TokioIo::new(io))
                 .await?;
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -238,6 +206,17 @@ impl HttpTransport {
             });
             return Ok(Sender::H2(s));
         }
+        let limits = Limits {
+            max_head: self.max_header.map_or(DEFAULT_MAX_HEAD, |m| m.max(8192)),
+            read_exact: self.read_buf,
+        };
+        Ok(Sender::Own(Box::new(H1Conn::new(io, limits, permit))))
+    }
+
+    /// Hands one of our connections to hyper's client, for a request our
+    /// own exchange does not cover (see `h1`).
+    pub(super) async fn to_hyper(&self, conn: Box<H1Conn>) -> Result<HyperSender, RtError> {
+        let (io, permit) = conn.into_parts();
         let mut b = hyper::client::conn::http1::Builder::new();
         if let Some(m) = self.max_header {
             b.max_buf_size(m.max(8192));
@@ -245,12 +224,12 @@ impl HttpTransport {
         if let Some(r) = self.read_buf {
             b.read_buf_exact_size(Some(r));
         }
-        let (s, conn) = b.handshake(io).await?;
+        let (s, conn) = b.handshake(TokioIo::new(io)).await?;
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
             drop(permit);
         });
-        Ok(Sender::H1(s))
+        Ok(HyperSender::H1(s))
     }
 
     async fn handshake(
@@ -290,41 +269,4 @@ impl HttpTransport {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok((UpStream::tls(stream, &self.opts), h2))
     }
-}
-
-/// A request to a plain HTTP upstream by way of an HTTP proxy: the
-/// absolute URI of the upstream, and the proxy's credentials.
-fn to_proxy_form(
-    req: &mut http::Request<UpBody>,
-    addr: &DialAddr,
-    p: &ForwardProxy,
-) -> Result<(), RtError> {
-    if let DialAddr::Unix(_) = addr {
-        return Ok(());
-    }
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    *req.uri_mut() = format!("http://{}{pq}", addr.hostport())
-        .parse()
-        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
-    if let Some(a) = &p.authorization {
-        req.headers_mut()
-            .insert(http::header::PROXY_AUTHORIZATION, a.clone());
-    }
-    Ok(())
-}
-
-/// HTTP/2 wants an absolute URI (`:authority` from the Host header).
-fn to_h2_form(req: &mut http::Request<UpBody>, tls: bool) -> Result<(), RtError> {
-    let host = req
-        .headers_mut()
-        .remove(http::header::HOST)
-        .and_then(|h| h.to_str().ok().map(String::from))
-        .unwrap_or_else(|| "localhost".into());
-    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let scheme = if tls { "https" } else { "http" };
-    *req.uri_mut() = format!("{scheme}://{host}{pq}")
-        .parse()
-        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
-    *req.version_mut() = http::Version::HTTP_2;
-    Ok(())
 }

@@ -1,0 +1,309 @@
+//! Our own HTTP/1.1 upstream exchange, driven in the request's task: the
+//! request head (and a body already in memory) goes out in one write, the
+//! response head is parsed where it was read (header values share the read
+//! buffer), and the body ([`body::H1Body`]) is read by whoever polls it —
+//! the client connection's own task — and gives the connection back to the
+//! pool when it ends. No connection task, no channel to it, no wake-up
+//! between tasks: hyper's client needs all three per exchange.
+//!
+//! It covers what most proxied requests are: no body, or one read whole
+//! (`request_buffers`, health checks). A streamed request body, a protocol
+//! upgrade, `Transfer-Encoding` set by the client and a gated
+//! `Expect: 100-continue` go through hyper's client instead, on the same
+//! connection (`HttpTransport::send` hands it over).
+//!
+//! Framing is RFC 9112's: no body for HEAD, 1xx, 204 and 304; chunked when
+//! the last transfer coding is; else `Content-Length` (several must agree);
+//! else up to the close. Interim 1xx responses are skipped, as hyper's
+//! client skips them; a 101 is final (the proxy answers a 101 to a
+//! request that asked no upgrade as Caddy does) and closes the connection. A connection is reused only when both sides keep it
+//! alive and the body was read to its exact end.
+
+pub mod body;
+#[cfg(test)]
+mod tests;
+
+use super::stream::UpStream;
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncWriteExt, ReadBuf};
+use tokio::sync::OwnedSemaphorePermit;
+
+pub use body::H1Body;
+
+/// hyper's default cap on a response head (`max_buf_size`).
+pub const DEFAULT_MAX_HEAD: usize = 8192 + 4096 * 100;
+/// The first read of a response; later reads grow while they fill it.
+const FIRST_READ: usize = 8192;
+/// The largest read.
+const MAX_READ: usize = 256 * 1024;
+/// Header fields in one response head.
+const MAX_HEADERS: usize = 128;
+/// A body in memory up to this size goes out in the head's write.
+const INLINE_BODY: usize = 64 * 1024;
+
+/// Size limits of a connection's reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest response head (`max_response_header_size`).
+    pub max_head: usize,
+    /// A fixed read size (`read_buffer_size`), else adaptive.
+    pub read_exact: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: DEFAULT_MAX_HEAD,
+            read_exact: None,
+        }
+    }
+}
+
+/// An HTTP/1.1 connection to an upstream, between exchanges.
+pub struct H1Conn {
+    io: UpStream,
+    /// Bytes read and not yet consumed.
+    buf: BytesMut,
+    /// The request head being written (kept for the next request).
+    head: Vec<u8>,
+    next_read: usize,
+    limits: Limits,
+    reused: bool,
+    /// The `max_conns_per_host` slot this connection holds.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Why an exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum H1Error {
+    #[error("upstream connection: {0}")]
+    Io(#[from] io::Error),
+    #[error("upstream response: {0}")]
+    Malformed(String),
+    /// A connection taken from the pool was closed before it answered.
+    #[error("upstream closed a kept-alive connection before answering")]
+    Stale,
+    #[error("upstream closed the connection before the response head ended")]
+    Closed,
+}
+
+impl H1Conn {
+    /// A new connection over `io`.
+    pub fn new(io: UpStream, limits: Limits, permit: Option<OwnedSemaphorePermit>) -> Self {
+        H1Conn {
+            io,
+            buf: BytesMut::new(),
+            head: Vec::new(),
+            next_read: limits.read_exact.unwrap_or(FIRST_READ),
+            limits,
+            reused: false,
+            permit,
+        }
+    }
+
+    /// Whether the upstream closed (or wrote to) this idle connection,
+    /// from the readiness the reactor already has: no system call unless
+    /// the socket became readable since the last read.
+    pub fn is_closed(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut one = [0u8; 1];
+        let mut rb = ReadBuf::new(&mut one);
+        !matches!(self.io.poll_probe(&mut cx, &mut rb), Poll::Pending)
+    }
+
+    /// Marks a connection taken from the pool.
+    pub fn set_reused(&mut self) {
+        self.reused = true;
+    }
+
+    /// The stream and its slot, for hyper's client to take over (only
+    /// between exchanges, when no byte is left unread).
+    pub fn into_parts(self) -> (UpStream, Option<OwnedSemaphorePermit>) {
+        (self.io, self.permit)
+    }
+
+    /// Reads more into the buffer; `Ok(0)` at the end of the stream.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() - self.buf.len() < self.next_read / 2 {
+            self.buf.reserve(self.next_read);
+        }
+        let want = self.buf.capacity() - self.buf.len();
+        let n = std::task::ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.buf
+        ))?;
+        if self.limits.read_exact.is_none() && n == want {
+            self.next_read = (self.next_read * 2).min(MAX_READ);
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// The upstream's response head and how its body is framed.
+pub struct Head {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub framing: body::Framing,
+    pub keep_alive: bool,
+}
+
+/// Sends one request (its body in memory) and reads the response head.
+pub async fn exchange(
+    mut conn: Box<H1Conn>,
+    method: &Method,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<(Head, Box<H1Conn>), H1Error> {
+    write_head(&mut conn.head, method, uri, headers, body.len());
+    if !body.is_empty() && body.len() <= INLINE_BODY {
+        conn.head.extend_from_slice(&body);
+    }
+    let sent = send(&mut conn, &body).await;
+    if let Err(e) = sent {
+        return Err(if conn.reused {
+            H1Error::Stale
+        } else {
+            e.into()
+        });
+    }
+    let head = loop {
+        if let Some(head) = parse_head(&mut conn.buf, conn.limits.max_head)? {
+            if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+                continue;
+            }
+            break head;
+        }
+        let n = poll_fn(|cx| conn.poll_fill(cx)).await;
+        match n {
+            Ok(0) if conn.buf.is_empty() && conn.reused => return Err(H1Error::Stale),
+            Ok(0) => return Err(H1Error::Closed),
+            Ok(_) => {}
+            Err(e) if conn.buf.is_empty() && conn.reused => {
+                tracing::debug!(error = %e, "kept-alive upstream connection failed");
+                return Err(H1Error::Stale);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut head = head;
+    head.framing = body::framing(method, head.status, &head.headers)?;
+    // Both framings at once: the sender must close (RFC 9112, 6.1).
+    let both =
+        head.headers.contains_key(TRANSFER_ENCODING) && head.headers.contains_key(CONTENT_LENGTH);
+    // A 101 (to a request that asked no upgrade: those go through hyper)
+    // is final, and ends the connection's HTTP.
+    let switched = head.status == StatusCode::SWITCHING_PROTOCOLS;
+    head.keep_alive &= head.framing.delimited() && !both && !switched;
+    Ok((head, conn))
+}
+
+async fn send(conn: &mut H1Conn, body: &Bytes) -> io::Result<()> {
+    conn.io.write_all(&conn.head).await?;
+    if body.len() > INLINE_BODY {
+        conn.io.write_all(body).await?;
+    }
+    conn.io.flush().await
+}
+
+/// `METHOD target HTTP/1.1`, the fields as given, and `Content-Length`
+/// for a non-empty body (as hyper's client sets it; an empty body keeps
+/// the fields as they are).
+fn write_head(w: &mut Vec<u8>, method: &Method, uri: &http::Uri, h: &HeaderMap, len: usize) {
+    w.clear();
+    w.extend_from_slice(method.as_str().as_bytes());
+    w.push(b' ');
+    match uri.scheme() {
+        None => w.extend_from_slice(uri.path_and_query().map_or("/", |p| p.as_str()).as_bytes()),
+        Some(_) => w.extend_from_slice(uri.to_string().as_bytes()),
+    }
+    w.extend_from_slice(b" HTTP/1.1\r\n");
+    for (k, v) in h {
+        if k == TRANSFER_ENCODING || (len > 0 && k == CONTENT_LENGTH) {
+            continue;
+        }
+        w.extend_from_slice(k.as_str().as_bytes());
+        w.extend_from_slice(b": ");
+        w.extend_from_slice(v.as_bytes());
+        w.extend_from_slice(b"\r\n");
+    }
+    if len > 0 {
+        w.extend_from_slice(b"content-length: ");
+        w.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
+        w.extend_from_slice(b"\r\n");
+    }
+    w.extend_from_slice(b"\r\n");
+}
+
+/// Parses a complete response head off the front of `buf`; `None` when
+/// more bytes are needed.
+fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut fields);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() >= max => {
+            return Err(H1Error::Malformed(format!("head larger than {max} bytes")))
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(H1Error::Malformed(e.to_string())),
+    };
+    let code = resp.code.unwrap_or(0);
+    let status =
+        StatusCode::from_u16(code).map_err(|_| H1Error::Malformed(format!("status {code}")))?;
+    let version = if resp.version == Some(0) {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    let base = buf.as_ptr() as usize;
+    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let n = resp.headers.len();
+    for (s, f) in spans.iter_mut().zip(resp.headers.iter()) {
+        let (ns, vs) = (
+            f.name.as_ptr() as usize - base,
+            f.value.as_ptr() as usize - base,
+        );
+        *s = (ns, ns + f.name.len(), vs, vs + f.value.len());
+    }
+    let raw = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(n);
+    for &(ns, ne, vs, ve) in &spans[..n] {
+        let name = HeaderName::from_bytes(&raw[ns..ne])
+            .map_err(|_| H1Error::Malformed("invalid header name".into()))?;
+        let value = HeaderValue::from_maybe_shared(raw.slice(vs..ve))
+            .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
+        headers.append(name, value);
+    }
+    let keep_alive = keeps_alive(version, &headers);
+    Ok(Some(Head {
+        status,
+        version,
+        headers,
+        framing: body::Framing::Length(0),
+        keep_alive,
+    }))
+}
+
+/// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
+fn keeps_alive(v: Version, h: &HeaderMap) -> bool {
+    let has = |token: &str| {
+        h.get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
+    if v == Version::HTTP_10 {
+        has("keep-alive")
+    } else {
+        !has("close")
+    }
+}

@@ -1,0 +1,269 @@
+//! Unit tests of our own HTTP/1.1 exchange, against a scripted upstream on
+//! a real socket: what goes out, each framing, interim responses, reuse
+//! and its limits, stale connections, and malformed answers.
+
+use super::super::dial::{DialOpts, Raw};
+use super::super::pool::{IdleConns, PoolLimits, Sender};
+use super::super::stream::UpStream;
+use super::*;
+use http_body_util::BodyExt;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Our connection and the upstream's end of it.
+async fn pair() -> (Box<H1Conn>, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+    let (s, _) = l.accept().await.unwrap();
+    let io = UpStream::plain(Raw::Tcp(c), &DialOpts::default());
+    (Box::new(H1Conn::new(io, Limits::default(), None)), s)
+}
+
+/// Reads one request head (and `body` more bytes) off the upstream's end.
+async fn read_request(s: &mut TcpStream, body: usize) -> String {
+    let mut got = Vec::new();
+    let mut b = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut b).await.unwrap();
+        assert!(n > 0, "request ended early: {got:?}");
+        got.extend_from_slice(&b[..n]);
+    }
+    let head_end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    while got.len() < head_end + body {
+        let n = s.read(&mut b).await.unwrap();
+        got.extend_from_slice(&b[..n]);
+    }
+    String::from_utf8(got).unwrap()
+}
+
+fn pool() -> IdleConns {
+    IdleConns::new(&PoolLimits {
+        idle_per_host: 4,
+        ..Default::default()
+    })
+}
+
+async fn get(conn: Box<H1Conn>, method: &str) -> Result<(Head, Box<H1Conn>), H1Error> {
+    let m = Method::from_bytes(method.as_bytes()).unwrap();
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("up.example"));
+    exchange(conn, &m, &"/x".parse().unwrap(), &h, Bytes::new()).await
+}
+
+/// The whole body and trailers of `head` on `conn`, given back to `to`.
+async fn read_body(head: Head, conn: Box<H1Conn>, to: &IdleConns) -> (Bytes, Option<HeaderMap>) {
+    let keep = head.keep_alive.then(|| to.clone());
+    let c = H1Body::new(conn, head.framing, keep)
+        .collect()
+        .await
+        .unwrap();
+    let trailers = c.trailers().cloned();
+    (c.to_bytes(), trailers)
+}
+
+fn take_own(p: &IdleConns) -> Option<Box<H1Conn>> {
+    match p.checkout(Duration::from_secs(60)) {
+        Some(Sender::Own(c)) => Some(c),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn writes_the_head_and_a_body_in_memory_in_one_go() {
+    let (conn, mut up) = pair().await;
+    let mut h = HeaderMap::new();
+    h.insert("host", HeaderValue::from_static("up.example"));
+    h.insert("content-length", HeaderValue::from_static("99"));
+    h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+    let uri = "/p?q=1".parse().unwrap();
+    let sent = tokio::spawn(async move {
+        exchange(conn, &Method::POST, &uri, &h, Bytes::from_static(b"hello")).await
+    });
+    let req = read_request(&mut up, 5).await;
+    assert_eq!(
+        req,
+        "POST /p?q=1 HTTP/1.1\r\nhost: up.example\r\ncontent-length: 5\r\n\r\nhello"
+    );
+    up.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, _) = sent.await.unwrap().unwrap();
+    assert_eq!(head.status, StatusCode::NO_CONTENT);
+    assert_eq!(head.framing, body::Framing::Length(0));
+}
+
+#[tokio::test]
+async fn a_length_body_is_read_and_the_connection_kept() {
+    let (conn, mut up) = pair().await;
+    let p = pool();
+    let (resp, _) = tokio::join!(get(conn, "GET"), async {
+        read_request(&mut up, 0).await;
+        up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhel")
+            .await
+            .unwrap();
+        up.write_all(b"lo").await.unwrap();
+    });
+    let (head, conn) = resp.unwrap();
+    assert_eq!(head.headers["x-a"], "b");
+    assert_eq!(head.version, Version::HTTP_11);
+    assert_eq!(read_body(head, conn, &p).await.0, "hello");
+    let again = take_own(&p).expect("the connection went back to the pool");
+    assert!(again.reused);
+    let (resp, _) = tokio::join!(get(again, "GET"), async {
+        read_request(&mut up, 0).await;
+        up.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+    });
+    let (head, conn) = resp.unwrap();
+    assert_eq!(read_body(head, conn, &p).await.0, "ok");
+}
+
+#[tokio::test]
+async fn chunked_bodies_keep_their_trailers() {
+    let (conn, mut up) = pair().await;
+    let p = pool();
+    let (resp, _) = tokio::join!(get(conn, "GET"), async {
+        read_request(&mut up, 0).await;
+        let wire: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhel",
+            b"lo\r\n6\r\n world\r",
+            b"\n0\r\nx-sum: 42\r\n\r\n",
+        ];
+        for w in wire {
+            up.write_all(w).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let (head, conn) = resp.unwrap();
+    assert_eq!(head.framing, body::Framing::Chunked(body::Chunk::Size));
+    let (data, trailers) = read_body(head, conn, &p).await;
+    assert_eq!(data, "hello world");
+    assert_eq!(trailers.unwrap()["x-sum"], "42");
+    assert!(take_own(&p).is_some(), "kept after the last chunk");
+}
+
+#[tokio::test]
+async fn a_body_up_to_the_close_is_not_kept() {
+    let (conn, mut up) = pair().await;
+    let p = pool();
+    let (resp, _) = tokio::join!(get(conn, "GET"), async {
+        read_request(&mut up, 0).await;
+        up.write_all(b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\n\r\nall of it")
+            .await
+            .unwrap();
+        up.shutdown().await.unwrap();
+    });
+    let (head, conn) = resp.unwrap();
+    assert_eq!((head.framing, head.keep_alive), (body::Framing::Eof, false));
+    assert_eq!(read_body(head, conn, &p).await.0, "all of it");
+    assert!(take_own(&p).is_none());
+}
+
+#[tokio::test]
+async fn interim_responses_are_skipped_and_head_has_no_body() {
+    let (conn, mut up) = pair().await;
+    let (resp, _) = tokio::join!(get(conn, "HEAD"), async {
+        read_request(&mut up, 0).await;
+        up.write_all(
+            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    });
+    let (head, _) = resp.unwrap();
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(!head.headers.contains_key("link"));
+    assert_eq!(head.framing, body::Framing::Length(0));
+}
+
+#[tokio::test]
+async fn closing_or_switching_answers_are_not_kept() {
+    for wire in [
+        &b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"[..],
+        b"HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
+    ] {
+        let (conn, mut up) = pair().await;
+        let (resp, _) = tokio::join!(get(conn, "GET"), async {
+            read_request(&mut up, 0).await;
+            up.write_all(wire).await.unwrap();
+        });
+        assert!(
+            !resp.unwrap().0.keep_alive,
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_closed_idle_connection_is_seen_and_stale() {
+    let (mut conn, up) = pair().await;
+    assert!(!conn.is_closed());
+    drop(up);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(conn.is_closed(), "the peer's close is seen from readiness");
+    conn.set_reused();
+    assert!(matches!(get(conn, "GET").await, Err(H1Error::Stale)));
+    let (conn, up) = pair().await;
+    drop(up);
+    assert!(matches!(
+        get(conn, "GET").await,
+        Err(H1Error::Closed | H1Error::Io(_))
+    ));
+}
+
+#[tokio::test]
+async fn malformed_answers_are_errors() {
+    let cases: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n",
+        b"HTTP/1.1 999x OK\r\n\r\n",
+    ];
+    for wire in cases {
+        let (conn, mut up) = pair().await;
+        let (resp, _) = tokio::join!(get(conn, "GET"), async {
+            read_request(&mut up, 0).await;
+            up.write_all(wire).await.unwrap();
+        });
+        assert!(
+            matches!(resp, Err(H1Error::Malformed(_))),
+            "{}",
+            String::from_utf8_lossy(wire)
+        );
+    }
+    let (mut conn, mut up) = pair().await;
+    conn.limits.max_head = 8192;
+    let (resp, _) = tokio::join!(get(conn, "GET"), async {
+        read_request(&mut up, 0).await;
+        up.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        let _ = up.write_all(&[b'x'; 9000]).await;
+    });
+    assert!(matches!(resp, Err(H1Error::Malformed(m)) if m.contains("larger than 8192")));
+}
+
+#[tokio::test]
+async fn a_bad_chunk_or_a_short_body_fails_the_body() {
+    for wire in [
+        &b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n"[..],
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nokX\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort",
+    ] {
+        let (conn, mut up) = pair().await;
+        let (resp, _) = tokio::join!(get(conn, "GET"), async {
+            read_request(&mut up, 0).await;
+            up.write_all(wire).await.unwrap();
+            up.shutdown().await.unwrap();
+        });
+        let (head, conn) = resp.unwrap();
+        let p = pool();
+        let got = H1Body::new(conn, head.framing, Some(p.clone()))
+            .collect()
+            .await;
+        assert!(got.is_err(), "{}", String::from_utf8_lossy(wire));
+        assert!(take_own(&p).is_none());
+    }
+}

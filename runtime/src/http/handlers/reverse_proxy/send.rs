@@ -1,0 +1,222 @@
+//! Sending a request on a connection of the HTTP transport: on one of our
+//! own HTTP/1.1 connections when `h1` covers the request (its body is in
+//! memory, no upgrade, no client `Transfer-Encoding`, no gated
+//! `Expect: 100-continue`), else through hyper's client (the connection
+//! is handed over for good). A kept-alive connection the upstream closed
+//! before answering is dialled anew once for a replayable request, as Go's
+//! transport does. Both paths set `Connection: close` without keep-alive,
+//! use absolute form through an HTTP forward proxy, ask for gzip under
+//! `compression`, and time the response head (`response_header_timeout`).
+
+use super::forward_proxy::ForwardProxy;
+use super::h1::{self, H1Body, H1Conn, H1Error};
+use super::pool::{HyperSender, PooledBody, Sender};
+use super::prepare::UpBody;
+use super::response_body::{decode_response, request_gzip};
+use super::transport_http::{Conn, HttpTransport, Redial, RtError};
+use super::upstreams::DialAddr;
+use crate::http::Body;
+use bytes::Bytes;
+use http::header::{CONNECTION, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::Method;
+use std::future::Future;
+use std::sync::Arc;
+
+impl HttpTransport {
+    /// Sends `req` (origin-form URI, Host header set) on `conn`.
+    pub async fn send(
+        &self,
+        conn: Conn,
+        addr: &DialAddr,
+        mut req: http::Request<UpBody>,
+    ) -> Result<http::Response<Body>, RtError> {
+        let Conn {
+            sender,
+            idle,
+            client,
+            sni,
+        } = conn;
+        let mut hyper = match sender {
+            Sender::Own(c) if self.own_covers(&req) => {
+                let again = Redial { idle, client, sni };
+                return self.send_own(c, again, addr, req).await;
+            }
+            Sender::Own(c) => self.to_hyper(c).await?,
+            Sender::H1(s) => HyperSender::H1(s),
+            Sender::H2(s) => HyperSender::H2(s),
+        };
+        let h2 = matches!(hyper, HyperSender::H2(_));
+        if h2 {
+            to_h2_form(&mut req, self.uses_tls(addr))?;
+        } else {
+            self.h1_form(&mut req, addr)?;
+            self.expect_continue(&mut req);
+        }
+        let (closing, gzip) = self.closing_and_gzip(&mut req);
+        let resp = self.timed(hyper.send(req)).await??;
+        let ret = match hyper {
+            HyperSender::H1(_) if self.keepalive && !closing => Some((hyper.into_sender(), idle)),
+            _ => None,
+        };
+        let resp = resp.map(|b| Body::stream(PooledBody::new(b, ret)));
+        Ok(if gzip { decode_response(resp) } else { resp })
+    }
+
+    /// Whether our own exchange can send `req` (see `h1`).
+    fn own_covers(&self, req: &http::Request<UpBody>) -> bool {
+        let h = req.headers();
+        let gated = self.expect_timeout.is_some() && h.contains_key(EXPECT);
+        req.body().is_in_memory()
+            && !gated
+            && !h.contains_key(UPGRADE)
+            && !h.contains_key(TRANSFER_ENCODING)
+    }
+
+    async fn send_own(
+        &self,
+        c: Box<H1Conn>,
+        again: Redial,
+        addr: &DialAddr,
+        mut req: http::Request<UpBody>,
+    ) -> Result<http::Response<Body>, RtError> {
+        self.h1_form(&mut req, addr)?;
+        let (closing, gzip) = self.closing_and_gzip(&mut req);
+        let (parts, body) = req.into_parts();
+        let body = body.into_bytes();
+        let first = self.exchange(c, &parts, body.clone()).await;
+        let (head, c) = match first {
+            Err(RtError::H1(H1Error::Stale)) if replayable(&parts) => {
+                let fresh = self.redial(addr, &again).await?;
+                self.exchange(fresh, &parts, body).await?
+            }
+            other => other?,
+        };
+        let keep = self.keepalive && !closing && head.keep_alive;
+        let body = H1Body::new(c, head.framing, keep.then_some(again.idle));
+        let mut resp = http::Response::new(Body::stream(body));
+        *resp.status_mut() = head.status;
+        *resp.version_mut() = head.version;
+        *resp.headers_mut() = head.headers;
+        Ok(if gzip { decode_response(resp) } else { resp })
+    }
+
+    async fn exchange(
+        &self,
+        c: Box<H1Conn>,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Result<(h1::Head, Box<H1Conn>), RtError> {
+        let fut = h1::exchange(c, &parts.method, &parts.uri, &parts.headers, body);
+        Ok(self.timed(fut).await??)
+    }
+
+    /// `fut` under `response_header_timeout`.
+    async fn timed<T, E>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, RtError> {
+        match self.header_timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| RtError::Timeout),
+            None => Ok(fut.await),
+        }
+    }
+
+    /// An HTTP/1.1 request: `Connection: close` without keep-alive, and
+    /// absolute form through an HTTP proxy to a plain upstream.
+    fn h1_form(&self, req: &mut http::Request<UpBody>, addr: &DialAddr) -> Result<(), RtError> {
+        if !self.keepalive {
+            req.headers_mut()
+                .insert(CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        if let Some(p) = self.proxy.as_deref().filter(|p| p.absolute_form()) {
+            if !self.uses_tls(addr) {
+                to_proxy_form(req, addr, p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the request closes its connection, and whether gzip is
+    /// asked for on the transport's behalf (`compression`).
+    fn closing_and_gzip(&self, req: &mut http::Request<UpBody>) -> (bool, bool) {
+        let closing = req
+            .headers()
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        (closing, self.compression && request_gzip(req))
+    }
+
+    /// `expect_continue_timeout`: a request with `Expect: 100-continue`
+    /// sends its head, then its body only once the upstream answered
+    /// `100 Continue` or the timeout passed (HTTP/1.1; without the
+    /// setting the body follows at once, as in Go).
+    fn expect_continue(&self, req: &mut http::Request<UpBody>) {
+        let Some(timeout) = self.expect_timeout else {
+            return;
+        };
+        let expects = req
+            .headers()
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if !expects {
+            return;
+        }
+        let go = Arc::new(tokio::sync::Notify::new());
+        let notify = go.clone();
+        hyper::ext::on_informational(req, move |r| {
+            if r.status() == http::StatusCode::CONTINUE {
+                notify.notify_one();
+            }
+        });
+        req.body_mut().hold_until(go, timeout);
+    }
+}
+
+/// Go's `isReplayable` for a request whose body is in memory: safe to
+/// send again when the first connection failed before any answer.
+fn replayable(parts: &http::request::Parts) -> bool {
+    matches!(
+        parts.method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    ) || parts.headers.contains_key("idempotency-key")
+        || parts.headers.contains_key("x-idempotency-key")
+}
+
+/// A request to a plain HTTP upstream by way of an HTTP proxy: the
+/// absolute URI of the upstream, and the proxy's credentials.
+fn to_proxy_form(
+    req: &mut http::Request<UpBody>,
+    addr: &DialAddr,
+    p: &ForwardProxy,
+) -> Result<(), RtError> {
+    if let DialAddr::Unix(_) = addr {
+        return Ok(());
+    }
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    *req.uri_mut() = format!("http://{}{pq}", addr.hostport())
+        .parse()
+        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
+    if let Some(a) = &p.authorization {
+        req.headers_mut()
+            .insert(http::header::PROXY_AUTHORIZATION, a.clone());
+    }
+    Ok(())
+}
+
+/// HTTP/2 wants an absolute URI (`:authority` from the Host header).
+fn to_h2_form(req: &mut http::Request<UpBody>, tls: bool) -> Result<(), RtError> {
+    let host = req
+        .headers_mut()
+        .remove(http::header::HOST)
+        .and_then(|h| h.to_str().ok().map(String::from))
+        .unwrap_or_else(|| "localhost".into());
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let scheme = if tls { "https" } else { "http" };
+    *req.uri_mut() = format!("{scheme}://{host}{pq}")
+        .parse()
+        .map_err(|e| RtError::Other(format!("upstream URI: {e}")))?;
+    *req.version_mut() = http::Version::HTTP_2;
+    Ok(())
+}
