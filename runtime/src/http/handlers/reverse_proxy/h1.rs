@@ -29,6 +29,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncWriteExt, ReadBuf};
@@ -246,9 +247,16 @@ fn write_head(w: &mut Vec<u8>, method: &Method, uri: &http::Uri, h: &HeaderMap, 
 /// Parses a complete response head off the front of `buf`; `None` when
 /// more bytes are needed.
 fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut fields);
-    let len = match resp.parse(buf) {
+    // Uninitialised slots, and spans as u32: no 8 KiB of zeroes per head.
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp,
+        buf,
+        &mut fields,
+    );
+    let max = max.min(1 << 30);
+    let len = match parsed {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) if buf.len() >= max => {
             return Err(H1Error::Malformed(format!("head larger than {max} bytes")))
@@ -265,21 +273,19 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
         Version::HTTP_11
     };
     let base = buf.as_ptr() as usize;
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
+    let at = |p: *const u8| (p as usize - base) as u32;
+    let mut spans = [[0u32; 4]; MAX_HEADERS];
     let n = resp.headers.len();
     for (s, f) in spans.iter_mut().zip(resp.headers.iter()) {
-        let (ns, vs) = (
-            f.name.as_ptr() as usize - base,
-            f.value.as_ptr() as usize - base,
-        );
-        *s = (ns, ns + f.name.len(), vs, vs + f.value.len());
+        let (ns, vs) = (at(f.name.as_ptr()), at(f.value.as_ptr()));
+        *s = [ns, ns + f.name.len() as u32, vs, vs + f.value.len() as u32];
     }
     let raw = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(n);
-    for &(ns, ne, vs, ve) in &spans[..n] {
-        let name = HeaderName::from_bytes(&raw[ns..ne])
+    for &[ns, ne, vs, ve] in &spans[..n] {
+        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
             .map_err(|_| H1Error::Malformed("invalid header name".into()))?;
-        let value = HeaderValue::from_maybe_shared(raw.slice(vs..ve))
+        let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
             .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
         headers.append(name, value);
     }
