@@ -36,6 +36,9 @@ pub struct ConnInfo {
     /// The connection's request accounting and per-route write limits
     /// (HTTP/1 and HTTP/2; `None` elsewhere).
     pub state: Option<Arc<ConnState>>,
+    /// The peer's IP as a header value, made once for every request of
+    /// the connection (`X-Forwarded-For`).
+    pub remote_value: std::sync::OnceLock<Option<http::HeaderValue>>,
 }
 
 impl ConnInfo {
@@ -46,6 +49,13 @@ impl ConnInfo {
         } else {
             "http"
         }
+    }
+
+    /// [`Self::remote_ip`] as a header value (`None` if it cannot be one).
+    pub fn remote_header(&self) -> Option<http::HeaderValue> {
+        self.remote_value
+            .get_or_init(|| http::HeaderValue::from_str(&self.remote_ip().to_string()).ok())
+            .clone()
     }
 
     /// The peer's IP (unspecified for unix sockets).

@@ -156,6 +156,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     alpn_h2: false,
                     tls_info: None,
                     state: None,
+                    remote_value: Default::default(),
                 },
             ))
         }
@@ -171,6 +172,7 @@ async fn accept(l: &Listener) -> std::io::Result<(Stream, ConnInfo)> {
                     alpn_h2: false,
                     tls_info: None,
                     state: None,
+                    remote_value: Default::default(),
                 },
             ))
         }

@@ -90,6 +90,7 @@ pub(super) async fn serve(
         alpn_h2: false,
         tls_info: Some(Arc::new(crate::http::tls_info::TlsInfo::from_quic(&conn))),
         state: None,
+        remote_value: Default::default(),
     });
     match catch_panic(drive(&conn, info, &socket, &shared, &settings)).await {
         Ok(Ok(linger_until)) => {

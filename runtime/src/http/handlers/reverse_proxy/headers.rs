@@ -75,18 +75,28 @@ pub fn to_h1_websocket(h: &mut HeaderMap) {
 /// The `Trailer` announcement is kept (Go's proxy re-announces the
 /// trailers it forwards; hyper sends only announced trailer fields).
 pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
-    // Most messages carry none of them: one pass over the names decides.
-    if !h.keys().any(|k| HOP.contains(k)) {
+    // Most messages carry none of them, or only `Connection: keep-alive`:
+    // one pass over the names finds which are there.
+    let mut present = 0u16;
+    for k in h.keys() {
+        if let Some(i) = HOP.iter().position(|n| n == k) {
+            present |= 1 << i;
+        }
+    }
+    if present == 0 {
         return;
     }
     let trailer = h.remove(header::TRAILER);
     if h.contains_key(header::CONNECTION) {
+        // The usual tokens need no list: `close` names no field, and
+        // `Keep-Alive` is removed below anyway.
         let listed: Vec<HeaderName> = h
             .get_all(header::CONNECTION)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|t| !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive"))
+            .filter_map(|t| HeaderName::from_bytes(t).ok())
             .collect();
         for n in listed {
             h.remove(n);
@@ -98,8 +108,8 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
-    for n in HOP.iter() {
-        if h.contains_key(n) {
+    for (i, n) in HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
             h.remove(n);
         }
     }
@@ -173,7 +183,7 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     let xff = match (has_prior, unix) {
         (true, false) => HeaderValue::from_str(&format!("{}, {remote}", prior.join(", "))).ok(),
         (true, true) => HeaderValue::from_str(&prior.join(", ")).ok(),
-        (false, false) => ip_value(remote),
+        (false, false) => cx.conn.remote_header(),
         (false, true) => None,
     };
     if let Some(v) = xff {
@@ -200,13 +210,4 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     if let Some(v) = host {
         h.insert(&XFH, v);
     }
-}
-
-/// An IP address as a header value, formatted without a temporary String.
-fn ip_value(ip: std::net::IpAddr) -> Option<HeaderValue> {
-    let mut buf = [0u8; 48];
-    let mut w = &mut buf[..];
-    std::io::Write::write_fmt(&mut w, format_args!("{ip}")).ok()?;
-    let n = 48 - w.len();
-    HeaderValue::from_bytes(&buf[..n]).ok()
 }

@@ -161,6 +161,7 @@ pub async fn virtual_get(cx: &Cx<'_>, uri: &str) -> Result<String, String> {
         alpn_h2: false,
         tls_info: None,
         state: None,
+        remote_value: Default::default(),
     };
     let body = crate::http::ReqBody::full(bytes::Bytes::new());
     let sub = Cx::new(parts, body, &conn, cx.server);
