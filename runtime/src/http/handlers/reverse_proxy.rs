@@ -177,7 +177,7 @@ impl ReverseProxy {
         let Some(src) = &self.dynamic else {
             return (None, None);
         };
-        match src.upstreams(cx, &self.shared).await {
+        match Box::pin(src.upstreams(cx, &self.shared)).await {
             Ok(p) => (Some(p), None),
             Err(e) => {
                 tracing::error!(error = %e, "failed getting dynamic upstreams; falling back to static upstreams");

@@ -113,7 +113,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         return Ok(p);
     }
     if h.request_buffers != 0 {
-        let (head, rest) = buffer(body, h.request_buffers)
+        let (head, rest) = Box::pin(buffer(body, h.request_buffers))
             .await
             .map_err(HttpError::from)?;
         match rest {

@@ -173,7 +173,7 @@ pub async fn round_trip(
         }
         Transport::Fastcgi(f) => {
             let body = p.body();
-            f.round_trip(cx, addr, &p.method, &p.uri, headers, body)
+            Box::pin(f.round_trip(cx, addr, &p.method, &p.uri, headers, body))
                 .await
                 .map_err(|e| Failure {
                     before_send: e.before_send,
@@ -297,7 +297,7 @@ impl Shared {
         );
         if self.response_buffers != 0 {
             let (parts, body) = resp.into_parts();
-            let body = match buffer(body, self.response_buffers).await {
+            let body = match Box::pin(buffer(body, self.response_buffers)).await {
                 Ok((head, None)) => Body::from_bytes(head),
                 Ok((head, Some(rest))) => Body::stream(Chain {
                     head: Some(head),

@@ -10,50 +10,67 @@
 
 use super::forward_proxy::ForwardProxy;
 use super::h1::{self, H1Body, H1Conn, H1Error};
-use super::pool::{HyperSender, PooledBody, Sender};
+use super::pool::{HyperSender, IdleConns, PooledBody, Sender};
 use super::prepare::UpBody;
 use super::response_body::{decode_response, request_gzip};
 use super::transport_http::{Conn, HttpTransport, Redial, RtError};
 use super::upstreams::DialAddr;
 use crate::http::Body;
 use bytes::Bytes;
+use futures_util::future::Either;
+use futures_util::FutureExt;
 use http::header::{CONNECTION, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::Method;
 use std::future::Future;
 use std::sync::Arc;
 
 impl HttpTransport {
-    /// Sends `req` (origin-form URI, Host header set) on `conn`.
-    pub async fn send(
-        &self,
+    /// Sends `req` (origin-form URI, Host header set) on `conn`. (Not
+    /// async fns, here and in `send_own`: an async fn keeps its arguments
+    /// twice in its future, and this one is polled on every request.)
+    pub fn send<'a>(
+        &'a self,
         conn: Conn,
-        addr: &DialAddr,
-        mut req: http::Request<UpBody>,
-    ) -> Result<http::Response<Body>, RtError> {
+        addr: &'a DialAddr,
+        req: http::Request<UpBody>,
+    ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let Conn {
             sender,
             idle,
             client,
             sni,
         } = conn;
-        let mut hyper = match sender {
+        match sender {
             Sender::Own(c) if self.own_covers(&req) => {
                 let again = Redial { idle, client, sni };
-                return self.send_own(c, again, addr, req).await;
+                Either::Left(self.send_own(c, again, addr, req))
             }
+            // hyper's futures are large: boxed, the common path's stays small.
+            other => Either::Right(Box::pin(self.send_hyper(other, idle, addr, req))),
+        }
+    }
+
+    /// Sends `req` through hyper's client.
+    async fn send_hyper(
+        &self,
+        sender: Sender,
+        idle: IdleConns,
+        addr: &DialAddr,
+        mut req: http::Request<UpBody>,
+    ) -> Result<http::Response<Body>, RtError> {
+        let mut hyper = match sender {
             Sender::Own(c) => self.to_hyper(c).await?,
             Sender::H1(s) => HyperSender::H1(s),
             Sender::H2(s) => HyperSender::H2(s),
         };
-        let h2 = matches!(hyper, HyperSender::H2(_));
-        if h2 {
+        if let HyperSender::H2(_) = hyper {
             to_h2_form(&mut req, self.uses_tls(addr))?;
         } else {
             self.h1_form(&mut req, addr)?;
             self.expect_continue(&mut req);
         }
         let (closing, gzip) = self.closing_and_gzip(&mut req);
-        let resp = self.timed(hyper.send(req)).await??;
+        let resp = self.timed(hyper.send(req)).await?;
         let ret = match hyper {
             HyperSender::H1(_) if self.keepalive && !closing => Some((hyper.into_sender(), idle)),
             _ => None,
@@ -72,54 +89,64 @@ impl HttpTransport {
             && !h.contains_key(TRANSFER_ENCODING)
     }
 
-    async fn send_own(
-        &self,
+    fn send_own<'a>(
+        &'a self,
         c: Box<H1Conn>,
         again: Redial,
-        addr: &DialAddr,
+        addr: &'a DialAddr,
         mut req: http::Request<UpBody>,
-    ) -> Result<http::Response<Body>, RtError> {
-        self.h1_form(&mut req, addr)?;
+    ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
+        let formed = self.h1_form(&mut req, addr);
         let (closing, gzip) = self.closing_and_gzip(&mut req);
         let (parts, body) = req.into_parts();
         let body = body.into_bytes();
-        let first = self.exchange(c, &parts, body.clone()).await;
-        let (head, c) = match first {
-            Err(RtError::H1(H1Error::Stale)) if replayable(&parts) => {
-                let fresh = self.redial(addr, &again).await?;
-                self.exchange(fresh, &parts, body).await?
-            }
-            other => other?,
-        };
-        let keep = self.keepalive && !closing && head.keep_alive;
-        let body = H1Body::new(c, head.framing, keep.then_some(again.idle));
-        let mut resp = http::Response::new(Body::stream(body));
-        *resp.status_mut() = head.status;
-        *resp.version_mut() = head.version;
-        *resp.headers_mut() = head.headers;
-        Ok(if gzip { decode_response(resp) } else { resp })
+        async move {
+            formed?;
+            // One await of the exchange (a second, after a redial, would
+            // make the future hold two).
+            let (mut c, mut retried) = (c, false);
+            let (head, c) = loop {
+                match self.exchange(c, &parts, body.clone()).await {
+                    Err(RtError::H1(H1Error::Stale)) if !retried && replayable(&parts) => {
+                        c = Box::pin(self.redial(addr, &again)).await?;
+                        retried = true;
+                    }
+                    other => break other?,
+                }
+            };
+            let keep = self.keepalive && !closing && head.keep_alive;
+            let body = H1Body::new(c, head.framing, keep.then_some(again.idle));
+            let mut resp = http::Response::new(Body::stream(body));
+            *resp.status_mut() = head.status;
+            *resp.version_mut() = head.version;
+            *resp.headers_mut() = head.headers;
+            Ok(if gzip { decode_response(resp) } else { resp })
+        }
     }
 
-    async fn exchange(
+    fn exchange<'f>(
         &self,
         c: Box<H1Conn>,
-        parts: &http::request::Parts,
+        parts: &'f http::request::Parts,
         body: Bytes,
-    ) -> Result<(h1::Head, Box<H1Conn>), RtError> {
+    ) -> impl Future<Output = Result<(h1::Head, Box<H1Conn>), RtError>> + 'f {
         let fut = h1::exchange(c, &parts.method, &parts.uri, &parts.headers, body);
-        Ok(self.timed(fut).await??)
+        self.timed(fut)
     }
 
-    /// `fut` under `response_header_timeout`.
-    async fn timed<T, E>(
-        &self,
-        fut: impl Future<Output = Result<T, E>>,
-    ) -> Result<Result<T, E>, RtError> {
+    /// `fut` under `response_header_timeout` (not an async fn: that would
+    /// hold `fut` twice, before and inside the timeout).
+    fn timed<F, T, E>(&self, fut: F) -> impl Future<Output = Result<T, RtError>>
+    where
+        F: Future<Output = Result<T, E>>,
+        RtError: From<E>,
+    {
         match self.header_timeout {
-            Some(t) => tokio::time::timeout(t, fut)
-                .await
-                .map_err(|_| RtError::Timeout),
-            None => Ok(fut.await),
+            Some(t) => Either::Left(tokio::time::timeout(t, fut).map(|r| match r {
+                Ok(r) => r.map_err(RtError::from),
+                Err(_) => Err(RtError::Timeout),
+            })),
+            None => Either::Right(fut.map(|r| r.map_err(RtError::from))),
         }
     }
 

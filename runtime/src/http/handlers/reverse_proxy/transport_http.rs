@@ -131,7 +131,9 @@ impl HttpTransport {
             sni: sni.map(String::from),
         };
         if upgrade && ((tls && self.h2) || self.h2c) {
-            let s = self.connect(addr, tls, client, &idle, true, sni).await?;
+            // Dialling is rare next to reuse: its large future is boxed, so the
+            // request's own future stays small.
+            let s = Box::pin(self.connect(addr, tls, client, &idle, true, sni)).await?;
             return Ok(conn(s));
         }
         if self.keepalive {
@@ -139,7 +141,7 @@ impl HttpTransport {
                 return Ok(conn(s));
             }
         }
-        let sender = self.connect(addr, tls, client, &idle, false, sni).await?;
+        let sender = Box::pin(self.connect(addr, tls, client, &idle, false, sni)).await?;
         if let (Sender::H2(s), true) = (&sender, self.keepalive) {
             // An HTTP/2 connection is shared: later requests find it idle.
             idle.put(Sender::H2(s.clone()));
