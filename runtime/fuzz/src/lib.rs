@@ -68,6 +68,7 @@ pub fn serve(instance: &Instance, parts: http::request::Parts, body: Bytes) -> O
         alpn_h2: false,
         tls_info: None,
         state: None,
+        remote_value: Default::default(),
     };
     RT.with(|rt| {
         rt.block_on(async {
