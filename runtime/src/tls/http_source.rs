@@ -125,12 +125,7 @@ fn fetch(url: &str, tls: Option<&Client>) -> Result<Vec<u8>, String> {
         Some("https") => true,
         _ => return Err("not an http(s) URL".into()),
     };
-    let host = uri
-        .host()
-        .ok_or("no host")?
-        .trim_matches(['[', ']'])
-        .to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let (host, port) = crate::util::http_post::host_port(&uri, https).ok_or("no host")?;
     let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
         .map_err(|e| e.to_string())?
         .next()

@@ -18,7 +18,7 @@ use super::TlsState;
 use crate::config::CaddyDuration;
 use crate::error::Error;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -259,25 +259,11 @@ impl Permission {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
         let req = http::Request::get(url)
             .header(http::header::HOST, &self.host)
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((status, body))
+        crate::util::http_post::exchange(TokioIo::new(stream), req).await
     }
 }
 
