@@ -13,7 +13,7 @@ use super::h1::{self, H1Body, H1Conn, H1Error};
 use super::pool::{HyperSender, IdleConns, PooledBody, Sender};
 use super::prepare::UpBody;
 use super::response_body::{decode_response, request_gzip};
-use super::transport_http::{Conn, HttpTransport, Redial, RtError};
+use super::transport_http::{Conn, HttpTransport, Origin, RtError};
 use super::upstreams::DialAddr;
 use crate::http::Body;
 use bytes::Bytes;
@@ -34,19 +34,13 @@ impl HttpTransport {
         addr: &'a DialAddr,
         req: http::Request<UpBody>,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
-        let Conn {
-            sender,
-            idle,
-            client,
-            sni,
-        } = conn;
+        let Conn { sender, origin } = conn;
         match sender {
             Sender::Own(c) if self.own_covers(&req) => {
-                let again = Redial { idle, client, sni };
-                Either::Left(self.send_own(c, again, addr, req))
+                Either::Left(self.send_own(c, origin, addr, req))
             }
             // hyper's futures are large: boxed, the common path's stays small.
-            other => Either::Right(Box::pin(self.send_hyper(other, idle, addr, req))),
+            other => Either::Right(Box::pin(self.send_hyper(other, origin.idle, addr, req))),
         }
     }
 
@@ -92,7 +86,7 @@ impl HttpTransport {
     fn send_own<'a>(
         &'a self,
         c: Box<H1Conn>,
-        again: Redial,
+        origin: Origin,
         addr: &'a DialAddr,
         mut req: http::Request<UpBody>,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
@@ -108,14 +102,14 @@ impl HttpTransport {
             let (head, c) = loop {
                 match self.exchange(c, &parts, body.clone()).await {
                     Err(RtError::H1(H1Error::Stale)) if !retried && replayable(&parts) => {
-                        c = Box::pin(self.redial(addr, &again)).await?;
+                        c = Box::pin(self.redial(addr, &origin)).await?;
                         retried = true;
                     }
                     other => break other?,
                 }
             };
             let keep = self.keepalive && !closing && head.keep_alive;
-            let body = H1Body::new(c, head.framing, keep.then_some(again.idle));
+            let body = H1Body::new(c, head.framing, keep.then_some(origin.idle));
             let mut resp = http::Response::new(Body::stream(body));
             *resp.status_mut() = head.status;
             *resp.version_mut() = head.version;

@@ -44,14 +44,12 @@ pub enum RtError {
 /// A connection taken for one request, with what it takes to dial anew.
 pub struct Conn {
     pub(super) sender: Sender,
-    pub(super) idle: IdleConns,
-    pub(super) client: SocketAddr,
-    pub(super) sni: Option<String>,
+    pub(super) origin: Origin,
 }
 
 /// Where a connection came from: its pool, and the client address (for a
 /// PROXY header) and server name it was dialled with.
-pub struct Redial {
+pub struct Origin {
     pub(super) idle: IdleConns,
     pub(super) client: SocketAddr,
     pub(super) sni: Option<String>,
@@ -126,9 +124,11 @@ impl HttpTransport {
         let tls = self.uses_tls(addr);
         let conn = |sender| Conn {
             sender,
-            idle: idle.clone(),
-            client,
-            sni: sni.map(String::from),
+            origin: Origin {
+                idle: idle.clone(),
+                client,
+                sni: sni.map(String::from),
+            },
         };
         if upgrade && ((tls && self.h2) || self.h2c) {
             // Dialling is rare next to reuse: its large future is boxed, so the
@@ -159,15 +159,17 @@ impl HttpTransport {
         let idle = IdleConns::new(&PoolLimits::default());
         Ok(Conn {
             sender: self.connect(addr, tls, client, &idle, false, None).await?,
-            idle,
-            client,
-            sni: None,
+            origin: Origin {
+                idle,
+                client,
+                sni: None,
+            },
         })
     }
 
     /// A new HTTP/1.1 connection of our own to `addr`, for a request whose
     /// kept-alive connection was found closed.
-    pub(super) async fn redial(&self, addr: &DialAddr, r: &Redial) -> Result<Box<H1Conn>, RtError> {
+    pub(super) async fn redial(&self, addr: &DialAddr, r: &Origin) -> Result<Box<H1Conn>, RtError> {
         let tls = self.uses_tls(addr);
         let sni = r.sni.as_deref();
         match self
