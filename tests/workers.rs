@@ -275,10 +275,50 @@ fn two_workers_serve_https_and_http3_each_on_its_own_udp_socket() {
 
 #[test]
 fn a_udp_port_held_by_another_process_stops_start_up_naming_it() {
-    let s = Scratch::new("h3-taken");
-    // With SO_REUSEPORT set, as a worker sets it: only the supervisor's
-    // exclusive probe keeps the workers from joining its port group.
-    let script = "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEPORT,1); s.bind(('127.0.0.1',0)); print(s.getsockname()[1],flush=True); time.sleep(30)";
+    // The held UDP port's TCP twin was free when chosen, but a parallel
+    // test may bind it before the workers do: that run says nothing about
+    // UDP, so it is tried again on another port.
+    for _ in 0..3 {
+        let s = Scratch::new("h3-taken");
+        let (mut python, port) = hold_udp_port();
+        let ca = h3c::TestCa::new();
+        let config = h3c::tls_site(&ca, port, "x", serde_json::json!({}));
+        let mut sup = spawn_workers(&s, 2, &config);
+        let status = sup.wait(Duration::from_secs(15));
+        let _ = python.kill();
+        let _ = python.wait();
+        let log = s.log();
+        if log.contains(&format!(
+            "listen tcp 127.0.0.1:{port}: address already in use"
+        )) {
+            continue;
+        }
+        assert_eq!(status.code(), Some(1), "{log}");
+        let want = format!(
+            "listen udp 127.0.0.1:{port}: address already in use by pid {} (",
+            python.id()
+        );
+        assert!(log.contains(&format!("{want}python3")), "{log}");
+        assert!(!log.contains("import socket"), "{log}");
+        return;
+    }
+    panic!("the TCP twin of every held UDP port was taken by another test");
+}
+
+/// A python3 process holding a UDP port whose TCP twin was free, with
+/// SO_REUSEPORT set as a worker sets it: only the supervisor's exclusive
+/// probe keeps the workers from joining its port group.
+fn hold_udp_port() -> (std::process::Child, u16) {
+    let script = "import socket,time
+while True:
+    t=socket.socket(); t.bind(('127.0.0.1',0)); port=t.getsockname()[1]
+    s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEPORT,1)
+    try:
+        s.bind(('127.0.0.1',port))
+    except OSError:
+        s.close(); t.close(); continue
+    t.close(); break
+print(port,flush=True); time.sleep(30)";
     let mut python = Command::new("python3")
         .args(["-c", script])
         .stdout(Stdio::piped())
@@ -290,21 +330,7 @@ fn a_udp_port_held_by_another_process_stops_start_up_naming_it() {
         &mut line,
     )
     .unwrap();
-    let port: u16 = line.trim().parse().unwrap();
-    let ca = h3c::TestCa::new();
-    let config = h3c::tls_site(&ca, port, "x", serde_json::json!({}));
-    let mut sup = spawn_workers(&s, 2, &config);
-    let status = sup.wait(Duration::from_secs(15));
-    let _ = python.kill();
-    let _ = python.wait();
-    let log = s.log();
-    assert_eq!(status.code(), Some(1), "{log}");
-    let want = format!(
-        "listen udp 127.0.0.1:{port}: address already in use by pid {} (",
-        python.id()
-    );
-    assert!(log.contains(&format!("{want}python3")), "{log}");
-    assert!(!log.contains("import socket"), "{log}");
+    (python, line.trim().parse().unwrap())
 }
 
 /// One HTTPS GET on a new connection with `client` (whose session store
