@@ -94,6 +94,7 @@ pub fn register_standard(r: &mut Registry) {
     r.register("caddy.filesystems", Module::App);
     r.register("tls.issuance.acme", Module::Provided);
     r.register("tls.issuance.internal", Module::Provided);
+    r.register("tls.issuance.zerossl", Module::Provided);
     r.register("caddy.storage.file_system", Module::Provided);
     r.register("caddy.storage.redis", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);

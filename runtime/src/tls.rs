@@ -46,6 +46,7 @@ pub mod stek;
 pub mod storage;
 pub mod suites;
 pub mod tickets;
+pub mod zerossl;
 
 use crate::config::{decode, Config};
 use crate::error::Error;

@@ -2,7 +2,8 @@
 //! glob matching (Caddy's path rules are defined in terms of Go's `path`
 //! package), Caddy's duration syntax, a cheap non-cryptographic PRNG, and
 //! the text a panic carries; `background` runs reconfiguration work on
-//! low-priority threads; `http_post` makes one-off HTTP/1.1 POSTs.
+//! low-priority threads; `http_post` makes one-off HTTP/1.1 POSTs;
+//! `expand_env` fills `{env.*}` into a config value.
 
 pub mod background;
 pub mod glob;
@@ -17,6 +18,23 @@ pub use ipnet::IpNet;
 
 use std::cell::Cell;
 use std::time::Duration;
+
+/// `{env.NAME}` placeholders replaced by the variable (empty when unset),
+/// as Caddy's global replacer expands a config value at provision time.
+pub fn expand_env(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("{env.") {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&std::env::var(&rest[start + 5..start + len]).unwrap_or_default());
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Lexically cleans a slash-separated path as Go's `path.Clean` does:
 /// merges slashes, removes `.` segments, resolves `..` without leaving the
@@ -186,6 +204,14 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_placeholders_expand_and_unset_ones_vanish() {
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(expand_env("x{env.PATH}y"), format!("x{path}y"));
+        assert_eq!(expand_env("a{env.BELLHOP_SURELY_UNSET_VAR}b"), "ab");
+        assert_eq!(expand_env("{env.unterminated"), "{env.unterminated");
+    }
 
     #[test]
     fn panic_messages_of_every_kind() {

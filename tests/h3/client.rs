@@ -51,6 +51,15 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 
+    /// The leaf this CA signs for a PEM CSR (its names and key), in PEM.
+    pub fn sign_csr(&self, csr_pem: &str) -> String {
+        rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
+            .unwrap()
+            .signed_by(&self.issuer)
+            .unwrap()
+            .pem()
+    }
+
     /// A rustls client trusting this CA only, offering `alpn`.
     pub fn client(&self, alpn: &[u8]) -> Arc<rustls::ClientConfig> {
         let mut store = rustls::RootCertStore::empty();

@@ -114,6 +114,17 @@ pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp, at: &str) -> Re
     )
 }
 
+/// The `zerossl` issuer.
+pub(crate) fn zerossl_issuer(c: &crate::tls::config::ZeroSslIssuerConfig) {
+    let _module_name = &c.module;
+    // Accepted: the validation file is served by bellhop's own HTTP
+    // servers on every address and port they listen on; no separate
+    // solver binds a host or an alternate port. (`cname_validation`:
+    // refused in tls/zerossl.rs, it needs a DNS provider.)
+    let _own_servers = &c.listen_host;
+    let _http_port = c.alternate_http_port;
+}
+
 /// The `internal` issuer.
 pub(crate) fn internal_issuer(c: &InternalIssuerConfig) {
     let _module_name = &c.module;

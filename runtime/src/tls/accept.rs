@@ -225,13 +225,13 @@ pub fn pre_route(
     parts: &http::request::Parts,
 ) -> Option<crate::http::Response> {
     let path = parts.uri.path();
-    if path.starts_with(challenge::HTTP01_PREFIX) {
+    if challenge::is_challenge_path(path) {
         let answer = challenge::http01_answer(path).or_else(|| {
             let host = Some(request_host(parts)).filter(|h| !h.is_empty())?;
             challenge::http01_from_storage(storage?, host, path)
         });
         if let Some(answer) = answer {
-            tracing::info!(path, "answering an HTTP-01 challenge");
+            tracing::info!(path, "answering an HTTP challenge");
             let mut r = crate::http::Response::new(crate::http::Body::from_bytes(answer));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,

@@ -7,8 +7,9 @@
 //! `preferred_chains` through signed requests of our own ([`wire`]).
 //!
 //! Defaults follow Caddy: Let's Encrypt's production directory, both
-//! challenge types enabled (HTTP-01 tried first). ZeroSSL-specific
-//! settings are rejected with a clear error by the issuer module.
+//! challenge types enabled (HTTP-01 tried first). At ZeroSSL's ACME
+//! endpoint without `external_account`, the account's EAB credentials
+//! come from ZeroSSL's API for the issuer's email, as Caddy gets them.
 
 mod chains;
 mod order;
@@ -53,6 +54,10 @@ struct Registered {
     account: Account,
     signer: wire::Signer,
 }
+
+/// Where ZeroSSL's ACME directories live: an account there needs EAB
+/// credentials, fetched by email when none are configured.
+pub const ZEROSSL_ACME: &str = "https://acme.zerossl.com/";
 
 /// The issuer used when no policy names one.
 pub fn default_issuer() -> super::issuer::Issuer {
@@ -219,10 +224,11 @@ impl AcmeIssuer {
             terms_of_service_agreed: true,
             only_return_existing: false,
         };
-        let eab = self
-            .eab
-            .as_ref()
-            .map(|(id, k)| ExternalAccountKey::new(id.clone(), k));
+        let eab = match &self.eab {
+            Some((id, k)) => Some(ExternalAccountKey::new(id.clone(), k)),
+            None if ca.starts_with(ZEROSSL_ACME) => Some(self.zerossl_eab().await?),
+            None => None,
+        };
         let (account, creds) = self
             .builder()?
             .create(&new, ca.to_string(), eab.as_ref())
@@ -233,6 +239,21 @@ impl AcmeIssuer {
         storage.write(key, &json, true).map_err(es)?;
         tracing::info!(ca, email = ?self.email, "new ACME account registered");
         Ok(Registered { account, signer })
+    }
+
+    /// EAB credentials for this issuer's email from ZeroSSL's API (its
+    /// ACME endpoint requires EAB), as Caddy generates them.
+    async fn zerossl_eab(&self) -> Result<ExternalAccountKey, String> {
+        let email = self
+            .email
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .ok_or("your email address is required to use ZeroSSL's ACME endpoint")?;
+        let base = super::zerossl::api::base_url();
+        let (kid, key) = super::zerossl::api::eab_for_email(&base, email).await?;
+        let key = decode_mac(&key).ok_or("ZeroSSL's EAB HMAC key is not base64url")?;
+        tracing::info!(key_id = %kid, "generated EAB credentials");
+        Ok(ExternalAccountKey::new(kid, &key))
     }
 
     /// Obtains a certificate for `names` from the CA, falling back to the

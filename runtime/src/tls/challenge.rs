@@ -1,6 +1,7 @@
 //! ACME challenge answers, shared by every listener of the process (as
 //! certmagic's are): HTTP-01 key authorizations by token, served on
-//! `/.well-known/acme-challenge/<token>`, and TLS-ALPN-01 certificates by
+//! `/.well-known/acme-challenge/<token>`, ZeroSSL's validation files on
+//! `/.well-known/pki-validation/<file>`, and TLS-ALPN-01 certificates by
 //! name, served to ClientHellos offering only `acme-tls/1`.
 //!
 //! Shared by every process on the storage too (certmagic's distributed
@@ -15,19 +16,28 @@ use std::sync::{Arc, LazyLock, RwLock};
 
 /// The HTTP-01 path prefix.
 pub const HTTP01_PREFIX: &str = "/.well-known/acme-challenge/";
+/// The path prefix of ZeroSSL's HTTP validation files.
+pub const ZEROSSL_PREFIX: &str = "/.well-known/pki-validation/";
 /// The TLS-ALPN-01 protocol ID.
 pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
+/// Live HTTP answers by request path.
 static HTTP01: LazyLock<RwLock<HashMap<String, String>>> = LazyLock::new(Default::default);
 static TLS_ALPN: LazyLock<RwLock<HashMap<String, Arc<CertifiedKey>>>> =
     LazyLock::new(Default::default);
 
 /// Publishes an HTTP-01 answer until the guard drops.
 pub fn publish_http01(token: &str, key_authorization: &str) -> Published {
+    publish_http_file(&format!("{HTTP01_PREFIX}{token}"), key_authorization)
+}
+
+/// Publishes `body` as the answer to GETs of `path` until the guard drops
+/// (a ZeroSSL validation file).
+pub fn publish_http_file(path: &str, body: &str) -> Published {
     if let Ok(mut m) = HTTP01.write() {
-        m.insert(token.to_string(), key_authorization.to_string());
+        m.insert(path.to_string(), body.to_string());
     }
-    Published::Http(token.to_string())
+    Published::Http(path.to_string())
 }
 
 /// Publishes a TLS-ALPN-01 certificate for `name` until the guard drops.
@@ -62,10 +72,15 @@ impl Drop for Published {
     }
 }
 
-/// The HTTP-01 answer for a request path, if it asks for a live token.
+/// Whether `path` is where challenge answers are served.
+pub fn is_challenge_path(path: &str) -> bool {
+    path.starts_with(HTTP01_PREFIX) || path.starts_with(ZEROSSL_PREFIX)
+}
+
+/// The HTTP answer for a request path, if it asks for a live token or
+/// validation file.
 pub fn http01_answer(path: &str) -> Option<String> {
-    let token = path.strip_prefix(HTTP01_PREFIX)?;
-    HTTP01.read().ok()?.get(token).cloned()
+    HTTP01.read().ok()?.get(path).cloned()
 }
 
 /// The TLS-ALPN-01 certificate for `name`, if a challenge is live.
@@ -134,12 +149,16 @@ fn stored(storage: &Storage, name: &str, kind: &str) -> Option<(String, String)>
     ))
 }
 
-/// The HTTP-01 answer another instance keeps in storage for `host`, if
-/// the request path asks for its token.
+/// The HTTP answer another instance keeps in storage for `host`, if the
+/// request path asks for its HTTP-01 token or ZeroSSL validation file
+/// (kept as kind `zerossl-http`: the file's path, and its content).
 pub fn http01_from_storage(storage: &Storage, host: &str, path: &str) -> Option<String> {
-    let token = path.strip_prefix(HTTP01_PREFIX)?;
-    let (stored_token, key_auth) = stored(storage, host, "http-01")?;
-    (stored_token == token).then_some(key_auth)
+    if let Some(token) = path.strip_prefix(HTTP01_PREFIX) {
+        let (stored_token, key_auth) = stored(storage, host, "http-01")?;
+        return (stored_token == token).then_some(key_auth);
+    }
+    let (stored_path, content) = stored(storage, host, "zerossl-http")?;
+    (stored_path == path).then_some(content)
 }
 
 /// The TLS-ALPN-01 key authorization another instance keeps in storage

@@ -270,6 +270,20 @@ pub struct InternalIssuerConfig {
     pub(crate) sign_with_root: bool,
 }
 
+/// The `zerossl` issuer (ZeroSSL's REST API, not its ACME endpoint).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZeroSslIssuerConfig {
+    pub(crate) module: String,
+    #[serde(default)]
+    pub(crate) api_key: String,
+    #[serde(default)]
+    pub(crate) validity_days: u32,
+    pub(crate) listen_host: Option<String>,
+    pub(crate) alternate_http_port: Option<u16>,
+    pub(crate) cname_validation: Option<Value>,
+}
+
 /// The `acme` issuer.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

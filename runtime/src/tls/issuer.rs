@@ -7,6 +7,7 @@ use super::config::{AutomationPolicy, InternalIssuerConfig};
 use super::keys::KeyType;
 use super::pki::DEFAULT_CA;
 use super::policy::name_matches;
+use super::zerossl::ZeroSslIssuer;
 use super::TlsState;
 use crate::error::Error;
 use rcgen::KeyPair;
@@ -22,6 +23,7 @@ const DEFAULT_INTERNAL_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 pub enum Issuer {
     Internal(InternalIssuer),
     Acme(Arc<AcmeIssuer>),
+    ZeroSsl(ZeroSslIssuer),
 }
 
 /// The `internal` issuer: leaves from a `pki` CA.
@@ -56,10 +58,7 @@ impl Issuer {
                 }))
             }
             Some("acme") => Ok(Issuer::Acme(Arc::new(AcmeIssuer::provision(&value, at)?))),
-            Some("zerossl") => Err(Error::config(
-                format!("{at}.module"),
-                "the zerossl issuer is not supported by bellhop; use acme",
-            )),
+            Some("zerossl") => Ok(Issuer::ZeroSsl(ZeroSslIssuer::provision(&value, at)?)),
             Some(other) => Err(Error::UnknownModule {
                 path: format!("{at}.module"),
                 id: format!("tls.issuance.{other}"),
@@ -73,6 +72,8 @@ impl Issuer {
         match self {
             Issuer::Internal(i) => i.ca.clone(),
             Issuer::Acme(a) => a.storage_key(),
+            // certmagic's ZeroSSLIssuer.IssuerKey.
+            Issuer::ZeroSsl(_) => "zerossl".into(),
         }
     }
 
@@ -81,6 +82,7 @@ impl Issuer {
         match self {
             Issuer::Internal(_) => "internal",
             Issuer::Acme(_) => "acme",
+            Issuer::ZeroSsl(_) => "zerossl",
         }
     }
 
@@ -96,6 +98,7 @@ impl Issuer {
         match self {
             Issuer::Internal(i) => i.issue(state, names, key),
             Issuer::Acme(a) => a.obtain(&state.storage, names, key).await,
+            Issuer::ZeroSsl(z) => z.obtain(&state.storage, names, key).await,
         }
     }
 }
@@ -111,6 +114,7 @@ impl Issuer {
                     a.must_staple = on;
                 }
             }
+            Issuer::ZeroSsl(z) => z.must_staple = on,
         }
         self
     }

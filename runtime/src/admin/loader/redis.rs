@@ -22,7 +22,8 @@
 //! `key` (default `bellhop/config`), `adapter`, `instance_id`.
 
 use crate::error::Error;
-use crate::tls::storage::redis::{expand, ClientType, Conn, Settings};
+use crate::tls::storage::redis::{ClientType, Conn, Settings};
+use crate::util::expand_env as expand;
 use serde_json::{json, Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -22,7 +22,7 @@ mod envelope;
 mod settings;
 
 pub use conn::Conn;
-pub use settings::{expand, ClientType, Settings};
+pub use settings::{ClientType, Settings};
 
 use super::{Backend, HeldLock};
 use crate::error::Error;

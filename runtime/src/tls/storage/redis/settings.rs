@@ -62,28 +62,11 @@ pub struct Tls {
     pub roots: Option<Vec<u8>>,
 }
 
-/// `{env.NAME}` replaced by the variable (empty when unset), as Caddy's
-/// global replacer does for this module's fields (and the Redis config
-/// loader's).
-pub fn expand(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("{env.") {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..start]);
-        out.push_str(&std::env::var(&rest[start + 5..start + len]).unwrap_or_default());
-        rest = &rest[start + len + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
 /// A string field, or a number written as one (`db`, `timeout`).
 fn text(v: &Value, at: &str) -> Result<String, Error> {
     match v {
-        Value::String(s) => Ok(expand(s)),
+        // `{env.NAME}` expanded, as Caddy's global replacer does here.
+        Value::String(s) => Ok(crate::util::expand_env(s)),
         Value::Number(n) => Ok(n.to_string()),
         Value::Null => Ok(String::new()),
         _ => Err(Error::config(at, "must be a string")),
