@@ -147,6 +147,7 @@ pub fn register_standard(r: &mut Registry) {
         "tls.handshake_match.sni",
         "tls.handshake_match.sni_regexp",
         "tls.get_certificate.http",
+        "tls.get_certificate.tailscale",
         "tls.permission.http",
         "tls.stek.distributed",
         "tls.stek.standard",

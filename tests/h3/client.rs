@@ -51,6 +51,17 @@ impl TestCa {
         (cert.pem(), key.serialize_pem())
     }
 
+    /// A leaf for `names`: (PEM certificate, PEM key).
+    pub fn leaf_for(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// The leaf this CA signs for a PEM CSR (its names and key), in PEM.
     pub fn sign_csr(&self, csr_pem: &str) -> String {
         rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
@@ -106,15 +117,23 @@ pub fn tls_site(ca: &TestCa, port: u16, body: &str, http: serde_json::Value) -> 
 
 /// GET `/` over HTTPS (HTTP/1.1) on a new connection: the body.
 pub fn https_get(addr: SocketAddr, ca: &TestCa) -> Result<String, String> {
+    https_get_name(addr, ca, "a.test")
+}
+
+/// GET `/` over HTTPS (HTTP/1.1) for `host` (SNI and Host) on a new
+/// connection: the body.
+pub fn https_get_name(addr: SocketAddr, ca: &TestCa, host: &str) -> Result<String, String> {
     let tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(LIMIT))
         .map_err(|e| e.to_string())?;
-    let name = ServerName::try_from("a.test").unwrap();
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
     let conn =
         rustls::ClientConnection::new(ca.client(b"http/1.1"), name).map_err(|e| e.to_string())?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    tls.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    tls.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
     let mut resp = Vec::new();
     // A peer closing without close_notify still delivered the response.
     if let Err(e) = tls.read_to_end(&mut resp) {

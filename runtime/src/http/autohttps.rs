@@ -1,7 +1,8 @@
 //! Automatic HTTPS, inferred at provision time as Caddy does: servers
 //! not listening only on the HTTP port get TLS; the host names of their
 //! routes' host matchers get managed certificates (public names from ACME,
-//! `localhost`, IPs and internal names from the internal CA); and an
+//! `localhost`, IPs and internal names from the internal CA; `*.ts.net`
+//! names from tailscaled, unmanaged); and an
 //! HTTP→HTTPS redirect (308) is served on the HTTP port.
 //!
 //! Honoured per server: `automatic_https.disable`, `disable_redirects`,
@@ -215,12 +216,18 @@ fn str_set(list: &[String]) -> HashSet<&str> {
 
 /// Implicit automation policies for the names no explicit policy lists.
 fn add_policies(tls: &mut TlsBuilder, names: &BTreeSet<String>) {
-    let (mut public, mut internal) = (Vec::new(), Vec::new());
+    let (mut public, mut internal, mut tailscale) = (Vec::new(), Vec::new(), Vec::new());
     for d in names {
-        tls.managed.push(d.clone());
         if tls.has_policy_for(d) {
+            tls.managed.push(d.clone());
             continue;
         }
+        if is_tailscale(d) {
+            // Not managed here: tailscaled has the certificate.
+            tailscale.push(d.clone());
+            continue;
+        }
+        tls.managed.push(d.clone());
         if is_public(d) {
             public.push(d.clone())
         } else {
@@ -240,6 +247,18 @@ fn add_policies(tls: &mut TlsBuilder, names: &BTreeSet<String>) {
         tls.policies
             .insert(0, AutoPolicy::with_issuer(internal, default_internal()));
     }
+    if !tailscale.is_empty() {
+        tracing::info!(domains = ?tailscale, "certificates from tailscaled (get_certificate tailscale)");
+        let mut p = AutoPolicy::with_issuers(tailscale, Vec::new());
+        p.managers.push(crate::tls::managers::Manager::Tailscale);
+        tls.policies.insert(0, p);
+    }
+}
+
+/// A tailnet name, whose certificate tailscaled has (Caddy's
+/// `isTailscaleDomain`).
+fn is_tailscale(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".ts.net")
 }
 
 fn add_redirects(

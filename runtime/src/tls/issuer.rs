@@ -165,7 +165,7 @@ impl AutoPolicy {
                 "per-policy storage is not supported; set the top-level storage",
             ));
         }
-        let managers = p
+        let mut managers = p
             .get_certificate
             .iter()
             .enumerate()
@@ -173,6 +173,11 @@ impl AutoPolicy {
                 super::managers::Manager::provision(m, &format!("{at}.get_certificate[{i}]"))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if p.on_demand && managers.is_empty() {
+            // Caddy's convenience: an on-demand policy asks tailscaled
+            // for `*.ts.net` names (others pass through at once).
+            managers.push(super::managers::Manager::Tailscale);
+        }
         let key_type = KeyType::parse(
             p.key_type.as_deref().unwrap_or(""),
             &format!("{at}.key_type"),

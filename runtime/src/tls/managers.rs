@@ -8,8 +8,15 @@
 //! certmagic's, what a manager returns is not cached: it is asked again
 //! on each such handshake.
 //!
+//! The `tailscale` manager (`tailscale.rs`) asks the local tailscaled for
+//! `*.ts.net` names; as in Caddy, automatic HTTPS gives a site's `*.ts.net`
+//! names a policy of their own with it (no issuance), and an on-demand
+//! policy without managers gets it implicitly.
+//!
 //! Where Caddy lets a manager imply on-demand issuance, bellhop issues on
 //! demand only where the policy sets `on_demand` itself.
+
+mod tailscale;
 
 use super::on_demand::Permission;
 use crate::error::Error;
@@ -21,6 +28,8 @@ use std::sync::Arc;
 pub enum Manager {
     /// `tls.get_certificate.http`.
     Http(Permission),
+    /// `tls.get_certificate.tailscale`.
+    Tailscale,
 }
 
 /// What a manager is asked about, from the ClientHello.
@@ -35,14 +44,21 @@ impl Manager {
     /// Provisions one `get_certificate` entry at `at`.
     pub fn provision(m: &Map<String, Value>, at: &str) -> Result<Manager, Error> {
         let via = m.get("via").and_then(Value::as_str).unwrap_or("");
-        if via != "http" {
-            return Err(Error::UnknownModule {
-                path: format!("{at}.via"),
-                id: format!("tls.get_certificate.{via}"),
-            });
-        }
-        if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "via" | "url")) {
+        let fields: &[&str] = match via {
+            "http" => &["via", "url"],
+            "tailscale" => &["via"],
+            _ => {
+                return Err(Error::UnknownModule {
+                    path: format!("{at}.via"),
+                    id: format!("tls.get_certificate.{via}"),
+                })
+            }
+        };
+        if let Some(k) = m.keys().find(|k| !fields.contains(&k.as_str())) {
             return Err(Error::config(format!("{at}.{k}"), "unknown field"));
+        }
+        if via == "tailscale" {
+            return Ok(Manager::Tailscale);
         }
         let url = m.get("url").and_then(Value::as_str).unwrap_or("");
         if url.is_empty() {
@@ -56,7 +72,10 @@ impl Manager {
 
     /// The certificate the manager has for `hello`, if any.
     pub async fn get(&self, hello: &Hello) -> Result<Option<Arc<CertifiedKey>>, String> {
-        let Manager::Http(endpoint) = self;
+        let endpoint = match self {
+            Manager::Http(e) => e,
+            Manager::Tailscale => return tailscale::get(&hello.server_name).await,
+        };
         let hex = |v: &[u16]| {
             v.iter()
                 .map(|x| format!("{x:x}"))

@@ -98,8 +98,10 @@ async fn bad_managers_are_refused_naming_the_field() {
             .unwrap_err()
             .to_string()
     };
-    let e = bad(json!({"via": "tailscale"}));
-    assert!(e.contains("tls.get_certificate.tailscale"), "{e}");
+    let e = bad(json!({"via": "nope"}));
+    assert!(e.contains("tls.get_certificate.nope"), "{e}");
+    let e = bad(json!({"via": "tailscale", "url": "http://x"}));
+    assert!(e.contains("get_certificate[0].url: unknown field"), "{e}");
     let e = bad(json!({"via": "http"}));
     assert!(
         e.contains("get_certificate[0].url") && e.contains("required"),
