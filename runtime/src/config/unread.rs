@@ -105,13 +105,13 @@ pub(crate) fn encoder(caller_key: &Option<String>, stacktrace_key: &Option<Strin
 }
 
 /// A `sni_regexp` handshake matcher's `name`.
-pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp, at: &str) -> Result<(), Error> {
-    refuse(
-        r.name.is_some(),
-        format!("{at}.name"),
-        "not implemented: it names the captures in Caddy's replacer, and no placeholder of a \
-         handshake would read them in bellhop; leave it out",
-    )
+pub(crate) fn sni_regexp_name(r: &crate::tls::config::SniRegexp) {
+    // Accepted: Caddy files the captures under this name in the
+    // replacer of the handshake's context, and its HTTP servers give a
+    // handshake none (the matcher then fills a replacer of its own that
+    // nothing reads), so in Caddy's standard build nothing sees them
+    // either.
+    let _no_reader = &r.name;
 }
 
 /// The `zerossl` issuer.
@@ -157,12 +157,6 @@ mod tests {
             (
                 srv(json!({"automatic_https": {"prefer_wildcard": true}})),
                 "automatic_https.prefer_wildcard",
-            ),
-            (
-                srv(
-                    json!({"tls_connection_policies": [{"match": {"sni_regexp": {"pattern": "a", "name": "n"}}}]}),
-                ),
-                "match.sni_regexp.name",
             ),
             (
                 tls(json!({"session_tickets": {"key_source": {"provider": "vault"}}})),

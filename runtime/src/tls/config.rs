@@ -174,7 +174,8 @@ pub struct PolicyMatch {
 }
 
 /// `sni_regexp`: the server name matches a Go regexp (`name`, which
-/// labels its captures in Caddy's replacer, is refused: see unread.rs).
+/// labels its captures in Caddy's replacer, is read by nothing in Caddy
+/// either: see unread.rs).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SniRegexp {

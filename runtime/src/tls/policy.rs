@@ -159,7 +159,7 @@ impl ConnPolicy {
                 .sni_regexp
                 .as_ref()
                 .map(|r| {
-                    crate::config::unread::sni_regexp_name(r, &format!("{at}.match.sni_regexp"))?;
+                    crate::config::unread::sni_regexp_name(r);
                     crate::util::goregex::compile(&r.pattern)
                         .map_err(|e| Error::config(format!("{at}.match.sni_regexp.pattern"), e))
                 })

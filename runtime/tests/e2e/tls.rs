@@ -586,13 +586,14 @@ async fn the_tls_matcher() {
 }
 
 /// `tls.handshake_match.sni_regexp`: a policy chosen by a Go regexp on
-/// the server name (here one that drops the handshake).
+/// the server name (here one that drops the handshake); a `name` for its
+/// captures is accepted, as Caddy accepts it.
 #[tokio::test]
 async fn sni_regexp_selects_a_policy() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Regexp CA");
     let policies = json!([
-        {"match": {"sni_regexp": {"pattern": "^b\\."}}, "drop": true},
+        {"match": {"sni_regexp": {"pattern": "^b\\.", "name": "bee"}}, "drop": true},
         {}
     ]);
     let s = start(tls_config(dir.path(), policies, two_sites(&ca)));

@@ -91,10 +91,23 @@ fn unsupported_tls_modules_are_named_with_their_json_path() {
             .unwrap_err()
             .to_string()
     };
-    let e = load_err(json!({"policies": [{"get_certificate": [{"via": "tailscale"}]}]}));
+    let e = load_err(json!({"policies": [{"get_certificate": [{"via": "acme_dns"}]}]}));
     assert_eq!(
         e,
-        "apps.tls.automation.policies[0].get_certificate[0].via: module not implemented by bellhop: tls.get_certificate.tailscale"
+        "apps.tls.automation.policies[0].get_certificate[0].via: module not implemented by bellhop: tls.get_certificate.acme_dns"
+    );
+    let zerossl = |iss: Value| json!({"policies": [{"issuers": [iss]}]});
+    let e = load_err(zerossl(json!({"module": "zerossl"})));
+    assert!(
+        e.starts_with("apps.tls.automation.policies[0].issuers[0].api_key: required"),
+        "{e}"
+    );
+    let e = load_err(zerossl(
+        json!({"module": "zerossl", "api_key": "k", "cname_validation": {"provider": {"name": "route53"}}}),
+    ));
+    assert_eq!(
+        e,
+        "apps.tls.automation.policies[0].issuers[0].cname_validation.provider.name: module not implemented by bellhop: dns.providers.route53"
     );
     let acme_dns = |dns: Value| json!({"policies": [{"issuers": [{"module": "acme", "challenges": {"dns": dns}}]}]});
     let e = load_err(acme_dns(
