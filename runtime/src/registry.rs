@@ -99,6 +99,7 @@ pub fn register_standard(r: &mut Registry) {
     r.register("caddy.storage.redis", Module::Provided);
     r.register("http.ip_sources.static", Module::Provided);
     for id in [
+        "caddy.logging.cores.mock",
         "caddy.logging.writers.stdout",
         "caddy.logging.writers.stderr",
         "caddy.logging.writers.discard",

@@ -237,8 +237,9 @@ async fn append_encoder_adds_fields() {
         "wrap": {"format": "filter", "wrap": {"format": "json"},
                  "fields": {"site": {"filter": "replace", "value": "S"}}},
         "fields": {"site": "{system.hostname}", "n": 1, "at": "{time.now.unix}", "uri": "{http.request.uri}"}});
+    // (`core: mock`, Caddy's test core, changes nothing.)
     let s = start_logged(
-        json!({"a": file_log(&path, json!({"encoder": encoder})),
+        json!({"a": file_log(&path, json!({"encoder": encoder, "core": {"module": "mock"}})),
                "default": {"writer": {"output": "discard"}}}),
         json!({}),
         json!([{"handle": [respond("ok")]}]),
@@ -354,6 +355,13 @@ async fn bad_logging_configs_name_their_path() {
             && e.contains("logging.logs.x.encoder.fields.a.filter"),
         "{e}"
     );
+    let e = bad(json!({"logs": {"x": {"core": {"module": "mock", "level": 1}}}}));
+    assert!(
+        e.contains("logging.logs.x.core.level: unknown field"),
+        "{e}"
+    );
+    let e = bad(json!({"logs": {"x": {"core": {"module": "tee"}}}}));
+    assert!(e.contains("caddy.logging.cores.tee"), "{e}");
     let e = bad(json!({"logs": {"x": {"level": "LOUD"}}}));
     assert!(e.contains("logging.logs.x.level"), "{e}");
     let e = bad(
