@@ -92,7 +92,7 @@ impl ZeroSslIssuer {
         match self.validate_and_download(&client, storage, &draft).await {
             Ok(chain) => Ok((chain, key.serialize_pem())),
             Err(e) => {
-                let cancel = format!("/certificates/{}/cancel", path_escape(&draft.id));
+                let cancel = format!("/certificates/{}/cancel", api::escape(&draft.id));
                 match client.post::<serde_json::Value>(&cancel, None).await {
                     Ok(_) => {
                         tracing::info!(cert_id = %draft.id, name = %first, "canceled ZeroSSL certificate")
@@ -154,7 +154,7 @@ impl ZeroSslIssuer {
             published.push(challenge::publish_http_file(&path, &content));
         }
         tracing::info!(cert_id = %draft.id, "validating identifiers");
-        let id = path_escape(&draft.id);
+        let id = api::escape(&draft.id);
         let mut cert: CertificateObject = client
             .post(
                 &format!("/certificates/{id}/challenges"),
@@ -201,11 +201,6 @@ fn validation_path(url: &str) -> Option<String> {
     let path = uri.path();
     path.starts_with(challenge::ZEROSSL_PREFIX)
         .then(|| path.to_string())
-}
-
-/// A certificate ID as one path segment.
-fn path_escape(id: &str) -> String {
-    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).collect()
 }
 
 fn es(e: impl std::fmt::Display) -> String {

@@ -113,12 +113,11 @@ impl Client {
         endpoint: &str,
         payload: Option<&Value>,
     ) -> Result<T, String> {
-        let key: String = percent_encoding::utf8_percent_encode(
-            &self.access_key,
-            percent_encoding::NON_ALPHANUMERIC,
-        )
-        .collect();
-        let url = format!("{}{endpoint}?access_key={key}", self.base);
+        let url = format!(
+            "{}{endpoint}?access_key={}",
+            self.base,
+            escape(&self.access_key)
+        );
         let mut req = Request::builder().method(method.clone()).uri(&url);
         let body = match payload {
             Some(p) => {
@@ -138,21 +137,14 @@ impl Client {
 /// ZeroSSL's API at `base`, as Caddy asks for them when its ACME issuer
 /// points at ZeroSSL's ACME endpoint without an `external_account`.
 pub async fn eab_for_email(base: &str, email: &str) -> Result<(String, String), String> {
-    let form: String = form_urlencoded_email(email);
+    let form = format!("email={}", escape(email));
     let req = Request::post(format!("{base}/acme/eab-credentials-email"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     let (status, raw) = send(req, Bytes::from(form)).await?;
     let v: Value = serde_json::from_slice(&raw)
         .map_err(|e| format!("decoding the EAB credentials answer: {e}"))?;
-    if let Some(code) = v
-        .pointer("/error/code")
-        .and_then(Value::as_i64)
-        .filter(|c| *c != 0)
-    {
-        let kind = v
-            .pointer("/error/type")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    let (code, kind) = error_of(&v);
+    if code != 0 {
         return Err(format!(
             "failed getting EAB credentials: HTTP {}: {kind} (code {code})",
             status.as_u16()
@@ -171,10 +163,10 @@ pub async fn eab_for_email(base: &str, email: &str) -> Result<(String, String), 
     }
 }
 
-fn form_urlencoded_email(email: &str) -> String {
-    let v: String =
-        percent_encoding::utf8_percent_encode(email, percent_encoding::NON_ALPHANUMERIC).collect();
-    format!("email={v}")
+/// `s` with every byte but ASCII letters and digits percent-encoded: a
+/// query or form value, or one path segment.
+pub fn escape(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).collect()
 }
 
 async fn send(req: http::request::Builder, body: Bytes) -> Result<(StatusCode, Bytes), String> {
@@ -199,6 +191,13 @@ async fn send(req: http::request::Builder, body: Bytes) -> Result<(StatusCode, B
     Ok((status, body))
 }
 
+/// The code and type of the API's error object (0 and "" where absent).
+fn error_of(v: &Value) -> (i64, &str) {
+    let code = v.pointer("/error/code").and_then(Value::as_i64);
+    let kind = v.pointer("/error/type").and_then(Value::as_str);
+    (code.unwrap_or(0), kind.unwrap_or(""))
+}
+
 /// The answer as `T`, unless it is the API's error object.
 fn decode<T: serde::de::DeserializeOwned>(status: StatusCode, raw: &[u8]) -> Result<T, String> {
     let v: Value = serde_json::from_slice(raw).map_err(|e| {
@@ -209,14 +208,7 @@ fn decode<T: serde::de::DeserializeOwned>(status: StatusCode, raw: &[u8]) -> Res
         )
     })?;
     if v.get("success").and_then(Value::as_bool) == Some(false) || v.get("error").is_some() {
-        let code = v
-            .pointer("/error/code")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        let kind = v
-            .pointer("/error/type")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let (code, kind) = error_of(&v);
         return Err(format!(
             "HTTP {}: API error {code}: {kind}",
             status.as_u16()
