@@ -4,7 +4,7 @@
 //! none, or one from another CA, does not).
 
 mod common;
-use common::Proc;
+use common::{bellhop_run, Proc};
 
 #[path = "h3/client.rs"]
 mod h3c;
@@ -22,18 +22,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Starts `bellhop run` on `caddyfile` and returns once it serves.
 fn serve(dir: &Path, caddyfile: &Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(["run", "--config"])
-        .arg(caddyfile)
-        .env(
-            "BELLHOP_ADMIN",
-            format!("unix/{}", dir.join("admin.sock").display()),
-        )
-        .env("XDG_CONFIG_HOME", dir.join("xdg"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .stdin(Stdio::null())
+    let mut child = bellhop_run(dir, caddyfile)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -7,7 +7,7 @@
 //! certificate PEM, as tailscaled does.
 
 mod common;
-use common::{free_port, Proc};
+use common::{bellhop_run, free_port, Proc};
 
 #[path = "h3/client.rs"]
 mod h3c;
@@ -15,7 +15,7 @@ mod h3c;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,19 +98,8 @@ fn a_ts_net_site_is_served_with_tailscaleds_certificate() {
     .unwrap();
     let log = dir.path().join("bellhop.log");
     let _bellhop = Proc(
-        Command::new(env!("CARGO_BIN_EXE_bellhop"))
-            .args(["run", "--config"])
-            .arg(&caddyfile)
+        bellhop_run(dir.path(), &caddyfile)
             .env("TS_SOCKET", &socket)
-            .env(
-                "BELLHOP_ADMIN",
-                format!("unix/{}", dir.path().join("admin.sock").display()),
-            )
-            .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("LISTEN_FDS")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

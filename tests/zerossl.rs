@@ -9,7 +9,7 @@
 //! ZeroSSL's ACME endpoint.
 
 mod common;
-use common::{free_port, Proc};
+use common::{bellhop_run, free_port, Proc};
 
 #[path = "h3/client.rs"]
 mod h3c;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -224,20 +224,9 @@ fn run(dir: &Path, base: &str, ports: (u16, u16)) -> Proc {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_bellhop"))
-        .args(["run", "--config"])
-        .arg(&caddyfile)
+    let child = bellhop_run(dir, &caddyfile)
         .env("BELLHOP_ZEROSSL_API", base)
         .env("ZEROSSL_TEST_KEY", KEY)
-        .env(
-            "BELLHOP_ADMIN",
-            format!("unix/{}", dir.join("admin.sock").display()),
-        )
-        .env("XDG_CONFIG_HOME", dir.join("xdg"))
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("bellhop.log")).unwrap())
         .spawn()

@@ -1,9 +1,11 @@
-//! What the binary's test files share: a free loopback port, and a child
-//! process killed (and reaped) when the test lets go of it.
+//! What the binary's test files share: a free loopback port, `bellhop
+//! run` kept to a scratch directory, and a child process killed (and
+//! reaped) when the test lets go of it.
 
 #![allow(dead_code)]
 
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// A port free on 127.0.0.1 now (for configs that must name it before
 /// they load).
@@ -13,6 +15,25 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// `bellhop run --config CONFIG` with its admin socket and XDG
+/// directories in `dir`, no stdin, and nothing inherited that a systemd
+/// unit would set (`NOTIFY_SOCKET`, `LISTEN_FDS`).
+pub fn bellhop_run(dir: &Path, config: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bellhop"));
+    c.args(["run", "--config"])
+        .arg(config)
+        .env(
+            "BELLHOP_ADMIN",
+            format!("unix/{}", dir.join("admin.sock").display()),
+        )
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .stdin(Stdio::null());
+    c
 }
 
 /// A child process, killed and waited for on drop.

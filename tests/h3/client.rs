@@ -43,12 +43,7 @@ impl TestCa {
 
     /// A leaf for `a.test`: (PEM certificate, PEM key).
     pub fn leaf(&self) -> (String, String) {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec!["a.test".to_string()])
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
-        (cert.pem(), key.serialize_pem())
+        self.leaf_for(&["a.test"])
     }
 
     /// A leaf for `names`: (PEM certificate, PEM key).

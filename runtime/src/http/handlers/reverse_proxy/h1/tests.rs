@@ -37,6 +37,30 @@ async fn read_request(s: &mut TcpStream, body: usize) -> String {
     String::from_utf8(got).unwrap()
 }
 
+/// `method` sent on `conn`, the upstream answering `wire` (its pieces
+/// written a moment apart) and then, when `close`, shutting its end down.
+async fn answered(
+    conn: Box<H1Conn>,
+    up: &mut TcpStream,
+    method: &str,
+    wire: &[&[u8]],
+    close: bool,
+) -> Result<(Head, Box<H1Conn>), H1Error> {
+    let (resp, _) = tokio::join!(get(conn, method), async {
+        read_request(up, 0).await;
+        for (i, w) in wire.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            up.write_all(w).await.unwrap();
+        }
+        if close {
+            up.shutdown().await.unwrap();
+        }
+    });
+    resp
+}
+
 fn pool() -> IdleConns {
     IdleConns::new(&PoolLimits {
         idle_per_host: 4,
@@ -97,26 +121,18 @@ async fn writes_the_head_and_a_body_in_memory_in_one_go() {
 async fn a_length_body_is_read_and_the_connection_kept() {
     let (conn, mut up) = pair().await;
     let p = pool();
-    let (resp, _) = tokio::join!(get(conn, "GET"), async {
-        read_request(&mut up, 0).await;
-        up.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhel")
-            .await
-            .unwrap();
-        up.write_all(b"lo").await.unwrap();
-    });
-    let (head, conn) = resp.unwrap();
+    let wire: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhel",
+        b"lo",
+    ];
+    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
     assert_eq!(head.headers["x-a"], "b");
     assert_eq!(head.version, Version::HTTP_11);
     assert_eq!(read_body(head, conn, &p).await.0, "hello");
     let again = take_own(&p).expect("the connection went back to the pool");
     assert!(again.reused);
-    let (resp, _) = tokio::join!(get(again, "GET"), async {
-        read_request(&mut up, 0).await;
-        up.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-            .await
-            .unwrap();
-    });
-    let (head, conn) = resp.unwrap();
+    let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"];
+    let (head, conn) = answered(again, &mut up, "GET", wire, false).await.unwrap();
     assert_eq!(read_body(head, conn, &p).await.0, "ok");
 }
 
@@ -124,19 +140,12 @@ async fn a_length_body_is_read_and_the_connection_kept() {
 async fn chunked_bodies_keep_their_trailers() {
     let (conn, mut up) = pair().await;
     let p = pool();
-    let (resp, _) = tokio::join!(get(conn, "GET"), async {
-        read_request(&mut up, 0).await;
-        let wire: &[&[u8]] = &[
-            b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhel",
-            b"lo\r\n6\r\n world\r",
-            b"\n0\r\nx-sum: 42\r\n\r\n",
-        ];
-        for w in wire {
-            up.write_all(w).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
-    let (head, conn) = resp.unwrap();
+    let wire: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n5;ext=1\r\nhel",
+        b"lo\r\n6\r\n world\r",
+        b"\n0\r\nx-sum: 42\r\n\r\n",
+    ];
+    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
     assert_eq!(head.framing, body::Framing::Chunked(body::Chunk::Size));
     let (data, trailers) = read_body(head, conn, &p).await;
     assert_eq!(data, "hello world");
@@ -148,14 +157,8 @@ async fn chunked_bodies_keep_their_trailers() {
 async fn a_body_up_to_the_close_is_not_kept() {
     let (conn, mut up) = pair().await;
     let p = pool();
-    let (resp, _) = tokio::join!(get(conn, "GET"), async {
-        read_request(&mut up, 0).await;
-        up.write_all(b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\n\r\nall of it")
-            .await
-            .unwrap();
-        up.shutdown().await.unwrap();
-    });
-    let (head, conn) = resp.unwrap();
+    let wire: &[&[u8]] = &[b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\n\r\nall of it"];
+    let (head, conn) = answered(conn, &mut up, "GET", wire, true).await.unwrap();
     assert_eq!((head.framing, head.keep_alive), (body::Framing::Eof, false));
     assert_eq!(read_body(head, conn, &p).await.0, "all of it");
     assert!(take_own(&p).is_none());
@@ -164,15 +167,10 @@ async fn a_body_up_to_the_close_is_not_kept() {
 #[tokio::test]
 async fn interim_responses_are_skipped_and_head_has_no_body() {
     let (conn, mut up) = pair().await;
-    let (resp, _) = tokio::join!(get(conn, "HEAD"), async {
-        read_request(&mut up, 0).await;
-        up.write_all(
-            b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    });
-    let (head, _) = resp.unwrap();
+    let wire: &[&[u8]] = &[
+        b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n",
+    ];
+    let (head, _) = answered(conn, &mut up, "HEAD", wire, false).await.unwrap();
     assert_eq!(head.status, StatusCode::OK);
     assert!(!head.headers.contains_key("link"));
     assert_eq!(head.framing, body::Framing::Length(0));
@@ -187,10 +185,7 @@ async fn closing_or_switching_answers_are_not_kept() {
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n",
     ] {
         let (conn, mut up) = pair().await;
-        let (resp, _) = tokio::join!(get(conn, "GET"), async {
-            read_request(&mut up, 0).await;
-            up.write_all(wire).await.unwrap();
-        });
+        let resp = answered(conn, &mut up, "GET", &[wire], false).await;
         assert!(
             !resp.unwrap().0.keep_alive,
             "{}",
@@ -225,10 +220,7 @@ async fn malformed_answers_are_errors() {
     ];
     for wire in cases {
         let (conn, mut up) = pair().await;
-        let (resp, _) = tokio::join!(get(conn, "GET"), async {
-            read_request(&mut up, 0).await;
-            up.write_all(wire).await.unwrap();
-        });
+        let resp = answered(conn, &mut up, "GET", &[wire], false).await;
         assert!(
             matches!(resp, Err(H1Error::Malformed(_))),
             "{}",
@@ -253,12 +245,7 @@ async fn a_bad_chunk_or_a_short_body_fails_the_body() {
         b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nshort",
     ] {
         let (conn, mut up) = pair().await;
-        let (resp, _) = tokio::join!(get(conn, "GET"), async {
-            read_request(&mut up, 0).await;
-            up.write_all(wire).await.unwrap();
-            up.shutdown().await.unwrap();
-        });
-        let (head, conn) = resp.unwrap();
+        let (head, conn) = answered(conn, &mut up, "GET", &[wire], true).await.unwrap();
         let p = pool();
         let got = H1Body::new(conn, head.framing, Some(p.clone()))
             .collect()
