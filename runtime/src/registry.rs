@@ -193,6 +193,8 @@ pub struct Provision<'r> {
     /// The server being provisioned logs each handler it enters
     /// (`logs.trace`).
     pub trace: bool,
+    /// A route of the server being provisioned has a `push` handler.
+    pub pushes: bool,
     /// Names modules ask the `tls` app to manage (a `reverse_proxy`'s
     /// `client_certificate_automate`), as Caddy's `tlsApp.Manage`.
     pub manage: std::sync::Mutex<Vec<String>>,
@@ -206,6 +208,7 @@ impl<'r> Provision<'r> {
             logging: None,
             tls: None,
             trace: false,
+            pushes: false,
             manage: std::sync::Mutex::new(Vec::new()),
             named: BTreeMap::new(),
             server: String::new(),

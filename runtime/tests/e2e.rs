@@ -100,6 +100,8 @@ mod proxy_support;
 mod proxy_transport;
 #[path = "e2e/proxy_upgrade.rs"]
 mod proxy_upgrade;
+#[path = "e2e/push.rs"]
+mod push;
 #[path = "e2e/redis_cluster.rs"]
 mod redis_cluster;
 #[path = "e2e/redis_storage.rs"]

@@ -372,3 +372,11 @@ impl http_body::Body for Deadline {
         http_body::Body::is_end_stream(&self.body)
     }
 }
+
+/// The `Content-Length` a request declares, if it is a number.
+pub(crate) fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}

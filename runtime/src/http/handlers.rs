@@ -13,6 +13,7 @@ mod invoke;
 mod log_append;
 mod map;
 mod metrics;
+mod push;
 mod request_body;
 pub mod response_matcher;
 pub mod reverse_proxy;
@@ -62,6 +63,7 @@ pub fn register(r: &mut Registry) {
     r.register("http.handlers.headers", Module::Handler(headers::new));
     r.register("http.handlers.map", Module::Handler(map::new));
     r.register("http.handlers.metrics", Module::Handler(metrics::new));
+    r.register("http.handlers.push", Module::Handler(push::new));
     r.register("http.handlers.timeouts", Module::Handler(timeouts::new));
     r.register(
         "http.handlers.request_body",

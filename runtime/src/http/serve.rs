@@ -291,6 +291,10 @@ pub(crate) async fn serve_conn<I>(
         alt_svc,
         state: state.clone(),
     });
+    let io = TimedIo::new(io, Some(settings.write_stall), settings.max_write_chunk)
+        .with_min_rate(settings.write_min_rate)
+        .with_state(state.clone());
+    let pushing = (settings.push && settings.h2c).then(|| conn_cx.clone());
     let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let cx = conn_cx.clone();
         let guard = cx.state.begin();
@@ -308,11 +312,10 @@ pub(crate) async fn serve_conn<I>(
         // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
         Box::pin(fut)
     });
-    let io = TokioIo::new(
-        TimedIo::new(io, Some(settings.write_stall), settings.max_write_chunk)
-            .with_min_rate(settings.write_min_rate)
-            .with_state(state.clone()),
-    );
+    if let Some(cx) = pushing {
+        return serve_pushing(io, cx, svc, &settings, &socket).await;
+    }
+    let io = TokioIo::new(io);
     match (settings.h1, settings.h2c) {
         (_, false) => {
             let conn = h1_builder(&settings)
@@ -342,6 +345,41 @@ pub(crate) async fn serve_conn<I>(
             drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
     }
+}
+
+/// Serves a connection of a server that pushes, where HTTP/2 is allowed:
+/// HTTP/2 on [`super::h2`], or, when HTTP/1.1 is allowed too (h2c on a
+/// plain socket) and the client does not open with the HTTP/2 preface,
+/// HTTP/1.1 on hyper as for any server.
+async fn serve_pushing<I, S>(
+    io: I,
+    cx: Arc<ConnCx>,
+    svc: S,
+    settings: &ConnSettings,
+    socket: &Socket,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = ServedBody, Error = Abort>,
+{
+    let state = cx.state.clone();
+    let io = if settings.h1 {
+        let sniffed = tokio::time::timeout(settings.read_header_timeout, super::h2::sniff(io));
+        match sniffed.await {
+            Ok(Ok((true, io))) => io,
+            Ok(Ok((false, io))) => {
+                let conn = h1_builder(settings)
+                    .serve_connection(TokioIo::new(io), svc)
+                    .with_upgrades();
+                return drive(conn, &state, settings, socket).await;
+            }
+            _ => return,
+        }
+    } else {
+        crate::listeners::prefixed::Prefixed::new(Vec::new(), io)
+    };
+    let (exec, queue) = WithStreams::<()>::executor();
+    let conn = super::h2::Conn::new(io, settings, exec, cx);
+    drive(WithStreams::new(conn, queue), &state, settings, socket).await;
 }
 
 /// How long an HTTP/1 connection of a handed-off socket may stay idle
@@ -429,20 +467,33 @@ pub(crate) async fn idle_elapsed(state: &ConnState, limit: Duration) {
 }
 
 /// What the requests of one connection share.
-struct ConnCx {
+pub(crate) struct ConnCx {
     shared: Arc<Shared>,
     socket: Arc<Socket>,
-    info: ConnInfo,
+    pub(crate) info: ConnInfo,
     alt_svc: Option<http::HeaderValue>,
-    state: Arc<ConnState>,
+    pub(crate) state: Arc<ConnState>,
 }
 
-async fn handle(
+fn handle(
     cx: &ConnCx,
     req: http::Request<Incoming>,
     guard: ActiveGuard,
+) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + '_ {
+    let (parts, body) = req.into_parts();
+    handle_parts(cx, parts, move |t| ReqBody::incoming(body, t), guard)
+}
+
+/// Answers one request of the connection `cx`: framing checks, then
+/// [`route`], then what the connection adds (`Connection: close`,
+/// `Alt-Svc`). `body` makes the request body from the server's
+/// `read_timeout`.
+pub(crate) async fn handle_parts(
+    cx: &ConnCx,
+    mut parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+    guard: ActiveGuard,
 ) -> Result<http::Response<ServedBody>, Abort> {
-    let (mut parts, body) = req.into_parts();
     let close = match super::framing::check(&parts) {
         super::framing::Verdict::Refuse(status) => {
             let mut r = respond(status_response(status), guard);
@@ -459,10 +510,7 @@ async fn handle(
             close_after
         }
     };
-    let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, |t| {
-        ReqBody::incoming(body, t)
-    })
-    .await?;
+    let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, body).await?;
     if close {
         r.headers_mut().insert(
             http::header::CONNECTION,

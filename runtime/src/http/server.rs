@@ -60,6 +60,9 @@ pub struct ConnSettings {
     /// HTTP/2 over TLS and HTTP/3 (QUIC) are enabled.
     pub h2: bool,
     pub h3: bool,
+    /// A route pushes (`http.handlers.push`): HTTP/2 is served by
+    /// [`super::h2`], which can send PUSH_PROMISE frames.
+    pub push: bool,
 }
 
 /// A provisioned server.
@@ -124,6 +127,7 @@ impl Server {
             Wrappers::provision(&srv.listener_wrappers, &format!("{path}.listener_wrappers"))?;
         p.server = name.to_string();
         p.trace = srv.logs.as_ref().is_some_and(|l| l.trace);
+        p.pushes = false;
         let named = p.provision_named(&srv.named_routes, &format!("{path}.named_routes"))?;
         let routes = RouteList::provision(&srv.routes, p, &format!("{path}.routes"))?;
         let errors = match &srv.errors {
@@ -147,6 +151,8 @@ impl Server {
                 })
                 .collect::<Result<_, _>>()?
         };
+        let mut settings = settings(srv, path)?;
+        settings.push = p.pushes;
         Ok(Server {
             alias_filter: super::alias_headers::AliasFilter::provision(
                 &srv.expected_underscore_headers,
@@ -156,7 +162,7 @@ impl Server {
             name: name.to_string(),
             listen,
             listen_protocols,
-            settings: settings(srv, path)?,
+            settings,
             routes,
             errors,
             named,
@@ -469,6 +475,7 @@ fn settings(srv: &ServerConfig, path: &str) -> Result<ConnSettings, Error> {
         h2c: has("h2c"),
         h2: has("h2"),
         h3: has("h3"),
+        push: false,
     })
 }
 

@@ -10,7 +10,7 @@
 //! Memory stays flat throughout, and the next client is served.
 
 use crate::support::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,11 +114,25 @@ async fn flood(
     None
 }
 
-fn server() -> TestServer {
-    start(config_with(json!({
+/// The same abuse meets both HTTP/2 servers: hyper's, and the one on `h2`
+/// that serves servers with a `push` handler.
+fn servers() -> [(&'static str, TestServer); 2] {
+    ["hyper", "push"].map(|kind| (kind, server(kind, json!({}))))
+}
+
+fn server(kind: &str, extra: Value) -> TestServer {
+    let mut handle = vec![respond("ok")];
+    if kind == "push" {
+        handle.insert(0, json!({"handler": "push"}));
+    }
+    let mut srv = json!({
         "protocols": ["h1", "h2c"],
-        "routes": [{"handle": [respond("ok")]}]
-    })))
+        "routes": [{"handle": handle}]
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        srv[k] = v.clone();
+    }
+    start(config_with(srv))
 }
 
 /// After the abuse, a well-behaved client is served.
@@ -129,108 +143,123 @@ async fn still_serves(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rapid_reset_ends_in_goaway_with_flat_memory() {
-    let s = server();
-    let (mut w, seen) = connect(s.addr).await;
-    let before = rss_kib();
-    let took = flood(&mut w, &seen, 100_000, |i| {
-        let id = 1 + 2 * i as u32;
-        let mut b = frame(HEADERS, END_HEADERS | END_STREAM, id, &request_block(false));
-        b.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
-        b
-    })
-    .await;
-    let grown = rss_kib().saturating_sub(before);
-    println!("rapid reset: GOAWAY or close after {took:?} streams, RSS +{grown} KiB");
-    assert!(took.is_some(), "100000 reset streams and no GOAWAY");
-    assert!(grown < 64 * 1024, "RSS grew {grown} KiB");
-    still_serves(&s).await;
+    for (kind, s) in servers() {
+        println!("{kind}:");
+        let (mut w, seen) = connect(s.addr).await;
+        let before = rss_kib();
+        let took = flood(&mut w, &seen, 100_000, |i| {
+            let id = 1 + 2 * i as u32;
+            let mut b = frame(HEADERS, END_HEADERS | END_STREAM, id, &request_block(false));
+            b.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+            b
+        })
+        .await;
+        let grown = rss_kib().saturating_sub(before);
+        println!("rapid reset: GOAWAY or close after {took:?} streams, RSS +{grown} KiB");
+        assert!(took.is_some(), "100000 reset streams and no GOAWAY");
+        assert!(grown < 64 * 1024, "RSS grew {grown} KiB");
+        still_serves(&s).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn continuation_without_end_headers_ends_in_goaway() {
-    let s = server();
-    let (mut w, seen) = connect(s.addr).await;
-    w.write_all(&frame(HEADERS, END_STREAM, 1, &request_block(false)))
-        .await
-        .unwrap();
-    // a header block that never ends: `x-a: vvv…` (1000 bytes, a literal
-    // with a new name; the length is 127 + 873 in HPACK's 7-bit prefix
-    // integer form) over and over
-    let mut lit = vec![0x40, 0x03, b'x', b'-', b'a', 0x7f, 0xe9, 0x06];
-    lit.extend_from_slice(&[b'v'; 1000]);
-    let took = flood(&mut w, &seen, 100_000, |_| frame(CONTINUATION, 0, 1, &lit)).await;
-    println!("CONTINUATION flood: GOAWAY or close after {took:?} frames");
-    assert!(took.is_some(), "an endless header block was accepted");
-    still_serves(&s).await;
+    for (kind, s) in servers() {
+        println!("{kind}:");
+        let (mut w, seen) = connect(s.addr).await;
+        w.write_all(&frame(HEADERS, END_STREAM, 1, &request_block(false)))
+            .await
+            .unwrap();
+        // a header block that never ends: `x-a: vvv…` (1000 bytes, a literal
+        // with a new name; the length is 127 + 873 in HPACK's 7-bit prefix
+        // integer form) over and over
+        let mut lit = vec![0x40, 0x03, b'x', b'-', b'a', 0x7f, 0xe9, 0x06];
+        lit.extend_from_slice(&[b'v'; 1000]);
+        let took = flood(&mut w, &seen, 100_000, |_| frame(CONTINUATION, 0, 1, &lit)).await;
+        println!("CONTINUATION flood: GOAWAY or close after {took:?} frames");
+        assert!(took.is_some(), "an endless header block was accepted");
+        still_serves(&s).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn empty_data_frames_end_in_goaway() {
-    let s = server();
-    let (mut w, seen) = connect(s.addr).await;
-    w.write_all(&frame(HEADERS, END_HEADERS, 1, &request_block(true)))
-        .await
-        .unwrap();
-    let before = rss_kib();
-    let took = flood(&mut w, &seen, 200_000, |_| {
-        let mut b = Vec::with_capacity(9 * 100);
-        for _ in 0..100 {
-            b.extend(frame(DATA, 0, 1, &[]));
-        }
-        b
-    })
-    .await;
-    let grown = rss_kib().saturating_sub(before);
-    println!("empty DATA flood: GOAWAY or close after {took:?} batches of 100, RSS +{grown} KiB");
-    assert!(took.is_some(), "20 million empty DATA frames and no GOAWAY");
-    assert!(grown < 64 * 1024, "RSS grew {grown} KiB");
-    still_serves(&s).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn settings_and_ping_floods_keep_memory_flat() {
-    let s = server();
-    for (name, kind, payload) in [("SETTINGS", SETTINGS, vec![]), ("PING", PING, vec![0u8; 8])] {
+    for (kind, s) in servers() {
+        println!("{kind}:");
         let (mut w, seen) = connect(s.addr).await;
+        w.write_all(&frame(HEADERS, END_HEADERS, 1, &request_block(true)))
+            .await
+            .unwrap();
         let before = rss_kib();
-        let took = flood(&mut w, &seen, 2_000, |_| {
-            let mut b = Vec::new();
+        let took = flood(&mut w, &seen, 200_000, |_| {
+            let mut b = Vec::with_capacity(9 * 100);
             for _ in 0..100 {
-                b.extend(frame(kind, 0, 0, &payload));
+                b.extend(frame(DATA, 0, 1, &[]));
             }
             b
         })
         .await;
         let grown = rss_kib().saturating_sub(before);
-        println!("{name} flood: GOAWAY or close after {took:?} batches of 100, RSS +{grown} KiB");
-        assert!(grown < 64 * 1024, "{name}: RSS grew {grown} KiB");
+        println!(
+            "empty DATA flood: GOAWAY or close after {took:?} batches of 100, RSS +{grown} KiB"
+        );
+        assert!(took.is_some(), "20 million empty DATA frames and no GOAWAY");
+        assert!(grown < 64 * 1024, "RSS grew {grown} KiB");
+        still_serves(&s).await;
     }
-    still_serves(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_and_ping_floods_keep_memory_flat() {
+    for (kind, s) in servers() {
+        println!("{kind}:");
+        for (name, kind, payload) in [("SETTINGS", SETTINGS, vec![]), ("PING", PING, vec![0u8; 8])]
+        {
+            let (mut w, seen) = connect(s.addr).await;
+            let before = rss_kib();
+            let took = flood(&mut w, &seen, 2_000, |_| {
+                let mut b = Vec::new();
+                for _ in 0..100 {
+                    b.extend(frame(kind, 0, 0, &payload));
+                }
+                b
+            })
+            .await;
+            let grown = rss_kib().saturating_sub(before);
+            println!(
+                "{name} flood: GOAWAY or close after {took:?} batches of 100, RSS +{grown} KiB"
+            );
+            assert!(grown < 64 * 1024, "{name}: RSS grew {grown} KiB");
+        }
+        still_serves(&s).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streams_past_max_concurrent_streams_are_refused() {
-    let s = server();
-    let (mut w, seen) = connect(s.addr).await;
-    // open many streams without finishing them (POST, no END_STREAM)
-    let mut batch = Vec::new();
-    for i in 0..2_000u32 {
-        batch.extend(frame(HEADERS, END_HEADERS, 1 + 2 * i, &request_block(true)));
-    }
-    w.write_all(&batch).await.unwrap();
-    for _ in 0..100 {
-        if seen.rst.load(Ordering::SeqCst) > 0 || seen.goaway.load(Ordering::SeqCst) {
-            break;
+    for (kind, s) in servers() {
+        println!("{kind}:");
+        let (mut w, seen) = connect(s.addr).await;
+        // open many streams without finishing them (POST, no END_STREAM)
+        let mut batch = Vec::new();
+        for i in 0..2_000u32 {
+            batch.extend(frame(HEADERS, END_HEADERS, 1 + 2 * i, &request_block(true)));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        w.write_all(&batch).await.unwrap();
+        for _ in 0..100 {
+            if seen.rst.load(Ordering::SeqCst) > 0 || seen.goaway.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (rst, goaway) = (
+            seen.rst.load(Ordering::SeqCst),
+            seen.goaway.load(Ordering::SeqCst),
+        );
+        println!("2000 open streams: {rst} RST_STREAM, GOAWAY {goaway}");
+        assert!(rst > 0 || goaway, "no stream refused");
+        still_serves(&s).await;
     }
-    let (rst, goaway) = (
-        seen.rst.load(Ordering::SeqCst),
-        seen.goaway.load(Ordering::SeqCst),
-    );
-    println!("2000 open streams: {rst} RST_STREAM, GOAWAY {goaway}");
-    assert!(rst > 0 || goaway, "no stream refused");
-    still_serves(&s).await;
 }
 
 /// The kernel's state of the TCP connection whose local end is `port`
@@ -250,11 +279,13 @@ fn tcp_state(port: u16) -> Option<String> {
 /// the stalled connection is closed after `idle_timeout` and the grace.
 #[tokio::test(flavor = "multi_thread")]
 async fn control_frame_floods_from_a_client_that_never_reads_stay_bounded() {
-    let s = start(config_with(json!({
-        "protocols": ["h1", "h2c"],
-        "idle_timeout": "1s",
-        "routes": [{"handle": [respond("ok")]}]
-    })));
+    for kind in ["hyper", "push"] {
+        println!("{kind}:");
+        control_frames_never_read(server(kind, json!({"idle_timeout": "1s"}))).await;
+    }
+}
+
+async fn control_frames_never_read(s: TestServer) {
     for (name, kind, payload) in [("PING", PING, vec![0u8; 8]), ("SETTINGS", SETTINGS, vec![])] {
         let mut c = TcpStream::connect(s.addr).await.unwrap();
         c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")

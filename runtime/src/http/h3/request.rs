@@ -6,13 +6,12 @@
 //! resets this stream only.
 
 use crate::app::Shared;
-use crate::http::body::{BoxError, ReqBody};
+use crate::http::body::{declared_length, BoxError, ReqBody};
 use crate::http::conn::{ActiveGuard, ConnInfo};
 use crate::http::serve::{catch_panic, route};
 use crate::http::server::ConnSettings;
 use bytes::{Buf, Bytes};
 use h3::error::Code;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::pin::Pin;
@@ -78,11 +77,7 @@ async fn write_response(
     head: bool,
 ) -> Result<(), BoxError> {
     let (mut parts, mut body) = response.into_parts();
-    for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE] {
-        parts.headers.remove(name);
-    }
-    parts.headers.remove("keep-alive");
-    parts.headers.remove("proxy-connection");
+    crate::http::h2::strip_connection_fields(&mut parts.headers);
     let status = parts.status;
     let bodyless =
         head || status == http::StatusCode::NO_CONTENT || status == http::StatusCode::NOT_MODIFIED;
@@ -117,10 +112,7 @@ struct RecvBody {
 
 impl RecvBody {
     fn new(stream: RecvHalf, headers: &http::HeaderMap) -> Self {
-        let length = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let length = declared_length(headers);
         RecvBody {
             stream,
             data_done: false,
