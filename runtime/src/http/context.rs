@@ -57,6 +57,10 @@ pub struct Cx<'a> {
     /// The instrumented handlers entered, when metrics are collected.
     pub metered: super::metrics::Metered<'a>,
     path: OnceLock<Option<String>>,
+    /// A rewrite left the path without its leading `/`, which Go's URL
+    /// holds and `http::Uri` cannot: the URI keeps the `/`, the path and
+    /// URI placeholders leave it out.
+    slashless: bool,
     uuid: OnceLock<String>,
     client_ip: OnceLock<IpAddr>,
 }
@@ -92,6 +96,7 @@ impl<'a> Cx<'a> {
             omit_server: false,
             metered: Default::default(),
             path: OnceLock::new(),
+            slashless: false,
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),
         }
@@ -105,7 +110,25 @@ impl<'a> Cx<'a> {
                 Cow::Borrowed(_) => None,
                 Cow::Owned(s) => Some(s),
             });
-        decoded.as_deref().unwrap_or_else(|| self.parts.uri.path())
+        let path = decoded.as_deref().unwrap_or_else(|| self.parts.uri.path());
+        self.unslash(path)
+    }
+
+    /// The request URI as Go's `RequestURI` (path and query).
+    pub fn request_uri(&self) -> &str {
+        let uri = self
+            .parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str());
+        self.unslash(uri)
+    }
+
+    fn unslash<'s>(&self, s: &'s str) -> &'s str {
+        match self.slashless {
+            true => s.strip_prefix('/').unwrap_or(s),
+            false => s,
+        }
     }
 
     /// The raw query string, without `?`.
@@ -117,6 +140,14 @@ impl<'a> Cx<'a> {
     pub fn set_uri(&mut self, uri: Uri) {
         self.parts.uri = uri;
         self.path = OnceLock::new();
+        self.slashless = false;
+    }
+
+    /// Sets a URI whose path is `/` followed by a path that had no leading
+    /// `/` (see [`Cx::request_uri`]).
+    pub fn set_slashless_uri(&mut self, uri: Uri) {
+        self.set_uri(uri);
+        self.slashless = true;
     }
 
     /// The value of a variable set by `vars` or a handler.

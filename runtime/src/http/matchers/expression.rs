@@ -15,7 +15,8 @@
 //! `query()`, `protocol()`, `remote_ip()`, `client_ip()`, `path_regexp()`,
 //! `header_regexp()`, `vars()`, `vars_regexp()`, `url_pattern()` and
 //! `file()`, each provisioned once as the matcher module of the same name.
-//! Numbers are one type (CEL's int and double both). Anything else is a
+//! Numbers are ints (integral; uints too) or doubles, which do not mix in
+//! arithmetic but compare by value, as in CEL. Anything else is a
 //! config error naming the expression's JSON path.
 
 mod eval;

@@ -53,8 +53,8 @@ impl Key {
             Key::ClientIp => {
                 let _ = write!(out, "{}", cx.client_ip());
             }
-            Key::Uri => out.push_str(request_uri(&cx.parts.uri)),
-            Key::UriEscaped => query_escape(request_uri(&cx.parts.uri), out),
+            Key::Uri => out.push_str(cx.request_uri()),
+            Key::UriEscaped => query_escape(cx.request_uri(), out),
             Key::Path => out.push_str(cx.path()),
             Key::PathEscaped => query_escape(cx.path(), out),
             Key::PathDir => out.push_str(split_dir(cx.path()).0),

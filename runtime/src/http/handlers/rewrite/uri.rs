@@ -11,14 +11,24 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// Sets the request URI from `raw` (`path?query`), keeping the authority.
+/// A path without a leading `/` (`rewrite foo`, which Go's URL holds as
+/// it is) is kept with one and marked (see `Cx::set_slashless_uri`).
 pub fn set(cx: &mut Cx<'_>, raw: &str) -> Result<(), HttpError> {
+    let slashless = !raw.is_empty() && !raw.starts_with(['/', '?']);
+    let parse = |s: &str| {
+        s.parse()
+            .map_err(|e| HttpError::internal(format!("rewritten URI {raw:?}: {e}")))
+    };
     let mut parts = cx.parts.uri.clone().into_parts();
-    parts.path_and_query = Some(
-        raw.parse()
-            .map_err(|e| HttpError::internal(format!("rewritten URI {raw:?}: {e}")))?,
-    );
+    parts.path_and_query = Some(match slashless {
+        true => parse(&format!("/{raw}"))?,
+        false => parse(raw)?,
+    });
     let uri = http::Uri::from_parts(parts).map_err(|e| HttpError::internal(e.to_string()))?;
-    cx.set_uri(uri);
+    match slashless {
+        true => cx.set_slashless_uri(uri),
+        false => cx.set_uri(uri),
+    }
     Ok(())
 }
 

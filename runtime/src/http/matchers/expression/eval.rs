@@ -20,7 +20,10 @@ use std::cmp::Ordering;
 pub enum Val {
     Null,
     Bool(bool),
+    /// CEL's int (and uint), integral.
     Num(f64),
+    /// CEL's double.
+    Dbl(f64),
     Str(String),
     List(Vec<Val>),
 }
@@ -42,7 +45,9 @@ fn index(list: Val, i: Val) -> Res {
     }
 }
 
-/// `+ - * / %` as CEL types them (integral numbers divide as integers).
+/// `+ - * / %` as CEL types them: ints divide as integers and fail on
+/// zero; doubles follow IEEE 754 (`0.0 / 0.0` is NaN) and have no `%`;
+/// an int and a double do not mix.
 fn arith(op: char, a: Val, b: Val) -> Res {
     let int = |x: f64, y: f64| x.fract() == 0.0 && y.fract() == 0.0;
     if let (Val::Num(y), '/' | '%') = (&b, op) {
@@ -51,6 +56,10 @@ fn arith(op: char, a: Val, b: Val) -> Res {
         }
     }
     Ok(match (op, a, b) {
+        ('+', Val::Dbl(x), Val::Dbl(y)) => Val::Dbl(x + y),
+        ('-', Val::Dbl(x), Val::Dbl(y)) => Val::Dbl(x - y),
+        ('*', Val::Dbl(x), Val::Dbl(y)) => Val::Dbl(x * y),
+        ('/', Val::Dbl(x), Val::Dbl(y)) => Val::Dbl(x / y),
         ('+', Val::Num(x), Val::Num(y)) => Val::Num(x + y),
         ('-', Val::Num(x), Val::Num(y)) => Val::Num(x - y),
         ('*', Val::Num(x), Val::Num(y)) => Val::Num(x * y),
@@ -77,15 +86,18 @@ impl Val {
         match self {
             Val::Null => "null_type",
             Val::Bool(_) => "bool",
-            Val::Num(_) => "number",
+            Val::Num(_) => "int",
+            Val::Dbl(_) => "double",
             Val::Str(_) => "string",
             Val::List(_) => "list",
         }
     }
 
-    /// CEL equality: values of different types are unequal.
+    /// CEL equality: values of different types are unequal, but numbers
+    /// compare by value (heterogeneous equality: `1 == 1.0`).
     fn cel_eq(&self, other: &Val) -> bool {
         match (self, other) {
+            (Val::Num(x) | Val::Dbl(x), Val::Num(y) | Val::Dbl(y)) => x == y,
             (Val::List(a), Val::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.cel_eq(y))
             }
@@ -140,6 +152,7 @@ fn value(e: &Expr, cx: &mut Cx<'_>, vars: &mut Vec<Val>) -> Result<Val, Fail> {
         Expr::Not(x) => Val::Bool(!value(x, cx, vars)?.bool("!_")?),
         Expr::Neg(x) => match value(x, cx, vars)? {
             Val::Num(n) => Val::Num(-n),
+            Val::Dbl(n) => Val::Dbl(-n),
             other => Err(format!("no such overload: -{}", other.type_name()))?,
         },
         Expr::Arith(op, a, b) => arith(*op, value(a, cx, vars)?, value(b, cx, vars)?)?,
@@ -306,7 +319,7 @@ fn placeholder(t: &crate::http::replacer::Template, raw: &str, cx: &Cx<'_>) -> V
 fn compare(op: Op, a: &Val, b: &Val) -> Result<bool, String> {
     let ord = |a: &Val, b: &Val| -> Result<Ordering, String> {
         let o = match (a, b) {
-            (Val::Num(x), Val::Num(y)) => x.partial_cmp(y),
+            (Val::Num(x) | Val::Dbl(x), Val::Num(y) | Val::Dbl(y)) => x.partial_cmp(y),
             (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
             (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
             _ => None,
@@ -350,7 +363,7 @@ fn call_rest(name: &str, first: Val, mut args: Vec<Val>) -> Res {
     let arg = |args: &mut Vec<Val>, i: usize| std::mem::replace(&mut args[i], Val::Null);
     Ok(match (name, args.len()) {
         ("int", 1) => Val::Num(to_number(first, name)?.trunc()),
-        ("double", 1) => Val::Num(to_number(first, name)?),
+        ("double", 1) => Val::Dbl(to_number(first, name)?),
         ("string", 1) => Val::Str(to_text(first)),
         ("size", 1) => match first {
             Val::Str(s) => Val::Num(s.chars().count() as f64),
@@ -380,7 +393,7 @@ fn call_rest(name: &str, first: Val, mut args: Vec<Val>) -> Res {
 
 fn to_number(v: Val, name: &str) -> Result<f64, String> {
     match v {
-        Val::Num(n) => Ok(n),
+        Val::Num(n) | Val::Dbl(n) => Ok(n),
         Val::Str(s) => s
             .trim()
             .parse()
@@ -393,7 +406,7 @@ fn to_text(v: Val) -> String {
     match v {
         Val::Null => "null".into(),
         Val::Bool(b) => b.to_string(),
-        Val::Num(n) => n.to_string(),
+        Val::Num(n) | Val::Dbl(n) => n.to_string(),
         Val::Str(s) => s,
         Val::List(items) => {
             let parts: Vec<String> = items.into_iter().map(to_text).collect();

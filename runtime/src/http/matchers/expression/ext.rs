@@ -40,7 +40,7 @@ type Res = Result<Val, String>;
 
 fn num(v: &Val, name: &str) -> Result<f64, String> {
     match v {
-        Val::Num(n) => Ok(*n),
+        Val::Num(n) | Val::Dbl(n) => Ok(*n),
         other => Err(format!("no such overload: {name}({})", other.type_name())),
     }
 }
@@ -62,20 +62,23 @@ pub fn global(name: &str, args: Vec<Val>) -> Res {
     };
     Ok(match name {
         "math.greatest" | "math.least" => extreme(name, args)?,
-        "math.ceil" => Val::Num(one(&args)?.ceil()),
-        "math.floor" => Val::Num(one(&args)?.floor()),
-        "math.round" => Val::Num(one(&args)?.round()),
-        "math.trunc" => Val::Num(one(&args)?.trunc()),
-        "math.abs" => Val::Num(one(&args)?.abs()),
+        "math.ceil" => Val::Dbl(one(&args)?.ceil()),
+        "math.floor" => Val::Dbl(one(&args)?.floor()),
+        "math.round" => Val::Dbl(one(&args)?.round()),
+        "math.trunc" => Val::Dbl(one(&args)?.trunc()),
+        "math.abs" => same_kind(&args, one(&args)?.abs()),
         "math.sign" => {
             let n = one(&args)?;
-            Val::Num(if n == 0.0 || n.is_nan() {
-                n
-            } else {
-                n.signum()
-            })
+            same_kind(
+                &args,
+                if n == 0.0 || n.is_nan() {
+                    n
+                } else {
+                    n.signum()
+                },
+            )
         }
-        "math.sqrt" => Val::Num(one(&args)?.sqrt()),
+        "math.sqrt" => Val::Dbl(one(&args)?.sqrt()),
         "math.isNaN" => Val::Bool(one(&args)?.is_nan()),
         "math.isInf" => Val::Bool(one(&args)?.is_infinite()),
         "math.isFinite" => Val::Bool(one(&args)?.is_finite()),
@@ -101,22 +104,33 @@ pub fn global(name: &str, args: Vec<Val>) -> Res {
     })
 }
 
+/// `n` as the kind of number `args[0]` is (an int stays an int).
+fn same_kind(args: &[Val], n: f64) -> Val {
+    match args.first() {
+        Some(Val::Dbl(_)) => Val::Dbl(n),
+        _ => Val::Num(n),
+    }
+}
+
 /// `math.greatest(a, b, …)` or `math.greatest([a, b, …])`.
 fn extreme(name: &str, args: Vec<Val>) -> Res {
     let items = match args.as_slice() {
         [Val::List(l)] => l.clone(),
         _ => args,
     };
-    let mut best: Option<f64> = None;
+    let mut best: Option<(f64, &Val)> = None;
     for v in &items {
         let n = num(v, name)?;
-        best = Some(match best {
-            None => n,
-            Some(b) if name == "math.greatest" => b.max(n),
-            Some(b) => b.min(n),
-        });
+        let better = match best {
+            None => true,
+            Some((b, _)) if name == "math.greatest" => n > b,
+            Some((b, _)) => n < b,
+        };
+        if better {
+            best = Some((n, v));
+        }
     }
-    best.map(Val::Num)
+    best.map(|(_, v)| v.clone())
         .ok_or_else(|| format!("{name}: no arguments"))
 }
 
@@ -218,7 +232,7 @@ fn sorted(mut items: Vec<Val>) -> Result<Vec<Val>, String> {
         return Err("sort: the list must hold comparable values of one type".into());
     }
     items.sort_by(|a, b| match (a, b) {
-        (Val::Num(x), Val::Num(y)) => x.total_cmp(y),
+        (Val::Num(x), Val::Num(y)) | (Val::Dbl(x), Val::Dbl(y)) => x.total_cmp(y),
         (Val::Str(x), Val::Str(y)) => x.cmp(y),
         (Val::Bool(x), Val::Bool(y)) => x.cmp(y),
         _ => std::cmp::Ordering::Equal,
@@ -244,9 +258,15 @@ mod tests {
             global("math.least", vec![Val::List(vec![n(4.0), n(-2.0)])]),
             Ok(n(-2.0))
         );
-        assert_eq!(global("math.ceil", vec![n(1.2)]), Ok(n(2.0)));
-        assert_eq!(global("math.round", vec![n(-1.5)]), Ok(n(-2.0)));
+        let d = Val::Dbl;
+        assert_eq!(global("math.ceil", vec![d(1.2)]), Ok(d(2.0)));
+        assert_eq!(global("math.round", vec![d(-1.5)]), Ok(d(-2.0)));
         assert_eq!(global("math.sign", vec![n(-4.0)]), Ok(n(-1.0)));
+        assert_eq!(global("math.sign", vec![d(-4.5)]), Ok(d(-1.0)));
+        assert_eq!(global("math.abs", vec![n(-3.0)]), Ok(n(3.0)));
+        assert_eq!(global("math.sqrt", vec![n(4.0)]), Ok(d(2.0)));
+        // greatest and least give the winning argument, int or double
+        assert_eq!(global("math.greatest", vec![n(1.0), d(1.5)]), Ok(d(1.5)));
         assert_eq!(
             global("math.bitShiftLeft", vec![n(1.0), n(4.0)]),
             Ok(n(16.0))

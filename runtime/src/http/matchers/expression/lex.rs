@@ -94,6 +94,8 @@ pub enum Tok {
     Ident(String),
     Str(String),
     Num(f64),
+    /// A number literal with a fraction: CEL's double.
+    Dbl(f64),
     Ph(String),
     Punct(&'static str),
 }
@@ -133,7 +135,13 @@ pub fn tokenize(s: &str) -> Result<Vec<Tok>, String> {
             let end = s[i..]
                 .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
                 .map_or(b.len(), |e| e + i);
-            out.push(Tok::Num(s[i..end].parse().map_err(|_| "bad number")?));
+            let text = &s[i..end];
+            let n = text.parse().map_err(|_| "bad number")?;
+            out.push(if text.contains('.') {
+                Tok::Dbl(n)
+            } else {
+                Tok::Num(n)
+            });
             i = end;
         } else if c.is_ascii_alphabetic() || c == b'_' {
             let end = s[i..]

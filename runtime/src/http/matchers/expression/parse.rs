@@ -113,21 +113,38 @@ pub fn parse(src: &str, name: &str, p: &mut Provision<'_>, path: &str) -> Result
     if ps.pos != ps.toks.len() {
         return Err(format!("unexpected {:?}", ps.toks[ps.pos]));
     }
-    let non_bool = matches!(
-        &e,
-        Expr::Lit(Val::Num(_) | Val::Str(_) | Val::Null)
+    if non_bool(&e) {
+        return Err("a request matcher expression must give a bool".into());
+    }
+    Ok(e)
+}
+
+/// Whether `e` cannot give a bool, as far as its form tells (CEL checks
+/// this when the expression is compiled).
+fn non_bool(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Lit(Val::Num(_) | Val::Dbl(_) | Val::Str(_) | Val::Null)
             | Expr::List(_)
             | Expr::Neg(_)
             | Expr::Arith(..)
             | Expr::Placeholder(..)
-    ) || matches!(&e, Expr::Macro(Macro::Map | Macro::Filter, ..))
-        || matches!(&e, Expr::Call(f, _)
+    ) || matches!(e, Expr::Macro(Macro::Map | Macro::Filter, ..))
+        || matches!(e, Expr::Call(f, _)
         if !matches!(&**f, "startsWith" | "endsWith" | "contains"
-            | "math.isNaN" | "math.isInf" | "math.isFinite"));
-    if non_bool {
-        return Err("a request matcher expression must give a bool".into());
+            | "math.isNaN" | "math.isInf" | "math.isFinite"))
+}
+
+/// Whether `range` is a list literal whose items are literals none of
+/// which is a bool: its elements, bound to a macro's variable, have a
+/// type CEL knows is not bool.
+fn non_bool_items(range: &Expr) -> bool {
+    match range {
+        Expr::List(items) => items
+            .iter()
+            .all(|i| matches!(i, Expr::Lit(v) if !matches!(v, Val::Bool(_)))),
+        _ => false,
     }
-    Ok(e)
 }
 
 impl Parser<'_, '_> {
@@ -234,6 +251,7 @@ impl Parser<'_, '_> {
         if self.eat("-") {
             return Ok(match self.unary()? {
                 Expr::Lit(Val::Num(n)) => Expr::Lit(Val::Num(-n)),
+                Expr::Lit(Val::Dbl(n)) => Expr::Lit(Val::Dbl(-n)),
                 e => Expr::Neg(Box::new(e)),
             });
         }
@@ -300,6 +318,7 @@ impl Parser<'_, '_> {
         Ok(match tok {
             Tok::Str(s) => Expr::Lit(Val::Str(s)),
             Tok::Num(n) => Expr::Lit(Val::Num(n)),
+            Tok::Dbl(n) => Expr::Lit(Val::Dbl(n)),
             Tok::Ph(ph) => Expr::Placeholder(Template::parse(&ph), ph.into()),
             Tok::Ident(i) if i == "true" || i == "false" => Expr::Lit(Val::Bool(i == "true")),
             Tok::Ident(i) if i == "null" => Expr::Lit(Val::Null),
@@ -366,6 +385,16 @@ impl Parser<'_, '_> {
         self.scope.pop();
         let body = body?;
         let extra = extra.transpose()?;
+        // The predicate (a `map`'s only with a transform after it) must
+        // give a bool; the variable itself does not when the range's items
+        // are known not to be bools.
+        if kind != Macro::Map || extra.is_some() {
+            let var = self.scope.len();
+            let is_var = matches!(body, Expr::Var(d) if d == var);
+            if non_bool(&body) || (is_var && non_bool_items(&range)) {
+                return Err(format!("the predicate of {kind:?} must give a bool"));
+            }
+        }
         self.expect(")")?;
         Ok(Expr::Macro(
             kind,
@@ -419,7 +448,7 @@ impl Parser<'_, '_> {
                 }
                 Ok(Value::String(s))
             }
-            Tok::Num(n) => Ok(json!(n)),
+            Tok::Num(n) | Tok::Dbl(n) => Ok(json!(n)),
             Tok::Punct("[") => {
                 let mut items = Vec::new();
                 while !self.eat("]") {
