@@ -28,12 +28,19 @@ pub use chains::ChainPreference;
 /// Let's Encrypt's production directory (Caddy's default `ca`).
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
+/// External account binding credentials: the key ID, and the MAC key
+/// (`None` when it is not base64url: registering fails then, as in Caddy).
+struct Eab {
+    key_id: String,
+    mac: Option<Vec<u8>>,
+}
+
 /// A provisioned ACME issuer.
 pub struct AcmeIssuer {
     pub ca: String,
     pub test_ca: Option<String>,
     pub email: Option<String>,
-    eab: Option<(String, Vec<u8>)>,
+    eab: Option<Eab>,
     trusted_root: Option<String>,
     http01: bool,
     tls_alpn01: bool,
@@ -91,12 +98,14 @@ impl AcmeIssuer {
             ));
         }
         if let Some(eab) = &c.external_account {
-            decode_mac(&eab.mac_key).ok_or_else(|| {
-                Error::config(
-                    format!("{at}.external_account.mac_key"),
-                    "not valid base64url",
-                )
-            })?;
+            // Caddy loads such a key and fails when it registers an account
+            // with it; so does bellhop, saying so now as well.
+            if decode_mac(&eab.mac_key).is_none() {
+                tracing::warn!(
+                    field = %format!("{at}.external_account.mac_key"),
+                    "the EAB MAC key is not valid base64url: registering an ACME account with this issuer will fail"
+                );
+            }
         }
         let preferred_chains = c
             .preferred_chains
@@ -127,9 +136,10 @@ impl AcmeIssuer {
                 .unwrap_or_else(|| LETS_ENCRYPT.into()),
             test_ca: c.test_ca.filter(|s| !s.is_empty()),
             email: c.email.filter(|s| !s.is_empty()),
-            eab: c
-                .external_account
-                .and_then(|e| decode_mac(&e.mac_key).map(|k| (e.key_id, k))),
+            eab: c.external_account.map(|e| Eab {
+                mac: decode_mac(&e.mac_key),
+                key_id: e.key_id,
+            }),
             trusted_root: c.trusted_roots_pem_files.into_iter().next(),
             http01: !ch.http.is_some_and(|h| h.disabled),
             tls_alpn01: !ch.tls_alpn.is_some_and(|h| h.disabled),
@@ -225,7 +235,15 @@ impl AcmeIssuer {
             only_return_existing: false,
         };
         let eab = match &self.eab {
-            Some((id, k)) => Some(ExternalAccountKey::new(id.clone(), k)),
+            Some(Eab {
+                key_id,
+                mac: Some(k),
+            }) => Some(ExternalAccountKey::new(key_id.clone(), k)),
+            Some(Eab { mac: None, .. }) => {
+                return Err(
+                    "external_account.mac_key: the EAB MAC key is not valid base64url".into(),
+                )
+            }
             None if ca.starts_with(ZEROSSL_ACME) => Some(self.zerossl_eab().await?),
             None => None,
         };

@@ -42,6 +42,9 @@ pub struct Pebble {
     pub api_ca: TestCa,
     /// Alternate chains pebble offers (`PEBBLE_ALTERNATE_ROOTS`).
     pub alternate_roots: u32,
+    /// When set, pebble requires external account binding with these
+    /// MAC keys (key ID to base64url key).
+    pub eab_keys: Option<Value>,
 }
 
 impl Drop for Pebble {
@@ -71,6 +74,7 @@ pub fn prepare_pebble(dir: &Path) -> Pebble {
         api_ca_file,
         api_ca,
         alternate_roots: 0,
+        eab_keys: None,
     }
 }
 
@@ -96,6 +100,10 @@ pub fn start_pebble(
     }});
     if let Some(v) = validity {
         config["pebble"]["certificateValidityPeriod"] = json!(v);
+    }
+    if let Some(keys) = &pebble.eab_keys {
+        config["pebble"]["externalAccountBindingRequired"] = json!(true);
+        config["pebble"]["externalAccountMACKeys"] = keys.clone();
     }
     let config_file = dir.join("pebble-config.json");
     std::fs::write(&config_file, config.to_string()).unwrap();
@@ -198,9 +206,15 @@ fn find_file(dir: &Path, file: &str) -> Option<PathBuf> {
 /// Obtains a certificate for `name` from a fresh pebble with `issuer`'s
 /// settings, checks it is stored and served, and reused on restart.
 async fn obtain_and_serve(name: &str, issuer: Value) {
+    obtain_and_serve_with(name, issuer, None).await
+}
+
+/// [`obtain_and_serve`] from a pebble requiring EAB with `eab_keys`.
+async fn obtain_and_serve_with(name: &str, issuer: Value, eab_keys: Option<Value>) {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().join("storage");
     let mut pebble = prepare_pebble(dir.path());
+    pebble.eab_keys = eab_keys;
     // bellhop binds its ports first (no race for free ports), then pebble
     // starts validating on them; the first order attempt fails and is
     // retried.
@@ -274,6 +288,67 @@ async fn pebble_issues_a_certificate_through_tls_alpn01() {
         json!({"challenges": {"http": {"disabled": true}}}),
     )
     .await;
+}
+
+/// pebble's EAB key for the tests: "kid-1" with 32 bytes, base64url.
+fn eab_keys() -> Value {
+    json!({"kid-1": "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pebble_requiring_eab_issues_with_the_configured_credentials() {
+    let eab = json!({"key_id": "kid-1", "mac_key": eab_keys()["kid-1"]});
+    obtain_and_serve_with(
+        "eab.bellhop.test",
+        json!({"external_account": eab, "challenges": {"tls-alpn": {"disabled": true}}}),
+        Some(eab_keys()),
+    )
+    .await;
+}
+
+/// A MAC key that is not base64url loads, as in Caddy, with a warning
+/// naming the field; registering fails, saying why, and no account is
+/// asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eab_mac_key_that_is_not_base64url_fails_at_registration() {
+    crate::log_capture::install();
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    let mut pebble = prepare_pebble(dir.path());
+    pebble.eab_keys = Some(eab_keys());
+    let name = "badmac.bellhop.test";
+    let issuer = json!({"external_account": {"key_id": "kid-1", "mac_key": "not*base64url"}});
+    let s = start(bellhop_config(&storage, &pebble, name, (0, 0), issuer));
+    let port = |server: &str| s.rt.server_addrs(server)[0].port();
+    start_pebble(&mut pebble, dir.path(), (port("http"), port("https")), None);
+    let warned = crate::log_capture::lines_with(&[
+        "external_account.mac_key",
+        "not valid base64url",
+        "will fail",
+    ]);
+    assert!(!warned.is_empty(), "no warning at load");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let lines = crate::log_capture::lines_with(&[
+            name,
+            "external_account.mac_key: the EAB MAC key is not valid base64url",
+        ]);
+        if !lines.is_empty() || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        !failed.is_empty(),
+        "registering did not fail naming the key"
+    );
+    let log = std::fs::read_to_string(dir.path().join("pebble.log")).unwrap_or_default();
+    assert!(
+        !log.contains("sign-me-up"),
+        "an account was asked for:\n{log}"
+    );
+    assert!(find_file(&storage, &format!("{name}.crt")).is_none());
+    s.rt.stop().await;
 }
 
 /// The serial number of the stored certificate file `crt`.

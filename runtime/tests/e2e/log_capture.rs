@@ -1,6 +1,6 @@
-//! Captures the runtime's warnings and errors from the HTTP/3 modules in
-//! memory: a global tracing subscriber, installed once, that is enabled
-//! for those events only (every other call site stays disabled).
+//! Captures the runtime's warnings and errors from the HTTP/3 and TLS
+//! modules in memory: a global tracing subscriber, installed once, that is
+//! enabled for those events only (every other call site stays disabled).
 
 #![allow(dead_code)]
 
@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use tracing::field::{Field, Visit};
 use tracing::{span, Event, Level, Metadata, Subscriber};
 
-const TARGET: &str = "bellhop_runtime::http::h3";
+const TARGETS: [&str; 2] = ["bellhop_runtime::http::h3", "bellhop_runtime::tls"];
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 struct Capture;
@@ -24,7 +24,7 @@ impl Visit for Line {
 
 impl Subscriber for Capture {
     fn enabled(&self, m: &Metadata<'_>) -> bool {
-        m.target().starts_with(TARGET) && *m.level() <= Level::WARN
+        TARGETS.iter().any(|t| m.target().starts_with(t)) && *m.level() <= Level::WARN
     }
     fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
         span::Id::from_u64(1)
