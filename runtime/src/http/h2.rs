@@ -5,17 +5,19 @@
 //!
 //! The settings are hyper's defaults (windows, frame size, send buffer,
 //! stream limit, reset limits), so a client meets the same server either
-//! way. What this server does not offer is RFC 8441's extended CONNECT: a
-//! browser opens its WebSockets to a pushing server over HTTP/1.1.
+//! way, RFC 8441's extended CONNECT included (see `tunnel`).
 //! Streams run beside their connection, in its task (see `streams`), and
 //! enter the same pipeline as every request ([`serve::handle_parts`]); the
-//! response is written as hyper writes it (connection-specific fields
-//! dropped, `Date` and a known `Content-Length` added, data sent as the
-//! peer's window allows, a failed body resetting its stream).
+//! response is written as hyper writes it (see `write`).
 
 mod pusher;
+mod tunnel;
+mod write;
 
 pub(crate) use pusher::Pusher;
+pub use tunnel::{PendingTunnel, Tunnel};
+pub(crate) use write::strip_connection_fields;
+use write::{prepare, write};
 
 use super::body::{declared_length, ReqBody};
 use super::serve::{self, ConnCx, ServedBody};
@@ -23,12 +25,12 @@ use super::server::{Abort, ConnSettings};
 use super::streams::StreamExec;
 use bytes::Bytes;
 use h2::server::{Connection, Handshake, SendPushedResponse, SendResponse};
-use h2::{Reason, RecvStream, SendStream};
-use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body::{Body as _, Frame, SizeHint};
+use h2::RecvStream;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, Method};
+use http_body::{Frame, SizeHint};
 use std::future::{poll_fn, Future};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -83,7 +85,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             .max_send_buffer_size(SEND_BUFFER)
             .max_concurrent_streams(MAX_STREAMS)
             .max_local_error_reset_streams(Some(MAX_LOCAL_RESETS))
-            .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(s.max_header_bytes).unwrap_or(u32::MAX))
+            // RFC 8441: WebSocket over HTTP/2 (`:protocol`), for the proxy.
+            .enable_connect_protocol();
         Conn {
             state: State::Handshake(Box::pin(b.handshake(io))),
             exec,
@@ -157,9 +161,28 @@ async fn serve_stream(
     let reply = Arc::new(Mutex::new(Some(reply)));
     let pusher = Pusher::new(&cx, exec, &reply, &parts);
     parts.extensions.insert(pusher);
-    let body = RecvBody::new(recv, &parts.headers);
+    // An extended CONNECT has no body: its stream becomes the tunnel.
+    let (body, tunnel) = match parts.extensions.remove::<h2::ext::Protocol>() {
+        Some(p) if parts.method == Method::CONNECT => {
+            parts
+                .extensions
+                .insert(hyper::ext::Protocol::from(p.as_str()));
+            let (opened, pending) = PendingTunnel::new();
+            parts.extensions.insert(pending);
+            (None, Some((opened, recv)))
+        }
+        _ => (Some(RecvBody::new(recv, &parts.headers)), None),
+    };
     let answered = {
-        let handled = serve::handle_parts(&cx, parts, |t| ReqBody::stream(body, t), guard);
+        let handled = serve::handle_parts(
+            &cx,
+            parts,
+            |t| match body {
+                Some(b) => ReqBody::stream(b, t),
+                None => ReqBody::full(Bytes::new()),
+            },
+            guard,
+        );
         // A client that resets the stream cancels the request.
         let reset = poll_fn(|c| match lock(&reply).as_mut() {
             Some(r) => r.poll_reset(c).map(|_| ()),
@@ -174,7 +197,34 @@ async fn serve_stream(
     let Some(reply) = lock(&reply).take() else {
         return;
     };
-    write(reply, answered, head).await;
+    match tunnel {
+        Some((opened, recv)) => open_tunnel(reply, answered, opened, recv).await,
+        None => write(reply, answered, head).await,
+    }
+}
+
+/// Answers an extended CONNECT: a 2xx opens the stream (no body, no
+/// `Content-Length`) and hands it over as a [`Tunnel`]; any other answer
+/// is written as usual.
+async fn open_tunnel(
+    mut reply: SendResponse<Bytes>,
+    answered: Result<http::Response<ServedBody>, Abort>,
+    opened: tokio::sync::oneshot::Sender<Tunnel>,
+    recv: RecvStream,
+) {
+    match answered {
+        Ok(response) if response.status().is_success() => {
+            let (mut head, _body, _) = prepare(response, false);
+            head.headers_mut().remove(CONTENT_LENGTH);
+            match reply.send_response(head, false) {
+                Ok(send) => {
+                    let _ = opened.send(Tunnel::new(send, recv));
+                }
+                Err(e) => tracing::debug!(error = %e, "HTTP/2 CONNECT answer not sent"),
+            }
+        }
+        other => write(reply, other, false).await,
+    }
 }
 
 /// Serves a pushed request on its promised stream.
@@ -195,143 +245,6 @@ async fn serve_pushed(
         }
     };
     write(reply, answered, head).await;
-}
-
-/// A stream's response side: a client-opened stream's or a promised one's.
-trait Reply {
-    fn send(&mut self, head: http::Response<()>, end: bool)
-        -> Result<SendStream<Bytes>, h2::Error>;
-    fn reset(&mut self, reason: Reason);
-}
-
-/// `h2` gives both sides the same two methods, on two types.
-macro_rules! reply {
-    ($t:ty) => {
-        impl Reply for $t {
-            fn send(
-                &mut self,
-                head: http::Response<()>,
-                end: bool,
-            ) -> Result<SendStream<Bytes>, h2::Error> {
-                self.send_response(head, end)
-            }
-            fn reset(&mut self, reason: Reason) {
-                self.send_reset(reason)
-            }
-        }
-    };
-}
-
-reply!(SendResponse<Bytes>);
-reply!(SendPushedResponse<Bytes>);
-
-/// Writes the answer on `reply`: the head, then the body; a request to
-/// drop unanswered resets the stream.
-async fn write(
-    mut reply: impl Reply,
-    answered: Result<http::Response<ServedBody>, Abort>,
-    head: bool,
-) {
-    let Ok(response) = answered else {
-        reply.reset(Reason::INTERNAL_ERROR);
-        return;
-    };
-    let (head_part, body, end) = prepare(response, head);
-    match reply.send(head_part, end) {
-        Ok(tx) if !end => pipe(tx, body).await,
-        Ok(_) => {}
-        Err(e) => tracing::debug!(error = %e, "HTTP/2 response not sent"),
-    }
-}
-
-/// The head to send, the body, and whether the head ends the stream.
-fn prepare(
-    response: http::Response<ServedBody>,
-    head: bool,
-) -> (http::Response<()>, ServedBody, bool) {
-    let (mut parts, body) = response.into_parts();
-    strip_connection_fields(&mut parts.headers);
-    if !parts.headers.contains_key(DATE) {
-        let now = httpdate::fmt_http_date(std::time::SystemTime::now());
-        if let Ok(v) = HeaderValue::from_str(&now) {
-            parts.headers.insert(DATE, v);
-        }
-    }
-    let status = parts.status;
-    let end = head
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-        || body.is_end_stream();
-    if !end && !parts.headers.contains_key(CONTENT_LENGTH) {
-        if let Some(n) = body.size_hint().exact() {
-            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
-        }
-    }
-    (http::Response::from_parts(parts, ()), body, end)
-}
-
-/// Drops what HTTP/2 and HTTP/3 forbid in a message (RFC 9113 §8.2.2,
-/// RFC 9114 §4.2).
-pub(crate) fn strip_connection_fields(h: &mut HeaderMap) {
-    for name in [CONNECTION, TRANSFER_ENCODING, UPGRADE] {
-        h.remove(name);
-    }
-    h.remove("keep-alive");
-    h.remove("proxy-connection");
-    if h.get(TE).is_some_and(|v| v != "trailers") {
-        h.remove(TE);
-    }
-}
-
-/// Sends `body` on `tx` as the peer's window allows: data, then trailers
-/// or the end of the stream. A failing body resets the stream.
-async fn pipe(mut tx: SendStream<Bytes>, body: ServedBody) {
-    let mut body = pin!(body);
-    let sent = poll_fn(|cx| loop {
-        tx.reserve_capacity(1);
-        if tx.capacity() == 0 {
-            loop {
-                match ready!(tx.poll_capacity(cx)) {
-                    Some(Ok(0)) => {}
-                    Some(Ok(_)) => break,
-                    Some(Err(e)) => return Poll::Ready(Err(e.to_string())),
-                    None => return Poll::Ready(Err("stream closed".into())),
-                }
-            }
-        } else if let Poll::Ready(r) = tx.poll_reset(cx) {
-            return Poll::Ready(Err(format!("reset by the client: {r:?}")));
-        }
-        match ready!(body.as_mut().poll_frame(cx)) {
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => {
-                    let end = body.is_end_stream();
-                    if let Err(e) = tx.send_data(data, end) {
-                        return Poll::Ready(Err(e.to_string()));
-                    }
-                    if end {
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-                Err(frame) => {
-                    if let Ok(trailers) = frame.into_trailers() {
-                        tx.reserve_capacity(0);
-                        return Poll::Ready(tx.send_trailers(trailers).map_err(|e| e.to_string()));
-                    }
-                }
-            },
-            Some(Err(e)) => {
-                tx.send_reset(Reason::INTERNAL_ERROR);
-                return Poll::Ready(Err(e.to_string()));
-            }
-            None => {
-                let ended = tx.send_data(Bytes::new(), true);
-                return Poll::Ready(ended.map_err(|e| e.to_string()));
-            }
-        }
-    });
-    if let Err(e) = sent.await {
-        tracing::debug!(error = %e, "HTTP/2 response body failed");
-    }
 }
 
 /// The request body of a stream: data (its window released as it is

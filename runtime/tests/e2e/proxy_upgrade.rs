@@ -92,8 +92,23 @@ async fn h2_websocket_connect(addr: std::net::SocketAddr) -> http::Response<hype
 
 #[tokio::test]
 async fn h2_extended_connect_websocket_is_tunnelled_to_an_h1_backend() {
+    h2_websocket_through(|ws| h2c_bellhop(proxy(&[ws], json!({})))).await;
+}
+
+/// The same on a server with a `push` handler, whose HTTP/2 is served on
+/// `h2` (`http::h2`) rather than by hyper.
+#[tokio::test]
+async fn h2_extended_connect_websocket_is_tunnelled_by_a_pushing_server_too() {
+    h2_websocket_through(|ws| {
+        start(config_with(json!({"protocols": ["h1", "h2c"],
+            "routes": [{"handle": [{"handler": "push"}, proxy(&[ws], json!({}))]}]})))
+    })
+    .await;
+}
+
+async fn h2_websocket_through(server: impl FnOnce(std::net::SocketAddr) -> TestServer) {
     let (ws_addr, seen) = ws_echo().await;
-    let s = h2c_bellhop(proxy(&[ws_addr], json!({})));
+    let s = server(ws_addr);
     let resp = h2_websocket_connect(s.addr).await;
     assert_eq!(resp.status(), 200, "{:?}", resp.headers());
     assert!(!resp.headers().contains_key("sec-websocket-accept"));

@@ -15,7 +15,8 @@
 //! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange),
 //! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
 //! request and its body), `respond` (round trips, finishing responses,
-//! upgrades), `response_body` (`flush_interval`, gzip decoding),
+//! upgrades), `tunnel` (an upgrade's two sides copied both ways),
+//! `response_body` (`flush_interval`, gzip decoding),
 //! `handle_response`, `dynamic` + `resolver` (DNS), `placeholders`,
 //! `provision`.
 
@@ -42,6 +43,7 @@ mod stream;
 mod tls;
 mod transport_fastcgi;
 mod transport_http;
+mod tunnel;
 mod upstreams;
 
 pub use tls::{client_config, NoVerify, TlsConfig};

@@ -33,7 +33,6 @@ use crate::util::IpNet;
 use bytes::Bytes;
 use http::{StatusCode, Uri};
 use http_body::Frame;
-use hyper_util::rt::TokioIo;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -320,7 +319,7 @@ impl Shared {
 pub struct Tunnels(Mutex<Vec<AbortHandle>>);
 
 impl Tunnels {
-    fn add(&self, h: AbortHandle) {
+    pub(super) fn add(&self, h: AbortHandle) {
         let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
         v.retain(|h| !h.is_finished());
         v.push(h);
@@ -370,7 +369,7 @@ fn switch_protocols(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<B
                 http::header::CONNECTION,
                 http::HeaderValue::from_static("Upgrade"),
             );
-            tunnel(shared, cx, resp)
+            super::tunnel::tunnel(shared, cx, resp)
         }
         (offered, asked) => {
             tracing::debug!(backend_upgrade = ?offered, requested_upgrade = ?asked,
@@ -379,40 +378,6 @@ fn switch_protocols(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<B
             http::Response::new(Body::Empty)
         }
     }
-}
-
-/// Answers 101 to the client and tunnels the two upgraded connections.
-pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
-    let mut tmp = http::Request::new(());
-    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
-    let client_up = hyper::upgrade::on(&mut tmp);
-    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
-    let upstream_up = hyper::upgrade::on(&mut resp);
-    let (timeout, size) = (shared.stream_timeout, shared.stream_buffer);
-    let task = tokio::spawn(async move {
-        let (Ok(c), Ok(u)) = (client_up.await, upstream_up.await) else {
-            return;
-        };
-        let (mut c, mut u) = (TokioIo::new(c), TokioIo::new(u));
-        let copy = tokio::io::copy_bidirectional_with_sizes(&mut c, &mut u, size, size);
-        match timeout {
-            Some(t) => {
-                let _ = tokio::time::timeout(t, copy).await;
-            }
-            None => {
-                let _ = copy.await;
-            }
-        }
-    });
-    shared.tunnels.add(task.abort_handle());
-    let (mut parts, _) = resp.into_parts();
-    if super::headers::h2_websocket(&cx.parts) {
-        // An HTTP/2 client is answered 200, which opens its stream.
-        parts.status = StatusCode::OK;
-        strip_hop(&mut parts.headers, false);
-        parts.headers.remove(http::header::SEC_WEBSOCKET_ACCEPT);
-    }
-    http::Response::from_parts(parts, Body::Empty)
 }
 
 /// A body that fails at once (an upstream body that broke while

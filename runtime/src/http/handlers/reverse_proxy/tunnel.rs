@@ -1,0 +1,110 @@
+//! The tunnel a proxied upgrade becomes (WebSocket and other `Upgrade`
+//! protocols, and WebSocket over HTTP/2): the client's side (hyper's
+//! upgraded connection, or an extended CONNECT stream of `http::h2`) and
+//! the upstream's, copied both ways by a task the server tracks (closed by
+//! `stream_close_delay` on reload), bounded by `stream_timeout`.
+
+use super::headers::strip_hop;
+use super::respond::Shared;
+use crate::http::{Body, BoxFuture, Cx, Response};
+use http::StatusCode;
+use hyper_util::rt::TokioIo;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Answers 101 to the client and tunnels the two upgraded connections.
+pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
+    let client_up = client_upgrade(cx);
+    let upstream_up = hyper::upgrade::on(&mut resp);
+    let (timeout, size) = (shared.stream_timeout, shared.stream_buffer);
+    let task = tokio::spawn(async move {
+        let (Some(mut c), Ok(u)) = (client_up.await, upstream_up.await) else {
+            return;
+        };
+        let mut u = TokioIo::new(u);
+        let copy = tokio::io::copy_bidirectional_with_sizes(&mut c, &mut u, size, size);
+        match timeout {
+            Some(t) => {
+                let _ = tokio::time::timeout(t, copy).await;
+            }
+            None => {
+                let _ = copy.await;
+            }
+        }
+    });
+    shared.tunnels.add(task.abort_handle());
+    let (mut parts, _) = resp.into_parts();
+    if super::headers::h2_websocket(&cx.parts) {
+        // An HTTP/2 client is answered 200, which opens its stream.
+        parts.status = StatusCode::OK;
+        strip_hop(&mut parts.headers, false);
+        parts.headers.remove(http::header::SEC_WEBSOCKET_ACCEPT);
+    }
+    http::Response::from_parts(parts, Body::Empty)
+}
+
+/// The client's side of a tunnel once the answer is sent: hyper's
+/// upgraded connection, or the stream of an extended CONNECT served by
+/// `http::h2`.
+fn client_upgrade(cx: &mut Cx<'_>) -> BoxFuture<'static, Option<ClientIo>> {
+    if let Some(rx) = cx
+        .parts
+        .extensions
+        .get::<crate::http::h2::PendingTunnel>()
+        .and_then(|p| p.take())
+    {
+        return Box::pin(async move { rx.await.ok().map(ClientIo::H2) });
+    }
+    let mut tmp = http::Request::new(());
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    let up = hyper::upgrade::on(&mut tmp);
+    std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
+    Box::pin(async move { up.await.ok().map(|u| ClientIo::Hyper(TokioIo::new(u))) })
+}
+
+/// The client's side of a tunnel.
+enum ClientIo {
+    Hyper(TokioIo<hyper::upgrade::Upgraded>),
+    H2(crate::http::h2::Tunnel),
+}
+
+impl AsyncRead for ClientIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Hyper(io) => Pin::new(io).poll_read(cx, buf),
+            ClientIo::H2(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ClientIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ClientIo::Hyper(io) => Pin::new(io).poll_write(cx, buf),
+            ClientIo::H2(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Hyper(io) => Pin::new(io).poll_flush(cx),
+            ClientIo::H2(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ClientIo::Hyper(io) => Pin::new(io).poll_shutdown(cx),
+            ClientIo::H2(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+}
