@@ -15,6 +15,7 @@ mod tunnel;
 mod write;
 
 pub(crate) use pusher::Pusher;
+use pusher::{OpenPush, PushLimit};
 pub use tunnel::{PendingTunnel, Tunnel};
 pub(crate) use write::strip_connection_fields;
 use write::{prepare, write};
@@ -68,6 +69,7 @@ pub(crate) struct Conn<I> {
     state: State<I>,
     exec: StreamExec,
     cx: Arc<ConnCx>,
+    limit: Arc<PushLimit>,
     closing: bool,
 }
 
@@ -92,12 +94,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             state: State::Handshake(Box::pin(b.handshake(io))),
             exec,
             cx,
+            limit: Arc::default(),
             closing: false,
         }
     }
 
     fn accept(&self, req: http::Request<RecvStream>, reply: SendResponse<Bytes>) {
-        let stream = serve_stream(self.cx.clone(), self.exec.clone(), req, reply);
+        let (cx, limit) = (self.cx.clone(), self.limit.clone());
+        let stream = serve_stream(cx, self.exec.clone(), limit, req, reply);
         hyper::rt::Executor::execute(&self.exec, stream);
     }
 }
@@ -121,14 +125,19 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Future for Conn<I> {
                         return Poll::Ready(());
                     }
                 },
-                State::Serving(conn) => match ready!(conn.poll_accept(cx)) {
-                    Some(Ok((req, reply))) => this.accept(req, reply),
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "HTTP/2 connection failed");
-                        return Poll::Ready(());
+                State::Serving(conn) => {
+                    let accepted = conn.poll_accept(cx);
+                    // The client's SETTINGS arrive while polling.
+                    this.limit.set_peer_max(conn.max_concurrent_send_streams());
+                    match ready!(accepted) {
+                        Some(Ok((req, reply))) => this.accept(req, reply),
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "HTTP/2 connection failed");
+                            return Poll::Ready(());
+                        }
+                        None => return Poll::Ready(()),
                     }
-                    None => return Poll::Ready(()),
-                },
+                }
             }
         }
     }
@@ -152,6 +161,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 async fn serve_stream(
     cx: Arc<ConnCx>,
     exec: StreamExec,
+    limit: Arc<PushLimit>,
     req: http::Request<RecvStream>,
     reply: SendResponse<Bytes>,
 ) {
@@ -159,7 +169,7 @@ async fn serve_stream(
     let (mut parts, recv) = req.into_parts();
     let head = parts.method == Method::HEAD;
     let reply = Arc::new(Mutex::new(Some(reply)));
-    let pusher = Pusher::new(&cx, exec, &reply, &parts);
+    let pusher = Pusher::new(&cx, exec, limit, &reply, &parts);
     parts.extensions.insert(pusher);
     // An extended CONNECT has no body: its stream becomes the tunnel.
     let (body, tunnel) = match parts.extensions.remove::<h2::ext::Protocol>() {
@@ -227,11 +237,13 @@ async fn open_tunnel(
     }
 }
 
-/// Serves a pushed request on its promised stream.
+/// Serves a pushed request on its promised stream (counted open until
+/// this ends).
 async fn serve_pushed(
     cx: Arc<ConnCx>,
     parts: http::request::Parts,
     mut reply: SendPushedResponse<Bytes>,
+    _open: OpenPush,
 ) {
     let guard = cx.state.begin();
     let head = parts.method == Method::HEAD;

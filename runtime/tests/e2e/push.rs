@@ -194,6 +194,71 @@ async fn nothing_is_pushed_to_a_client_that_disabled_push_or_over_http1() {
     assert_eq!(r.body, "GET /style.css push= by= lang= accept= other=");
 }
 
+/// As Go's server: pushed streams open at once may not exceed the
+/// client's SETTINGS_MAX_CONCURRENT_STREAMS; the push past it fails, and
+/// the handler pushes nothing more. Counted on the wire (the `h2` client
+/// would hide promises past its limit by refusing them).
+#[tokio::test(flavor = "multi_thread")]
+async fn pushes_stop_at_the_clients_concurrent_stream_limit() {
+    let s = h2c_server();
+    assert_eq!(promises_on_the_wire(s.addr, 1).await, 1);
+    assert_eq!(promises_on_the_wire(s.addr, 2).await, 2);
+    assert_eq!(promises_on_the_wire(s.addr, 100).await, 3);
+}
+
+/// Sends `GET /` over h2c as raw frames, allowing `limit` concurrent
+/// streams, and counts the PUSH_PROMISE frames until the response ends.
+async fn promises_on_the_wire(addr: SocketAddr, limit: u32) -> usize {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let len = payload.len() as u32;
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS: MAX_CONCURRENT_STREAMS = limit, ENABLE_PUSH = 1
+    let mut settings = vec![0, 3];
+    settings.extend_from_slice(&limit.to_be_bytes());
+    settings.extend_from_slice(&[0, 2, 0, 0, 0, 1]);
+    out.extend(frame(4, 0, 0, &settings));
+    // HPACK: :method GET, :path /, :scheme http, :authority push.test
+    let mut block = vec![0x82, 0x84, 0x86, 0x01, 9];
+    block.extend_from_slice(b"push.test");
+    out.extend(frame(1, 0x1 | 0x4, 1, &block));
+    c.write_all(&out).await.unwrap();
+    let (mut buf, mut promises) = (Vec::new(), 0);
+    let read = async {
+        loop {
+            let mut chunk = [0u8; 16384];
+            let n = c.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "closed before the response ended");
+            buf.extend_from_slice(&chunk[..n]);
+            while buf.len() >= 9 {
+                let len = (buf[0] as usize) << 16 | (buf[1] as usize) << 8 | buf[2] as usize;
+                if buf.len() < 9 + len {
+                    break;
+                }
+                let (kind, flags) = (buf[3], buf[4]);
+                let stream = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
+                buf.drain(..9 + len);
+                if kind == 5 {
+                    promises += 1;
+                }
+                if stream == 1 && matches!(kind, 0 | 1) && flags & 0x1 != 0 {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("the response to GET / ended");
+    promises
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_marked_as_pushed_pushes_nothing() {
     let s = h2c_server();

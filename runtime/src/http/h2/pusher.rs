@@ -7,8 +7,10 @@
 //! HEAD; no pseudo-header, no field that needs a body, no
 //! connection-specific field), sends the PUSH_PROMISE on the client's
 //! stream, and serves the promised request through the server's routes on
-//! a stream of its own. It fails when the client has disabled push or the
-//! stream is gone, as Go's does.
+//! a stream of its own. It fails when the client has disabled push, when
+//! the pushed streams open on the connection would exceed the client's
+//! `SETTINGS_MAX_CONCURRENT_STREAMS`, or when the stream is gone, as Go's
+//! does.
 
 use super::{lock, serve_pushed};
 use crate::http::serve::ConnCx;
@@ -16,6 +18,7 @@ use crate::http::streams::StreamExec;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use http::{HeaderMap, Method, Uri};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Pushes on the stream of one request. Cloned into the request's
@@ -27,6 +30,7 @@ struct Inner {
     reply: Arc<Mutex<Option<SendResponse<Bytes>>>>,
     cx: Arc<ConnCx>,
     exec: StreamExec,
+    limit: Arc<PushLimit>,
     /// `https` on a TLS connection, else `http`.
     scheme: &'static str,
     /// The request's host (`:authority`, else `Host`).
@@ -40,6 +44,7 @@ impl Pusher {
     pub(super) fn new(
         cx: &Arc<ConnCx>,
         exec: StreamExec,
+        limit: Arc<PushLimit>,
         reply: &Arc<Mutex<Option<SendResponse<Bytes>>>>,
         parts: &http::request::Parts,
     ) -> Self {
@@ -56,6 +61,7 @@ impl Pusher {
             reply: reply.clone(),
             cx: cx.clone(),
             exec,
+            limit,
             scheme: if cx.info.tls { "https" } else { "http" },
             authority,
             link_headers: Mutex::new(None),
@@ -82,6 +88,7 @@ impl Pusher {
             *r.headers_mut() = h;
             r
         };
+        let open = self.0.limit.try_open().ok_or("push limit reached")?;
         let pushed = {
             let mut reply = lock(&self.0.reply);
             let Some(reply) = reply.as_mut() else {
@@ -92,7 +99,7 @@ impl Pusher {
                 .map_err(|e| e.to_string())?
         };
         let (parts, ()) = request(headers.clone()).into_parts();
-        let serve = serve_pushed(self.0.cx.clone(), parts, pushed);
+        let serve = serve_pushed(self.0.cx.clone(), parts, pushed, open);
         hyper::rt::Executor::execute(&self.0.exec, serve);
         Ok(())
     }
@@ -129,6 +136,49 @@ impl Pusher {
     /// `push` handler that sees the response, not again by the others.
     pub(crate) fn take_link_headers(&self) -> Option<HeaderMap> {
         lock(&self.0.link_headers).take()
+    }
+}
+
+/// The pushed streams open on a connection, and the most the client
+/// allows (its `SETTINGS_MAX_CONCURRENT_STREAMS`; unlimited until it says).
+pub(super) struct PushLimit {
+    peer_max: AtomicUsize,
+    open: AtomicUsize,
+}
+
+impl Default for PushLimit {
+    fn default() -> Self {
+        PushLimit {
+            peer_max: AtomicUsize::new(usize::MAX),
+            open: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl PushLimit {
+    pub(super) fn set_peer_max(&self, n: usize) {
+        self.peer_max.store(n, Ordering::Relaxed);
+    }
+
+    /// Counts one more pushed stream open, unless that would exceed the
+    /// client's limit (Go's `errPushLimitReached`).
+    fn try_open(self: &Arc<Self>) -> Option<OpenPush> {
+        let max = self.peer_max.load(Ordering::Relaxed);
+        self.open
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |open| {
+                (open < max).then_some(open + 1)
+            })
+            .ok()?;
+        Some(OpenPush(self.clone()))
+    }
+}
+
+/// A pushed stream counted open until dropped.
+pub(super) struct OpenPush(Arc<PushLimit>);
+
+impl Drop for OpenPush {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
