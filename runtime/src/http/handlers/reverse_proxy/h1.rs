@@ -23,6 +23,7 @@ pub mod body;
 #[cfg(test)]
 mod tests;
 
+use super::headers::contains_token;
 use super::stream::UpStream;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
@@ -301,15 +302,9 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
 
 /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
 fn keeps_alive(v: Version, h: &HeaderMap) -> bool {
-    let has = |token: &str| {
-        h.get_all(CONNECTION)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    };
     if v == Version::HTTP_10 {
-        has("keep-alive")
+        contains_token(h, &CONNECTION, "keep-alive")
     } else {
-        !has("close")
+        !contains_token(h, &CONNECTION, "close")
     }
 }

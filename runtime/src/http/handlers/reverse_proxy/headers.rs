@@ -30,18 +30,22 @@ static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// The protocol a request asks to upgrade to (lowercase), if any.
 pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
-    let conn_upgrade = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    if !conn_upgrade {
+    if !contains_token(h, &header::CONNECTION, "upgrade") {
         return None;
     }
     h.get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.to_ascii_lowercase())
+}
+
+/// Whether a comma-separated field `name` lists `token`, case-insensitively
+/// (Go's `httpguts.HeaderValuesContainsToken`: a value's bytes are split
+/// on commas, so one token with other bytes does not hide the rest).
+pub fn contains_token(h: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    h.get_all(name)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Whether a request is WebSocket over HTTP/2: an extended CONNECT with
@@ -102,12 +106,7 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
             h.remove(n);
         }
     }
-    let te_trailers = keep_te_trailers
-        && h.get_all(header::TE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    let te_trailers = keep_te_trailers && contains_token(h, &header::TE, "trailers");
     for (i, n) in HOP.iter().enumerate() {
         if present & (1 << i) != 0 {
             h.remove(n);
@@ -209,5 +208,38 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     };
     if let Some(v) = host {
         h.insert(&XFH, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            let name = HeaderName::from_bytes(k.as_bytes()).unwrap();
+            h.append(name, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    /// As Go's `HeaderValuesContainsToken`: tokens are compared byte by
+    /// byte, so a token with non-ASCII bytes does not hide the others in
+    /// its value (they were skipped whole before).
+    #[test]
+    fn tokens_are_found_beside_non_ascii_ones() {
+        let h = headers(&[
+            ("connection", b"caf\xe9, Upgrade"),
+            ("upgrade", b"WebSocket"),
+        ]);
+        assert_eq!(upgrade_type(&h).as_deref(), Some("websocket"));
+        let h = headers(&[("te", b"x\xff ,\ttrailers ")]);
+        assert!(contains_token(&h, &header::TE, "trailers"));
+        let h = headers(&[("connection", b"keep-alive"), ("connection", b"close")]);
+        assert!(contains_token(&h, &header::CONNECTION, "CLOSE"));
+        assert!(!contains_token(&h, &header::CONNECTION, "upgrade"));
+        let h = headers(&[("connection", b"upgraded, x-upgrade")]);
+        assert_eq!(upgrade_type(&h), None);
     }
 }
