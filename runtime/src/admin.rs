@@ -40,6 +40,7 @@ pub use hooks::{upstreams_status, UpstreamStatus};
 pub use upgrade::UpgradeHook;
 
 use crate::app::{ConnCount, Runtime};
+pub(crate) use crate::util::lock;
 use arc_swap::ArcSwap;
 use http::StatusCode;
 use std::path::PathBuf;
@@ -285,10 +286,4 @@ impl Admin {
         let inner = self.inner.clone();
         let _ = tokio::task::spawn_blocking(move || inner.saver.flush()).await;
     }
-}
-
-/// Locks a mutex, ignoring poisoning (the data stays consistent: every
-/// critical section here either completes or changes nothing).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -35,6 +35,7 @@ pub use address::{ListenAddr, Network};
 pub use handoff::Inherited;
 
 use crate::error::Error;
+use crate::util::lock;
 use socket2::{Domain, Protocol, Socket as RawSocket, Type};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -564,10 +565,4 @@ fn bind_unix(addr: &ListenAddr) -> std::io::Result<tokio::net::UnixListener> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     tokio::net::UnixListener::from_std(l)
-}
-
-/// Locks a pool mutex, ignoring poisoning (every critical section leaves
-/// the map consistent).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -180,6 +180,12 @@ fn seed() -> u64 {
     h.finish() | 1
 }
 
+/// Locks a mutex, ignoring poisoning: every critical section in the
+/// runtime either completes or leaves its data consistent.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A fast, non-cryptographic random number (xorshift64*), per thread.
 pub fn random_u64() -> u64 {
     RNG.with(|r| {

@@ -24,6 +24,7 @@ use super::body::{declared_length, ReqBody};
 use super::serve::{self, ConnCx, ServedBody};
 use super::server::{Abort, ConnSettings};
 use super::streams::StreamExec;
+use crate::util::lock;
 use bytes::Bytes;
 use h2::server::{Connection, Handshake, SendPushedResponse, SendResponse};
 use h2::RecvStream;
@@ -32,7 +33,7 @@ use http::{HeaderMap, Method};
 use http_body::{Frame, SizeHint};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
@@ -151,10 +152,6 @@ impl<I: AsyncRead + AsyncWrite + Unpin> serve::Graceful for Conn<I> {
             conn.graceful_shutdown();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Serves one client-opened stream; its handler may push (see [`Pusher`]).
