@@ -97,16 +97,6 @@ impl AcmeIssuer {
                 "only one trusted root file is supported",
             ));
         }
-        if let Some(eab) = &c.external_account {
-            // Caddy loads such a key and fails when it registers an account
-            // with it; so does bellhop, saying so now as well.
-            if decode_mac(&eab.mac_key).is_none() {
-                tracing::warn!(
-                    field = %format!("{at}.external_account.mac_key"),
-                    "the EAB MAC key is not valid base64url: registering an ACME account with this issuer will fail"
-                );
-            }
-        }
         let preferred_chains = c
             .preferred_chains
             .as_ref()
@@ -118,10 +108,19 @@ impl AcmeIssuer {
                 "must be more than zero",
             ));
         }
-        Ok(AcmeIssuer {
+        let issuer = AcmeIssuer {
             preferred_chains,
             ..Self::from_config(c)
-        })
+        };
+        // Caddy loads a MAC key that is not base64url and fails when it
+        // registers an account with it; so does bellhop, saying so now too.
+        if issuer.eab.as_ref().is_some_and(|e| e.mac.is_none()) {
+            tracing::warn!(
+                field = %format!("{at}.external_account.mac_key"),
+                "the EAB MAC key is not valid base64url: registering an ACME account with this issuer will fail"
+            );
+        }
+        Ok(issuer)
     }
 
     fn from_config(c: AcmeIssuerConfig) -> Self {
