@@ -180,26 +180,21 @@ async fn serve_stream(
         }
         _ => (Some(RecvBody::new(recv, &parts.headers)), None),
     };
-    let answered = {
-        let handled = serve::handle_parts(
-            &cx,
-            parts,
-            |t| match body {
-                Some(b) => ReqBody::stream(b, t),
-                None => ReqBody::full(Bytes::new()),
-            },
-            guard,
-        );
-        // A client that resets the stream cancels the request.
-        let reset = poll_fn(|c| match lock(&reply).as_mut() {
-            Some(r) => r.poll_reset(c).map(|_| ()),
-            None => Poll::Pending,
-        });
-        tokio::select! {
-            biased;
-            r = handled => r,
-            () = reset => return,
-        }
+    let handled = serve::handle_parts(
+        &cx,
+        parts,
+        |t| match body {
+            Some(b) => ReqBody::stream(b, t),
+            None => ReqBody::full(Bytes::new()),
+        },
+        guard,
+    );
+    let reset = |c: &mut Context<'_>| match lock(&reply).as_mut() {
+        Some(r) => r.poll_reset(c).map(|_| ()),
+        None => Poll::Pending,
+    };
+    let Some(answered) = unless_reset(handled, reset).await else {
+        return;
     };
     let Some(reply) = lock(&reply).take() else {
         return;
@@ -207,6 +202,19 @@ async fn serve_stream(
     match tunnel {
         Some((opened, recv)) => open_tunnel(reply, answered, opened, recv).await,
         None => write(reply, answered, head).await,
+    }
+}
+
+/// The request's answer, or `None` when the client resets the stream
+/// first (`reset` is ready), which cancels the request.
+async fn unless_reset<T>(
+    handled: impl Future<Output = T>,
+    reset: impl FnMut(&mut Context<'_>) -> Poll<()>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        r = handled => Some(r),
+        () = poll_fn(reset) => None,
     }
 }
 
@@ -244,14 +252,10 @@ async fn serve_pushed(
 ) {
     let guard = cx.state.begin();
     let head = parts.method == Method::HEAD;
-    let answered = {
-        let handled = serve::handle_parts(&cx, parts, |_| ReqBody::full(Bytes::new()), guard);
-        let reset = poll_fn(|c| reply.poll_reset(c).map(|_| ()));
-        tokio::select! {
-            biased;
-            r = handled => r,
-            () = reset => return,
-        }
+    let handled = serve::handle_parts(&cx, parts, |_| ReqBody::full(Bytes::new()), guard);
+    let reset = |c: &mut Context<'_>| reply.poll_reset(c).map(|_| ());
+    let Some(answered) = unless_reset(handled, reset).await else {
+        return;
     };
     write(reply, answered, head).await;
 }
