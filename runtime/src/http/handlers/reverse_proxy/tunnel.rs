@@ -9,9 +9,7 @@ use super::respond::Shared;
 use crate::http::{Body, BoxFuture, Cx, Response};
 use http::StatusCode;
 use hyper_util::rt::TokioIo;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::either::Either;
 
 /// Answers 101 to the client and tunnels the two upgraded connections.
 pub fn tunnel(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
@@ -54,57 +52,15 @@ fn client_upgrade(cx: &mut Cx<'_>) -> BoxFuture<'static, Option<ClientIo>> {
         .get::<crate::http::h2::PendingTunnel>()
         .and_then(|p| p.take())
     {
-        return Box::pin(async move { rx.await.ok().map(ClientIo::H2) });
+        return Box::pin(async move { rx.await.ok().map(Either::Right) });
     }
     let mut tmp = http::Request::new(());
     std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
     let up = hyper::upgrade::on(&mut tmp);
     std::mem::swap(tmp.extensions_mut(), &mut cx.parts.extensions);
-    Box::pin(async move { up.await.ok().map(|u| ClientIo::Hyper(TokioIo::new(u))) })
+    Box::pin(async move { up.await.ok().map(|u| Either::Left(TokioIo::new(u))) })
 }
 
-/// The client's side of a tunnel.
-enum ClientIo {
-    Hyper(TokioIo<hyper::upgrade::Upgraded>),
-    H2(crate::http::h2::Tunnel),
-}
-
-impl AsyncRead for ClientIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ClientIo::Hyper(io) => Pin::new(io).poll_read(cx, buf),
-            ClientIo::H2(io) => Pin::new(io).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ClientIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ClientIo::Hyper(io) => Pin::new(io).poll_write(cx, buf),
-            ClientIo::H2(io) => Pin::new(io).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ClientIo::Hyper(io) => Pin::new(io).poll_flush(cx),
-            ClientIo::H2(io) => Pin::new(io).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ClientIo::Hyper(io) => Pin::new(io).poll_shutdown(cx),
-            ClientIo::H2(io) => Pin::new(io).poll_shutdown(cx),
-        }
-    }
-}
+/// The client's side of a tunnel: hyper's upgraded connection, or an
+/// extended CONNECT stream of `http::h2`.
+type ClientIo = Either<TokioIo<hyper::upgrade::Upgraded>, crate::http::h2::Tunnel>;
