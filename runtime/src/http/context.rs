@@ -116,12 +116,7 @@ impl<'a> Cx<'a> {
 
     /// The request URI as Go's `RequestURI` (path and query).
     pub fn request_uri(&self) -> &str {
-        let uri = self
-            .parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str());
-        self.unslash(uri)
+        self.unslash(request_uri_of(&self.parts.uri))
     }
 
     fn unslash<'s>(&self, s: &'s str) -> &'s str {
@@ -270,4 +265,9 @@ pub fn decode_path(raw: &str) -> Cow<'_, str> {
         return Cow::Borrowed(raw);
     }
     percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+}
+
+/// The path and query of `uri` (`/` when it has none).
+pub fn request_uri_of(uri: &Uri) -> &str {
+    uri.path_and_query().map_or("/", |pq| pq.as_str())
 }

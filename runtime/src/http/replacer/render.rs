@@ -85,7 +85,7 @@ impl Key {
             Key::RespHeader(name) => join_header(&cx.resp_headers, name, out),
             Key::Cookie(name) => render_cookie(cx, name, out),
             Key::OrigMethod => out.push_str(cx.orig_method.as_str()),
-            Key::OrigUri => out.push_str(request_uri(&cx.orig_uri)),
+            Key::OrigUri => out.push_str(crate::http::context::request_uri_of(&cx.orig_uri)),
             Key::OrigPath => out.push_str(&orig_path(cx)),
             Key::OrigPathFile => out.push_str(split_dir(&orig_path(cx)).1),
             Key::OrigPathDir => out.push_str(split_dir(&orig_path(cx)).0),
@@ -152,10 +152,6 @@ fn proto(v: http::Version) -> &'static str {
 }
 
 /// Go's `URL.RequestURI()`: the escaped path and the query.
-fn request_uri(uri: &http::Uri) -> &str {
-    uri.path_and_query().map_or("/", |pq| pq.as_str())
-}
-
 fn prefixed(query: &str, out: &mut String) {
     if !query.is_empty() {
         out.push('?');
