@@ -42,6 +42,7 @@ pub mod on_demand;
 pub mod pki;
 pub mod policy;
 pub mod quic;
+pub mod renegotiation;
 pub mod stek;
 pub mod storage;
 pub mod suites;

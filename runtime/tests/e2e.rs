@@ -92,6 +92,8 @@ mod proxy_lb;
 mod proxy_policies;
 #[path = "e2e/proxy_protocol.rs"]
 mod proxy_protocol;
+#[path = "e2e/proxy_renegotiation.rs"]
+mod proxy_renegotiation;
 #[path = "e2e/proxy_stream.rs"]
 mod proxy_stream;
 #[path = "e2e/proxy_support.rs"]

@@ -3,8 +3,9 @@
 //! with PEM; every `CERTIFICATE` block counts). `tls` sets how HTTPS
 //! endpoints are trusted: `ca` (another CA pool source),
 //! `insecure_skip_verify`, `server_name`, `handshake_timeout` (Caddy's
-//! `TLSConfig`; `renegotiation` is refused: rustls has none). Blocking
-//! I/O, so that `validate` fetches as a load does; each endpoint has 10 s.
+//! `TLSConfig`; `renegotiation` `once` or `freely` goes through OpenSSL,
+//! `tls/renegotiation.rs`). Blocking I/O, so that `validate` fetches as a
+//! load does; each endpoint has 10 s.
 
 use super::TlsState;
 use crate::error::Error;
@@ -42,6 +43,8 @@ pub fn load(
 /// How HTTPS endpoints are trusted.
 struct Client {
     config: Arc<rustls::ClientConfig>,
+    /// `renegotiation` once or freely: OpenSSL instead of rustls.
+    renegotiating: Option<super::renegotiation::Client>,
     server_name: Option<String>,
     timeout: Duration,
 }
@@ -57,19 +60,15 @@ fn client(t: &Map<String, Value>, state: &TlsState, at: &str) -> Result<Client, 
     if let Some(k) = t.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(Error::config(format!("{at}.{k}"), "unknown field"));
     }
-    if t.get("renegotiation")
-        .and_then(Value::as_str)
-        .is_some_and(|r| r != "never" && !r.is_empty())
-    {
-        return Err(Error::config(
-            format!("{at}.renegotiation"),
-            "rustls has no TLS renegotiation",
-        ));
-    }
+    let level = super::renegotiation::Level::parse(
+        t.get("renegotiation").and_then(Value::as_str).unwrap_or(""),
+        &format!("{at}.renegotiation"),
+    )?;
     let builder = rustls::ClientConfig::builder_with_provider(super::policy::ring())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::config(at, e.to_string()))?;
     let skip = t.get("insecure_skip_verify").and_then(Value::as_bool) == Some(true);
+    let mut custom = None;
     let config = if skip {
         builder
             .dangerous()
@@ -81,9 +80,11 @@ fn client(t: &Map<String, Value>, state: &TlsState, at: &str) -> Result<Client, 
         let mut roots = rustls::RootCertStore::empty();
         match t.get("ca") {
             Some(Value::Object(ca)) => {
-                for c in super::ca_pool::load(ca, state, &format!("{at}.ca"))? {
-                    let _ = roots.add(c);
+                let certs = super::ca_pool::load(ca, state, &format!("{at}.ca"))?;
+                for c in &certs {
+                    let _ = roots.add(c.clone());
                 }
+                custom = Some(certs.into_iter().map(|c| (c, "ca")).collect());
             }
             Some(_) => {
                 return Err(Error::config(
@@ -107,7 +108,19 @@ fn client(t: &Map<String, Value>, state: &TlsState, at: &str) -> Result<Client, 
         }
         None => TIMEOUT,
     };
+    let renegotiating = match level {
+        super::renegotiation::Level::Never => None,
+        level => {
+            let spec = super::renegotiation::Spec {
+                roots: custom,
+                insecure_skip_verify: skip,
+                ..Default::default()
+            };
+            Some(super::renegotiation::Client::new(level, &spec, at)?)
+        }
+    };
     Ok(Client {
+        renegotiating,
         config: Arc::new(config),
         server_name: t
             .get("server_name")
@@ -150,17 +163,33 @@ fn fetch(url: &str, tls: Option<&Client>) -> Result<Vec<u8>, String> {
                     .with_root_certificates(native_roots())
                     .with_no_client_auth(),
             ),
+            renegotiating: None,
             server_name: None,
             timeout: TIMEOUT,
         };
         let c = tls.unwrap_or(&default);
         let name = c.server_name.clone().unwrap_or(host);
+        if let Some(r) = &c.renegotiating {
+            tcp.set_read_timeout(Some(c.timeout))
+                .map_err(|e| e.to_string())?;
+            let mut s = r.connect_blocking(&name, tcp).map_err(|e| e.to_string())?;
+            s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+            read_all(&mut s, &mut raw)?;
+            return parse(&raw);
+        }
         let name = rustls::pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
         tcp.set_read_timeout(Some(c.timeout))
             .map_err(|e| e.to_string())?;
-        let conn =
+        let mut conn =
             rustls::ClientConnection::new(c.config.clone(), name).map_err(|e| e.to_string())?;
-        let mut s = rustls::StreamOwned::new(conn, tcp);
+        // A request to renegotiate fails the fetch at once (rustls would
+        // ignore it, and the server might wait for an answer).
+        let mut sock = super::renegotiation::watch::Watched::never(tcp);
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+        }
+        sock.records.established();
+        let mut s = rustls::StreamOwned::new(conn, sock);
         s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
         read_all(&mut s, &mut raw)?;
     } else {
@@ -168,9 +197,14 @@ fn fetch(url: &str, tls: Option<&Client>) -> Result<Vec<u8>, String> {
         s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
         read_all(&mut s, &mut raw)?;
     }
+    parse(&raw)
+}
+
+/// The body of a 2xx response.
+fn parse(raw: &[u8]) -> Result<Vec<u8>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
-    let httparse::Status::Complete(at) = resp.parse(&raw).map_err(|e| e.to_string())? else {
+    let httparse::Status::Complete(at) = resp.parse(raw).map_err(|e| e.to_string())? else {
         return Err("incomplete response".into());
     };
     let code = resp.code.unwrap_or(0);

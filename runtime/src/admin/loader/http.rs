@@ -80,6 +80,14 @@ impl Loader {
                 }
                 let t: crate::http::handlers::reverse_proxy::TlsConfig =
                     crate::config::decode(&Value::Object(t), &format!("{at}.tls"))?;
+                // Caddy's loader has no such field; the transport's does.
+                if !matches!(t.renegotiation.as_str(), "" | "never") {
+                    return Err(bad(
+                        "tls.renegotiation",
+                        "not supported by the config loader (only by the reverse_proxy transport)"
+                            .into(),
+                    ));
+                }
                 let c = crate::http::handlers::reverse_proxy::client_config(
                     &t,
                     &[b"http/1.1"],

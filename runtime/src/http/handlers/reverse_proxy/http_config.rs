@@ -6,8 +6,8 @@ use super::config::SignedDuration;
 use super::dial::{fallback_delay, DialOpts};
 use super::pool::{IdleBudget, PoolLimits};
 use super::resolver::{DnsResolver, Family};
-use super::tls::{client_config, TlsConfig};
-use super::transport_http::{HttpTransport, Tls};
+use super::tls::{clients, TlsConfig};
+use super::transport_http::{HttpTransport, Renegotiating, Tls};
 use crate::config::CaddyDuration;
 use crate::error::Error;
 use serde::Deserialize;
@@ -222,9 +222,19 @@ fn provision_tls(
             )
         })?);
     }
+    let (both, openssl) = clients(t, &[b"h2", b"http/1.1"], tls, path)?;
+    let mut h1 = both.clone();
+    h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let renegotiating = openssl.map(|client| Renegotiating {
+        client,
+        automate: tls
+            .filter(|_| !t.client_certificate_automate.is_empty())
+            .map(|s| (t.client_certificate_automate.to_lowercase(), s.clone())),
+    });
     Ok(Tls {
-        h1: Arc::new(client_config(t, &[b"http/1.1"], tls, path)?),
-        both: Arc::new(client_config(t, &[b"h2", b"http/1.1"], tls, path)?),
+        renegotiating,
+        h1: Arc::new(h1),
+        both: Arc::new(both),
         server_name: t.server_name.clone(),
         server_name_template: t
             .server_name

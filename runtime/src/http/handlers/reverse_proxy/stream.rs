@@ -1,11 +1,13 @@
 //! [`UpStream`]: the byte stream to an upstream (TCP, unix socket or TLS
-//! over either) with the HTTP transport's `read_timeout` and
-//! `write_timeout` (each read or write that waits longer fails with
-//! `TimedOut`, which the proxy answers with 504) and its
-//! `write_buffer_size` (small writes are gathered into a buffer of that
-//! size and written when it fills or the connection is flushed).
+//! over either: rustls's, or OpenSSL's where renegotiation is allowed)
+//! with the HTTP transport's `read_timeout` and `write_timeout` (each
+//! read or write that waits longer fails with `TimedOut`, which the proxy
+//! answers with 504) and its `write_buffer_size` (small writes are
+//! gathered into a buffer of that size and written when it fills or the
+//! connection is flushed).
 
 use super::dial::{DialOpts, Raw};
+use crate::tls::renegotiation::watch::Watched;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -30,8 +32,12 @@ pub struct UpStream {
 enum Inner {
     Tcp(TcpStream),
     Unix(UnixStream),
-    Tls(Box<tokio_rustls::client::TlsStream<Raw>>),
+    Tls(Box<tokio_rustls::client::TlsStream<Watched<Raw>>>),
+    Ossl(Box<Renegotiating>),
 }
+
+/// TLS through OpenSSL, for upstreams allowed to renegotiate.
+type Renegotiating = tokio_openssl::SslStream<Watched<Raw>>;
 
 impl UpStream {
     /// A plain stream.
@@ -46,8 +52,13 @@ impl UpStream {
     }
 
     /// A TLS stream.
-    pub fn tls(s: tokio_rustls::client::TlsStream<Raw>, o: &DialOpts) -> Self {
+    pub fn tls(s: tokio_rustls::client::TlsStream<Watched<Raw>>, o: &DialOpts) -> Self {
         Self::new(Inner::Tls(Box::new(s)), o)
+    }
+
+    /// A TLS stream that may renegotiate.
+    pub fn renegotiating(s: Renegotiating, o: &DialOpts) -> Self {
+        Self::new(Inner::Ossl(Box::new(s)), o)
     }
 
     fn new(inner: Inner, o: &DialOpts) -> Self {
@@ -134,6 +145,7 @@ macro_rules! each {
             Inner::Tcp($v) => $e,
             Inner::Unix($v) => $e,
             Inner::Tls($v) => $e,
+            Inner::Ossl($v) => $e,
         }
     };
 }

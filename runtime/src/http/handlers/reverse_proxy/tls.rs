@@ -13,6 +13,7 @@
 
 use crate::config::CaddyDuration;
 use crate::error::Error;
+use crate::tls::renegotiation::{self, Level};
 use crate::tls::TlsState;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -63,6 +64,60 @@ pub fn client_config(
     tls: Option<&Arc<TlsState>>,
     path: &str,
 ) -> Result<ClientConfig, Error> {
+    let roots = trusted(t, tls, path)?;
+    rustls_config(t, alpn, tls, path, &roots)
+}
+
+/// The transport's clients, with the roots loaded once: rustls's
+/// offering `alpn`, and OpenSSL's where `renegotiation` is `once` or
+/// `freely` (a managed client certificate is presented by
+/// `transport_http` per connection).
+pub fn clients(
+    t: &TlsConfig,
+    alpn: &[&[u8]],
+    tls: Option<&Arc<TlsState>>,
+    path: &str,
+) -> Result<(ClientConfig, Option<renegotiation::Client>), Error> {
+    let level = Level::parse(&t.renegotiation, &format!("{path}.renegotiation"))?;
+    let roots = trusted(t, tls, path)?;
+    let rustls = rustls_config(t, alpn, tls, path, &roots)?;
+    if level == Level::Never {
+        return Ok((rustls, None));
+    }
+    let files = (!t.client_certificate_file.is_empty() && t.client_certificate_automate.is_empty())
+        .then_some((
+            t.client_certificate_file.as_str(),
+            t.client_certificate_key_file.as_str(),
+        ));
+    let spec = renegotiation::Spec {
+        roots: roots.flatten(),
+        insecure_skip_verify: t.insecure_skip_verify,
+        client_cert_files: files,
+        curves: &t.curves,
+    };
+    let openssl = renegotiation::Client::new(level, &spec, path)?;
+    Ok((rustls, Some(openssl)))
+}
+
+/// The roots, each with the field it came from: `None` with
+/// `insecure_skip_verify` (nothing is verified), `Some(None)` for the
+/// system's.
+type Roots = Option<Option<Vec<(CertificateDer<'static>, &'static str)>>>;
+
+fn trusted(t: &TlsConfig, tls: Option<&Arc<TlsState>>, path: &str) -> Result<Roots, Error> {
+    if t.insecure_skip_verify {
+        return Ok(None);
+    }
+    root_certs(t, tls, path).map(Some)
+}
+
+fn rustls_config(
+    t: &TlsConfig,
+    alpn: &[&[u8]],
+    tls: Option<&Arc<TlsState>>,
+    path: &str,
+    roots: &Roots,
+) -> Result<ClientConfig, Error> {
     let e = |field: &str, m: String| Error::config(format!("{path}.{field}"), m);
     let automated = match (t.client_certificate_automate.as_str(), tls) {
         ("", _) => None,
@@ -77,12 +132,9 @@ pub fn client_config(
             state: state.clone(),
         })),
     };
-    if !matches!(t.renegotiation.as_str(), "" | "never") {
-        return Err(e(
-            "renegotiation",
-            format!("{:?}: TLS renegotiation is not supported", t.renegotiation),
-        ));
-    }
+    // `once` and `freely` are served by OpenSSL (`renegotiating`); this
+    // config still checks every other field the same way.
+    Level::parse(&t.renegotiation, &format!("{path}.renegotiation"))?;
     let mut prov = provider();
     if !t.curves.is_empty() {
         let mut groups = Vec::new();
@@ -100,12 +152,11 @@ pub fn client_config(
     let builder = ClientConfig::builder_with_provider(Arc::new(prov))
         .with_safe_default_protocol_versions()
         .map_err(|x| e("curves", x.to_string()))?;
-    let builder = if t.insecure_skip_verify {
-        builder
+    let builder = match roots {
+        None => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify))
-    } else {
-        builder.with_root_certificates(roots(t, tls, path)?)
+            .with_custom_certificate_verifier(Arc::new(NoVerify)),
+        Some(custom) => builder.with_root_certificates(root_store(custom, path)?),
     };
     // Files are read (and their errors reported) even when an automated
     // certificate is set, which wins, as Go's GetClientCertificate wins
@@ -180,13 +231,38 @@ impl rustls::client::ResolvesClientCert for AutomatedClientCert {
     }
 }
 
-fn roots(t: &TlsConfig, tls: Option<&Arc<TlsState>>, path: &str) -> Result<RootCertStore, Error> {
+fn root_store(
+    custom: &Option<Vec<(CertificateDer<'static>, &'static str)>>,
+    path: &str,
+) -> Result<RootCertStore, Error> {
     let mut store = RootCertStore::empty();
-    let mut custom = false;
-    let mut add = |der: CertificateDer<'static>, field: &str| {
+    let Some(custom) = custom else {
+        for c in rustls_native_certs::load_native_certs().certs {
+            let _ = store.add(c);
+        }
+        return Ok(store);
+    };
+    for (der, field) in custom {
         store
-            .add(der)
-            .map_err(|x| Error::config(format!("{path}.{field}"), x))
+            .add(der.clone())
+            .map_err(|x| Error::config(format!("{path}.{field}"), x))?;
+    }
+    Ok(store)
+}
+
+/// The configured roots, each with the field it came from (`None`: none
+/// configured, so the system's are trusted).
+#[allow(clippy::type_complexity)]
+fn root_certs(
+    t: &TlsConfig,
+    tls: Option<&Arc<TlsState>>,
+    path: &str,
+) -> Result<Option<Vec<(CertificateDer<'static>, &'static str)>>, Error> {
+    let mut certs = Vec::new();
+    let mut custom = false;
+    let mut add = |der: CertificateDer<'static>, field: &'static str| {
+        certs.push((der, field));
+        Ok::<(), Error>(())
     };
     for (i, b64) in t.root_ca_pool.iter().enumerate() {
         let der = base64_decode(b64)
@@ -238,12 +314,7 @@ fn roots(t: &TlsConfig, tls: Option<&Arc<TlsState>>, path: &str) -> Result<RootC
         }
         custom = true;
     }
-    if !custom {
-        for c in rustls_native_certs::load_native_certs().certs {
-            let _ = store.add(c);
-        }
-    }
-    Ok(store)
+    Ok(custom.then_some(certs))
 }
 
 fn str_list(m: &Map<String, Value>, key: &str) -> Vec<String> {

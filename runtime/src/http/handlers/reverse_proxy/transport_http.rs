@@ -16,6 +16,7 @@ use super::pool::{HyperSender, IdleConns, PoolLimits, Sender};
 use super::stream::UpStream;
 use super::tls::server_name;
 use super::upstreams::{Dial, DialAddr, Upstream};
+use crate::tls::renegotiation::watch::Watched;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -65,6 +66,16 @@ pub struct Tls {
     pub server_name_template: Option<crate::http::replacer::Template>,
     pub except_ports: Vec<u16>,
     pub handshake_timeout: Option<Duration>,
+    /// `renegotiation` `once` or `freely`: OpenSSL instead of rustls.
+    pub renegotiating: Option<Renegotiating>,
+}
+
+/// The OpenSSL clients of a transport that allows renegotiation.
+pub struct Renegotiating {
+    pub client: crate::tls::renegotiation::Client,
+    /// `client_certificate_automate`: the name, and the `tls` app whose
+    /// newest certificate for it each handshake presents.
+    pub automate: Option<(String, Arc<crate::tls::TlsState>)>,
 }
 
 /// A provisioned HTTP transport.
@@ -256,13 +267,60 @@ impl HttpTransport {
             (None, _) => &t.server_name,
         };
         let name = server_name(configured, host).map_err(RtError::Other)?;
-        let cfg = if self.h2 && self.h1 && !h1_only {
-            &t.both
-        } else {
-            &t.h1
-        };
+        let both = self.h2 && self.h1 && !h1_only;
+        if let Some(r) = &t.renegotiating {
+            let name = if configured.is_empty() {
+                host
+            } else {
+                configured
+            };
+            return self.handshake_openssl(t, r, addr, name, raw, both).await;
+        }
+        let cfg = if both { &t.both } else { &t.h1 };
         let connector = tokio_rustls::TlsConnector::from(cfg.clone());
-        let fut = connector.connect(name, raw);
+        // rustls ignores a server's request to renegotiate (and the
+        // server waits for an answer that never comes); the connection
+        // fails on it instead, as Go's does with `never`.
+        let fut = connector.connect(name, Watched::never(raw));
+        let mut stream = match t.handshake_timeout {
+            Some(d) => tokio::time::timeout(d, fut)
+                .await
+                .map_err(|_| RtError::Tls(addr.hostport(), std::io::ErrorKind::TimedOut.into()))?,
+            None => fut.await,
+        }
+        .map_err(|e| RtError::Tls(addr.hostport(), e))?;
+        stream.get_mut().0.records.established();
+        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((UpStream::tls(stream, &self.opts), h2))
+    }
+
+    /// The handshake through OpenSSL, for `renegotiation` once or freely.
+    async fn handshake_openssl(
+        &self,
+        t: &Tls,
+        r: &Renegotiating,
+        addr: &DialAddr,
+        name: &str,
+        raw: super::dial::Raw,
+        both: bool,
+    ) -> Result<(UpStream, bool), RtError> {
+        let cert = r.automate.as_ref().and_then(|(name, state)| {
+            let c = state.cache.lookup(name, |c| c.pem.is_some());
+            if c.is_none() {
+                tracing::warn!(%name, "no managed client certificate for the upstream handshake");
+            }
+            c
+        });
+        let pem = cert
+            .as_ref()
+            .and_then(|c| c.pem.as_ref())
+            .map(|(chain, key)| (chain.as_str(), key.as_str()));
+        let alpn: &[u8] = if both {
+            b"\x02h2\x08http/1.1"
+        } else {
+            b"\x08http/1.1"
+        };
+        let fut = r.client.connect(name, raw, alpn, pem);
         let stream = match t.handshake_timeout {
             Some(d) => tokio::time::timeout(d, fut)
                 .await
@@ -270,7 +328,7 @@ impl HttpTransport {
             None => fut.await,
         }
         .map_err(|e| RtError::Tls(addr.hostport(), e))?;
-        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-        Ok((UpStream::tls(stream, &self.opts), h2))
+        let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
+        Ok((UpStream::renegotiating(stream, &self.opts), h2))
     }
 }
