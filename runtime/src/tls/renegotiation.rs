@@ -79,16 +79,29 @@ impl Client {
             .map_err(|x| e("renegotiation", x.to_string()))?;
         b.set_min_proto_version(Some(SslVersion::TLS1_2))
             .map_err(|x| e("renegotiation", x.to_string()))?;
-        if let Some(roots) = &spec.roots {
-            let mut store = X509StoreBuilder::new().map_err(|x| e("ca", x.to_string()))?;
-            for (der, field) in roots {
-                let cert = X509::from_der(der).map_err(|x| e(field, x.to_string()))?;
-                store.add_cert(cert).map_err(|x| e(field, x.to_string()))?;
-            }
-            b.set_cert_store(store.build());
-        }
         if spec.insecure_skip_verify {
             b.set_verify(SslVerifyMode::NONE);
+        } else {
+            // The system's roots are the ones rustls trusts, read the same
+            // way: OpenSSL's own default paths are its build's, and a
+            // vendored build's are not the system's.
+            let mut store = X509StoreBuilder::new().map_err(|x| e("ca", x.to_string()))?;
+            match &spec.roots {
+                Some(roots) => {
+                    for (der, field) in roots {
+                        let cert = X509::from_der(der).map_err(|x| e(field, x.to_string()))?;
+                        store.add_cert(cert).map_err(|x| e(field, x.to_string()))?;
+                    }
+                }
+                None => {
+                    for der in rustls_native_certs::load_native_certs().certs {
+                        if let Ok(cert) = X509::from_der(&der) {
+                            let _ = store.add_cert(cert);
+                        }
+                    }
+                }
+            }
+            b.set_cert_store(store.build());
         }
         if let Some((cert, key)) = spec.client_cert_files {
             b.set_certificate_chain_file(cert)
