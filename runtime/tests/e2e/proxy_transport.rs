@@ -344,3 +344,30 @@ async fn a_tls_upstream_gets_its_own_address_as_host() {
     let s = bellhop(proxy(&[plain.addr], json!({})));
     assert_eq!(get(s.addr, "/").await.body, s.addr.to_string());
 }
+
+/// `max_response_header_size` as Go's `MaxResponseHeaderBytes`: a response
+/// head past it is refused (502), also under 8 KiB and when the head
+/// arrives in one piece; the path of the request picks the head's size.
+#[tokio::test]
+async fn max_response_header_size_is_exact() {
+    let (up, _task) = raw_backend(|mut c| async move {
+        while let Some((head, _)) = read_head(&mut c).await {
+            let pad = if head.starts_with(b"GET /big") { 80 } else { 0 };
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nx-pad: {}\r\ncontent-length: 2\r\n\r\nok",
+                "p".repeat(pad)
+            );
+            if c.write_all(answer.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let s = bellhop(proxy(
+        &[up],
+        json!({"transport": {"protocol": "http", "max_response_header_size": 100}}),
+    ));
+    let small = get(s.addr, "/small").await;
+    assert_eq!((small.status, small.body.as_str()), (200, "ok"));
+    assert_eq!(get(s.addr, "/big").await.status, 502);
+}

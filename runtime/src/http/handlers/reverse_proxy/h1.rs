@@ -257,11 +257,13 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
         &mut fields,
     );
     let max = max.min(1 << 30);
+    let too_large = || H1Error::Malformed(format!("head larger than {max} bytes"));
+    // As Go's MaxResponseHeaderBytes: a head past the limit fails whether
+    // it came whole or in parts.
     let len = match parsed {
+        Ok(httparse::Status::Complete(n)) if n > max => return Err(too_large()),
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= max => {
-            return Err(H1Error::Malformed(format!("head larger than {max} bytes")))
-        }
+        Ok(httparse::Status::Partial) if buf.len() >= max => return Err(too_large()),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(H1Error::Malformed(e.to_string())),
     };

@@ -222,7 +222,7 @@ impl HttpTransport {
             return Ok(Sender::H2(s));
         }
         let limits = Limits {
-            max_head: self.max_header.map_or(DEFAULT_MAX_HEAD, |m| m.max(8192)),
+            max_head: self.max_header.unwrap_or(DEFAULT_MAX_HEAD),
             read_exact: self.read_buf,
         };
         Ok(Sender::Own(Box::new(H1Conn::new(io, limits, permit))))
@@ -234,6 +234,8 @@ impl HttpTransport {
         let (io, permit) = conn.into_parts();
         let mut b = hyper::client::conn::http1::Builder::new();
         if let Some(m) = self.max_header {
+            // hyper's buffer is 8 KiB at least; our own exchange holds the
+            // exact limit.
             b.max_buf_size(m.max(8192));
         }
         if let Some(r) = self.read_buf {

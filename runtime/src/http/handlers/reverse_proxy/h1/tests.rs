@@ -235,6 +235,17 @@ async fn malformed_answers_are_errors() {
         let _ = up.write_all(&[b'x'; 9000]).await;
     });
     assert!(matches!(resp, Err(H1Error::Malformed(m)) if m.contains("larger than 8192")));
+    // The limit holds for a head that arrives whole, and below 8 KiB.
+    for (extra, ok) in [(0, true), (80, false)] {
+        let (mut conn, mut up) = pair().await;
+        conn.limits.max_head = 100;
+        let wire = format!(
+            "HTTP/1.1 200 OK\r\nx-pad: {}\r\ncontent-length: 0\r\n\r\n",
+            "p".repeat(extra)
+        );
+        let resp = answered(conn, &mut up, "GET", &[wire.as_bytes()], false).await;
+        assert_eq!(resp.is_ok(), ok, "{} bytes", wire.len());
+    }
 }
 
 #[tokio::test]
