@@ -4,41 +4,19 @@
 //! none, or one from another CA, does not).
 
 mod common;
-use common::{bellhop_run, Proc};
+use common::{bellhop_run, serve};
 
 #[path = "h3/client.rs"]
 mod h3c;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// Starts `bellhop run` on `caddyfile` and returns once it serves.
-fn serve(dir: &Path, caddyfile: &Path) -> Proc {
-    let mut child = bellhop_run(dir, caddyfile)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains("serving") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return Proc(child);
-        }
-        seen.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("bellhop exited before serving:\n{}", seen.join("\n"));
 }
 
 /// curl's output for GET https://a.test:PORT/ with the given client
@@ -103,7 +81,7 @@ fn client_auth_from_a_caddyfile_lets_in_only_trusted_client_certificates() {
                 key = server_key.display(),
             ),
         );
-        let _served = serve(dir, &caddyfile);
+        let _served = serve(&mut bellhop_run(dir, &caddyfile));
         let body = curl(dir, port, Some((&good.0, &good.1)));
         assert!(
             body.as_deref().is_ok_and(|b| b.starts_with("hello ")),

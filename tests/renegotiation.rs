@@ -7,7 +7,7 @@
 //! it, the upstream is not trusted and the proxy answers 502.
 
 mod common;
-use common::{bellhop_run, free_port, Proc};
+use common::{bellhop_run, free_port, serve, Proc};
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use std::io::{BufRead, BufReader};
@@ -54,26 +54,13 @@ fn upstream(dir: &Path) -> (Proc, u16) {
 }
 
 /// Serves `caddyfile` with `SSL_CERT_FILE` set to `roots` (or unset).
-fn serve(dir: &Path, caddyfile: &Path, roots: Option<&Path>) -> Proc {
+fn serve_with_roots(dir: &Path, caddyfile: &Path, roots: Option<&Path>) -> Proc {
     let mut cmd = bellhop_run(dir, caddyfile);
     match roots {
         Some(r) => cmd.env("SSL_CERT_FILE", r),
         None => cmd.env_remove("SSL_CERT_FILE"),
     };
-    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains("serving") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return Proc(child);
-        }
-        seen.push(line);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("bellhop exited before serving:\n{}", seen.join("\n"));
+    serve(&mut cmd)
 }
 
 /// curl's status and body for `url`.
@@ -108,7 +95,7 @@ fn a_caddyfile_upstream_that_renegotiates_is_followed() {
     .unwrap();
     let url = format!("http://127.0.0.1:{port}/reneg");
 
-    let trusted = serve(dir.path(), &caddyfile, Some(&dir.path().join("ca.pem")));
+    let trusted = serve_with_roots(dir.path(), &caddyfile, Some(&dir.path().join("ca.pem")));
     let (code, body) = curl(&url);
     assert_eq!(code, "200", "{body}");
     assert!(
@@ -117,7 +104,7 @@ fn a_caddyfile_upstream_that_renegotiates_is_followed() {
     );
     drop(trusted);
 
-    let _untrusted = serve(dir.path(), &caddyfile, None);
+    let _untrusted = serve_with_roots(dir.path(), &caddyfile, None);
     let (code, body) = curl(&url);
     assert_eq!(code, "502", "an upstream the system does not trust: {body}");
 }

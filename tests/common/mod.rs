@@ -1,9 +1,10 @@
 //! What the binary's test files share: a free loopback port, `bellhop
-//! run` kept to a scratch directory, and a child process killed (and
-//! reaped) when the test lets go of it.
+//! run` kept to a scratch directory and waited for until it serves, and a
+//! child process killed (and reaped) when the test lets go of it.
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -34,6 +35,23 @@ pub fn bellhop_run(dir: &Path, config: &Path) -> Command {
         .env_remove("LISTEN_FDS")
         .stdin(Stdio::null());
     c
+}
+
+/// Spawns `cmd` (a `bellhop run`) and returns once it logs that it is
+/// serving; panics with what it logged if it exits first.
+pub fn serve(cmd: &mut Command) -> Proc {
+    let mut child = Proc(cmd.stderr(Stdio::piped()).spawn().unwrap());
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.contains("serving") {
+            std::thread::spawn(move || lines.for_each(drop));
+            return child;
+        }
+        seen.push(line);
+    }
+    panic!("bellhop exited before serving:\n{}", seen.join("\n"));
 }
 
 /// A child process, killed and waited for on drop.
