@@ -169,17 +169,15 @@ fn fetch(url: &str, tls: Option<&Client>) -> Result<Vec<u8>, String> {
         };
         let c = tls.unwrap_or(&default);
         let name = c.server_name.clone().unwrap_or(host);
+        tcp.set_read_timeout(Some(c.timeout))
+            .map_err(|e| e.to_string())?;
         if let Some(r) = &c.renegotiating {
-            tcp.set_read_timeout(Some(c.timeout))
-                .map_err(|e| e.to_string())?;
             let mut s = r.connect_blocking(&name, tcp).map_err(|e| e.to_string())?;
             s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
             read_all(&mut s, &mut raw)?;
             return parse(&raw);
         }
         let name = rustls::pki_types::ServerName::try_from(name).map_err(|e| e.to_string())?;
-        tcp.set_read_timeout(Some(c.timeout))
-            .map_err(|e| e.to_string())?;
         let mut conn =
             rustls::ClientConnection::new(c.config.clone(), name).map_err(|e| e.to_string())?;
         // A request to renegotiate fails the fetch at once (rustls would

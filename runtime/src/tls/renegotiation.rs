@@ -15,9 +15,7 @@
 pub mod watch;
 
 use crate::error::Error;
-use openssl::ssl::{
-    ErrorCode, Ssl, SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion,
-};
+use openssl::ssl::{Ssl, SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
 use openssl::x509::store::X509StoreBuilder;
 use openssl::x509::X509;
 use rustls::pki_types::CertificateDer;
@@ -196,15 +194,9 @@ impl Client {
     }
 }
 
-/// An OpenSSL error as an I/O error, keeping the underlying one.
+/// An OpenSSL error as an I/O error: the underlying one where there is
+/// one (a failed read, the record watch's refusal), else OpenSSL's.
 fn ssl_error(e: openssl::ssl::Error) -> io::Error {
-    if e.code() == ErrorCode::SYSCALL || e.code() == ErrorCode::ZERO_RETURN {
-        if let Some(io) = e.io_error() {
-            return io::Error::new(io.kind(), io.to_string());
-        }
-    }
-    match e.into_io_error() {
-        Ok(io) => io,
-        Err(e) => io::Error::other(e.to_string()),
-    }
+    e.into_io_error()
+        .unwrap_or_else(|e| io::Error::other(e.to_string()))
 }

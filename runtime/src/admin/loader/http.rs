@@ -81,7 +81,11 @@ impl Loader {
                 let t: crate::http::handlers::reverse_proxy::TlsConfig =
                     crate::config::decode(&Value::Object(t), &format!("{at}.tls"))?;
                 // Caddy's loader has no such field; the transport's does.
-                if !matches!(t.renegotiation.as_str(), "" | "never") {
+                let level = crate::tls::renegotiation::Level::parse(
+                    &t.renegotiation,
+                    &format!("{at}.tls.renegotiation"),
+                )?;
+                if level != crate::tls::renegotiation::Level::Never {
                     return Err(bad(
                         "tls.renegotiation",
                         "not supported by the config loader (only by the reverse_proxy transport)"

@@ -69,6 +69,9 @@ pub fn client_config(
     tls: Option<&Arc<TlsState>>,
     path: &str,
 ) -> Result<ClientConfig, Error> {
+    // `once` and `freely` are served by OpenSSL (`clients`); their
+    // rustls config checks every other field the same way.
+    Level::parse(&t.renegotiation, &format!("{path}.renegotiation"))?;
     let roots = trusted(t, tls, path)?;
     rustls_config(t, alpn, tls, path, &roots)
 }
@@ -137,9 +140,6 @@ fn rustls_config(
             state: state.clone(),
         })),
     };
-    // `once` and `freely` are served by OpenSSL (`clients`); this
-    // config still checks every other field the same way.
-    Level::parse(&t.renegotiation, &format!("{path}.renegotiation"))?;
     let mut prov = provider();
     if !t.curves.is_empty() {
         let mut groups = Vec::new();
@@ -260,13 +260,9 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The server name to present: the configured one, else the dial host.
-pub fn server_name(configured: &str, host: &str) -> Result<ServerName<'static>, String> {
-    let name = if configured.is_empty() {
-        host
-    } else {
-        configured
-    };
+/// `name` (the configured server name, else the dial host) as rustls
+/// presents it, checked.
+pub fn server_name(name: &str) -> Result<ServerName<'static>, String> {
     ServerName::try_from(name.to_string()).map_err(|e| format!("server name {name:?}: {e}"))
 }
 

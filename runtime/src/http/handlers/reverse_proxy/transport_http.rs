@@ -268,14 +268,14 @@ impl HttpTransport {
             (Some(_), None) => "",
             (None, _) => &t.server_name,
         };
-        let name = server_name(configured, host).map_err(RtError::Other)?;
+        let name = if configured.is_empty() {
+            host
+        } else {
+            configured
+        };
+        let checked = server_name(name).map_err(RtError::Other)?;
         let both = self.h2 && self.h1 && !h1_only;
         if let Some(r) = &t.renegotiating {
-            let name = if configured.is_empty() {
-                host
-            } else {
-                configured
-            };
             return self.handshake_openssl(t, r, addr, name, raw, both).await;
         }
         let cfg = if both { &t.both } else { &t.h1 };
@@ -283,14 +283,8 @@ impl HttpTransport {
         // rustls ignores a server's request to renegotiate (and the
         // server waits for an answer that never comes); the connection
         // fails on it instead, as Go's does with `never`.
-        let fut = connector.connect(name, Watched::never(raw));
-        let mut stream = match t.handshake_timeout {
-            Some(d) => tokio::time::timeout(d, fut)
-                .await
-                .map_err(|_| RtError::Tls(addr.hostport(), std::io::ErrorKind::TimedOut.into()))?,
-            None => fut.await,
-        }
-        .map_err(|e| RtError::Tls(addr.hostport(), e))?;
+        let fut = connector.connect(checked, Watched::never(raw));
+        let mut stream = within_handshake_timeout(t, addr, fut).await?;
         stream.get_mut().0.records.established();
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         Ok((UpStream::tls(stream, &self.opts), h2))
@@ -323,14 +317,24 @@ impl HttpTransport {
             b"\x08http/1.1"
         };
         let fut = r.client.connect(name, raw, alpn, pem);
-        let stream = match t.handshake_timeout {
-            Some(d) => tokio::time::timeout(d, fut)
-                .await
-                .map_err(|_| RtError::Tls(addr.hostport(), std::io::ErrorKind::TimedOut.into()))?,
-            None => fut.await,
-        }
-        .map_err(|e| RtError::Tls(addr.hostport(), e))?;
+        let stream = within_handshake_timeout(t, addr, fut).await?;
         let h2 = stream.ssl().selected_alpn_protocol() == Some(b"h2");
         Ok((UpStream::renegotiating(stream, &self.opts), h2))
     }
+}
+
+/// Runs a TLS handshake within the transport's `handshake_timeout`; a
+/// failure, or running out of time, names the upstream.
+async fn within_handshake_timeout<T>(
+    t: &Tls,
+    addr: &DialAddr,
+    fut: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, RtError> {
+    match t.handshake_timeout {
+        Some(d) => tokio::time::timeout(d, fut)
+            .await
+            .map_err(|_| RtError::Tls(addr.hostport(), std::io::ErrorKind::TimedOut.into()))?,
+        None => fut.await,
+    }
+    .map_err(|e| RtError::Tls(addr.hostport(), e))
 }
