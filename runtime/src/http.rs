@@ -21,6 +21,7 @@ pub mod body;
 pub mod conn;
 pub mod context;
 pub mod framing;
+pub mod h1;
 pub mod h2;
 pub mod h3;
 pub mod handlers;

@@ -42,6 +42,8 @@ mod expressions;
 mod file_server;
 #[path = "e2e/go_regexp.rs"]
 mod go_regexp;
+#[path = "e2e/h1_server.rs"]
+mod h1_server;
 #[path = "e2e/h3.rs"]
 mod h3;
 #[path = "e2e/h3_resilience.rs"]

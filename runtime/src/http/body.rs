@@ -195,6 +195,17 @@ impl ReqBody {
         }
     }
 
+    /// No body (a request without one).
+    pub fn empty() -> Self {
+        ReqBody {
+            inner: ReqInner::Full(None),
+            limit: None,
+            seen: 0,
+            deadline: None,
+            idle: None,
+        }
+    }
+
     /// A body of one buffer.
     pub fn full(b: Bytes) -> Self {
         ReqBody {

@@ -14,6 +14,7 @@ use super::handlers::status_response;
 use super::server::{Abort, ConnSettings};
 use super::streams::{StreamExec, WithStreams};
 use crate::app::{Accepted, Shared};
+use crate::listeners::prefixed::Prefixed;
 use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
 use http::StatusCode;
@@ -132,7 +133,7 @@ async fn serve_unix(
             }
         }
     }
-    let s = crate::listeners::prefixed::Prefixed::new(read, s);
+    let s = Prefixed::new(read, s);
     serve_conn(s, info, socket, shared).await;
 }
 
@@ -229,11 +230,16 @@ where
     }
 }
 
+/// hyper's HTTP/1 read buffer limit: a request head must fit in it.
+pub(crate) fn h1_buf_size(s: &ConnSettings) -> usize {
+    s.max_header_bytes.max(8192) + 1024
+}
+
 fn h1_builder(s: &ConnSettings) -> hyper::server::conn::http1::Builder {
     let mut b = hyper::server::conn::http1::Builder::new();
     b.timer(TokioTimer::new())
         .header_read_timeout(s.read_header_timeout)
-        .max_buf_size(s.max_header_bytes.max(8192) + 1024)
+        .max_buf_size(h1_buf_size(s))
         .max_headers(MAX_HEADERS)
         .keep_alive(true);
     b
@@ -294,27 +300,22 @@ pub(crate) async fn serve_conn<I>(
     let io = TimedIo::new(io, Some(settings.write_stall), settings.max_write_chunk)
         .with_min_rate(settings.write_min_rate)
         .with_state(state.clone());
-    let pushing = (settings.push && settings.h2c).then(|| conn_cx.clone());
-    let svc = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-        let cx = conn_cx.clone();
-        let guard = cx.state.begin();
-        let fut = async move {
-            let h1 = req.version() < http::Version::HTTP_2;
-            let mut r = handle(&cx, req, guard).await;
-            if let Ok(resp) = &mut r {
-                if h1 && cx.socket.is_handed_off() {
-                    close_after(resp);
-                }
-            }
-            r
-        };
-        // Boxed: hyper moves the service future into place for every
-        // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
-        Box::pin(fut)
-    });
-    if let Some(cx) = pushing {
-        return serve_pushing(io, cx, svc, &settings, &socket).await;
+    if settings.push && settings.h2c {
+        let svc = service(conn_cx.clone());
+        return serve_pushing(io, conn_cx, svc, &settings, &socket).await;
     }
+    // HTTP/1.1 starts on bellhop's own server, which hands to hyper what
+    // it does not serve itself.
+    let io = if settings.h1 {
+        let conn = super::h1::Conn::new(io, conn_cx.clone(), &settings);
+        match drive(conn, &state, &settings, &socket).await {
+            Some(super::h1::Ended::Hyper(io, read)) => Prefixed::new(read.to_vec(), io),
+            _ => return,
+        }
+    } else {
+        Prefixed::new(Vec::new(), io)
+    };
+    let svc = service(conn_cx);
     let io = TokioIo::new(io);
     match (settings.h1, settings.h2c) {
         (_, false) => {
@@ -334,7 +335,7 @@ pub(crate) async fn serve_conn<I>(
             b.http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(settings.read_header_timeout)
-                .max_buf_size(settings.max_header_bytes.max(8192) + 1024)
+                .max_buf_size(h1_buf_size(&settings))
                 .max_headers(MAX_HEADERS)
                 .keep_alive(true);
             b.http2()
@@ -345,6 +346,37 @@ pub(crate) async fn serve_conn<I>(
             drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
     }
+}
+
+/// hyper's service for the requests of a connection.
+fn service(
+    conn_cx: Arc<ConnCx>,
+) -> impl hyper::service::Service<
+    http::Request<Incoming>,
+    Response = http::Response<ServedBody>,
+    Error = Abort,
+    Future: Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let cx = conn_cx.clone();
+        let guard = cx.state.begin();
+        let fut = async move {
+            let h1 = req.version() < http::Version::HTTP_2;
+            let mut r = handle(&cx, req, guard).await;
+            if let Ok(resp) = &mut r {
+                if h1 && cx.socket.is_handed_off() {
+                    close_after(resp);
+                }
+            }
+            r
+        };
+        // Boxed: hyper moves the service future into place for every
+        // request (and HTTP/2 spawns it as a task); a pointer moves cheaply.
+        Box::pin(fut)
+    })
 }
 
 /// Serves a connection of a server that pushes, where HTTP/2 is allowed:
@@ -370,12 +402,13 @@ async fn serve_pushing<I, S>(
                 let conn = h1_builder(settings)
                     .serve_connection(TokioIo::new(io), svc)
                     .with_upgrades();
-                return drive(conn, &state, settings, socket).await;
+                drive(conn, &state, settings, socket).await;
+                return;
             }
             _ => return,
         }
     } else {
-        crate::listeners::prefixed::Prefixed::new(Vec::new(), io)
+        Prefixed::new(Vec::new(), io)
     };
     let (exec, queue) = WithStreams::<()>::executor();
     let conn = super::h2::Conn::new(io, settings, exec, cx);
@@ -401,13 +434,19 @@ fn close_after(resp: &mut http::Response<ServedBody>) {
     }
 }
 
-/// Runs a connection until it ends, closing it gracefully when it has been
+/// Runs a connection until it ends (with its output; `None` when it was
+/// dropped at the end of its grace period), closing it gracefully when it has been
 /// idle too long (and dropping it if that does not finish within
 /// [`IDLE_CLOSE_GRACE`]) or its socket leaves the config. When the socket was
 /// handed to a new process, an HTTP/1 connection is not cut at once (a
 /// request the client is sending right then would fail): its next response
 /// says `Connection: close`, and it closes if it stays idle.
-async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings, socket: &Socket) {
+async fn drive<C: Graceful>(
+    conn: C,
+    state: &ConnState,
+    settings: &ConnSettings,
+    socket: &Socket,
+) -> Option<C::Output> {
     let mut conn = pin!(conn);
     let mut stop = socket.stop.clone();
     let (mut closing, mut shut) = (false, false);
@@ -416,7 +455,7 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings,
     let mut grace = pin!(grace);
     loop {
         tokio::select! {
-            _ = conn.as_mut() => break,
+            out = conn.as_mut() => return Some(out),
             _ = idle_elapsed(state, idle_limit), if !shut => {
                 shut = true;
                 conn.as_mut().shutdown();
@@ -441,7 +480,7 @@ async fn drive<C: Graceful>(conn: C, state: &ConnState, settings: &ConnSettings,
                     }
                 }
             }
-            _ = grace.as_mut() => break,
+            _ = grace.as_mut() => return None,
         }
     }
 }
@@ -473,6 +512,14 @@ pub(crate) struct ConnCx {
     pub(crate) info: ConnInfo,
     alt_svc: Option<http::HeaderValue>,
     pub(crate) state: Arc<ConnState>,
+}
+
+impl ConnCx {
+    /// The connection's socket was handed to a new process: each HTTP/1
+    /// response closes its connection.
+    pub(crate) fn socket_handed_off(&self) -> bool {
+        self.socket.is_handed_off()
+    }
 }
 
 fn handle(

@@ -1,0 +1,173 @@
+//! Parsing an HTTP/1.1 request head for bellhop's own HTTP/1 server
+//! ([`super`]), with the parser hyper uses (`httparse`, default settings)
+//! and hyper's checks.
+//!
+//! The head is parsed in the connection's buffer and its header values are
+//! slices of it (no copies). Only requests without a body are served here:
+//! anything else, or anything unusual, is [`NotYet::Hyper`], and hyper
+//! serves the rest of the connection from the same bytes, so it answers
+//! exactly as it always has (its 400, 431 and 414 for bad heads, request
+//! bodies, `Expect`, upgrades, `CONNECT`, HTTP/1.0, h2c).
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use std::mem::MaybeUninit;
+use std::ops::Range;
+
+/// Header lines parsed here; a head with more goes to hyper (which takes
+/// up to `MAX_HEADERS` of [`crate::http::serve`]).
+const MAX_HEADERS: usize = 96;
+
+/// hyper's limit on a request target (`MAX_URI_LEN`): longer is its 414.
+const MAX_URI_LEN: usize = (u16::MAX - 1) as usize;
+
+/// What the front of the buffer holds: a request served here, taken off
+/// the buffer, or [`NotYet`].
+pub(crate) type Parsed = Result<Request, NotYet>;
+
+/// Why the front of the buffer is not a request served here.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotYet {
+    /// Not a whole head yet, and within the limit.
+    Partial,
+    /// A head hyper must serve (left in the buffer).
+    Hyper,
+}
+
+/// A request head without a body.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub parts: http::request::Parts,
+    /// The connection may serve another request after this one.
+    pub keep_alive: bool,
+}
+
+/// Where one header line lies in the head.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Line {
+    name: (u32, u32),
+    value: (u32, u32),
+}
+
+/// Parses the head at the front of `buf` (of at most `max` bytes, hyper's
+/// buffer limit); `lines` is scratch space kept by the connection.
+pub(crate) fn parse(buf: &mut BytesMut, max: usize, lines: &mut Vec<Line>) -> Parsed {
+    let (len, method, target) = match scan(buf, lines) {
+        Scan::Complete(len, method, target) if len <= max => (len, method, target),
+        Scan::Partial if buf.len() < max => return Err(NotYet::Partial),
+        _ => return Err(NotYet::Hyper),
+    };
+    let Ok(method) = Method::from_bytes(&buf[method]) else {
+        return Err(NotYet::Hyper);
+    };
+    if method == Method::CONNECT {
+        return Err(NotYet::Hyper);
+    }
+    // From here on the request is ours or hyper's by its headers alone:
+    // look before taking it off the buffer.
+    let Some(keep_alive) = bodyless(buf, lines) else {
+        return Err(NotYet::Hyper);
+    };
+    let head = buf.split_to(len).freeze();
+    match build(&head, method, target, lines) {
+        Some(parts) => Ok(Request { parts, keep_alive }),
+        None => {
+            // Put the head back for hyper (rare: a target or header that
+            // `http` refuses and hyper would refuse too).
+            let rest = buf.split();
+            buf.extend_from_slice(&head);
+            buf.extend_from_slice(&rest);
+            Err(NotYet::Hyper)
+        }
+    }
+}
+
+enum Scan {
+    Complete(usize, Range<usize>, Range<usize>),
+    Partial,
+    Other,
+}
+
+/// httparse over the buffer: the head's length and where its method,
+/// target and header lines are.
+fn scan(buf: &[u8], lines: &mut Vec<Line>) -> Scan {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut headers) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Scan::Partial,
+        Err(_) => return Scan::Other,
+    };
+    if req.version != Some(1) {
+        return Scan::Other;
+    }
+    let (Some(method), Some(target)) = (req.method, req.path) else {
+        return Scan::Other;
+    };
+    if target.len() > MAX_URI_LEN {
+        return Scan::Other;
+    }
+    let at = |s: &[u8]| s.as_ptr() as usize - buf.as_ptr() as usize;
+    let span = |s: &[u8]| (at(s) as u32, (at(s) + s.len()) as u32);
+    lines.clear();
+    lines.extend(req.headers.iter().map(|h| Line {
+        name: span(h.name.as_bytes()),
+        value: span(h.value),
+    }));
+    let method = at(method.as_bytes())..at(method.as_bytes()) + method.len();
+    let target = at(target.as_bytes())..at(target.as_bytes()) + target.len();
+    Scan::Complete(len, method, target)
+}
+
+/// Whether the request has no body and wants nothing hyper does for us:
+/// `Some(keep_alive)` if so.
+fn bodyless(buf: &[u8], lines: &[Line]) -> Option<bool> {
+    let (mut keep_alive, mut lengths) = (true, 0);
+    for l in lines {
+        let name = &buf[l.name.0 as usize..l.name.1 as usize];
+        let value = &buf[l.value.0 as usize..l.value.1 as usize];
+        let is = |h: &HeaderName| name.eq_ignore_ascii_case(h.as_str().as_bytes());
+        if is(&TRANSFER_ENCODING) || is(&UPGRADE) || is(&EXPECT) {
+            return None;
+        }
+        if is(&CONTENT_LENGTH) {
+            lengths += 1;
+            if value != b"0" || lengths > 1 {
+                return None;
+            }
+        } else if is(&CONNECTION) && has_close(value) {
+            keep_alive = false;
+        }
+    }
+    Some(keep_alive)
+}
+
+/// Whether a `Connection` value lists `close` (hyper's reading).
+pub(crate) fn has_close(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+/// The request's parts, its target and header values sharing `head`.
+fn build(
+    head: &Bytes,
+    method: Method,
+    target: Range<usize>,
+    lines: &[Line],
+) -> Option<http::request::Parts> {
+    let uri = Uri::from_maybe_shared(head.slice(target)).ok()?;
+    let mut headers = HeaderMap::with_capacity(lines.len());
+    for l in lines {
+        let name = HeaderName::from_bytes(&head[l.name.0 as usize..l.name.1 as usize]).ok()?;
+        let value = head.slice(l.value.0 as usize..l.value.1 as usize);
+        headers.append(name, HeaderValue::from_maybe_shared(value).ok()?);
+    }
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.method = method;
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    parts.headers = headers;
+    Some(parts)
+}
