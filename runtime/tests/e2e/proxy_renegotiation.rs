@@ -90,11 +90,36 @@ impl SServer {
         }
     }
 
+    /// The first line starting with each of `prefixes`, in any order,
+    /// within `secs` in all.
+    fn wait_all(&mut self, prefixes: &[&str], secs: u64) -> Vec<Option<String>> {
+        let until = std::time::Instant::now() + Duration::from_secs(secs);
+        let mut seen: Vec<Option<String>> = vec![None; prefixes.len()];
+        while seen.iter().any(Option::is_none) {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let Ok(l) = self.lines.recv_timeout(left) else {
+                break;
+            };
+            for (p, slot) in prefixes.iter().zip(&mut seen) {
+                if slot.is_none() && l.starts_with(p) {
+                    *slot = Some(l.clone());
+                }
+            }
+        }
+        seen
+    }
+
     /// Waits for a request, asks for `times` renegotiations in turn, then
-    /// answers `body` if all of them completed; how many did.
-    fn serve(mut self, times: usize, body: &str) -> usize {
-        self.wait_for("GET ", 10).expect("the request");
-        // The first handshake's lines came before the request.
+    /// answers `body` if all of them completed; how many did, and the
+    /// server, to be stopped once the proxy has answered (stopping it
+    /// earlier could cut the answer off on a loaded machine).
+    fn serve(mut self, times: usize, body: &str) -> (usize, SServer) {
+        // The request (on stdout) and the end of the first handshake (on
+        // stderr), in whichever order the two pipes deliver them: a late
+        // line of the first handshake must not count as a renegotiation.
+        for prefix in self.wait_all(&["GET ", "SSL_accept:SSLv3/TLS write finished"], 10) {
+            assert!(prefix.is_some(), "the request and the first handshake");
+        }
         for done in 0..times {
             self.stdin.write_all(b"r\n").unwrap();
             // Every handshake ends with the server reading the client's
@@ -104,7 +129,7 @@ impl SServer {
                 .wait_for("SSL_accept:SSLv3/TLS read finished", 3)
                 .is_none()
             {
-                return done;
+                return (done, self);
             }
         }
         let answer = format!(
@@ -112,9 +137,7 @@ impl SServer {
             body.len()
         );
         self.stdin.write_all(answer.as_bytes()).unwrap();
-        // Kept running until the proxy has read the answer.
-        std::thread::sleep(Duration::from_millis(300));
-        times
+        (times, self)
     }
 }
 
@@ -145,9 +168,10 @@ async fn through_proxy(level: &str, renegotiations: usize) -> (usize, u16, Strin
     let started = std::time::Instant::now();
     let r = get(s.addr, "/").await;
     let took = started.elapsed();
-    let done = tokio::task::spawn_blocking(move || upstream.join().unwrap())
+    let (done, server) = tokio::task::spawn_blocking(move || upstream.join().unwrap())
         .await
         .unwrap();
+    drop(server);
     (done, r.status, r.body, took)
 }
 
@@ -209,7 +233,14 @@ async fn a_ca_pool_endpoint_may_renegotiate() {
                 "transport": {"protocol": "http", "tls": {"ca": source}}}]}]
         }}}}});
         let pem = trusted.pem.clone();
-        let upstream = std::thread::spawn(move || up.serve(1, &pem));
+        // The endpoint's answer ends when the server does: stop it once
+        // the answer has had time to go.
+        let upstream = std::thread::spawn(move || {
+            let (done, server) = up.serve(1, &pem);
+            std::thread::sleep(Duration::from_millis(300));
+            drop(server);
+            done
+        });
         let rt = bellhop_runtime::Runtime::new();
         let loaded = tokio::task::spawn_blocking(move || {
             let r = rt
