@@ -1,8 +1,9 @@
 //! bellhop's own HTTP/1.1 server, for the requests most connections carry:
-//! no body, no upgrade, no `Expect`. A connection starts here; the first
-//! request that is anything else (a body, an upgrade, a bad head, h2c's
-//! preface, HTTP/1.0) hands the connection, with every byte read and not
-//! yet served, to hyper, which serves it to the end exactly as before.
+//! no body, or a small one with a length that came with its head; no
+//! upgrade, no `Expect`. A connection starts here; the first request that
+//! is anything else (a chunked or larger body, an upgrade, a bad head,
+//! h2c's preface, HTTP/1.0) hands the connection, with every byte read and
+//! not yet served, to hyper, which serves it to the end exactly as before.
 //!
 //! Why: hyper's server costs more CPU per request than the rest of a
 //! simple request together (its dispatch, its boxed service future, its
@@ -133,7 +134,8 @@ where
             te_trailers: te_trailers(&req.parts.headers),
         };
         let guard = cx.state.begin();
-        let served = super::serve::handle_parts(&cx, req.parts, |_| ReqBody::empty(), guard);
+        let body = move |_| req.body.map_or_else(ReqBody::empty, ReqBody::full);
+        let served = super::serve::handle_parts(&cx, req.parts, body, guard);
         let Some(Ok(resp)) = watching_reads(&mut io, &mut buf, served).await else {
             // The client went away (the handler is dropped), or the
             // handler aborted the connection.

@@ -125,20 +125,25 @@ async fn answers_without_a_body_are_framed_as_hyper_frames_them() {
     );
 }
 
-/// A body, an `Expect` or an upgrade hands the connection to hyper,
-/// with what was read past the head: every request is answered, in order.
+/// A small body that comes with its head is served here; one still on
+/// its way hands the connection to hyper, with what was read past the
+/// head: every request is answered, in order, bodies whole.
 #[tokio::test]
-async fn a_request_with_a_body_hands_the_rest_of_the_connection_to_hyper() {
+async fn a_body_not_yet_here_hands_the_rest_of_the_connection_to_hyper() {
     let s = start_routes(
         json!([{"handle": [respond("{http.request.method} {http.request.uri} [{http.request.body}]")]}]),
     );
     let mut c = TcpStream::connect(s.addr).await.unwrap();
-    c.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.write_all(b"POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
         .await
         .unwrap();
-    assert!(read_one(&mut c, 11).await.ends_with("GET /one []"));
-    // A body request and a bodyless one behind it, in one write.
-    c.write_all(b"POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert!(read_one(&mut c, 14).await.ends_with("POST /one [hi]"));
+    // A head whose body follows later, then a bodyless request.
+    c.write_all(b"POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    c.write_all(b"loGET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let rest = read_all(&mut c).await;
@@ -148,6 +153,22 @@ async fn a_request_with_a_body_hands_the_rest_of_the_connection_to_hyper() {
         .map(|b| b.split("HTTP/1.1").next().unwrap())
         .collect();
     assert_eq!(bodies, ["POST /two [hello]", "GET /three []"], "{rest}");
+}
+
+/// A body served here is held to `request_body`'s `max_size` as any.
+#[tokio::test]
+async fn a_body_read_with_its_head_keeps_its_limits() {
+    let s = start_routes(json!([{"handle": [
+        {"handler": "request_body", "max_size": 4},
+        respond("[{http.request.body}]")
+    ]}]));
+    let got = exchange(
+        s.addr,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde",
+    )
+    .await;
+    assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+    assert!(got.contains("\r\n\r\n[abc]HTTP/1.1 413 "), "{got}");
 }
 
 /// An idle keep-alive connection is bounded by the idle timeout, not the

@@ -3,11 +3,14 @@
 //! and hyper's checks.
 //!
 //! The head is parsed in the connection's buffer and its header values are
-//! slices of it (no copies). Only requests without a body are served here:
-//! anything else, or anything unusual, is [`NotYet::Hyper`], and hyper
-//! serves the rest of the connection from the same bytes, so it answers
-//! exactly as it always has (its 400, 431 and 414 for bad heads, request
-//! bodies, `Expect`, upgrades, `CONNECT`, HTTP/1.0, h2c).
+//! slices of it (no copies). Served here: requests without a body, and
+//! those whose body has a `content-length` of at most [`MAX_BODY`] and is
+//! already whole in the buffer (as a small POST comes, in one segment with
+//! its head). Anything else, or anything unusual, is [`NotYet::Hyper`],
+//! and hyper serves the rest of the connection from the same bytes, so it
+//! answers exactly as it always has (its 400, 431 and 414 for bad heads,
+//! chunked bodies and bodies still on their way, `Expect`, upgrades,
+//! `CONNECT`, HTTP/1.0, h2c).
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
@@ -18,6 +21,9 @@ use std::ops::Range;
 /// Header lines parsed here; a head with more goes to hyper (which takes
 /// up to `MAX_HEADERS` of [`crate::http::serve`]).
 const MAX_HEADERS: usize = 96;
+
+/// The largest body served here (read with its head).
+const MAX_BODY: u64 = 64 * 1024;
 
 /// hyper's limit on a request target (`MAX_URI_LEN`): longer is its 414.
 const MAX_URI_LEN: usize = (u16::MAX - 1) as usize;
@@ -35,10 +41,11 @@ pub(crate) enum NotYet {
     Hyper,
 }
 
-/// A request head without a body.
+/// A request head, and its body when it has one.
 #[derive(Debug)]
 pub(crate) struct Request {
     pub parts: http::request::Parts,
+    pub body: Option<Bytes>,
     /// The connection may serve another request after this one.
     pub keep_alive: bool,
 }
@@ -66,12 +73,22 @@ pub(crate) fn parse(buf: &mut BytesMut, max: usize, lines: &mut Vec<Line>) -> Pa
     }
     // From here on the request is ours or hyper's by its headers alone:
     // look before taking it off the buffer.
-    let Some(keep_alive) = bodyless(buf, lines) else {
+    let Some((keep_alive, length)) = framing(buf, lines) else {
         return Err(NotYet::Hyper);
     };
+    if length > MAX_BODY || len + length as usize > buf.len() {
+        return Err(NotYet::Hyper);
+    }
     let head = buf.split_to(len).freeze();
     match build(&head, method, target, lines) {
-        Some(parts) => Ok(Request { parts, keep_alive }),
+        Some(parts) => {
+            let body = (length > 0).then(|| buf.split_to(length as usize).freeze());
+            Ok(Request {
+                parts,
+                body,
+                keep_alive,
+            })
+        }
         None => {
             // Put the head back for hyper (rare: a target or header that
             // `http` refuses and hyper would refuse too).
@@ -120,10 +137,11 @@ fn scan(buf: &[u8], lines: &mut Vec<Line>) -> Scan {
     Scan::Complete(len, method, target)
 }
 
-/// Whether the request has no body and wants nothing hyper does for us:
-/// `Some(keep_alive)` if so.
-fn bodyless(buf: &[u8], lines: &[Line]) -> Option<bool> {
-    let (mut keep_alive, mut lengths) = (true, 0);
+/// Whether the request wants nothing hyper does for us: no chunked
+/// body, no upgrade, no `Expect`, at most one `content-length` of plain
+/// digits. `Some((keep_alive, body length))` if so.
+fn framing(buf: &[u8], lines: &[Line]) -> Option<(bool, u64)> {
+    let (mut keep_alive, mut length) = (true, None);
     for l in lines {
         let name = &buf[l.name.0 as usize..l.name.1 as usize];
         let value = &buf[l.value.0 as usize..l.value.1 as usize];
@@ -132,15 +150,24 @@ fn bodyless(buf: &[u8], lines: &[Line]) -> Option<bool> {
             return None;
         }
         if is(&CONTENT_LENGTH) {
-            lengths += 1;
-            if value != b"0" || lengths > 1 {
+            if length.is_some() {
                 return None;
             }
+            length = Some(digits(value)?);
         } else if is(&CONNECTION) && has_close(value) {
             keep_alive = false;
         }
     }
-    Some(keep_alive)
+    Some((keep_alive, length.unwrap_or(0)))
+}
+
+/// A length of 1 to 19 plain digits (hyper reads more forms; those go to
+/// it).
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
 }
 
 /// Whether a `Connection` value lists `close` (hyper's reading).

@@ -176,9 +176,10 @@ fn parse(s: &str) -> (Parsed, BytesMut) {
 }
 
 #[test]
-fn heads_with_a_body_or_an_upgrade_are_hypers() {
+fn heads_with_a_body_not_here_or_an_upgrade_are_hypers() {
     for s in [
-        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nab",
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3, 3\r\n\r\nabc",
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n\r\n",
@@ -197,6 +198,22 @@ fn heads_with_a_body_or_an_upgrade_are_hypers() {
 }
 
 #[test]
+fn a_small_body_that_came_with_its_head_is_read_with_it() {
+    let (p, buf) = parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 005\r\n\r\nhelloGET");
+    assert_eq!(p.unwrap().body.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(&buf[..], b"GET");
+    let big = 64 * 1024 + 1;
+    let s = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {big}\r\n\r\n{}",
+        "a".repeat(big)
+    );
+    let mut buf = BytesMut::from(s.as_str());
+    let p = head::parse(&mut buf, 9 << 10, &mut Vec::new());
+    assert_eq!(p.err(), Some(NotYet::Hyper), "past the body limit");
+    assert_eq!(buf.len(), s.len());
+}
+
+#[test]
 fn a_head_is_taken_off_the_buffer_with_what_follows_kept() {
     let (p, buf) = parse(
         "GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 0\r\n\r\nGET /next",
@@ -208,6 +225,7 @@ fn a_head_is_taken_off_the_buffer_with_what_follows_kept() {
     let a: Vec<_> = r.parts.headers.get_all("x-a").iter().collect();
     assert_eq!(a, ["1", "2"]);
     assert_eq!(r.parts.headers["content-length"], "0");
+    assert_eq!(r.body, None);
     assert_eq!(&buf[..], b"GET /next");
     let (p, _) = parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n");
     assert!(!p.unwrap().keep_alive);
