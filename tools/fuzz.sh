@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs the cargo-fuzz targets: the runtime's (runtime/fuzz: request,
-# template, placeholders, expression, goregex, config, path_matchers) and
-# the adapter's (adapter/fuzz: syntax), each for SECONDS (default 30),
-# starting from the committed seeds (runtime/fuzz/seeds/TARGET) plus what
-# earlier runs found (runtime/fuzz/corpus, ignored by git). Needs the
-# nightly toolchain and cargo-fuzz; without them it says so and exits 0
-# unless FUZZ_REQUIRED=1.
+# template, placeholders, expression, goregex, config, path_matchers,
+# h1_head) and the adapter's (adapter/fuzz: syntax), each for SECONDS
+# (default 30), starting from the committed seeds
+# (runtime/fuzz/seeds/TARGET) plus what earlier runs found
+# (runtime/fuzz/corpus, ignored by git). Needs the nightly toolchain and
+# cargo-fuzz; without them it says so and exits 0 unless FUZZ_REQUIRED=1.
 # Usage: tools/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ fi
 # glibc's thread-local destructor registration reads as a leak to LSan
 # (see the file); any other leak fails the run like a crash.
 export LSAN_OPTIONS="suppressions=$PWD/runtime/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
-runtime_targets=(request template placeholders expression goregex config path_matchers)
+runtime_targets=(request template placeholders expression goregex config path_matchers h1_head)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${runtime_targets[@]}" syntax)
 # FUZZ_CODEGEN_UNITS and FUZZ_SANITIZER (CI sets both: 16 and none) trade

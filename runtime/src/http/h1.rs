@@ -247,3 +247,32 @@ async fn watching_reads<I: AsyncRead + Unpin, F: Future>(
     })
     .await
 }
+
+/// For the fuzz target `h1_head`: reads `data` as the front of a
+/// connection's buffer, and answers what it read with the request's own
+/// headers as the answer's. Panics where a property fails: a request
+/// taken off the buffer leaves exactly the bytes after it; anything not
+/// taken leaves every byte for hyper; an answer's head ends its lines.
+#[doc(hidden)]
+pub fn fuzz_head(data: &[u8]) {
+    let mut buf = BytesMut::from(data);
+    match head::parse(&mut buf, 9 * 1024, &mut Vec::new()) {
+        Ok(req) => {
+            let body = req.body.as_ref().map_or(0, |b| b.len());
+            assert!(buf.len() + body < data.len());
+            assert!(data.ends_with(&buf));
+            let mut headers = req.parts.headers.clone();
+            let x = encode::Exchange {
+                head_request: req.parts.method == http::Method::HEAD,
+                keep_alive: req.keep_alive,
+                te_trailers: te_trailers(&req.parts.headers),
+            };
+            let mut out = Vec::new();
+            let length = Some(encode::BodyLength::Known(body as u64));
+            if encode::head(&mut out, http::StatusCode::OK, &mut headers, length, x).is_ok() {
+                assert!(out.ends_with(b"\r\n\r\n"));
+            }
+        }
+        Err(_) => assert_eq!(&buf[..], data),
+    }
+}
