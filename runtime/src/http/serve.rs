@@ -1,6 +1,8 @@
 //! Serving sockets: the accept loop of a pooled socket and the driver of
-//! one connection (hyper-util's auto builder: HTTP/1.1, and HTTP/2 with
-//! prior knowledge when the server allows `h2c`).
+//! one connection. HTTP/1.1 starts on bellhop's own server ([`super::h1`]),
+//! which hands the connection to hyper at the first request it does not
+//! serve itself; HTTP/2 (with prior knowledge when the server allows
+//! `h2c`) is hyper's, through hyper-util's auto builder.
 //!
 //! Each request looks up the config that is current when it arrives, so a
 //! keep-alive connection moves to a new config after a reload while a
