@@ -9,9 +9,9 @@
 //! simple request together (its dispatch, its boxed service future, its
 //! 1,024-slot parse arrays, a header-read timer per request). Here the
 //! head is parsed in the connection's buffer with the same parser
-//! (`httparse`) and hyper's checks ([`head`]), the request runs inside the
+//! (`httparse`) and hyper's checks (`head`), the request runs inside the
 //! connection's own future (no box, no task), and the response is written
-//! the way hyper writes it ([`encode`], [`write`]), in one write when it is
+//! the way hyper writes it (`encode`, `write`), in one write when it is
 //! small.
 //!
 //! What hyper did is kept: the header read timeout (from the connection's
@@ -19,7 +19,7 @@
 //! as Go counts), `connection: close` on the last response, a request
 //! dropped (its handler cancelled, its access log saying 499) when the
 //! client closes the connection while it runs, pipelined requests answered
-//! in order, and a graceful close (see [`Conn`]).
+//! in order, and a graceful close (see `Conn`).
 
 mod date;
 mod encode;
