@@ -4,6 +4,7 @@
 //! the framing chosen from the headers and the body's size, `date` added
 //! when missing, `connection: close` when the connection ends after it.
 
+use crate::http::handlers::reverse_proxy::headers::{contains_token, lists_token};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -77,11 +78,7 @@ pub(crate) fn head(
 /// hyper's `enforce_version` for HTTP/1.1 when keep-alive is off: a
 /// `connection: close` unless one is there.
 fn close(headers: &mut HeaderMap) {
-    let listed = headers
-        .get_all(CONNECTION)
-        .iter()
-        .any(|v| super::head::has_close(v.as_bytes()));
-    if !listed {
+    if !contains_token(headers, &CONNECTION, "close") {
         headers.append(CONNECTION, HeaderValue::from_static("close"));
     }
 }
@@ -182,7 +179,7 @@ impl Fields {
                     continue;
                 }
                 CONNECTION => {
-                    self.close |= super::head::has_close(value.as_bytes());
+                    self.close |= lists_token(value.as_bytes(), "close");
                     self.join(dst, "connection: ", &value, None);
                     continue;
                 }
@@ -314,12 +311,10 @@ fn line(dst: &mut Vec<u8>, name: &HeaderName, value: &HeaderValue) {
     dst.extend_from_slice(b"\r\n");
 }
 
-/// hyper's `can_chunked` (and `can_have_body`) for a GET-like request.
+/// hyper's `can_chunked` (and `can_have_body`) for a GET-like request:
+/// where a length may be given, but not in answer to a HEAD.
 fn can_chunk(status: StatusCode, head_request: bool) -> bool {
-    !head_request
-        && !status.is_informational()
-        && status != StatusCode::NO_CONTENT
-        && status != StatusCode::NOT_MODIFIED
+    !head_request && can_have_length(status)
 }
 
 /// hyper's `can_have_content_length` (no `CONNECT` comes here).

@@ -12,6 +12,7 @@
 //! chunked bodies and bodies still on their way, `Expect`, upgrades,
 //! `CONNECT`, HTTP/1.0, h2c).
 
+use crate::http::handlers::reverse_proxy::headers::lists_token;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
@@ -154,7 +155,7 @@ fn framing(buf: &[u8], lines: &[Line]) -> Option<(bool, u64)> {
                 return None;
             }
             length = Some(digits(value)?);
-        } else if is(&CONNECTION) && has_close(value) {
+        } else if is(&CONNECTION) && lists_token(value, "close") {
             keep_alive = false;
         }
     }
@@ -168,13 +169,6 @@ fn digits(v: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(v).ok()?.parse().ok()
-}
-
-/// Whether a `Connection` value lists `close` (hyper's reading).
-pub(crate) fn has_close(value: &[u8]) -> bool {
-    value
-        .split(|b| *b == b',')
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// The request's parts, its target and header values sharing `head`.

@@ -27,7 +27,7 @@ mod fastcgi;
 mod forward_proxy;
 mod h1;
 mod handle_response;
-mod headers;
+pub(crate) mod headers;
 mod health;
 mod http_config;
 mod placeholders;

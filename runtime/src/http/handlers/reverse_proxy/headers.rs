@@ -44,7 +44,14 @@ pub fn upgrade_type(h: &HeaderMap) -> Option<String> {
 pub fn contains_token(h: &HeaderMap, name: &HeaderName, token: &str) -> bool {
     h.get_all(name)
         .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|v| lists_token(v.as_bytes(), token))
+}
+
+/// Whether one comma-separated value lists `token`, as [`contains_token`]
+/// reads each value.
+pub fn lists_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|b| *b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
