@@ -5,15 +5,18 @@
 //! `LISTEN_FDS`/`LISTEN_FDNAMES`); `sd_notify` messages; a second SIGINT
 //! forces exit code 2.
 
+mod common;
 #[path = "h3/client.rs"]
 mod h3c;
+
+use common::{serve, Proc};
 
 use command_fds::{CommandFdExt, FdMapping};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A scratch directory (admin socket, configs), removed on drop.
@@ -55,18 +58,8 @@ impl Drop for Scratch {
     }
 }
 
-/// A child process, killed if the test fails before it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
+/// What these tests ask of a `bellhop` process besides `common`'s
+/// kill-on-drop (which leaves one that already exited alone).
 impl Proc {
     fn signal(&self, sig: &str) {
         let pid = self.0.id().to_string();
@@ -88,22 +81,6 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-}
-
-/// Spawns `cmd` and waits for the "serving" log line.
-fn serve(cmd: &mut Command) -> Proc {
-    let mut child = Proc(cmd.stderr(Stdio::piped()).spawn().unwrap());
-    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if line.contains("serving") {
-            std::thread::spawn(move || lines.for_each(drop));
-            return child;
-        }
-        seen.push(line);
-    }
-    panic!("bellhop exited before serving:\n{}", seen.join("\n"));
 }
 
 fn json_site(listen: &[String], body: &str) -> String {

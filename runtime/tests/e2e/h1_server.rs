@@ -3,18 +3,21 @@
 //! hyper in the middle of a connection, and the header read timeout
 //! counted as Go counts it.
 
+use crate::hostile_support::raw_exchange;
+use crate::proxy_support::raw_backend;
 use crate::support::*;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-/// Sends `request` and reads until the server closes (5 s at most).
+/// Sends `request` on a new connection and reads until the server closes
+/// it (or is silent 5 s).
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
-    let mut c = TcpStream::connect(addr).await.unwrap();
-    c.write_all(request).await.unwrap();
-    read_all(&mut c).await
+    raw_exchange(addr, request, Duration::from_secs(5))
+        .await
+        .raw
 }
 
 async fn read_all(c: &mut TcpStream) -> String {
@@ -46,25 +49,20 @@ async fn read_one(c: &mut TcpStream, body_len: usize) -> String {
 /// An upstream that answers each read with `answer`, after `delay_ms`;
 /// an answer saying `Connection: close` closes its connection.
 async fn upstream(answer: &'static [u8], delay_ms: u64) -> SocketAddr {
-    let up = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = up.local_addr().unwrap();
     let closes = String::from_utf8_lossy(answer).contains("Connection: close");
-    tokio::spawn(async move {
-        while let Ok((mut u, _)) = up.accept().await {
-            tokio::spawn(async move {
-                let mut b = [0u8; 1024];
-                while let Ok(n) = u.read(&mut b).await {
-                    if n == 0 {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-                    if u.write_all(answer).await.is_err() || closes {
-                        break;
-                    }
-                }
-            });
+    let (addr, _task) = raw_backend(move |mut u| async move {
+        let mut b = [0u8; 1024];
+        while let Ok(n) = u.read(&mut b).await {
+            if n == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            if u.write_all(answer).await.is_err() || closes {
+                break;
+            }
         }
-    });
+    })
+    .await;
     addr
 }
 
