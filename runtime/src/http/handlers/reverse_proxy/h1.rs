@@ -155,6 +155,8 @@ pub struct Head {
     pub headers: HeaderMap,
     pub framing: body::Framing,
     pub keep_alive: bool,
+    /// It has a `Transfer-Encoding`.
+    pub coded: bool,
 }
 
 /// Sends one request (its body in memory) and reads the response head.
@@ -178,7 +180,12 @@ pub async fn exchange(
         });
     }
     let head = loop {
-        if let Some(head) = parse_head(&mut conn.buf, conn.limits.max_head)? {
+        // Nothing to parse before the first read (the usual case).
+        let parsed = match conn.buf.is_empty() {
+            true => None,
+            false => parse_head(&mut conn.buf, conn.limits.max_head)?,
+        };
+        if let Some(head) = parsed {
             if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
                 continue;
             }
@@ -197,10 +204,9 @@ pub async fn exchange(
         }
     };
     let mut head = head;
-    head.framing = body::framing(method, head.status, &head.headers)?;
+    head.framing = body::framing(method, head.status, &head.headers, head.coded)?;
     // Both framings at once: the sender must close (RFC 9112, 6.1).
-    let both =
-        head.headers.contains_key(TRANSFER_ENCODING) && head.headers.contains_key(CONTENT_LENGTH);
+    let both = head.coded && head.headers.contains_key(CONTENT_LENGTH);
     // A 101 (to a request that asked no upgrade: those go through hyper)
     // is final, and ends the connection's HTTP.
     let switched = head.status == StatusCode::SWITCHING_PROTOCOLS;
@@ -285,20 +291,29 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
     }
     let raw = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(n);
+    // Which framing fields came, noted here: the map is not searched for
+    // fields a response does not have.
+    let (mut coded, mut connection) = (false, false);
     for &[ns, ne, vs, ve] in &spans[..n] {
         let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
             .map_err(|_| H1Error::Malformed("invalid header name".into()))?;
         let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
             .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
+        coded |= name == TRANSFER_ENCODING;
+        connection |= name == CONNECTION;
         headers.append(name, value);
     }
-    let keep_alive = keeps_alive(version, &headers);
+    let keep_alive = match connection {
+        true => keeps_alive(version, &headers),
+        false => version != Version::HTTP_10,
+    };
     Ok(Some(Head {
         status,
         version,
         headers,
         framing: body::Framing::Length(0),
         keep_alive,
+        coded,
     }))
 }
 

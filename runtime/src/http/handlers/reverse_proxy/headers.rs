@@ -24,6 +24,11 @@ static HOP: [HeaderName; 10] = [
     header::UPGRADE,
 ];
 
+/// Where `Connection`, `TE` and `Trailer` are in [`HOP`].
+const HOP_CONNECTION: usize = 1;
+const HOP_TE: usize = 6;
+const HOP_TRAILER: usize = 7;
+
 static XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
 static XFP: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static XFH: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -90,15 +95,19 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
     // one pass over the names finds which are there.
     let mut present = 0u16;
     for k in h.keys() {
-        if let Some(i) = HOP.iter().position(|n| n == k) {
+        if let Some(i) = hop_index(k) {
             present |= 1 << i;
         }
     }
     if present == 0 {
         return;
     }
-    let trailer = h.remove(header::TRAILER);
-    if h.contains_key(header::CONNECTION) {
+    // Fields not there are not looked up (each lookup hashes the name).
+    let has = |i: usize| present & (1 << i) != 0;
+    let trailer = has(HOP_TRAILER)
+        .then(|| h.remove(header::TRAILER))
+        .flatten();
+    if has(HOP_CONNECTION) {
         // The usual tokens need no list: `close` names no field, and
         // `Keep-Alive` is removed below anyway.
         let listed: Vec<HeaderName> = h
@@ -113,7 +122,7 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
             h.remove(n);
         }
     }
-    let te_trailers = keep_te_trailers && contains_token(h, &header::TE, "trailers");
+    let te_trailers = keep_te_trailers && has(HOP_TE) && contains_token(h, &header::TE, "trailers");
     for (i, n) in HOP.iter().enumerate() {
         if present & (1 << i) != 0 {
             h.remove(n);
@@ -125,6 +134,38 @@ pub fn strip_hop(h: &mut HeaderMap, keep_te_trailers: bool) {
     if let Some(t) = trailer {
         h.insert(header::TRAILER, t);
     }
+}
+
+/// A copy of `h` with room for `extra` more fields. A clone has none: the
+/// first field added to it grows its entries anew.
+pub fn copy_with_room(h: &HeaderMap, extra: usize) -> HeaderMap {
+    let mut copy = HeaderMap::with_capacity(h.len() + extra);
+    for (k, v) in h {
+        copy.append(k.clone(), v.clone());
+    }
+    copy
+}
+
+/// Room for what [`prepare_request`] adds: `Host`, `X-Forwarded-For`,
+/// `-Proto`, `-Host` and `Via`, and a `Connection`.
+pub const ADDED: usize = 6;
+
+/// Where `k` is in [`HOP`], if it is hop-by-hop: one match on the name,
+/// not ten comparisons.
+fn hop_index(k: &HeaderName) -> Option<usize> {
+    Some(match k.as_str() {
+        "alt-svc" => 0,
+        "connection" => HOP_CONNECTION,
+        "proxy-connection" => 2,
+        "keep-alive" => 3,
+        "proxy-authenticate" => 4,
+        "proxy-authorization" => 5,
+        "te" => HOP_TE,
+        "trailer" => HOP_TRAILER,
+        "transfer-encoding" => 8,
+        "upgrade" => 9,
+        _ => return None,
+    })
 }
 
 /// Prepares the upstream request's headers (once per request).
@@ -195,6 +236,8 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     if let Some(v) = xff {
         h.insert(&XFF, v);
     }
+    // The client's own values count only from a trusted proxy (and are
+    // looked up only then).
     let last = |h: &HeaderMap, n: &HeaderName| {
         h.get_all(n)
             .iter()
@@ -202,16 +245,16 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
             .filter(|v| !v.is_empty())
             .cloned()
     };
-    let proto = match last(h, &XFP) {
-        Some(p) if trusted => p,
-        _ => HeaderValue::from_static(cx.conn.scheme()),
+    let proto = match trusted.then(|| last(h, &XFP)).flatten() {
+        Some(p) => p,
+        None => HeaderValue::from_static(cx.conn.scheme()),
     };
     h.insert(&XFP, proto);
-    let host = match last(h, &XFH) {
-        Some(p) if trusted => Some(p),
+    let host = match trusted.then(|| last(h, &XFH)).flatten() {
+        Some(p) => Some(p),
         // The Host field (set above when the request had none) is the
         // request's host: share its bytes.
-        _ => h.get(header::HOST).cloned(),
+        None => h.get(header::HOST).cloned(),
     };
     if let Some(v) = host {
         h.insert(&XFH, v);
@@ -248,5 +291,45 @@ mod tests {
         assert!(!contains_token(&h, &header::CONNECTION, "upgrade"));
         let h = headers(&[("connection", b"upgraded, x-upgrade")]);
         assert_eq!(upgrade_type(&h), None);
+    }
+
+    #[test]
+    fn hop_indices_name_their_fields() {
+        for (i, n) in HOP.iter().enumerate() {
+            assert_eq!(hop_index(n), Some(i), "{n}");
+        }
+        assert_eq!(HOP[HOP_CONNECTION], header::CONNECTION);
+        assert_eq!(HOP[HOP_TE], header::TE);
+        assert_eq!(HOP[HOP_TRAILER], header::TRAILER);
+        assert_eq!(hop_index(&header::HOST), None);
+        assert_eq!(hop_index(&HeaderName::from_static("x-te")), None);
+    }
+
+    /// What `Connection` lists goes, `TE: trailers` stays (upstream-bound)
+    /// alone, and `Trailer` stays; a message with none of them is left
+    /// as it was.
+    #[test]
+    fn strip_hop_removes_listed_and_hop_fields() {
+        let mut h = headers(&[
+            ("connection", b"keep-alive, x-a"),
+            ("x-a", b"1"),
+            ("te", b"gzip, trailers"),
+            ("trailer", b"x-t"),
+            ("keep-alive", b"timeout=5"),
+            ("x-b", b"2"),
+        ]);
+        strip_hop(&mut h, true);
+        let left: Vec<_> = h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+        assert_eq!(
+            left,
+            [("x-b", &b"2"[..]), ("te", b"trailers"), ("trailer", b"x-t")]
+        );
+        let mut h = headers(&[("te", b"trailers"), ("upgrade", b"h2c")]);
+        strip_hop(&mut h, false);
+        assert!(h.is_empty());
+        let mut h = headers(&[("host", b"a"), ("x-b", b"2")]);
+        let before = h.clone();
+        strip_hop(&mut h, true);
+        assert_eq!(h, before);
     }
 }

@@ -5,7 +5,7 @@
 //! sent: a buffered head, then the client's stream, optionally held back
 //! until the upstream answers `100 Continue` (`expect_continue_timeout`).
 
-use super::headers::prepare_request;
+use super::headers::{copy_with_room, prepare_request, ADDED};
 use super::ReverseProxy;
 use crate::error::HttpError;
 use crate::http::{Cx, ReqBody};
@@ -88,7 +88,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         cx.parts.method = m0;
         cx.set_uri(u0);
     }
-    let mut headers = cx.parts.headers.clone();
+    let mut headers = copy_with_room(&cx.parts.headers, ADDED);
     prepare_request(cx, &mut headers, &h.shared.trusted);
     if super::headers::h2_websocket(&cx.parts) {
         // RFC 8441 in, an HTTP/1.1 Upgrade out.

@@ -49,8 +49,14 @@ impl Framing {
     }
 }
 
-/// The framing of a response to `method` (RFC 9112, section 6.3).
-pub fn framing(method: &Method, status: StatusCode, h: &HeaderMap) -> Result<Framing, H1Error> {
+/// The framing of a response to `method` (RFC 9112, section 6.3);
+/// `coded` when it has a `Transfer-Encoding`.
+pub fn framing(
+    method: &Method,
+    status: StatusCode,
+    h: &HeaderMap,
+    coded: bool,
+) -> Result<Framing, H1Error> {
     if method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -58,7 +64,7 @@ pub fn framing(method: &Method, status: StatusCode, h: &HeaderMap) -> Result<Fra
     {
         return Ok(Framing::Length(0));
     }
-    if h.contains_key(TRANSFER_ENCODING) {
+    if coded {
         let last = h
             .get_all(TRANSFER_ENCODING)
             .iter()
