@@ -26,6 +26,35 @@ async fn static_response_json_body_gets_json_content_type() {
     assert_eq!(r.header("content-type"), "application/json");
 }
 
+/// A body without placeholders is made once at provision: its content
+/// type and bytes are the same on every answer, a `Content-Type` the
+/// handler sets wins over it, and a body with placeholders is still typed
+/// from what it renders to.
+#[tokio::test]
+async fn static_response_literal_and_rendered_bodies_are_typed_alike() {
+    let s = start_routes(json!([
+        {"match": [{"path": ["/html"]}], "handle": [{
+            "handler": "static_response",
+            "headers": {"Content-Type": ["text/html"]},
+            "body": "<p>hi</p>"}]},
+        {"match": [{"path": ["/rendered"]}], "handle": [{
+            "handler": "static_response",
+            "body": "{\"path\": \"{http.request.uri.path}\"}"}]},
+        {"handle": [respond("[1, 2]")]}
+    ]));
+    for _ in 0..2 {
+        let r = get(s.addr, "/").await;
+        assert_eq!(r.header("content-type"), "application/json");
+        assert_eq!(r.body, "[1, 2]");
+    }
+    let r = get(s.addr, "/html").await;
+    assert_eq!(r.header("content-type"), "text/html");
+    assert_eq!(r.body, "<p>hi</p>");
+    let r = get(s.addr, "/rendered").await;
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(r.body, r#"{"path": "/rendered"}"#);
+}
+
 #[tokio::test]
 async fn static_response_bad_status_placeholder_is_500() {
     let s = start_routes(json!([{"handle": [{

@@ -39,6 +39,9 @@ struct StaticResponse {
     status: Option<Template>,
     headers: Vec<(HeaderName, Vec<Template>)>,
     body: Option<Template>,
+    /// A body without placeholders, with its content type: made once,
+    /// shared by every response.
+    literal: Option<(bytes::Bytes, &'static str)>,
     close: bool,
     abort: bool,
 }
@@ -66,14 +69,20 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
             .map_err(|e| Error::config(format!("{path}.headers.{name}"), e))?;
         headers.push((hn, vals.iter().map(|v| Template::parse(v)).collect()));
     }
+    let body = c
+        .body
+        .as_deref()
+        .filter(|b| !b.is_empty())
+        .map(Template::parse);
+    let literal = body
+        .as_ref()
+        .and_then(Template::as_literal)
+        .map(|b| (bytes::Bytes::from(b.to_owned()), content_type(b)));
     Ok(Box::new(StaticResponse {
         status,
         headers,
-        body: c
-            .body
-            .as_deref()
-            .filter(|b| !b.is_empty())
-            .map(Template::parse),
+        body,
+        literal,
         close: c.close,
         abort: c.abort,
     }))
@@ -101,11 +110,16 @@ impl Handler for StaticResponse {
             },
             None => cx.error.as_ref().map_or(StatusCode::OK, |e| e.status),
         };
-        let body = self.body.as_ref().map(|b| b.render_known(cx).into_owned());
-        let mut resp = Response::new(match &body {
-            Some(b) => Body::from_bytes(b.clone()),
-            None => Body::Empty,
-        });
+        let (body, ctype) = match (&self.literal, &self.body) {
+            (Some((b, t)), _) => (Body::from_bytes(b.clone()), Some(*t)),
+            (None, Some(t)) => {
+                let b = t.render_known(cx).into_owned();
+                let ctype = content_type(&b);
+                (Body::from_bytes(b), Some(ctype))
+            }
+            (None, None) => (Body::Empty, None),
+        };
+        let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
         for (name, vals) in &self.headers {
@@ -116,9 +130,9 @@ impl Handler for StaticResponse {
                 }
             }
         }
-        if let Some(b) = &body {
+        if let Some(t) = ctype {
             if !h.contains_key(CONTENT_TYPE) {
-                h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type(b)));
+                h.insert(CONTENT_TYPE, HeaderValue::from_static(t));
             }
         }
         if self.close {
