@@ -38,12 +38,18 @@ pub struct Abort;
 struct StaticResponse {
     status: Option<Template>,
     headers: Vec<(HeaderName, Vec<Template>)>,
-    body: Option<Template>,
-    /// A body without placeholders, with its content type: made once,
-    /// shared by every response.
-    literal: Option<(bytes::Bytes, &'static str)>,
+    body: Option<BodySource>,
     close: bool,
     abort: bool,
+}
+
+/// What a body is made of.
+enum BodySource {
+    /// No placeholders: its bytes and content type, made once, shared by
+    /// every response.
+    Literal(bytes::Bytes, &'static str),
+    /// Rendered and typed per request.
+    Template(Template),
 }
 
 pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Handler>, Error> {
@@ -69,20 +75,17 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
             .map_err(|e| Error::config(format!("{path}.headers.{name}"), e))?;
         headers.push((hn, vals.iter().map(|v| Template::parse(v)).collect()));
     }
-    let body = c
-        .body
-        .as_deref()
-        .filter(|b| !b.is_empty())
-        .map(Template::parse);
-    let literal = body
-        .as_ref()
-        .and_then(Template::as_literal)
-        .map(|b| (bytes::Bytes::from(b.to_owned()), content_type(b)));
+    let body = c.body.as_deref().filter(|b| !b.is_empty()).map(|b| {
+        let t = Template::parse(b);
+        match t.as_literal() {
+            Some(lit) => BodySource::Literal(bytes::Bytes::from(lit.to_owned()), content_type(lit)),
+            None => BodySource::Template(t),
+        }
+    });
     Ok(Box::new(StaticResponse {
         status,
         headers,
         body,
-        literal,
         close: c.close,
         abort: c.abort,
     }))
@@ -110,14 +113,14 @@ impl Handler for StaticResponse {
             },
             None => cx.error.as_ref().map_or(StatusCode::OK, |e| e.status),
         };
-        let (body, ctype) = match (&self.literal, &self.body) {
-            (Some((b, t)), _) => (Body::from_bytes(b.clone()), Some(*t)),
-            (None, Some(t)) => {
+        let (body, ctype) = match &self.body {
+            Some(BodySource::Literal(b, t)) => (Body::from_bytes(b.clone()), Some(*t)),
+            Some(BodySource::Template(t)) => {
                 let b = t.render_known(cx).into_owned();
                 let ctype = content_type(&b);
                 (Body::from_bytes(b), Some(ctype))
             }
-            (None, None) => (Body::Empty, None),
+            None => (Body::Empty, None),
         };
         let mut resp = Response::new(body);
         *resp.status_mut() = status;

@@ -303,10 +303,7 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
         connection |= name == CONNECTION;
         headers.append(name, value);
     }
-    let keep_alive = match connection {
-        true => keeps_alive(version, &headers),
-        false => version != Version::HTTP_10,
-    };
+    let keep_alive = keeps_alive(version, connection.then_some(&headers));
     Ok(Some(Head {
         status,
         version,
@@ -317,11 +314,14 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
     }))
 }
 
-/// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `keep-alive`.
-fn keeps_alive(v: Version, h: &HeaderMap) -> bool {
+/// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `keep-alive`
+/// (`h`: the fields, when they include `Connection`).
+fn keeps_alive(v: Version, h: Option<&HeaderMap>) -> bool {
+    // `h` only when the head has a `Connection` field.
+    let lists = |token| h.is_some_and(|h| contains_token(h, &CONNECTION, token));
     if v == Version::HTTP_10 {
-        contains_token(h, &CONNECTION, "keep-alive")
+        lists("keep-alive")
     } else {
-        !contains_token(h, &CONNECTION, "close")
+        !lists("close")
     }
 }

@@ -239,23 +239,20 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
     // The client's own values count only from a trusted proxy (and are
     // looked up only then).
     let last = |h: &HeaderMap, n: &HeaderName| {
+        if !trusted {
+            return None;
+        }
         h.get_all(n)
             .iter()
             .next_back()
             .filter(|v| !v.is_empty())
             .cloned()
     };
-    let proto = match trusted.then(|| last(h, &XFP)).flatten() {
-        Some(p) => p,
-        None => HeaderValue::from_static(cx.conn.scheme()),
-    };
+    let proto = last(h, &XFP).unwrap_or_else(|| HeaderValue::from_static(cx.conn.scheme()));
     h.insert(&XFP, proto);
-    let host = match trusted.then(|| last(h, &XFH)).flatten() {
-        Some(p) => Some(p),
-        // The Host field (set above when the request had none) is the
-        // request's host: share its bytes.
-        None => h.get(header::HOST).cloned(),
-    };
+    // The Host field (set above when the request had none) is the
+    // request's host: share its bytes.
+    let host = last(h, &XFH).or_else(|| h.get(header::HOST).cloned());
     if let Some(v) = host {
         h.insert(&XFH, v);
     }
