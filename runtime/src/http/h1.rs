@@ -135,7 +135,9 @@ where
         };
         let guard = cx.state.begin();
         let body = move |_| req.body.map_or_else(ReqBody::empty, ReqBody::full);
-        let served = super::serve::handle_parts(&cx, req.parts, body, guard);
+        // Pinned here, in this future: passed by value, it would be
+        // copied into `watching_reads`'s and again where it is pinned.
+        let served = pin!(super::serve::handle_parts(&cx, req.parts, body, guard));
         let Some(Ok(resp)) = watching_reads(&mut io, &mut buf, served).await else {
             // The client went away (the handler is dropped), or the
             // handler aborted the connection.
@@ -227,9 +229,8 @@ async fn next_head<I: AsyncRead + Unpin>(
 async fn watching_reads<I: AsyncRead + Unpin, F: Future>(
     io: &mut I,
     buf: &mut BytesMut,
-    served: F,
+    mut served: Pin<&mut F>,
 ) -> Option<F::Output> {
-    let mut served = pin!(served);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = served.as_mut().poll(cx) {
             return Poll::Ready(Some(r));

@@ -19,6 +19,8 @@ use super::{Cx, Handler, Matcher, Response, Step};
 use crate::config::RouteConfig;
 use crate::error::{Error, HttpError};
 use crate::registry::Provision;
+use futures_util::future::Either;
+use std::future::Future;
 
 /// How deep named routes may invoke each other (Caddy has no bound and
 /// overflows its stack); deeper answers 500.
@@ -325,13 +327,24 @@ pub fn apply_hooks(cx: &mut Cx<'_>, mut response: Response) -> Response {
 /// Applies the hooks from the innermost up to the outermost asynchronous
 /// one (templates), which may fail; the hooks outside it stay for
 /// [`apply_hooks`]. Without asynchronous hooks, nothing happens.
-pub async fn apply_async_hooks<'a>(
+///
+/// Most requests have no such handler: then the answer is ready at once,
+/// and the future kept by every caller is small (the hooks' own is boxed).
+pub fn apply_async_hooks<'c, 'a>(
+    cx: &'c mut Cx<'a>,
+    response: Response,
+) -> impl Future<Output = Result<Response, HttpError>> + Send + use<'c, 'a> {
+    match cx.hooks.iter().position(|h| h.wraps_async()) {
+        None => Either::Left(std::future::ready(Ok(response))),
+        Some(outermost) => Either::Right(Box::pin(run_async_hooks(cx, response, outermost))),
+    }
+}
+
+async fn run_async_hooks<'a>(
     cx: &mut Cx<'a>,
     mut response: Response,
+    outermost: usize,
 ) -> Result<Response, HttpError> {
-    let Some(outermost) = cx.hooks.iter().position(|h| h.wraps_async()) else {
-        return Ok(response);
-    };
     let inner = cx.hooks.split_off(outermost);
     for h in inner.iter().rev() {
         response = if h.wraps_async() {

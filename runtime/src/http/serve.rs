@@ -19,6 +19,7 @@ use crate::app::{Accepted, Shared};
 use crate::listeners::prefixed::Prefixed;
 use crate::listeners::{Listener, Socket};
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::StatusCode;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -536,18 +537,19 @@ fn handle(
 /// Answers one request of the connection `cx`: framing checks, then
 /// [`route`], then what the connection adds (`Connection: close`,
 /// `Alt-Svc`). `body` makes the request body from the server's
-/// `read_timeout`.
-pub(crate) async fn handle_parts(
-    cx: &ConnCx,
+/// `read_timeout`. (Not an async fn: the checks are done before the
+/// future is made, which then holds no `parts` beside `route`'s.)
+pub(crate) fn handle_parts<'c>(
+    cx: &'c ConnCx,
     mut parts: http::request::Parts,
-    body: impl FnOnce(Option<Duration>) -> ReqBody,
+    body: impl FnOnce(Option<Duration>) -> ReqBody + 'c,
     guard: ActiveGuard,
-) -> Result<http::Response<ServedBody>, Abort> {
+) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + 'c {
     let close = match super::framing::check(&parts) {
         super::framing::Verdict::Refuse(status) => {
             let mut r = respond(status_response(status), guard);
             close_after(&mut r);
-            return Ok(r);
+            return Either::Left(std::future::ready(Ok(r)));
         }
         super::framing::Verdict::Serve {
             close_after,
@@ -559,20 +561,23 @@ pub(crate) async fn handle_parts(
             close_after
         }
     };
-    let mut r = route(&cx.shared, cx.socket.id, &cx.info, parts, body).await?;
-    if close {
-        r.headers_mut().insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
-    }
-    if let Some(v) = &cx.alt_svc {
-        let h = r.headers_mut();
-        if !h.contains_key(http::header::ALT_SVC) {
-            h.insert(http::header::ALT_SVC, v.clone());
+    let routed = route(&cx.shared, cx.socket.id, &cx.info, parts, body);
+    Either::Right(async move {
+        let mut r = routed.await?;
+        if close {
+            r.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
         }
-    }
-    Ok(respond(r, guard))
+        if let Some(v) = &cx.alt_svc {
+            let h = r.headers_mut();
+            if !h.contains_key(http::header::ALT_SVC) {
+                h.insert(http::header::ALT_SVC, v.clone());
+            }
+        }
+        Ok(respond(r, guard))
+    })
 }
 
 /// Runs one request through the config current now: TLS pre-route checks,

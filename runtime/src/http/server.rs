@@ -17,6 +17,7 @@ use crate::registry::Provision;
 use crate::util::IpNet;
 use http::header::{HeaderName, HeaderValue, SERVER};
 use http::StatusCode;
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -188,14 +189,19 @@ impl Server {
     /// A request whose client goes away before it is answered (the
     /// connection drops this future) is logged with status 499, as Caddy
     /// logs it.
-    pub async fn serve<'a>(&'a self, cx: Cx<'a>) -> Result<Response, Abort> {
+    ///
+    /// Not an async fn: one would hold `cx` twice, as its argument and in
+    /// `pending`, and this future is boxed (copied whole) per request.
+    pub fn serve<'a>(&'a self, cx: Cx<'a>) -> impl Future<Output = Result<Response, Abort>> + 'a {
         let mut pending = Unanswered {
             cx,
             log: self.access_log.as_ref(),
         };
-        let r = self.answer(&mut pending.cx).await;
-        pending.log = None;
-        r
+        async move {
+            let r = self.answer(&mut pending.cx).await;
+            pending.answered();
+            r
+        }
     }
 
     async fn answer<'a>(&'a self, cx: &mut Cx<'a>) -> Result<Response, Abort> {
@@ -216,7 +222,8 @@ impl Server {
             Ok(r) => r,
             Err(e) => {
                 super::metrics::finish(cx, e.status, 0, true);
-                self.handle_error(cx, e).await
+                // Boxed: the error path's future would double this one's.
+                Box::pin(self.handle_error(cx, e)).await
             }
         };
         if response
@@ -354,6 +361,13 @@ fn finish(cx: &mut Cx<'_>, mut response: Response) -> Response {
 struct Unanswered<'a, 'l> {
     cx: Cx<'a>,
     log: Option<&'l super::access_log::AccessLog>,
+}
+
+impl Unanswered<'_, '_> {
+    /// The request was answered: nothing to log when dropped.
+    fn answered(&mut self) {
+        self.log = None;
+    }
 }
 
 impl Drop for Unanswered<'_, '_> {
