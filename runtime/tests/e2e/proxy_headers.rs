@@ -144,3 +144,90 @@ async fn no_server_header_is_added_to_proxied_responses() {
     let r = get(failed.addr, "/").await;
     assert_eq!((r.status, r.header("server")), (502, "bellhop"));
 }
+
+/// A request: protocol, method, header fields, body.
+type Case<'a> = (Proto, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// Echoes the request's header fields in the order they came.
+async fn echo_in_order() -> Backend {
+    backend(|r| async move {
+        let lines: Vec<String> = r
+            .headers()
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("?")))
+            .collect();
+        ok(lines.join("\n"))
+    })
+    .await
+}
+
+/// Without `header_up`, our exchange writes the upstream request's fields
+/// straight from the client's; with one, they are made in a map first.
+/// Both give the same fields, in another order: hop-by-hop ones dropped
+/// (`TE: trailers` and `Trailer` kept), `X-Forwarded-*` replaced, `Via`
+/// appended to the client's, gzip asked for only without `Accept-Encoding`
+/// or `Range`, a buffered body's `Content-Length`, and `Host` made from the
+/// authority of an HTTP/2 request.
+#[tokio::test]
+async fn fields_written_from_the_client_match_the_prepared_map() {
+    let b = echo_in_order().await;
+    let server = |extra: serde_json::Value| {
+        let mut h = proxy(&[b.addr], json!({"request_buffers": 65536}));
+        for (k, v) in extra.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        start(config_with(json!({"protocols": ["h1", "h2c"],
+            "routes": [{"handle": [h]}]})))
+    };
+    let direct = server(json!({}));
+    let mapped = server(json!({"headers": {"request": {"set": {"X-Mapped": ["1"]}}}}));
+    let spoofed: &[(&str, &str)] = &[
+        ("X-Forwarded-For", "6.6.6.6"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "evil.test"),
+        ("TE", "gzip, trailers"),
+        ("Trailer", "x-t"),
+        ("Connection", "keep-alive"),
+        ("Keep-Alive", "timeout=5"),
+        ("Proxy-Authorization", "Basic eDp5"),
+        ("Alt-Svc", "h3=\":443\""),
+        ("Via", "1.0 front"),
+        ("X-Custom", "1"),
+    ];
+    let cases: [Case; 5] = [
+        (Proto::H1, "GET", spoofed, ""),
+        (
+            Proto::H1,
+            "POST",
+            &[("Content-Type", "text/plain")],
+            "hello",
+        ),
+        (Proto::H1, "GET", &[("Range", "bytes=0-1")], ""),
+        (Proto::H1, "GET", &[("Accept-Encoding", "br")], ""),
+        (Proto::H2c, "GET", &[("X-Custom", "2")], ""),
+    ];
+    for (proto, method, headers, body) in cases {
+        let d = send(proto, method, direct.addr, "/p?q=1", headers, body).await;
+        let m = send(proto, method, mapped.addr, "/p?q=1", headers, body).await;
+        // Each server's own address is the request's host.
+        let d_body = d.body.replace(&direct.addr.to_string(), "<server>");
+        let m_body = m.body.replace(&mapped.addr.to_string(), "<server>");
+        let order: Vec<&str> = d_body.lines().collect();
+        let mut d_lines = order.clone();
+        let mut m_lines: Vec<&str> = m_body.lines().filter(|l| *l != "x-mapped: 1").collect();
+        assert_ne!(m_lines.len(), m_body.lines().count(), "mapped: {m_body}");
+        d_lines.sort_unstable();
+        m_lines.sort_unstable();
+        assert_eq!(d_lines, m_lines, "{proto:?} {method} {headers:?}");
+        for want in [
+            "x-forwarded-for: 127.0.0.1",
+            "x-forwarded-proto: http",
+            "via: ",
+        ] {
+            assert!(d.body.contains(want), "{want} in {}", d.body);
+        }
+        // The written fields come after the client's: the direct path ran.
+        let at = |p: &str| order.iter().position(|l| l.starts_with(p));
+        assert!(at("x-forwarded-for") > at("x-custom"), "{}", d.body);
+    }
+}

@@ -12,7 +12,8 @@
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
 //! `transport_http` + `http_config` + `dial` + `forward_proxy` + `stream` +
-//! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange),
+//! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange) + `direct`
+//! (its head written straight from the client's fields),
 //! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
 //! request and its body), `respond` (round trips, finishing responses,
 //! upgrades), `tunnel` (an upgrade's two sides copied both ways),
@@ -22,6 +23,7 @@
 
 mod config;
 mod dial;
+mod direct;
 mod dynamic;
 mod fastcgi;
 mod forward_proxy;

@@ -23,6 +23,7 @@ pub mod body;
 #[cfg(test)]
 mod tests;
 
+use super::direct::HeadFields;
 use super::headers::contains_token;
 use super::stream::UpStream;
 use bytes::{Bytes, BytesMut};
@@ -160,14 +161,14 @@ pub struct Head {
 }
 
 /// Sends one request (its body in memory) and reads the response head.
-pub async fn exchange(
+pub async fn exchange<F: HeadFields + ?Sized>(
     mut conn: Box<H1Conn>,
     method: &Method,
     uri: &http::Uri,
-    headers: &HeaderMap,
+    fields: &F,
     body: Bytes,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
-    write_head(&mut conn.head, method, uri, headers, body.len());
+    write_head(&mut conn.head, method, uri, fields, body.len());
     if !body.is_empty() && body.len() <= INLINE_BODY {
         conn.head.extend_from_slice(&body);
     }
@@ -225,7 +226,13 @@ async fn send(conn: &mut H1Conn, body: &Bytes) -> io::Result<()> {
 /// `METHOD target HTTP/1.1`, the fields as given, and `Content-Length`
 /// for a non-empty body (as hyper's client sets it; an empty body keeps
 /// the fields as they are).
-fn write_head(w: &mut Vec<u8>, method: &Method, uri: &http::Uri, h: &HeaderMap, len: usize) {
+fn write_head<F: HeadFields + ?Sized>(
+    w: &mut Vec<u8>,
+    method: &Method,
+    uri: &http::Uri,
+    fields: &F,
+    len: usize,
+) {
     w.clear();
     w.extend_from_slice(method.as_str().as_bytes());
     w.push(b' ');
@@ -234,15 +241,7 @@ fn write_head(w: &mut Vec<u8>, method: &Method, uri: &http::Uri, h: &HeaderMap, 
         Some(_) => w.extend_from_slice(uri.to_string().as_bytes()),
     }
     w.extend_from_slice(b" HTTP/1.1\r\n");
-    for (k, v) in h {
-        if k == TRANSFER_ENCODING || (len > 0 && k == CONTENT_LENGTH) {
-            continue;
-        }
-        w.extend_from_slice(k.as_str().as_bytes());
-        w.extend_from_slice(b": ");
-        w.extend_from_slice(v.as_bytes());
-        w.extend_from_slice(b"\r\n");
-    }
+    fields.write_fields(w, len);
     if len > 0 {
         w.extend_from_slice(b"content-length: ");
         w.extend_from_slice(itoa::Buffer::new().format(len).as_bytes());

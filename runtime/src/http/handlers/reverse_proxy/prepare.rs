@@ -5,10 +5,12 @@
 //! sent: a buffered head, then the client's stream, optionally held back
 //! until the upstream answers `100 Continue` (`expect_continue_timeout`).
 
+use super::direct::direct_ok;
 use super::headers::{copy_with_room, prepare_request, ADDED};
 use super::ReverseProxy;
 use crate::error::HttpError;
 use crate::http::{Cx, ReqBody};
+use crate::util::IpNet;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, Uri};
 use http_body::{Frame, SizeHint};
@@ -26,7 +28,12 @@ use tokio::time::Sleep;
 pub struct Prepared {
     pub method: Method,
     pub uri: Uri,
+    /// The upstream request's fields; empty while `direct`.
     pub headers: HeaderMap,
+    /// The fields are not made yet: they can be written straight from the
+    /// client's (`direct`), or made in `headers` when a try needs them
+    /// (see [`Prepared::materialize`]).
+    direct: bool,
     /// The whole body in memory (replayable).
     buffered: Option<Bytes>,
     /// The unbuffered rest; taken by the first try that sends it.
@@ -65,6 +72,25 @@ impl Prepared {
         }
     }
 
+    /// Whether the fields are still to be made from the client's.
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Whether the whole body is in memory.
+    pub fn in_memory(&self) -> bool {
+        self.buffered.is_some()
+    }
+
+    /// Makes the upstream request's fields in `headers`, if they are not
+    /// made yet (`cx`'s request is the one prepared, unchanged since).
+    pub fn materialize(&mut self, cx: &Cx<'_>, trusted: &[IpNet]) {
+        if std::mem::take(&mut self.direct) {
+            self.headers = copy_with_room(&cx.parts.headers, ADDED);
+            prepare_request(cx, &mut self.headers, trusted);
+        }
+    }
+
     pub fn body(&mut self) -> UpBody {
         if let Some(b) = &self.buffered {
             return UpBody::full(b.clone());
@@ -88,25 +114,29 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         cx.parts.method = m0;
         cx.set_uri(u0);
     }
-    let mut headers = copy_with_room(&cx.parts.headers, ADDED);
-    prepare_request(cx, &mut headers, &h.shared.trusted);
-    if super::headers::h2_websocket(&cx.parts) {
-        // RFC 8441 in, an HTTP/1.1 Upgrade out.
-        method = Method::GET;
-        super::headers::to_h1_websocket(&mut headers);
-    }
-    let body = std::mem::replace(&mut cx.body, ReqBody::full(Bytes::new()));
-    let empty = drop_body || http_body::Body::is_end_stream(&body);
+    let trusted = &h.shared.trusted;
     let mut p = Prepared {
         method,
         uri,
-        headers,
+        headers: HeaderMap::new(),
+        direct: true,
         buffered: None,
         stream: None,
         had_stream: false,
     };
+    if !direct_ok(cx, trusted) {
+        p.materialize(cx, trusted);
+    }
+    if super::headers::h2_websocket(&cx.parts) {
+        // RFC 8441 in, an HTTP/1.1 Upgrade out.
+        p.method = Method::GET;
+        super::headers::to_h1_websocket(&mut p.headers);
+    }
+    let body = std::mem::replace(&mut cx.body, ReqBody::full(Bytes::new()));
+    let empty = drop_body || http_body::Body::is_end_stream(&body);
     if empty {
         if drop_body {
+            p.materialize(cx, trusted);
             p.headers.remove(http::header::CONTENT_LENGTH);
         }
         p.buffered = Some(Bytes::new());
@@ -119,6 +149,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         match rest {
             None => {
                 if h.request_buffers < 0 {
+                    p.materialize(cx, trusted);
                     p.headers
                         .insert(http::header::CONTENT_LENGTH, head.len().into());
                 }

@@ -1,13 +1,15 @@
-//! One proxied exchange: sending the prepared request on a connection,
-//! and finishing the upstream response for the client — passive health
-//! strikes, `handle_response` dispatch, hop-by-hop removal (trailers stay
-//! announced), `Via`, response header operations, response buffering,
-//! `flush_interval`, and protocol upgrades: when the upstream answers 101
-//! the client gets the 101 too (an HTTP/2 client's extended CONNECT,
-//! RFC 8441, gets 200), and once both sides have switched a task
-//! copies bytes both ways until either side closes or `stream_timeout`
-//! elapses; when the config is unloaded, open tunnels are closed — after
-//! `stream_close_delay` when one is set.
+//! One proxied exchange: sending the prepared request on a connection
+//! (its fields written straight from the client's where no try needs
+//! them in a map: `direct`), and finishing the upstream response for the
+//! client — passive health strikes, `handle_response` dispatch,
+//! hop-by-hop removal (trailers stay announced), `Via`, response header
+//! operations, response buffering, `flush_interval`, and protocol
+//! upgrades (in `tunnel`): when the upstream answers 101 the client gets
+//! the 101 too (an HTTP/2 client's extended CONNECT, RFC 8441, gets 200),
+//! and once both sides have switched a task copies bytes both ways until
+//! either side closes or `stream_timeout` elapses; when the config is
+//! unloaded, open tunnels are closed — after `stream_close_delay` when one
+//! is set.
 //!
 //! Informational responses: Caddy forwards an upstream's 1xx (103 Early
 //! Hints, for one) to the client before the final response. bellhop
@@ -16,18 +18,19 @@
 //! upstream's 1xx and skips them, so the client gets the final response
 //! alone; the hints are dropped, not merged into it.
 
+use super::direct::Direct;
 use super::handle_response::ResponseMatcher;
 use super::headers::{strip_hop, via};
 use super::health::Passive;
 use super::prepare::{buffer, Prepared};
 use super::response_body::FlushPolicy;
 use super::transport_http::{HttpTransport, RtError};
+use super::tunnel::Tunnels;
 use super::upstreams::{DialAddr, Upstream};
 use super::{ReverseProxy, Transport};
 use crate::error::HttpError;
 use crate::http::body::BoxError;
 use crate::http::handlers::header_ops::HeaderOps;
-use crate::http::Response;
 use crate::http::{Body, Cx, Flow};
 use crate::util::IpNet;
 use bytes::Bytes;
@@ -35,10 +38,8 @@ use http::{StatusCode, Uri};
 use http_body::Frame;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::task::AbortHandle;
 
 /// What responses and `copy_response` need from the handler.
 pub struct Shared {
@@ -119,28 +120,20 @@ pub async fn round_trip(
     p: &mut Prepared,
 ) -> Result<Flow, Failure> {
     let _inflight = up.host.begin();
-    // Another try needs the prepared headers again; a lone try takes them.
-    let mut headers = if h.retry.disabled() {
-        std::mem::take(&mut p.headers)
-    } else {
-        p.headers.clone()
-    };
-    if let Transport::Http(t) = &h.shared.transport {
-        if t.tls.is_some() {
-            // Caddy's TLS transport: `Host` is the upstream's address,
-            // before the user's operations (`RequestHeaderOps`).
-            if let Some(v) = upstream_host(addr) {
-                headers.insert(http::header::HOST, v);
-            }
-        }
-    }
-    if !h.shared.request_ops.is_empty() {
-        h.shared.request_ops.apply(cx, &mut headers);
-    }
     let client = cx.conn.remote.unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
     let started = Instant::now();
     let resp = match &h.shared.transport {
         Transport::Http(t) => {
+            // Fields written straight from the client's where nothing
+            // needs them in a map (`direct`); else made for this try.
+            let direct = p.direct()
+                && p.in_memory()
+                && h.shared.request_ops.is_empty()
+                && h.shared.flush != FlushPolicy::Immediate;
+            let headers = match direct {
+                true => http::HeaderMap::new(),
+                false => try_headers(h, addr, cx, p),
+            };
             let upgrade = headers.contains_key(http::header::UPGRADE);
             let sni = t
                 .tls
@@ -155,14 +148,31 @@ pub async fn round_trip(
                     error: classify(&e),
                     response: false,
                 })?;
-            let mut req = http::Request::new(p.body());
-            *req.method_mut() = p.method.clone();
-            *req.uri_mut() = origin_form(&p.uri);
-            *req.headers_mut() = headers;
-            let sent = if h.shared.flush == FlushPolicy::Immediate {
-                send_detached(t, conn, addr, req).await
-            } else {
-                t.send(conn, addr, req).await
+            let mut fields = direct.then(|| Direct::new(cx));
+            let sent = match &mut fields {
+                Some(f) if t.direct_covers(&conn, f) => {
+                    if t.tls.is_some() {
+                        f.host_override = upstream_host(addr);
+                    }
+                    let uri = origin_form(&p.uri);
+                    let body = p.body().into_bytes();
+                    t.send_direct(conn, addr, &p.method, &uri, f, body).await
+                }
+                _ => {
+                    let headers = match direct {
+                        true => try_headers(h, addr, cx, p),
+                        false => headers,
+                    };
+                    let mut req = http::Request::new(p.body());
+                    *req.method_mut() = p.method.clone();
+                    *req.uri_mut() = origin_form(&p.uri);
+                    *req.headers_mut() = headers;
+                    if h.shared.flush == FlushPolicy::Immediate {
+                        send_detached(t, conn, addr, req).await
+                    } else {
+                        t.send(conn, addr, req).await
+                    }
+                }
             };
             sent.map_err(|e| Failure {
                 error: classify(&e),
@@ -171,6 +181,7 @@ pub async fn round_trip(
             })?
         }
         Transport::Fastcgi(f) => {
+            let headers = try_headers(h, addr, cx, p);
             let body = p.body();
             Box::pin(f.round_trip(cx, addr, &p.method, &p.uri, headers, body))
                 .await
@@ -210,6 +221,36 @@ pub async fn round_trip(
         }
     }
     Ok(finish(h, cx, resp).await)
+}
+
+/// The upstream request's fields for one try, in a map: the prepared ones
+/// (taken by a lone try, copied when another may follow), with `Host` as
+/// the TLS transport sets it and the `header_up` operations applied.
+fn try_headers(
+    h: &ReverseProxy,
+    addr: &DialAddr,
+    cx: &Cx<'_>,
+    p: &mut Prepared,
+) -> http::HeaderMap {
+    p.materialize(cx, &h.shared.trusted);
+    let mut headers = if h.retry.disabled() {
+        std::mem::take(&mut p.headers)
+    } else {
+        p.headers.clone()
+    };
+    if let Transport::Http(t) = &h.shared.transport {
+        if t.tls.is_some() {
+            // Caddy's TLS transport: `Host` is the upstream's address,
+            // before the user's operations (`RequestHeaderOps`).
+            if let Some(v) = upstream_host(addr) {
+                headers.insert(http::header::HOST, v);
+            }
+        }
+    }
+    if !h.shared.request_ops.is_empty() {
+        h.shared.request_ops.apply(cx, &mut headers);
+    }
+    headers
 }
 
 /// A round trip that goes on when the client goes away (a negative
@@ -276,7 +317,7 @@ impl Shared {
         // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
         cx.omit_server = true;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return switch_protocols(self, cx, resp);
+            return super::tunnel::switch_protocols(self, cx, resp);
         }
         let version = resp.version();
         let h = resp.headers_mut();
@@ -311,72 +352,6 @@ impl Shared {
         }
         *resp.version_mut() = http::Version::HTTP_11;
         resp.map(|b| policy.apply(b, self.verbose))
-    }
-}
-
-/// The open tunnels of one handler.
-#[derive(Default)]
-pub struct Tunnels(Mutex<Vec<AbortHandle>>);
-
-impl Tunnels {
-    pub(super) fn add(&self, h: AbortHandle) {
-        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        v.retain(|h| !h.is_finished());
-        v.push(h);
-    }
-
-    /// Closes every tunnel, after `delay` when given.
-    pub fn close_all(&self, delay: Option<Duration>) {
-        let handles = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if handles.is_empty() {
-            return;
-        }
-        let close = move || handles.iter().for_each(AbortHandle::abort);
-        match (delay, tokio::runtime::Handle::try_current()) {
-            (Some(d), Ok(rt)) => {
-                rt.spawn(async move {
-                    tokio::time::sleep(d).await;
-                    close();
-                });
-            }
-            _ => close(),
-        }
-    }
-}
-
-/// An upstream's 101, as Caddy's `finalizeResponse` and
-/// `handleUpgradeResponse`: hop-by-hop fields go (but `Upgrade` and
-/// `Connection: Upgrade`), and the client's connection is switched only to
-/// the protocol it asked for; otherwise nothing is switched and the client
-/// gets an empty 200, as from Caddy.
-fn switch_protocols(shared: &Shared, cx: &mut Cx<'_>, mut resp: http::Response<Body>) -> Response {
-    // The upstream's `Upgrade` counts whatever its `Connection` says.
-    let offered = resp.headers().get(http::header::UPGRADE).cloned();
-    strip_hop(resp.headers_mut(), false);
-    let asked = if super::headers::h2_websocket(&cx.parts) {
-        Some("websocket".to_string())
-    } else {
-        super::headers::upgrade_type(&cx.parts.headers)
-    };
-    let printable = |v: &http::HeaderValue| v.as_bytes().iter().all(|b| (0x20..0x7f).contains(b));
-    match (offered, asked) {
-        (Some(up), Some(asked))
-            if printable(&up) && up.as_bytes().eq_ignore_ascii_case(asked.as_bytes()) =>
-        {
-            let h = resp.headers_mut();
-            h.insert(http::header::UPGRADE, up);
-            h.insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("Upgrade"),
-            );
-            super::tunnel::tunnel(shared, cx, resp)
-        }
-        (offered, asked) => {
-            tracing::debug!(backend_upgrade = ?offered, requested_upgrade = ?asked,
-                "backend tried to switch to unexpected protocol via Upgrade header");
-            cx.omit_server = false;
-            http::Response::new(Body::Empty)
-        }
     }
 }
 

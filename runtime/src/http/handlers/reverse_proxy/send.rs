@@ -8,6 +8,7 @@
 //! use absolute form through an HTTP forward proxy, ask for gzip under
 //! `compression`, and time the response head (`response_header_timeout`).
 
+use super::direct::{Direct, HeadFields};
 use super::forward_proxy::ForwardProxy;
 use super::h1::{self, H1Body, H1Conn, H1Error};
 use super::pool::{HyperSender, IdleConns, PooledBody, Sender};
@@ -20,7 +21,7 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use futures_util::FutureExt;
 use http::header::{CONNECTION, EXPECT, TRANSFER_ENCODING, UPGRADE};
-use http::Method;
+use http::{Method, Uri};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -96,36 +97,94 @@ impl HttpTransport {
         let body = body.into_bytes();
         async move {
             formed?;
-            // One await of the exchange (a second, after a redial, would
-            // make the future hold two).
-            let (mut c, mut retried) = (c, false);
-            let (head, c) = loop {
-                match self.exchange(c, &parts, body.clone()).await {
-                    Err(RtError::H1(H1Error::Stale)) if !retried && replayable(&parts) => {
-                        c = Box::pin(self.redial(addr, &origin)).await?;
-                        retried = true;
-                    }
-                    other => break other?,
-                }
+            let x = Exchange {
+                closing,
+                gzip,
+                replayable: replayable(&parts.method, &parts.headers),
             };
-            let keep = self.keepalive && !closing && head.keep_alive;
-            let body = H1Body::new(c, head.framing, keep.then_some(origin.idle));
-            let mut resp = http::Response::new(Body::stream(body));
-            *resp.status_mut() = head.status;
-            *resp.version_mut() = head.version;
-            *resp.headers_mut() = head.headers;
-            Ok(if gzip { decode_response(resp) } else { resp })
+            let r = self.send_fields(
+                c,
+                origin,
+                addr,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                body,
+                x,
+            );
+            r.await
         }
     }
 
-    fn exchange<'f>(
+    /// Whether [`Self::send_direct`] can send a request on `conn`: one of
+    /// our own connections, no forward proxy in absolute form and no
+    /// gated `Expect: 100-continue` (the body must be in memory too).
+    pub fn direct_covers(&self, conn: &Conn, fields: &Direct<'_>) -> bool {
+        matches!(conn.sender, Sender::Own(_))
+            && self.proxy.as_deref().is_none_or(|p| !p.absolute_form())
+            && !(self.expect_timeout.is_some() && fields.has(&EXPECT))
+    }
+
+    /// Sends a request whose fields are written straight from the
+    /// client's (`direct`) on our own connection (see `direct_covers`);
+    /// `uri` in origin form.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_direct<'a>(
+        &'a self,
+        conn: Conn,
+        addr: &'a DialAddr,
+        method: &'a Method,
+        uri: &'a Uri,
+        fields: &'a mut Direct<'_>,
+        body: Bytes,
+    ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
+        let Conn { sender, origin } = conn;
+        let Sender::Own(c) = sender else {
+            unreachable!("direct_covers takes only our own connections")
+        };
+        fields.close |= !self.keepalive;
+        let x = Exchange {
+            closing: fields.close,
+            gzip: fields.ask_gzip(self.compression),
+            replayable: replayable(method, fields.client()),
+        };
+        self.send_fields(c, origin, addr, method, uri, &*fields, body, x)
+    }
+
+    /// Our own exchange of a head of `fields` and `body`, dialled anew
+    /// once when a kept-alive connection turns out closed.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_fields<F: HeadFields + ?Sized>(
         &self,
         c: Box<H1Conn>,
-        parts: &'f http::request::Parts,
+        origin: Origin,
+        addr: &DialAddr,
+        method: &Method,
+        uri: &Uri,
+        fields: &F,
         body: Bytes,
-    ) -> impl Future<Output = Result<(h1::Head, Box<H1Conn>), RtError>> + 'f {
-        let fut = h1::exchange(c, &parts.method, &parts.uri, &parts.headers, body);
-        self.timed(fut)
+        x: Exchange,
+    ) -> Result<http::Response<Body>, RtError> {
+        // One await of the exchange (a second, after a redial, would
+        // make the future hold two).
+        let (mut c, mut retried) = (c, false);
+        let (head, c) = loop {
+            let fut = h1::exchange(c, method, uri, fields, body.clone());
+            match self.timed(fut).await {
+                Err(RtError::H1(H1Error::Stale)) if !retried && x.replayable => {
+                    c = Box::pin(self.redial(addr, &origin)).await?;
+                    retried = true;
+                }
+                other => break other?,
+            }
+        };
+        let keep = self.keepalive && !x.closing && head.keep_alive;
+        let body = H1Body::new(c, head.framing, keep.then_some(origin.idle));
+        let mut resp = http::Response::new(Body::stream(body));
+        *resp.status_mut() = head.status;
+        *resp.version_mut() = head.version;
+        *resp.headers_mut() = head.headers;
+        Ok(if x.gzip { decode_response(resp) } else { resp })
     }
 
     /// `fut` under `response_header_timeout` (not an async fn: that would
@@ -195,14 +254,23 @@ impl HttpTransport {
     }
 }
 
+/// How one of our own exchanges goes: whether the request closes its
+/// connection, asks for gzip on the transport's behalf, and may be sent
+/// again on a new connection.
+struct Exchange {
+    closing: bool,
+    gzip: bool,
+    replayable: bool,
+}
+
 /// Go's `isReplayable` for a request whose body is in memory: safe to
 /// send again when the first connection failed before any answer.
-fn replayable(parts: &http::request::Parts) -> bool {
+fn replayable(method: &Method, headers: &http::HeaderMap) -> bool {
     matches!(
-        parts.method,
+        *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) || parts.headers.contains_key("idempotency-key")
-        || parts.headers.contains_key("x-idempotency-key")
+    ) || headers.contains_key("idempotency-key")
+        || headers.contains_key("x-idempotency-key")
 }
 
 /// A request to a plain HTTP upstream by way of an HTTP proxy: the

@@ -2,13 +2,17 @@
 //! protocols, and WebSocket over HTTP/2): the client's side (hyper's
 //! upgraded connection, or an extended CONNECT stream of `http::h2`) and
 //! the upstream's, copied both ways by a task the server tracks (closed by
-//! `stream_close_delay` on reload), bounded by `stream_timeout`.
+//! `stream_close_delay` on reload), bounded by `stream_timeout`; and the
+//! upstream 101 that starts one ([`switch_protocols`]).
 
 use super::headers::strip_hop;
 use super::respond::Shared;
 use crate::http::{Body, BoxFuture, Cx, Response};
 use http::StatusCode;
 use hyper_util::rt::TokioIo;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::task::AbortHandle;
 use tokio_util::either::Either;
 
 /// Answers 101 to the client and tunnels the two upgraded connections.
@@ -64,3 +68,73 @@ fn client_upgrade(cx: &mut Cx<'_>) -> BoxFuture<'static, Option<ClientIo>> {
 /// The client's side of a tunnel: hyper's upgraded connection, or an
 /// extended CONNECT stream of `http::h2`.
 type ClientIo = Either<TokioIo<hyper::upgrade::Upgraded>, crate::http::h2::Tunnel>;
+
+/// The open tunnels of one handler.
+#[derive(Default)]
+pub struct Tunnels(Mutex<Vec<AbortHandle>>);
+
+impl Tunnels {
+    pub(super) fn add(&self, h: AbortHandle) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.retain(|h| !h.is_finished());
+        v.push(h);
+    }
+
+    /// Closes every tunnel, after `delay` when given.
+    pub fn close_all(&self, delay: Option<Duration>) {
+        let handles = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        if handles.is_empty() {
+            return;
+        }
+        let close = move || handles.iter().for_each(AbortHandle::abort);
+        match (delay, tokio::runtime::Handle::try_current()) {
+            (Some(d), Ok(rt)) => {
+                rt.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    close();
+                });
+            }
+            _ => close(),
+        }
+    }
+}
+
+/// An upstream's 101, as Caddy's `finalizeResponse` and
+/// `handleUpgradeResponse`: hop-by-hop fields go (but `Upgrade` and
+/// `Connection: Upgrade`), and the client's connection is switched only to
+/// the protocol it asked for; otherwise nothing is switched and the client
+/// gets an empty 200, as from Caddy.
+pub(super) fn switch_protocols(
+    shared: &Shared,
+    cx: &mut Cx<'_>,
+    mut resp: http::Response<Body>,
+) -> Response {
+    // The upstream's `Upgrade` counts whatever its `Connection` says.
+    let offered = resp.headers().get(http::header::UPGRADE).cloned();
+    strip_hop(resp.headers_mut(), false);
+    let asked = if super::headers::h2_websocket(&cx.parts) {
+        Some("websocket".to_string())
+    } else {
+        super::headers::upgrade_type(&cx.parts.headers)
+    };
+    let printable = |v: &http::HeaderValue| v.as_bytes().iter().all(|b| (0x20..0x7f).contains(b));
+    match (offered, asked) {
+        (Some(up), Some(asked))
+            if printable(&up) && up.as_bytes().eq_ignore_ascii_case(asked.as_bytes()) =>
+        {
+            let h = resp.headers_mut();
+            h.insert(http::header::UPGRADE, up);
+            h.insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("Upgrade"),
+            );
+            super::tunnel::tunnel(shared, cx, resp)
+        }
+        (offered, asked) => {
+            tracing::debug!(backend_upgrade = ?offered, requested_upgrade = ?asked,
+                "backend tried to switch to unexpected protocol via Upgrade header");
+            cx.omit_server = false;
+            http::Response::new(Body::Empty)
+        }
+    }
+}
