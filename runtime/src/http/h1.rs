@@ -24,6 +24,7 @@
 mod date;
 mod encode;
 mod head;
+pub(crate) mod names;
 mod write;
 
 #[cfg(test)]
@@ -111,6 +112,7 @@ where
 {
     let mut buf = BytesMut::with_capacity(READ_BUF);
     let (mut out, mut lines) = (Vec::new(), Vec::new());
+    let mut names = names::Names::default();
     // The first head must arrive within the timeout from the start.
     let mut first = Some(Instant::now() + limits.read_header_timeout);
     loop {
@@ -118,6 +120,7 @@ where
             &mut io,
             &mut buf,
             &mut lines,
+            &mut names,
             limits,
             &closing,
             first.take(),
@@ -181,6 +184,7 @@ async fn next_head<I: AsyncRead + Unpin>(
     io: &mut I,
     buf: &mut BytesMut,
     lines: &mut Vec<head::Line>,
+    names: &mut names::Names,
     limits: Limits,
     closing: &AtomicBool,
     first_by: Option<Instant>,
@@ -188,7 +192,7 @@ async fn next_head<I: AsyncRead + Unpin>(
     let mut timer: Option<Pin<Box<Sleep>>> = None;
     loop {
         if !buf.is_empty() {
-            match head::parse(buf, limits.max_head, lines) {
+            match head::parse(buf, limits.max_head, lines, names) {
                 Ok(r) => return Ok(r),
                 Err(head::NotYet::Hyper) => return Err(Stop::Hyper),
                 Err(head::NotYet::Partial) => {}
@@ -257,7 +261,7 @@ async fn watching_reads<I: AsyncRead + Unpin, F: Future>(
 #[doc(hidden)]
 pub fn fuzz_head(data: &[u8]) {
     let mut buf = BytesMut::from(data);
-    match head::parse(&mut buf, 9 * 1024, &mut Vec::new()) {
+    match head::parse(&mut buf, 9 * 1024, &mut Vec::new(), &mut Default::default()) {
         Ok(req) => {
             let body = req.body.as_ref().map_or(0, |b| b.len());
             assert!(buf.len() + body < data.len());

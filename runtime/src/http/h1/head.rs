@@ -12,6 +12,7 @@
 //! chunked bodies and bodies still on their way, `Expect`, upgrades,
 //! `CONNECT`, HTTP/1.0, h2c).
 
+use super::names::Names;
 use crate::http::handlers::reverse_proxy::headers::lists_token;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
@@ -60,7 +61,13 @@ pub(crate) struct Line {
 
 /// Parses the head at the front of `buf` (of at most `max` bytes, hyper's
 /// buffer limit); `lines` is scratch space kept by the connection.
-pub(crate) fn parse(buf: &mut BytesMut, max: usize, lines: &mut Vec<Line>) -> Parsed {
+/// `names`: the connection's names of its last head.
+pub(crate) fn parse(
+    buf: &mut BytesMut,
+    max: usize,
+    lines: &mut Vec<Line>,
+    names: &mut Names,
+) -> Parsed {
     let (len, method, target) = match scan(buf, lines) {
         Scan::Complete(len, method, target) if len <= max => (len, method, target),
         Scan::Partial if buf.len() < max => return Err(NotYet::Partial),
@@ -81,7 +88,7 @@ pub(crate) fn parse(buf: &mut BytesMut, max: usize, lines: &mut Vec<Line>) -> Pa
         return Err(NotYet::Hyper);
     }
     let head = buf.split_to(len).freeze();
-    match build(&head, method, target, lines) {
+    match build(&head, method, target, lines, names) {
         Some(parts) => {
             let body = (length > 0).then(|| buf.split_to(length as usize).freeze());
             Ok(Request {
@@ -177,11 +184,14 @@ fn build(
     method: Method,
     target: Range<usize>,
     lines: &[Line],
+    names: &mut Names,
 ) -> Option<http::request::Parts> {
     let uri = Uri::from_maybe_shared(head.slice(target)).ok()?;
     let mut headers = HeaderMap::with_capacity(lines.len());
-    for l in lines {
-        let name = HeaderName::from_bytes(&head[l.name.0 as usize..l.name.1 as usize]).ok()?;
+    for (i, l) in lines.iter().enumerate() {
+        let name = names
+            .get(i, &head[l.name.0 as usize..l.name.1 as usize])
+            .ok()?;
         let value = head.slice(l.value.0 as usize..l.value.1 as usize);
         headers.append(name, HeaderValue::from_maybe_shared(value).ok()?);
     }

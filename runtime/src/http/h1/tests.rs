@@ -83,7 +83,8 @@ async fn by_hyper(request: &str, status: u16, headers: &'static [(&str, &str)], 
 /// What [`super::write::response`] writes for the same exchange.
 async fn by_us(request: &str, status: u16, headers: &'static [(&str, &str)], k: Kind) -> String {
     let mut buf = BytesMut::from(request);
-    let req = head::parse(&mut buf, 16 << 10, &mut Vec::new()).expect("a request served here");
+    let req = head::parse(&mut buf, 16 << 10, &mut Vec::new(), &mut Default::default())
+        .expect("a request served here");
     let x = Exchange {
         head_request: req.parts.method == http::Method::HEAD,
         keep_alive: req.keep_alive,
@@ -172,7 +173,10 @@ async fn answers_are_hypers_bytes() {
 
 fn parse(s: &str) -> (Parsed, BytesMut) {
     let mut buf = BytesMut::from(s);
-    (head::parse(&mut buf, 9 << 10, &mut Vec::new()), buf)
+    (
+        head::parse(&mut buf, 9 << 10, &mut Vec::new(), &mut Default::default()),
+        buf,
+    )
 }
 
 #[test]
@@ -208,7 +212,7 @@ fn a_small_body_that_came_with_its_head_is_read_with_it() {
         "a".repeat(big)
     );
     let mut buf = BytesMut::from(s.as_str());
-    let p = head::parse(&mut buf, 9 << 10, &mut Vec::new());
+    let p = head::parse(&mut buf, 9 << 10, &mut Vec::new(), &mut Default::default());
     assert_eq!(p.err(), Some(NotYet::Hyper), "past the body limit");
     assert_eq!(buf.len(), s.len());
 }

@@ -20,15 +20,15 @@
 //! alive and the body was read to its exact end.
 
 pub mod body;
+mod fields;
 #[cfg(test)]
 mod tests;
 
 use super::direct::HeadFields;
-use super::headers::contains_token;
 use super::stream::UpStream;
+use crate::http::h1::names::Names;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
 use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
@@ -38,6 +38,7 @@ use tokio::io::{AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 
 pub use body::H1Body;
+use fields::Noted;
 
 /// hyper's default cap on a response head (`max_buf_size`).
 pub const DEFAULT_MAX_HEAD: usize = 8192 + 4096 * 100;
@@ -75,6 +76,8 @@ pub struct H1Conn {
     buf: BytesMut,
     /// The request head being written (kept for the next request).
     head: Vec<u8>,
+    /// The last response head's header names.
+    names: Names,
     next_read: usize,
     limits: Limits,
     reused: bool,
@@ -103,6 +106,7 @@ impl H1Conn {
             io,
             buf: BytesMut::new(),
             head: Vec::new(),
+            names: Names::default(),
             next_read: limits.read_exact.unwrap_or(FIRST_READ),
             limits,
             reused: false,
@@ -156,17 +160,19 @@ pub struct Head {
     pub headers: HeaderMap,
     pub framing: body::Framing,
     pub keep_alive: bool,
-    /// It has a `Transfer-Encoding`.
-    pub coded: bool,
 }
 
 /// Sends one request (its body in memory) and reads the response head.
+/// `drop_hop`: the hop-by-hop fields the proxy removes from the response
+/// are not put in its map (nothing reads them before; see
+/// [`fields::Noted::note`]).
 pub async fn exchange<F: HeadFields + ?Sized>(
     mut conn: Box<H1Conn>,
     method: &Method,
     uri: &http::Uri,
     fields: &F,
     body: Bytes,
+    drop_hop: bool,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
     write_head(&mut conn.head, method, uri, fields, body.len());
     if !body.is_empty() && body.len() <= INLINE_BODY {
@@ -184,10 +190,16 @@ pub async fn exchange<F: HeadFields + ?Sized>(
         // Nothing to parse before the first read (the usual case).
         let parsed = match conn.buf.is_empty() {
             true => None,
-            false => parse_head(&mut conn.buf, conn.limits.max_head)?,
+            false => parse_head(
+                &mut conn.buf,
+                &mut conn.names,
+                conn.limits.max_head,
+                drop_hop,
+            )?,
         };
         if let Some(head) = parsed {
-            if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+            if head.0.status.is_informational() && head.0.status != StatusCode::SWITCHING_PROTOCOLS
+            {
                 continue;
             }
             break head;
@@ -204,10 +216,10 @@ pub async fn exchange<F: HeadFields + ?Sized>(
             Err(e) => return Err(e.into()),
         }
     };
-    let mut head = head;
-    head.framing = body::framing(method, head.status, &head.headers, head.coded)?;
+    let (mut head, noted) = head;
+    head.framing = noted.framing(method, head.status)?;
     // Both framings at once: the sender must close (RFC 9112, 6.1).
-    let both = head.coded && head.headers.contains_key(CONTENT_LENGTH);
+    let both = noted.coded && noted.has_length();
     // A 101 (to a request that asked no upgrade: those go through hyper)
     // is final, and ends the connection's HTTP.
     let switched = head.status == StatusCode::SWITCHING_PROTOCOLS;
@@ -251,8 +263,15 @@ fn write_head<F: HeadFields + ?Sized>(
 }
 
 /// Parses a complete response head off the front of `buf`; `None` when
-/// more bytes are needed.
-fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
+/// more bytes are needed (`names`: the connection's last ones). With
+/// `drop_hop`, the hop-by-hop fields are left
+/// out of the map (but of a 101's).
+fn parse_head(
+    buf: &mut BytesMut,
+    names: &mut Names,
+    max: usize,
+    drop_hop: bool,
+) -> Result<Option<(Head, Noted)>, H1Error> {
     // Uninitialised slots, and spans as u32: no 8 KiB of zeroes per head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
@@ -290,37 +309,28 @@ fn parse_head(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, H1Error> {
     }
     let raw = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(n);
-    // Which framing fields came, noted here: the map is not searched for
-    // fields a response does not have.
-    let (mut coded, mut connection) = (false, false);
-    for &[ns, ne, vs, ve] in &spans[..n] {
-        let name = HeaderName::from_bytes(&raw[ns as usize..ne as usize])
+    let mut noted = Noted::new();
+    let drop_hop = drop_hop && status != StatusCode::SWITCHING_PROTOCOLS;
+    for (i, &[ns, ne, vs, ve]) in spans[..n].iter().enumerate() {
+        let name = names
+            .get(i, &raw[ns as usize..ne as usize])
             .map_err(|_| H1Error::Malformed("invalid header name".into()))?;
+        let bytes = &raw[vs as usize..ve as usize];
+        // (httparse has checked the value's bytes, kept or not.)
+        if noted.note(&name, bytes) && drop_hop {
+            continue;
+        }
         let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
             .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
-        coded |= name == TRANSFER_ENCODING;
-        connection |= name == CONNECTION;
         headers.append(name, value);
     }
-    let keep_alive = keeps_alive(version, connection.then_some(&headers));
-    Ok(Some(Head {
+    let keep_alive = noted.keeps_alive(version);
+    let head = Head {
         status,
         version,
         headers,
         framing: body::Framing::Length(0),
         keep_alive,
-        coded,
-    }))
-}
-
-/// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with `keep-alive`
-/// (`h`: the fields, when they include `Connection`).
-fn keeps_alive(v: Version, h: Option<&HeaderMap>) -> bool {
-    // `h` only when the head has a `Connection` field.
-    let lists = |token| h.is_some_and(|h| contains_token(h, &CONNECTION, token));
-    if v == Version::HTTP_10 {
-        lists("keep-alive")
-    } else {
-        !lists("close")
-    }
+    };
+    Ok(Some((head, noted)))
 }

@@ -301,7 +301,9 @@ async fn request(
     for (k, v) in &a.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
-    t.send(conn, target, req).await.map_err(|e| e.to_string())
+    t.send(conn, target, req, false)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn verdict(a: &Active, resp: http::Response<crate::http::Body>) -> Result<(), String> {

@@ -148,6 +148,9 @@ pub async fn round_trip(
                     error: classify(&e),
                     response: false,
                 })?;
+            // Nothing reads the response's hop-by-hop fields before
+            // `finalize` removes them.
+            let drop_hop = h.handle_response.is_empty() && !h.shared.response_placeholders;
             let mut fields = direct.then(|| Direct::new(cx));
             let sent = match &mut fields {
                 Some(f) if t.direct_covers(&conn, f) => {
@@ -156,7 +159,8 @@ pub async fn round_trip(
                     }
                     let uri = origin_form(&p.uri);
                     let body = p.body().into_bytes();
-                    t.send_direct(conn, addr, &p.method, &uri, f, body).await
+                    t.send_direct(conn, addr, &p.method, &uri, f, body, drop_hop)
+                        .await
                 }
                 _ => {
                     let headers = match direct {
@@ -168,9 +172,9 @@ pub async fn round_trip(
                     *req.uri_mut() = origin_form(&p.uri);
                     *req.headers_mut() = headers;
                     if h.shared.flush == FlushPolicy::Immediate {
-                        send_detached(t, conn, addr, req).await
+                        send_detached(t, conn, addr, req, drop_hop).await
                     } else {
-                        t.send(conn, addr, req).await
+                        t.send(conn, addr, req, drop_hop).await
                     }
                 }
             };
@@ -261,9 +265,10 @@ async fn send_detached(
     conn: super::transport_http::Conn,
     addr: &DialAddr,
     req: http::Request<super::prepare::UpBody>,
+    drop_hop: bool,
 ) -> Result<http::Response<Body>, RtError> {
     let (t, addr) = (t.clone(), addr.clone());
-    tokio::spawn(async move { t.send(conn, &addr, req).await })
+    tokio::spawn(async move { t.send(conn, &addr, req, drop_hop).await })
         .await
         .map_err(|e| RtError::Other(format!("upstream round trip: {e}")))?
 }

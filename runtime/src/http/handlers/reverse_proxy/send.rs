@@ -34,11 +34,12 @@ impl HttpTransport {
         conn: Conn,
         addr: &'a DialAddr,
         req: http::Request<UpBody>,
+        drop_hop: bool,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let Conn { sender, origin } = conn;
         match sender {
             Sender::Own(c) if self.own_covers(&req) => {
-                Either::Left(self.send_own(c, origin, addr, req))
+                Either::Left(self.send_own(c, origin, addr, req, drop_hop))
             }
             // hyper's futures are large: boxed, the common path's stays small.
             other => Either::Right(Box::pin(self.send_hyper(other, origin.idle, addr, req))),
@@ -90,6 +91,7 @@ impl HttpTransport {
         origin: Origin,
         addr: &'a DialAddr,
         mut req: http::Request<UpBody>,
+        drop_hop: bool,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let formed = self.h1_form(&mut req, addr);
         let (closing, gzip) = self.closing_and_gzip(&mut req);
@@ -101,6 +103,7 @@ impl HttpTransport {
                 closing,
                 gzip,
                 replayable: replayable(&parts.method, &parts.headers),
+                drop_hop,
             };
             let r = self.send_fields(
                 c,
@@ -137,6 +140,7 @@ impl HttpTransport {
         uri: &'a Uri,
         fields: &'a mut Direct<'_>,
         body: Bytes,
+        drop_hop: bool,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let Conn { sender, origin } = conn;
         let Sender::Own(c) = sender else {
@@ -147,6 +151,7 @@ impl HttpTransport {
             closing: fields.close,
             gzip: fields.ask_gzip(self.compression),
             replayable: replayable(method, fields.client()),
+            drop_hop,
         };
         self.send_fields(c, origin, addr, method, uri, &*fields, body, x)
     }
@@ -169,7 +174,7 @@ impl HttpTransport {
         // make the future hold two).
         let (mut c, mut retried) = (c, false);
         let (head, c) = loop {
-            let fut = h1::exchange(c, method, uri, fields, body.clone());
+            let fut = h1::exchange(c, method, uri, fields, body.clone(), x.drop_hop);
             match self.timed(fut).await {
                 Err(RtError::H1(H1Error::Stale)) if !retried && x.replayable => {
                     c = Box::pin(self.redial(addr, &origin)).await?;
@@ -255,12 +260,14 @@ impl HttpTransport {
 }
 
 /// How one of our own exchanges goes: whether the request closes its
-/// connection, asks for gzip on the transport's behalf, and may be sent
-/// again on a new connection.
+/// connection, asks for gzip on the transport's behalf, may be sent again
+/// on a new connection, and needs the response's hop-by-hop fields.
 struct Exchange {
     closing: bool,
     gzip: bool,
     replayable: bool,
+    /// The response's hop-by-hop fields are not needed (`h1::exchange`).
+    drop_hop: bool,
 }
 
 /// Go's `isReplayable` for a request whose body is in memory: safe to

@@ -8,8 +8,7 @@
 use super::{H1Conn, H1Error};
 use crate::http::handlers::reverse_proxy::pool::{IdleConns, Sender};
 use bytes::{Buf, Bytes};
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use http_body::{Frame, SizeHint};
 use std::io;
 use std::pin::Pin;
@@ -47,52 +46,6 @@ impl Framing {
     pub fn delimited(&self) -> bool {
         !matches!(self, Framing::Eof)
     }
-}
-
-/// The framing of a response to `method` (RFC 9112, section 6.3);
-/// `coded` when it has a `Transfer-Encoding`.
-pub fn framing(
-    method: &Method,
-    status: StatusCode,
-    h: &HeaderMap,
-    coded: bool,
-) -> Result<Framing, H1Error> {
-    if method == Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::Length(0));
-    }
-    if coded {
-        let last = h
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .map(<[u8]>::trim_ascii)
-            .rfind(|t| !t.is_empty());
-        let chunked = last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked"));
-        return Ok(if chunked {
-            Framing::Chunked(Chunk::Size)
-        } else {
-            Framing::Eof
-        });
-    }
-    let mut length = None;
-    for v in h.get_all(CONTENT_LENGTH) {
-        for part in v.as_bytes().split(|b| *b == b',') {
-            let n = std::str::from_utf8(part.trim_ascii())
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| H1Error::Malformed("invalid Content-Length".into()))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(H1Error::Malformed("conflicting Content-Length".into()));
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length.map_or(Framing::Eof, Framing::Length))
 }
 
 /// A response body read from its connection.

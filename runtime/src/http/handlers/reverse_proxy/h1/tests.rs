@@ -46,7 +46,20 @@ async fn answered(
     wire: &[&[u8]],
     close: bool,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
-    let (resp, _) = tokio::join!(get(conn, method), async {
+    answered_keeping(conn, up, method, wire, close, false).await
+}
+
+/// [`answered`], the response's hop-by-hop fields kept in its map when
+/// `keep_hop`.
+async fn answered_keeping(
+    conn: Box<H1Conn>,
+    up: &mut TcpStream,
+    method: &str,
+    wire: &[&[u8]],
+    close: bool,
+    keep_hop: bool,
+) -> Result<(Head, Box<H1Conn>), H1Error> {
+    let (resp, _) = tokio::join!(get(conn, method, !keep_hop), async {
         read_request(up, 0).await;
         for (i, w) in wire.iter().enumerate() {
             if i > 0 {
@@ -68,11 +81,15 @@ fn pool() -> IdleConns {
     })
 }
 
-async fn get(conn: Box<H1Conn>, method: &str) -> Result<(Head, Box<H1Conn>), H1Error> {
+async fn get(
+    conn: Box<H1Conn>,
+    method: &str,
+    drop_hop: bool,
+) -> Result<(Head, Box<H1Conn>), H1Error> {
     let m = Method::from_bytes(method.as_bytes()).unwrap();
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("up.example"));
-    exchange(conn, &m, &"/x".parse().unwrap(), &h, Bytes::new()).await
+    exchange(conn, &m, &"/x".parse().unwrap(), &h, Bytes::new(), drop_hop).await
 }
 
 /// The whole body and trailers of `head` on `conn`, given back to `to`.
@@ -102,7 +119,8 @@ async fn writes_the_head_and_a_body_in_memory_in_one_go() {
     h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
     let uri = "/p?q=1".parse().unwrap();
     let sent = tokio::spawn(async move {
-        exchange(conn, &Method::POST, &uri, &h, Bytes::from_static(b"hello")).await
+        let body = Bytes::from_static(b"hello");
+        exchange(conn, &Method::POST, &uri, &h, body, true).await
     });
     let req = read_request(&mut up, 5).await;
     assert_eq!(
@@ -202,11 +220,11 @@ async fn a_closed_idle_connection_is_seen_and_stale() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(conn.is_closed(), "the peer's close is seen from readiness");
     conn.set_reused();
-    assert!(matches!(get(conn, "GET").await, Err(H1Error::Stale)));
+    assert!(matches!(get(conn, "GET", true).await, Err(H1Error::Stale)));
     let (conn, up) = pair().await;
     drop(up);
     assert!(matches!(
-        get(conn, "GET").await,
+        get(conn, "GET", true).await,
         Err(H1Error::Closed | H1Error::Io(_))
     ));
 }
@@ -229,7 +247,7 @@ async fn malformed_answers_are_errors() {
     }
     let (mut conn, mut up) = pair().await;
     conn.limits.max_head = 8192;
-    let (resp, _) = tokio::join!(get(conn, "GET"), async {
+    let (resp, _) = tokio::join!(get(conn, "GET", true), async {
         read_request(&mut up, 0).await;
         up.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
         let _ = up.write_all(&[b'x'; 9000]).await;
@@ -264,4 +282,43 @@ async fn a_bad_chunk_or_a_short_body_fails_the_body() {
         assert!(got.is_err(), "{}", String::from_utf8_lossy(wire));
         assert!(take_own(&p).is_none());
     }
+}
+
+/// The hop-by-hop fields the proxy removes stay out of the response's map
+/// (but a `Connection` that names another field, and `Trailer`), and
+/// still frame the body and close the connection; kept when asked, and in
+/// a 101.
+#[tokio::test]
+async fn hop_fields_frame_and_close_without_entering_the_map() {
+    let wire: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nKeep-Alive: timeout=5\r\n\
+        Transfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: X-Listed\r\n\
+        X-Listed: 1\r\nAlt-Svc: h3=\":443\"\r\n\r\n0\r\n\r\n",
+    ];
+    let names = |h: &Head| -> Vec<String> { h.headers.keys().map(|k| k.to_string()).collect() };
+    let (conn, mut up) = pair().await;
+    let (head, _) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
+    assert_eq!(names(&head), ["trailer", "connection", "x-listed"]);
+    assert_eq!(head.headers["connection"], "X-Listed");
+    assert_eq!(head.framing, body::Framing::Chunked(body::Chunk::Size));
+    assert!(!head.keep_alive, "Connection: close, though not in the map");
+    let (conn, mut up) = pair().await;
+    let (head, _) = answered_keeping(conn, &mut up, "GET", wire, false, true)
+        .await
+        .unwrap();
+    assert_eq!(head.headers.len(), 7, "{:?}", head.headers);
+    assert!(!head.keep_alive);
+    let wire: &[&[u8]] = &[
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    ];
+    let (conn, mut up) = pair().await;
+    let (head, _) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
+    assert_eq!(names(&head), ["upgrade", "connection"]);
+    let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nKeep-Alive: a\x01b\r\ncontent-length: 0\r\n\r\n"];
+    let (conn, mut up) = pair().await;
+    let bad = answered(conn, &mut up, "GET", wire, false).await;
+    assert!(
+        matches!(bad, Err(H1Error::Malformed(_))),
+        "a dropped field is parsed too"
+    );
 }

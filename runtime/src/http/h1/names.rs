@@ -1,0 +1,60 @@
+//! The header names of a connection's last head, kept to be reused by its
+//! next one: a client sends the same fields request after request, and an
+//! upstream answers with the same fields. A name that comes again at the
+//! same place, byte for byte, is not parsed anew, and a name `http` does
+//! not know is shared, not allocated again.
+
+use http::header::{HeaderName, InvalidHeaderName};
+
+/// Names kept per connection, at most.
+const KEPT: usize = 24;
+
+/// The names of the last head, by their place in it, with their bytes as
+/// they came.
+#[derive(Default)]
+pub(crate) struct Names(Vec<(Box<[u8]>, HeaderName)>);
+
+impl Names {
+    /// The name of a head's `i`th field, which came as `bytes`.
+    pub(crate) fn get(&mut self, i: usize, bytes: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
+        if let Some((raw, n)) = self.0.get(i) {
+            if **raw == *bytes {
+                return Ok(n.clone());
+            }
+        }
+        let n = HeaderName::from_bytes(bytes)?;
+        let kept = (Box::from(bytes), n.clone());
+        if i < self.0.len() {
+            self.0[i] = kept;
+        } else if i == self.0.len() && i < KEPT {
+            self.0.push(kept);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_reused_only_when_they_match() {
+        let mut n = Names::default();
+        assert_eq!(n.get(0, b"Host").unwrap(), "host");
+        assert_eq!(n.get(1, b"X-Custom").unwrap(), "x-custom");
+        assert_eq!(n.get(0, b"HOST").unwrap(), "host");
+        assert_eq!(n.get(1, b"x-custom").unwrap(), "x-custom");
+        assert_eq!(n.get(1, b"x-other").unwrap(), "x-other");
+        assert_eq!(n.get(1, b"X-Other").unwrap(), "x-other");
+        assert_eq!(n.get(1, b"x-other").unwrap(), "x-other");
+        // Not a name, though it matches but for one byte.
+        assert!(n.get(1, b"x-othe\xd2").is_err());
+        assert!(n.get(0, b"ho st").is_err());
+        assert_eq!(
+            n.get(5, b"accept").unwrap(),
+            "accept",
+            "not kept past a gap"
+        );
+        assert_eq!(n.0.len(), 2);
+    }
+}

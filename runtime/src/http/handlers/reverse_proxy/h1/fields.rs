@@ -1,0 +1,143 @@
+//! What an upstream response head says about its connection and body,
+//! noted field by field as the head is parsed: `Content-Length`,
+//! `Transfer-Encoding` and `Connection`. The framing and keep-alive rules
+//! then need no lookup in the header map, and the hop-by-hop fields the
+//! proxy would remove anyway need not enter it ([`Noted::note`]).
+
+use super::body::{Chunk, Framing};
+use super::H1Error;
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderName, Method, StatusCode, Version};
+
+/// The framing fields of one response head.
+pub struct Noted {
+    /// Every `Content-Length` agreed on this (`None`: none came), or the
+    /// first fault found in them.
+    length: Result<Option<u64>, &'static str>,
+    /// A `Transfer-Encoding` came.
+    pub coded: bool,
+    /// Its last coding is `chunked`.
+    chunked: bool,
+    /// `Connection` lists `close`, `keep-alive`.
+    close: bool,
+    keep_alive: bool,
+}
+
+impl Noted {
+    /// Nothing noted yet.
+    pub fn new() -> Self {
+        Noted {
+            length: Ok(None),
+            coded: false,
+            chunked: false,
+            close: false,
+            keep_alive: false,
+        }
+    }
+
+    /// Notes the field `name: value`; whether it is a hop-by-hop field the
+    /// proxy removes from every response but a 101 (`Trailer` is not; a
+    /// `Connection` is only when it names no other field to remove).
+    pub fn note(&mut self, name: &HeaderName, value: &[u8]) -> bool {
+        if name == CONTENT_LENGTH {
+            self.note_length(value);
+            return false;
+        }
+        if name == TRANSFER_ENCODING {
+            self.coded = true;
+            let last = tokens(value).rfind(|t| !t.is_empty());
+            if let Some(t) = last {
+                self.chunked = t.eq_ignore_ascii_case(b"chunked");
+            }
+            return true;
+        }
+        if name == CONNECTION {
+            let mut names_fields = false;
+            for t in tokens(value).filter(|t| !t.is_empty()) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    self.close = true;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") {
+                    self.keep_alive = true;
+                } else {
+                    names_fields = true;
+                }
+            }
+            return !names_fields;
+        }
+        matches!(
+            name.as_str(),
+            "keep-alive"
+                | "proxy-connection"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "te"
+                | "upgrade"
+                | "alt-svc"
+        )
+    }
+
+    fn note_length(&mut self, value: &[u8]) {
+        let Ok(prior) = self.length else {
+            return;
+        };
+        let mut length = prior;
+        for part in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            let n = std::str::from_utf8(part)
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok());
+            self.length = match (n, length) {
+                (None, _) => Err("invalid Content-Length"),
+                (Some(n), Some(l)) if l != n => Err("conflicting Content-Length"),
+                (Some(n), _) => Ok(Some(n)),
+            };
+            let Ok(l) = self.length else {
+                return;
+            };
+            length = l;
+        }
+    }
+
+    /// Whether a `Content-Length` came (valid or not).
+    pub fn has_length(&self) -> bool {
+        !matches!(self.length, Ok(None))
+    }
+
+    /// The framing of the response to `method` (RFC 9112, section 6.3):
+    /// none for HEAD, 1xx, 204 and 304; chunked when the last transfer
+    /// coding is, up to the close for another coding; else by
+    /// `Content-Length` (several must agree), else up to the close.
+    pub fn framing(&self, method: &Method, status: StatusCode) -> Result<Framing, H1Error> {
+        if method == Method::HEAD
+            || status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED
+        {
+            return Ok(Framing::Length(0));
+        }
+        if self.coded {
+            return Ok(match self.chunked {
+                true => Framing::Chunked(Chunk::Size),
+                false => Framing::Eof,
+            });
+        }
+        match self.length {
+            Ok(length) => Ok(length.map_or(Framing::Eof, Framing::Length)),
+            Err(e) => Err(H1Error::Malformed(e.into())),
+        }
+    }
+
+    /// HTTP/1.1 unless `Connection: close`; HTTP/1.0 only with
+    /// `keep-alive`.
+    pub fn keeps_alive(&self, v: Version) -> bool {
+        match v == Version::HTTP_10 {
+            true => self.keep_alive,
+            false => !self.close,
+        }
+    }
+}
+
+/// The comma-separated tokens of a value, trimmed.
+fn tokens(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    value.split(|b| *b == b',').map(<[u8]>::trim_ascii)
+}
