@@ -63,11 +63,14 @@ impl FlushPolicy {
     /// The interval for one response (Caddy's `flushInterval`): immediate
     /// for server-sent events and bodies without a known length.
     pub fn for_response(self, headers: &HeaderMap, exact_len: Option<u64>) -> Self {
-        let sse = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"));
+        // The media type's bytes, compared as they are: no check of the
+        // whole value as a string first.
+        let sse = headers.get(http::header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .split(|b| *b == b';')
+                .next()
+                .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"text/event-stream"))
+        });
         let unknown = exact_len.is_none() && !headers.contains_key(http::header::CONTENT_LENGTH);
         if sse || unknown {
             FlushPolicy::Immediate
