@@ -24,6 +24,7 @@ use super::headers::{strip_hop, via};
 use super::health::Passive;
 use super::prepare::{buffer, Prepared};
 use super::response_body::FlushPolicy;
+use super::send::Route;
 use super::transport_http::{HttpTransport, RtError};
 use super::tunnel::Tunnels;
 use super::upstreams::{DialAddr, Upstream};
@@ -151,18 +152,21 @@ pub async fn round_trip(
             // Nothing reads the response's hop-by-hop fields before
             // `finalize` removes them.
             let drop_hop = h.handle_response.is_empty() && !h.shared.response_placeholders;
-            let mut fields = direct.then(|| Direct::new(cx));
-            let sent = match &mut fields {
-                Some(f) if t.direct_covers(&conn, f) => {
+            let route = match direct {
+                true => t.route(conn, Direct::new(cx)),
+                false => Route::Map(conn),
+            };
+            let sent = match route {
+                Route::Direct(own, mut f) => {
                     if t.tls.is_some() {
                         f.host_override = upstream_host(addr);
                     }
                     let uri = origin_form(&p.uri);
                     let body = p.body().into_bytes();
-                    t.send_direct(conn, addr, &p.method, &uri, f, body, drop_hop)
-                        .await
+                    let sent = t.send_direct(own, addr, &p.method, &uri, &mut f, body, drop_hop);
+                    sent.await
                 }
-                _ => {
+                Route::Map(conn) => {
                     let headers = match direct {
                         true => try_headers(h, addr, cx, p),
                         false => headers,

@@ -119,22 +119,30 @@ impl HttpTransport {
         }
     }
 
-    /// Whether [`Self::send_direct`] can send a request on `conn`: one of
-    /// our own connections, no forward proxy in absolute form and no
-    /// gated `Expect: 100-continue` (the body must be in memory too).
-    pub fn direct_covers(&self, conn: &Conn, fields: &Direct<'_>) -> bool {
-        matches!(conn.sender, Sender::Own(_))
-            && self.proxy.as_deref().is_none_or(|p| !p.absolute_form())
-            && !(self.expect_timeout.is_some() && fields.has(&EXPECT))
+    /// Where a request whose fields can be written from the client's
+    /// goes on `conn`: [`Route::Direct`] on one of our own connections, with
+    /// no forward proxy in absolute form and no gated
+    /// `Expect: 100-continue` (the caller sees to a body in memory); else
+    /// [`Route::Map`].
+    pub fn route<'c>(&self, conn: Conn, fields: Direct<'c>) -> Route<'c> {
+        let covered = self.proxy.as_deref().is_none_or(|p| !p.absolute_form())
+            && !(self.expect_timeout.is_some() && fields.has(&EXPECT));
+        match conn {
+            Conn {
+                sender: Sender::Own(c),
+                origin,
+            } if covered => Route::Direct(Own { c, origin }, fields),
+            conn => Route::Map(conn),
+        }
     }
 
     /// Sends a request whose fields are written straight from the
-    /// client's (`direct`) on our own connection (see `direct_covers`);
-    /// `uri` in origin form.
+    /// client's on our own connection (see [`Self::route`]); `uri` in
+    /// origin form.
     #[allow(clippy::too_many_arguments)]
     pub fn send_direct<'a>(
         &'a self,
-        conn: Conn,
+        own: Own,
         addr: &'a DialAddr,
         method: &'a Method,
         uri: &'a Uri,
@@ -142,10 +150,6 @@ impl HttpTransport {
         body: Bytes,
         drop_hop: bool,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
-        let Conn { sender, origin } = conn;
-        let Sender::Own(c) = sender else {
-            unreachable!("direct_covers takes only our own connections")
-        };
         fields.close |= !self.keepalive;
         let x = Exchange {
             closing: fields.close,
@@ -153,7 +157,7 @@ impl HttpTransport {
             replayable: replayable(method, fields.client()),
             drop_hop,
         };
-        self.send_fields(c, origin, addr, method, uri, &*fields, body, x)
+        self.send_fields(own.c, own.origin, addr, method, uri, &*fields, body, x)
     }
 
     /// Our own exchange of a head of `fields` and `body`, dialled anew
@@ -257,6 +261,19 @@ impl HttpTransport {
         });
         req.body_mut().hold_until(go, timeout);
     }
+}
+
+/// One of our own connections, taken for a request.
+pub struct Own {
+    c: Box<H1Conn>,
+    origin: Origin,
+}
+
+/// How a request is sent: its fields written from the client's on our own
+/// connection, or made in a map first.
+pub enum Route<'c> {
+    Direct(Own, Direct<'c>),
+    Map(Conn),
 }
 
 /// How one of our own exchanges goes: whether the request closes its
