@@ -214,3 +214,27 @@ impl HeadFields for Direct<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::headers::HOP;
+    use super::*;
+
+    /// Every hop-by-hop field of `headers::HOP` is left out (`TE` to be
+    /// written as `TE: trailers` when it lists them), but `Trailer`.
+    #[test]
+    fn kinds_agree_with_the_hop_by_hop_fields() {
+        for n in &HOP {
+            let k = kind(n.as_str());
+            match n.as_str() {
+                "trailer" => assert!(matches!(k, Kind::Pass)),
+                "te" => assert!(matches!(k, Kind::Te)),
+                other => assert!(matches!(k, Kind::Skip), "{other}"),
+            }
+        }
+        for n in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] {
+            assert!(matches!(kind(n), Kind::Skip), "{n}");
+        }
+        assert!(matches!(kind("x-forwarded-port"), Kind::Pass));
+    }
+}

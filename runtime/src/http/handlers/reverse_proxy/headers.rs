@@ -11,7 +11,7 @@ use base64::Engine;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Hop-by-hop fields, never forwarded.
-static HOP: [HeaderName; 10] = [
+pub(super) static HOP: [HeaderName; 10] = [
     HeaderName::from_static("alt-svc"),
     header::CONNECTION,
     HeaderName::from_static("proxy-connection"),

@@ -141,3 +141,54 @@ impl Noted {
 fn tokens(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     value.split(|b| *b == b',').map(<[u8]>::trim_ascii)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::headers::HOP;
+    use super::*;
+
+    /// `note` calls every hop-by-hop field of `headers::HOP` one to drop,
+    /// but `Trailer`, and a `Connection` that names another field.
+    #[test]
+    fn note_agrees_with_the_hop_by_hop_fields() {
+        for n in &HOP {
+            let dropped = Noted::new().note(n, b"keep-alive");
+            assert_eq!(dropped, n != "trailer", "{n}");
+        }
+        assert!(!Noted::new().note(&CONNECTION, b"close, X-Listed"));
+        assert!(!Noted::new().note(&CONTENT_LENGTH, b"5"));
+    }
+
+    /// The framing rules, from the fields noted.
+    #[test]
+    fn framing_from_noted_fields() {
+        let framed = |fields: &[(&HeaderName, &[u8])], status: u16| {
+            let mut n = Noted::new();
+            for (k, v) in fields {
+                n.note(k, v);
+            }
+            n.framing(&Method::GET, StatusCode::from_u16(status).unwrap())
+                .map_err(|e| e.to_string())
+        };
+        let cl = &CONTENT_LENGTH;
+        let te = &TRANSFER_ENCODING;
+        assert_eq!(
+            framed(&[(cl, b"5, 5"), (cl, b"5")], 200).unwrap(),
+            Framing::Length(5)
+        );
+        assert!(framed(&[(cl, b"5"), (cl, b"6")], 200)
+            .unwrap_err()
+            .contains("conflicting"));
+        assert!(framed(&[(cl, b"x")], 200).unwrap_err().contains("invalid"));
+        assert_eq!(framed(&[(cl, b"x")], 204).unwrap(), Framing::Length(0));
+        assert_eq!(
+            framed(&[(te, b"gzip, chunked"), (te, b" ")], 200).unwrap(),
+            Framing::Chunked(Chunk::Size)
+        );
+        assert_eq!(
+            framed(&[(te, b"chunked, gzip")], 200).unwrap(),
+            Framing::Eof
+        );
+        assert_eq!(framed(&[], 200).unwrap(), Framing::Eof);
+    }
+}
