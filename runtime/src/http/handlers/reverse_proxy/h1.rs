@@ -198,8 +198,7 @@ pub async fn exchange<F: HeadFields + ?Sized>(
             )?,
         };
         if let Some(head) = parsed {
-            if head.0.status.is_informational() && head.0.status != StatusCode::SWITCHING_PROTOCOLS
-            {
+            if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
                 continue;
             }
             break head;
@@ -216,14 +215,26 @@ pub async fn exchange<F: HeadFields + ?Sized>(
             Err(e) => return Err(e.into()),
         }
     };
-    let (mut head, noted) = head;
-    head.framing = noted.framing(method, head.status)?;
+    let Parsed {
+        status,
+        version,
+        headers,
+        noted,
+    } = head;
+    let framing = noted.framing(method, status)?;
     // Both framings at once: the sender must close (RFC 9112, 6.1).
     let both = noted.coded && noted.has_length();
     // A 101 (to a request that asked no upgrade: those go through hyper)
     // is final, and ends the connection's HTTP.
-    let switched = head.status == StatusCode::SWITCHING_PROTOCOLS;
-    head.keep_alive &= head.framing.delimited() && !both && !switched;
+    let switched = status == StatusCode::SWITCHING_PROTOCOLS;
+    let keep_alive = noted.keeps_alive(version) && framing.delimited() && !both && !switched;
+    let head = Head {
+        status,
+        version,
+        headers,
+        framing,
+        keep_alive,
+    };
     Ok((head, conn))
 }
 
@@ -262,16 +273,24 @@ fn write_head<F: HeadFields + ?Sized>(
     w.extend_from_slice(b"\r\n");
 }
 
+/// A response head as parsed, before its framing is worked out.
+struct Parsed {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    noted: Noted,
+}
+
 /// Parses a complete response head off the front of `buf`; `None` when
 /// more bytes are needed (`names`: the connection's last ones). With
-/// `drop_hop`, the hop-by-hop fields are left
-/// out of the map (but of a 101's).
+/// `drop_hop`, the hop-by-hop fields are left out of the map (but of a
+/// 101's).
 fn parse_head(
     buf: &mut BytesMut,
     names: &mut Names,
     max: usize,
     drop_hop: bool,
-) -> Result<Option<(Head, Noted)>, H1Error> {
+) -> Result<Option<Parsed>, H1Error> {
     // Uninitialised slots, and spans as u32: no 8 KiB of zeroes per head.
     let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
@@ -324,13 +343,10 @@ fn parse_head(
             .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
         headers.append(name, value);
     }
-    let keep_alive = noted.keeps_alive(version);
-    let head = Head {
+    Ok(Some(Parsed {
         status,
         version,
         headers,
-        framing: body::Framing::Length(0),
-        keep_alive,
-    };
-    Ok(Some((head, noted)))
+        noted,
+    }))
 }
