@@ -188,8 +188,12 @@ impl HttpTransport {
             }
         };
         let keep = self.keepalive && !x.closing && head.keep_alive;
-        let body = H1Body::new(c, head.framing, keep.then_some(origin.idle));
-        let mut resp = http::Response::new(Body::stream(body));
+        let mut body = H1Body::new(c, head.framing, keep.then_some(origin.idle));
+        let body = match body.take_whole() {
+            Some(whole) => Body::from_bytes(whole),
+            None => Body::stream(body),
+        };
+        let mut resp = http::Response::new(body);
         *resp.status_mut() = head.status;
         *resp.version_mut() = head.version;
         *resp.headers_mut() = head.headers;

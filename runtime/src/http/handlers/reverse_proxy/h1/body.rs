@@ -71,6 +71,23 @@ impl H1Body {
         b
     }
 
+    /// The whole body, when it is sized and already read with the head (a
+    /// small response usually is): the connection goes back at once, and
+    /// the response needs no stream. `None` leaves the body as it was.
+    pub fn take_whole(&mut self) -> Option<Bytes> {
+        match self.framing {
+            Framing::Done => Some(Bytes::new()),
+            Framing::Length(n) => {
+                let conn = self.conn.as_mut()?;
+                let n = usize::try_from(n).ok().filter(|&n| n <= conn.buf.len())?;
+                let data = conn.buf.split_to(n).freeze();
+                self.finish();
+                Some(data)
+            }
+            Framing::Chunked(_) | Framing::Eof => None,
+        }
+    }
+
     /// The body ended: the connection goes back, unless bytes follow it.
     fn finish(&mut self) {
         self.framing = Framing::Done;
