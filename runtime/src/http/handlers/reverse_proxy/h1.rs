@@ -78,6 +78,9 @@ pub struct H1Conn {
     head: Vec<u8>,
     /// The last response head's header names.
     names: Names,
+    /// Where the fields of the head being parsed are (kept: no array of
+    /// spans zeroed per head).
+    spans: Vec<[u32; 4]>,
     next_read: usize,
     limits: Limits,
     reused: bool,
@@ -107,6 +110,7 @@ impl H1Conn {
             buf: BytesMut::new(),
             head: Vec::new(),
             names: Names::default(),
+            spans: Vec::new(),
             next_read: limits.read_exact.unwrap_or(FIRST_READ),
             limits,
             reused: false,
@@ -193,6 +197,7 @@ pub async fn exchange<F: HeadFields + ?Sized>(
             false => parse_head(
                 &mut conn.buf,
                 &mut conn.names,
+                &mut conn.spans,
                 conn.limits.max_head,
                 drop_hop,
             )?,
@@ -288,6 +293,7 @@ struct Parsed {
 fn parse_head(
     buf: &mut BytesMut,
     names: &mut Names,
+    spans: &mut Vec<[u32; 4]>,
     max: usize,
     drop_hop: bool,
 ) -> Result<Option<Parsed>, H1Error> {
@@ -320,17 +326,17 @@ fn parse_head(
     };
     let base = buf.as_ptr() as usize;
     let at = |p: *const u8| (p as usize - base) as u32;
-    let mut spans = [[0u32; 4]; MAX_HEADERS];
-    let n = resp.headers.len();
-    for (s, f) in spans.iter_mut().zip(resp.headers.iter()) {
+    spans.clear();
+    spans.extend(resp.headers.iter().map(|f| {
         let (ns, vs) = (at(f.name.as_ptr()), at(f.value.as_ptr()));
-        *s = [ns, ns + f.name.len() as u32, vs, vs + f.value.len() as u32];
-    }
+        [ns, ns + f.name.len() as u32, vs, vs + f.value.len() as u32]
+    }));
+    let n = spans.len();
     let raw = buf.split_to(len).freeze();
     let mut headers = HeaderMap::with_capacity(n);
     let mut noted = Noted::new();
     let drop_hop = drop_hop && status != StatusCode::SWITCHING_PROTOCOLS;
-    for (i, &[ns, ne, vs, ve]) in spans[..n].iter().enumerate() {
+    for (i, &[ns, ne, vs, ve]) in spans.iter().enumerate() {
         let name = names
             .get(i, &raw[ns as usize..ne as usize])
             .map_err(|_| H1Error::Malformed("invalid header name".into()))?;

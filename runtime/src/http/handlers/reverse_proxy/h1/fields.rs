@@ -23,6 +23,20 @@ pub struct Noted {
     keep_alive: bool,
 }
 
+/// A `Content-Length` value: plain digits, at most 2^63 - 1 (as Go's
+/// `strconv.ParseUint(v, 10, 63)`).
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |n, &b| {
+        let d = b.is_ascii_digit().then(|| u64::from(b - b'0'))?;
+        n.checked_mul(10)?
+            .checked_add(d)
+            .filter(|&n| n <= i64::MAX as u64)
+    })
+}
+
 impl Noted {
     /// Nothing noted yet.
     pub fn new() -> Self {
@@ -82,10 +96,7 @@ impl Noted {
         };
         let mut length = prior;
         for part in value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
-            let n = std::str::from_utf8(part)
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok());
+            let n = digits(part);
             self.length = match (n, length) {
                 (None, _) => Err("invalid Content-Length"),
                 (Some(n), Some(l)) if l != n => Err("conflicting Content-Length"),
@@ -180,6 +191,25 @@ mod tests {
             .unwrap_err()
             .contains("conflicting"));
         assert!(framed(&[(cl, b"x")], 200).unwrap_err().contains("invalid"));
+        // As Go: digits only, leading zeros allowed, at most 2^63 - 1.
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"-5",
+            b"5 5",
+            b"0x5",
+            b"9223372036854775808",
+        ] {
+            assert!(framed(&[(cl, bad)], 200).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            framed(&[(cl, b"000000000000000000000042")], 200).unwrap(),
+            Framing::Length(42)
+        );
+        assert_eq!(
+            framed(&[(cl, b"9223372036854775807")], 200).unwrap(),
+            Framing::Length(i64::MAX as u64)
+        );
         assert_eq!(framed(&[(cl, b"x")], 204).unwrap(), Framing::Length(0));
         assert_eq!(
             framed(&[(te, b"gzip, chunked"), (te, b" ")], 200).unwrap(),
