@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod matchers;
 pub mod metrics;
 pub mod replacer;
+pub(crate) mod route;
 pub mod routes;
 pub mod serve;
 pub(crate) mod serve_threads;

@@ -25,7 +25,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -561,7 +560,7 @@ pub(crate) fn handle_parts<'c>(
             close_after
         }
     };
-    let routed = route(&cx.shared, cx.socket.id, &cx.info, parts, body);
+    let routed = super::route::route(&cx.shared, cx.socket.id, &cx.info, parts, body);
     Either::Right(async move {
         let mut r = routed.await?;
         if close {
@@ -580,127 +579,12 @@ pub(crate) fn handle_parts<'c>(
     })
 }
 
-/// Runs one request through the config current now: TLS pre-route checks,
-/// then the socket's server with panics turned into 500s. `body` makes the
-/// request body from the server's `read_timeout`. HTTP/1.1, HTTP/2 and
-/// HTTP/3 all enter here.
-pub(crate) async fn route(
-    shared: &Shared,
-    socket_id: u64,
-    info: &ConnInfo,
-    parts: http::request::Parts,
-    body: impl FnOnce(Option<Duration>) -> ReqBody,
-) -> Result<super::Response, Abort> {
-    let Some(instance) = shared.current() else {
-        return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
-    };
-    let r = route_on(&instance, socket_id, info, parts, body).await;
-    // The last request of a replaced config would free it here, on a
-    // worker: hand that work to a background thread instead.
-    if let Some(last) = Arc::into_inner(instance) {
-        crate::app::drop_later(last);
-    }
-    r
-}
-
-/// Runs the request on `instance`'s server for `socket_id`. The work before
-/// the first await (choosing the server, TLS pre-route checks, the request
-/// context) is done here, outside the returned future, so that the future
-/// holds only the boxed serving future and the write deadline: every async
-/// level above copies this future whole, and a `parts` or `Cx` kept in it
-/// (2 KB) was copied per request again and again.
-fn route_on<'a>(
-    instance: &'a crate::instance::Instance,
-    socket_id: u64,
-    info: &'a ConnInfo,
-    parts: http::request::Parts,
-    body: impl FnOnce(Option<Duration>) -> ReqBody,
-) -> impl Future<Output = Result<super::Response, Abort>> + 'a {
-    let started = start_serving(instance, socket_id, info, parts, body);
-    async move {
-        let (serving, deadline, name) = match started {
-            Ok(s) => s,
-            Err(r) => return Ok(r),
-        };
-        let r = match catch_panic(serving).await {
-            Ok(r) => r,
-            Err(msg) => {
-                tracing::error!(server = %name, panic = %msg, "handler panicked");
-                Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
-            }
-        };
-        match (r, deadline) {
-            // `write_timeout` bounds the whole response, however steadily
-            // the client reads (the stall limit bounds each write).
-            (Ok(r), Some(at)) if !http_body::Body::is_end_stream(r.body()) => {
-                Ok(r.map(|b| Body::stream(super::body::Deadline::new(b, at, "write_timeout"))))
-            }
-            (r, _) => r,
-        }
-    }
-}
-
-/// The serving future of a request (boxed), its write deadline and the
-/// server's name; or the answer when no server serves it (an `Err` as large
-/// as the future it replaces, made once per request).
-#[allow(clippy::type_complexity, clippy::result_large_err)]
-fn start_serving<'a>(
-    instance: &'a crate::instance::Instance,
-    socket_id: u64,
-    info: &'a ConnInfo,
-    parts: http::request::Parts,
-    body: impl FnOnce(Option<Duration>) -> ReqBody,
-) -> Result<
-    (
-        Pin<Box<impl Future<Output = Result<super::Response, Abort>> + 'a>>,
-        Option<tokio::time::Instant>,
-        &'a str,
-    ),
-    super::Response,
-> {
-    let Some(server) = instance.server_for(socket_id) else {
-        return Err(status_response(StatusCode::SERVICE_UNAVAILABLE));
-    };
-    if let Some(r) = crate::tls::accept::pre_route(
-        server.tls.as_deref(),
-        instance.tls.as_ref().map(|t| &t.state.storage),
-        info,
-        &parts,
-    ) {
-        return Err(r);
-    }
-    let mut parts = parts;
-    server.alias_filter.apply(&mut parts.headers);
-    let s = &server.settings;
-    let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
-    let cx = super::Cx::new(parts, body, info, server);
-    let deadline = s
-        .write_timeout
-        .map(|t| tokio::time::Instant::from_std(cx.start) + t);
-    Ok((Box::pin(server.serve(cx)), deadline, &server.name))
-}
-
 fn respond(r: super::Response, guard: ActiveGuard) -> http::Response<ServedBody> {
     r.map(|inner| ServedBody {
         inner,
         _guard: guard,
         failed: None,
     })
-}
-
-/// Polls `fut`, turning a panic into `Err(message)`.
-pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(crate::util::panic_message(p.as_ref())
-                .unwrap_or("unknown panic")
-                .to_string())),
-        }
-    })
-    .await
 }
 
 /// A response body that keeps its request counted as active until done.

@@ -8,7 +8,7 @@
 use crate::app::Shared;
 use crate::http::body::{declared_length, BoxError, ReqBody};
 use crate::http::conn::{ActiveGuard, ConnInfo};
-use crate::http::serve::{catch_panic, route};
+use crate::http::route::{catch_panic, route};
 use crate::http::server::ConnSettings;
 use bytes::{Buf, Bytes};
 use h3::error::Code;

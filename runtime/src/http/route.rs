@@ -1,0 +1,148 @@
+//! One request through the config current when it arrives: the socket's
+//! server chosen, the TLS pre-route checks, the request context made, and
+//! the server's answer with a panic turned into a 500 and the response
+//! bounded by `write_timeout`. HTTP/1.1, HTTP/2 and HTTP/3 all enter at
+//! [`route`].
+//!
+//! The serving future is not boxed: [`Serving`] holds it in place, inside
+//! the future that awaits `route` (one per connection for HTTP/1.1, one
+//! per stream for HTTP/2 and HTTP/3). A box per request, about 2 KB, was
+//! larger than the allocator's thread cache serves and cost a slow
+//! allocation, a slow free and a copy of the whole future each time.
+
+use super::body::{Body, ReqBody};
+use super::conn::ConnInfo;
+use super::handlers::status_response;
+use super::server::Abort;
+use crate::app::Shared;
+use http::StatusCode;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Runs one request through the config current now: TLS pre-route checks,
+/// then the socket's server with panics turned into 500s. `body` makes the
+/// request body from the server's `read_timeout`.
+pub(crate) async fn route(
+    shared: &Shared,
+    socket_id: u64,
+    info: &ConnInfo,
+    parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+) -> Result<super::Response, Abort> {
+    let Some(instance) = shared.current() else {
+        return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    let r = route_on(&instance, socket_id, info, parts, body).await;
+    // The last request of a replaced config would free it here, on a
+    // worker: hand that work to a background thread instead.
+    if let Some(last) = Arc::into_inner(instance) {
+        crate::app::drop_later(last);
+    }
+    r
+}
+
+pin_project_lite::pin_project! {
+    /// A request's serving future (the server's `serve`), or the answer
+    /// given before it (no server for the socket, a TLS pre-route check).
+    #[project = ServingProj]
+    pub(crate) enum Serving<'a, F> {
+        Run {
+            #[pin]
+            fut: F,
+            deadline: Option<tokio::time::Instant>,
+            name: &'a str,
+        },
+        Answered { response: Option<super::Response> },
+    }
+}
+
+impl<F: Future<Output = Result<super::Response, Abort>>> Future for Serving<'_, F> {
+    type Output = Result<super::Response, Abort>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (fut, deadline, name) = match self.project() {
+            ServingProj::Answered { response } => {
+                return Poll::Ready(Ok(response.take().expect("polled after its answer")));
+            }
+            ServingProj::Run {
+                fut,
+                deadline,
+                name,
+            } => (fut, *deadline, *name),
+        };
+        let r = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(r)) => r,
+            Err(p) => {
+                let msg = crate::util::panic_message(p.as_ref()).unwrap_or("unknown panic");
+                tracing::error!(server = %name, panic = %msg, "handler panicked");
+                Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
+            }
+        };
+        Poll::Ready(match (r, deadline) {
+            // `write_timeout` bounds the whole response, however steadily
+            // the client reads (the stall limit bounds each write).
+            (Ok(r), Some(at)) if !http_body::Body::is_end_stream(r.body()) => {
+                Ok(r.map(|b| Body::stream(super::body::Deadline::new(b, at, "write_timeout"))))
+            }
+            (r, _) => r,
+        })
+    }
+}
+
+/// Runs the request on `instance`'s server for `socket_id`: the work
+/// before the serving future (choosing the server, TLS pre-route checks,
+/// the request context) is done here, and the future returned holds the
+/// server's `serve` and the write deadline.
+fn route_on<'a>(
+    instance: &'a crate::instance::Instance,
+    socket_id: u64,
+    info: &'a ConnInfo,
+    parts: http::request::Parts,
+    body: impl FnOnce(Option<Duration>) -> ReqBody,
+) -> Serving<'a, impl Future<Output = Result<super::Response, Abort>> + 'a> {
+    let answered = |r| Serving::Answered { response: Some(r) };
+    let Some(server) = instance.server_for(socket_id) else {
+        return answered(status_response(StatusCode::SERVICE_UNAVAILABLE));
+    };
+    if let Some(r) = crate::tls::accept::pre_route(
+        server.tls.as_deref(),
+        instance.tls.as_ref().map(|t| &t.state.storage),
+        info,
+        &parts,
+    ) {
+        return answered(r);
+    }
+    let mut parts = parts;
+    server.alias_filter.apply(&mut parts.headers);
+    let s = &server.settings;
+    let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
+    let cx = super::Cx::new(parts, body, info, server);
+    let deadline = s
+        .write_timeout
+        .map(|t| tokio::time::Instant::from_std(cx.start) + t);
+    Serving::Run {
+        fut: server.serve(cx),
+        deadline,
+        name: &server.name,
+    }
+}
+
+/// Polls `fut`, turning a panic into `Err(message)`.
+pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(p) => Poll::Ready(Err(crate::util::panic_message(p.as_ref())
+                .unwrap_or("unknown panic")
+                .to_string())),
+        }
+    })
+    .await
+}
