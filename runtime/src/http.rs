@@ -20,6 +20,7 @@ pub mod autohttps;
 pub mod body;
 pub mod conn;
 pub mod context;
+pub(crate) mod drive;
 pub mod framing;
 pub mod h1;
 pub mod h2;

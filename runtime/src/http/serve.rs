@@ -25,7 +25,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -310,7 +310,7 @@ pub(crate) async fn serve_conn<I>(
     // it does not serve itself.
     let io = if settings.h1 {
         let conn = super::h1::Conn::new(io, conn_cx.clone(), &settings);
-        match drive(conn, &state, &settings, &socket).await {
+        match super::drive::drive(conn, &state, &settings, &socket).await {
             Some(super::h1::Ended::Hyper(io, read)) => Prefixed::new(read.to_vec(), io),
             _ => return,
         }
@@ -324,12 +324,12 @@ pub(crate) async fn serve_conn<I>(
             let conn = h1_builder(&settings)
                 .serve_connection(io, svc)
                 .with_upgrades();
-            drive(conn, &state, &settings, &socket).await;
+            super::drive::drive(conn, &state, &settings, &socket).await;
         }
         (false, true) => {
             let (exec, queue) = WithStreams::<()>::executor();
             let conn = h2_builder(&settings, exec).serve_connection(io, svc);
-            drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
+            super::drive::drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
         (true, true) => {
             let (exec, queue) = WithStreams::<()>::executor();
@@ -345,7 +345,7 @@ pub(crate) async fn serve_conn<I>(
                 .max_header_list_size(settings.max_header_bytes as u32)
                 .enable_connect_protocol();
             let conn = b.serve_connection_with_upgrades(io, svc);
-            drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
+            super::drive::drive(WithStreams::new(conn, queue), &state, &settings, &socket).await;
         }
     }
 }
@@ -404,7 +404,7 @@ async fn serve_pushing<I, S>(
                 let conn = h1_builder(settings)
                     .serve_connection(TokioIo::new(io), svc)
                     .with_upgrades();
-                drive(conn, &state, settings, socket).await;
+                super::drive::drive(conn, &state, settings, socket).await;
                 return;
             }
             _ => return,
@@ -414,17 +414,8 @@ async fn serve_pushing<I, S>(
     };
     let (exec, queue) = WithStreams::<()>::executor();
     let conn = super::h2::Conn::new(io, settings, exec, cx);
-    drive(WithStreams::new(conn, queue), &state, settings, socket).await;
+    super::drive::drive(WithStreams::new(conn, queue), &state, settings, socket).await;
 }
-
-/// How long an HTTP/1 connection of a handed-off socket may stay idle
-/// before it is closed (its next response closes it anyway).
-const HANDED_OFF_IDLE: Duration = Duration::from_secs(2);
-
-/// How long a connection closed for idleness may take to finish closing
-/// (an HTTP/2 GOAWAY the client never reads, behind answers it never read)
-/// before it is dropped: idle means no request runs, so nothing is cut.
-const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Asks the client to close after this response (not for a 101).
 fn close_after(resp: &mut http::Response<ServedBody>) {
@@ -433,77 +424,6 @@ fn close_after(resp: &mut http::Response<ServedBody>) {
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
-    }
-}
-
-/// Runs a connection until it ends (with its output; `None` when it was
-/// dropped at the end of its grace period), closing it gracefully when it has been
-/// idle too long (and dropping it if that does not finish within
-/// [`IDLE_CLOSE_GRACE`]) or its socket leaves the config. When the socket was
-/// handed to a new process, an HTTP/1 connection is not cut at once (a
-/// request the client is sending right then would fail): its next response
-/// says `Connection: close`, and it closes if it stays idle.
-async fn drive<C: Graceful>(
-    conn: C,
-    state: &ConnState,
-    settings: &ConnSettings,
-    socket: &Socket,
-) -> Option<C::Output> {
-    let mut conn = pin!(conn);
-    let mut stop = socket.stop.clone();
-    let (mut closing, mut shut) = (false, false);
-    let mut idle_limit = settings.idle_timeout;
-    let grace = tokio::time::sleep(Duration::from_secs(86_400 * 365));
-    let mut grace = pin!(grace);
-    loop {
-        tokio::select! {
-            out = conn.as_mut() => return Some(out),
-            _ = idle_elapsed(state, idle_limit), if !shut => {
-                shut = true;
-                conn.as_mut().shutdown();
-                let by = tokio::time::Instant::now() + IDLE_CLOSE_GRACE;
-                if by < grace.deadline() {
-                    grace.as_mut().reset(by);
-                }
-            }
-            _ = stop.changed(), if !closing => {
-                closing = true;
-                if socket.is_handed_off() && !settings.h2c {
-                    idle_limit = idle_limit.min(HANDED_OFF_IDLE);
-                } else if !shut {
-                    shut = true;
-                    conn.as_mut().shutdown();
-                }
-                let ms = socket.grace_ms.load(std::sync::atomic::Ordering::Acquire);
-                if ms != u64::MAX {
-                    let by = tokio::time::Instant::now() + Duration::from_millis(ms);
-                    if by < grace.deadline() {
-                        grace.as_mut().reset(by);
-                    }
-                }
-            }
-            _ = grace.as_mut() => return None,
-        }
-    }
-}
-
-/// Resolves once the connection has been idle for `limit`. It polls by
-/// timer instead of being woken as requests end, so serving a request costs
-/// no extra wake-up or timer registration.
-pub(crate) async fn idle_elapsed(state: &ConnState, limit: Duration) {
-    let mut deadline = tokio::time::Instant::now() + limit;
-    loop {
-        tokio::time::sleep_until(deadline).await;
-        match state.idle_since() {
-            None => deadline = tokio::time::Instant::now() + limit,
-            Some(since) => {
-                let due = tokio::time::Instant::from_std(since.into_std()) + limit;
-                if tokio::time::Instant::now() >= due {
-                    return;
-                }
-                deadline = due;
-            }
-        }
     }
 }
 

@@ -65,29 +65,73 @@ async fn default_max_header_bytes_is_16k() {
     assert!(out.starts_with("HTTP/1.1 431"), "{out}");
 }
 
-#[tokio::test]
-async fn idle_timeout_closes_keepalive_connections() {
-    let s = start(config_with(
-        json!({"idle_timeout": "300ms", "routes": [{"handle": [respond("ok")]}]}),
-    ));
-    let mut c = TcpStream::connect(s.addr).await.unwrap();
+/// One keep-alive `GET /` on `c`, answered 200.
+async fn get_ok(c: &mut TcpStream) {
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 1024];
     let n = c.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+/// How long the server took to close `c` (within 5 s).
+async fn closed_after(c: &mut TcpStream) -> Duration {
     let t = Instant::now();
+    let mut buf = [0u8; 64];
     let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
         .await
         .expect("closed in time")
         .unwrap();
-    assert_eq!(n, 0, "server closed the idle connection");
+    assert_eq!(n, 0, "the server closed the connection");
+    t.elapsed()
+}
+
+fn idle_300ms() -> serde_json::Value {
+    config_with(json!({"idle_timeout": "300ms", "routes": [{"handle": [respond("ok")]}]}))
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_keepalive_connections() {
+    let s = start(idle_300ms());
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    get_ok(&mut c).await;
+    let idle = closed_after(&mut c).await;
+    assert!(idle >= Duration::from_millis(250), "{idle:?}");
+}
+
+/// The idle timer is polled only when it wakes the connection's task: a
+/// connection kept busy past `idle_timeout` (requests closer together
+/// than it) stays open, and is still closed once it goes idle.
+#[tokio::test]
+async fn a_busy_connection_stays_open_and_still_times_out_once_idle() {
+    let s = start(idle_300ms());
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    let t = Instant::now();
+    for _ in 0..12 {
+        get_ok(&mut c).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
-        t.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        t.elapsed()
+        t.elapsed() > Duration::from_millis(600),
+        "busy past the timeout"
     );
+    let idle = closed_after(&mut c).await;
+    assert!(idle >= Duration::from_millis(200), "{idle:?}");
+}
+
+/// Stopping closes an open keep-alive connection within the grace period.
+#[tokio::test]
+async fn stop_closes_an_idle_keep_alive_connection() {
+    let s = start_routes(json!([{"handle": [respond("x")]}]));
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    get_ok(&mut c).await;
+    assert_eq!(s.rt.open_connections(), 1);
+    let t = Instant::now();
+    s.rt.stop_with_grace(Some(Duration::from_millis(200))).await;
+    closed_after(&mut c).await;
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert_eq!(s.rt.open_connections(), 0);
 }
 
 #[tokio::test]

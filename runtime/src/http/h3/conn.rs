@@ -16,8 +16,8 @@
 use super::Handshake;
 use crate::app::Shared;
 use crate::http::conn::{ConnInfo, ConnState};
+use crate::http::drive::idle_elapsed;
 use crate::http::route::catch_panic;
-use crate::http::serve::idle_elapsed;
 use crate::http::server::ConnSettings;
 use crate::listeners::Socket;
 use bytes::Bytes;
