@@ -10,7 +10,7 @@
 //!   is logged, the endpoint closed and rebuilt from a duplicate of the
 //!   pooled socket (same port, nothing rebound). Each connection (`h3/conn.rs`) and each request
 //!   (`h3/request.rs`) runs in its own task; requests go through the same
-//!   [`super::serve::route`] as HTTP/1.1 and HTTP/2.
+//!   [`super::route::route`] as HTTP/1.1 and HTTP/2.
 //! - quinn drops datagrams it cannot parse and Initials shorter than 1200
 //!   bytes without keeping state; when many handshakes are in flight, new
 //!   clients must prove their address first (a Retry, `h3/admission.rs`,

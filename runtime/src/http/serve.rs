@@ -4,11 +4,12 @@
 //! serve itself; HTTP/2 (with prior knowledge when the server allows
 //! `h2c`) is hyper's, through hyper-util's auto builder.
 //!
-//! Each request looks up the config that is current when it arrives, so a
-//! keep-alive connection moves to a new config after a reload while a
-//! request in flight finishes on its own. The driver enforces what hyper
-//! does not: the idle timeout between keep-alive requests, and a graceful
-//! close (bounded by the grace period) when the socket leaves the config.
+//! Each request looks up the config that is current when it arrives
+//! ([`super::route`]), so a keep-alive connection moves to a new config
+//! after a reload while a request in flight finishes on its own. The
+//! driver ([`super::drive`]) enforces what hyper does not: the idle timeout
+//! between keep-alive requests, and a graceful close (bounded by the grace
+//! period) when the socket leaves the config.
 
 use super::body::{Body, BoxError, ReqBody};
 use super::conn::{ActiveGuard, ConnInfo, ConnState, TimedIo};
