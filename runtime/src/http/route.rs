@@ -74,11 +74,9 @@ impl<F: Future<Output = Result<super::Response, Abort>>> Future for Serving<'_, 
                 name,
             } => (fut, *deadline, *name),
         };
-        let r = match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(r)) => r,
-            Err(p) => {
-                let msg = crate::util::panic_message(p.as_ref()).unwrap_or("unknown panic");
+        let r = match std::task::ready!(poll_catching(fut, cx)) {
+            Ok(r) => r,
+            Err(msg) => {
                 tracing::error!(server = %name, panic = %msg, "handler panicked");
                 Ok(status_response(StatusCode::INTERNAL_SERVER_ERROR))
             }
@@ -135,14 +133,19 @@ fn route_on<'a>(
 /// Polls `fut`, turning a panic into `Err(message)`.
 pub(crate) async fn catch_panic<F: Future>(fut: F) -> Result<F::Output, String> {
     let mut fut = pin!(fut);
-    std::future::poll_fn(move |cx| {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(p) => Poll::Ready(Err(crate::util::panic_message(p.as_ref())
-                .unwrap_or("unknown panic")
-                .to_string())),
-        }
-    })
-    .await
+    std::future::poll_fn(move |cx| poll_catching(fut.as_mut(), cx)).await
+}
+
+/// Polls `fut` once, a panic turned into `Err(message)`.
+fn poll_catching<F: Future>(
+    fut: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, String>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(p) => Poll::Ready(Err(crate::util::panic_message(p.as_ref())
+            .unwrap_or("unknown panic")
+            .to_string())),
+    }
 }
