@@ -154,6 +154,18 @@ async fn a_length_body_is_read_and_the_connection_kept() {
     assert_eq!(read_body(head, conn, &p).await.0, "ok");
 }
 
+/// The body of `method` answered `wire` on `conn`, to go back to `p`.
+async fn body_of(
+    conn: Box<H1Conn>,
+    up: &mut TcpStream,
+    method: &str,
+    wire: &[&[u8]],
+    p: &IdleConns,
+) -> H1Body {
+    let (head, conn) = answered(conn, up, method, wire, false).await.unwrap();
+    H1Body::new(conn, head.framing, Some(p.clone()))
+}
+
 /// A sized body read with its head is taken whole (no stream) and the
 /// connection goes back at once; one still coming, a chunked one, or one
 /// with bytes after it is not, or not kept.
@@ -162,35 +174,30 @@ async fn a_body_read_with_its_head_is_taken_whole() {
     let (conn, mut up) = pair().await;
     let p = pool();
     let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"];
-    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
-    let mut b = H1Body::new(conn, head.framing, Some(p.clone()));
+    let mut b = body_of(conn, &mut up, "GET", wire, &p).await;
     assert_eq!(b.take_whole().unwrap(), "hello");
     let conn = take_own(&p).expect("back in the pool before any poll");
     // Not all here yet: left to the stream, which reads the rest.
     let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", b"lo"];
-    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
-    let mut b = H1Body::new(conn, head.framing, Some(p.clone()));
+    let mut b = body_of(conn, &mut up, "GET", wire, &p).await;
     assert!(b.take_whole().is_none());
     assert_eq!(b.collect().await.unwrap().to_bytes(), "hello");
     let conn = take_own(&p).expect("kept after the stream");
     let wire: &[&[u8]] =
         &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"];
-    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
-    let mut b = H1Body::new(conn, head.framing, Some(p.clone()));
+    let mut b = body_of(conn, &mut up, "GET", wire, &p).await;
     assert!(b.take_whole().is_none(), "chunked bodies stream");
     assert_eq!(b.collect().await.unwrap().to_bytes(), "ok");
     let conn = take_own(&p).expect("kept after the chunked body");
     // Stray bytes after the body: the body is whole, the connection closed.
     let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXX"];
-    let (head, conn) = answered(conn, &mut up, "GET", wire, false).await.unwrap();
-    let mut b = H1Body::new(conn, head.framing, Some(p.clone()));
+    let mut b = body_of(conn, &mut up, "GET", wire, &p).await;
     assert_eq!(b.take_whole().unwrap(), "ok");
     assert!(take_own(&p).is_none(), "not kept with bytes after the body");
     // A HEAD's answer has no body, whatever its length says.
     let (conn, mut up) = pair().await;
     let wire: &[&[u8]] = &[b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"];
-    let (head, conn) = answered(conn, &mut up, "HEAD", wire, false).await.unwrap();
-    let mut b = H1Body::new(conn, head.framing, Some(p.clone()));
+    let mut b = body_of(conn, &mut up, "HEAD", wire, &p).await;
     assert_eq!(b.take_whole().unwrap(), "");
     assert!(take_own(&p).is_some());
 }
