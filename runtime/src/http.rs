@@ -28,6 +28,7 @@ pub mod h3;
 pub mod handlers;
 pub mod matchers;
 pub mod metrics;
+pub mod raw_fields;
 pub mod replacer;
 pub(crate) mod route;
 pub mod routes;

@@ -54,6 +54,9 @@ pub struct Cx<'a> {
     /// Leave out bellhop's `Server` header (a proxied response: Caddy
     /// removes its own there and passes the upstream's, if any).
     pub omit_server: bool,
+    /// bellhop's own HTTP/1.1 writer writes the response, which can take
+    /// an upstream's fields as they came (`raw_fields`).
+    pub own_writer: bool,
     /// The instrumented handlers entered, when metrics are collected.
     pub metered: super::metrics::Metered<'a>,
     path: OnceLock<Option<String>>,
@@ -94,12 +97,26 @@ impl<'a> Cx<'a> {
             proxy: None,
             spans: Vec::new(),
             omit_server: false,
+            own_writer: false,
             metered: Default::default(),
             path: OnceLock::new(),
             slashless: false,
             uuid: OnceLock::new(),
             client_ip: OnceLock::new(),
         }
+    }
+
+    /// Whether nothing between the handler that answers and the writer
+    /// reads or changes the response's fields but the connection's own
+    /// additions (`Connection: close`, `Alt-Svc`), and the writer can
+    /// take them as an upstream sent them ([`super::raw_fields`]): no
+    /// response hook (`header`, `encode`, `intercept`, `templates`), no
+    /// response header set before the answer, no access log.
+    pub fn fields_unread(&self) -> bool {
+        self.own_writer
+            && self.hooks.is_empty()
+            && self.resp_headers.is_empty()
+            && !self.server.logs_access()
     }
 
     /// The percent-decoded request path (Go's `r.URL.Path`).

@@ -140,7 +140,9 @@ where
         let body = move |_| req.body.map_or_else(ReqBody::empty, ReqBody::full);
         // Pinned here, in this future: passed by value, it would be
         // copied into `watching_reads`'s and again where it is pinned.
-        let served = pin!(super::serve::handle_parts(&cx, req.parts, body, guard));
+        let served = pin!(super::serve::handle_parts(
+            &cx, req.parts, body, guard, true
+        ));
         let Some(Ok(resp)) = watching_reads(&mut io, &mut buf, served).await else {
             // The client went away (the handler is dropped), or the
             // handler aborted the connection.
@@ -274,7 +276,16 @@ pub fn fuzz_head(data: &[u8]) {
             };
             let mut out = Vec::new();
             let length = Some(encode::BodyLength::Known(body as u64));
-            if encode::head(&mut out, http::StatusCode::OK, &mut headers, length, x).is_ok() {
+            if encode::head(
+                &mut out,
+                http::StatusCode::OK,
+                &mut headers,
+                None,
+                length,
+                x,
+            )
+            .is_ok()
+            {
                 assert!(out.ends_with(b"\r\n\r\n"));
             }
         }

@@ -25,18 +25,20 @@ use std::time::Duration;
 
 /// Runs one request through the config current now: TLS pre-route checks,
 /// then the socket's server with panics turned into 500s. `body` makes the
-/// request body from the server's `read_timeout`.
+/// request body from the server's `read_timeout`; `own_writer`: bellhop's
+/// own HTTP/1.1 writer writes the response (`Cx::own_writer`).
 pub(crate) async fn route(
     shared: &Shared,
     socket_id: u64,
     info: &ConnInfo,
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
+    own_writer: bool,
 ) -> Result<super::Response, Abort> {
     let Some(instance) = shared.current() else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
     };
-    let r = route_on(&instance, socket_id, info, parts, body).await;
+    let r = route_on(&instance, socket_id, info, parts, body, own_writer).await;
     // The last request of a replaced config would free it here, on a
     // worker: hand that work to a background thread instead.
     if let Some(last) = Arc::into_inner(instance) {
@@ -102,6 +104,7 @@ fn route_on<'a>(
     info: &'a ConnInfo,
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
+    own_writer: bool,
 ) -> Serving<'a, impl Future<Output = Result<super::Response, Abort>> + 'a> {
     let answered = |r| Serving::Answered { response: Some(r) };
     let Some(server) = instance.server_for(socket_id) else {
@@ -119,7 +122,8 @@ fn route_on<'a>(
     server.alias_filter.apply(&mut parts.headers);
     let s = &server.settings;
     let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
-    let cx = super::Cx::new(parts, body, info, server);
+    let mut cx = super::Cx::new(parts, body, info, server);
+    cx.own_writer = own_writer;
     let deadline = s
         .write_timeout
         .map(|t| tokio::time::Instant::from_std(cx.start) + t);

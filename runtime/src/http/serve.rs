@@ -451,19 +451,21 @@ fn handle(
     guard: ActiveGuard,
 ) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + '_ {
     let (parts, body) = req.into_parts();
-    handle_parts(cx, parts, move |t| ReqBody::incoming(body, t), guard)
+    handle_parts(cx, parts, move |t| ReqBody::incoming(body, t), guard, false)
 }
 
 /// Answers one request of the connection `cx`: framing checks, then
 /// [`route`], then what the connection adds (`Connection: close`,
 /// `Alt-Svc`). `body` makes the request body from the server's
-/// `read_timeout`. (Not an async fn: the checks are done before the
+/// `read_timeout`; `own_writer`: bellhop's own HTTP/1.1 writer writes the
+/// response (`Cx::own_writer`). (Not an async fn: the checks are done before the
 /// future is made, which then holds no `parts` beside `route`'s.)
 pub(crate) fn handle_parts<'c>(
     cx: &'c ConnCx,
     mut parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody + 'c,
     guard: ActiveGuard,
+    own_writer: bool,
 ) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + 'c {
     let close = match super::framing::check(&parts) {
         super::framing::Verdict::Refuse(status) => {
@@ -481,7 +483,7 @@ pub(crate) fn handle_parts<'c>(
             close_after
         }
     };
-    let routed = super::route::route(&cx.shared, cx.socket.id, &cx.info, parts, body);
+    let routed = super::route::route(&cx.shared, cx.socket.id, &cx.info, parts, body, own_writer);
     Either::Right(async move {
         let mut r = routed.await?;
         if close {

@@ -536,6 +536,12 @@ impl Server {
         }
     }
 
+    /// Whether requests are access-logged (a log reads the response's
+    /// fields).
+    pub fn logs_access(&self) -> bool {
+        self.access_log.is_some()
+    }
+
     /// The named route `invoke` refers to by index.
     pub fn named_route(&self, index: usize) -> Option<&RouteList> {
         self.named.get(index)

@@ -1,7 +1,7 @@
 //! bellhop's own HTTP/1.1 server (`http/h1`): the bytes of its answers
 //! (hyper's, byte for byte but the date), pipelining, the hand-over to
-//! hyper in the middle of a connection, and the header read timeout
-//! counted as Go counts it.
+//! hyper in the middle of a connection, the header read timeout
+//! counted as Go counts it, and an upstream's fields written as they came.
 
 use crate::hostile_support::raw_exchange;
 use crate::proxy_support::raw_backend;
@@ -239,4 +239,45 @@ async fn pipelined_requests_then_a_half_close_get_the_first_answer() {
     let got = read_all(&mut c).await;
     assert_eq!(got.matches("\r\n\r\nslow").count(), 1, "{got}");
     assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+}
+
+/// An upstream's fields reach the client as it sent them (names in their
+/// case, its hop-by-hop lines left out, `Via` after them) where nothing
+/// reads them on the way; through the map (names lowered) for a HEAD and
+/// where `header_down` changes them. The same fields either way.
+#[tokio::test]
+async fn proxied_fields_go_as_they_came_where_nothing_reads_them() {
+    let up = upstream(
+        b"HTTP/1.1 200 OK\r\nServer: up\r\nConnection: keep-alive\r\nX-Mixed:  A \r\n\
+        Keep-Alive: timeout=5\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 2\r\n\r\nok",
+        0,
+    )
+    .await;
+    let proxy = |extra| crate::proxy_support::proxy(&[up], extra);
+    let s = start_routes(json!([{"handle": [proxy(json!({}))]}]));
+    let got = exchange(
+        s.addr,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let date = "Thu, 01 Jan 1970 00:00:00 GMT";
+    let raw = |extra: &str| {
+        format!("HTTP/1.1 200 OK\r\nServer: up\r\nX-Mixed:  A \r\nDate: {date}\r\nContent-Length: 2\r\nvia: 1.1 bellhop\r\n{extra}\r\nok")
+    };
+    let mapped = |extra: &str| {
+        format!("HTTP/1.1 200 OK\r\nserver: up\r\nx-mixed: A\r\ndate: {date}\r\ncontent-length: 2\r\nvia: 1.1 bellhop\r\n{extra}\r\n")
+    };
+    assert_eq!(
+        got,
+        format!("{}{}{}", raw(""), mapped(""), raw("connection: close\r\n"))
+    );
+    let ops = json!({"headers": {"response": {"set": {"X-Down": ["1"]}}}});
+    let s = start_routes(json!([{"handle": [proxy(ops)]}]));
+    let got = exchange(
+        s.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let want = mapped("x-down: 1\r\n").replace("\r\n\r\n", "\r\nconnection: close\r\n\r\nok");
+    assert_eq!(got, want);
 }

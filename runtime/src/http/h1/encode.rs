@@ -3,8 +3,11 @@
 //! whichever of the two served it: lowercase names in the handler's order,
 //! the framing chosen from the headers and the body's size, `date` added
 //! when missing, `connection: close` when the connection ends after it.
+//! An upstream's fields kept as they came ([`RawFields`]) go first, as
+//! they are, when they frame the body as it is; else they join the map.
 
 use crate::http::handlers::reverse_proxy::headers::{contains_token, lists_token};
+use crate::http::raw_fields::RawFields;
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRAILER, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
@@ -41,13 +44,15 @@ pub(crate) struct Exchange {
     pub te_trailers: bool,
 }
 
-/// Appends the head of a response to `dst`. `Err` when the handler's
-/// headers cannot frame the body (an unparsable `content-length` for a
-/// body of unknown size, or two that differ), as hyper refuses them.
+/// Appends the head of a response to `dst`: `raw`'s fields, then the
+/// map's. `Err` when the handler's headers cannot frame the body (an
+/// unparsable `content-length` for a body of unknown size, or two that
+/// differ), as hyper refuses them.
 pub(crate) fn head(
     dst: &mut Vec<u8>,
     mut status: StatusCode,
     headers: &mut HeaderMap,
+    mut raw: Option<RawFields>,
     mut body: Option<BodyLength>,
     x: Exchange,
 ) -> Result<Head, ()> {
@@ -58,13 +63,27 @@ pub(crate) fn head(
         // hyper cannot send a 1xx as the response: it sends a 500.
         (status, body, last) = (StatusCode::INTERNAL_SERVER_ERROR, None, true);
         headers.clear();
+        raw = None;
     }
+    let raw = raw.and_then(|r| match frames(&r, status, body, x.head_request) {
+        true => Some(r),
+        false => {
+            r.into_map(headers);
+            None
+        }
+    });
     if !x.keep_alive {
         close(headers);
     }
     let start = dst.len();
     status_line(dst, status);
     let mut f = Fields::default();
+    if let Some(r) = &raw {
+        r.write(dst);
+        f.framing = Some(Framing::Length(r.length()));
+        f.wrote_len = true;
+        f.wrote_date = r.has_date();
+    }
     let fields = f.write(dst, headers, body, status, x.head_request);
     if fields.is_err() {
         dst.truncate(start);
@@ -73,6 +92,14 @@ pub(crate) fn head(
     last |= f.close;
     let framing = finish(dst, &mut f, body, status, x.head_request);
     Ok(Head { framing, last })
+}
+
+/// Whether fields kept as they came frame the body as it is: their
+/// `Content-Length` is its length, and a length is sent (not for a HEAD,
+/// a 204 or a 304). (An empty body's length is written last, as hyper
+/// writes it: through the map.)
+fn frames(raw: &RawFields, status: StatusCode, body: Option<BodyLength>, head: bool) -> bool {
+    body == Some(BodyLength::Known(raw.length())) && !head && can_have_length(status)
 }
 
 /// hyper's `enforce_version` for HTTP/1.1 when keep-alive is off: a

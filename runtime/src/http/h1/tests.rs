@@ -271,3 +271,93 @@ async fn a_body_short_of_its_length_is_sent_and_the_connection_ends() {
         "HTTP/1.1 200 OK\r\ncontent-length: 7\r\ndate: D\r\n\r\nhello"
     );
 }
+
+/// What we write for `request` answered by a response whose fields `raw`
+/// are kept as they came (with one `content-length` of `length`), and
+/// `added` after them in its map.
+async fn by_us_raw(
+    request: &str,
+    status: u16,
+    raw: &[(&str, &str)],
+    length: u64,
+    added: &[(&str, &str)],
+    k: Kind,
+) -> String {
+    let mut head = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for (n, v) in raw {
+        head.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+    }
+    let end = head.len();
+    head.extend_from_slice(b"\r\n");
+    let mut fields = crate::http::raw_fields::RawFields::new(Bytes::from(head), 17..end).unwrap();
+    fields.set_length(length);
+    if raw.iter().any(|(n, _)| *n == "date") {
+        fields.set_date();
+    }
+    let mut r = response(status, &[], k);
+    for (n, v) in added {
+        let name = http::HeaderName::from_bytes(n.as_bytes()).unwrap();
+        r.headers_mut().append(name, v.parse().unwrap());
+    }
+    r.extensions_mut().insert(fields);
+    let mut buf = BytesMut::from(request);
+    let req = head::parse(&mut buf, 16 << 10, &mut Vec::new(), &mut Default::default()).unwrap();
+    let x = Exchange {
+        head_request: req.parts.method == http::Method::HEAD,
+        keep_alive: req.keep_alive,
+        te_trailers: false,
+    };
+    let (mut wire, mut out) = (Vec::new(), Vec::new());
+    let _ = super::write::response(&mut wire, &mut out, r, x).await;
+    undated(&wire)
+}
+
+/// Header fields of a test case.
+type Pairs = &'static [(&'static str, &'static str)];
+
+/// Fields kept as they came are written as the same fields in the map
+/// would be, whether they go as they are (their length is the body's) or
+/// join the map first (a HEAD, a 204 or 304, another length, a stream).
+#[tokio::test]
+async fn fields_kept_as_they_came_write_what_the_map_would() {
+    const CL5: Pairs = &[("server", "up"), ("content-length", "5"), ("x-a", "1")];
+    const DATED: Pairs = &[
+        ("date", "Thu, 01 Jan 1970 00:00:00 GMT"),
+        ("content-length", "5"),
+    ];
+    const CL0: Pairs = &[("content-length", "0"), ("x-a", "1")];
+    const VIA: Pairs = &[("via", "1.1 bellhop")];
+    // What is added after them: never a name among them.
+    const MORE: Pairs = &[("via", "1.1 b"), ("connection", "close"), ("alt-svc", "h3")];
+    #[rustfmt::skip]
+    let cases: &[(&str, u16, Pairs, u64, Pairs, Kind)] = &[
+        (GET, 200, CL5, 5, VIA, Kind::Full("hello")),
+        (GET, 200, CL5, 5, MORE, Kind::Full("hello")),
+        (GET, 404, DATED, 5, &[], Kind::Full("hello")),
+        (CLOSE, 200, CL5, 5, VIA, Kind::Full("hello")),
+        (GET, 200, CL0, 0, VIA, Kind::Empty),
+        (GET, 200, CL5, 5, VIA, Kind::Stream(&["hello"])),
+        (GET, 200, CL5, 5, VIA, Kind::Full("hell")),
+        (HEAD, 200, CL5, 5, VIA, Kind::Empty),
+        (GET, 204, CL0, 0, VIA, Kind::Empty),
+        (GET, 304, CL5, 5, VIA, Kind::Empty),
+        (GET, 100, CL5, 5, VIA, Kind::Full("hello")),
+    ];
+    for (i, (req, status, raw, length, added, kind)) in cases.iter().enumerate() {
+        let all: &'static [(&str, &str)] = Box::leak([*raw, *added].concat().into_boxed_slice());
+        let want = by_us(req, *status, all, *kind).await;
+        let got = by_us_raw(req, *status, raw, *length, added, *kind).await;
+        assert_eq!(
+            got, want,
+            "case {i}: {req:?} {status} {raw:?} {added:?} {kind:?}"
+        );
+    }
+    // The lines go as they came (names in their case) when they frame
+    // the body, and through the map otherwise.
+    const CASED: Pairs = &[("Server", "up"), ("Content-Length", "5")];
+    let got = by_us_raw(GET, 200, CASED, 5, VIA, Kind::Full("hello")).await;
+    let want = "Server: up\r\nContent-Length: 5\r\nvia: 1.1 bellhop\r\ndate: D\r\n\r\nhello";
+    assert_eq!(got, format!("HTTP/1.1 200 OK\r\n{want}"));
+    let got = by_us_raw(HEAD, 200, CASED, 5, VIA, Kind::Empty).await;
+    assert!(got.contains("\r\nserver: up\r\n"), "{got}");
+}

@@ -13,6 +13,7 @@
 //! the tests can give hyper and this writer the same one.
 
 use super::encode::{self, BodyLength, Exchange, Framing};
+use crate::http::raw_fields::RawFields;
 use bytes::Bytes;
 use http::HeaderName;
 use std::io::IoSlice;
@@ -49,8 +50,9 @@ where
         )
     };
     out.clear();
+    let raw = parts.extensions.remove::<RawFields>();
     let head =
-        encode::head(out, parts.status, &mut parts.headers, length, x).map_err(|()| Broken)?;
+        encode::head(out, parts.status, &mut parts.headers, raw, length, x).map_err(|()| Broken)?;
     let mut framing = head.framing;
     let whole = if framing == Framing::Length(0) {
         Ok(())

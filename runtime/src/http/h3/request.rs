@@ -48,9 +48,14 @@ pub(super) async fn serve(
     let (parts, ()) = req.into_parts();
     let head = parts.method == http::Method::HEAD;
     let body = RecvBody::new(recv, &parts.headers);
-    let response = route(&shared, socket_id, &info, parts, |t| {
-        ReqBody::stream(body, t)
-    })
+    let response = route(
+        &shared,
+        socket_id,
+        &info,
+        parts,
+        |t| ReqBody::stream(body, t),
+        false,
+    )
     .await;
     let Ok(response) = response else {
         send.stop_stream(Code::H3_REQUEST_CANCELLED);

@@ -12,11 +12,13 @@
 //! Code map (`reverse_proxy/`): `config` (JSON model), `upstreams` (hosts
 //! pool, dial addresses), `selection`, `health` (active and passive),
 //! `transport_http` + `http_config` + `dial` + `forward_proxy` + `stream` +
-//! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange) + `direct`
-//! (its head written straight from the client's fields),
-//! `transport_fastcgi` + `fastcgi`, `headers`, `prepare` (the upstream
-//! request and its body), `respond` (round trips, finishing responses,
-//! upgrades), `tunnel` (an upgrade's two sides copied both ways),
+//! `tls` + `pool` + `send` + `h1` (our own HTTP/1.1 exchange; `h1/parse`
+//! its response heads, whose fields stay as they came where nothing reads
+//! them before the client's writer) + `direct` (its head written straight
+//! from the client's fields), `transport_fastcgi` + `fastcgi`, `headers`,
+//! `prepare` (the upstream request and its body), `respond` (round
+//! trips), `finalize` (the client's response made from the upstream's),
+//! `tunnel` (an upgrade's two sides copied both ways),
 //! `response_body` (`flush_interval`, gzip decoding),
 //! `handle_response`, `dynamic` + `resolver` (DNS), `placeholders`,
 //! `provision`.
@@ -26,6 +28,7 @@ mod dial;
 mod direct;
 mod dynamic;
 mod fastcgi;
+mod finalize;
 mod forward_proxy;
 mod h1;
 mod handle_response;

@@ -16,29 +16,37 @@
 //! the last transfer coding is; else `Content-Length` (several must agree);
 //! else up to the close. Interim 1xx responses are skipped, as hyper's
 //! client skips them; a 101 is final (the proxy answers a 101 to a
-//! request that asked no upgrade as Caddy does) and closes the connection. A connection is reused only when both sides keep it
-//! alive and the body was read to its exact end.
+//! request that asked no upgrade as Caddy does) and closes the
+//! connection. A connection is reused only when both sides keep it alive
+//! and the body was read to its exact end.
+//!
+//! The response's fields go into a map, or stay as they came
+//! ([`RawFields`], see [`Keep`]) for the client's writer where nothing
+//! reads them on the way (`parse`).
 
 pub mod body;
 mod fields;
+mod parse;
+#[cfg(test)]
+mod raw_tests;
 #[cfg(test)]
 mod tests;
 
 use super::direct::HeadFields;
 use super::stream::UpStream;
 use crate::http::h1::names::Names;
+use crate::http::raw_fields::RawFields;
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
 use std::future::poll_fn;
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncWriteExt, ReadBuf};
 use tokio::sync::OwnedSemaphorePermit;
 
 pub use body::H1Body;
-use fields::Noted;
+use parse::{parse_head, Parsed};
 
 /// hyper's default cap on a response head (`max_buf_size`).
 pub const DEFAULT_MAX_HEAD: usize = 8192 + 4096 * 100;
@@ -161,22 +169,41 @@ impl H1Conn {
 pub struct Head {
     pub status: StatusCode,
     pub version: Version,
+    /// The fields, but those kept in `raw`.
     pub headers: HeaderMap,
+    /// The fields as they came, when they can go to the client so.
+    pub raw: Option<RawFields>,
     pub framing: body::Framing,
     pub keep_alive: bool,
 }
 
-/// Sends one request (its body in memory) and reads the response head.
-/// `drop_hop`: the hop-by-hop fields the proxy removes from the response
-/// are not put in its map (nothing reads them before; see
-/// [`fields::Noted::note`]).
+/// What becomes of a response head's fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// All go into the map.
+    All,
+    /// The hop-by-hop fields the proxy removes from the response are left
+    /// out of the map (nothing reads them before; see
+    /// [`fields::Noted::note`]).
+    NoHop,
+    /// As `NoHop`, and kept as they came ([`RawFields`]) where the head
+    /// allows it: nothing reads them before the client's writer.
+    Raw,
+    /// As `Raw`, but for a `Content-Encoding: gzip` answer, which is
+    /// decoded (and its fields changed) on the way: the transport asked
+    /// for gzip on the client's behalf (`compression`).
+    RawUnlessGzip,
+}
+
+/// Sends one request (its body in memory) and reads the response head,
+/// its fields kept as `keep` says.
 pub async fn exchange<F: HeadFields + ?Sized>(
     mut conn: Box<H1Conn>,
     method: &Method,
     uri: &http::Uri,
     fields: &F,
     body: Bytes,
-    drop_hop: bool,
+    keep: Keep,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
     write_head(&mut conn.head, method, uri, fields, body.len());
     if !body.is_empty() && body.len() <= INLINE_BODY {
@@ -199,7 +226,7 @@ pub async fn exchange<F: HeadFields + ?Sized>(
                 &mut conn.names,
                 &mut conn.spans,
                 conn.limits.max_head,
-                drop_hop,
+                keep,
             )?,
         };
         if let Some(head) = parsed {
@@ -223,10 +250,22 @@ pub async fn exchange<F: HeadFields + ?Sized>(
     let Parsed {
         status,
         version,
-        headers,
+        mut headers,
+        raw,
         noted,
     } = head;
     let framing = noted.framing(method, status)?;
+    // Kept as they came only when they frame the body as it is (not for
+    // a HEAD, say), and a length may be sent.
+    let sized = framing == body::Framing::Length(raw.as_ref().map_or(0, RawFields::length));
+    let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let raw = raw.and_then(|r| match sized && !bodiless {
+        true => Some(r),
+        false => {
+            r.into_map(&mut headers);
+            None
+        }
+    });
     // Both framings at once: the sender must close (RFC 9112, 6.1).
     let both = noted.coded && noted.has_length();
     // A 101 (to a request that asked no upgrade: those go through hyper)
@@ -237,6 +276,7 @@ pub async fn exchange<F: HeadFields + ?Sized>(
         status,
         version,
         headers,
+        raw,
         framing,
         keep_alive,
     };
@@ -276,83 +316,4 @@ fn write_head<F: HeadFields + ?Sized>(
         w.extend_from_slice(b"\r\n");
     }
     w.extend_from_slice(b"\r\n");
-}
-
-/// A response head as parsed, before its framing is worked out.
-struct Parsed {
-    status: StatusCode,
-    version: Version,
-    headers: HeaderMap,
-    noted: Noted,
-}
-
-/// Parses a complete response head off the front of `buf`; `None` when
-/// more bytes are needed (`names`: the connection's last ones). With
-/// `drop_hop`, the hop-by-hop fields are left out of the map (but of a
-/// 101's).
-fn parse_head(
-    buf: &mut BytesMut,
-    names: &mut Names,
-    spans: &mut Vec<[u32; 4]>,
-    max: usize,
-    drop_hop: bool,
-) -> Result<Option<Parsed>, H1Error> {
-    // Uninitialised slots, and spans as u32: no 8 KiB of zeroes per head.
-    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut []);
-    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut resp,
-        buf,
-        &mut fields,
-    );
-    let max = max.min(1 << 30);
-    let too_large = || H1Error::Malformed(format!("head larger than {max} bytes"));
-    // As Go's MaxResponseHeaderBytes: a head past the limit fails whether
-    // it came whole or in parts.
-    let len = match parsed {
-        Ok(httparse::Status::Complete(n)) if n > max => return Err(too_large()),
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= max => return Err(too_large()),
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(H1Error::Malformed(e.to_string())),
-    };
-    let code = resp.code.unwrap_or(0);
-    let status =
-        StatusCode::from_u16(code).map_err(|_| H1Error::Malformed(format!("status {code}")))?;
-    let version = if resp.version == Some(0) {
-        Version::HTTP_10
-    } else {
-        Version::HTTP_11
-    };
-    let base = buf.as_ptr() as usize;
-    let at = |p: *const u8| (p as usize - base) as u32;
-    spans.clear();
-    spans.extend(resp.headers.iter().map(|f| {
-        let (ns, vs) = (at(f.name.as_ptr()), at(f.value.as_ptr()));
-        [ns, ns + f.name.len() as u32, vs, vs + f.value.len() as u32]
-    }));
-    let n = spans.len();
-    let raw = buf.split_to(len).freeze();
-    let mut headers = HeaderMap::with_capacity(n);
-    let mut noted = Noted::new();
-    let drop_hop = drop_hop && status != StatusCode::SWITCHING_PROTOCOLS;
-    for (i, &[ns, ne, vs, ve]) in spans.iter().enumerate() {
-        let name = names
-            .get(i, &raw[ns as usize..ne as usize])
-            .map_err(|_| H1Error::Malformed("invalid header name".into()))?;
-        let bytes = &raw[vs as usize..ve as usize];
-        // (httparse has checked the value's bytes, kept or not.)
-        if noted.note(&name, bytes) && drop_hop {
-            continue;
-        }
-        let value = HeaderValue::from_maybe_shared(raw.slice(vs as usize..ve as usize))
-            .map_err(|_| H1Error::Malformed(format!("invalid value of {name}")))?;
-        headers.append(name, value);
-    }
-    Ok(Some(Parsed {
-        status,
-        version,
-        headers,
-        noted,
-    }))
 }

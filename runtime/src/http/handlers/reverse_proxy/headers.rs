@@ -197,12 +197,28 @@ pub fn prepare_request(cx: &Cx<'_>, h: &mut HeaderMap, trusted: &[IpNet]) {
 
 /// `Via` for a message of `version`.
 pub fn via(version: http::Version) -> HeaderValue {
-    HeaderValue::from_static(match version {
-        http::Version::HTTP_10 => "1.0 bellhop",
-        http::Version::HTTP_2 => "2.0 bellhop",
-        http::Version::HTTP_3 => "3.0 bellhop",
-        _ => "1.1 bellhop",
-    })
+    // Constants: `from_static` checks its bytes when called at run time.
+    const V10: HeaderValue = HeaderValue::from_static("1.0 bellhop");
+    const V11: HeaderValue = HeaderValue::from_static("1.1 bellhop");
+    const V2: HeaderValue = HeaderValue::from_static("2.0 bellhop");
+    const V3: HeaderValue = HeaderValue::from_static("3.0 bellhop");
+    match version {
+        http::Version::HTTP_10 => V10,
+        http::Version::HTTP_2 => V2,
+        http::Version::HTTP_3 => V3,
+        _ => V11,
+    }
+}
+
+/// The `Via` field line (no CRLF) of a response from an upstream that
+/// spoke `version`.
+pub fn via_line(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "via: 1.0 bellhop",
+        http::Version::HTTP_2 => "via: 2.0 bellhop",
+        http::Version::HTTP_3 => "via: 3.0 bellhop",
+        _ => "via: 1.1 bellhop",
+    }
 }
 
 fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
@@ -261,6 +277,21 @@ fn forwarded(cx: &Cx<'_>, h: &mut HeaderMap, trusted_here: &[IpNet]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `Via` value and line name the same version.
+    #[test]
+    fn via_value_and_line_agree() {
+        use http::Version as V;
+        for (v, want) in [
+            (V::HTTP_10, "1.0"),
+            (V::HTTP_11, "1.1"),
+            (V::HTTP_2, "2.0"),
+            (V::HTTP_3, "3.0"),
+        ] {
+            assert_eq!(via(v), format!("{want} bellhop").as_str());
+            assert_eq!(via_line(v), format!("via: {want} bellhop"));
+        }
+    }
 
     fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
         let mut h = HeaderMap::new();

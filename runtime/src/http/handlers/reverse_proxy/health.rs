@@ -301,7 +301,7 @@ async fn request(
     for (k, v) in &a.headers {
         req.headers_mut().append(k.clone(), v.clone());
     }
-    t.send(conn, target, req, false)
+    t.send(conn, target, req, super::h1::Keep::All)
         .await
         .map_err(|e| e.to_string())
 }

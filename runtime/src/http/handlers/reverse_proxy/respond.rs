@@ -1,10 +1,10 @@
 //! One proxied exchange: sending the prepared request on a connection
 //! (its fields written straight from the client's where no try needs
 //! them in a map: `direct`), and finishing the upstream response for the
-//! client — passive health strikes, `handle_response` dispatch,
-//! hop-by-hop removal (trailers stay announced), `Via`, response header
-//! operations, response buffering, `flush_interval`, and protocol
-//! upgrades (in `tunnel`): when the upstream answers 101 the client gets
+//! client — passive health strikes, `handle_response` dispatch, then
+//! `finalize` (hop-by-hop removal, `Via`, response header operations,
+//! response buffering, `flush_interval`) and protocol upgrades (in
+//! `tunnel`): when the upstream answers 101 the client gets
 //! the 101 too (an HTTP/2 client's extended CONNECT, RFC 8441, gets 200),
 //! and once both sides have switched a task copies bytes both ways until
 //! either side closes or `stream_timeout` elapses; when the config is
@@ -19,10 +19,10 @@
 //! alone; the hints are dropped, not merged into it.
 
 use super::direct::Direct;
+use super::h1::Keep;
 use super::handle_response::ResponseMatcher;
-use super::headers::{strip_hop, via};
 use super::health::Passive;
-use super::prepare::{buffer, Prepared};
+use super::prepare::Prepared;
 use super::response_body::FlushPolicy;
 use super::send::Route;
 use super::transport_http::{HttpTransport, RtError};
@@ -30,16 +30,11 @@ use super::tunnel::Tunnels;
 use super::upstreams::{DialAddr, Upstream};
 use super::{ReverseProxy, Transport};
 use crate::error::HttpError;
-use crate::http::body::BoxError;
 use crate::http::handlers::header_ops::HeaderOps;
 use crate::http::{Body, Cx, Flow};
 use crate::util::IpNet;
-use bytes::Bytes;
 use http::{StatusCode, Uri};
-use http_body::Frame;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// What responses and `copy_response` need from the handler.
@@ -149,9 +144,7 @@ pub async fn round_trip(
                     error: classify(&e),
                     response: false,
                 })?;
-            // Nothing reads the response's hop-by-hop fields before
-            // `finalize` removes them.
-            let drop_hop = h.handle_response.is_empty() && !h.shared.response_placeholders;
+            let keep = keep_fields(h, cx);
             let route = match direct {
                 true => t.route(conn, Direct::new(cx)),
                 false => Route::Map(conn),
@@ -163,7 +156,7 @@ pub async fn round_trip(
                     }
                     let uri = origin_form(&p.uri);
                     let body = p.body().into_bytes();
-                    let sent = t.send_direct(own, addr, &p.method, &uri, &mut f, body, drop_hop);
+                    let sent = t.send_direct(own, addr, &p.method, &uri, &mut f, body, keep);
                     sent.await
                 }
                 Route::Map(conn) => {
@@ -176,9 +169,9 @@ pub async fn round_trip(
                     *req.uri_mut() = origin_form(&p.uri);
                     *req.headers_mut() = headers;
                     if h.shared.flush == FlushPolicy::Immediate {
-                        send_detached(t, conn, addr, req, drop_hop).await
+                        send_detached(t, conn, addr, req, keep).await
                     } else {
-                        t.send(conn, addr, req, drop_hop).await
+                        t.send(conn, addr, req, keep).await
                     }
                 }
             };
@@ -231,6 +224,25 @@ pub async fn round_trip(
     Ok(finish(h, cx, resp).await)
 }
 
+/// What becomes of the response's fields: all in the map for
+/// `handle_response` and the response placeholders; kept as they came
+/// where nothing reads them before the client's writer (no `header_down`,
+/// no `retry_match` on the response, nothing after the handler:
+/// `Cx::fields_unread`); else the map, without the hop-by-hop fields
+/// `finalize` removes.
+fn keep_fields(h: &ReverseProxy, cx: &Cx<'_>) -> Keep {
+    if !h.handle_response.is_empty() || h.shared.response_placeholders {
+        return Keep::All;
+    }
+    match h.shared.response_ops.is_empty()
+        && h.retry.response_matchers.is_none()
+        && cx.fields_unread()
+    {
+        true => Keep::Raw,
+        false => Keep::NoHop,
+    }
+}
+
 /// The upstream request's fields for one try, in a map: the prepared ones
 /// (taken by a lone try, copied when another may follow), with `Host` as
 /// the TLS transport sets it and the `header_up` operations applied.
@@ -269,10 +281,10 @@ async fn send_detached(
     conn: super::transport_http::Conn,
     addr: &DialAddr,
     req: http::Request<super::prepare::UpBody>,
-    drop_hop: bool,
+    keep: Keep,
 ) -> Result<http::Response<Body>, RtError> {
     let (t, addr) = (t.clone(), addr.clone());
-    tokio::spawn(async move { t.send(conn, &addr, req, drop_hop).await })
+    tokio::spawn(async move { t.send(conn, &addr, req, keep).await })
         .await
         .map_err(|e| RtError::Other(format!("upstream round trip: {e}")))?
 }
@@ -314,89 +326,4 @@ async fn finish(h: &ReverseProxy, cx: &mut Cx<'_>, mut resp: http::Response<Body
         return Flow::Routes(i);
     }
     Flow::Respond(h.shared.finalize(cx, resp).await)
-}
-
-impl Shared {
-    /// Makes the client's response from the upstream's.
-    pub async fn finalize(
-        &self,
-        cx: &mut Cx<'_>,
-        mut resp: http::Response<Body>,
-    ) -> crate::http::Response {
-        // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
-        cx.omit_server = true;
-        if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return super::tunnel::switch_protocols(self, cx, resp);
-        }
-        let version = resp.version();
-        let h = resp.headers_mut();
-        strip_hop(h, false);
-        h.append(http::header::VIA, via(version));
-        if !self.response_ops.is_empty()
-            && self
-                .response_require
-                .as_ref()
-                .is_none_or(|r| r.matches(cx, resp.status(), resp.headers()))
-        {
-            self.response_ops.apply(cx, resp.headers_mut());
-        }
-        let policy = self.flush.for_response(
-            resp.headers(),
-            http_body::Body::size_hint(resp.body()).exact(),
-        );
-        if self.response_buffers != 0 {
-            let (parts, body) = resp.into_parts();
-            let body = match Box::pin(buffer(body, self.response_buffers)).await {
-                Ok((head, None)) => Body::from_bytes(head),
-                Ok((head, Some(rest))) => Body::stream(Chain {
-                    head: Some(head),
-                    rest,
-                }),
-                Err(e) => Body::stream(ErrBody(Some(e))),
-            };
-            resp = http::Response::from_parts(parts, body);
-        }
-        if self.verbose {
-            tracing::debug!(status = resp.status().as_u16(), flush = ?policy, "wrote upstream response header");
-        }
-        *resp.version_mut() = http::Version::HTTP_11;
-        resp.map(|b| policy.apply(b, self.verbose))
-    }
-}
-
-/// A body that fails at once (an upstream body that broke while
-/// buffering).
-pub struct ErrBody(pub Option<BoxError>);
-
-impl http_body::Body for ErrBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.0.take().map(Err))
-    }
-}
-
-/// A buffered head followed by the rest of a response body.
-pub struct Chain {
-    pub head: Option<Bytes>,
-    pub rest: Body,
-}
-
-impl http_body::Body for Chain {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if let Some(h) = self.head.take() {
-            return Poll::Ready(Some(Ok(Frame::data(h))));
-        }
-        Pin::new(&mut self.rest).poll_frame(cx)
-    }
 }

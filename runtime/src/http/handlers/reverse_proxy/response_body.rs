@@ -48,6 +48,16 @@ pub enum FlushPolicy {
     Every(Duration),
 }
 
+/// Whether a `Content-Type` is `text/event-stream`: the media type's
+/// bytes, compared as they are (no check of the whole value as a string
+/// first).
+pub fn is_event_stream(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b';')
+        .next()
+        .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"text/event-stream"))
+}
+
 impl FlushPolicy {
     /// From the handler's `flush_interval`.
     pub fn new(d: SignedDuration) -> Self {
@@ -63,14 +73,9 @@ impl FlushPolicy {
     /// The interval for one response (Caddy's `flushInterval`): immediate
     /// for server-sent events and bodies without a known length.
     pub fn for_response(self, headers: &HeaderMap, exact_len: Option<u64>) -> Self {
-        // The media type's bytes, compared as they are: no check of the
-        // whole value as a string first.
-        let sse = headers.get(http::header::CONTENT_TYPE).is_some_and(|v| {
-            v.as_bytes()
-                .split(|b| *b == b';')
-                .next()
-                .is_some_and(|t| t.trim_ascii().eq_ignore_ascii_case(b"text/event-stream"))
-        });
+        let sse = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| is_event_stream(v.as_bytes()));
         let unknown = exact_len.is_none() && !headers.contains_key(http::header::CONTENT_LENGTH);
         if sse || unknown {
             FlushPolicy::Immediate

@@ -10,7 +10,7 @@
 
 use super::direct::{Direct, HeadFields};
 use super::forward_proxy::ForwardProxy;
-use super::h1::{self, H1Body, H1Conn, H1Error};
+use super::h1::{self, H1Body, H1Conn, H1Error, Keep};
 use super::pool::{HyperSender, IdleConns, PooledBody, Sender};
 use super::prepare::UpBody;
 use super::response_body::{decode_response, request_gzip};
@@ -34,12 +34,12 @@ impl HttpTransport {
         conn: Conn,
         addr: &'a DialAddr,
         req: http::Request<UpBody>,
-        drop_hop: bool,
+        keep: Keep,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let Conn { sender, origin } = conn;
         match sender {
             Sender::Own(c) if self.own_covers(&req) => {
-                Either::Left(self.send_own(c, origin, addr, req, drop_hop))
+                Either::Left(self.send_own(c, origin, addr, req, keep))
             }
             // hyper's futures are large: boxed, the common path's stays small.
             other => Either::Right(Box::pin(self.send_hyper(other, origin.idle, addr, req))),
@@ -91,7 +91,7 @@ impl HttpTransport {
         origin: Origin,
         addr: &'a DialAddr,
         mut req: http::Request<UpBody>,
-        drop_hop: bool,
+        keep: Keep,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         let formed = self.h1_form(&mut req, addr);
         let (closing, gzip) = self.closing_and_gzip(&mut req);
@@ -103,7 +103,7 @@ impl HttpTransport {
                 closing,
                 gzip,
                 replayable: replayable(&parts.method, &parts.headers),
-                drop_hop,
+                keep: raw_unless_gzip(keep, gzip),
             };
             let r = self.send_fields(
                 c,
@@ -148,14 +148,15 @@ impl HttpTransport {
         uri: &'a Uri,
         fields: &'a mut Direct<'_>,
         body: Bytes,
-        drop_hop: bool,
+        keep: Keep,
     ) -> impl Future<Output = Result<http::Response<Body>, RtError>> + Send + 'a {
         fields.close |= !self.keepalive;
+        let gzip = fields.ask_gzip(self.compression);
         let x = Exchange {
             closing: fields.close,
-            gzip: fields.ask_gzip(self.compression),
+            gzip,
             replayable: replayable(method, fields.client()),
-            drop_hop,
+            keep: raw_unless_gzip(keep, gzip),
         };
         self.send_fields(own.c, own.origin, addr, method, uri, &*fields, body, x)
     }
@@ -178,7 +179,7 @@ impl HttpTransport {
         // make the future hold two).
         let (mut c, mut retried) = (c, false);
         let (head, c) = loop {
-            let fut = h1::exchange(c, method, uri, fields, body.clone(), x.drop_hop);
+            let fut = h1::exchange(c, method, uri, fields, body.clone(), x.keep);
             match self.timed(fut).await {
                 Err(RtError::H1(H1Error::Stale)) if !retried && x.replayable => {
                     c = Box::pin(self.redial(addr, &origin)).await?;
@@ -197,6 +198,9 @@ impl HttpTransport {
         *resp.status_mut() = head.status;
         *resp.version_mut() = head.version;
         *resp.headers_mut() = head.headers;
+        if let Some(raw) = head.raw {
+            resp.extensions_mut().insert(raw);
+        }
         Ok(if x.gzip { decode_response(resp) } else { resp })
     }
 
@@ -282,13 +286,21 @@ pub enum Route<'c> {
 
 /// How one of our own exchanges goes: whether the request closes its
 /// connection, asks for gzip on the transport's behalf, may be sent again
-/// on a new connection, and needs the response's hop-by-hop fields.
+/// on a new connection, and what becomes of the response's fields.
 struct Exchange {
     closing: bool,
     gzip: bool,
     replayable: bool,
-    /// The response's hop-by-hop fields are not needed (`h1::exchange`).
-    drop_hop: bool,
+    keep: Keep,
+}
+
+/// `keep`, but the fields of a gzip answer, when gzip was asked for on
+/// the client's behalf, go into the map (it is decoded on the way).
+fn raw_unless_gzip(keep: Keep, gzip: bool) -> Keep {
+    match (keep, gzip) {
+        (Keep::Raw, true) => Keep::RawUnlessGzip,
+        _ => keep,
+    }
 }
 
 /// Go's `isReplayable` for a request whose body is in memory: safe to

@@ -2,12 +2,21 @@
 //! noted field by field as the head is parsed: `Content-Length`,
 //! `Transfer-Encoding` and `Connection`. The framing and keep-alive rules
 //! then need no lookup in the header map, and the hop-by-hop fields the
-//! proxy would remove anyway need not enter it ([`Noted::note`]).
+//! proxy would remove anyway need not enter it ([`Noted::note`]). Where
+//! nothing reads the fields before the client's writer, [`Lines`] keeps
+//! them as they came, as [`RawFields`].
 
+use super::super::response_body::is_event_stream;
 use super::body::{Chunk, Framing};
 use super::H1Error;
-use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+use crate::http::raw_fields::RawFields;
+use bytes::Bytes;
+use http::header::{
+    CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, DATE, TRAILER, TRANSFER_ENCODING,
+    VIA,
+};
 use http::{HeaderName, Method, StatusCode, Version};
+use std::ops::Range;
 
 /// The framing fields of one response head.
 pub struct Noted {
@@ -145,6 +154,61 @@ impl Noted {
             true => self.keep_alive,
             false => !self.close,
         }
+    }
+}
+
+/// A head's field lines being checked, one by one as they are noted,
+/// for writing as they came ([`RawFields`]).
+pub struct Lines {
+    raw: RawFields,
+    lengths: u8,
+    /// A gzip answer is decoded on the way.
+    gunzip: bool,
+}
+
+impl Lines {
+    /// The field lines `lines` of `head` (`gunzip`: a gzip answer is
+    /// decoded on the way); `None` for a head of 64 KiB or more.
+    pub fn new(head: Bytes, lines: Range<usize>, gunzip: bool) -> Option<Self> {
+        Some(Lines {
+            raw: RawFields::new(head, lines)?,
+            lengths: 0,
+            gunzip,
+        })
+    }
+
+    /// Checks the line `line` of the field `name: value` (`hop`: the
+    /// proxy removes it); `false` when the head cannot go as it came: a
+    /// line not ending in CRLF, `Transfer-Encoding`, `Trailer`, `Via`, a
+    /// `Connection` that names fields, a `Content-Length` that is not one
+    /// plain number, a `text/event-stream` (flushed as it comes), a gzip
+    /// answer to be decoded, or too many lines to leave out.
+    pub fn line(&mut self, name: &HeaderName, value: &[u8], hop: bool, line: Range<usize>) -> bool {
+        if !self.raw.ends_in_crlf(&line) {
+            return false;
+        }
+        match *name {
+            TRANSFER_ENCODING | TRAILER | VIA => return false,
+            CONNECTION if !hop => return false,
+            CONTENT_LENGTH => {
+                self.lengths += 1;
+                let n = value.iter().all(u8::is_ascii_digit).then(|| digits(value));
+                match n.flatten() {
+                    Some(n) if self.lengths == 1 => self.raw.set_length(n),
+                    _ => return false,
+                }
+            }
+            CONTENT_TYPE if is_event_stream(value) => return false,
+            CONTENT_ENCODING if self.gunzip && value.eq_ignore_ascii_case(b"gzip") => return false,
+            DATE => self.raw.set_date(),
+            _ => {}
+        }
+        !hop || self.raw.skip(line)
+    }
+
+    /// The lines, when one `Content-Length` was among them.
+    pub fn finish(self) -> Option<RawFields> {
+        (self.lengths == 1).then_some(self.raw)
     }
 }
 

@@ -6,13 +6,14 @@ use super::super::dial::{DialOpts, Raw};
 use super::super::pool::{IdleConns, PoolLimits, Sender};
 use super::super::stream::UpStream;
 use super::*;
+use http::HeaderValue;
 use http_body_util::BodyExt;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Our connection and the upstream's end of it.
-async fn pair() -> (Box<H1Conn>, TcpStream) {
+pub(super) async fn pair() -> (Box<H1Conn>, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
     let (s, _) = l.accept().await.unwrap();
@@ -46,20 +47,19 @@ async fn answered(
     wire: &[&[u8]],
     close: bool,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
-    answered_keeping(conn, up, method, wire, close, false).await
+    answered_keeping(conn, up, method, wire, close, Keep::NoHop).await
 }
 
-/// [`answered`], the response's hop-by-hop fields kept in its map when
-/// `keep_hop`.
-async fn answered_keeping(
+/// [`answered`], the response's fields kept as `keep` says.
+pub(super) async fn answered_keeping(
     conn: Box<H1Conn>,
     up: &mut TcpStream,
     method: &str,
     wire: &[&[u8]],
     close: bool,
-    keep_hop: bool,
+    keep: Keep,
 ) -> Result<(Head, Box<H1Conn>), H1Error> {
-    let (resp, _) = tokio::join!(get(conn, method, !keep_hop), async {
+    let (resp, _) = tokio::join!(get(conn, method, keep), async {
         read_request(up, 0).await;
         for (i, w) in wire.iter().enumerate() {
             if i > 0 {
@@ -81,15 +81,11 @@ fn pool() -> IdleConns {
     })
 }
 
-async fn get(
-    conn: Box<H1Conn>,
-    method: &str,
-    drop_hop: bool,
-) -> Result<(Head, Box<H1Conn>), H1Error> {
+async fn get(conn: Box<H1Conn>, method: &str, keep: Keep) -> Result<(Head, Box<H1Conn>), H1Error> {
     let m = Method::from_bytes(method.as_bytes()).unwrap();
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("up.example"));
-    exchange(conn, &m, &"/x".parse().unwrap(), &h, Bytes::new(), drop_hop).await
+    exchange(conn, &m, &"/x".parse().unwrap(), &h, Bytes::new(), keep).await
 }
 
 /// The whole body and trailers of `head` on `conn`, given back to `to`.
@@ -120,7 +116,7 @@ async fn writes_the_head_and_a_body_in_memory_in_one_go() {
     let uri = "/p?q=1".parse().unwrap();
     let sent = tokio::spawn(async move {
         let body = Bytes::from_static(b"hello");
-        exchange(conn, &Method::POST, &uri, &h, body, true).await
+        exchange(conn, &Method::POST, &uri, &h, body, Keep::NoHop).await
     });
     let req = read_request(&mut up, 5).await;
     assert_eq!(
@@ -268,11 +264,14 @@ async fn a_closed_idle_connection_is_seen_and_stale() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(conn.is_closed(), "the peer's close is seen from readiness");
     conn.set_reused();
-    assert!(matches!(get(conn, "GET", true).await, Err(H1Error::Stale)));
+    assert!(matches!(
+        get(conn, "GET", Keep::NoHop).await,
+        Err(H1Error::Stale)
+    ));
     let (conn, up) = pair().await;
     drop(up);
     assert!(matches!(
-        get(conn, "GET", true).await,
+        get(conn, "GET", Keep::NoHop).await,
         Err(H1Error::Closed | H1Error::Io(_))
     ));
 }
@@ -295,7 +294,7 @@ async fn malformed_answers_are_errors() {
     }
     let (mut conn, mut up) = pair().await;
     conn.limits.max_head = 8192;
-    let (resp, _) = tokio::join!(get(conn, "GET", true), async {
+    let (resp, _) = tokio::join!(get(conn, "GET", Keep::NoHop), async {
         read_request(&mut up, 0).await;
         up.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
         let _ = up.write_all(&[b'x'; 9000]).await;
@@ -351,7 +350,7 @@ async fn hop_fields_frame_and_close_without_entering_the_map() {
     assert_eq!(head.framing, body::Framing::Chunked(body::Chunk::Size));
     assert!(!head.keep_alive, "Connection: close, though not in the map");
     let (conn, mut up) = pair().await;
-    let (head, _) = answered_keeping(conn, &mut up, "GET", wire, false, true)
+    let (head, _) = answered_keeping(conn, &mut up, "GET", wire, false, Keep::All)
         .await
         .unwrap();
     assert_eq!(head.headers.len(), 7, "{:?}", head.headers);
