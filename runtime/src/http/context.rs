@@ -35,8 +35,10 @@ pub struct Cx<'a> {
     pub regexp: Vec<(String, String)>,
     pub hooks: Vec<&'a dyn Handler>,
     pub groups: Vec<&'a str>,
-    pub error: Option<HttpError>,
-    pub file_match: Option<FileMatch>,
+    /// The error being handled (boxed: most requests have none, and the
+    /// context is moved with each request's future).
+    pub error: Option<Box<HttpError>>,
+    pub file_match: Option<Box<FileMatch>>,
     pub auth_user: Option<String>,
     /// Extra access-log fields (`log_append`).
     pub log_fields: Vec<(Box<str>, String)>,

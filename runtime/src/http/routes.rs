@@ -188,7 +188,7 @@ pub async fn run<'a>(list: &'a RouteList, cx: &mut Cx<'a>) -> Result<Option<Resp
                 let Some(errors) = unwind(&mut frame, &mut parents) else {
                     return Err(e);
                 };
-                cx.error = Some(e);
+                cx.error = Some(Box::new(e));
                 parents.clear();
                 frame = Frame::new(errors, None, 0);
             }

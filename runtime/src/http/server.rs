@@ -252,7 +252,7 @@ impl Server {
         let orig = cx.orig_uri.clone();
         cx.set_uri(orig);
         let status = e.status;
-        cx.error = Some(e);
+        cx.error = Some(Box::new(e));
         let Some(errors) = &self.errors else {
             return status_response(status);
         };

@@ -180,12 +180,12 @@ impl Matcher for MatchFile {
         let Some((c, kind)) = self.pick(cx)? else {
             return Ok(false);
         };
-        cx.file_match = Some(FileMatch {
+        cx.file_match = Some(Box::new(FileMatch {
             relative: c.relative,
             absolute: c.absolute,
             kind,
             remainder: c.remainder,
-        });
+        }));
         Ok(true)
     }
 }

@@ -211,11 +211,12 @@ impl std::ops::Deref for SeriesRef<'_> {
 }
 
 /// The instrumented handlers one request entered and when. Inline for up
-/// to eight handlers; what is not finished when the request is dropped
+/// to three handlers (it is part of every request's context, moved with
+/// its future; more allocate, with metrics on only); what is not finished when the request is dropped
 /// (an aborted request) is still counted and leaves the in-flight gauge.
 #[derive(Default)]
 pub struct Metered<'a> {
-    entered: SmallVec<[(SeriesRef<'a>, Instant); 8]>,
+    entered: SmallVec<[(SeriesRef<'a>, Instant); 3]>,
 }
 
 impl<'a> Metered<'a> {
