@@ -39,6 +39,23 @@ pub struct Config {
     pub(crate) storage: Option<Map<String, Value>>,
     #[serde(default)]
     pub(crate) apps: Apps,
+    /// Whether the config may name a `http.reverse_proxy.*` placeholder
+    /// (the proxy records what they render only then): found in the text
+    /// by [`Config::from_json`] and [`Config::from_document`], else
+    /// assumed.
+    #[serde(skip)]
+    pub(crate) proxy_placeholders: Mentioned,
+}
+
+/// Whether a config's text mentions something; `true` unless its text
+/// was read and it does not.
+#[derive(Debug, Clone, Copy)]
+pub struct Mentioned(pub bool);
+
+impl Default for Mentioned {
+    fn default() -> Self {
+        Mentioned(true)
+    }
 }
 
 impl Config {
@@ -68,10 +85,18 @@ impl Config {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Ok(Config::default());
         }
-        if mentions_ids(json) {
-            return Self::from_json_with_ids(json);
-        }
-        Self::from_json_without_ids(json)
+        let config = match mentions_ids(json) {
+            true => Self::from_json_with_ids(json)?,
+            false => Self::from_json_without_ids(json)?,
+        };
+        Ok(config.read_from(json))
+    }
+
+    /// What is known of the config from its text `json`.
+    fn read_from(mut self, json: &[u8]) -> Config {
+        let name = b"http.reverse_proxy.";
+        self.proxy_placeholders = Mentioned(json.windows(name.len()).any(|w| w == name));
+        self
     }
 
     /// Decodes a config known to carry no `"@id"` tags.
@@ -103,7 +128,7 @@ impl Config {
         if json == b"null" {
             return Ok(Config::default());
         }
-        match (ids, value) {
+        let config = match (ids, value) {
             (true, Some(value)) => {
                 let mut stripped = value.clone();
                 strip_ids(&mut stripped);
@@ -111,7 +136,8 @@ impl Config {
             }
             (true, None) => Config::from_json_with_ids(json),
             (false, _) => Config::from_json_without_ids(json),
-        }
+        };
+        config.map(|c| c.read_from(json))
     }
 }
 
@@ -231,6 +257,36 @@ impl<'de> Deserialize<'de> for StringList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The proxy records what its placeholders render only when the
+    /// config's text names one; a config built in code is assumed to.
+    #[test]
+    fn proxy_placeholders_are_found_in_the_text() {
+        let json = |h: &str| {
+            format!(
+                r#"{{"apps":{{"http":{{"servers":{{"s":{{"listen":[":80"],"routes":[{{"handle":[{h}]}}]}}}}}}}}}}"#
+            )
+        };
+        let names =
+            json(r#"{"handler":"static_response","body":"{http.reverse_proxy.upstream.address}"}"#);
+        let plain = json(r#"{"handler":"static_response","body":"{http.request.host}"}"#);
+        assert!(
+            Config::from_json(names.as_bytes())
+                .unwrap()
+                .proxy_placeholders
+                .0
+        );
+        assert!(
+            !Config::from_json(plain.as_bytes())
+                .unwrap()
+                .proxy_placeholders
+                .0
+        );
+        let doc = |j: &str| Config::from_document(None, false, j.as_bytes()).unwrap();
+        assert!(doc(&names).proxy_placeholders.0);
+        assert!(!doc(&plain).proxy_placeholders.0);
+        assert!(Config::default().proxy_placeholders.0);
+    }
 
     #[test]
     fn unknown_field_names_its_path() {

@@ -53,6 +53,7 @@ impl Instance {
         metrics: &Arc<Metrics>,
     ) -> Result<Instance, Error> {
         let p = &mut Provision::new(registry);
+        p.proxy_placeholders = config.proxy_placeholders.0;
         check_modules(config, p)?;
         crate::config::unread::logging_admin(config)?;
         if let Some(app) = &config.apps.http {

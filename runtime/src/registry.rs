@@ -195,6 +195,8 @@ pub struct Provision<'r> {
     pub trace: bool,
     /// A route of the server being provisioned has a `push` handler.
     pub pushes: bool,
+    /// The config may name a `http.reverse_proxy.*` placeholder.
+    pub proxy_placeholders: bool,
     /// Names modules ask the `tls` app to manage (a `reverse_proxy`'s
     /// `client_certificate_automate`), as Caddy's `tlsApp.Manage`.
     pub manage: std::sync::Mutex<Vec<String>>,
@@ -209,6 +211,7 @@ impl<'r> Provision<'r> {
             tls: None,
             trace: false,
             pushes: false,
+            proxy_placeholders: true,
             manage: std::sync::Mutex::new(Vec::new()),
             named: BTreeMap::new(),
             server: String::new(),

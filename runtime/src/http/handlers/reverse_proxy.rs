@@ -130,7 +130,12 @@ impl Retry {
 
 impl ReverseProxy {
     async fn proxy(&self, cx: &mut Cx<'_>) -> Result<Flow, HttpError> {
-        let start = Instant::now();
+        let records = self.shared.records;
+        // (Read only to record the duration, or for `try_duration`.)
+        let start = match records || !self.retry.try_duration.is_zero() {
+            true => Instant::now(),
+            false => cx.start,
+        };
         let mut prepared = prepare::prepare(self, cx).await?;
         let mut tries = 0u32;
         let mut last: Option<HttpError> = None;
@@ -154,7 +159,9 @@ impl ReverseProxy {
             };
             let (err, why) = match outcome {
                 Attempt::Done(flow) => {
-                    placeholders::finish(cx, start, tries);
+                    if records {
+                        placeholders::finish(cx, start, tries);
+                    }
                     return Ok(flow);
                 }
                 Attempt::Failed { err, why } => (err, why),
@@ -163,7 +170,9 @@ impl ReverseProxy {
                 .try_again(cx, start, tries, why, prepared.replayable())
                 .await
             {
-                placeholders::finish(cx, start, tries);
+                if records {
+                    placeholders::finish(cx, start, tries);
+                }
                 if let Some(body) = prepared.unsent_body() {
                     cx.body = body;
                 }
@@ -210,7 +219,9 @@ impl ReverseProxy {
                 }
             }
         };
-        placeholders::select(cx, up, &addr, start, tries);
+        if self.shared.records {
+            placeholders::select(cx, up, &addr, start, tries);
+        }
         match respond::round_trip(self, up, &addr, cx, prepared).await {
             Ok(flow) => Attempt::Done(flow),
             Err(f) => Attempt::Failed {

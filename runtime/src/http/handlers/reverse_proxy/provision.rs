@@ -87,6 +87,7 @@ pub fn new(v: &RawValue, p: &mut Provision<'_>, path: &str) -> Result<Box<dyn Ha
         || text.contains("{http.reverse_proxy.status_");
     let mut shared_cfg = shared(&mut c, transport, passive_cfg.as_ref(), max_fails, path)?;
     shared_cfg.response_placeholders = response_placeholders;
+    shared_cfg.records = p.proxy_placeholders;
     let shared = Arc::new(shared_cfg);
     let checker = match c.health_checks.as_ref().and_then(|h| h.active.as_ref()) {
         Some(a) if health::enabled(a) => Some(health::start(
@@ -147,6 +148,7 @@ fn shared(
         flush: FlushPolicy::new(c.flush_interval),
         verbose: c.verbose_logs,
         response_placeholders: false,
+        records: true,
     })
 }
 

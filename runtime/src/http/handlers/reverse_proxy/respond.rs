@@ -61,6 +61,10 @@ pub struct Shared {
     /// `{http.reverse_proxy.status_code}` and `{…header.*}` (the config
     /// reads them, or `retry_match` judges responses).
     pub response_placeholders: bool,
+    /// Record the upstream chosen and the timings in `Cx::proxy`, for
+    /// the `{http.reverse_proxy.*}` placeholders (the config may name
+    /// one).
+    pub records: bool,
 }
 
 /// Why an attempt failed, and whether it failed before the request left.
