@@ -192,8 +192,7 @@ impl Lines {
             CONNECTION if !hop => return false,
             CONTENT_LENGTH => {
                 self.lengths += 1;
-                let n = value.iter().all(u8::is_ascii_digit).then(|| digits(value));
-                match n.flatten() {
+                match digits(value) {
                     Some(n) if self.lengths == 1 => self.raw.set_length(n),
                     _ => return false,
                 }

@@ -68,7 +68,8 @@ pub(super) fn parse_head(
     let drop_hop = keep != Keep::All && status != StatusCode::SWITCHING_PROTOCOLS;
     let first = spans.first().map_or(len, |s| s[0] as usize);
     let as_raw = matches!(keep, Keep::Raw | Keep::RawUnlessGzip);
-    let mut lines = (as_raw && drop_hop && raw.ends_with(b"\r\n\r\n"))
+    // (A head without fields has no `Content-Length` to frame by.)
+    let mut lines = (as_raw && drop_hop && !spans.is_empty() && raw.ends_with(b"\r\n\r\n"))
         .then(|| Lines::new(raw.clone(), first..len - 2, keep == Keep::RawUnlessGzip))
         .flatten();
     let mut noted = Noted::new();
