@@ -67,10 +67,7 @@ async fn streams_request_bodies_over_h2c_too() {
 
 #[tokio::test]
 async fn dead_upstream_is_502() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_held, dead) = refusing_addr();
     let s = start_routes(
         json!([{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": dead.to_string()}]}]}]),
     );

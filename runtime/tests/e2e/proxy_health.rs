@@ -206,10 +206,7 @@ async fn streamed_bodies_are_not_replayed_buffered_ones_are() {
 
 #[tokio::test]
 async fn try_duration_keeps_trying_dead_upstreams_then_gives_up() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let (_held, dead) = refusing_addr();
     let s = bellhop(proxy(
         &[dead],
         json!({"load_balancing": {"try_duration": "300ms", "try_interval": "50ms"}}),

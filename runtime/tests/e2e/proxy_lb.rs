@@ -8,14 +8,6 @@ fn named(name: &str) -> TestServer {
     start_routes(json!([{"handle": [respond(name)]}]))
 }
 
-fn dead() -> String {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn round_robin_alternates_and_first_prefers_the_first() {
     let (a, b) = (named("A"), named("B"));
@@ -42,8 +34,9 @@ async fn round_robin_alternates_and_first_prefers_the_first() {
 #[tokio::test]
 async fn retries_move_past_a_dead_upstream_and_passive_health_skips_it() {
     let a = named("A");
+    let (_held, dead) = refusing_addr();
     let s = start_routes(json!([{"handle": [{"handler": "reverse_proxy",
-        "upstreams": [{"dial": dead()}, {"dial": a.addr.to_string()}],
+        "upstreams": [{"dial": dead.to_string()}, {"dial": a.addr.to_string()}],
         "load_balancing": {"selection_policy": {"policy": "first"}, "retries": 2},
         "health_checks": {"passive": {"fail_duration": "10s", "max_fails": 1}}}]}]));
     let r = get(s.addr, "/").await;
@@ -55,8 +48,9 @@ async fn retries_move_past_a_dead_upstream_and_passive_health_skips_it() {
 
 #[tokio::test]
 async fn no_retry_without_retries_is_502_and_all_down_is_503() {
+    let (_held, dead) = refusing_addr();
     let s = start_routes(json!([{"handle": [{"handler": "reverse_proxy",
-        "upstreams": [{"dial": dead()}],
+        "upstreams": [{"dial": dead.to_string()}],
         "health_checks": {"passive": {"fail_duration": "10s"}}}]}]));
     assert_eq!(get(s.addr, "/").await.status, 502);
     assert_eq!(get(s.addr, "/").await.status, 503);

@@ -17,6 +17,20 @@ pub struct TestServer {
     pub addr: SocketAddr,
 }
 
+/// An address on 127.0.0.1 that refuses connections for as long as the
+/// returned socket lives: bound, not listening, and without
+/// `SO_REUSEADDR`, so no other test's listener can take its port (a port
+/// freed at once, as `free_port`'s, may be handed to the next test that
+/// binds port 0, which then answers in its place).
+pub fn refusing_addr() -> (socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let addr = s.local_addr().unwrap().as_socket().unwrap();
+    (s, addr)
+}
+
 /// Wraps routes into a one-server config listening on 127.0.0.1:0.
 /// A port free on 127.0.0.1 now (for configs that must name it before
 /// they load).
