@@ -129,6 +129,16 @@ impl RawFields {
         }
     }
 
+    /// `self` when `usable` (it can go as it is); else `None`, its
+    /// fields put into `map` ([`Self::into_map`]).
+    pub fn kept_if(self, usable: bool, map: &mut HeaderMap) -> Option<Self> {
+        if usable {
+            return Some(self);
+        }
+        self.into_map(map);
+        None
+    }
+
     /// Puts the fields into `map`, ahead of those it holds: the lines (but
     /// those left out), then the added field. Values share the head's
     /// buffer.

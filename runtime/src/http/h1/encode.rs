@@ -65,12 +65,9 @@ pub(crate) fn head(
         headers.clear();
         raw = None;
     }
-    let raw = raw.and_then(|r| match frames(&r, status, body, x.head_request) {
-        true => Some(r),
-        false => {
-            r.into_map(headers);
-            None
-        }
+    let raw = raw.and_then(|r| {
+        let usable = frames(&r, status, body, x.head_request);
+        r.kept_if(usable, headers)
     });
     if !x.keep_alive {
         close(headers);

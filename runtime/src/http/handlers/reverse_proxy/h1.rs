@@ -259,13 +259,7 @@ pub async fn exchange<F: HeadFields + ?Sized>(
     // a HEAD, say), and a length may be sent.
     let sized = framing == body::Framing::Length(raw.as_ref().map_or(0, RawFields::length));
     let bodiless = status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    let raw = raw.and_then(|r| match sized && !bodiless {
-        true => Some(r),
-        false => {
-            r.into_map(&mut headers);
-            None
-        }
-    });
+    let raw = raw.and_then(|r| r.kept_if(sized && !bodiless, &mut headers));
     // Both framings at once: the sender must close (RFC 9112, 6.1).
     let both = noted.coded && noted.has_length();
     // A 101 (to a request that asked no upgrade: those go through hyper)
