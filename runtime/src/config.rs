@@ -94,8 +94,7 @@ impl Config {
 
     /// What is known of the config from its text `json`.
     fn read_from(mut self, json: &[u8]) -> Config {
-        let name = b"http.reverse_proxy.";
-        self.proxy_placeholders = Mentioned(json.windows(name.len()).any(|w| w == name));
+        self.proxy_placeholders = Mentioned(mentions(json, b"http.reverse_proxy."));
         self
     }
 
@@ -144,7 +143,12 @@ impl Config {
 /// Whether the JSON text `json` may carry `"@id"` tags (the admin API's
 /// object IDs): only then is there any to index or strip.
 pub fn mentions_ids(json: &[u8]) -> bool {
-    json.windows(5).any(|w| w == b"\"@id\"")
+    mentions(json, b"\"@id\"")
+}
+
+/// Whether `needle` occurs in the text `json`.
+fn mentions(json: &[u8], needle: &[u8]) -> bool {
+    json.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Removes every `"@id"` key, at any depth.
