@@ -41,8 +41,8 @@ use http::{HeaderMap, Method, StatusCode, Version};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
-use tokio::io::{AsyncWriteExt, ReadBuf};
+use std::task::{Context, Poll};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::OwnedSemaphorePermit;
 
 pub use body::H1Body;
@@ -130,10 +130,7 @@ impl H1Conn {
     /// from the readiness the reactor already has: no system call unless
     /// the socket became readable since the last read.
     pub fn is_closed(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut one = [0u8; 1];
-        let mut rb = ReadBuf::new(&mut one);
-        !matches!(self.io.poll_probe(&mut cx, &mut rb), Poll::Pending)
+        self.io.probe_closed()
     }
 
     /// Marks a connection taken from the pool.
