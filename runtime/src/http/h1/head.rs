@@ -15,7 +15,7 @@
 use super::names::Names;
 use crate::http::handlers::reverse_proxy::headers::lists_token;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -50,6 +50,8 @@ pub(crate) struct Request {
     pub body: Option<Bytes>,
     /// The connection may serve another request after this one.
     pub keep_alive: bool,
+    /// Its `te` lists `trailers` (hyper's `te_is_trailers`).
+    pub te_trailers: bool,
 }
 
 /// Where one header line lies in the head.
@@ -81,7 +83,12 @@ pub(crate) fn parse(
     }
     // From here on the request is ours or hyper's by its headers alone:
     // look before taking it off the buffer.
-    let Some((keep_alive, length)) = framing(buf, lines) else {
+    let Some(Framing {
+        keep_alive,
+        length,
+        te_trailers,
+    }) = framing(buf, lines)
+    else {
         return Err(NotYet::Hyper);
     };
     if length > MAX_BODY || len + length as usize > buf.len() {
@@ -95,6 +102,7 @@ pub(crate) fn parse(
                 parts,
                 body,
                 keep_alive,
+                te_trailers,
             })
         }
         None => {
@@ -145,11 +153,18 @@ fn scan(buf: &[u8], lines: &mut Vec<Line>) -> Scan {
     Scan::Complete(len, method, target)
 }
 
+/// What the head's fields say of the exchange.
+struct Framing {
+    keep_alive: bool,
+    length: u64,
+    te_trailers: bool,
+}
+
 /// Whether the request wants nothing hyper does for us: no chunked
 /// body, no upgrade, no `Expect`, at most one `content-length` of plain
-/// digits. `Some((keep_alive, body length))` if so.
-fn framing(buf: &[u8], lines: &[Line]) -> Option<(bool, u64)> {
-    let (mut keep_alive, mut length) = (true, None);
+/// digits. `Some` if so.
+fn framing(buf: &[u8], lines: &[Line]) -> Option<Framing> {
+    let (mut keep_alive, mut length, mut te_trailers) = (true, None, false);
     for l in lines {
         let name = &buf[l.name.0 as usize..l.name.1 as usize];
         let value = &buf[l.value.0 as usize..l.value.1 as usize];
@@ -164,9 +179,17 @@ fn framing(buf: &[u8], lines: &[Line]) -> Option<(bool, u64)> {
             length = Some(digits(value)?);
         } else if is(&CONNECTION) && lists_token(value, "close") {
             keep_alive = false;
+        } else if is(&TE) {
+            // (A value `to_str` refuses lists nothing, as for hyper.)
+            let text = value.iter().all(|&b| b == b'\t' || (32..127).contains(&b));
+            te_trailers |= text && lists_token(value, "trailers");
         }
     }
-    Some((keep_alive, length.unwrap_or(0)))
+    Some(Framing {
+        keep_alive,
+        length: length.unwrap_or(0),
+        te_trailers,
+    })
 }
 
 /// A length of 1 to 19 plain digits (hyper reads more forms; those go to

@@ -88,7 +88,7 @@ async fn by_us(request: &str, status: u16, headers: &'static [(&str, &str)], k: 
     let x = Exchange {
         head_request: req.parts.method == http::Method::HEAD,
         keep_alive: req.keep_alive,
-        te_trailers: super::te_trailers(&req.parts.headers),
+        te_trailers: req.te_trailers,
     };
     let (mut wire, mut out) = (Vec::new(), Vec::new());
     let _ = super::write::response(&mut wire, &mut out, response(status, headers, k), x).await;
@@ -233,6 +233,29 @@ fn a_head_is_taken_off_the_buffer_with_what_follows_kept() {
     assert_eq!(&buf[..], b"GET /next");
     let (p, _) = parse("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n");
     assert!(!p.unwrap().keep_alive);
+}
+
+#[test]
+fn te_trailers_is_noted_as_hyper_reads_it_from_the_map() {
+    for (te, lists) in [
+        (&b""[..], false),
+        (b"TE: trailers\r\n", true),
+        (b"te: gzip, Trailers \r\n", true),
+        (b"TE: deflate\r\nTE: trailers\r\n", true),
+        (b"TE: trailersx, gzip\r\n", false),
+        (b"TE: gzip;q=1\r\n", false),
+        // An obs-text byte: `to_str` refuses the value, which lists nothing.
+        (b"TE: \xfftrailer, trailers\r\n", false),
+        (b"X-TE: trailers\r\n", false),
+    ] {
+        let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\nHost: x\r\n"[..]);
+        buf.extend_from_slice(te);
+        buf.extend_from_slice(b"\r\n");
+        let r = head::parse(&mut buf, 9 << 10, &mut Vec::new(), &mut Default::default()).unwrap();
+        let te = String::from_utf8_lossy(te);
+        assert_eq!(r.te_trailers, lists, "{te:?}");
+        assert_eq!(super::te_trailers(&r.parts.headers), lists, "{te:?}");
+    }
 }
 
 #[test]
