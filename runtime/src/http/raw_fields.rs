@@ -8,7 +8,8 @@
 //! only for a head it can vouch for line by line: every line ends in CRLF,
 //! exactly one `Content-Length` of plain digits, no `Transfer-Encoding`,
 //! `Trailer` or `Via`, and no `Connection` that names other fields. It
-//! travels in the response's extensions; the map holds only the fields
+//! travels in the response's extensions ([`RawFields::attach`], in a map
+//! the thread reuses); the header map holds only the fields
 //! added after it (`Connection: close`, `Alt-Svc`). Whoever cannot use it
 //! as it is (a HEAD, a body of another length) puts it into the map with
 //! [`RawFields::into_map`], ahead of what the map holds, so the order is
@@ -19,7 +20,8 @@
 //! case-insensitive.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
+use std::cell::Cell;
 use std::ops::Range;
 
 /// At most this many lines are left out (the hop-by-hop fields of one
@@ -45,7 +47,35 @@ pub struct RawFields {
     added: Option<&'static str>,
 }
 
+thread_local! {
+    /// An emptied response-extensions map, kept by the thread that wrote
+    /// its response for the next proxied response it makes: a map made
+    /// anew costs two allocations (its box and its table) and two frees.
+    static SPARE: Cell<Option<Extensions>> = const { Cell::new(None) };
+}
+
 impl RawFields {
+    /// Puts `self` into `ext` (the map this thread kept last, when `ext`
+    /// holds nothing yet).
+    pub fn attach(self, ext: &mut Extensions) {
+        if ext.is_empty() {
+            if let Some(spare) = SPARE.take() {
+                *ext = spare;
+            }
+        }
+        ext.insert(self);
+    }
+
+    /// Takes the fields out of `ext`; the map, emptied, is kept for
+    /// [`Self::attach`].
+    pub fn detach(ext: &mut Extensions) -> Option<Self> {
+        let raw = ext.remove::<Self>()?;
+        if ext.is_empty() {
+            SPARE.set(Some(std::mem::take(ext)));
+        }
+        Some(raw)
+    }
+
     /// The lines `lines` of `head`; `None` for a head of 64 KiB or more.
     pub fn new(head: Bytes, lines: Range<usize>) -> Option<Self> {
         let at = |i: usize| u16::try_from(i).ok();
@@ -238,6 +268,31 @@ mod tests {
         );
         assert_eq!(r.length(), 2);
         assert!(!r.has_date());
+    }
+
+    #[test]
+    fn attach_and_detach_keep_the_other_extensions() {
+        let written = |r: &RawFields| {
+            let mut out = Vec::new();
+            r.write(&mut out);
+            out
+        };
+        for _ in 0..2 {
+            // (The second round's map is the one the first detach kept.)
+            let mut ext = http::Extensions::new();
+            raw().attach(&mut ext);
+            let r = RawFields::detach(&mut ext).expect("attached");
+            assert_eq!(written(&r), written(&raw()));
+            assert!(ext.is_empty());
+            assert!(RawFields::detach(&mut ext).is_none());
+        }
+        let mut ext = http::Extensions::new();
+        ext.insert(7u8);
+        raw().attach(&mut ext);
+        assert!(RawFields::detach(&mut ext).is_some());
+        assert_eq!(ext.get::<u8>(), Some(&7));
+        assert!(RawFields::detach(&mut ext).is_none());
+        assert_eq!(ext.len(), 1);
     }
 
     #[test]

@@ -50,7 +50,7 @@ where
         )
     };
     out.clear();
-    let raw = parts.extensions.remove::<RawFields>();
+    let raw = RawFields::detach(&mut parts.extensions);
     let head =
         encode::head(out, parts.status, &mut parts.headers, raw, length, x).map_err(|()| Broken)?;
     let mut framing = head.framing;

@@ -199,7 +199,7 @@ impl HttpTransport {
         *resp.version_mut() = head.version;
         *resp.headers_mut() = head.headers;
         if let Some(raw) = head.raw {
-            resp.extensions_mut().insert(raw);
+            raw.attach(resp.extensions_mut());
         }
         Ok(if x.gzip { decode_response(resp) } else { resp })
     }
