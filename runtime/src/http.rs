@@ -35,6 +35,7 @@ pub mod routes;
 pub mod serve;
 pub(crate) mod serve_threads;
 pub mod server;
+pub mod spare;
 mod streams;
 pub mod tls_info;
 pub(crate) mod trace_log;

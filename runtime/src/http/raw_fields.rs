@@ -21,7 +21,6 @@
 
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
-use std::cell::Cell;
 use std::ops::Range;
 
 /// At most this many lines are left out (the hop-by-hop fields of one
@@ -47,31 +46,22 @@ pub struct RawFields {
     added: Option<&'static str>,
 }
 
-thread_local! {
-    /// An emptied response-extensions map, kept by the thread that wrote
-    /// its response for the next proxied response it makes: a map made
-    /// anew costs two allocations (its box and its table) and two frees.
-    static SPARE: Cell<Option<Extensions>> = const { Cell::new(None) };
-}
-
 impl RawFields {
-    /// Puts `self` into `ext` (the map this thread kept last, when `ext`
-    /// holds nothing yet).
+    /// Puts `self` into `ext` (the thread's spare map when `ext` holds
+    /// nothing yet: [`super::spare`]).
     pub fn attach(self, ext: &mut Extensions) {
         if ext.is_empty() {
-            if let Some(spare) = SPARE.take() {
-                *ext = spare;
-            }
+            *ext = super::spare::extensions();
         }
         ext.insert(self);
     }
 
     /// Takes the fields out of `ext`; the map, emptied, is kept for
-    /// [`Self::attach`].
+    /// [`Self::attach`] (one that holds more stays).
     pub fn detach(ext: &mut Extensions) -> Option<Self> {
         let raw = ext.remove::<Self>()?;
         if ext.is_empty() {
-            SPARE.set(Some(std::mem::take(ext)));
+            super::spare::keep_extensions(std::mem::take(ext));
         }
         Some(raw)
     }

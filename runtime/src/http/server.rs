@@ -375,6 +375,8 @@ impl Drop for Unanswered<'_, '_> {
         if let Some(log) = self.log {
             log.client_gone(&self.cx);
         }
+        // The next request on this thread parses into it.
+        super::spare::keep_header_map(std::mem::take(&mut self.cx.parts.headers));
     }
 }
 

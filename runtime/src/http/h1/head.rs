@@ -16,7 +16,7 @@ use super::names::Names;
 use crate::http::handlers::reverse_proxy::headers::lists_token;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use http::{HeaderName, HeaderValue, Method, Uri, Version};
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -210,7 +210,7 @@ fn build(
     names: &mut Names,
 ) -> Option<http::request::Parts> {
     let uri = Uri::from_maybe_shared(head.slice(target)).ok()?;
-    let mut headers = HeaderMap::with_capacity(lines.len());
+    let mut headers = crate::http::spare::header_map(lines.len());
     for (i, l) in lines.iter().enumerate() {
         let name = names
             .get(i, &head[l.name.0 as usize..l.name.1 as usize])
