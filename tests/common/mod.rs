@@ -8,15 +8,11 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// A port free on 127.0.0.1 now (for configs that must name it before
-/// they load).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+#[path = "../../runtime/tests/e2e/free_port.rs"]
+mod free_port;
+// (Not every test file that includes this module names it.)
+#[allow(unused_imports)]
+pub use free_port::free_port;
 
 /// `bellhop run --config CONFIG` with its admin socket and XDG
 /// directories in `dir`, no stdin, and nothing inherited that a systemd
