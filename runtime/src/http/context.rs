@@ -78,6 +78,17 @@ impl<'a> Cx<'a> {
         conn: &'a ConnInfo,
         server: &'a Server,
     ) -> Self {
+        Self::started(parts, body, conn, server, Instant::now())
+    }
+
+    /// Builds the context of a request that arrived at `start`.
+    pub fn started(
+        parts: http::request::Parts,
+        body: ReqBody,
+        conn: &'a ConnInfo,
+        server: &'a Server,
+        start: Instant,
+    ) -> Self {
         Cx {
             orig_method: parts.method.clone(),
             orig_uri: parts.uri.clone(),
@@ -95,7 +106,7 @@ impl<'a> Cx<'a> {
             auth_user: None,
             log_fields: Vec::new(),
             resp_headers: http::HeaderMap::new(),
-            start: Instant::now(),
+            start,
             proxy: None,
             spans: Vec::new(),
             omit_server: false,

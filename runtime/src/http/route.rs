@@ -42,9 +42,19 @@ pub(crate) async fn route(
     // future (1.7 KB) was copied three times more.
     let r = {
         let mut serving = pin!(Serving::Answered { response: None });
-        match route_on(&instance, socket_id, info, parts, body, own_writer) {
-            Routed::Serve(server, cx, deadline) => serving.set(Serving::Run {
-                fut: server.serve(cx),
+        match route_on(&instance, socket_id, info, parts, body) {
+            Routed::Serve {
+                server,
+                parts,
+                body,
+                start,
+                deadline,
+            } => serving.set(Serving::Run {
+                fut: server.serve_made(move || {
+                    let mut cx = super::Cx::started(parts, body, info, server, start);
+                    cx.own_writer = own_writer;
+                    cx
+                }),
                 deadline,
                 name: &server.name,
             }),
@@ -107,17 +117,23 @@ impl<F: Future<Output = Result<super::Response, Abort>>> Future for Serving<'_, 
     }
 }
 
-/// What [`route_on`] found: the server to serve the request, its context
-/// and write deadline; or the answer given instead. (Made once per request
-/// and taken apart at once: boxing the context would cost an allocation.)
-#[allow(clippy::large_enum_variant)]
+/// What [`route_on`] found: the server to serve the request, the request
+/// (its context is made in the serving future: made here, it would be
+/// copied into it), when it started and its write deadline; or the
+/// answer given instead.
 enum Routed<'a> {
-    Serve(&'a Server, super::Cx<'a>, Option<tokio::time::Instant>),
+    Serve {
+        server: &'a Server,
+        parts: http::request::Parts,
+        body: ReqBody,
+        start: std::time::Instant,
+        deadline: Option<tokio::time::Instant>,
+    },
     Answer(super::Response),
 }
 
 /// The work before `instance`'s server for `socket_id` serves the request:
-/// choosing the server, TLS pre-route checks, the request context and the
+/// choosing the server, TLS pre-route checks, the request body and the
 /// write deadline.
 fn route_on<'a>(
     instance: &'a crate::instance::Instance,
@@ -125,7 +141,6 @@ fn route_on<'a>(
     info: &'a ConnInfo,
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
-    own_writer: bool,
 ) -> Routed<'a> {
     let Some(server) = instance.server_for(socket_id) else {
         return Routed::Answer(status_response(StatusCode::SERVICE_UNAVAILABLE));
@@ -142,12 +157,17 @@ fn route_on<'a>(
     server.alias_filter.apply(&mut parts.headers);
     let s = &server.settings;
     let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
-    let mut cx = super::Cx::new(parts, body, info, server);
-    cx.own_writer = own_writer;
+    let start = std::time::Instant::now();
     let deadline = s
         .write_timeout
-        .map(|t| tokio::time::Instant::from_std(cx.start) + t);
-    Routed::Serve(server, cx, deadline)
+        .map(|t| tokio::time::Instant::from_std(start) + t);
+    Routed::Serve {
+        server,
+        parts,
+        body,
+        start,
+        deadline,
+    }
 }
 
 /// Polls `fut`, turning a panic into `Err(message)`.
