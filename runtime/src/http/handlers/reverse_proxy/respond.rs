@@ -121,7 +121,8 @@ pub async fn round_trip(
 ) -> Result<Flow, Failure> {
     let _inflight = up.host.begin();
     let client = cx.conn.remote.unwrap_or_else(|| ([0, 0, 0, 0], 0).into());
-    let started = Instant::now();
+    // (The clock is read only for what records the latency.)
+    let started = (cx.proxy.is_some() || h.shared.passive.is_some()).then(Instant::now);
     let resp = match &h.shared.transport {
         Transport::Http(t) => {
             // Fields written straight from the client's where nothing
@@ -197,12 +198,13 @@ pub async fn round_trip(
                 })?
         }
     };
-    let latency = started.elapsed();
-    if let Some(info) = cx.proxy.as_deref_mut() {
-        info.latency = Some(latency);
-    }
-    if let Some(passive) = &h.shared.passive {
-        passive.strike(&up.host, resp.status(), latency);
+    if let Some(latency) = started.map(|t| t.elapsed()) {
+        if let Some(info) = cx.proxy.as_deref_mut() {
+            info.latency = Some(latency);
+        }
+        if let Some(passive) = &h.shared.passive {
+            passive.strike(&up.host, resp.status(), latency);
+        }
     }
     if h.shared.response_placeholders {
         let info = cx.proxy.get_or_insert_with(Default::default);
