@@ -47,9 +47,13 @@ impl AliasFilter {
         })
     }
 
-    /// Drops the headers Caddy's server drops.
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        if !self.allowlist && !headers.keys().any(|k| has_separator(k.as_str().as_bytes())) {
+    /// Drops the headers Caddy's server drops; `separator`: whether a name
+    /// holds `_` or `.`, when the parser noted it (else the names are
+    /// scanned).
+    pub fn apply(&self, headers: &mut HeaderMap, separator: Option<bool>) {
+        let separator = separator
+            .unwrap_or_else(|| headers.keys().any(|k| has_separator(k.as_str().as_bytes())));
+        if !self.allowlist && !separator {
             return;
         }
         let names: Vec<http::HeaderName> = headers.keys().cloned().collect();
@@ -80,7 +84,7 @@ impl AliasFilter {
 /// Whether a header name holds `_` or `.`, eight bytes at a time (names
 /// are ASCII tokens, so the word test is exact): this runs on every
 /// request.
-fn has_separator(name: &[u8]) -> bool {
+pub(crate) fn has_separator(name: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let holds = |word: u64, b: u8| {

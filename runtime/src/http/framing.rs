@@ -26,7 +26,7 @@
 //! answer itself), so a chunked request may have come with a length, and
 //! the upstream connection it went out on is not reused either.
 
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::header::{HeaderName, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, StatusCode, Version};
 
 /// Request extension: do not reuse the upstream connection the request
@@ -48,9 +48,63 @@ pub enum Verdict {
     },
 }
 
-/// Checks a request head in one pass over its header lines (no lookups
-/// by name: this runs for every HTTP/1 request).
-pub fn check(parts: &http::request::Parts) -> Verdict {
+/// What [`check`] reads of a head's fields, noted one field at a time:
+/// by bellhop's own HTTP/1.1 parser as it builds the map (with what it
+/// keeps of each name across a connection's requests), or by one pass
+/// over the map ([`Facts::of`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Facts {
+    hosts: u32,
+    te: bool,
+    cl: bool,
+    cl_nonzero: bool,
+    lookalike: bool,
+    /// A name holds `_` or `.` (see `alias_headers`); noted only by the
+    /// parser.
+    pub separator: bool,
+}
+
+impl Facts {
+    /// The facts of `h`'s fields (no lookups by name: this runs for
+    /// every HTTP/1 request hyper parses).
+    pub fn of(h: &http::HeaderMap) -> Self {
+        let mut f = Facts::default();
+        for (name, value) in h {
+            if !f.note(name, value.as_bytes()) && lookalike(name.as_str()) {
+                f.lookalike = true;
+            }
+        }
+        f
+    }
+
+    /// Notes the field `name: value`; `false` when it is none of `Host`,
+    /// `Transfer-Encoding` and `Content-Length`, whose name the caller
+    /// checks ([`lookalike`], [`Facts::note_name`]).
+    pub fn note(&mut self, name: &HeaderName, value: &[u8]) -> bool {
+        if name == HOST {
+            self.hosts += 1;
+        } else if name == TRANSFER_ENCODING {
+            self.te = true;
+        } else if name == CONTENT_LENGTH {
+            self.cl = true;
+            self.cl_nonzero |= value != b"0";
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Notes what is known of another field's name: a [`lookalike`], and
+    /// whether it holds a separator.
+    pub fn note_name(&mut self, lookalike: bool, separator: bool) {
+        self.lookalike |= lookalike;
+        self.separator |= separator;
+    }
+}
+
+/// Checks a request head, with the `facts` of its fields when its parser
+/// noted them (else one pass over its header lines).
+pub fn check(parts: &http::request::Parts, facts: Option<&Facts>) -> Verdict {
     let serve = Verdict::Serve {
         close_after: false,
         fresh_upstream: false,
@@ -58,25 +112,19 @@ pub fn check(parts: &http::request::Parts) -> Verdict {
     if parts.version >= Version::HTTP_2 {
         return serve;
     }
-    let h = &parts.headers;
-    let (mut hosts, mut te, mut cl, mut cl_nonzero) = (0u32, false, false, false);
-    for (name, value) in h.iter() {
-        if name == HOST {
-            hosts += 1;
-        } else if name == TRANSFER_ENCODING {
-            te = true;
-        } else if name == CONTENT_LENGTH {
-            cl = true;
-            cl_nonzero |= value.as_bytes() != b"0";
-        } else if lookalike(name.as_str()) {
-            return Verdict::Refuse(StatusCode::BAD_REQUEST);
-        }
+    let f = match facts {
+        Some(f) => *f,
+        None => Facts::of(&parts.headers),
+    };
+    if f.lookalike {
+        return Verdict::Refuse(StatusCode::BAD_REQUEST);
     }
+    let (hosts, te, cl) = (f.hosts, f.te, f.cl);
     if hosts > 1 || (hosts == 0 && parts.version == Version::HTTP_11) {
         return Verdict::Refuse(StatusCode::BAD_REQUEST);
     }
     if te {
-        if !single_chunked(h) || parts.version < Version::HTTP_11 {
+        if !single_chunked(&parts.headers) || parts.version < Version::HTTP_11 {
             return Verdict::Refuse(StatusCode::NOT_IMPLEMENTED);
         }
         if cl {
@@ -87,7 +135,7 @@ pub fn check(parts: &http::request::Parts) -> Verdict {
         return Verdict::Refuse(StatusCode::BAD_REQUEST);
     }
     let bodyless = parts.method == Method::GET || parts.method == Method::HEAD;
-    let close_after = bodyless && (te || cl_nonzero);
+    let close_after = bodyless && (te || f.cl_nonzero);
     Verdict::Serve {
         close_after,
         fresh_upstream: close_after || te,
@@ -96,7 +144,7 @@ pub fn check(parts: &http::request::Parts) -> Verdict {
 
 /// Why a request head is refused, if it is.
 pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
-    match check(parts) {
+    match check(parts, None) {
         Verdict::Refuse(status) => Some(status),
         Verdict::Serve { .. } => None,
     }
@@ -104,7 +152,7 @@ pub fn refuse(parts: &http::request::Parts) -> Option<StatusCode> {
 
 /// A (lowercase) header name that reads as `transfer-encoding` or
 /// `content-length` once punctuation is ignored, but is not that name.
-fn lookalike(name: &str) -> bool {
+pub fn lookalike(name: &str) -> bool {
     if !(13..=40).contains(&name.len()) || !matches!(name.as_bytes()[0], b't' | b'c') {
         return false;
     }
@@ -175,7 +223,7 @@ mod tests {
         let verdict = |method: Method, h: &[(&str, &str)]| {
             let mut p = head(h, Version::HTTP_11, "/");
             p.method = method;
-            check(&p)
+            check(&p, None)
         };
         let chunked = [("host", "a"), ("transfer-encoding", "chunked")];
         let length = [("host", "a"), ("content-length", "3")];

@@ -141,7 +141,11 @@ where
         // Pinned here, in this future: passed by value, it would be
         // copied into `watching_reads`'s and again where it is pinned.
         let served = pin!(super::serve::handle_parts(
-            &cx, req.parts, body, guard, true
+            &cx,
+            req.parts,
+            body,
+            guard,
+            Some(req.facts)
         ));
         let Some(Ok(resp)) = watching_reads(&mut io, &mut buf, served).await else {
             // The client went away (the handler is dropped), or the
@@ -271,6 +275,14 @@ pub fn fuzz_head(data: &[u8]) {
             assert!(buf.len() + body < data.len());
             assert!(data.ends_with(&buf));
             assert_eq!(req.te_trailers, te_trailers(&req.parts.headers));
+            let checked = super::framing::check(&req.parts, None);
+            assert_eq!(super::framing::check(&req.parts, Some(&req.facts)), checked);
+            let separator = req
+                .parts
+                .headers
+                .keys()
+                .any(|k| super::alias_headers::has_separator(k.as_str().as_bytes()));
+            assert_eq!(req.facts.separator, separator);
             let mut headers = req.parts.headers.clone();
             let x = encode::Exchange {
                 head_request: req.parts.method == http::Method::HEAD,

@@ -188,7 +188,7 @@ async fn serve_stream(
             None => ReqBody::full(Bytes::new()),
         },
         guard,
-        false,
+        None,
     );
     let reset = |c: &mut Context<'_>| match lock(&reply).as_mut() {
         Some(r) => r.poll_reset(c).map(|_| ()),
@@ -253,7 +253,7 @@ async fn serve_pushed(
 ) {
     let guard = cx.state.begin();
     let head = parts.method == Method::HEAD;
-    let handled = serve::handle_parts(&cx, parts, |_| ReqBody::full(Bytes::new()), guard, false);
+    let handled = serve::handle_parts(&cx, parts, |_| ReqBody::full(Bytes::new()), guard, None);
     let reset = |c: &mut Context<'_>| reply.poll_reset(c).map(|_| ());
     let Some(answered) = unless_reset(handled, reset).await else {
         return;

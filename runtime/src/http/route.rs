@@ -26,7 +26,9 @@ use std::time::Duration;
 /// Runs one request through the config current now: TLS pre-route checks,
 /// then the socket's server with panics turned into 500s. `body` makes the
 /// request body from the server's `read_timeout`; `own_writer`: bellhop's
-/// own HTTP/1.1 writer writes the response (`Cx::own_writer`).
+/// own HTTP/1.1 writer writes the response (`Cx::own_writer`);
+/// `separator`: whether a field's name holds `_` or `.`, when the parser
+/// noted it.
 pub(crate) async fn route(
     shared: &Shared,
     socket_id: u64,
@@ -34,6 +36,7 @@ pub(crate) async fn route(
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
     own_writer: bool,
+    separator: Option<bool>,
 ) -> Result<super::Response, Abort> {
     let Some(instance) = shared.current() else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
@@ -42,7 +45,7 @@ pub(crate) async fn route(
     // future (1.7 KB) was copied three times more.
     let r = {
         let mut serving = pin!(Serving::Answered { response: None });
-        match route_on(&instance, socket_id, info, parts, body) {
+        match route_on(&instance, socket_id, info, parts, body, separator) {
             Routed::Serve {
                 server,
                 parts,
@@ -141,6 +144,7 @@ fn route_on<'a>(
     info: &'a ConnInfo,
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
+    separator: Option<bool>,
 ) -> Routed<'a> {
     let Some(server) = instance.server_for(socket_id) else {
         return Routed::Answer(status_response(StatusCode::SERVICE_UNAVAILABLE));
@@ -154,7 +158,7 @@ fn route_on<'a>(
         return Routed::Answer(r);
     }
     let mut parts = parts;
-    server.alias_filter.apply(&mut parts.headers);
+    server.alias_filter.apply(&mut parts.headers, separator);
     let s = &server.settings;
     let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
     let start = std::time::Instant::now();

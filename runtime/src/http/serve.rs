@@ -452,23 +452,24 @@ fn handle(
     guard: ActiveGuard,
 ) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + '_ {
     let (parts, body) = req.into_parts();
-    handle_parts(cx, parts, move |t| ReqBody::incoming(body, t), guard, false)
+    handle_parts(cx, parts, move |t| ReqBody::incoming(body, t), guard, None)
 }
 
 /// Answers one request of the connection `cx`: framing checks, then
 /// [`route`], then what the connection adds (`Connection: close`,
 /// `Alt-Svc`). `body` makes the request body from the server's
-/// `read_timeout`; `own_writer`: bellhop's own HTTP/1.1 writer writes the
-/// response (`Cx::own_writer`). (Not an async fn: the checks are done before the
+/// `read_timeout`; `own`: for bellhop's own HTTP/1.1 server, what its
+/// parser noted of the head's fields (its own writer writes the response:
+/// `Cx::own_writer`). (Not an async fn: the checks are done before the
 /// future is made, which then holds no `parts` beside `route`'s.)
 pub(crate) fn handle_parts<'c>(
     cx: &'c ConnCx,
     mut parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody + 'c,
     guard: ActiveGuard,
-    own_writer: bool,
+    own: Option<super::framing::Facts>,
 ) -> impl Future<Output = Result<http::Response<ServedBody>, Abort>> + 'c {
-    let close = match super::framing::check(&parts) {
+    let close = match super::framing::check(&parts, own.as_ref()) {
         super::framing::Verdict::Refuse(status) => {
             let mut r = respond(status_response(status), guard);
             close_after(&mut r);
@@ -484,7 +485,17 @@ pub(crate) fn handle_parts<'c>(
             close_after
         }
     };
-    let routed = super::route::route(&cx.shared, cx.socket.id, &cx.info, parts, body, own_writer);
+    let own_writer = own.is_some();
+    let separator = own.map(|f| f.separator);
+    let routed = super::route::route(
+        &cx.shared,
+        cx.socket.id,
+        &cx.info,
+        parts,
+        body,
+        own_writer,
+        separator,
+    );
     // `map`, not an async block: a block would hold `routed` twice, as
     // what it captured and as what it awaits (4 KB, not 2), and copy it
     // from one to the other on its first poll.

@@ -13,6 +13,7 @@
 //! `CONNECT`, HTTP/1.0, h2c).
 
 use super::names::Names;
+use crate::http::framing::Facts;
 use crate::http::handlers::reverse_proxy::headers::lists_token;
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TE, TRANSFER_ENCODING, UPGRADE};
@@ -52,6 +53,9 @@ pub(crate) struct Request {
     pub keep_alive: bool,
     /// Its `te` lists `trailers` (hyper's `te_is_trailers`).
     pub te_trailers: bool,
+    /// What the request checks read of its fields, noted as the map was
+    /// built.
+    pub facts: Facts,
 }
 
 /// Where one header line lies in the head.
@@ -96,13 +100,14 @@ pub(crate) fn parse(
     }
     let head = buf.split_to(len).freeze();
     match build(&head, method, target, lines, names) {
-        Some(parts) => {
+        Some((parts, facts)) => {
             let body = (length > 0).then(|| buf.split_to(length as usize).freeze());
             Ok(Request {
                 parts,
                 body,
                 keep_alive,
                 te_trailers,
+                facts,
             })
         }
         None => {
@@ -201,21 +206,26 @@ fn digits(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
-/// The request's parts, its target and header values sharing `head`.
+/// The request's parts, its target and header values sharing `head`,
+/// and the facts of its fields.
 fn build(
     head: &Bytes,
     method: Method,
     target: Range<usize>,
     lines: &[Line],
     names: &mut Names,
-) -> Option<http::request::Parts> {
+) -> Option<(http::request::Parts, Facts)> {
     let uri = Uri::from_maybe_shared(head.slice(target)).ok()?;
     let mut headers = crate::http::spare::header_map(lines.len());
+    let mut facts = Facts::default();
     for (i, l) in lines.iter().enumerate() {
-        let name = names
-            .get(i, &head[l.name.0 as usize..l.name.1 as usize])
+        let (name, odd) = names
+            .get_noted(i, &head[l.name.0 as usize..l.name.1 as usize])
             .ok()?;
         let value = head.slice(l.value.0 as usize..l.value.1 as usize);
+        if !facts.note(&name, &value) {
+            facts.note_name(odd.lookalike, odd.separator);
+        }
         headers.append(name, HeaderValue::from_maybe_shared(value).ok()?);
     }
     let (mut parts, ()) = http::Request::new(()).into_parts();
@@ -223,5 +233,5 @@ fn build(
     parts.uri = uri;
     parts.version = Version::HTTP_11;
     parts.headers = headers;
-    Some(parts)
+    Some((parts, facts))
 }

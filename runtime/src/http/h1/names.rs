@@ -10,26 +10,55 @@ use http::header::{HeaderName, InvalidHeaderName};
 const KEPT: usize = 24;
 
 /// The names of the last head, by their place in it, with their bytes as
-/// they came.
+/// they came and what the request checks note of them ([`Odd`]).
 #[derive(Default)]
-pub(crate) struct Names(Vec<(Box<[u8]>, HeaderName)>);
+pub(crate) struct Names(Vec<(Box<[u8]>, HeaderName, Odd)>);
+
+/// What the request checks note of a name, found once while the name
+/// comes again: a framing lookalike (`framing`), a `_` or `.`
+/// (`alias_headers`).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Odd {
+    pub lookalike: bool,
+    pub separator: bool,
+}
+
+impl Odd {
+    fn of(n: &HeaderName) -> Self {
+        let s = n.as_str();
+        Odd {
+            lookalike: crate::http::framing::lookalike(s),
+            separator: crate::http::alias_headers::has_separator(s.as_bytes()),
+        }
+    }
+}
 
 impl Names {
     /// The name of a head's `i`th field, which came as `bytes`.
     pub(crate) fn get(&mut self, i: usize, bytes: &[u8]) -> Result<HeaderName, InvalidHeaderName> {
-        if let Some((raw, n)) = self.0.get(i) {
+        self.get_noted(i, bytes).map(|(n, _)| n)
+    }
+
+    /// [`Self::get`], with what is noted of the name.
+    pub(crate) fn get_noted(
+        &mut self,
+        i: usize,
+        bytes: &[u8],
+    ) -> Result<(HeaderName, Odd), InvalidHeaderName> {
+        if let Some((raw, n, odd)) = self.0.get(i) {
             if **raw == *bytes {
-                return Ok(n.clone());
+                return Ok((n.clone(), *odd));
             }
         }
         let n = HeaderName::from_bytes(bytes)?;
-        let kept = (Box::from(bytes), n.clone());
+        let odd = Odd::of(&n);
+        let kept = (Box::from(bytes), n.clone(), odd);
         if i < self.0.len() {
             self.0[i] = kept;
         } else if i == self.0.len() && i < KEPT {
             self.0.push(kept);
         }
-        Ok(n)
+        Ok((n, odd))
     }
 }
 
@@ -56,5 +85,24 @@ mod tests {
             "not kept past a gap"
         );
         assert_eq!(n.0.len(), 2);
+    }
+
+    #[test]
+    fn what_is_noted_of_a_name_comes_with_it_kept_or_not() {
+        let mut n = Names::default();
+        for _ in 0..2 {
+            let (_, odd) = n.get_noted(0, b"X_Real.Ip").unwrap();
+            assert!(odd.separator && !odd.lookalike);
+            let (_, odd) = n.get_noted(1, b"Transfer_Encoding").unwrap();
+            assert!(odd.separator && odd.lookalike);
+            let (_, odd) = n.get_noted(2, b"Content--Length").unwrap();
+            assert!(!odd.separator && odd.lookalike);
+            let (_, odd) = n.get_noted(3, b"Content-Length").unwrap();
+            assert!(!odd.separator && !odd.lookalike);
+            let (_, odd) = n.get_noted(KEPT + 1, b"x.y").unwrap();
+            assert!(odd.separator);
+        }
+        let (_, odd) = n.get_noted(0, b"X-Real-Ip").unwrap();
+        assert!(!odd.separator, "a name that changed is noted anew");
     }
 }

@@ -55,6 +55,7 @@ pub(super) async fn serve(
         parts,
         |t| ReqBody::stream(body, t),
         false,
+        None,
     )
     .await;
     let Ok(response) = response else {
