@@ -28,6 +28,8 @@ pub(crate) mod names;
 mod write;
 
 #[cfg(test)]
+mod head_tests;
+#[cfg(test)]
 mod tests;
 
 use super::body::ReqBody;
