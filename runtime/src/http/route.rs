@@ -45,6 +45,8 @@ pub(crate) async fn route(
     // future (1.7 KB) was copied three times more.
     let r = {
         let mut serving = pin!(Serving::Answered { response: None });
+        // (The context is made by a closure written here, not returned
+        // by `route_on`: that costs 150 instructions more per request.)
         match route_on(&instance, socket_id, info, parts, body, separator) {
             Routed::Serve {
                 server,
