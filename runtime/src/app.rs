@@ -95,6 +95,9 @@ pub struct Shared {
     metrics: Arc<crate::http::metrics::Metrics>,
     /// The threads TCP connections are served on.
     pub(crate) serving: crate::http::serve_threads::ServeThreads,
+    /// The sockets [`Runtime::hand_off`] let go of: [`Runtime::drain`]
+    /// waits for their accept loops to end before it counts connections.
+    handed_off: std::sync::Mutex<Vec<Arc<crate::listeners::Socket>>>,
 }
 
 impl Shared {
@@ -143,6 +146,7 @@ impl Runtime {
                 registry,
                 metrics: Default::default(),
                 serving: Default::default(),
+                handed_off: Default::default(),
             }),
         }
     }
@@ -279,7 +283,12 @@ impl Runtime {
             for socket in current.sockets() {
                 socket.mark_handed_off();
             }
-            current.release_listeners(current.grace_period);
+            let closing = current.release_listeners(current.grace_period);
+            *self
+                .shared
+                .handed_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = closing;
         }
     }
 
@@ -287,6 +296,25 @@ impl Runtime {
     /// the config's `grace_period` (forever when unset), then drops it.
     pub async fn drain(&self) {
         let grace = self.shared.current().and_then(|i| i.grace_period);
+        // An accept loop that has not seen its stop yet may still take a
+        // connection from the shared queue: it counts it before it looks
+        // again, so once every loop has ended the count is complete.
+        let closing = std::mem::take(
+            &mut *self
+                .shared
+                .handed_off
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let ended = async {
+            for socket in closing {
+                socket.wait_closed().await;
+            }
+        };
+        match grace {
+            Some(g) => drop(tokio::time::timeout(g, ended).await),
+            None => ended.await,
+        }
         self.wait_drained(grace).await;
         self.shared.current.swap(None);
     }

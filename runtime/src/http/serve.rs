@@ -55,6 +55,9 @@ async fn accept_loop(socket: Arc<Socket>, shared: Arc<Shared>) {
     let mut stop = socket.stop.clone();
     while !*stop.borrow_and_update() {
         let accepted = tokio::select! {
+            // A stopped loop takes nothing more from a queue it may share
+            // with a new process (binary upgrade).
+            biased;
             _ = stop.changed() => break,
             a = accept(&listener) => a,
         };
