@@ -92,7 +92,7 @@ impl Sampler {
             self.count.store(0, Ordering::Release);
         }
         let n = self.count.fetch_add(1, Ordering::AcqRel);
-        n < self.first || (self.thereafter > 0 && (n - self.first) % self.thereafter == 0)
+        n < self.first || (self.thereafter > 0 && (n - self.first).is_multiple_of(self.thereafter))
     }
 }
 

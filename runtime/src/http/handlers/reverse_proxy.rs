@@ -298,7 +298,10 @@ impl Handler for ReverseProxy {
     }
 
     fn handle_async<'s>(&'s self, cx: &'s mut Cx<'_>) -> BoxFuture<'s, Result<Flow, HttpError>> {
-        Box::pin(self.proxy(cx))
+        // Allocated first and written in place: `Box::pin(fut)` makes the
+        // future on the stack and copies all of it (about 3 KB) over.
+        let fut = Box::write(Box::new_uninit(), self.proxy(cx));
+        Box::into_pin(fut)
     }
 
     fn indexed_routes(&self, index: usize) -> Option<&crate::http::routes::RouteList> {

@@ -262,7 +262,7 @@ fn random(pool: &[Upstream]) -> Option<&Upstream> {
     let mut count = 0u64;
     for u in pool.iter().filter(|u| u.available()) {
         count += 1;
-        if random_u64() % count == 0 {
+        if random_u64().is_multiple_of(count) {
             chosen = Some(u);
         }
     }
@@ -299,7 +299,7 @@ fn least_conn_of<'u>(it: impl Iterator<Item = &'u Upstream>) -> Option<&'u Upstr
             (best, least, ties) = (Some(u), n, 1);
         } else if n == least {
             ties += 1;
-            if random_u64() % ties == 0 {
+            if random_u64().is_multiple_of(ties) {
                 best = Some(u);
             }
         }
