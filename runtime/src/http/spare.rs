@@ -40,7 +40,7 @@ pub fn header_map(n: usize) -> HeaderMap {
 /// dropped).
 pub fn keep_header_map(mut map: HeaderMap) {
     if map.capacity() == 0 || map.capacity() > MAX_KEPT {
-        return;
+        return discard_header_map(map);
     }
     map.clear();
     HEADERS.with_borrow_mut(|kept| {
@@ -48,6 +48,16 @@ pub fn keep_header_map(mut map: HeaderMap) {
             kept.push(map);
         }
     });
+}
+
+/// Lets go of `map` where it holds no allocation (as `HeaderMap::new()`
+/// makes it): forgetting such a map frees nothing and skips its drop
+/// glue, about 50 instructions, on paths that replace a placeholder map
+/// per request. Any other map is dropped.
+pub fn discard_header_map(map: HeaderMap) {
+    if map.capacity() == 0 {
+        std::mem::forget(map);
+    }
 }
 
 /// The thread's spare extensions map (empty), or a new one.

@@ -232,6 +232,6 @@ fn build(
     parts.method = method;
     parts.uri = uri;
     parts.version = Version::HTTP_11;
-    parts.headers = headers;
+    crate::http::spare::discard_header_map(std::mem::replace(&mut parts.headers, headers));
     Some((parts, facts))
 }

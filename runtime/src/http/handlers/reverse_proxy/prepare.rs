@@ -28,8 +28,9 @@ use tokio::time::Sleep;
 pub struct Prepared {
     pub method: Method,
     pub uri: Uri,
-    /// The upstream request's fields; empty while `direct`.
-    pub headers: HeaderMap,
+    /// The upstream request's fields; `None` while `direct` (then no map
+    /// is made, nor dropped).
+    headers: Option<HeaderMap>,
     /// The fields are not made yet: they can be written straight from the
     /// client's (`direct`), or made in `headers` when a try needs them
     /// (see [`Prepared::materialize`]).
@@ -86,8 +87,23 @@ impl Prepared {
     /// made yet (`cx`'s request is the one prepared, unchanged since).
     pub fn materialize(&mut self, cx: &Cx<'_>, trusted: &[IpNet]) {
         if std::mem::take(&mut self.direct) {
-            self.headers = copy_with_room(&cx.parts.headers, ADDED);
-            prepare_request(cx, &mut self.headers, trusted);
+            let headers = self
+                .headers
+                .insert(copy_with_room(&cx.parts.headers, ADDED));
+            prepare_request(cx, headers, trusted);
+        }
+    }
+
+    /// The upstream request's fields (empty while `direct`).
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        self.headers.get_or_insert_default()
+    }
+
+    /// The upstream request's fields, taken (a lone try) or copied.
+    pub fn take_headers(&mut self, copy: bool) -> HeaderMap {
+        match copy {
+            true => self.headers.clone().unwrap_or_default(),
+            false => self.headers.take().unwrap_or_default(),
         }
     }
 
@@ -118,7 +134,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
     let mut p = Prepared {
         method,
         uri,
-        headers: HeaderMap::new(),
+        headers: None,
         direct: true,
         buffered: None,
         stream: None,
@@ -130,14 +146,14 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
     if super::headers::h2_websocket(&cx.parts) {
         // RFC 8441 in, an HTTP/1.1 Upgrade out.
         p.method = Method::GET;
-        super::headers::to_h1_websocket(&mut p.headers);
+        super::headers::to_h1_websocket(p.headers_mut());
     }
     let body = std::mem::replace(&mut cx.body, ReqBody::full(Bytes::new()));
     let empty = drop_body || http_body::Body::is_end_stream(&body);
     if empty {
         if drop_body {
             p.materialize(cx, trusted);
-            p.headers.remove(http::header::CONTENT_LENGTH);
+            p.headers_mut().remove(http::header::CONTENT_LENGTH);
         }
         p.buffered = Some(Bytes::new());
         return Ok(p);
@@ -150,7 +166,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
             None => {
                 if h.request_buffers < 0 {
                     p.materialize(cx, trusted);
-                    p.headers
+                    p.headers_mut()
                         .insert(http::header::CONTENT_LENGTH, head.len().into());
                 }
                 p.buffered = Some(head);

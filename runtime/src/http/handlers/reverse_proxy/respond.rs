@@ -131,11 +131,11 @@ pub async fn round_trip(
                 && p.in_memory()
                 && h.shared.request_ops.is_empty()
                 && h.shared.flush != FlushPolicy::Immediate;
-            let headers = match direct {
-                true => http::HeaderMap::new(),
-                false => try_headers(h, addr, cx, p),
-            };
-            let upgrade = headers.contains_key(http::header::UPGRADE);
+            // (`None` while direct: not even an empty map to drop.)
+            let headers = (!direct).then(|| try_headers(h, addr, cx, p));
+            let upgrade = headers
+                .as_ref()
+                .is_some_and(|h| h.contains_key(http::header::UPGRADE));
             let sni = t
                 .tls
                 .as_ref()
@@ -165,10 +165,7 @@ pub async fn round_trip(
                     sent.await
                 }
                 Route::Map(conn) => {
-                    let headers = match direct {
-                        true => try_headers(h, addr, cx, p),
-                        false => headers,
-                    };
+                    let headers = headers.unwrap_or_else(|| try_headers(h, addr, cx, p));
                     let mut req = http::Request::new(p.body());
                     *req.method_mut() = p.method.clone();
                     *req.uri_mut() = origin_form(&p.uri);
@@ -259,11 +256,7 @@ fn try_headers(
     p: &mut Prepared,
 ) -> http::HeaderMap {
     p.materialize(cx, &h.shared.trusted);
-    let mut headers = if h.retry.disabled() {
-        std::mem::take(&mut p.headers)
-    } else {
-        p.headers.clone()
-    };
+    let mut headers = p.take_headers(!h.retry.disabled());
     if let Transport::Http(t) = &h.shared.transport {
         if t.tls.is_some() {
             // Caddy's TLS transport: `Host` is the upstream's address,
