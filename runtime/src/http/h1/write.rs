@@ -39,7 +39,13 @@ where
     W: AsyncWrite + Unpin,
     B: http_body::Body<Data = Bytes> + Unpin,
 {
-    let (mut parts, mut body) = resp.into_parts();
+    let (parts, mut body) = resp.into_parts();
+    let http::response::Parts {
+        status,
+        mut headers,
+        mut extensions,
+        ..
+    } = parts;
     let length = if body.is_end_stream() {
         None
     } else {
@@ -50,9 +56,11 @@ where
         )
     };
     out.clear();
-    let raw = RawFields::detach(&mut parts.extensions);
-    let head =
-        encode::head(out, parts.status, &mut parts.headers, raw, length, x).map_err(|()| Broken)?;
+    let raw = RawFields::detach(&mut extensions);
+    let head = encode::head(out, status, &mut headers, raw, length, x);
+    // The map, written, serves a later head on this thread.
+    crate::http::spare::keep_header_map(headers);
+    let head = head.map_err(|()| Broken)?;
     let mut framing = head.framing;
     let whole = if framing == Framing::Length(0) {
         Ok(())

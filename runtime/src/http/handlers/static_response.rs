@@ -124,6 +124,10 @@ impl Handler for StaticResponse {
         };
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
+        // The thread's spare map (the writer keeps it again): no
+        // allocation per response.
+        let spare = crate::http::spare::header_map(self.headers.len() + 2);
+        crate::http::spare::discard_header_map(std::mem::replace(resp.headers_mut(), spare));
         let h = resp.headers_mut();
         for (name, vals) in &self.headers {
             h.remove(name);

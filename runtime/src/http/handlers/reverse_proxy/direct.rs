@@ -163,6 +163,7 @@ pub trait HeadFields: Sync {
     fn write_fields(&self, w: &mut Vec<u8>, len: usize);
 }
 
+#[inline(always)]
 fn field(w: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     w.extend_from_slice(name);
     w.extend_from_slice(b": ");
