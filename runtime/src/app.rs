@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::http::serve;
+use crate::http::accept;
 use crate::instance::Instance;
 use crate::listeners::{BindOptions, Pool};
 use crate::registry::Registry;
@@ -189,7 +189,7 @@ impl Runtime {
         let sockets = new.sockets();
         let old = s.current.swap(Some(new));
         for socket in sockets {
-            serve::spawn_accept(socket, s.clone());
+            accept::spawn_accept(socket, s.clone());
         }
         if let Some(old) = old {
             old.release_listeners(old.grace_period);

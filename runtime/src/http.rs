@@ -14,6 +14,7 @@
 //! - `metrics`: per-handler counters and histograms, when the config
 //!   collects metrics.
 
+pub(crate) mod accept;
 pub mod access_log;
 pub mod alias_headers;
 pub mod autohttps;

@@ -1,7 +1,8 @@
 //! Driving one connection to its end, with what hyper and our HTTP/1.1
 //! server do not do themselves: the idle timeout between requests, and a
 //! graceful close (bounded by the grace period) when the socket leaves the
-//! config or was handed to a new process.
+//! config or was handed to a new process. What it drives is [`Graceful`]:
+//! hyper's connections and bellhop's own HTTP/1.1 and HTTP/2 ones.
 //!
 //! The connection is polled first, every time. The idle timer, the
 //! socket's stop signal and the grace timer are polled only after one of
@@ -10,13 +11,15 @@
 //! request, and polling two timers and a watch each time cost about 800
 //! instructions per request.
 
+use super::body::BoxError;
 use super::conn::ConnState;
-use super::serve::Graceful;
 use super::server::ConnSettings;
 use crate::listeners::Socket;
 use futures_util::task::AtomicWaker;
+use hyper::body::Incoming;
+use hyper_util::server::conn::auto;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
@@ -157,5 +160,54 @@ pub(crate) async fn idle_elapsed(state: &ConnState, limit: Duration) {
                 deadline = due;
             }
         }
+    }
+}
+
+/// A served connection that can be asked to finish gracefully.
+pub(crate) trait Graceful: Future {
+    fn shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, E> Graceful for auto::UpgradeableConnection<'_, I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::UpgradeableConnection<I, S>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<BoxError>,
+    S::ResBody: http_body::Body + 'static,
+    <S::ResBody as http_body::Body>::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
     }
 }

@@ -33,7 +33,8 @@ mod head_tests;
 mod tests;
 
 use super::body::ReqBody;
-use super::serve::{ConnCx, Graceful};
+use super::drive::Graceful;
+use super::serve::ConnCx;
 use super::server::ConnSettings;
 use bytes::BytesMut;
 use std::future::Future;

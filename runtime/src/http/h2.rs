@@ -144,7 +144,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Future for Conn<I> {
     }
 }
 
-impl<I: AsyncRead + AsyncWrite + Unpin> serve::Graceful for Conn<I> {
+impl<I: AsyncRead + AsyncWrite + Unpin> super::drive::Graceful for Conn<I> {
     fn shutdown(self: Pin<&mut Self>) {
         let this = self.get_mut();
         this.closing = true;

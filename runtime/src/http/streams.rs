@@ -9,7 +9,7 @@
 //! nothing meanwhile; the price is that one connection's streams share a
 //! thread.
 
-use super::serve::Graceful;
+use super::drive::Graceful;
 use crossbeam_queue::SegQueue;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
