@@ -284,11 +284,7 @@ impl Runtime {
                 socket.mark_handed_off();
             }
             let closing = current.release_listeners(current.grace_period);
-            *self
-                .shared
-                .handed_off
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = closing;
+            *crate::util::lock(&self.shared.handed_off) = closing;
         }
     }
 
@@ -299,23 +295,25 @@ impl Runtime {
         // An accept loop that has not seen its stop yet may still take a
         // connection from the shared queue: it counts it before it looks
         // again, so once every loop has ended the count is complete.
-        let closing = std::mem::take(
-            &mut *self
-                .shared
-                .handed_off
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let closing = std::mem::take(&mut *crate::util::lock(&self.shared.handed_off));
         let ended = async {
             for socket in closing {
                 socket.wait_closed().await;
             }
         };
-        match grace {
-            Some(g) => drop(tokio::time::timeout(g, ended).await),
-            None => ended.await,
-        }
-        self.wait_drained(grace).await;
+        // One grace period for both waits, not one each.
+        let left = match grace {
+            Some(g) => {
+                let started = tokio::time::Instant::now();
+                drop(tokio::time::timeout(g, ended).await);
+                Some(g.saturating_sub(started.elapsed()))
+            }
+            None => {
+                ended.await;
+                None
+            }
+        };
+        self.wait_drained(left).await;
         self.shared.current.swap(None);
     }
 
