@@ -170,13 +170,15 @@ impl ConnState {
     }
 
     /// Marks a request as started; the guard marks it finished when the
-    /// response body is done or dropped.
+    /// response body is done or dropped. The clock read here is the
+    /// request's start too ([`ActiveGuard::started`]).
     pub fn begin(self: &Arc<Self>) -> ActiveGuard {
+        let now = Instant::now();
         if self.active.fetch_add(1, Ordering::AcqRel) == 0 {
-            let ms = self.born.elapsed().as_millis() as u64;
+            let ms = now.saturating_duration_since(self.born).as_millis() as u64;
             self.busy_since_ms.store(ms, Ordering::Release);
         }
-        ActiveGuard(self.clone())
+        ActiveGuard(self.clone(), now.into_std())
     }
 
     /// When the connection became idle, or `None` while requests run.
@@ -191,7 +193,14 @@ impl ConnState {
 
 /// Held while a request (and its response body) is in flight.
 #[derive(Debug)]
-pub struct ActiveGuard(Arc<ConnState>);
+pub struct ActiveGuard(Arc<ConnState>, std::time::Instant);
+
+impl ActiveGuard {
+    /// When the request started (made by [`ConnState::begin`]).
+    pub fn started(&self) -> std::time::Instant {
+        self.1
+    }
+}
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {

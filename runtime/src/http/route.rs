@@ -28,7 +28,9 @@ use std::time::Duration;
 /// request body from the server's `read_timeout`; `own_writer`: bellhop's
 /// own HTTP/1.1 writer writes the response (`Cx::own_writer`);
 /// `separator`: whether a field's name holds `_` or `.`, when the parser
-/// noted it.
+/// noted it; `start`: when the request started (the connection's guard
+/// read the clock: [`super::conn::ActiveGuard::started`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn route(
     shared: &Shared,
     socket_id: u64,
@@ -37,6 +39,7 @@ pub(crate) async fn route(
     body: impl FnOnce(Option<Duration>) -> ReqBody,
     own_writer: bool,
     separator: Option<bool>,
+    start: std::time::Instant,
 ) -> Result<super::Response, Abort> {
     let Some(instance) = shared.current() else {
         return Ok(status_response(StatusCode::SERVICE_UNAVAILABLE));
@@ -47,7 +50,7 @@ pub(crate) async fn route(
         let mut serving = pin!(Serving::Answered { response: None });
         // (The context is made by a closure written here, not returned
         // by `route_on`: that costs 150 instructions more per request.)
-        match route_on(&instance, socket_id, info, parts, body, separator) {
+        match route_on(&instance, socket_id, info, parts, body, separator, start) {
             Routed::Serve {
                 server,
                 parts,
@@ -147,6 +150,7 @@ fn route_on<'a>(
     parts: http::request::Parts,
     body: impl FnOnce(Option<Duration>) -> ReqBody,
     separator: Option<bool>,
+    start: std::time::Instant,
 ) -> Routed<'a> {
     let Some(server) = instance.server_for(socket_id) else {
         return Routed::Answer(status_response(StatusCode::SERVICE_UNAVAILABLE));
@@ -163,7 +167,6 @@ fn route_on<'a>(
     server.alias_filter.apply(&mut parts.headers, separator);
     let s = &server.settings;
     let body = body(s.read_timeout).watching(s.read_idle, s.read_min_rate);
-    let start = std::time::Instant::now();
     let deadline = s
         .write_timeout
         .map(|t| tokio::time::Instant::from_std(start) + t);

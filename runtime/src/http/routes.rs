@@ -316,12 +316,22 @@ fn enter<'a>(route: &'a Route, cx: &mut Cx<'a>) -> Result<bool, HttpError> {
 
 /// Passes a response through the hooks registered by wrapping handlers,
 /// innermost first.
-pub fn apply_hooks(cx: &mut Cx<'_>, mut response: Response) -> Response {
-    let hooks = std::mem::take(&mut cx.hooks);
-    for h in hooks.iter().rev() {
-        response = h.on_response(cx, response);
+pub fn apply_hooks(cx: &mut Cx<'_>, response: &mut Response) {
+    if cx.hooks.is_empty() {
+        return;
     }
-    response
+    let hooks = std::mem::take(&mut cx.hooks);
+    let mut r = std::mem::replace(response, Response::new(super::body::Body::Empty));
+    for h in hooks.iter().rev() {
+        r = h.on_response(cx, r);
+    }
+    *response = r;
+}
+
+/// Whether a wrapping handler's hook is asynchronous (templates): then
+/// [`apply_async_hooks`] has work to do.
+pub fn has_async_hooks(cx: &Cx<'_>) -> bool {
+    cx.hooks.iter().any(|h| h.wraps_async())
 }
 
 /// Applies the hooks from the innermost up to the outermost asynchronous

@@ -294,6 +294,7 @@ pub(crate) fn handle_parts<'c>(
         body,
         own_writer,
         separator,
+        guard.started(),
     );
     // `map`, not an async block: a block would hold `routed` twice, as
     // what it captured and as what it awaits (4 KB, not 2), and copy it

@@ -56,6 +56,9 @@ pub(super) async fn serve(
         |t| ReqBody::stream(body, t),
         false,
         None,
+        // (Not the guard's: that was made when the stream came, before
+        // its head.)
+        std::time::Instant::now(),
     )
     .await;
     let Ok(response) = response else {

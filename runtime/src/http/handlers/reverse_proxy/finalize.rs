@@ -7,6 +7,7 @@
 use super::headers::{strip_hop, via, via_line};
 use super::prepare::buffer;
 use super::respond::Shared;
+use super::response_body::FlushPolicy;
 use crate::http::body::BoxError;
 use crate::http::raw_fields::RawFields;
 use crate::http::{Body, Cx};
@@ -17,17 +18,41 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 impl Shared {
-    /// Makes the client's response from the upstream's.
-    pub async fn finalize(
-        &self,
-        cx: &mut Cx<'_>,
-        mut resp: http::Response<Body>,
-    ) -> crate::http::Response {
+    /// Makes the client's response from the upstream's, in place (each
+    /// move of a response is a copy of 150 bytes).
+    pub async fn finalize(&self, cx: &mut Cx<'_>, resp: &mut http::Response<Body>) {
         // As Caddy's `finalizeResponse`: the upstream's `Server`, or none.
         cx.omit_server = true;
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-            return super::tunnel::switch_protocols(self, cx, resp);
+            let upstream = std::mem::replace(resp, http::Response::new(Body::Empty));
+            *resp = super::tunnel::switch_protocols(self, cx, upstream);
+            return;
         }
+        let policy = self.finalize_head(cx, resp);
+        if self.response_buffers != 0 {
+            let body = std::mem::replace(resp.body_mut(), Body::Empty);
+            *resp.body_mut() = match Box::pin(buffer(body, self.response_buffers)).await {
+                Ok((head, None)) => Body::from_bytes(head),
+                Ok((head, Some(rest))) => Body::stream(Chain {
+                    head: Some(head),
+                    rest,
+                }),
+                Err(e) => Body::stream(ErrBody(Some(e))),
+            };
+        }
+        if self.verbose {
+            tracing::debug!(status = resp.status().as_u16(), flush = ?policy, "wrote upstream response header");
+        }
+        *resp.version_mut() = http::Version::HTTP_11;
+        if policy != FlushPolicy::Default {
+            let body = std::mem::replace(resp.body_mut(), Body::Empty);
+            *resp.body_mut() = policy.apply(body, self.verbose);
+        }
+    }
+
+    /// The head's part: hop-by-hop fields, `Via`, `header_down`; the
+    /// flush policy for the body.
+    fn finalize_head(&self, cx: &mut Cx<'_>, resp: &mut http::Response<Body>) -> FlushPolicy {
         let version = resp.version();
         let raw = resp.extensions_mut().get_mut::<RawFields>();
         if let Some(raw) = raw.filter(|_| self.response_ops.is_empty()) {
@@ -51,27 +76,10 @@ impl Shared {
         {
             self.response_ops.apply(cx, resp.headers_mut());
         }
-        let policy = self.flush.for_response(
+        self.flush.for_response(
             resp.headers(),
             http_body::Body::size_hint(resp.body()).exact(),
-        );
-        if self.response_buffers != 0 {
-            let (parts, body) = resp.into_parts();
-            let body = match Box::pin(buffer(body, self.response_buffers)).await {
-                Ok((head, None)) => Body::from_bytes(head),
-                Ok((head, Some(rest))) => Body::stream(Chain {
-                    head: Some(head),
-                    rest,
-                }),
-                Err(e) => Body::stream(ErrBody(Some(e))),
-            };
-            resp = http::Response::from_parts(parts, body);
-        }
-        if self.verbose {
-            tracing::debug!(status = resp.status().as_u16(), flush = ?policy, "wrote upstream response header");
-        }
-        *resp.version_mut() = http::Version::HTTP_11;
-        resp.map(|b| policy.apply(b, self.verbose))
+        )
     }
 }
 

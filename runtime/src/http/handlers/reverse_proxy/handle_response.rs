@@ -141,7 +141,8 @@ impl Handler for CopyResponse {
                     HttpError::internal(format!("copy_response status {code}: {e}"))
                 })?;
             }
-            Ok(Flow::Respond(up.shared.finalize(cx, resp).await))
+            up.shared.finalize(cx, &mut resp).await;
+            Ok(Flow::Respond(resp))
         })
     }
 }

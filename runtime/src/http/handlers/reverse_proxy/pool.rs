@@ -208,15 +208,15 @@ impl IdleConns {
 
     /// A live connection from `lane`, if one is idle there (HTTP/2 ones
     /// are shared and stay).
-    fn checkout_lane(&self, lane: usize, idle_timeout: Duration) -> Option<Sender> {
+    fn checkout_lane(&self, lane: usize, idle_timeout: Duration, now: Instant) -> Option<Sender> {
         while let Some(mut idle) = self.pop(lane) {
-            if idle.sender.is_closed() || idle.since.elapsed() > idle_timeout {
+            if idle.sender.is_closed() || now.saturating_duration_since(idle.since) > idle_timeout {
                 continue;
             }
             return Some(match idle.sender {
                 Sender::H2(s) => {
                     let clone = s.clone();
-                    self.push(lane, Sender::H2(s), Instant::now());
+                    self.push(lane, Sender::H2(s), now);
                     Sender::H2(clone)
                 }
                 Sender::Own(mut c) => {
@@ -232,13 +232,15 @@ impl IdleConns {
     /// A live connection, if one is idle: this thread's own, then a
     /// shared HTTP/2 one (lane 0); another thread's only when no new
     /// connection could be made without waiting (`max_conns_per_host`).
-    pub fn checkout(&self, idle_timeout: Duration) -> Option<Sender> {
+    /// An idle connection's age is counted to `now` (the request's start:
+    /// no clock read here).
+    pub fn checkout(&self, idle_timeout: Duration, now: Instant) -> Option<Sender> {
         let mine = self.my_lane();
-        if let Some(s) = self.checkout_lane(mine, idle_timeout) {
+        if let Some(s) = self.checkout_lane(mine, idle_timeout, now) {
             return Some(s);
         }
         if mine != 0 {
-            if let Some(s) = self.checkout_lane(0, idle_timeout) {
+            if let Some(s) = self.checkout_lane(0, idle_timeout, now) {
                 return Some(s);
             }
         }
@@ -252,7 +254,7 @@ impl IdleConns {
         }
         (1..self.0.idle.len())
             .filter(|l| *l != mine)
-            .find_map(|l| self.checkout_lane(l, idle_timeout))
+            .find_map(|l| self.checkout_lane(l, idle_timeout, now))
     }
 
     /// Keeps a connection for later requests (dropped, and so closed,

@@ -142,7 +142,7 @@ pub async fn round_trip(
                 .and_then(|tls| tls.server_name_template.as_ref())
                 .map(|n| n.render(cx));
             let conn = t
-                .sender(up, addr, client, upgrade, sni.as_deref())
+                .sender(up, addr, client, upgrade, sni.as_deref(), cx.start)
                 .await
                 .map_err(|e| Failure {
                     before_send: matches!(e, RtError::Dial(_) | RtError::Tls(..)),
@@ -324,5 +324,6 @@ async fn finish(h: &ReverseProxy, cx: &mut Cx<'_>, mut resp: http::Response<Body
         }));
         return Flow::Routes(i);
     }
-    Flow::Respond(h.shared.finalize(cx, resp).await)
+    h.shared.finalize(cx, &mut resp).await;
+    Flow::Respond(resp)
 }

@@ -122,7 +122,8 @@ impl HttpTransport {
     /// happen here, before the request is committed). A protocol
     /// `upgrade` needs HTTP/1.1: where HTTP/2 could be chosen, it gets a
     /// new connection that offers only HTTP/1.1 (as Caddy's transport
-    /// does for WebSockets).
+    /// does for WebSockets). `now`: the request's start, which an idle
+    /// connection's age is counted to (one clock read fewer).
     pub async fn sender(
         &self,
         up: &Upstream,
@@ -130,6 +131,7 @@ impl HttpTransport {
         client: SocketAddr,
         upgrade: bool,
         sni: Option<&str>,
+        now: std::time::Instant,
     ) -> Result<Conn, RtError> {
         let idle = self.idle_for(up, addr);
         let tls = self.uses_tls(addr);
@@ -148,7 +150,7 @@ impl HttpTransport {
             return Ok(conn(s));
         }
         if self.keepalive {
-            if let Some(s) = idle.checkout(self.idle_timeout) {
+            if let Some(s) = idle.checkout(self.idle_timeout, now) {
                 return Ok(conn(s));
             }
         }

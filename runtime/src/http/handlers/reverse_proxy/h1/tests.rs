@@ -100,7 +100,7 @@ async fn read_body(head: Head, conn: Box<H1Conn>, to: &IdleConns) -> (Bytes, Opt
 }
 
 fn take_own(p: &IdleConns) -> Option<Box<H1Conn>> {
-    match p.checkout(Duration::from_secs(60)) {
+    match p.checkout(Duration::from_secs(60), std::time::Instant::now()) {
         Some(Sender::Own(c)) => Some(c),
         _ => None,
     }
