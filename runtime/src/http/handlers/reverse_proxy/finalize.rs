@@ -44,10 +44,7 @@ impl Shared {
             tracing::debug!(status = resp.status().as_u16(), flush = ?policy, "wrote upstream response header");
         }
         *resp.version_mut() = http::Version::HTTP_11;
-        if policy != FlushPolicy::Default {
-            let body = std::mem::replace(resp.body_mut(), Body::Empty);
-            *resp.body_mut() = policy.apply(body, self.verbose);
-        }
+        policy.apply(resp.body_mut(), self.verbose);
     }
 
     /// The head's part: hop-by-hop fields, `Via`, `header_down`; the

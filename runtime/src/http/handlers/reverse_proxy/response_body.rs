@@ -84,19 +84,20 @@ impl FlushPolicy {
         }
     }
 
-    /// Wraps `body` so it is flushed by this policy.
-    pub fn apply(self, body: Body, verbose: bool) -> Body {
-        match self {
-            FlushPolicy::Every(d) => Body::stream(Batched {
-                inner: body,
+    /// Wraps `body`, in place, so it is flushed by this policy (only a
+    /// batching interval wraps it; the others leave it as it is).
+    pub fn apply(self, body: &mut Body, verbose: bool) {
+        if let FlushPolicy::Every(d) = self {
+            let inner = std::mem::replace(body, Body::Empty);
+            *body = Body::stream(Batched {
+                inner,
                 interval: d,
                 buf: BytesMut::new(),
                 timer: None,
                 pending: None,
                 done: false,
                 verbose,
-            }),
-            _ => body,
+            });
         }
     }
 }
