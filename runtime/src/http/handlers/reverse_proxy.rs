@@ -136,7 +136,8 @@ impl ReverseProxy {
             true => Instant::now(),
             false => cx.start,
         };
-        let mut prepared = prepare::prepare(self, cx).await?;
+        let mut prepared = prepare::Prepared::default();
+        prepare::prepare(self, cx, &mut prepared).await?;
         let mut tries = 0u32;
         let mut last: Option<HttpError> = None;
         loop {

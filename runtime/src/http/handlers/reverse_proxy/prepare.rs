@@ -42,6 +42,23 @@ pub struct Prepared {
     had_stream: bool,
 }
 
+/// Nothing prepared yet: [`prepare`] fills it in, where the proxy's future
+/// holds it (returned from an async fn, its 400 bytes were copied three
+/// times).
+impl Default for Prepared {
+    fn default() -> Self {
+        Prepared {
+            method: Method::GET,
+            uri: Uri::default(),
+            headers: None,
+            direct: true,
+            buffered: None,
+            stream: None,
+            had_stream: false,
+        }
+    }
+}
+
 impl Prepared {
     /// Whether the body can be sent again.
     pub fn replayable(&self) -> bool {
@@ -115,8 +132,9 @@ impl Prepared {
     }
 }
 
-/// Prepares the upstream request from the client's.
-pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, HttpError> {
+/// Prepares the upstream request from the client's, in `p` (as
+/// [`Prepared::default`] made it).
+pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>, p: &mut Prepared) -> Result<(), HttpError> {
     let (mut method, mut uri) = (cx.parts.method.clone(), cx.parts.uri.clone());
     let mut drop_body = false;
     if let Some(rw) = &h.rewrite {
@@ -131,15 +149,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         cx.set_uri(u0);
     }
     let trusted = &h.shared.trusted;
-    let mut p = Prepared {
-        method,
-        uri,
-        headers: None,
-        direct: true,
-        buffered: None,
-        stream: None,
-        had_stream: false,
-    };
+    (p.method, p.uri) = (method, uri);
     if !direct_ok(cx, trusted) {
         p.materialize(cx, trusted);
     }
@@ -156,7 +166,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
             p.headers_mut().remove(http::header::CONTENT_LENGTH);
         }
         p.buffered = Some(Bytes::new());
-        return Ok(p);
+        return Ok(());
     }
     if h.request_buffers != 0 {
         let (head, rest) = Box::pin(buffer(body, h.request_buffers))
@@ -180,7 +190,7 @@ pub async fn prepare(h: &ReverseProxy, cx: &mut Cx<'_>) -> Result<Prepared, Http
         p.stream = Some(UpBody::new(None, Some(body)));
         p.had_stream = true;
     }
-    Ok(p)
+    Ok(())
 }
 
 /// Reads up to `limit` bytes (all when negative); the rest, if any,
