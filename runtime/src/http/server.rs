@@ -205,8 +205,11 @@ impl Server {
     ) -> impl Future<Output = Result<Response, Abort>> + 'a {
         let log = self.access_log.as_ref();
         async move {
-            let mut pending = Unanswered { cx: make(), log };
-            let r = self.answer(&mut pending.cx).await;
+            // (Made in its own place: made inside `Unanswered`, it was
+            // copied there.)
+            let mut cx = make();
+            let mut pending = Unanswered { cx: &mut cx, log };
+            let r = self.answer(pending.cx).await;
             pending.answered();
             r
         }
@@ -375,22 +378,22 @@ fn finish(cx: &mut Cx<'_>, response: &mut Response) {
 
 /// A request being answered: logged with status 499 if dropped unanswered
 /// (the client went away).
-struct Unanswered<'a, 'l> {
-    cx: Cx<'a>,
+struct Unanswered<'c, 'a, 'l> {
+    cx: &'c mut Cx<'a>,
     log: Option<&'l super::access_log::AccessLog>,
 }
 
-impl Unanswered<'_, '_> {
+impl Unanswered<'_, '_, '_> {
     /// The request was answered: nothing to log when dropped.
     fn answered(&mut self) {
         self.log = None;
     }
 }
 
-impl Drop for Unanswered<'_, '_> {
+impl Drop for Unanswered<'_, '_, '_> {
     fn drop(&mut self) {
         if let Some(log) = self.log {
-            log.client_gone(&self.cx);
+            log.client_gone(self.cx);
         }
         // The next request on this thread parses into it.
         super::spare::keep_header_map(std::mem::take(&mut self.cx.parts.headers));

@@ -161,7 +161,11 @@ pub async fn round_trip(
                     }
                     let uri = origin_form(&p.uri);
                     let body = p.body().into_bytes();
-                    let sent = t.send_direct(own, addr, &p.method, &uri, &mut f, body, keep);
+                    // Pinned where it is made: moved into the await, the
+                    // future (about 1 KB) was copied.
+                    let sent = std::pin::pin!(
+                        t.send_direct(own, addr, &p.method, &uri, &mut f, body, keep)
+                    );
                     sent.await
                 }
                 Route::Map(conn) => {
