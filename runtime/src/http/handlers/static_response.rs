@@ -47,7 +47,7 @@ struct StaticResponse {
 enum BodySource {
     /// No placeholders: its bytes and content type, made once, shared by
     /// every response.
-    Literal(bytes::Bytes, &'static str),
+    Literal(bytes::Bytes, HeaderValue),
     /// Rendered and typed per request.
     Template(Template),
 }
@@ -114,7 +114,7 @@ impl Handler for StaticResponse {
             None => cx.error.as_ref().map_or(StatusCode::OK, |e| e.status),
         };
         let (body, ctype) = match &self.body {
-            Some(BodySource::Literal(b, t)) => (Body::from_bytes(b.clone()), Some(*t)),
+            Some(BodySource::Literal(b, t)) => (Body::from_bytes(b.clone()), Some(t.clone())),
             Some(BodySource::Template(t)) => {
                 let b = t.render_known(cx).into_owned();
                 let ctype = content_type(&b);
@@ -139,7 +139,7 @@ impl Handler for StaticResponse {
         }
         if let Some(t) = ctype {
             if !h.contains_key(CONTENT_TYPE) {
-                h.insert(CONTENT_TYPE, HeaderValue::from_static(t));
+                h.insert(CONTENT_TYPE, t);
             }
         }
         if self.close {
@@ -149,13 +149,17 @@ impl Handler for StaticResponse {
     }
 }
 
-fn content_type(body: &str) -> &'static str {
+/// The content type of a body (a value made at compile time: made from a
+/// `&str` at run time, each of its bytes is checked again per response).
+fn content_type(body: &str) -> HeaderValue {
+    const JSON: HeaderValue = HeaderValue::from_static("application/json");
+    const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
     let t = body.trim();
     let looks_json = t.len() > 2
         && ((t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']')));
     if looks_json && serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() {
-        "application/json"
+        JSON
     } else {
-        "text/plain; charset=utf-8"
+        TEXT
     }
 }

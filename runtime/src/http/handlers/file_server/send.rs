@@ -97,14 +97,12 @@ pub async fn file(
 ) -> Result<Response, HttpError> {
     let precompressed = sidecars.precompressed;
     let mut headers = http::HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(super::mime::of(path)),
-    );
+    headers.insert(header::CONTENT_TYPE, super::mime::of(path));
     let (mut send_path, mut send_meta) = (path.to_string(), meta);
     // Vary on every file, compressed or not, so caches key by encoding
     // (Caddy #5849).
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+    headers.insert(header::VARY, VARY);
     if !precompressed.is_empty() {
         for (enc, suffix) in precompressed {
             if !accepts(cx, enc) {
