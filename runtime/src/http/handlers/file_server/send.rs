@@ -34,28 +34,45 @@ fn accepts(cx: &Cx<'_>, enc: &str) -> bool {
 
 /// Caddy's ETag: modification time (ns) and size in base 36, with a dash
 /// between (only for a file with a useful modification time).
-fn etag(modified: std::time::SystemTime, len: u64) -> String {
+fn etag(modified: std::time::SystemTime, len: u64) -> HeaderValue {
     let nanos = modified
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("\"{}-{}\"", base36(nanos), base36(u128::from(len)))
+    // Written in place (no strings per response): a quote, at most 25
+    // digits for the time (36^25 > 2^128), a dash, at most 13 for the
+    // size, a quote.
+    let mut tag = [b'"'; 41];
+    let mut at = base36(nanos, &mut tag, 1);
+    tag[at] = b'-';
+    at = base36(u128::from(len), &mut tag, at + 1);
+    HeaderValue::from_bytes(&tag[..=at]).expect("quotes, digits and a dash")
 }
 
-fn base36(mut n: u128) -> String {
+/// Writes `n` in base 36 into `out` from `at`; where it ended.
+fn base36(mut n: u128, out: &mut [u8], at: usize) -> usize {
     const D: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
+    let mut digits = [0u8; 25];
+    let mut i = digits.len();
     loop {
-        out.push(D[(n % 36) as usize]);
+        i -= 1;
+        digits[i] = D[(n % 36) as usize];
         n /= 36;
         if n == 0 {
             break;
         }
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
+    let d = &digits[i..];
+    out[at..at + d.len()].copy_from_slice(d);
+    at + d.len()
 }
 
-/// The ETag from the first sidecar `path + ext` that exists (Caddy's
+/// A file's `Last-Modified` (formatted in place: no string per response).
+fn last_modified(m: std::time::SystemTime) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut date = [0u8; 29];
+    write!(&mut date[..], "{}", httpdate::HttpDate::from(m)).ok()?;
+    HeaderValue::from_bytes(&date).ok()
+}
 /// `etag_file_extensions`), newlines removed; `None` when there is none.
 async fn sidecar_etag(path: &str, exts: &[String]) -> Result<Option<String>, HttpError> {
     for ext in exts {
@@ -96,9 +113,11 @@ pub async fn file(
     status: Option<StatusCode>,
 ) -> Result<Response, HttpError> {
     let precompressed = sidecars.precompressed;
-    let mut headers = http::HeaderMap::new();
+    // The thread's spare map (the writer keeps it again): no allocation
+    // per response.
+    let mut headers = crate::http::spare::header_map(8);
     headers.insert(header::CONTENT_TYPE, super::mime::of(path));
-    let (mut send_path, mut send_meta) = (path.to_string(), meta);
+    let (mut send_path, mut send_meta) = (std::borrow::Cow::Borrowed(path), meta);
     // Vary on every file, compressed or not, so caches key by encoding
     // (Caddy #5849).
     const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
@@ -112,7 +131,7 @@ pub async fn file(
             if let Ok(m) = std::fs::metadata(&candidate) {
                 if m.is_file() {
                     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
-                    (send_path, send_meta) = (candidate, m);
+                    (send_path, send_meta) = (candidate.into(), m);
                     break;
                 }
             }
@@ -123,22 +142,19 @@ pub async fn file(
     let mtime = useful_mtime(modified);
     let useful = modified.filter(|_| mtime.is_some());
     let tag = match sidecar_etag(&send_path, sidecars.etag_exts).await? {
-        Some(t) if !t.is_empty() => Some(t),
+        Some(t) if !t.is_empty() => {
+            Some(HeaderValue::from_str(&t).map_err(|e| HttpError::internal(e.to_string()))?)
+        }
         _ => useful.map(|m| etag(m, send_meta.len())),
     };
     if let Some(t) = &tag {
-        headers.insert(
-            header::ETAG,
-            HeaderValue::from_str(t).map_err(|e| HttpError::internal(e.to_string()))?,
-        );
+        headers.insert(header::ETAG, t.clone());
     }
-    if let Some(m) = useful {
-        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
-            headers.insert(header::LAST_MODIFIED, v);
-        }
+    if let Some(v) = useful.and_then(last_modified) {
+        headers.insert(header::LAST_MODIFIED, v);
     }
     let decision = match status {
-        None => conditional::check(cx, tag.as_deref(), mtime),
+        None => conditional::check(cx, tag.as_ref().and_then(|t| t.to_str().ok()), mtime),
         Some(_) => Decision::Serve {
             honour_range: false,
         },
@@ -173,7 +189,11 @@ pub async fn file(
         }
         (s, _) => (s.unwrap_or(StatusCode::OK), 0, size),
     };
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    // (`HeaderValue::from(u64)` formats into a buffer of its own and
+    // then shares it: two allocations, where this is one.)
+    let mut digits = itoa::Buffer::new();
+    let length = HeaderValue::from_str(digits.format(len)).expect("digits");
+    headers.insert(header::CONTENT_LENGTH, length);
     let body = if cx.parts.method == http::Method::HEAD {
         Body::Empty
     } else {
@@ -181,7 +201,7 @@ pub async fn file(
     };
     let mut r = Response::new(body);
     *r.status_mut() = code;
-    *r.headers_mut() = headers;
+    crate::http::spare::discard_header_map(std::mem::replace(r.headers_mut(), headers));
     Ok(r)
 }
 
@@ -284,5 +304,28 @@ impl http_body::Body for FileBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn etags_are_the_time_and_size_in_base_36() {
+        let t = UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        assert_eq!(super::etag(t, 4096), "\"cwyvpeni7w9h-35s\"");
+        assert_eq!(super::etag(UNIX_EPOCH, 0), "\"0-0\"");
+        assert_eq!(super::etag(UNIX_EPOCH, u64::MAX), "\"0-3w5e11264sgsf\"");
+        let mut out = [0u8; 25];
+        let end = super::base36(u128::MAX, &mut out, 0);
+        assert_eq!(&out[..end], b"f5lxx1zz5pnorynqglhzmsp33");
+    }
+
+    #[test]
+    fn last_modified_is_an_http_date() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let v = super::last_modified(t).unwrap();
+        assert_eq!(v, "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 }
