@@ -73,6 +73,8 @@ fn last_modified(m: std::time::SystemTime) -> Option<HeaderValue> {
     write!(&mut date[..], "{}", httpdate::HttpDate::from(m)).ok()?;
     HeaderValue::from_bytes(&date).ok()
 }
+
+/// The ETag from the first sidecar `path + ext` that exists (Caddy's
 /// `etag_file_extensions`), newlines removed; `None` when there is none.
 async fn sidecar_etag(path: &str, exts: &[String]) -> Result<Option<String>, HttpError> {
     for ext in exts {

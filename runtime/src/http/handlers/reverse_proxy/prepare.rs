@@ -43,8 +43,8 @@ pub struct Prepared {
 }
 
 /// Nothing prepared yet: [`prepare`] fills it in, where the proxy's future
-/// holds it (returned from an async fn, its 400 bytes were copied three
-/// times).
+/// holds it (returned from an async fn, it was copied four times on its
+/// way there).
 impl Default for Prepared {
     fn default() -> Self {
         Prepared {
