@@ -5,16 +5,17 @@
 # from run to run. For issue 18's small steps: a change that saves 3%
 # shows here and not in bench.py.
 #
-#   tools/count-instructions.sh BELLHOP [respond|proxy] [REQUESTS]
+#   tools/count-instructions.sh BELLHOP [respond|proxy|static_small] [REQUESTS]
 #
 # Each server runs under callgrind in turn (nginx with one worker and no
 # master process), gets 2,000 requests to warm up, then its counters are
 # zeroed and REQUESTS (10,000 by default) are sent with `h2load --h1 -c8`;
 # the total is divided by REQUESTS. proxy's upstream is an nginx outside
-# callgrind. Needs valgrind, h2load (nghttp2-client) and nginx. Kernel
-# time is not counted: compare system time with bench.py.
+# callgrind; static_small serves bench.py's page of 4,093 bytes. Needs
+# valgrind, h2load (nghttp2-client) and nginx. Kernel time is not
+# counted: compare system time with bench.py.
 set -euo pipefail
-bin=$(realpath "${1:?usage: $0 BELLHOP [respond|proxy] [REQUESTS]}")
+bin=$(realpath "${1:?usage: $0 BELLHOP [respond|proxy|static_small] [REQUESTS]}")
 scenario=${2:-proxy}
 n=${3:-10000}
 here=$(dirname "$0")
@@ -26,6 +27,7 @@ for tool in valgrind callgrind_control h2load nginx; do
 done
 
 backend=$(free_port)
+path=""
 if [ "$scenario" = proxy ]; then
 	cat > "$dir/backend.conf" <<EOF
 worker_processes 1; pid $dir/backend.pid; error_log $dir/backend.log crit;
@@ -39,12 +41,20 @@ EOF
 	ours_site="reverse_proxy 127.0.0.1:$backend"
 	nginx_site="location / { proxy_pass http://b; proxy_http_version 1.1; proxy_set_header Connection \"\"; }"
 	nginx_upstream="upstream b { server 127.0.0.1:$backend; keepalive 64; }"
+elif [ "$scenario" = static_small ]; then
+	mkdir "$dir/www"
+	python3 -c "open('$dir/www/small.html', 'w').write('<p>' + 'x' * 4089 + '\\n')"
+	ours_site="root * $dir/www
+	file_server"
+	nginx_site="location / { root $dir/www; }"
+	nginx_upstream=""
+	path=small.html
 elif [ "$scenario" = respond ]; then
 	ours_site='respond "Hello, World!"'
 	nginx_site='location / { default_type text/plain; return 200 "Hello, World!"; }'
 	nginx_upstream=""
 else
-	echo "$0: scenario must be respond or proxy" >&2
+	echo "$0: scenario must be respond, proxy or static_small" >&2
 	exit 2
 fi
 
@@ -55,12 +65,12 @@ count() {
 	valgrind --tool=callgrind --callgrind-out-file="$dir/$name.%p" "$@" > "$dir/$name.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 120); do
-		curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+		curl -s -o /dev/null "http://127.0.0.1:$port/$path" && break
 		sleep 0.5
 	done
-	h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$port/" > /dev/null
+	h2load --h1 -n 2000 -c 8 "http://127.0.0.1:$port/$path" > /dev/null
 	callgrind_control -z "$pid" > /dev/null 2>&1
-	h2load --h1 -n "$n" -c 8 "http://127.0.0.1:$port/" | grep -q "$n succeeded" ||
+	h2load --h1 -n "$n" -c 8 "http://127.0.0.1:$port/$path" | grep -q "$n succeeded" ||
 		{ echo "$0: $name did not answer all $n requests" >&2; exit 1; }
 	callgrind_control -d "$pid" > /dev/null 2>&1
 	sleep 0.5
